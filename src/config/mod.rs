@@ -1,0 +1,1 @@
+//! keepalived.conf: lexer, expansion, keyword tree, typed model, validation.
