@@ -1,0 +1,125 @@
+//! A child process (`--role vrrp` or `--role check`): its own
+//! single-threaded scheduler, a channel to the parent on fd 3, its pid file.
+//! It answers the watchdog hello from its scheduler loop, so a wedged loop
+//! stops the answers. The VRRP engine and the checkers run on this scheduler.
+
+use crate::cli::{Options, Role};
+use crate::config::Config;
+use crate::ipc::{self, ConfigSummary, Msg};
+use crate::supervisor::spawn::CHILD_IPC_FD;
+use smol::LocalExecutor;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::rc::Rc;
+use std::cell::RefCell;
+
+/// The configuration this child runs with, and its generation.
+#[derive(Default)]
+pub struct Applied {
+    pub generation: u32,
+    pub config: Config,
+}
+
+pub fn summarize(c: &Config) -> ConfigSummary {
+    ConfigSummary {
+        vrrp_instances: c.vrrp_instances.len() as u32,
+        virtual_servers: c.virtual_servers.len() as u32,
+        router_id: c.global.router_id.clone().unwrap_or_default(),
+    }
+}
+
+pub fn run(opts: &Options) -> i32 {
+    let role = opts.role;
+    let pid_file = match role {
+        Role::Vrrp => opts.vrrp_pid_file.clone(),
+        _ => opts.checkers_pid_file.clone(),
+    };
+    // Safety: the parent put our channel end on fd 3 and closed the rest.
+    if nix::fcntl::fcntl(CHILD_IPC_FD, nix::fcntl::FcntlArg::F_GETFD).is_err() {
+        log::error!("{} child: no channel on fd {CHILD_IPC_FD}; not started by vigil?", role.name());
+        return 2;
+    }
+    let fd = unsafe { OwnedFd::from_raw_fd(CHILD_IPC_FD) };
+    let _ = nix::fcntl::fcntl(CHILD_IPC_FD, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    if let Err(e) = crate::pidfile::write(&pid_file) {
+        log::warn!("pid file {}: {e}", pid_file.display());
+    }
+    let ex: Rc<LocalExecutor<'static>> = Rc::new(LocalExecutor::new());
+    let code = async_io::block_on(ex.run(main(role, fd)));
+    crate::supervisor::remove_pid_file(&pid_file);
+    log::info!("{} child stopped", role.name());
+    code
+}
+
+async fn main(role: Role, fd: OwnedFd) -> i32 {
+    let (tx, mut rx) = match ipc::channel(fd) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("{} child: channel: {e}", role.name());
+            return 2;
+        }
+    };
+    let signals = match crate::signals::signalfd(crate::signals::CHILD_SIGNALS).and_then(async_io::Async::new) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{} child: signalfd: {e}", role.name());
+            return 2;
+        }
+    };
+    let applied = Rc::new(RefCell::new(Applied::default()));
+    let _ = tx.try_send(&Msg::Ready { pid: std::process::id() });
+    log::info!("{} child running", role.name());
+    enum Ev {
+        Msg(Result<Msg, ipc::IpcError>),
+        Sig(std::io::Result<i32>),
+    }
+    loop {
+        let ev = smol::future::or(async { Ev::Msg(rx.recv().await) }, async {
+            Ev::Sig(signals.read_with(|fd| crate::signals::read(fd)).await)
+        })
+        .await;
+        match ev {
+            Ev::Msg(Ok(Msg::Hello { seq })) => {
+                if let Err(e) = tx.try_send(&Msg::HelloAck { seq, mem: crate::mem::stats() }) {
+                    log::warn!("answering hello: {e}");
+                }
+            }
+            Ev::Msg(Ok(Msg::Config { generation, config })) => {
+                let summary = summarize(&config);
+                {
+                    let mut a = applied.borrow_mut();
+                    a.generation = generation;
+                    a.config = *config;
+                }
+                log::info!(
+                    "{} child: config generation {generation} in force ({} vrrp instances, {} virtual servers)",
+                    role.name(),
+                    summary.vrrp_instances,
+                    summary.virtual_servers
+                );
+                if let Err(e) = tx.send(&Msg::ConfigApplied { generation, summary }).await {
+                    log::warn!("reporting config: {e}");
+                }
+            }
+            Ev::Msg(Ok(Msg::DumpLog)) => {
+                let _ = tx.send(&Msg::LogLines { lines: crate::log::recent_lines() }).await;
+            }
+            Ev::Msg(Ok(Msg::Wedge)) => {
+                log::warn!("{} child: wedging the scheduler loop on request (fault injection)", role.name());
+                #[allow(clippy::empty_loop)]
+                loop {
+                    std::hint::spin_loop();
+                }
+            }
+            Ev::Msg(Ok(Msg::Stop)) => return 0,
+            Ev::Msg(Ok(other)) => log::warn!("{} child: unexpected message {other:?}", role.name()),
+            Ev::Msg(Err(ipc::IpcError::Closed)) | Ev::Msg(Err(ipc::IpcError::Io(_))) => {
+                log::warn!("{} child: parent channel closed; stopping", role.name());
+                return 1;
+            }
+            Ev::Msg(Err(e)) => log::warn!("{} child: {e}", role.name()),
+            Ev::Sig(Ok(sig)) if sig == libc::SIGTERM || sig == libc::SIGINT => return 0,
+            Ev::Sig(Ok(sig)) => log::debug!("{} child: signal {sig}", role.name()),
+            Ev::Sig(Err(e)) => log::warn!("{} child: signalfd: {e}", role.name()),
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! keepalived's command line, plus vigil's own flags for roles and labs.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
+pub const DEFAULT_WATCHDOG: Duration = Duration::from_secs(5);
+pub const DEFAULT_CONTROL: &str = "/run/vigil/control.sock";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Parent,
+    Vrrp,
+    Check,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Parent => "parent",
+            Role::Vrrp => "vrrp",
+            Role::Check => "check",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Run,
+    TestConfig,
+    DumpConfig,
+    Version,
+    Help,
+    Status { json: bool },
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub command: Command,
+    pub role: Role,
+    pub config: PathBuf,
+    pub dont_fork: bool,
+    pub log_console: bool,
+    pub log_detail: bool,
+    pub no_syslog: bool,
+    pub vrrp_only: bool,
+    pub check_only: bool,
+    pub dont_respawn: bool,
+    pub pid_file: PathBuf,
+    pub vrrp_pid_file: PathBuf,
+    pub checkers_pid_file: PathBuf,
+    pub config_id: Option<String>,
+    pub mem_check: bool,
+    pub watchdog: Duration,
+    pub init: bool,
+    pub console: bool,
+    pub control: PathBuf,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            command: Command::Run,
+            role: Role::Parent,
+            config: PathBuf::from(DEFAULT_CONFIG),
+            dont_fork: false,
+            log_console: false,
+            log_detail: false,
+            no_syslog: false,
+            vrrp_only: false,
+            check_only: false,
+            dont_respawn: false,
+            pid_file: PathBuf::from("/run/keepalived.pid"),
+            vrrp_pid_file: PathBuf::from("/run/vrrp.pid"),
+            checkers_pid_file: PathBuf::from("/run/checkers.pid"),
+            config_id: None,
+            mem_check: false,
+            watchdog: DEFAULT_WATCHDOG,
+            init: false,
+            console: false,
+            control: PathBuf::from(DEFAULT_CONTROL),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub const USAGE: &str = "\
+Usage: vigil [OPTION...]
+  -f, --use-file=FILE          Use the specified configuration file
+                               (default /etc/keepalived/keepalived.conf)
+  -P, --vrrp                   Only run with VRRP subsystem
+  -C, --check                  Only run with Health-checker subsystem
+  -l, --log-console            Log messages to local console
+  -D, --log-detail             Detailed log messages
+  -G, --no-syslog              Don't log via syslog
+  -n, --dont-fork              Don't fork the daemon process
+  -R, --dont-respawn           Don't respawn child processes
+  -p, --pid=FILE               Use specified pidfile for parent process
+  -r, --vrrp_pid=FILE          Use specified pidfile for VRRP child process
+  -c, --checkers_pid=FILE      Use specified pidfile for checkers child process
+  -i, --config-id ID           Skip any configuration lines beginning '@' that don't match ID
+                               or any lines beginning @^ that do match.
+  -t, --config-test            Check the configuration for obvious errors
+  -m, --mem-check              Count allocations per process (debug memory mode)
+  -v, --version                Display the version number
+  -h, --help                   Display this help message
+vigil's own:
+      --dump-config            Print the resolved configuration as JSON
+      --watchdog-interval=MS   Hello interval of the child watchdog (default 5000)
+      --init                   Run PID-1 duties even when not PID 1
+      --console                Serve the diagnostics console on stdin/stdout
+      --control=PATH           Control socket (default /run/vigil/control.sock)
+      --role=vrrp|check        (internal) run as a child
+  vigil status [--json] [--control=PATH]
+                               Show the running daemon's status
+";
+
+/// Parses argv (without argv[0]).
+pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, UsageError> {
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| a.into_string().map_err(|a| UsageError(format!("argument is not UTF-8: {a:?}"))))
+        .collect::<Result<_, _>>()?;
+    let mut o = Options::default();
+    let mut i = 0;
+    if args.first().map(String::as_str) == Some("status") {
+        o.command = Command::Status { json: false };
+        i = 1;
+    }
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        // Split "--name=value" and "-fFILE".
+        let (name, inline): (String, Option<String>) = if let Some(long) = arg.strip_prefix("--") {
+            match long.split_once('=') {
+                Some((n, v)) => (format!("--{n}"), Some(v.to_string())),
+                None => (arg.clone(), None),
+            }
+        } else if arg.starts_with('-') && arg.len() > 2 {
+            (arg[..2].to_string(), Some(arg[2..].to_string()))
+        } else {
+            (arg.clone(), None)
+        };
+        let mut value = |what: &str| -> Result<String, UsageError> {
+            if let Some(v) = inline.clone() {
+                return Ok(v);
+            }
+            let v = args.get(i).cloned().ok_or_else(|| UsageError(format!("option {what} needs a value")))?;
+            i += 1;
+            Ok(v)
+        };
+        let flag_only = |o: &mut Options, f: fn(&mut Options)| -> Result<(), UsageError> {
+            if inline.is_some() && name.starts_with("--") {
+                return Err(UsageError(format!("option {name} takes no value")));
+            }
+            f(o);
+            Ok(())
+        };
+        match name.as_str() {
+            "-f" | "--use-file" => o.config = PathBuf::from(value("-f")?),
+            "-P" | "--vrrp" => flag_only(&mut o, |o| o.vrrp_only = true)?,
+            "-C" | "--check" => flag_only(&mut o, |o| o.check_only = true)?,
+            "-l" | "--log-console" => flag_only(&mut o, |o| o.log_console = true)?,
+            "-D" | "--log-detail" => flag_only(&mut o, |o| o.log_detail = true)?,
+            "-G" | "--no-syslog" => flag_only(&mut o, |o| o.no_syslog = true)?,
+            "-n" | "--dont-fork" => flag_only(&mut o, |o| o.dont_fork = true)?,
+            "-R" | "--dont-respawn" => flag_only(&mut o, |o| o.dont_respawn = true)?,
+            "-m" | "--mem-check" => flag_only(&mut o, |o| o.mem_check = true)?,
+            "-p" | "--pid" => o.pid_file = PathBuf::from(value("-p")?),
+            "-r" | "--vrrp_pid" => o.vrrp_pid_file = PathBuf::from(value("-r")?),
+            "-c" | "--checkers_pid" => o.checkers_pid_file = PathBuf::from(value("-c")?),
+            "-i" | "--config-id" => o.config_id = Some(value("-i")?),
+            // keepalived accepts an optional log file here; we print to stderr.
+            "-t" | "--config-test" => o.command = Command::TestConfig,
+            "-v" | "--version" => o.command = Command::Version,
+            "-h" | "--help" => o.command = Command::Help,
+            "--dump-config" => o.command = Command::DumpConfig,
+            "--json" if matches!(o.command, Command::Status { .. }) => o.command = Command::Status { json: true },
+            "--init" => o.init = true,
+            "--console" => o.console = true,
+            "--control" => o.control = PathBuf::from(value("--control")?),
+            "--watchdog-interval" => {
+                let v = value("--watchdog-interval")?;
+                let ms: u64 = v
+                    .parse()
+                    .ok()
+                    .filter(|ms| (10..=3_600_000).contains(ms))
+                    .ok_or_else(|| UsageError(format!("--watchdog-interval: {v:?} is not a number of ms in 10..=3600000")))?;
+                o.watchdog = Duration::from_millis(ms);
+            }
+            "--role" => {
+                o.role = match value("--role")?.as_str() {
+                    "vrrp" => Role::Vrrp,
+                    "check" => Role::Check,
+                    other => return Err(UsageError(format!("unknown role {other:?}"))),
+                };
+            }
+            _ => return Err(UsageError(format!("unknown option {arg:?}\n{USAGE}"))),
+        }
+    }
+    if o.vrrp_only && o.check_only {
+        return Err(UsageError("-P and -C exclude each other".into()));
+    }
+    Ok(o)
+}
+
+impl Options {
+    /// The arguments a child is started with: the same config and logging,
+    /// plus its role.
+    pub fn child_args(&self, role: Role) -> Vec<OsString> {
+        let mut v: Vec<OsString> = vec!["--role".into(), role.name().into(), "-f".into(), self.config.clone().into()];
+        if self.log_console {
+            v.push("-l".into());
+        }
+        if self.log_detail {
+            v.push("-D".into());
+        }
+        if self.no_syslog {
+            v.push("-G".into());
+        }
+        if self.mem_check {
+            v.push("-m".into());
+        }
+        if let Some(id) = &self.config_id {
+            v.push("-i".into());
+            v.push(id.into());
+        }
+        let pid = match role {
+            Role::Vrrp => ("-r", &self.vrrp_pid_file),
+            _ => ("-c", &self.checkers_pid_file),
+        };
+        v.push(pid.0.into());
+        v.push(pid.1.clone().into());
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Options, UsageError> {
+        parse(s.split_whitespace().map(OsString::from))
+    }
+
+    #[test]
+    fn keepalived_short_and_long_forms() {
+        let o = p("-n -l -D -P -f /x.conf -p /a -r /b -c /c -i node1").unwrap();
+        assert!(o.dont_fork && o.log_console && o.log_detail && o.vrrp_only);
+        assert_eq!(o.config, PathBuf::from("/x.conf"));
+        assert_eq!((o.pid_file.to_str(), o.vrrp_pid_file.to_str(), o.checkers_pid_file.to_str()), (Some("/a"), Some("/b"), Some("/c")));
+        assert_eq!(o.config_id.as_deref(), Some("node1"));
+        let o = p("--dont-fork --log-console --use-file=/y.conf --vrrp_pid /b --config-id=n2 --check").unwrap();
+        assert!(o.dont_fork && o.log_console && o.check_only);
+        assert_eq!(o.config, PathBuf::from("/y.conf"));
+        assert_eq!(o.config_id.as_deref(), Some("n2"));
+        let o = p("-f/z.conf -t").unwrap();
+        assert_eq!(o.config, PathBuf::from("/z.conf"));
+        assert_eq!(o.command, Command::TestConfig);
+    }
+
+    #[test]
+    fn errors_are_clear() {
+        assert!(p("-f").unwrap_err().0.contains("needs a value"));
+        assert!(p("--bogus").unwrap_err().0.contains("unknown option"));
+        assert!(p("-P -C").is_err());
+        assert!(p("--watchdog-interval 0").is_err());
+        assert!(p("--role other").is_err());
+        assert!(p("--dont-fork=yes").is_err());
+    }
+
+    #[test]
+    fn status_and_roles() {
+        assert_eq!(p("status --json").unwrap().command, Command::Status { json: true });
+        let o = p("--role vrrp --watchdog-interval=250").unwrap();
+        assert_eq!(o.role, Role::Vrrp);
+        assert_eq!(o.watchdog, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn child_args_round_trip() {
+        let o = p("-l -m -f /k.conf -i a -r /v.pid").unwrap();
+        let c = parse(o.child_args(Role::Vrrp)).unwrap();
+        assert_eq!(c.role, Role::Vrrp);
+        assert!(c.log_console && c.mem_check);
+        assert_eq!(c.config, PathBuf::from("/k.conf"));
+        assert_eq!(c.vrrp_pid_file, PathBuf::from("/v.pid"));
+        assert_eq!(c.config_id.as_deref(), Some("a"));
+    }
+}

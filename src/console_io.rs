@@ -1,0 +1,81 @@
+//! Console I/O for the parent: lines from stdin (the serial console on the
+//! appliance, a pipe in tests) become events; `sh` hands the console to a
+//! shell until it exits.
+
+use std::future::Future;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// Longest console line kept; the rest of a longer line is dropped.
+const LINE_MAX: usize = 512;
+
+/// A future that reads stdin line by line and sends each line as an event.
+pub fn reader<E: 'static>(
+    tx: smol::channel::Sender<E>,
+    line: impl Fn(String) -> E + 'static,
+    closed: impl Fn() -> E + 'static,
+) -> std::io::Result<impl Future<Output = ()>> {
+    let fd: OwnedFd = nix::unistd::dup(0).map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })?;
+    nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))?;
+    let io = async_io::Async::new(fd)?;
+    Ok(async move {
+        let mut pending: Vec<u8> = Vec::with_capacity(LINE_MAX);
+        let mut buf = [0u8; 256];
+        loop {
+            let n = match io.read_with(|fd| nix::unistd::read(fd.as_raw_fd(), &mut buf).map_err(std::io::Error::from)).await {
+                Ok(n) => n,
+                Err(e) => {
+                    log::warn!("console read: {e}");
+                    0
+                }
+            };
+            if n == 0 {
+                let _ = tx.send(closed()).await;
+                return;
+            }
+            for &b in &buf[..n] {
+                if b == b'\n' || b == b'\r' {
+                    let l = String::from_utf8_lossy(&pending).into_owned();
+                    pending.clear();
+                    if tx.send(line(l)).await.is_err() {
+                        return;
+                    }
+                } else if pending.len() < LINE_MAX {
+                    pending.push(b);
+                }
+            }
+        }
+    })
+}
+
+/// Starts a shell on the console; returns its pid. The console reader must
+/// be stopped first, and stdin made blocking again for the shell.
+pub fn shell() -> std::io::Result<u32> {
+    let sh = ["/bin/sh", "/bin/busybox"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let Some(sh) = sh else {
+        return Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no shell in this image"));
+    };
+    set_blocking(0);
+    let mut cmd = std::process::Command::new(sh);
+    if sh.ends_with("busybox") {
+        cmd.arg("sh");
+    }
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    println!("starting a shell; exit it to return to the vigil console");
+    Ok(cmd.spawn()?.id())
+}
+
+fn set_blocking(fd: i32) {
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        if fl >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! Messages between the parent and its children: postcard-encoded enums over
+//! SOCK_SEQPACKET socketpairs. Small messages (the watchdog hello and its
+//! answer) go in one datagram encoded in a fixed buffer, so the steady state
+//! allocates nothing; large ones (a whole config) are split into fragments.
+
+mod frame;
+
+pub use frame::{FRAG_MAX, FrameError, Reassembler, fragments};
+
+use crate::mem::MemStats;
+use serde::{Deserialize, Serialize};
+
+/// Everything that crosses a parent/child channel, in both directions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Msg {
+    /// Parent → child: are you alive? The child answers from its scheduler loop.
+    Hello { seq: u32 },
+    /// Child → parent: the answer, with the child's memory counters.
+    HelloAck { seq: u32, mem: MemStats },
+    /// Child → parent: the child's scheduler is up.
+    Ready { pid: u32 },
+    /// Parent → child: a configuration to apply (start-up and reload).
+    Config { generation: u32, config: Box<crate::config::Config> },
+    /// Child → parent: the generation now in force and what it holds.
+    ConfigApplied { generation: u32, summary: ConfigSummary },
+    /// Parent → child: send your recent log lines.
+    DumpLog,
+    /// Child → parent: recent log lines, oldest first.
+    LogLines { lines: Vec<String> },
+    /// Parent → child: fault injection for labs: wedge the scheduler loop.
+    Wedge,
+    /// Parent → child: stop cleanly.
+    Stop,
+}
+
+/// What a child says it applied, so that a reload can be checked from outside.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigSummary {
+    pub vrrp_instances: u32,
+    pub virtual_servers: u32,
+    pub router_id: String,
+}
+
+#[derive(Debug)]
+pub enum IpcError {
+    Io(std::io::Error),
+    Frame(FrameError),
+    Decode(postcard::Error),
+    Closed,
+}
+
+impl std::fmt::Display for IpcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IpcError::Io(e) => write!(f, "ipc i/o: {e}"),
+            IpcError::Frame(e) => write!(f, "ipc framing: {e}"),
+            IpcError::Decode(e) => write!(f, "ipc decode: {e}"),
+            IpcError::Closed => f.write_str("ipc channel closed"),
+        }
+    }
+}
+
+impl From<std::io::Error> for IpcError {
+    fn from(e: std::io::Error) -> Self {
+        IpcError::Io(e)
+    }
+}
+
+/// Encodes `msg` into datagrams and hands each to `send`. A message that
+/// fits one fragment is encoded on the stack.
+pub fn encode(msg: &Msg, mut send: impl FnMut(&[u8]) -> std::io::Result<()>) -> Result<(), IpcError> {
+    let mut buf = [0u8; 256];
+    // buf[0] is the fragment header; see frame.rs.
+    match postcard::to_slice(msg, &mut buf[1..]) {
+        Ok(used) => {
+            let n = used.len();
+            buf[0] = frame::LAST;
+            send(&buf[..1 + n])?;
+            Ok(())
+        }
+        Err(postcard::Error::SerializeBufferFull) => {
+            let bytes = postcard::to_allocvec(msg).map_err(IpcError::Decode)?;
+            for frag in fragments(&bytes) {
+                send(&frag)?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(IpcError::Decode(e)),
+    }
+}
+
+/// Decodes one message from a complete payload.
+pub fn decode(payload: &[u8]) -> Result<Msg, IpcError> {
+    postcard::from_bytes(payload).map_err(IpcError::Decode)
+}
+
+/// A connected pair of SOCK_SEQPACKET sockets, both close-on-exec.
+pub fn socketpair() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).map_err(std::io::Error::from)
+}
+
+/// Opens a channel end: a non-blocking SOCK_SEQPACKET socket registered
+/// with the scheduler of the process that owns it, split into its sending
+/// and receiving halves.
+pub fn channel(fd: std::os::fd::OwnedFd) -> std::io::Result<(Sender, Receiver)> {
+    let io = std::rc::Rc::new(async_io::Async::new(fd)?);
+    Ok((Sender { io: io.clone() }, Receiver { io, rx: Reassembler::new(), buf: vec![0u8; FRAG_MAX].into_boxed_slice() }))
+}
+
+#[derive(Clone)]
+pub struct Sender {
+    io: std::rc::Rc<async_io::Async<std::os::fd::OwnedFd>>,
+}
+
+pub struct Receiver {
+    io: std::rc::Rc<async_io::Async<std::os::fd::OwnedFd>>,
+    rx: Reassembler,
+    buf: Box<[u8]>,
+}
+
+impl Sender {
+    /// Sends without waiting: for small messages from a loop that must not
+    /// block (the socket buffer holds far more than a hello).
+    pub fn try_send(&self, msg: &Msg) -> Result<(), IpcError> {
+        let fd = self.io.get_ref();
+        encode(msg, |d| send_one(fd, d))
+    }
+
+    /// Sends, waiting for buffer space (large messages).
+    pub async fn send(&self, msg: &Msg) -> Result<(), IpcError> {
+        let mut frags: Vec<Vec<u8>> = Vec::new();
+        encode(msg, |d| {
+            frags.push(d.to_vec());
+            Ok(())
+        })?;
+        for f in &frags {
+            self.io.write_with(|fd| send_one(fd, f)).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Receiver {
+    /// Receives the next whole message.
+    pub async fn recv(&mut self) -> Result<Msg, IpcError> {
+        loop {
+            let n = {
+                let buf = &mut self.buf[..];
+                self.io.read_with(|fd| recv_one(fd, buf)).await?
+            };
+            if n == 0 {
+                return Err(IpcError::Closed);
+            }
+            match self.rx.push(&self.buf[..n]).map_err(IpcError::Frame)? {
+                frame::Pushed::Whole(range) => return decode(&self.buf[range]),
+                frame::Pushed::Assembled => return decode(self.rx.take()),
+                frame::Pushed::More => continue,
+            }
+        }
+    }
+}
+
+fn send_one(fd: &std::os::fd::OwnedFd, d: &[u8]) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let n = unsafe { libc::send(fd.as_raw_fd(), d.as_ptr().cast(), d.len(), libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn recv_one(fd: &std::os::fd::OwnedFd, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(msg: &Msg) -> (Msg, usize) {
+        let mut datagrams = Vec::new();
+        encode(msg, |d| {
+            datagrams.push(d.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        let mut r = Reassembler::new();
+        let n = datagrams.len();
+        for (i, d) in datagrams.iter().enumerate() {
+            match r.push(d).unwrap() {
+                frame::Pushed::Whole(range) => return (decode(&d[range]).unwrap(), n),
+                frame::Pushed::Assembled => return (decode(r.take()).unwrap(), n),
+                frame::Pushed::More => assert!(i + 1 < n),
+            }
+        }
+        panic!("no message");
+    }
+
+    #[test]
+    fn hello_is_one_small_datagram() {
+        let (m, n) = round_trip(&Msg::Hello { seq: 7 });
+        assert_eq!(m, Msg::Hello { seq: 7 });
+        assert_eq!(n, 1);
+        let ack = Msg::HelloAck { seq: 7, mem: MemStats { enabled: true, allocs: 1 << 40, frees: 3, live_bytes: 9, peak_bytes: 10 } };
+        assert_eq!(round_trip(&ack), (ack.clone(), 1));
+    }
+
+    #[test]
+    fn large_messages_are_fragmented_and_reassembled() {
+        let lines: Vec<String> = (0..5000).map(|i| format!("line {i} {}", "x".repeat(40))).collect();
+        let msg = Msg::LogLines { lines };
+        let (m, n) = round_trip(&msg);
+        assert!(n > 1, "expected several fragments, got {n}");
+        assert_eq!(m, msg);
+    }
+
+    #[test]
+    fn over_a_real_socketpair() {
+        let (a, b) = socketpair().unwrap();
+        let (ca, _ra) = channel(a).unwrap();
+        let (_sb, mut cb) = channel(b).unwrap();
+        let big = Msg::LogLines { lines: (0..20000).map(|i| format!("{i:08}")).collect() };
+        let got = async_io::block_on(async {
+            let send = async {
+                ca.try_send(&Msg::Hello { seq: 1 }).unwrap();
+                ca.send(&big).await.unwrap();
+                ca.try_send(&Msg::Stop).unwrap();
+            };
+            let recv = async {
+                let mut v = Vec::new();
+                for _ in 0..3 {
+                    v.push(cb.recv().await.unwrap());
+                }
+                v
+            };
+            smol::future::zip(send, recv).await.1
+        });
+        assert_eq!(got, vec![Msg::Hello { seq: 1 }, big, Msg::Stop]);
+        drop((ca, _ra));
+        let closed = async_io::block_on(cb.recv());
+        assert!(matches!(closed, Err(IpcError::Closed)));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bytes in [&[][..], &[0xff; 9][..], &[200, 1, 2][..]] {
+            assert!(decode(bytes).is_err());
+        }
+    }
+}

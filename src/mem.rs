@@ -1,0 +1,89 @@
+//! The memory manager's two modes. Normal: the system allocator, untouched.
+//! Debug (`-m` / `--mem-check`): a counting global allocator keeps, per
+//! process, allocations, frees, bytes live and peak, so that leaks and
+//! steady-state allocation show up in `ps`/`mem` and in the status dump.
+
+use serde::{Deserialize, Serialize};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+pub struct Counting;
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static FREES: AtomicU64 = AtomicU64::new(0);
+static LIVE: AtomicU64 = AtomicU64::new(0);
+static PEAK: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemStats {
+    pub enabled: bool,
+    pub allocs: u64,
+    pub frees: u64,
+    pub live_bytes: u64,
+    pub peak_bytes: u64,
+}
+
+/// Turns counting on (debug mode). Counts start from zero at this point.
+pub fn enable() {
+    ENABLED.store(true, Relaxed);
+}
+
+pub fn enabled() -> bool {
+    ENABLED.load(Relaxed)
+}
+
+pub fn stats() -> MemStats {
+    MemStats {
+        enabled: enabled(),
+        allocs: ALLOCS.load(Relaxed),
+        frees: FREES.load(Relaxed),
+        live_bytes: LIVE.load(Relaxed),
+        peak_bytes: PEAK.load(Relaxed),
+    }
+}
+
+fn on_alloc(size: usize) {
+    if ENABLED.load(Relaxed) {
+        ALLOCS.fetch_add(1, Relaxed);
+        let live = LIVE.fetch_add(size as u64, Relaxed) + size as u64;
+        PEAK.fetch_max(live, Relaxed);
+    }
+}
+
+fn on_free(size: usize) {
+    if ENABLED.load(Relaxed) {
+        FREES.fetch_add(1, Relaxed);
+        // Memory allocated before counting began may be freed after: never wrap.
+        let _ = LIVE.fetch_update(Relaxed, Relaxed, |v| Some(v.saturating_sub(size as u64)));
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            on_alloc(layout.size());
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            on_alloc(layout.size());
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        on_free(layout.size());
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            on_free(layout.size());
+            on_alloc(new_size);
+        }
+        p
+    }
+}

@@ -1,0 +1,114 @@
+//! The control socket: one request line in, one reply out, then close.
+//! Root-only (mode 0600). `vigil status` is its client.
+
+use super::Event;
+use smol::channel::Sender;
+use smol::{LocalExecutor, Task};
+use std::io::{BufRead as _, Write as _};
+use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::time::Duration;
+
+/// Longest request accepted.
+const REQUEST_MAX: usize = 256;
+const IO_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub struct Request {
+    pub line: String,
+    stream: async_io::Async<UnixStream>,
+}
+
+pub fn listen(path: &Path, tx: Sender<Event>, ex: &LocalExecutor<'static>) -> std::io::Result<Task<()>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    // A socket file left by a dead daemon is stale; a live one is in use.
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "another daemon is listening"));
+        }
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let listener = async_io::Async::new(listener)?;
+    Ok(ex.spawn(async move {
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(s) => s,
+                Err(e) => {
+                    log::warn!("control accept: {e}");
+                    async_io::Timer::after(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let line = smol::future::or(read_line(&stream), async {
+                async_io::Timer::after(IO_TIMEOUT).await;
+                None
+            })
+            .await;
+            if let Some(line) = line {
+                if tx.send(Event::Control(Request { line, stream })).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }))
+}
+
+async fn read_line(stream: &async_io::Async<UnixStream>) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 64];
+    loop {
+        let n = stream.read_with(|s| std::io::Read::read(&mut &*s, &mut chunk)).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.contains(&b'\n') || buf.len() > REQUEST_MAX {
+            break;
+        }
+    }
+    let line = buf.split(|&b| b == b'\n').next()?;
+    String::from_utf8(line.to_vec()).ok()
+}
+
+pub async fn reply(req: Request, text: String) {
+    let data = text.into_bytes();
+    let write = async {
+        let mut off = 0;
+        while off < data.len() {
+            match req.stream.write_with(|s| std::io::Write::write(&mut &*s, &data[off..])).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => off += n,
+            }
+        }
+    };
+    smol::future::or(write, async {
+        async_io::Timer::after(IO_TIMEOUT).await;
+    })
+    .await;
+}
+
+pub fn remove(path: &Path) {
+    let _ = std::fs::remove_file(path);
+}
+
+/// The client side, for `vigil status`.
+pub fn query(path: &Path, request: &str) -> std::io::Result<String> {
+    let mut s = UnixStream::connect(path)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(request.as_bytes())?;
+    s.write_all(b"\n")?;
+    let mut out = String::new();
+    let mut r = std::io::BufReader::new(s);
+    loop {
+        let mut l = String::new();
+        if r.read_line(&mut l)? == 0 {
+            break;
+        }
+        out.push_str(&l);
+    }
+    Ok(out)
+}

@@ -1,0 +1,736 @@
+//! The parent: spawns the VRRP and checker children, keeps them alive with
+//! the watchdog hello, restarts them by policy, relays reloads, serves the
+//! console and the control socket, and stops everything cleanly.
+//!
+//! Everything runs on one single-threaded scheduler. Tasks only turn I/O
+//! (signals, ticks, channel messages, console lines, control requests) into
+//! `Event`s; one loop owns all state and handles events in order.
+
+pub mod console;
+mod control;
+pub mod policy;
+pub mod spawn;
+pub mod status;
+
+pub use control::query;
+
+use crate::cli::{Options, Role};
+use crate::config::{self, Config};
+use crate::ipc::{self, ConfigSummary, Msg};
+use crate::mem::MemStats;
+use console::{ConsoleCmd, Fault, PROMPT};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use policy::RestartPolicy;
+use smol::channel::{Receiver as EvRx, Sender as EvTx};
+use smol::{LocalExecutor, Task};
+use status::{ChildStatus, Status};
+use std::io::Write as _;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// How long children get to stop after SIGTERM before SIGKILL.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the parent does once everything is stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shutdown {
+    Exit,
+    PowerOff,
+    Reboot,
+}
+
+enum Event {
+    Signal(i32),
+    Tick,
+    FromChild { role: Role, incarnation: u64, msg: Msg },
+    ChannelClosed { role: Role, incarnation: u64 },
+    RestartDue { role: Role, incarnation: u64 },
+    ConsoleLine(String),
+    ConsoleClosed,
+    Control(control::Request),
+    StopDeadline,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlotState {
+    /// Spawned, not yet answering.
+    Starting,
+    Running,
+    /// Waiting out a restart backoff.
+    Backoff,
+    /// Not running, and not to be restarted (-P/-C, -R, or stopping).
+    Stopped,
+}
+
+impl SlotState {
+    fn name(self) -> &'static str {
+        match self {
+            SlotState::Starting => "starting",
+            SlotState::Running => "running",
+            SlotState::Backoff => "backoff",
+            SlotState::Stopped => "stopped",
+        }
+    }
+}
+
+struct Slot {
+    role: Role,
+    enabled: bool,
+    state: SlotState,
+    pid: Option<u32>,
+    incarnation: u64,
+    sender: Option<ipc::Sender>,
+    tasks: Vec<Task<()>>,
+    restarts: u32,
+    watchdog_kills: u32,
+    policy: RestartPolicy,
+    pending_hello: Option<u32>,
+    last_answer: Option<Instant>,
+    /// When the last failure was seen (for the restart-latency log).
+    failed_at: Option<Instant>,
+    config_generation: u32,
+    summary: ConfigSummary,
+    mem: MemStats,
+}
+
+impl Slot {
+    fn new(role: Role, enabled: bool) -> Self {
+        Slot {
+            role,
+            enabled,
+            state: SlotState::Stopped,
+            pid: None,
+            incarnation: 0,
+            sender: None,
+            tasks: Vec::new(),
+            restarts: 0,
+            watchdog_kills: 0,
+            policy: RestartPolicy::default(),
+            pending_hello: None,
+            last_answer: None,
+            failed_at: None,
+            config_generation: 0,
+            summary: ConfigSummary::default(),
+            mem: MemStats::default(),
+        }
+    }
+}
+
+pub struct Parent {
+    opts: Options,
+    init: bool,
+    ex: Rc<LocalExecutor<'static>>,
+    tx: EvTx<Event>,
+    slots: [Slot; 2],
+    config: Box<Config>,
+    generation: u32,
+    reloads_refused: u32,
+    seq: u32,
+    started: Instant,
+    started_ms: u64,
+    both_answering_logged: bool,
+    stopping: Option<Shutdown>,
+    console_enabled: bool,
+    console_task: Option<Task<()>>,
+    shell_pid: Option<u32>,
+    control_task: Option<Task<()>>,
+}
+
+/// Runs the parent until it has stopped everything; returns what to do next.
+pub fn run(opts: Options, init: bool, config: Config) -> Shutdown {
+    let ex: Rc<LocalExecutor<'static>> = Rc::new(LocalExecutor::new());
+    let (tx, rx) = smol::channel::unbounded();
+    let console_enabled = opts.console || init;
+    let parent = Parent {
+        slots: [Slot::new(Role::Vrrp, !opts.check_only), Slot::new(Role::Check, !opts.vrrp_only)],
+        opts,
+        init,
+        ex: ex.clone(),
+        tx,
+        config: Box::new(config),
+        generation: 1,
+        reloads_refused: 0,
+        seq: 0,
+        started: Instant::now(),
+        started_ms: crate::log::monotonic_ms(),
+        both_answering_logged: false,
+        stopping: None,
+        console_enabled,
+        console_task: None,
+        shell_pid: None,
+        control_task: None,
+    };
+    async_io::block_on(ex.run(parent.main(rx)))
+}
+
+impl Parent {
+    async fn main(mut self, rx: EvRx<Event>) -> Shutdown {
+        let _signals = match self.spawn_signal_task() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                log::error!("signalfd: {e}; signals will not be handled");
+                None
+            }
+        };
+        let tx = self.tx.clone();
+        let interval = self.opts.watchdog;
+        let _ticker = self.ex.spawn(async move {
+            let mut t = async_io::Timer::interval(interval);
+            loop {
+                smol::stream::StreamExt::next(&mut t).await;
+                if tx.send(Event::Tick).await.is_err() {
+                    return;
+                }
+            }
+        });
+        match control::listen(&self.opts.control, self.tx.clone(), &self.ex) {
+            Ok(t) => self.control_task = Some(t),
+            Err(e) => log::warn!("control socket {}: {e}; `vigil status` will not answer", self.opts.control.display()),
+        }
+        log::info!(
+            "vigil {} starting (pid {}, watchdog {} ms, config {})",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id(),
+            interval.as_millis(),
+            self.opts.config.display()
+        );
+        for i in 0..2 {
+            if self.slots[i].enabled {
+                self.start_child(i);
+            }
+        }
+        if self.console_enabled {
+            self.start_console();
+        }
+        loop {
+            let ev = match rx.recv().await {
+                Ok(ev) => ev,
+                Err(_) => return Shutdown::Exit,
+            };
+            if let Some(done) = self.handle(ev) {
+                self.finish();
+                return done;
+            }
+        }
+    }
+
+    fn slot_index(role: Role) -> usize {
+        if role == Role::Vrrp { 0 } else { 1 }
+    }
+
+    fn handle(&mut self, ev: Event) -> Option<Shutdown> {
+        match ev {
+            Event::Signal(sig) => return self.on_signal(sig),
+            Event::Tick => self.on_tick(),
+            Event::FromChild { role, incarnation, msg } => {
+                let i = Self::slot_index(role);
+                if self.slots[i].incarnation == incarnation {
+                    self.on_child_msg(i, msg);
+                }
+            }
+            Event::ChannelClosed { role, incarnation } => {
+                let s = &self.slots[Self::slot_index(role)];
+                if s.incarnation == incarnation && s.pid.is_some() {
+                    log::debug!("{} child channel closed", role.name());
+                }
+            }
+            Event::RestartDue { role, incarnation } => {
+                let i = Self::slot_index(role);
+                if self.slots[i].incarnation == incarnation && self.slots[i].state == SlotState::Backoff && self.stopping.is_none() {
+                    self.start_child(i);
+                }
+            }
+            Event::ConsoleLine(line) => return self.on_console(&line),
+            Event::ConsoleClosed => {
+                self.console_task = None;
+            }
+            Event::Control(req) => self.on_control(req),
+            Event::StopDeadline => {
+                for s in &self.slots {
+                    if let Some(pid) = s.pid {
+                        log::warn!("{} child {pid} did not stop in time: SIGKILL", s.role.name());
+                        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                    }
+                }
+                self.reap_blocking(Duration::from_secs(2));
+                return self.stopping;
+            }
+        }
+        None
+    }
+
+    fn spawn_signal_task(&self) -> std::io::Result<Task<()>> {
+        let fd = crate::signals::signalfd(crate::signals::PARENT_SIGNALS)?;
+        let io = async_io::Async::new(fd)?;
+        let tx = self.tx.clone();
+        Ok(self.ex.spawn(async move {
+            loop {
+                match io.read_with(|fd| crate::signals::read(fd)).await {
+                    Ok(sig) => {
+                        if tx.send(Event::Signal(sig)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        log::error!("signalfd read: {e}");
+                        async_io::Timer::after(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        }))
+    }
+
+    fn on_signal(&mut self, sig: i32) -> Option<Shutdown> {
+        match Signal::try_from(sig) {
+            Ok(Signal::SIGCHLD) => return self.reap(),
+            Ok(Signal::SIGHUP) => self.reload(),
+            Ok(Signal::SIGTERM) => return self.begin_stop(if self.init { Shutdown::PowerOff } else { Shutdown::Exit }),
+            // On the appliance, ctrl-alt-del arrives as SIGINT (CAD disabled).
+            Ok(Signal::SIGINT) => return self.begin_stop(if self.init { Shutdown::Reboot } else { Shutdown::Exit }),
+            Ok(Signal::SIGPWR) => return self.begin_stop(if self.init { Shutdown::PowerOff } else { Shutdown::Exit }),
+            Ok(Signal::SIGUSR1) | Ok(Signal::SIGUSR2) => {
+                let st = self.status();
+                log::info!("status dump:\n{}", st.ps_table().trim_end());
+                for s in &self.slots {
+                    if let Some(pid) = s.pid {
+                        let _ = kill(Pid::from_raw(pid as i32), Signal::try_from(sig).ok());
+                    }
+                }
+            }
+            _ => log::debug!("ignored signal {sig}"),
+        }
+        None
+    }
+
+    /// Reaps every exited process: our children, shells, and (as PID 1)
+    /// orphans re-parented to us.
+    fn reap(&mut self) -> Option<Shutdown> {
+        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(WaitStatus::Exited(pid, code)) => self.on_exit(pid.as_raw() as u32, format!("exited with status {code}")),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => self.on_exit(pid.as_raw() as u32, format!("killed by {sig}")),
+                Ok(_) => continue,
+            }
+        }
+        if self.stopping.is_some() && self.slots.iter().all(|s| s.pid.is_none()) {
+            return self.stopping;
+        }
+        None
+    }
+
+    fn reap_blocking(&mut self, bound: Duration) {
+        let until = Instant::now() + bound;
+        while self.slots.iter().any(|s| s.pid.is_some()) && Instant::now() < until {
+            self.reap();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn on_exit(&mut self, pid: u32, how: String) {
+        if self.shell_pid == Some(pid) {
+            self.shell_pid = None;
+            println!("shell {how}");
+            self.start_console();
+            return;
+        }
+        let Some(i) = self.slots.iter().position(|s| s.pid == Some(pid)) else {
+            log::debug!("reaped process {pid} ({how})");
+            return;
+        };
+        let s = &mut self.slots[i];
+        s.pid = None;
+        s.sender = None;
+        s.tasks.clear();
+        s.pending_hello = None;
+        remove_pid_file(self.child_pid_file(self.slots[i].role));
+        let s = &mut self.slots[i];
+        if self.stopping.is_some() {
+            log::info!("{} child {pid} stopped ({how})", s.role.name());
+            s.state = SlotState::Stopped;
+            return;
+        }
+        s.failed_at.get_or_insert_with(Instant::now);
+        if self.opts.dont_respawn {
+            log::error!("{} child {pid} {how}; not respawning (-R)", s.role.name());
+            s.state = SlotState::Stopped;
+            return;
+        }
+        let delay = s.policy.on_failure();
+        s.restarts += 1;
+        log::error!("{} child {pid} {how}; restart {} in {} ms", s.role.name(), s.restarts, delay.as_millis());
+        if delay.is_zero() {
+            self.start_child(i);
+        } else {
+            s.state = SlotState::Backoff;
+            let (tx, role, inc) = (self.tx.clone(), s.role, s.incarnation);
+            s.tasks.push(self.ex.spawn(async move {
+                async_io::Timer::after(delay).await;
+                let _ = tx.send(Event::RestartDue { role, incarnation: inc }).await;
+            }));
+        }
+    }
+
+    fn child_pid_file(&self, role: Role) -> &std::path::Path {
+        match role {
+            Role::Vrrp => &self.opts.vrrp_pid_file,
+            _ => &self.opts.checkers_pid_file,
+        }
+    }
+
+    fn start_child(&mut self, i: usize) {
+        let role = self.slots[i].role;
+        let result = ipc::socketpair().and_then(|(ours, theirs)| {
+            let pid = spawn::spawn_child(&self.opts, role, &theirs)?;
+            drop(theirs);
+            Ok((pid, ipc::channel(ours)?))
+        });
+        let s = &mut self.slots[i];
+        s.incarnation += 1;
+        s.tasks.clear();
+        s.pending_hello = None;
+        match result {
+            Err(e) => {
+                log::error!("cannot start {} child: {e}", role.name());
+                let delay = s.policy.on_failure().max(policy::FIRST_BACKOFF);
+                s.state = SlotState::Backoff;
+                let (tx, inc) = (self.tx.clone(), s.incarnation);
+                s.tasks.push(self.ex.spawn(async move {
+                    async_io::Timer::after(delay).await;
+                    let _ = tx.send(Event::RestartDue { role, incarnation: inc }).await;
+                }));
+            }
+            Ok((pid, (sender, mut receiver))) => {
+                log::info!("{} child started, pid {pid}", role.name());
+                s.pid = Some(pid);
+                s.state = SlotState::Starting;
+                let (tx, inc) = (self.tx.clone(), s.incarnation);
+                s.tasks.push(self.ex.spawn(async move {
+                    loop {
+                        match receiver.recv().await {
+                            Ok(msg) => {
+                                if tx.send(Event::FromChild { role, incarnation: inc, msg }).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(ipc::IpcError::Decode(e)) => log::warn!("{} child sent an undecodable message: {e}", role.name()),
+                            Err(ipc::IpcError::Frame(e)) => log::warn!("{} child sent a bad frame: {e}", role.name()),
+                            Err(_) => {
+                                let _ = tx.send(Event::ChannelClosed { role, incarnation: inc }).await;
+                                return;
+                            }
+                        }
+                    }
+                }));
+                let msg = Msg::Config { generation: self.generation, config: self.config.clone() };
+                let to_child = sender.clone();
+                s.tasks.push(self.ex.spawn(async move {
+                    if let Err(e) = to_child.send(&msg).await {
+                        log::warn!("sending the config to the {} child: {e}", role.name());
+                    }
+                }));
+                s.sender = Some(sender);
+            }
+        }
+    }
+
+    fn on_child_msg(&mut self, i: usize, msg: Msg) {
+        let now = Instant::now();
+        let s = &mut self.slots[i];
+        match msg {
+            Msg::Ready { pid } => {
+                s.state = SlotState::Running;
+                s.last_answer = Some(now);
+                match s.failed_at.take() {
+                    Some(t) => log::info!(
+                        "{} child {pid} answering, {} ms after its failure was seen",
+                        s.role.name(),
+                        now.duration_since(t).as_millis()
+                    ),
+                    None => log::info!("{} child {pid} answering", s.role.name()),
+                }
+                let all = self.slots.iter().filter(|s| s.enabled).all(|s| s.state == SlotState::Running);
+                if all && !self.both_answering_logged {
+                    self.both_answering_logged = true;
+                    log::info!(
+                        "vigil: both children answering after {} ms (parent started {} ms after boot)",
+                        now.duration_since(self.started).as_millis(),
+                        self.started_ms
+                    );
+                }
+            }
+            Msg::HelloAck { seq, mem } => {
+                if s.pending_hello == Some(seq) {
+                    s.pending_hello = None;
+                    s.policy.on_answer();
+                }
+                s.state = SlotState::Running;
+                s.last_answer = Some(now);
+                s.mem = mem;
+            }
+            Msg::ConfigApplied { generation, summary } => {
+                log::info!("{} child applied config generation {generation}", s.role.name());
+                s.config_generation = generation;
+                s.summary = summary;
+            }
+            Msg::LogLines { lines } => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "--- {} child log ---", s.role.name());
+                for l in lines {
+                    let _ = writeln!(out, "{l}");
+                }
+                let _ = write!(out, "{PROMPT}");
+                let _ = out.flush();
+            }
+            other => log::warn!("{} child sent an unexpected message: {other:?}", s.role.name()),
+        }
+    }
+
+    /// The watchdog: a child that has not answered the previous hello within
+    /// one interval is wedged and is killed; the others get a new hello.
+    fn on_tick(&mut self) {
+        if self.stopping.is_some() {
+            return;
+        }
+        for s in self.slots.iter_mut() {
+            let Some(pid) = s.pid else { continue };
+            if let Some(seq) = s.pending_hello {
+                log::error!("{} child {pid} did not answer hello {seq} within {} ms: SIGKILL", s.role.name(), self.opts.watchdog.as_millis());
+                s.watchdog_kills += 1;
+                s.failed_at = Some(Instant::now());
+                s.pending_hello = None;
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                continue;
+            }
+            self.seq = self.seq.wrapping_add(1);
+            s.pending_hello = Some(self.seq);
+            if let Some(tx) = &s.sender {
+                if let Err(e) = tx.try_send(&Msg::Hello { seq: self.seq }) {
+                    log::warn!("hello to {} child: {e}", s.role.name());
+                }
+            }
+        }
+    }
+
+    fn reload(&mut self) {
+        log::info!("reloading {}", self.opts.config.display());
+        let loaded = config::load(&self.opts.config, &config::LoadOptions { config_id: self.opts.config_id.clone() });
+        if !loaded.is_valid() {
+            for d in &loaded.diagnostics {
+                log::error!("{d}");
+            }
+            self.reloads_refused += 1;
+            log::error!(
+                "reload refused: {} problem(s) in the new configuration; generation {} stays in force",
+                loaded.diagnostics.len(),
+                self.generation
+            );
+            return;
+        }
+        self.generation += 1;
+        self.config = Box::new(loaded.config);
+        log::info!("configuration generation {} accepted; sending it to the children", self.generation);
+        for s in &mut self.slots {
+            if let Some(tx) = s.sender.clone() {
+                let msg = Msg::Config { generation: self.generation, config: self.config.clone() };
+                let role = s.role;
+                s.tasks.push(self.ex.spawn(async move {
+                    if let Err(e) = tx.send(&msg).await {
+                        log::warn!("sending the config to the {} child: {e}", role.name());
+                    }
+                }));
+            }
+        }
+    }
+
+    fn begin_stop(&mut self, how: Shutdown) -> Option<Shutdown> {
+        if self.stopping.is_some() {
+            return None;
+        }
+        log::info!("stopping ({how:?})");
+        self.stopping = Some(how);
+        self.console_task = None;
+        for s in &mut self.slots {
+            s.state = SlotState::Stopped;
+            s.tasks.retain(|_| false);
+            if let Some(pid) = s.pid {
+                if let Some(tx) = &s.sender {
+                    let _ = tx.try_send(&Msg::Stop);
+                }
+                let p = Pid::from_raw(pid as i32);
+                let _ = kill(p, Signal::SIGTERM);
+                // A stopped (hung) child must run to act on SIGTERM.
+                let _ = kill(p, Signal::SIGCONT);
+            }
+        }
+        if self.slots.iter().all(|s| s.pid.is_none()) {
+            return Some(how);
+        }
+        let tx = self.tx.clone();
+        self.ex
+            .spawn(async move {
+                async_io::Timer::after(STOP_TIMEOUT).await;
+                let _ = tx.send(Event::StopDeadline).await;
+            })
+            .detach();
+        None
+    }
+
+    fn finish(&mut self) {
+        for s in &self.slots {
+            remove_pid_file(self.child_pid_file(s.role));
+        }
+        self.control_task = None;
+        control::remove(&self.opts.control);
+        log::info!("stopped");
+    }
+
+    pub fn status(&self) -> Status {
+        let now = Instant::now();
+        Status {
+            pid: std::process::id(),
+            init: self.init,
+            uptime_ms: now.duration_since(self.started).as_millis() as u64,
+            watchdog_ms: self.opts.watchdog.as_millis() as u64,
+            config_file: self.opts.config.display().to_string(),
+            config_generation: self.generation,
+            reloads_refused: self.reloads_refused,
+            mem: crate::mem::stats(),
+            children: self
+                .slots
+                .iter()
+                .map(|s| ChildStatus {
+                    role: s.role.name().to_string(),
+                    pid: s.pid,
+                    state: s.state.name().to_string(),
+                    restarts: s.restarts,
+                    watchdog_kills: s.watchdog_kills,
+                    last_answer_ms: s.last_answer.filter(|_| s.pid.is_some()).map(|t| now.duration_since(t).as_millis() as u64),
+                    config_generation: s.config_generation,
+                    config: s.summary.clone(),
+                    mem: s.mem,
+                })
+                .collect(),
+        }
+    }
+
+    fn on_control(&mut self, req: control::Request) {
+        let reply = match req.line.trim() {
+            "status" => serde_json::to_string(&self.status()).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")) + "\n",
+            "reload" => {
+                self.reload();
+                "ok\n".to_string()
+            }
+            other => format!("error: unknown request {other:?}\n"),
+        };
+        self.ex.spawn(control::reply(req, reply)).detach();
+    }
+
+    fn start_console(&mut self) {
+        if !self.console_enabled {
+            return;
+        }
+        match crate::console_io::reader(self.tx.clone(), |l| Event::ConsoleLine(l), || Event::ConsoleClosed) {
+            Ok(fut) => self.console_task = Some(self.ex.spawn(fut)),
+            Err(e) => log::warn!("console: {e}"),
+        }
+        print_prompt();
+    }
+
+    fn on_console(&mut self, line: &str) -> Option<Shutdown> {
+        let mut out = String::new();
+        let mut prompt = true;
+        match console::parse(line) {
+            ConsoleCmd::Empty => {}
+            ConsoleCmd::Help => out = format!("{}\n", console::HELP),
+            ConsoleCmd::Ps => out = self.status().ps_table(),
+            ConsoleCmd::Mem => out = self.status().mem_table(),
+            ConsoleCmd::Status => out = serde_json::to_string_pretty(&self.status()).unwrap_or_default() + "\n",
+            ConsoleCmd::Log => {
+                out.push_str("--- parent log ---\n");
+                crate::log::for_each_recent(|l| {
+                    out.push_str(l);
+                    out.push('\n');
+                });
+                for s in &self.slots {
+                    if let Some(tx) = &s.sender {
+                        let _ = tx.try_send(&Msg::DumpLog);
+                    }
+                }
+            }
+            ConsoleCmd::Reload => self.reload(),
+            ConsoleCmd::Restart(role) | ConsoleCmd::Fault(Fault::Kill, role) => {
+                let s = &mut self.slots[Self::slot_index(role)];
+                match s.pid {
+                    Some(pid) => {
+                        let sig = if matches!(console::parse(line), ConsoleCmd::Restart(_)) { Signal::SIGTERM } else { Signal::SIGKILL };
+                        let _ = kill(Pid::from_raw(pid as i32), sig);
+                        out = format!("sent {sig} to {} child {pid}\n", role.name());
+                    }
+                    None => out = format!("{} child is not running\n", role.name()),
+                }
+            }
+            ConsoleCmd::Fault(Fault::Hang, role) => {
+                let s = &self.slots[Self::slot_index(role)];
+                match s.pid {
+                    Some(pid) => {
+                        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGSTOP);
+                        out = format!("sent SIGSTOP to {} child {pid}\n", role.name());
+                    }
+                    None => out = format!("{} child is not running\n", role.name()),
+                }
+            }
+            ConsoleCmd::Fault(Fault::Wedge, role) => {
+                let s = &self.slots[Self::slot_index(role)];
+                match &s.sender {
+                    Some(tx) => {
+                        let _ = tx.try_send(&Msg::Wedge);
+                        out = format!("asked the {} child to wedge its loop\n", role.name());
+                    }
+                    None => out = format!("{} child is not running\n", role.name()),
+                }
+            }
+            ConsoleCmd::Shell => match crate::console_io::shell() {
+                Ok(pid) => {
+                    self.console_task = None;
+                    self.shell_pid = Some(pid);
+                    prompt = false;
+                }
+                Err(e) => out = format!("sh: {e}\n"),
+            },
+            ConsoleCmd::Reboot => {
+                println!("vigil: rebooting");
+                return self.begin_stop(if self.init { Shutdown::Reboot } else { Shutdown::Exit });
+            }
+            ConsoleCmd::PowerOff => {
+                println!("vigil: powering off");
+                return self.begin_stop(if self.init { Shutdown::PowerOff } else { Shutdown::Exit });
+            }
+            ConsoleCmd::Unknown(s) => out = format!("unknown command {s:?}; try help\n"),
+        }
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(out.as_bytes());
+        let _ = o.flush();
+        drop(o);
+        if prompt {
+            print_prompt();
+        }
+        None
+    }
+}
+
+fn print_prompt() {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(PROMPT.as_bytes());
+    let _ = o.flush();
+}
+
+pub fn remove_pid_file(path: &std::path::Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => log::warn!("removing {}: {e}", path.display()),
+    }
+}

@@ -1,0 +1,61 @@
+//! The status snapshot the parent serves on its control socket and prints on
+//! the console (`ps`, `mem`).
+
+use crate::ipc::ConfigSummary;
+use crate::mem::MemStats;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Status {
+    pub pid: u32,
+    pub init: bool,
+    pub uptime_ms: u64,
+    pub watchdog_ms: u64,
+    pub config_file: String,
+    /// Generation of the config in force in the parent (1 = the one read at start).
+    pub config_generation: u32,
+    pub reloads_refused: u32,
+    pub mem: MemStats,
+    pub children: Vec<ChildStatus>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ChildStatus {
+    pub role: String,
+    pub pid: Option<u32>,
+    pub state: String,
+    pub restarts: u32,
+    pub watchdog_kills: u32,
+    /// Milliseconds since the child last answered a hello.
+    pub last_answer_ms: Option<u64>,
+    pub config_generation: u32,
+    pub config: ConfigSummary,
+    pub mem: MemStats,
+}
+
+impl Status {
+    /// The console's `ps` table.
+    pub fn ps_table(&self) -> String {
+        let mut s = String::from("ROLE PID STATE RESTARTS LAST_ANSWER_MS\n");
+        s.push_str(&format!("parent {} running 0 -\n", self.pid));
+        for c in &self.children {
+            let pid = c.pid.map_or("-".to_string(), |p| p.to_string());
+            let age = c.last_answer_ms.map_or("-".to_string(), |a| a.to_string());
+            s.push_str(&format!("{} {} {} {} {}\n", c.role, pid, c.state, c.restarts, age));
+        }
+        s
+    }
+
+    /// The console's `mem` table.
+    pub fn mem_table(&self) -> String {
+        let mut s = String::from("ROLE COUNTING ALLOCS FREES LIVE_BYTES PEAK_BYTES\n");
+        let row = |s: &mut String, role: &str, m: &MemStats| {
+            s.push_str(&format!("{role} {} {} {} {} {}\n", if m.enabled { "on" } else { "off" }, m.allocs, m.frees, m.live_bytes, m.peak_bytes));
+        };
+        row(&mut s, "parent", &self.mem);
+        for c in &self.children {
+            row(&mut s, &c.role, &c.mem);
+        }
+        s
+    }
+}
