@@ -99,6 +99,17 @@ impl fmt::Display for NetlinkError {
 
 impl std::error::Error for NetlinkError {}
 
+/// For `async_io::Async::read_with` and similar readiness loops: `Io(EAGAIN)` must come back
+/// as `WouldBlock` so the loop waits instead of failing.
+impl From<NetlinkError> for std::io::Error {
+    fn from(e: NetlinkError) -> Self {
+        match e {
+            NetlinkError::Io(errno) => std::io::Error::from(errno),
+            other => std::io::Error::other(other),
+        }
+    }
+}
+
 impl From<ParseError> for NetlinkError {
     fn from(e: ParseError) -> Self {
         Self::Malformed(e)
