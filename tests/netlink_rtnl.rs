@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use vigil::netlink::consts::*;
+use vigil::netlink::reply::{Reply, classify};
+use vigil::netlink::wire::Messages;
 use vigil::netlink::{
     AddrFamily, AddrSpec, Event, IpPrefix, LinkRef, NetlinkError, NlSocket, RouteSpec, RouteType,
     Rtnl, RuleAction, RuleSpec, if_name, parse_event,
 };
-use vigil::netlink::reply::{Reply, classify};
-use vigil::netlink::wire::Messages;
 
 /// Runs `body` in a fresh network namespace on its own thread.
 fn in_netns(body: impl FnOnce() + Send + 'static) {
@@ -66,7 +66,8 @@ fn lo_comes_up_and_links_report_it() {
         assert_eq!(lo.mtu, Some(65536));
         assert_eq!(lo.flags & IFF_LOOPBACK, IFF_LOOPBACK);
 
-        nl.link_set_up(LinkRef::Name(if_name("lo").unwrap()), true).unwrap();
+        nl.link_set_up(LinkRef::Name(if_name("lo").unwrap()), true)
+            .unwrap();
         let lo = nl.link(&LinkRef::Index(1)).unwrap();
         assert!(lo.is_up() && lo.is_running(), "{lo:?}");
         assert_eq!(lo.carrier, Some(true));
@@ -147,7 +148,10 @@ fn addresses_v4_and_v6_add_list_duplicate_delete() {
         nl.addr_del(&v4).unwrap();
         nl.addr_del(&v6).unwrap();
         let addrs = nl.addrs().unwrap();
-        assert!(!addrs.iter().any(|a| a.addr == v4.addr || a.addr == v6.addr), "{addrs:?}");
+        assert!(
+            !addrs.iter().any(|a| a.addr == v4.addr || a.addr == v6.addr),
+            "{addrs:?}"
+        );
         let gone = nl.addr_del(&v4).unwrap_err();
         assert!(gone.is_absent(), "{gone}");
     });
@@ -158,13 +162,15 @@ fn routes_unicast_gateway_blackhole_v6_and_errors() {
     in_netns(|| {
         let mut nl = Rtnl::new().unwrap();
         let lo = lo_up(&mut nl);
-        nl.addr_add(&AddrSpec::new(lo, ip("192.0.2.1"), 24)).unwrap();
+        nl.addr_add(&AddrSpec::new(lo, ip("192.0.2.1"), 24))
+            .unwrap();
         let (a, b) = (if_name("vr0").unwrap(), if_name("vr1").unwrap());
         nl.link_add_veth(&a, &b).unwrap();
         let va = nl.link_index("vr0").unwrap();
         nl.link_set_up(va, true).unwrap();
         nl.link_set_up(LinkRef::Name(b), true).unwrap();
-        nl.addr_add(&AddrSpec::new(va, ip("203.0.113.1"), 24)).unwrap();
+        nl.addr_add(&AddrSpec::new(va, ip("203.0.113.1"), 24))
+            .unwrap();
 
         // 198.51.100.0/24 dev lo metric 10 src 192.0.2.1
         let mut via_lo = RouteSpec::new(prefix("198.51.100.0", 24));
@@ -189,20 +195,41 @@ fn routes_unicast_gateway_blackhole_v6_and_errors() {
         v6.metric = Some(1024);
 
         for r in [&via_lo, &via_gw, &hole, &prohibit6, &v6] {
-            nl.route_add(r).unwrap_or_else(|e| panic!("adding {r:?}: {e}"));
+            nl.route_add(r)
+                .unwrap_or_else(|e| panic!("adding {r:?}: {e}"));
         }
         let routes = nl.routes(AddrFamily::Inet).unwrap();
         let find = |routes: &[RouteSpec], dst: IpPrefix, table: u32| {
-            routes.iter().find(|r| r.dst == dst && r.table == table).cloned()
+            routes
+                .iter()
+                .find(|r| r.dst == dst && r.table == table)
+                .cloned()
         };
         let got = find(&routes, via_lo.dst, RT_TABLE_MAIN).expect("route via lo");
-        assert_eq!(got, RouteSpec { scope: Some(RT_SCOPE_LINK), ..via_lo.clone() });
+        assert_eq!(
+            got,
+            RouteSpec {
+                scope: Some(RT_SCOPE_LINK),
+                ..via_lo.clone()
+            }
+        );
         let got = find(&routes, via_gw.dst, 1000).expect("default route in table 1000");
-        assert_eq!(got, RouteSpec { scope: Some(RT_SCOPE_UNIVERSE), ..via_gw.clone() });
+        assert_eq!(
+            got,
+            RouteSpec {
+                scope: Some(RT_SCOPE_UNIVERSE),
+                ..via_gw.clone()
+            }
+        );
         let got = find(&routes, hole.dst, 100).expect("blackhole");
         assert_eq!((got.kind, got.oif), (RouteType::Blackhole, None));
         let routes6 = nl.routes(AddrFamily::Inet6).unwrap();
-        assert_eq!(find(&routes6, prohibit6.dst, RT_TABLE_MAIN).expect("prohibit").kind, RouteType::Prohibit);
+        assert_eq!(
+            find(&routes6, prohibit6.dst, RT_TABLE_MAIN)
+                .expect("prohibit")
+                .kind,
+            RouteType::Prohibit
+        );
         let got = find(&routes6, v6.dst, RT_TABLE_MAIN).expect("v6 route");
         assert_eq!((got.oif, got.metric), (Some(lo), Some(1024)));
 
@@ -224,10 +251,14 @@ fn routes_unicast_gateway_blackhole_v6_and_errors() {
         let mut far = RouteSpec::new(prefix("198.51.100.0", 25));
         far.gateway = Some(ip("10.9.9.9"));
         let e = nl.route_add(&far).unwrap_err();
-        assert!(matches!(e.errno(), Some(Errno::ENETUNREACH | Errno::EINVAL)), "{e}");
+        assert!(
+            matches!(e.errno(), Some(Errno::ENETUNREACH | Errno::EINVAL)),
+            "{e}"
+        );
 
         for r in [&via_lo, &via_gw, &hole, &prohibit6, &v6] {
-            nl.route_del(r).unwrap_or_else(|e| panic!("deleting {r:?}: {e}"));
+            nl.route_del(r)
+                .unwrap_or_else(|e| panic!("deleting {r:?}: {e}"));
         }
         let routes = nl.routes(AddrFamily::Inet).unwrap();
         assert!(find(&routes, via_lo.dst, RT_TABLE_MAIN).is_none());
@@ -260,17 +291,31 @@ fn rules_add_list_duplicate_delete() {
         deny.action = RuleAction::Prohibit;
 
         for r in [&r4, &r6, &deny] {
-            nl.rule_add(r).unwrap_or_else(|e| panic!("adding {r:?}: {e}"));
+            nl.rule_add(r)
+                .unwrap_or_else(|e| panic!("adding {r:?}: {e}"));
         }
         let rules = nl.rules(AddrFamily::Inet).unwrap();
-        let got = rules.iter().find(|r| r.priority == Some(1000)).expect("v4 rule");
+        let got = rules
+            .iter()
+            .find(|r| r.priority == Some(1000))
+            .expect("v4 rule");
         assert_eq!(got, &r4);
-        let got = rules.iter().find(|r| r.priority == Some(1002)).expect("prohibit rule");
+        let got = rules
+            .iter()
+            .find(|r| r.priority == Some(1002))
+            .expect("prohibit rule");
         assert_eq!((got.action, got.to), (RuleAction::Prohibit, deny.to));
         // The default rules are there too (local, main, default).
-        assert!(rules.iter().any(|r| r.table == RT_TABLE_LOCAL && r.priority.unwrap_or(0) == 0));
+        assert!(
+            rules
+                .iter()
+                .any(|r| r.table == RT_TABLE_LOCAL && r.priority.unwrap_or(0) == 0)
+        );
         let rules6 = nl.rules(AddrFamily::Inet6).unwrap();
-        let got = rules6.iter().find(|r| r.priority == Some(1001)).expect("v6 rule");
+        let got = rules6
+            .iter()
+            .find(|r| r.priority == Some(1001))
+            .expect("v6 rule");
         assert_eq!(got, &r6);
 
         let dup = nl.rule_add(&r4).unwrap_err();
@@ -279,8 +324,18 @@ fn rules_add_list_duplicate_delete() {
         for r in [&r4, &r6, &deny] {
             nl.rule_del(r).unwrap();
         }
-        assert!(!nl.rules(AddrFamily::Inet).unwrap().iter().any(|r| r.priority == Some(1000)));
-        assert!(!nl.rules(AddrFamily::Inet6).unwrap().iter().any(|r| r.priority == Some(1001)));
+        assert!(
+            !nl.rules(AddrFamily::Inet)
+                .unwrap()
+                .iter()
+                .any(|r| r.priority == Some(1000))
+        );
+        assert!(
+            !nl.rules(AddrFamily::Inet6)
+                .unwrap()
+                .iter()
+                .any(|r| r.priority == Some(1001))
+        );
         assert!(nl.rule_del(&r4).unwrap_err().is_absent());
     });
 }
@@ -294,7 +349,8 @@ fn notifications_parse_into_events_under_async_io() {
         let lo = lo_up(&mut nl);
         let sock = NlSocket::route(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR).unwrap();
         let sock = async_io::Async::new(sock).unwrap();
-        nl.addr_add(&AddrSpec::new(lo, ip("192.0.2.7"), 32)).unwrap();
+        nl.addr_add(&AddrSpec::new(lo, ip("192.0.2.7"), 32))
+            .unwrap();
         nl.link_set_up(lo, false).unwrap();
 
         let mut buf = vec![0u8; 32 * 1024];
@@ -313,7 +369,9 @@ fn notifications_parse_into_events_under_async_io() {
                 Err(e) => panic!("recv: {e}"),
             };
             for m in Messages::new(&buf[..n]) {
-                let Reply::Data(m) = classify(m.unwrap()).unwrap() else { continue };
+                let Reply::Data(m) = classify(m.unwrap()).unwrap() else {
+                    continue;
+                };
                 match parse_event(&m).unwrap() {
                     Some(Event::NewAddr(a)) if a.addr == ip("192.0.2.7") => saw_addr = true,
                     Some(Event::NewLink(l)) if l.index == lo && !l.is_up() => saw_link_down = true,

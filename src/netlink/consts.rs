@@ -203,7 +203,10 @@ mod tests {
         assert_eq!(IFLA_CARRIER, libc::IFLA_CARRIER);
         assert_eq!(IFLA_OPERSTATE, libc::IFLA_OPERSTATE);
         assert_eq!(IFLA_EXT_MASK, libc::IFLA_EXT_MASK);
-        assert_eq!(RTEXT_FILTER_SKIP_STATS as i32, libc::RTEXT_FILTER_SKIP_STATS);
+        assert_eq!(
+            RTEXT_FILTER_SKIP_STATS as i32,
+            libc::RTEXT_FILTER_SKIP_STATS
+        );
         assert_eq!(IFF_LOWER_UP as i32, libc::IFF_LOWER_UP);
         assert_eq!(RTMGRP_IPV6_IFADDR as i32, libc::RTMGRP_IPV6_IFADDR);
         assert_eq!(RT_TABLE_MAIN as u8, libc::RT_TABLE_MAIN);

@@ -33,7 +33,11 @@ pub enum NetlinkError {
     Timeout,
     /// The kernel refused the request with this errno. `message` is the kernel's extended-ack
     /// text when it sent one (e.g. "Nexthop device is not up").
-    Kernel { op: Op, errno: Errno, message: Option<String> },
+    Kernel {
+        op: Op,
+        errno: Errno,
+        message: Option<String>,
+    },
     /// The object being added is already there (EEXIST). Kept apart from [`Kernel`] because
     /// callers applying configuration usually treat it as success.
     ///
@@ -85,8 +89,16 @@ impl fmt::Display for NetlinkError {
         match self {
             Self::Io(e) => write!(f, "netlink socket: {e}"),
             Self::Timeout => write!(f, "netlink: no reply from the kernel"),
-            Self::Kernel { op, errno, message: Some(m) } => write!(f, "{op:?}: {errno}: {m}"),
-            Self::Kernel { op, errno, message: None } => write!(f, "{op:?}: {errno}"),
+            Self::Kernel {
+                op,
+                errno,
+                message: Some(m),
+            } => write!(f, "{op:?}: {errno}: {m}"),
+            Self::Kernel {
+                op,
+                errno,
+                message: None,
+            } => write!(f, "{op:?}: {errno}"),
             Self::Exists { op } => write!(f, "{op:?}: already exists"),
             Self::Malformed(e) => write!(f, "netlink reply: {e}"),
             Self::ReplyTruncated { len } => write!(f, "netlink reply of {len} bytes truncated"),

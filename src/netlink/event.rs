@@ -48,7 +48,11 @@ mod tests {
         assert_eq!(parse_event(&m), Ok(Some(Event::DelAddr(spec))));
         let neigh = NlMsg { ty: 28, ..m };
         assert_eq!(parse_event(&neigh), Ok(None));
-        let bad = NlMsg { ty: RTM_NEWLINK, payload: &m.payload[..3], ..m };
+        let bad = NlMsg {
+            ty: RTM_NEWLINK,
+            payload: &m.payload[..3],
+            ..m
+        };
         assert!(parse_event(&bad).is_err());
     }
 }

@@ -11,7 +11,10 @@ pub enum Reply<'a> {
     Ack,
     /// NLMSG_ERROR with a negative errno (or a failed dump's NLMSG_DONE). `message` is the
     /// kernel's extended-ack text, when the socket asked for it and the kernel had one.
-    Error { errno: Errno, message: Option<&'a str> },
+    Error {
+        errno: Errno,
+        message: Option<&'a str>,
+    },
     /// NLMSG_DONE: the last message of a dump.
     Done,
     /// NLMSG_NOOP, or a control type we do not act on.
@@ -27,11 +30,17 @@ pub fn classify(msg: NlMsg<'_>) -> Result<Reply<'_>, ParseError> {
             // Since Linux 4.x the DONE of a dump carries its status; older kernels may send
             // an empty payload.
             match u32_at(msg.payload, 0).map(|v| v as i32) {
-                Some(e) if e < 0 => Ok(Reply::Error { errno: errno_of(e), message: None }),
+                Some(e) if e < 0 => Ok(Reply::Error {
+                    errno: errno_of(e),
+                    message: None,
+                }),
                 _ => Ok(Reply::Done),
             }
         }
-        NLMSG_OVERRUN => Ok(Reply::Error { errno: Errno::ENOBUFS, message: None }),
+        NLMSG_OVERRUN => Ok(Reply::Error {
+            errno: Errno::ENOBUFS,
+            message: None,
+        }),
         t if t < NLMSG_MIN_TYPE => Ok(Reply::Noop),
         _ => Ok(Reply::Data(msg)),
     }
@@ -60,7 +69,9 @@ fn parse_error<'a>(msg: &NlMsg<'a>) -> Result<Reply<'a>, ParseError> {
         } else {
             u32_at(p, 4).ok_or(ParseError::Truncated)? as usize
         };
-        let start = 4usize.checked_add(align(echoed)).ok_or(ParseError::BadLength)?;
+        let start = 4usize
+            .checked_add(align(echoed))
+            .ok_or(ParseError::BadLength)?;
         let tlvs = p.get(start..).ok_or(ParseError::Truncated)?;
         for attr in Attrs::new(tlvs) {
             let attr = attr?;
@@ -78,7 +89,13 @@ mod tests {
     use super::*;
 
     fn msg(ty: u16, flags: u16, payload: &[u8]) -> NlMsg<'_> {
-        NlMsg { ty, flags, seq: 1, pid: 0, payload }
+        NlMsg {
+            ty,
+            flags,
+            seq: 1,
+            pid: 0,
+            payload,
+        }
     }
 
     #[test]
@@ -88,9 +105,15 @@ mod tests {
         p[..4].copy_from_slice(&(-17i32).to_ne_bytes());
         assert_eq!(
             classify(msg(NLMSG_ERROR, NLM_F_CAPPED, &p)),
-            Ok(Reply::Error { errno: Errno::EEXIST, message: None })
+            Ok(Reply::Error {
+                errno: Errno::EEXIST,
+                message: None
+            })
         );
-        assert_eq!(classify(msg(NLMSG_ERROR, 0, &[0; 2])), Err(ParseError::Truncated));
+        assert_eq!(
+            classify(msg(NLMSG_ERROR, 0, &[0; 2])),
+            Err(ParseError::Truncated)
+        );
         let mut p = [0u8; 4];
         p.copy_from_slice(&i32::MIN.to_ne_bytes());
         assert!(classify(msg(NLMSG_ERROR, 0, &p)).is_ok());
@@ -107,7 +130,13 @@ mod tests {
         p.extend_from_slice(text);
         p.push(0);
         let r = classify(msg(NLMSG_ERROR, NLM_F_CAPPED | NLM_F_ACK_TLVS, &p));
-        assert_eq!(r, Ok(Reply::Error { errno: Errno::ENODEV, message: Some("no such device") }));
+        assert_eq!(
+            r,
+            Ok(Reply::Error {
+                errno: Errno::ENODEV,
+                message: Some("no such device")
+            })
+        );
         // TLV flag set but the echoed length points past the end: rejected, no panic.
         let mut bad = p.clone();
         bad[4..8].copy_from_slice(&u32::MAX.to_ne_bytes());
@@ -117,12 +146,21 @@ mod tests {
     #[test]
     fn done_with_and_without_status() {
         assert_eq!(classify(msg(NLMSG_DONE, 0, &[])), Ok(Reply::Done));
-        assert_eq!(classify(msg(NLMSG_DONE, 0, &0i32.to_ne_bytes())), Ok(Reply::Done));
+        assert_eq!(
+            classify(msg(NLMSG_DONE, 0, &0i32.to_ne_bytes())),
+            Ok(Reply::Done)
+        );
         assert_eq!(
             classify(msg(NLMSG_DONE, 0, &(-4i32).to_ne_bytes())),
-            Ok(Reply::Error { errno: Errno::EINTR, message: None })
+            Ok(Reply::Error {
+                errno: Errno::EINTR,
+                message: None
+            })
         );
-        assert!(matches!(classify(msg(RTM_NEWLINK, 0, &[])), Ok(Reply::Data(_))));
+        assert!(matches!(
+            classify(msg(RTM_NEWLINK, 0, &[])),
+            Ok(Reply::Data(_))
+        ));
         assert_eq!(classify(msg(NLMSG_NOOP, 0, &[])), Ok(Reply::Noop));
     }
 }

@@ -43,22 +43,32 @@ impl Rtnl {
     pub fn new() -> Result<Self> {
         let sock = NlSocket::route(0)?;
         sock.set_recv_timeout(REPLY_TIMEOUT)?;
-        Ok(Self { sock, seq: 0, rbuf: vec![0u8; RECV_BUF_LEN].into_boxed_slice() })
+        Ok(Self {
+            sock,
+            seq: 0,
+            rbuf: vec![0u8; RECV_BUF_LEN].into_boxed_slice(),
+        })
     }
 
     /// The index of the link called `name` (ENODEV as `Kernel` when there is none).
     pub fn link_index(&mut self, name: &str) -> Result<u32> {
-        let name = IfName::try_from(name).map_err(|_| NetlinkError::InvalidSpec("interface name too long"))?;
+        let name = IfName::try_from(name)
+            .map_err(|_| NetlinkError::InvalidSpec("interface name too long"))?;
         Ok(self.link(&LinkRef::Name(name))?.index)
     }
 
     /// One link, by index or name.
     pub fn link(&mut self, which: &LinkRef) -> Result<Link> {
         let mut found = None;
-        self.transact(Op::LinkGet, Until::Ack, |b, s| Ok(link::build_get(b, s, which)?), |m| {
-            found = Some(link::parse(m)?);
-            Ok(())
-        })?;
+        self.transact(
+            Op::LinkGet,
+            Until::Ack,
+            |b, s| Ok(link::build_get(b, s, which)?),
+            |m| {
+                found = Some(link::parse(m)?);
+                Ok(())
+            },
+        )?;
         found.ok_or(NetlinkError::Malformed(ParseError::UnexpectedType(0)))
     }
 
@@ -69,12 +79,16 @@ impl Rtnl {
     /// `ip link set dev X up|down`.
     pub fn link_set_up(&mut self, which: impl Into<LinkRef>, up: bool) -> Result<()> {
         let which = which.into();
-        self.ack(Op::LinkSet, |b, s| Ok(link::build_set_up(b, s, &which, up)?))
+        self.ack(Op::LinkSet, |b, s| {
+            Ok(link::build_set_up(b, s, &which, up)?)
+        })
     }
 
     /// `ip link add NAME type veth peer name PEER`.
     pub fn link_add_veth(&mut self, name: &IfName, peer: &IfName) -> Result<()> {
-        self.ack(Op::LinkAdd, |b, s| Ok(link::build_add_veth(b, s, name, peer)?))
+        self.ack(Op::LinkAdd, |b, s| {
+            Ok(link::build_add_veth(b, s, name, peer)?)
+        })
     }
 
     pub fn link_del(&mut self, which: impl Into<LinkRef>) -> Result<()> {
@@ -107,7 +121,11 @@ impl Rtnl {
 
     /// Every route of `family`, in every table.
     pub fn routes(&mut self, family: AddrFamily) -> Result<Vec<Route>> {
-        self.dump(Op::RouteDump, |b, s| route::build_dump(b, s, family), route::parse)
+        self.dump(
+            Op::RouteDump,
+            |b, s| route::build_dump(b, s, family),
+            route::parse,
+        )
     }
 
     /// Adds a rule; an identical one already present fails with `NetlinkError::Exists`.
@@ -120,7 +138,11 @@ impl Rtnl {
     }
 
     pub fn rules(&mut self, family: AddrFamily) -> Result<Vec<Rule>> {
-        self.dump(Op::RuleDump, |b, s| rule::build_dump(b, s, family), rule::parse)
+        self.dump(
+            Op::RuleDump,
+            |b, s| rule::build_dump(b, s, family),
+            rule::parse,
+        )
     }
 
     fn ack(&mut self, op: Op, build: impl FnOnce(&mut [u8], u32) -> Result<usize>) -> Result<()> {
@@ -139,11 +161,16 @@ impl Rtnl {
         for _ in 0..DUMP_ATTEMPTS {
             let mut out = Vec::new();
             let mut interrupted = false;
-            self.transact(op, Until::Done, |b, s| Ok(build(b, s)?), |m| {
-                interrupted |= m.flags & NLM_F_DUMP_INTR != 0;
-                out.extend(parse(m)?);
-                Ok(())
-            })?;
+            self.transact(
+                op,
+                Until::Done,
+                |b, s| Ok(build(b, s)?),
+                |m| {
+                    interrupted |= m.flags & NLM_F_DUMP_INTR != 0;
+                    out.extend(parse(m)?);
+                    Ok(())
+                },
+            )?;
             if !interrupted {
                 return Ok(out);
             }
@@ -165,7 +192,8 @@ impl Rtnl {
         let seq = self.seq;
         let mut req = [0u8; REQUEST_BUF_LEN];
         let n = build(&mut req, seq)?;
-        self.sock.send(req.get(..n).ok_or(NetlinkError::RequestTooLarge)?)?;
+        self.sock
+            .send(req.get(..n).ok_or(NetlinkError::RequestTooLarge)?)?;
         let port = self.sock.port_id();
         loop {
             let len = match self.sock.recv(&mut self.rbuf) {
@@ -180,14 +208,20 @@ impl Rtnl {
             for msg in Messages::new(&self.rbuf[..len]) {
                 let msg = msg?;
                 if msg.seq != seq || msg.pid != port {
-                    debug!("netlink {op:?}: skipped stale reply seq {} (want {seq})", msg.seq);
+                    debug!(
+                        "netlink {op:?}: skipped stale reply seq {} (want {seq})",
+                        msg.seq
+                    );
                     continue;
                 }
                 match classify(msg)? {
                     Reply::Ack if until == Until::Ack => return Ok(()),
                     Reply::Done if until == Until::Done => return Ok(()),
                     Reply::Ack | Reply::Done | Reply::Noop => {}
-                    Reply::Error { errno: Errno::EEXIST, .. } => return Err(NetlinkError::Exists { op }),
+                    Reply::Error {
+                        errno: Errno::EEXIST,
+                        ..
+                    } => return Err(NetlinkError::Exists { op }),
                     Reply::Error { errno, message } => {
                         return Err(NetlinkError::Kernel {
                             op,

@@ -38,7 +38,9 @@ impl NlSocket {
         )
         .map_err(NetlinkError::Io)?;
         bind(fd.as_raw_fd(), &NetlinkAddr::new(0, groups)).map_err(NetlinkError::Io)?;
-        let port = getsockname::<NetlinkAddr>(fd.as_raw_fd()).map_err(NetlinkError::Io)?.pid();
+        let port = getsockname::<NetlinkAddr>(fd.as_raw_fd())
+            .map_err(NetlinkError::Io)?
+            .pid();
         // Both options are best effort: older kernels lack them and still work.
         let _ = set_int_opt(&fd, NETLINK_CAP_ACK, 1);
         let _ = set_int_opt(&fd, NETLINK_EXT_ACK, 1);
@@ -52,10 +54,14 @@ impl NlSocket {
 
     /// Bounds how long a blocking `recv` waits; it then fails with `Io(EAGAIN)`.
     pub fn set_recv_timeout(&self, timeout: Duration) -> Result<()> {
-        setsockopt(&self.fd, sockopt::ReceiveTimeout, &TimeVal::from(libc::timeval {
-            tv_sec: timeout.as_secs().try_into().unwrap_or(libc::time_t::MAX),
-            tv_usec: timeout.subsec_micros().into(),
-        }))
+        setsockopt(
+            &self.fd,
+            sockopt::ReceiveTimeout,
+            &TimeVal::from(libc::timeval {
+                tv_sec: timeout.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+                tv_usec: timeout.subsec_micros().into(),
+            }),
+        )
         .map_err(NetlinkError::Io)
     }
 
@@ -71,7 +77,12 @@ impl NlSocket {
     /// Sends one request datagram to the kernel.
     pub fn send(&self, msg: &[u8]) -> Result<()> {
         loop {
-            match sendto(self.fd.as_raw_fd(), msg, &NetlinkAddr::new(0, 0), MsgFlags::empty()) {
+            match sendto(
+                self.fd.as_raw_fd(),
+                msg,
+                &NetlinkAddr::new(0, 0),
+                MsgFlags::empty(),
+            ) {
                 Ok(n) if n == msg.len() => return Ok(()),
                 Ok(_) => return Err(NetlinkError::Io(Errno::EMSGSIZE)),
                 Err(Errno::EINTR) => continue,
@@ -88,7 +99,8 @@ impl NlSocket {
         loop {
             let (bytes, flags, sender) = {
                 let mut iov = [IoSliceMut::new(buf)];
-                match recvmsg::<NetlinkAddr>(self.fd.as_raw_fd(), &mut iov, None, MsgFlags::empty()) {
+                match recvmsg::<NetlinkAddr>(self.fd.as_raw_fd(), &mut iov, None, MsgFlags::empty())
+                {
                     Ok(r) => (r.bytes, r.flags, r.address.map(|a| a.pid())),
                     Err(Errno::EINTR) => continue,
                     Err(e) => return Err(NetlinkError::Io(e)),
@@ -118,7 +130,11 @@ fn set_int_opt(fd: &OwnedFd, opt: i32, val: libc::c_int) -> Result<()> {
             core::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    if rc == 0 { Ok(()) } else { Err(NetlinkError::Io(Errno::last())) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(NetlinkError::Io(Errno::last()))
+    }
 }
 
 impl AsFd for NlSocket {

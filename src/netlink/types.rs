@@ -113,7 +113,10 @@ impl IpPrefix {
 
     /// 0.0.0.0/0 or ::/0: the default route's destination.
     pub fn default_route(family: AddrFamily) -> Self {
-        Self { addr: family.unspecified(), len: 0 }
+        Self {
+            addr: family.unspecified(),
+            len: 0,
+        }
     }
 
     pub fn addr(&self) -> IpAddr {
@@ -156,7 +159,10 @@ mod tests {
         assert!(IpPrefix::new("192.0.2.0".parse().unwrap(), 33).is_none());
         assert!(IpPrefix::new("2001:db8::".parse().unwrap(), 128).is_some());
         assert!(IpPrefix::new("2001:db8::".parse().unwrap(), 129).is_none());
-        assert_eq!(IpPrefix::default_route(AddrFamily::Inet6).to_string(), "::/0");
+        assert_eq!(
+            IpPrefix::default_route(AddrFamily::Inet6).to_string(),
+            "::/0"
+        );
     }
 
     #[test]

@@ -89,7 +89,10 @@ pub struct Messages<'a> {
 
 impl<'a> Messages<'a> {
     pub fn new(datagram: &'a [u8]) -> Self {
-        Self { rest: datagram, failed: false }
+        Self {
+            rest: datagram,
+            failed: false,
+        }
     }
 }
 
@@ -198,7 +201,10 @@ pub struct Attrs<'a> {
 
 impl<'a> Attrs<'a> {
     pub fn new(b: &'a [u8]) -> Self {
-        Self { rest: b, failed: false }
+        Self {
+            rest: b,
+            failed: false,
+        }
     }
 }
 
@@ -215,8 +221,17 @@ impl<'a> Iterator for Attrs<'a> {
             if len < NLA_HDRLEN {
                 return Err(ParseError::BadLength);
             }
-            let payload = self.rest.get(NLA_HDRLEN..len).ok_or(ParseError::Truncated)?;
-            Ok((Attr { kind: kind & NLA_TYPE_MASK, payload }, align(len)))
+            let payload = self
+                .rest
+                .get(NLA_HDRLEN..len)
+                .ok_or(ParseError::Truncated)?;
+            Ok((
+                Attr {
+                    kind: kind & NLA_TYPE_MASK,
+                    payload,
+                },
+                align(len),
+            ))
         })();
         match parsed {
             Ok((attr, used)) => {
@@ -394,7 +409,10 @@ mod tests {
         b[0] = 200;
         assert_eq!(Messages::new(&b).next(), Some(Err(ParseError::Truncated)));
         // a short tail
-        assert_eq!(Messages::new(&b[..5]).next(), Some(Err(ParseError::Truncated)));
+        assert_eq!(
+            Messages::new(&b[..5]).next(),
+            Some(Err(ParseError::Truncated))
+        );
         // u32::MAX length must not overflow anything
         let b = [0xffu8; 16];
         assert_eq!(Messages::new(&b).next(), Some(Err(ParseError::Truncated)));
@@ -402,15 +420,30 @@ mod tests {
 
     #[test]
     fn attrs_reject_bad_lengths() {
-        assert_eq!(Attrs::new(&[2, 0, 1, 0]).next(), Some(Err(ParseError::BadLength)));
-        assert_eq!(Attrs::new(&[9, 0, 1, 0, 0]).next(), Some(Err(ParseError::Truncated)));
+        assert_eq!(
+            Attrs::new(&[2, 0, 1, 0]).next(),
+            Some(Err(ParseError::BadLength))
+        );
+        assert_eq!(
+            Attrs::new(&[9, 0, 1, 0, 0]).next(),
+            Some(Err(ParseError::Truncated))
+        );
         assert_eq!(Attrs::new(&[9, 0]).next(), Some(Err(ParseError::Truncated)));
-        let a = Attr { kind: 4, payload: &[1, 2, 3] };
+        let a = Attr {
+            kind: 4,
+            payload: &[1, 2, 3],
+        };
         assert_eq!(a.u32(), Err(ParseError::BadAttribute(4)));
         assert_eq!(a.ip(AF_INET), Err(ParseError::BadAttribute(4)));
-        let s = Attr { kind: 3, payload: &[0xff, 0xfe, 0] };
+        let s = Attr {
+            kind: 3,
+            payload: &[0xff, 0xfe, 0],
+        };
         assert_eq!(s.str::<16>(), Err(ParseError::BadAttribute(3)));
-        let long = Attr { kind: 3, payload: &[b'a'; 20] };
+        let long = Attr {
+            kind: 3,
+            payload: &[b'a'; 20],
+        };
         assert_eq!(long.str::<16>(), Err(ParseError::BadAttribute(3)));
     }
 
