@@ -348,6 +348,7 @@ fn notifications_parse_into_events_under_async_io() {
         let mut nl = Rtnl::new().unwrap();
         let lo = lo_up(&mut nl);
         let sock = NlSocket::route(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR).unwrap();
+        sock.set_recv_buffer(1 << 20).unwrap();
         let sock = async_io::Async::new(sock).unwrap();
         nl.addr_add(&AddrSpec::new(lo, ip("192.0.2.7"), 32))
             .unwrap();

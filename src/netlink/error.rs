@@ -51,6 +51,8 @@ pub enum NetlinkError {
     RequestTooLarge,
     /// A request that cannot be expressed (e.g. an IPv6 gateway on an IPv4 route).
     InvalidSpec(&'static str),
+    /// The kernel acknowledged a get request without sending the object.
+    MissingReply { op: Op },
     /// A dump kept changing under us (NLM_F_DUMP_INTR) on every retry.
     DumpInterrupted,
 }
@@ -104,6 +106,7 @@ impl fmt::Display for NetlinkError {
             Self::ReplyTruncated { len } => write!(f, "netlink reply of {len} bytes truncated"),
             Self::RequestTooLarge => write!(f, "netlink request too large"),
             Self::InvalidSpec(why) => write!(f, "invalid netlink request: {why}"),
+            Self::MissingReply { op } => write!(f, "{op:?}: acknowledged without a reply"),
             Self::DumpInterrupted => write!(f, "netlink dump interrupted repeatedly"),
         }
     }

@@ -69,7 +69,7 @@ impl Rtnl {
                 Ok(())
             },
         )?;
-        found.ok_or(NetlinkError::Malformed(ParseError::UnexpectedType(0)))
+        found.ok_or(NetlinkError::MissingReply { op: Op::LinkGet })
     }
 
     pub fn links(&mut self) -> Result<Vec<Link>> {

@@ -65,6 +65,12 @@ impl NlSocket {
         .map_err(NetlinkError::Io)
     }
 
+    /// Sizes the kernel's receive queue (SO_RCVBUF, doubled by the kernel and capped by
+    /// net.core.rmem_max): a reflector that falls behind a burst gets ENOBUFS, not stalls.
+    pub fn set_recv_buffer(&self, bytes: usize) -> Result<()> {
+        setsockopt(&self.fd, sockopt::RcvBuf, &bytes).map_err(NetlinkError::Io)
+    }
+
     pub fn set_nonblocking(&self, on: bool) -> Result<()> {
         use nix::fcntl::{FcntlArg, OFlag, fcntl};
         let fl = fcntl(self.fd.as_raw_fd(), FcntlArg::F_GETFL).map_err(NetlinkError::Io)?;

@@ -329,8 +329,12 @@ impl<'a> MsgWriter<'a> {
     }
 
     pub fn end_nested(&mut self, mark: usize) -> Result<(), NoSpace> {
-        let len = u16::try_from(self.len - mark).map_err(|_| NoSpace)?;
-        let dst = self.buf.get_mut(mark..mark + 2).ok_or(NoSpace)?;
+        let len = self.len.checked_sub(mark).ok_or(NoSpace)?;
+        let len = u16::try_from(len).map_err(|_| NoSpace)?;
+        let dst = self
+            .buf
+            .get_mut(mark..mark.saturating_add(2))
+            .ok_or(NoSpace)?;
         dst.copy_from_slice(&len.to_ne_bytes());
         Ok(())
     }
