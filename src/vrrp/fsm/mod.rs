@@ -1,0 +1,1 @@
+//! The RFC 5798 state machine, pure: (state, input, now) -> actions.

@@ -1,0 +1,4 @@
+//! VRRP: the wire codec, the pure state machine, and (to come) the I/O layer.
+
+pub mod fsm;
+pub mod wire;
