@@ -4,6 +4,17 @@
 //! else lives in these modules so that tests, benchmarks and the fuzz crate
 //! can reach it.
 
+pub mod boot_net;
+pub mod child;
+pub mod cli;
 pub mod config;
+pub mod console_io;
+pub mod init;
+pub mod ipc;
+pub mod log;
+pub mod mem;
 pub mod netlink;
+pub mod pidfile;
+pub mod signals;
+pub mod supervisor;
 pub mod vrrp;

@@ -1,1 +1,183 @@
-fn main() {}
+//! argv in, a role out: the parent (daemon or PID 1), a child, or one of the
+//! one-shot commands (-t, --dump-config, status, -v, -h).
+
+use std::process::ExitCode;
+use vigil::cli::{self, Command, Options, Role};
+use vigil::{config, supervisor};
+
+#[global_allocator]
+static ALLOC: vigil::mem::Counting = vigil::mem::Counting;
+
+/// Exit codes (keepalived's where it has one).
+mod exit {
+    pub const OK: u8 = 0;
+    pub const USAGE: u8 = 1;
+    pub const CONFIG: u8 = 1;
+    pub const RUNNING: u8 = 3;
+    pub const STATUS: u8 = 4;
+}
+
+fn main() -> ExitCode {
+    let opts = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("vigil: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    match opts.command {
+        Command::Version => {
+            println!("vigil {} (keepalived-compatible, VRRP and health checkers)", env!("CARGO_PKG_VERSION"));
+            ExitCode::from(exit::OK)
+        }
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            ExitCode::from(exit::OK)
+        }
+        Command::TestConfig => test_config(&opts),
+        Command::DumpConfig => dump_config(&opts),
+        Command::Status { json } => status(&opts, json),
+        Command::Run => ExitCode::from(run(opts)),
+    }
+}
+
+fn load(opts: &Options) -> config::Loaded {
+    config::load(&opts.config, &config::LoadOptions { config_id: opts.config_id.clone() })
+}
+
+fn test_config(opts: &Options) -> ExitCode {
+    let loaded = load(opts);
+    for d in &loaded.diagnostics {
+        eprintln!("{d}");
+    }
+    if loaded.is_valid() { ExitCode::from(exit::OK) } else { ExitCode::from(exit::CONFIG) }
+}
+
+fn dump_config(opts: &Options) -> ExitCode {
+    let loaded = load(opts);
+    for d in &loaded.diagnostics {
+        eprintln!("{d}");
+    }
+    println!("{}", config::to_json(&loaded.config));
+    if loaded.has_errors() { ExitCode::from(exit::CONFIG) } else { ExitCode::from(exit::OK) }
+}
+
+fn status(opts: &Options, json: bool) -> ExitCode {
+    let reply = match supervisor::query(&opts.control, "status") {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vigil: cannot reach the daemon at {}: {e}", opts.control.display());
+            return ExitCode::from(exit::STATUS);
+        }
+    };
+    if json {
+        print!("{reply}");
+        return ExitCode::from(exit::OK);
+    }
+    match serde_json::from_str::<supervisor::status::Status>(&reply) {
+        Ok(st) => {
+            println!(
+                "vigil pid {}, up {} ms, config {} (generation {}, {} reload(s) refused)",
+                st.pid, st.uptime_ms, st.config_file, st.config_generation, st.reloads_refused
+            );
+            print!("{}", st.ps_table());
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("vigil: bad status reply: {e}");
+            ExitCode::from(exit::STATUS)
+        }
+    }
+}
+
+fn sinks(opts: &Options) -> vigil::log::Sinks {
+    vigil::log::Sinks { console: opts.log_console, syslog: !opts.no_syslog, detail: opts.log_detail }
+}
+
+fn run(mut opts: Options) -> u8 {
+    if opts.mem_check {
+        vigil::mem::enable();
+    }
+    if opts.role != Role::Parent {
+        if let Err(e) = vigil::signals::block(vigil::signals::CHILD_SIGNALS) {
+            eprintln!("vigil: blocking signals: {e}");
+        }
+        vigil::log::init(if opts.role == Role::Vrrp { "vrrp" } else { "check" }, sinks(&opts));
+        return vigil::child::run(&opts).clamp(0, 255) as u8;
+    }
+    let init = std::process::id() == 1 || opts.init;
+    if init {
+        // The appliance's console is where its log goes.
+        opts.log_console = true;
+        opts.dont_fork = true;
+        install_pid1_panic_hook();
+    } else if !opts.dont_fork {
+        if let Err(e) = daemonize(opts.log_console) {
+            eprintln!("vigil: cannot daemonize: {e}");
+            return exit::USAGE;
+        }
+    }
+    // Before any thread exists, so that every thread has them blocked.
+    if let Err(e) = vigil::signals::block(vigil::signals::PARENT_SIGNALS) {
+        eprintln!("vigil: blocking signals: {e}");
+    }
+    let boot = if init { Some(vigil::init::early_boot()) } else { None };
+    vigil::log::init("vigil", sinks(&opts));
+    if let Some(b) = &boot {
+        log::info!("init: modules {} loaded, {} failed", b.modules_loaded, b.modules_failed);
+        if let Some(ms) = b.watchdog_ms.filter(|ms| (10..=3_600_000).contains(ms)) {
+            opts.watchdog = std::time::Duration::from_millis(ms);
+        }
+    }
+    if let Some(pid) = vigil::pidfile::running(&opts.pid_file) {
+        log::error!("daemon is already running (pid {pid} in {})", opts.pid_file.display());
+        if !init {
+            return exit::RUNNING;
+        }
+    }
+    if let Err(e) = vigil::pidfile::write(&opts.pid_file) {
+        log::warn!("pid file {}: {e}", opts.pid_file.display());
+    }
+    let loaded = load(&opts);
+    for d in &loaded.diagnostics {
+        log::warn!("{d}");
+    }
+    if init {
+        vigil::boot_net::apply_static(&loaded.config);
+    }
+    let how = supervisor::run(opts.clone(), init, loaded.config);
+    supervisor::remove_pid_file(&opts.pid_file);
+    if init {
+        vigil::init::final_shutdown(how == supervisor::Shutdown::Reboot);
+    }
+    exit::OK
+}
+
+fn daemonize(keep_stderr: bool) -> std::io::Result<()> {
+    use nix::unistd::{ForkResult, fork, setsid};
+    match unsafe { fork() }? {
+        ForkResult::Parent { .. } => unsafe { libc::_exit(0) },
+        ForkResult::Child => {}
+    }
+    setsid()?;
+    std::env::set_current_dir("/")?;
+    let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null")?;
+    use std::os::fd::AsRawFd;
+    nix::unistd::dup2(null.as_raw_fd(), 0)?;
+    nix::unistd::dup2(null.as_raw_fd(), 1)?;
+    if !keep_stderr {
+        nix::unistd::dup2(null.as_raw_fd(), 2)?;
+    }
+    Ok(())
+}
+
+/// A panic in PID 1 is a kernel panic. With panic=abort we cannot unwind,
+/// so the policy is: log it, sync, and reboot the appliance.
+fn install_pid1_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("vigil: PID 1 panic: {info}; rebooting");
+        log::error!("PID 1 panic: {info}; rebooting");
+        nix::unistd::sync();
+        let _ = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_AUTOBOOT);
+    }));
+}

@@ -85,7 +85,7 @@ fn reopen_console() {
     // The console as a controlling tty, so ctrl-c reaches a shell we start.
     unsafe {
         libc::setsid();
-        libc::ioctl(0, libc::TIOCSCTTY, 1);
+        libc::ioctl(0, libc::TIOCSCTTY as _, 1);
     }
 }
 
@@ -115,13 +115,13 @@ pub fn set_link_up(name: &str) -> std::io::Result<()> {
         for (d, s) in ifr.ifr_name.iter_mut().zip(bytes) {
             *d = *s as libc::c_char;
         }
-        if unsafe { libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut ifr) } < 0 {
+        if unsafe { libc::ioctl(sock, libc::SIOCGIFFLAGS as _, &mut ifr) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
         unsafe {
             ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
         }
-        if unsafe { libc::ioctl(sock, libc::SIOCSIFFLAGS, &ifr) } < 0 {
+        if unsafe { libc::ioctl(sock, libc::SIOCSIFFLAGS as _, &ifr) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
         Ok(())

@@ -598,6 +598,7 @@ impl Parent {
             config_generation: self.generation,
             reloads_refused: self.reloads_refused,
             mem: crate::mem::stats(),
+            rss_kb: status::rss_kb(std::process::id()),
             children: self
                 .slots
                 .iter()
@@ -611,6 +612,7 @@ impl Parent {
                     config_generation: s.config_generation,
                     config: s.summary.clone(),
                     mem: s.mem,
+                    rss_kb: s.pid.and_then(status::rss_kb),
                 })
                 .collect(),
         }
@@ -666,6 +668,7 @@ impl Parent {
                 match s.pid {
                     Some(pid) => {
                         let sig = if matches!(console::parse(line), ConsoleCmd::Restart(_)) { Signal::SIGTERM } else { Signal::SIGKILL };
+                        log::info!("console: {sig} to {} child {pid}", role.name());
                         let _ = kill(Pid::from_raw(pid as i32), sig);
                         out = format!("sent {sig} to {} child {pid}\n", role.name());
                     }
@@ -676,6 +679,7 @@ impl Parent {
                 let s = &self.slots[Self::slot_index(role)];
                 match s.pid {
                     Some(pid) => {
+                        log::info!("console: SIGSTOP to {} child {pid}", role.name());
                         let _ = kill(Pid::from_raw(pid as i32), Signal::SIGSTOP);
                         out = format!("sent SIGSTOP to {} child {pid}\n", role.name());
                     }
@@ -686,6 +690,7 @@ impl Parent {
                 let s = &self.slots[Self::slot_index(role)];
                 match &s.sender {
                     Some(tx) => {
+                        log::info!("console: wedge the {} child's loop", role.name());
                         let _ = tx.try_send(&Msg::Wedge);
                         out = format!("asked the {} child to wedge its loop\n", role.name());
                     }

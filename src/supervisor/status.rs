@@ -16,6 +16,8 @@ pub struct Status {
     pub config_generation: u32,
     pub reloads_refused: u32,
     pub mem: MemStats,
+    /// Resident set size in KiB (VmRSS), from /proc.
+    pub rss_kb: Option<u64>,
     pub children: Vec<ChildStatus>,
 }
 
@@ -31,6 +33,14 @@ pub struct ChildStatus {
     pub config_generation: u32,
     pub config: ConfigSummary,
     pub mem: MemStats,
+    pub rss_kb: Option<u64>,
+}
+
+/// VmRSS of a process in KiB.
+pub fn rss_kb(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 impl Status {
@@ -48,13 +58,15 @@ impl Status {
 
     /// The console's `mem` table.
     pub fn mem_table(&self) -> String {
-        let mut s = String::from("ROLE COUNTING ALLOCS FREES LIVE_BYTES PEAK_BYTES\n");
-        let row = |s: &mut String, role: &str, m: &MemStats| {
-            s.push_str(&format!("{role} {} {} {} {} {}\n", if m.enabled { "on" } else { "off" }, m.allocs, m.frees, m.live_bytes, m.peak_bytes));
+        let mut s = String::from("ROLE RSS_KB COUNTING ALLOCS FREES LIVE_BYTES PEAK_BYTES\n");
+        let row = |s: &mut String, role: &str, rss: Option<u64>, m: &MemStats| {
+            let rss = rss.map_or("-".to_string(), |r| r.to_string());
+            let on = if m.enabled { "on" } else { "off" };
+            s.push_str(&format!("{role} {rss} {on} {} {} {} {}\n", m.allocs, m.frees, m.live_bytes, m.peak_bytes));
         };
-        row(&mut s, "parent", &self.mem);
+        row(&mut s, "parent", self.rss_kb, &self.mem);
         for c in &self.children {
-            row(&mut s, &c.role, &c.mem);
+            row(&mut s, &c.role, c.rss_kb, &c.mem);
         }
         s
     }
