@@ -213,16 +213,22 @@ impl Node {
         }
     }
 
-    /// Waits until `pattern` appears anywhere in the transcript; consumes nothing.
-    fn wait_anywhere(&mut self, pattern: &str, timeout: Duration) -> bool {
+    /// The first complete line anywhere in the transcript that contains `pattern`, waiting for
+    /// it at most `timeout`; consumes nothing.
+    fn line_with(&mut self, pattern: &str, timeout: Duration) -> Option<String> {
         let deadline = Instant::now() + timeout;
-        while !self.transcript.contains(pattern) {
+        loop {
+            if let Some(i) = self.transcript.find(pattern) {
+                let start = self.transcript[..i].rfind('\n').map_or(0, |j| j + 1);
+                if let Some(len) = self.transcript[i..].find('\n') {
+                    return Some(self.transcript[start..i + len].trim().to_owned());
+                }
+            }
             let now = Instant::now();
             if now >= deadline || !self.pump((deadline - now).min(Duration::from_millis(200))) {
-                return self.transcript.contains(pattern);
+                return None;
             }
         }
-        true
     }
 
     fn send(&mut self, line: &str) {
@@ -322,37 +328,35 @@ fn qemu_boot_watchdog_poweroff() {
     node.expect(PROMPT, BOOT_TIMEOUT);
     let to_prompt = started.elapsed();
     let to_init = kernel_time_of(&node.transcript, "Run /init as init process");
-    let answering = node.wait_anywhere("both children answering after", Duration::from_secs(10));
-    let answering_line = node
-        .transcript
-        .lines()
-        .find(|l| l.contains("both children answering after"))
-        .map(str::trim)
-        .map(str::to_owned);
+    let answering_line = node.line_with("both children answering after", Duration::from_secs(30));
     say(&format!(
         "qemu_boot: prompt after {:.1} s wall clock; kernel reached /init at {}; {}",
         to_prompt.as_secs_f64(),
         to_init.map(|t| format!("{t:.2} s")).unwrap_or_else(|| "?".into()),
         answering_line.as_deref().unwrap_or("no 'both children answering' line")
     ));
-    if !answering {
+    if answering_line.is_none() {
         node.fail("vigil never logged 'both children answering after N ms'");
     }
 
-    // PID 1 is vigil; both children run.
-    let rows = node.ps();
-    let parent = row(&rows, "parent").cloned();
-    let vrrp = row(&rows, "vrrp").cloned();
-    let check = row(&rows, "check").cloned();
-    match (&parent, &vrrp, &check) {
-        (Some(p), Some(v), Some(c)) if p.pid == 1 && v.state == "running" && c.state == "running" => {
-            assert_ne!(v.pid, 1);
-            assert_ne!(c.pid, 1);
-            assert_ne!(v.pid, c.pid);
+    // PID 1 is vigil; both children run (the prompt may come before they both answer: poll).
+    let deadline = Instant::now() + RESTART_TIMEOUT;
+    let (vrrp, check) = loop {
+        let rows = node.ps();
+        let parent = row(&rows, "parent");
+        let vrrp = row(&rows, "vrrp");
+        let check = row(&rows, "check");
+        match (parent, vrrp, check) {
+            (Some(p), Some(v), Some(c)) if p.pid == 1 && v.state == "running" && c.state == "running" => {
+                assert!(v.pid != 1 && c.pid != 1 && v.pid != c.pid, "odd PIDs in ps: {rows:?}");
+                break (v.clone(), c.clone());
+            }
+            _ if Instant::now() >= deadline => node.fail(&format!(
+                "ps after boot: want parent with PID 1 and vrrp, check running; got {rows:?}"
+            )),
+            _ => thread::sleep(Duration::from_millis(500)),
         }
-        _ => node.fail(&format!("ps after boot: want parent pid 1 and vrrp, check running; got {rows:?}")),
-    }
-    let (vrrp, check) = (vrrp.unwrap(), check.unwrap());
+    };
 
     // A killed VRRP child and a hung checker child are both restarted.
     node.command("fault kill vrrp");
