@@ -1,1 +1,117 @@
-//! keepalived.conf: lexer, expansion, keyword tree, typed model, validation.
+//! keepalived.conf, read as keepalived 2.2.7 reads it.
+//!
+//! Pipeline, one module per idea:
+//! - [`expand`]: reads files, follows `include` globs, applies `@id`
+//!   conditionals, `$NAME` definitions and `~SEQ`/`~LST` repetition, and
+//!   yields logical lines that keep their FILE:LINE;
+//! - [`lexer`]: splits one logical line into words (quotes, escapes, braces);
+//! - [`tree`]: builds the keyword tree from `{ }`;
+//! - `build_*`: turns the tree into the typed [`model`] with keepalived's
+//!   defaults and ranges;
+//! - [`validate`]: cross references and the checks keepalived makes after
+//!   reading (interfaces, VRIDs, scripts).
+//!
+//! Every problem keepalived would report is a [`Diagnostic`]; `keepalived -t`
+//! exits non-zero when it reports any, so [`Loaded::is_valid`] is "no
+//! diagnostics at all".
+
+pub mod model;
+
+mod addr;
+mod build;
+mod build_global;
+mod build_lvs;
+mod build_vrrp;
+mod diag;
+mod expand;
+mod glob;
+mod lexer;
+mod limits;
+mod tree;
+mod validate;
+mod values;
+
+use std::path::{Path, PathBuf};
+
+pub use model::Config;
+
+/// How to read a configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// keepalived's `-i CONFIG_ID`: selects `@ID` lines. None: the first
+    /// part of the host name, as keepalived.
+    pub config_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// keepalived reports it (so `-t` fails) but still runs with the rest.
+    Warning,
+    /// The configuration cannot be used at all.
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub line: u32,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Loaded {
+    pub config: Config,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// True iff `keepalived -t` would exit 0: it reported no problem.
+    pub fn is_valid(&self) -> bool {
+        self.diagnostics.is_empty()
+    }
+    /// Any problem that makes the configuration unusable.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// Reads and resolves the configuration at `path`. Never panics: an
+/// unreadable main file is an Error diagnostic.
+pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
+    let mut diags = diag::Diags::default();
+    let lines = expand::expand_file(path, opts, &mut diags);
+    finish(lines, opts, diags)
+}
+
+/// Reads a configuration from memory; `name` names it in diagnostics and
+/// includes are relative to its directory.
+pub fn load_str(text: &str, name: &Path, opts: &LoadOptions) -> Loaded {
+    let mut diags = diag::Diags::default();
+    let lines = expand::expand_text(text.as_bytes(), name, opts, &mut diags);
+    finish(lines, opts, diags)
+}
+
+fn finish(lines: expand::Expanded, _opts: &LoadOptions, mut diags: diag::Diags) -> Loaded {
+    let tree = tree::build_tree(&lines.lines, &mut diags);
+    let mut config = build::build_config(&tree, &mut diags);
+    validate::validate(&mut config, &tree, &validate::HostEnv::probe(), &mut diags);
+    Loaded { config, diagnostics: diags.into_diagnostics(&lines.files) }
+}
+
+/// Pretty JSON of the resolved model, for `vigil --dump-config`.
+pub fn to_json(config: &Config) -> String {
+    match serde_json::to_string_pretty(config) {
+        Ok(s) => s,
+        Err(e) => format!("{{\"error\": \"cannot serialise config: {e}\"}}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

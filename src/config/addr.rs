@@ -1,0 +1,550 @@
+//! Address, route and rule lines (`virtual_ipaddress`, `static_routes`,
+//! `virtual_rules`, ...), parsed into the typed structs the netlink layer
+//! applies.
+
+use super::model::{IpAddress, IpPrefix, Nexthop, RawOption, Route, RouteType, Rule, RuleAction, Scope};
+use super::tree::Node;
+use super::values::{Ctx, parse_i64};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Most addresses one range line (`a.b.c.d-e`) may expand to.
+const MAX_RANGE: u32 = 65536;
+
+/// The words of a value-block line: its keyword and arguments.
+pub fn words(n: &Node) -> Vec<&str> {
+    std::iter::once(n.keyword.as_str()).chain(n.args.iter().map(String::as_str)).collect()
+}
+
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    s.parse::<IpAddr>().ok()
+}
+
+/// `ADDR[/LEN]`; without a length the host length of the family.
+pub fn parse_prefix(s: &str) -> Option<IpPrefix> {
+    let (a, l) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let addr = parse_ip(a)?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix_len = match l {
+        Some(l) => {
+            let v = parse_i64(l)?;
+            if !(0..=max).contains(&v) {
+                return None;
+            }
+            v as u8
+        }
+        None => max as u8,
+    };
+    Some(IpPrefix { addr, prefix_len })
+}
+
+pub fn parse_scope(s: &str) -> Option<Scope> {
+    Some(match s {
+        "global" | "universe" => Scope::Global,
+        "site" => Scope::Site,
+        "link" => Scope::Link,
+        "host" => Scope::Host,
+        "nowhere" => Scope::Nowhere,
+        _ => Scope::Other(u8::try_from(parse_i64(s)?).ok()?),
+    })
+}
+
+/// `ADDR[-LAST][/LEN]`: the addresses of a range (last octet for IPv4,
+/// last group, hexadecimal, for IPv6).
+fn parse_range(s: &str) -> Option<(Vec<IpAddr>, Option<u8>)> {
+    let (body, len) = match s.split_once('/') {
+        Some((b, l)) => (b, Some(l)),
+        None => (s, None),
+    };
+    let (first, last) = match body.rsplit_once('-') {
+        Some((f, l)) => (f, Some(l)),
+        None => (body, None),
+    };
+    let addr = parse_ip(first)?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        Some(l) => {
+            let v = parse_i64(l)?;
+            if !(0..=max).contains(&v) {
+                return None;
+            }
+            Some(v as u8)
+        }
+        None => None,
+    };
+    let Some(last) = last else { return Some((vec![addr], len)) };
+    let addrs = match addr {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            let end = u8::try_from(parse_i64(last)?).ok()?;
+            if end < o[3] {
+                return None;
+            }
+            (o[3]..=end).map(|x| IpAddr::V4(Ipv4Addr::new(o[0], o[1], o[2], x))).collect()
+        }
+        IpAddr::V6(a) => {
+            let mut g = a.segments();
+            let end = u16::from_str_radix(last, 16).ok()?;
+            if end < g[7] || u32::from(end - g[7]) >= MAX_RANGE {
+                return None;
+            }
+            let start = g[7];
+            (start..=end)
+                .map(|x| {
+                    g[7] = x;
+                    IpAddr::V6(Ipv6Addr::from(g))
+                })
+                .collect()
+        }
+    };
+    Some((addrs, len))
+}
+
+/// One `virtual_ipaddress`-style line; a range gives several entries.
+pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node) -> Vec<IpAddress> {
+    let w = words(n);
+    let Some((addrs, len)) = parse_range(w[0]) else {
+        ctx.warn(n.pos, format!("VRRP parsed invalid IP {}. skipping IP...", w[0]));
+        return Vec::new();
+    };
+    let mut tmpl = IpAddress { prefix_len: len.unwrap_or(if addrs[0].is_ipv4() { 32 } else { 128 }), ..Default::default() };
+    let mut i = 1;
+    while i < w.len() {
+        let key = w[i];
+        let val = w.get(i + 1).copied();
+        let mut takes = true;
+        match (key, val) {
+            ("dev", Some(v)) => tmpl.dev = Some(v.to_string()),
+            ("label", Some(v)) => tmpl.label = Some(v.to_string()),
+            ("track_group", Some(v)) => tmpl.track_group = Some(v.to_string()),
+            ("scope", Some(v)) => match parse_scope(v) {
+                Some(s) => tmpl.scope = Some(s),
+                None => ctx.warn(n.pos, format!("Invalid scope '{v}' specified for {} - ignoring", w[0])),
+            },
+            ("brd" | "broadcast", Some(v)) => match parse_ip(v) {
+                Some(b) => tmpl.broadcast = Some(b),
+                None => ctx.warn(n.pos, format!("Invalid broadcast address '{v}' for {} - ignoring", w[0])),
+            },
+            ("peer", Some(v)) => match parse_prefix(v) {
+                Some(p) => tmpl.peer = Some(p),
+                None => ctx.warn(n.pos, format!("Invalid peer address '{v}' for {} - ignoring", w[0])),
+            },
+            ("preferred_lft", Some(v)) => match parse_i64(v).and_then(|x| u32::try_from(x).ok()) {
+                Some(x) => tmpl.preferred_lft = Some(x),
+                None if v == "forever" => tmpl.preferred_lft = Some(u32::MAX),
+                None => ctx.warn(n.pos, format!("Invalid preferred_lft '{v}' - ignoring")),
+            },
+            ("home", _) => {
+                tmpl.home = true;
+                takes = false
+            }
+            ("-nodad" | "nodad", _) => {
+                tmpl.nodad = true;
+                takes = false
+            }
+            ("noprefixroute", _) => {
+                tmpl.noprefixroute = true;
+                takes = false
+            }
+            ("autojoin", _) => {
+                tmpl.autojoin = true;
+                takes = false
+            }
+            ("no_track", _) => {
+                tmpl.no_track = true;
+                takes = false
+            }
+            ("dev" | "label" | "track_group" | "scope" | "brd" | "broadcast" | "peer" | "preferred_lft", None) => {
+                ctx.warn(n.pos, format!("Missing value for '{key}' for ip address {}", w[0]));
+                takes = false
+            }
+            _ => {
+                ctx.warn(n.pos, format!("Unknown configuration entry '{key}' for ip address - ignoring"));
+                takes = false
+            }
+        }
+        i += if takes { 2 } else { 1 };
+    }
+    addrs.into_iter().map(|addr| IpAddress { addr, ..tmpl.clone() }).collect()
+}
+
+fn route_type(s: &str) -> Option<RouteType> {
+    Some(match s {
+        "unicast" => RouteType::Unicast,
+        "blackhole" => RouteType::Blackhole,
+        "unreachable" => RouteType::Unreachable,
+        "prohibit" => RouteType::Prohibit,
+        "throw" => RouteType::Throw,
+        "local" => RouteType::Local,
+        "broadcast" => RouteType::Broadcast,
+        "anycast" => RouteType::Anycast,
+        "multicast" => RouteType::Multicast,
+        "nat" => RouteType::Nat,
+        _ => return None,
+    })
+}
+
+fn u32_of(s: Option<&str>) -> Option<u32> {
+    s.and_then(parse_i64).and_then(|v| u32::try_from(v).ok())
+}
+
+/// One `static_routes` / `virtual_routes` line.
+pub fn route_line(ctx: &mut Ctx<'_>, n: &Node) -> Option<Route> {
+    let w = words(n);
+    let mut r = Route::default();
+    let mut dst: Option<IpPrefix> = None;
+    let mut i = 0;
+    let mut bad = false;
+    while i < w.len() {
+        let key = w[i];
+        let val = w.get(i + 1).copied();
+        let mut step = 2;
+        match key {
+            "src" => match val.and_then(parse_ip) {
+                Some(a) => r.src = Some(a),
+                None => {
+                    ctx.warn(n.pos, format!("Invalid route src address {}", val.unwrap_or("")));
+                    bad = true
+                }
+            },
+            "via" | "gw" => {
+                if key == "gw" {
+                    ctx.warn(n.pos, "\"gw\" for routes is deprecated. Please use \"via\"");
+                }
+                match val.and_then(parse_ip) {
+                    Some(a) => r.gateway = Some(a),
+                    None => {
+                        ctx.warn(n.pos, format!("Invalid route via address {}", val.unwrap_or("")));
+                        bad = true
+                    }
+                }
+            }
+            "or" => {
+                ctx.warn(n.pos, "\"or\" for routes is deprecated. Please use \"nexthop\"");
+                match val.and_then(parse_ip) {
+                    Some(a) => {
+                        if r.nexthops.is_empty() {
+                            r.nexthops.push(Nexthop { via: r.gateway.take(), dev: r.dev.clone(), ..Default::default() });
+                        }
+                        r.nexthops.push(Nexthop { via: Some(a), ..Default::default() });
+                    }
+                    None => bad = true,
+                }
+            }
+            "nexthop" => {
+                // nexthop [via ADDR] [dev IF] [weight N] [onlink] ...
+                let mut nh = Nexthop::default();
+                let mut j = i + 1;
+                while j < w.len() && w[j] != "nexthop" {
+                    match (w[j], w.get(j + 1).copied()) {
+                        ("via" | "gw", Some(v)) => {
+                            nh.via = parse_ip(v);
+                            if nh.via.is_none() {
+                                ctx.warn(n.pos, format!("Invalid nexthop address {v}"));
+                                bad = true;
+                            }
+                            j += 2
+                        }
+                        ("dev", Some(v)) => {
+                            nh.dev = Some(v.to_string());
+                            j += 2
+                        }
+                        ("weight", Some(v)) => {
+                            nh.weight = u32_of(Some(v));
+                            j += 2
+                        }
+                        ("onlink", _) => {
+                            nh.onlink = true;
+                            j += 1
+                        }
+                        (other, _) => {
+                            ctx.warn(n.pos, format!("Unknown nexthop option '{other}'"));
+                            j += 1
+                        }
+                    }
+                }
+                r.nexthops.push(nh);
+                step = j - i;
+            }
+            "dev" | "oif" => match val {
+                Some(v) => r.dev = Some(v.to_string()),
+                None => bad = true,
+            },
+            "table" => match val.and_then(|v| match v {
+                "main" => Some(254),
+                "local" => Some(255),
+                "default" => Some(253),
+                _ => u32_of(Some(v)),
+            }) {
+                Some(t) => r.table = Some(t),
+                None => {
+                    ctx.warn(n.pos, format!("Routing table {} not found for route", val.unwrap_or("")));
+                    bad = true
+                }
+            },
+            "metric" | "preference" | "priority" => match u32_of(val) {
+                Some(m) => r.metric = Some(m),
+                None => {
+                    ctx.warn(n.pos, format!("Invalid metric {}", val.unwrap_or("")));
+                    bad = true
+                }
+            },
+            "scope" => match val.and_then(parse_scope) {
+                Some(s) => r.scope = Some(s),
+                None => {
+                    ctx.warn(n.pos, format!("Invalid route scope {}", val.unwrap_or("")));
+                    bad = true
+                }
+            },
+            "protocol" | "proto" => match val.and_then(|v| u8::try_from(parse_i64(v)?).ok()) {
+                Some(p) => r.protocol = Some(p),
+                None => r.other.push(RawOption { keyword: key.into(), args: val.into_iter().map(String::from).collect() }),
+            },
+            "mtu" => r.mtu = u32_of(val),
+            "onlink" => {
+                r.onlink = true;
+                step = 1
+            }
+            "no_track" => {
+                r.no_track = true;
+                step = 1
+            }
+            "track_group" => r.track_group = val.map(String::from),
+            "tos" | "dsfield" | "realms" | "advmss" | "rtt" | "rttvar" | "reordering" | "window" | "cwnd"
+            | "ssthresh" | "initcwnd" | "initrwnd" | "features" | "quickack" | "congctl" | "pref" | "fastopen_no_cookie"
+            | "hoplimit" | "expires" | "ttl-propagate" | "lock" | "rto_min" | "vrf" => {
+                r.other.push(RawOption { keyword: key.into(), args: val.into_iter().map(String::from).collect() });
+            }
+            _ => {
+                if dst.is_none() {
+                    if let Some(t) = route_type(key) {
+                        r.route_type = t;
+                        step = 1;
+                    } else {
+                        let target = if key == "default" { "0.0.0.0/0" } else { key };
+                        match parse_prefix(target) {
+                            Some(p) => dst = Some(p),
+                            None => {
+                                ctx.warn(n.pos, format!("VRRP parsed invalid IP {key}. skipping IP..."));
+                                return None;
+                            }
+                        }
+                        step = 1;
+                    }
+                } else {
+                    ctx.warn(n.pos, format!("Unknown route option '{key}'"));
+                    step = 1;
+                }
+            }
+        }
+        if step == 2 && val.is_none() {
+            ctx.warn(n.pos, format!("Missing value for route option '{key}'"));
+            bad = true;
+        }
+        i += step.max(1);
+    }
+    let Some(dst) = dst else {
+        ctx.warn(n.pos, "Route has no destination");
+        return None;
+    };
+    r.dst = dst;
+    if bad { None } else { Some(r) }
+}
+
+/// One `static_rules` / `virtual_rules` line. `next_pref` gives the
+/// preference keepalived assigns (with a complaint) when none is set.
+pub fn rule_line(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option<Rule> {
+    let w = words(n);
+    let mut r = Rule::default();
+    let mut i = 0;
+    let mut bad = false;
+    while i < w.len() {
+        let key = w[i];
+        let val = w.get(i + 1).copied();
+        let mut step = 2;
+        match key {
+            "not" => {
+                r.invert = true;
+                step = 1
+            }
+            "from" | "to" => {
+                let p = match val {
+                    Some("all") => Some(None),
+                    Some(v) => parse_prefix(v).map(Some),
+                    None => None,
+                };
+                match p {
+                    Some(p) => {
+                        if key == "from" {
+                            r.from = p
+                        } else {
+                            r.to = p
+                        }
+                    }
+                    None => {
+                        ctx.warn(n.pos, format!("VRRP parsed invalid IP {}. skipping IP...", val.unwrap_or("")));
+                        ctx.warn(n.pos, format!("Invalid rule {} address {}", key, val.unwrap_or("")));
+                        bad = true
+                    }
+                }
+            }
+            "table" | "lookup" => match val.and_then(|v| match v {
+                "main" => Some(254),
+                "local" => Some(255),
+                "default" => Some(253),
+                _ => u32_of(Some(v)),
+            }) {
+                Some(t) => {
+                    r.action = RuleAction::Table;
+                    r.table = Some(t)
+                }
+                None => {
+                    ctx.warn(n.pos, format!("Invalid rule table {}", val.unwrap_or("")));
+                    bad = true
+                }
+            },
+            "goto" => match u32_of(val) {
+                Some(t) => {
+                    r.action = RuleAction::Goto;
+                    r.goto_target = Some(t)
+                }
+                None => bad = true,
+            },
+            "no_op" | "nop" => {
+                r.action = RuleAction::Nop;
+                step = 1
+            }
+            "blackhole" => {
+                r.action = RuleAction::Blackhole;
+                step = 1
+            }
+            "unreachable" => {
+                r.action = RuleAction::Unreachable;
+                step = 1
+            }
+            "prohibit" => {
+                r.action = RuleAction::Prohibit;
+                step = 1
+            }
+            "priority" | "preference" | "pref" => match u32_of(val) {
+                Some(p) => r.priority = Some(p),
+                None => {
+                    ctx.warn(n.pos, format!("Invalid rule preference {}", val.unwrap_or("")));
+                    bad = true
+                }
+            },
+            "iif" | "dev" => r.iif = val.map(String::from),
+            "oif" => r.oif = val.map(String::from),
+            "fwmark" => match val {
+                Some(v) => {
+                    let (m, mask) = match v.split_once('/') {
+                        Some((m, k)) => (m, Some(k)),
+                        None => (v, None),
+                    };
+                    r.fwmark = parse_u32_any(m);
+                    r.fwmask = mask.and_then(parse_u32_any);
+                    if r.fwmark.is_none() || (mask.is_some() && r.fwmask.is_none()) {
+                        ctx.warn(n.pos, format!("Invalid rule fwmark {v}"));
+                        bad = true;
+                    }
+                }
+                None => bad = true,
+            },
+            "tos" | "dsfield" => r.tos = val.and_then(|v| u8::try_from(parse_u32_any(v)?).ok()),
+            "realms" => r.realms = u32_of(val),
+            "suppress_prefixlength" | "sup_pl" => r.suppress_prefixlength = val.and_then(parse_i64).map(|v| v as i32),
+            "suppress_ifgroup" | "sup_group" => r.suppress_ifgroup = val.and_then(parse_i64).map(|v| v as i32),
+            "uidrange" => {
+                r.uidrange = val.and_then(|v| {
+                    let (a, b) = v.split_once('-')?;
+                    Some((u32_of(Some(a))?, u32_of(Some(b))?))
+                });
+                if r.uidrange.is_none() {
+                    bad = true;
+                }
+            }
+            "l3mdev" => {
+                r.l3mdev = true;
+                step = 1
+            }
+            "protocol" => r.protocol = val.and_then(|v| u8::try_from(parse_i64(v)?).ok()),
+            "ipproto" => r.ipproto = val.and_then(|v| match v {
+                "tcp" => Some(6),
+                "udp" => Some(17),
+                "sctp" => Some(132),
+                "icmp" => Some(1),
+                _ => u8::try_from(parse_i64(v)?).ok(),
+            }),
+            "sport" | "dport" => {
+                let range = val.and_then(|v| {
+                    let (a, b) = v.split_once('-').unwrap_or((v, v));
+                    Some((u16::try_from(parse_i64(a)?).ok()?, u16::try_from(parse_i64(b)?).ok()?))
+                });
+                if key == "sport" {
+                    r.sport = range
+                } else {
+                    r.dport = range
+                }
+            }
+            "no_track" => {
+                r.no_track = true;
+                step = 1
+            }
+            "track_group" => r.track_group = val.map(String::from),
+            _ => {
+                ctx.warn(n.pos, format!("Unknown rule option '{key}'"));
+                step = 1;
+            }
+        }
+        if step == 2 && val.is_none() {
+            ctx.warn(n.pos, format!("Missing value for rule option '{key}'"));
+            bad = true;
+        }
+        i += step;
+    }
+    if bad {
+        return None;
+    }
+    if r.priority.is_none() {
+        ctx.warn(
+            n.pos,
+            format!("Rule has no preference specified - setting to {}. This is probably not what you want.", next_pref),
+        );
+        r.priority = Some(*next_pref);
+        *next_pref = next_pref.saturating_sub(1);
+    }
+    Some(r)
+}
+
+fn parse_u32_any(s: &str) -> Option<u32> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(parse_prefix("10.0.0.1/24").map(|p| p.prefix_len), Some(24));
+        assert_eq!(parse_prefix("10.0.0.1").map(|p| p.prefix_len), Some(32));
+        assert_eq!(parse_prefix("fe80::1").map(|p| p.prefix_len), Some(128));
+        assert!(parse_prefix("10.0.0./24").is_none());
+        assert!(parse_prefix("10.0.0.1/33").is_none());
+    }
+
+    #[test]
+    fn ranges() {
+        let (a, _) = parse_range("192.168.200.3-10").unwrap_or_default();
+        assert_eq!(a.len(), 8);
+        let (a, _) = parse_range("ae00::2-9").unwrap_or_default();
+        assert_eq!(a.len(), 8);
+        assert!(parse_range("1.2.3.9-3").is_none());
+        assert!(parse_range("1.2.3.9-300").is_none());
+    }
+}

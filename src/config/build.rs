@@ -1,0 +1,109 @@
+//! Tree → typed model: the top level, dispatching to one builder per
+//! section.
+
+use super::addr;
+use super::build_global::global_defs;
+use super::build_lvs::{virtual_server, virtual_server_group};
+use super::build_vrrp::{sync_group, track_file_def, track_process_def, vrrp_instance, vrrp_script};
+use super::diag::Diags;
+use super::model::Config;
+use super::tree::Node;
+use super::values::Ctx;
+
+/// First preference keepalived assigns to a rule that has none.
+const FIRST_DEFAULT_RULE_PREF: u32 = 16384;
+
+/// Top-level keywords keepalived knows that we keep unmodelled.
+const RAW_TOP: &[&str] = &[
+    "net_namespace_ipvs",
+    "namespace_with_ipsets",
+    "instance",
+    "use_pid_dir",
+    "linkbeat_use_polling",
+    "child_wait_time",
+    "linkbeat_interfaces",
+    "track_group",
+    "garp_group",
+    "bfd_instance",
+    "SSL",
+];
+
+pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
+    let mut ctx = Ctx { diags };
+    let mut cfg = Config::default();
+    let mut next_pref = FIRST_DEFAULT_RULE_PREF;
+    for n in tree {
+        match n.keyword.as_str() {
+            "global_defs" => {
+                ctx.no_args_ok(n);
+                let children = ctx.need_block(n);
+                global_defs(&mut ctx, children, &mut cfg.global);
+            }
+            "net_namespace" => {
+                ctx.no_block(n);
+                cfg.global.net_namespace = ctx.string(n);
+            }
+            "static_ipaddress" => {
+                for c in ctx.need_block(n) {
+                    let v = addr::ip_address_line(&mut ctx, c);
+                    cfg.static_ipaddress.extend(v);
+                }
+            }
+            "static_routes" => {
+                for c in ctx.need_block(n) {
+                    if let Some(r) = addr::route_line(&mut ctx, c) {
+                        cfg.static_routes.push(r);
+                    }
+                }
+            }
+            "static_rules" => {
+                for c in ctx.need_block(n) {
+                    if let Some(r) = addr::rule_line(&mut ctx, c, &mut next_pref) {
+                        cfg.static_rules.push(r);
+                    }
+                }
+            }
+            "vrrp_script" => {
+                if let Some(s) = vrrp_script(&mut ctx, n) {
+                    cfg.vrrp_scripts.push(s);
+                }
+            }
+            "vrrp_track_file" | "track_file" => {
+                if let Some(t) = track_file_def(&mut ctx, n) {
+                    cfg.track_files.push(t);
+                }
+            }
+            "vrrp_track_process" => {
+                if let Some(t) = track_process_def(&mut ctx, n) {
+                    cfg.track_processes.push(t);
+                }
+            }
+            "vrrp_sync_group" => {
+                if let Some(g) = sync_group(&mut ctx, n) {
+                    cfg.sync_groups.push(g);
+                }
+            }
+            "vrrp_instance" => {
+                if let Some(i) = vrrp_instance(&mut ctx, n, &mut next_pref) {
+                    cfg.vrrp_instances.push(i);
+                }
+            }
+            "virtual_server_group" => {
+                if let Some(g) = virtual_server_group(&mut ctx, n) {
+                    cfg.virtual_server_groups.push(g);
+                }
+            }
+            "virtual_server" => {
+                if let Some(v) = virtual_server(&mut ctx, n) {
+                    cfg.virtual_servers.push(v);
+                }
+            }
+            k if RAW_TOP.contains(&k) => {
+                let raw = ctx.raw(n);
+                cfg.other.push(raw);
+            }
+            _ => ctx.unknown(n),
+        }
+    }
+    cfg
+}

@@ -1,0 +1,187 @@
+//! `global_defs { ... }`.
+
+use super::addr::parse_ip;
+use super::model::{GlobalDefs, IptablesChains, LvsSyncDaemon, LvsTimeouts, SmtpServer};
+use super::tree::Node;
+use super::values::{Ctx, parse_i64};
+use std::net::IpAddr;
+
+/// global_defs keywords keepalived 2.2.7 (Debian build) knows and we keep
+/// unmodelled.
+const RAW_GLOBAL: &[&str] = &[
+    "bfd_cpu_affinity", "bfd_no_swap", "bfd_priority", "bfd_process_name", "bfd_rlimit_rttime", "bfd_rt_priority",
+    "checker_cpu_affinity", "checker_log_all_failures", "checker_process_name", "checker_rlimit_rttime",
+    "child_wait_time", "config_save_dir", "data_use_instance", "dbus_service_name", "disable_local_igmp",
+    "enable_dbus", "enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3",
+    "enable_snmp_vrrp", "enable_snmp_keepalived", "enable_traps", "fifo_write_vrrp_states_on_reload", "include_check",
+    "instance", "linkbeat_use_polling", "lvs_flush_on_stop", "lvs_netlink_cmd_rcv_bufs",
+    "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force",
+    "lvs_notify_fifo", "lvs_notify_fifo_script", "lvs_id", "min_auto_priority_delay", "namespace_with_ipsets",
+    "net_namespace_ipvs", "nftables", "nftables_counters", "nftables_ifindex", "nftables_ipvs",
+    "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "nftables_priority", "no_checker_emails",
+    "no_email_faults", "notify_fifo_script", "process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force",
+    "process_names", "process_name", "random_seed", "reload_check_config", "reload_file", "reload_repeat",
+    "reload_time_file", "rs_init_notifies", "shutdown_script", "shutdown_script_timeout", "snmp_socket",
+    "startup_script", "startup_script_timeout", "tmp_config_directory", "umask", "use_pid_dir",
+    "vmac_addr_prefix", "vmac_prefix", "vrrp_cpu_affinity", "vrrp_down_timer_adverts", "vrrp_garp_extra_if",
+    "vrrp_min_garp", "vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force",
+    "vrrp_netlink_monitor_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs_force", "vrrp_notify_fifo_script",
+    "vrrp_notify_priority_changes", "vrrp_process_name", "vrrp_rlimit_rttime", "vrrp_rx_bufs_multiplier",
+    "vrrp_rx_bufs_policy", "vrrp_startup_delay", "checker_process_name", "vrrp_garp_extra_if", "smtp_alert_bfd",
+    "bfd_process_name", "vrrp_iptables_skip", "use_symlink_paths", "vrrp_netlink_cmd_rcv_bufs",
+];
+
+pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
+    for n in children {
+        let kw = n.keyword.as_str();
+        if kw != "notification_email" {
+            ctx.no_block(n);
+        }
+        match kw {
+            "router_id" => g.router_id = ctx.string(n),
+            "notification_email" => {
+                for c in ctx.need_block(n) {
+                    g.notification_email.push(c.keyword.clone());
+                    g.notification_email.extend(c.args.iter().cloned());
+                }
+            }
+            "notification_email_from" => g.notification_email_from = ctx.string(n),
+            "smtp_server" => {
+                if let Some(host) = ctx.arg(n, 0) {
+                    let port = match n.arg(1) {
+                        None => Some(25),
+                        Some(p) => ctx.int_value(n, p, 1, 65535).map(|v| v as u16),
+                    };
+                    if let Some(port) = port {
+                        g.smtp_server = Some(SmtpServer { host: host.to_string(), port });
+                    }
+                }
+            }
+            "smtp_connect_timeout" => {
+                if let Some(v) = ctx.u32(n, 1, 3600) {
+                    g.smtp_connect_timeout = v;
+                }
+            }
+            "smtp_helo_name" => g.smtp_helo_name = ctx.string(n),
+            "smtp_alert" => g.smtp_alert = ctx.flag(n),
+            "smtp_alert_vrrp" => g.smtp_alert_vrrp = ctx.flag(n),
+            "smtp_alert_checker" => g.smtp_alert_checker = ctx.flag(n),
+            "enable_script_security" => g.enable_script_security = true,
+            "script_user" => g.script_user = ctx.script(n).map(|s| {
+                let mut s = s;
+                // `script_user USER [GROUP]`: no command, just identities.
+                s.group = n.arg(1).map(String::from);
+                s.user = s.argv.first().cloned();
+                s.argv.clear();
+                s
+            }),
+            "default_interface" => g.default_interface = ctx.string(n),
+            "dynamic_interfaces" => g.dynamic_interfaces = true,
+            "vrrp_version" => {
+                if let Some(v) = ctx.u32(n, 2, 3) {
+                    g.vrrp_version = v as u8;
+                }
+            }
+            "vrrp_strict" => g.vrrp_strict = true,
+            "vrrp_check_unicast_src" => g.vrrp_check_unicast_src = true,
+            "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = ctx.flag(n).unwrap_or(true),
+            "vrrp_garp_master_delay" => set(&mut g.vrrp_garp_master_delay, ctx.u32(n, 0, 86400)),
+            "vrrp_garp_master_repeat" => set(&mut g.vrrp_garp_master_repeat, ctx.u32(n, 0, 1_000_000)),
+            "vrrp_garp_master_refresh" => set(&mut g.vrrp_garp_master_refresh, ctx.u32(n, 0, 1_000_000)),
+            "vrrp_garp_master_refresh_repeat" => set(&mut g.vrrp_garp_master_refresh_repeat, ctx.u32(n, 0, 1_000_000)),
+            "vrrp_garp_lower_prio_delay" => g.vrrp_garp_lower_prio_delay = ctx.u32(n, 0, 86400),
+            "vrrp_garp_lower_prio_repeat" => g.vrrp_garp_lower_prio_repeat = ctx.u32(n, 0, 1_000_000),
+            "vrrp_garp_interval" => set(&mut g.vrrp_garp_interval, ctx.timer(n, 0.0, 1.0)),
+            "vrrp_gna_interval" => set(&mut g.vrrp_gna_interval, ctx.timer(n, 0.0, 1.0)),
+            "vrrp_lower_prio_no_advert" => g.vrrp_lower_prio_no_advert = ctx.flag(n).unwrap_or(true),
+            "vrrp_higher_prio_send_advert" => g.vrrp_higher_prio_send_advert = ctx.flag(n).unwrap_or(true),
+            "vrrp_mcast_group4" => match n.arg(0).and_then(parse_ip) {
+                Some(IpAddr::V4(a)) if a.is_multicast() => g.vrrp_mcast_group4 = a,
+                _ => ctx.warn(n.pos, format!("vrrp_mcast_group4 '{}' is not a valid IPv4 multicast address", n.arg(0).unwrap_or(""))),
+            },
+            "vrrp_mcast_group6" => match n.arg(0).and_then(parse_ip) {
+                Some(IpAddr::V6(a)) if a.is_multicast() => g.vrrp_mcast_group6 = a,
+                _ => ctx.warn(n.pos, format!("vrrp_mcast_group6 '{}' is not a valid IPv6 multicast address", n.arg(0).unwrap_or(""))),
+            },
+            "vrrp_iptables" => {
+                g.vrrp_iptables = Some(IptablesChains {
+                    in_chain: n.arg(0).map(String::from),
+                    out_chain: n.arg(1).map(String::from),
+                })
+            }
+            "max_auto_priority" => {
+                g.max_auto_priority = match n.arg(0) {
+                    None => Some(-1),
+                    Some(s) => ctx.int_value(n, s, -1, 99).map(|v| v as i32),
+                }
+            }
+            "vrrp_priority" => g.vrrp_priority = ctx.int(n, -20, 19).map(|v| v as i32),
+            "checker_priority" => g.checker_priority = ctx.int(n, -20, 19).map(|v| v as i32),
+            "vrrp_no_swap" => g.vrrp_no_swap = true,
+            "checker_no_swap" => g.checker_no_swap = true,
+            "vrrp_rt_priority" => g.vrrp_rt_priority = ctx.u32(n, 1, 99),
+            "checker_rt_priority" => g.checker_rt_priority = ctx.u32(n, 1, 99),
+            "vrrp_notify_fifo" => g.vrrp_notify_fifo = ctx.script(n),
+            "notify_fifo" => g.notify_fifo = ctx.script(n),
+            "lvs_flush" => g.lvs_flush = true,
+            "net_namespace" => g.net_namespace = ctx.string(n),
+            "lvs_sync_daemon" => g.lvs_sync_daemon = lvs_sync_daemon(ctx, n),
+            "lvs_timeouts" => g.lvs_timeouts = lvs_timeouts(ctx, n),
+            "lvs_sync_daemon_interface" => {
+                ctx.warn(n.pos, "lvs_sync_daemon_interface is deprecated - please use lvs_sync_daemon");
+            }
+            k if RAW_GLOBAL.contains(&k) => {
+                let raw = ctx.raw(n);
+                g.other.push(raw);
+            }
+            _ => ctx.unknown(n),
+        }
+    }
+}
+
+fn set<T>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}
+
+/// `lvs_sync_daemon IF VRRP_INSTANCE [id N] [maxlen N] [port N] [ttl N] [group ADDR]`
+fn lvs_sync_daemon(ctx: &mut Ctx<'_>, n: &Node) -> Option<LvsSyncDaemon> {
+    let (Some(interface), Some(inst)) = (n.arg(0), n.arg(1)) else {
+        ctx.warn(n.pos, "lvs_sync_daemon requires interface and VRRP instance");
+        return None;
+    };
+    let mut d = LvsSyncDaemon { interface: interface.into(), vrrp_instance: inst.into(), ..Default::default() };
+    let mut i = 2;
+    while i < n.args.len() {
+        let val = n.arg(i + 1);
+        let num = val.and_then(parse_i64);
+        match n.args[i].as_str() {
+            "id" => d.id = num.and_then(|v| u8::try_from(v).ok()),
+            "maxlen" => d.maxlen = num.and_then(|v| u16::try_from(v).ok()),
+            "port" => d.port = num.and_then(|v| u16::try_from(v).ok()),
+            "ttl" => d.ttl = num.and_then(|v| u8::try_from(v).ok()),
+            "group" => d.group = val.and_then(parse_ip),
+            other => ctx.warn(n.pos, format!("Unknown option {other} specified for lvs_sync_daemon")),
+        }
+        i += 2;
+    }
+    Some(d)
+}
+
+/// `lvs_timeouts [tcp N] [tcpfin N] [udp N]`
+fn lvs_timeouts(ctx: &mut Ctx<'_>, n: &Node) -> Option<LvsTimeouts> {
+    let mut t = LvsTimeouts::default();
+    let mut i = 0;
+    while i < n.args.len() {
+        let v = n.arg(i + 1).and_then(parse_i64).and_then(|v| u32::try_from(v).ok());
+        match (n.args[i].as_str(), v) {
+            ("tcp", Some(v)) => t.tcp = Some(v),
+            ("tcpfin", Some(v)) => t.tcpfin = Some(v),
+            ("udp", Some(v)) => t.udp = Some(v),
+            (k, _) => ctx.warn(n.pos, format!("Unknown or invalid lvs_timeouts option '{k}'")),
+        }
+        i += 2;
+    }
+    Some(t)
+}

@@ -1,0 +1,445 @@
+//! LVS sections: `virtual_server_group`, `virtual_server`, `real_server`
+//! and the checkers.
+
+use super::addr::{parse_ip, words};
+use super::model::{
+    CheckKind, CheckTarget, Checker, DnsCheck, FileCheck, HttpCheck, HttpUrl, LbKind, MiscCheck, Protocol, RealServer,
+    SmtpCheck, SorryServer, UdpCheck, VirtualServer, VirtualServerGroup, VirtualServerKey, VsgEntry,
+};
+use super::tree::Node;
+use super::values::{Ctx, parse_i64};
+use std::net::IpAddr;
+
+/// Longest delay_loop/timer keepalived accepts (seconds).
+const MAX_TIMER_SECS: f64 = 4_294_967.0;
+
+fn port(ctx: &mut Ctx<'_>, n: &Node, s: &str) -> Option<u16> {
+    match parse_i64(s).and_then(|v| u16::try_from(v).ok()) {
+        Some(p) => Some(p),
+        None => {
+            ctx.warn(n.pos, format!("Invalid port '{s}'"));
+            None
+        }
+    }
+}
+
+pub fn virtual_server_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServerGroup> {
+    let Some(name) = n.arg(0) else {
+        ctx.warn(n.pos, "virtual_server_group requires a name");
+        return None;
+    };
+    let mut g = VirtualServerGroup { name: name.to_string(), entries: Vec::new() };
+    for c in ctx.need_block(n) {
+        let w = words(c);
+        if w[0] == "fwmark" {
+            match w.get(1).and_then(|s| parse_u32_any(s)) {
+                Some(m) => g.entries.push(VsgEntry::Fwmark(m)),
+                None => ctx.warn(c.pos, format!("virtual server group {name}: invalid fwmark")),
+            }
+            continue;
+        }
+        let Some(range) = vsg_range(w[0]) else {
+            ctx.warn(c.pos, format!("Invalid virtual server group IP address/range {}", w[0]));
+            continue;
+        };
+        let p = match w.get(1) {
+            Some(s) => match port(ctx, c, s) {
+                Some(p) => p,
+                None => continue,
+            },
+            None => 0,
+        };
+        g.entries.push(VsgEntry::Range { first: range.0, last: range.1, port: p });
+    }
+    Some(g)
+}
+
+/// `A.B.C.D[-E]` (last octet/group range) or a single address.
+fn vsg_range(s: &str) -> Option<(IpAddr, IpAddr)> {
+    match s.rsplit_once('-') {
+        None => parse_ip(s).map(|a| (a, a)),
+        Some((first, last)) => {
+            let a = parse_ip(first)?;
+            let b = match a {
+                IpAddr::V4(v4) => {
+                    let mut o = v4.octets();
+                    o[3] = u8::try_from(parse_i64(last)?).ok()?;
+                    IpAddr::from(o)
+                }
+                IpAddr::V6(v6) => {
+                    let mut g = v6.segments();
+                    g[7] = u16::from_str_radix(last, 16).ok()?;
+                    IpAddr::from(g)
+                }
+            };
+            (b >= a).then_some((a, b))
+        }
+    }
+}
+
+fn parse_u32_any(s: &str) -> Option<u32> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+const RAW_VS: &[&str] = &[
+    "persistence_engine", "sorry_server_lvs_method", "ops", "ip_family", "retry", "delay_before_retry", "warmup",
+    "connect_timeout", "smtp_alert_checker", "snmp_name", "one_packet_scheduling",
+];
+
+pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
+    let mut vs = VirtualServer::default();
+    let key = match (n.arg(0), n.arg(1)) {
+        (Some("fwmark"), Some(m)) => parse_u32_any(m).map(VirtualServerKey::Fwmark),
+        (Some("group"), Some(g)) => Some(VirtualServerKey::Group(g.to_string())),
+        (Some(a), p) => match (parse_ip(a), p) {
+            (Some(addr), Some(p)) => port(ctx, n, p).map(|port| VirtualServerKey::Addr { addr, port }),
+            (Some(addr), None) => Some(VirtualServerKey::Addr { addr, port: 0 }),
+            (None, _) => None,
+        },
+        _ => None,
+    };
+    let Some(key) = key else {
+        ctx.warn(n.pos, format!("Invalid virtual server '{}' - skipping", n.args.join(" ")));
+        return None;
+    };
+    vs.key = key;
+    let mut protocol_set = false;
+    for c in ctx.need_block(n) {
+        let kw = c.keyword.as_str();
+        if kw == "real_server" {
+            if let Some(rs) = real_server(ctx, c) {
+                vs.real_servers.push(rs);
+            }
+            continue;
+        }
+        ctx.no_block(c);
+        match kw {
+            "delay_loop" => {
+                if let Some(t) = ctx.timer(c, 0.000_001, MAX_TIMER_SECS) {
+                    vs.delay_loop = t;
+                }
+            }
+            "lb_algo" | "lvs_sched" => {
+                if let Some(a) = ctx.string(c) {
+                    vs.lb_algo = a;
+                }
+            }
+            "lb_kind" | "lvs_method" => match c.arg(0) {
+                Some("NAT") => vs.lb_kind = LbKind::Nat,
+                Some("DR") => vs.lb_kind = LbKind::Dr,
+                Some("TUN") => vs.lb_kind = LbKind::Tun,
+                other => ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method.", other.unwrap_or(""))),
+            },
+            "protocol" => {
+                protocol_set = true;
+                match c.arg(0) {
+                    Some("TCP") => vs.protocol = Protocol::Tcp,
+                    Some("UDP") => vs.protocol = Protocol::Udp,
+                    Some("SCTP") => vs.protocol = Protocol::Sctp,
+                    other => ctx.warn(c.pos, format!("Unknown protocol {} - ignoring", other.unwrap_or(""))),
+                }
+            }
+            "persistence_timeout" => {
+                vs.persistence_timeout = match c.arg(0) {
+                    None => Some(360),
+                    Some(s) => ctx.int_value(c, s, 1, i64::from(u32::MAX)).map(|v| v as u32),
+                }
+            }
+            "persistence_granularity" => match c.arg(0).and_then(parse_ip) {
+                Some(a) => vs.persistence_granularity = Some(a),
+                None => ctx.warn(c.pos, format!("Invalid persistence_granularity '{}'", c.arg(0).unwrap_or(""))),
+            },
+            "virtualhost" => vs.virtualhost = ctx.string(c),
+            "sorry_server" => match (c.arg(0).and_then(parse_ip), c.arg(1)) {
+                (Some(addr), p) => {
+                    let port = p.and_then(|p| port(ctx, c, p));
+                    vs.sorry_server = Some(SorryServer { addr, port });
+                }
+                _ => ctx.warn(c.pos, format!("Invalid sorry_server '{}'", c.args.join(" "))),
+            },
+            "sorry_server_inhibit" => vs.sorry_server_inhibit = true,
+            "quorum" => {
+                if let Some(q) = ctx.u32(c, 1, u32::MAX) {
+                    vs.quorum = q;
+                }
+            }
+            "quorum_up" => vs.quorum_up = ctx.script(c),
+            "quorum_down" => vs.quorum_down = ctx.script(c),
+            "hysteresis" => {
+                if let Some(h) = ctx.u32(c, 0, u32::MAX) {
+                    vs.hysteresis = h;
+                }
+            }
+            "inhibit_on_failure" => vs.inhibit_on_failure = ctx.flag(c).unwrap_or(true),
+            "alpha" => vs.alpha = ctx.flag(c).unwrap_or(true),
+            "omega" => vs.omega = ctx.flag(c).unwrap_or(true),
+            "ha_suspend" => vs.ha_suspend = true,
+            "smtp_alert" => vs.smtp_alert = ctx.flag(c),
+            k if RAW_VS.contains(&k) => {
+                let raw = ctx.raw(c);
+                vs.other.push(raw);
+            }
+            _ => ctx.unknown(c),
+        }
+    }
+    if protocol_set && matches!(vs.key, VirtualServerKey::Fwmark(_)) {
+        ctx.warn(n.pos, format!("Warning: Virtual server FWM {}: protocol specified for fwmark - protocol will be ignored", n.arg(1).unwrap_or("")));
+    }
+    Some(vs)
+}
+
+const RAW_RS: &[&str] = &[
+    "uthreshold", "lthreshold", "alpha", "retry", "delay_before_retry", "warmup", "delay_loop", "connect_timeout",
+    "virtualhost", "lvs_method", "log_all_failures", "BFD_CHECK",
+];
+
+fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
+    let Some(addr) = n.arg(0).and_then(parse_ip) else {
+        ctx.warn(n.pos, format!("Invalid real server ip address/port {} - skipping", n.args.join(" ")));
+        return None;
+    };
+    let p = match n.arg(1) {
+        Some(s) => Some(port(ctx, n, s)?),
+        None => None,
+    };
+    let mut rs = RealServer { addr, port: p, ..Default::default() };
+    for c in ctx.need_block(n) {
+        let kw = c.keyword.as_str();
+        if let Some(kind) = checker_kind(kw) {
+            if let Some(ch) = checker(ctx, c, kind) {
+                rs.checkers.push(ch);
+            }
+            continue;
+        }
+        ctx.no_block(c);
+        match kw {
+            "weight" => {
+                if let Some(w) = ctx.int(c, 0, 65535) {
+                    rs.weight = w as i32;
+                }
+            }
+            "inhibit_on_failure" => rs.inhibit_on_failure = ctx.flag(c),
+            "notify_up" => rs.notify_up = ctx.script(c),
+            "notify_down" => rs.notify_down = ctx.script(c),
+            "smtp_alert" => rs.smtp_alert = ctx.flag(c),
+            k if RAW_RS.contains(&k) => {
+                let raw = ctx.raw(c);
+                rs.other.push(raw);
+            }
+            _ => ctx.unknown(c),
+        }
+    }
+    Some(rs)
+}
+
+fn checker_kind(kw: &str) -> Option<CheckKind> {
+    Some(match kw {
+        "TCP_CHECK" => CheckKind::Tcp,
+        "HTTP_GET" => CheckKind::Http(HttpCheck::default()),
+        "SSL_GET" => CheckKind::Ssl(HttpCheck::default()),
+        "SMTP_CHECK" => CheckKind::Smtp(SmtpCheck::default()),
+        "MISC_CHECK" => CheckKind::Misc(MiscCheck::default()),
+        "DNS_CHECK" => CheckKind::Dns(DnsCheck { query_type: "SOA".into(), name: ".".into() }),
+        "UDP_CHECK" => CheckKind::Udp(UdpCheck::default()),
+        "PING_CHECK" => CheckKind::Ping,
+        "FILE_CHECK" => CheckKind::File(FileCheck::default()),
+        _ => return None,
+    })
+}
+
+/// Keywords of the connection target, shared by every checker (and by the
+/// legacy SMTP `host { }` block). Returns false when `c` is not one.
+fn target_keyword(ctx: &mut Ctx<'_>, c: &Node, t: &mut CheckTarget) -> bool {
+    match c.keyword.as_str() {
+        "connect_ip" => match c.arg(0).and_then(parse_ip) {
+            Some(a) => t.connect_ip = Some(a),
+            None => ctx.warn(c.pos, format!("Invalid connect_ip '{}'", c.arg(0).unwrap_or(""))),
+        },
+        "connect_port" => t.connect_port = c.arg(0).and_then(|s| port(ctx, c, s)),
+        "bindto" => match c.arg(0).and_then(parse_ip) {
+            Some(a) => t.bindto = Some(a),
+            None => ctx.warn(c.pos, format!("Invalid bindto '{}'", c.arg(0).unwrap_or(""))),
+        },
+        "bind_port" => t.bind_port = c.arg(0).and_then(|s| port(ctx, c, s)),
+        "bind_if" => t.bind_if = ctx.string(c),
+        "fwmark" => t.fwmark = c.arg(0).and_then(parse_u32_any),
+        _ => return false,
+    }
+    true
+}
+
+fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> {
+    let mut ch = Checker::default();
+    for c in ctx.need_block(n) {
+        let kw = c.keyword.as_str();
+        // Blocks inside checkers.
+        match (&mut kind, kw) {
+            (CheckKind::Http(h) | CheckKind::Ssl(h), "url") => {
+                if let Some(u) = url(ctx, c) {
+                    h.urls.push(u);
+                }
+                continue;
+            }
+            (CheckKind::Smtp(s), "host") => {
+                let mut t = CheckTarget::default();
+                for h in ctx.need_block(c) {
+                    ctx.no_block(h);
+                    if !target_keyword(ctx, h, &mut t) {
+                        ctx.unknown(h);
+                    }
+                }
+                s.hosts.push(t);
+                continue;
+            }
+            _ => {}
+        }
+        ctx.no_block(c);
+        if target_keyword(ctx, c, &mut ch.target) {
+            continue;
+        }
+        match kw {
+            "connect_timeout" => {
+                if let Some(t) = ctx.timer(c, 0.000_001, MAX_TIMER_SECS) {
+                    ch.connect_timeout = t;
+                    ch.target.connect_timeout = Some(t);
+                }
+            }
+            "retry" | "nb_get_retry" => ch.retry = ctx.u32(c, 0, u32::MAX),
+            "delay_before_retry" => ch.delay_before_retry = ctx.timer(c, 0.0, MAX_TIMER_SECS),
+            "warmup" => ch.warmup = ctx.timer(c, 0.0, MAX_TIMER_SECS),
+            "delay_loop" => ch.delay_loop = ctx.timer(c, 0.000_001, MAX_TIMER_SECS),
+            "alpha" => ch.alpha = ctx.flag(c),
+            "log_all_failures" => ch.log_all_failures = ctx.flag(c),
+            _ => {
+                if !kind_keyword(ctx, c, &mut kind) {
+                    ctx.unknown(c);
+                }
+            }
+        }
+    }
+    if let CheckKind::Misc(m) = &kind {
+        if m.misc_path.argv.is_empty() {
+            ctx.warn(n.pos, "MISC_CHECK has no misc_path - ignoring");
+            return None;
+        }
+    }
+    if let CheckKind::File(f) = &kind {
+        if f.track_file.is_empty() {
+            ctx.warn(n.pos, "FILE_CHECK has no track_file - ignoring");
+            return None;
+        }
+    }
+    ch.kind = kind;
+    Some(ch)
+}
+
+/// Keywords particular to one checker type.
+fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
+    match (kind, c.keyword.as_str()) {
+        (CheckKind::Http(h) | CheckKind::Ssl(h), k) => match k {
+            "virtualhost" => h.virtualhost = ctx.string(c),
+            "http_protocol" => h.http_protocol = ctx.string(c),
+            "enable_sni" => h.enable_sni = true,
+            "fast_recovery" => h.fast_recovery = true,
+            _ => return false,
+        },
+        (CheckKind::Smtp(s), "helo_name") => s.helo_name = ctx.string(c),
+        (CheckKind::Misc(m), k) => match k {
+            "misc_path" => {
+                if let Some(s) = ctx.script(c) {
+                    m.misc_path.argv = s.argv;
+                }
+            }
+            "misc_timeout" => m.misc_timeout = ctx.timer(c, 0.000_001, MAX_TIMER_SECS),
+            "misc_dynamic" => m.misc_dynamic = true,
+            "user" => {
+                m.misc_path.user = c.arg(0).map(String::from);
+                m.misc_path.group = c.arg(1).map(String::from);
+            }
+            _ => return false,
+        },
+        (CheckKind::Dns(d), k) => match k {
+            "type" => d.query_type = ctx.string(c).unwrap_or_else(|| d.query_type.clone()),
+            "name" => d.name = ctx.string(c).unwrap_or_else(|| d.name.clone()),
+            _ => return false,
+        },
+        (CheckKind::Udp(u), k) => match k {
+            "payload" => u.payload = hex_bytes(ctx, c),
+            "require_reply" => u.require_reply = hex_bytes(ctx, c),
+            "min_reply_length" => u.min_reply_length = ctx.u32(c, 0, 65535),
+            "max_reply_length" => u.max_reply_length = ctx.u32(c, 0, 65535),
+            _ => return false,
+        },
+        (CheckKind::File(f), k) => match k {
+            "track_file" => f.track_file = ctx.string(c).unwrap_or_default(),
+            "weight" => {
+                if let Some(w) = ctx.int(c, -254, 254) {
+                    f.weight = w as i32;
+                    f.weight_reverse = c.arg(1) == Some("reverse");
+                }
+            }
+            _ => return false,
+        },
+        _ => return false,
+    }
+    true
+}
+
+fn hex_bytes(ctx: &mut Ctx<'_>, c: &Node) -> Option<Vec<u8>> {
+    let s: String = c.args.concat();
+    let s = s.strip_prefix("0x").unwrap_or(&s);
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() % 2 != 0 {
+        ctx.warn(c.pos, format!("{} must be an even number of hex digits", c.keyword));
+        return None;
+    }
+    let mut out = Vec::with_capacity(b.len() / 2);
+    for pair in b.chunks(2) {
+        let hex = std::str::from_utf8(pair).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+        match hex {
+            Some(v) => out.push(v),
+            None => {
+                ctx.warn(c.pos, format!("{} has an invalid hex digit", c.keyword));
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+fn url(ctx: &mut Ctx<'_>, n: &Node) -> Option<HttpUrl> {
+    let mut u = HttpUrl::default();
+    for c in ctx.need_block(n) {
+        ctx.no_block(c);
+        match c.keyword.as_str() {
+            "path" => u.path = ctx.string(c).unwrap_or_default(),
+            "digest" => match c.arg(0) {
+                Some(d) if d.len() == 32 && d.bytes().all(|b| b.is_ascii_hexdigit()) => u.digest = Some(d.to_ascii_lowercase()),
+                other => ctx.warn(c.pos, format!("digest '{}' is not a valid MD5 digest", other.unwrap_or(""))),
+            },
+            "status_code" => {
+                for a in &c.args {
+                    let (lo, hi) = a.split_once('-').unwrap_or((a, a));
+                    match (parse_i64(lo), parse_i64(hi)) {
+                        (Some(l), Some(h)) if (100..=599).contains(&l) && (l..=599).contains(&h) => {
+                            u.status_code.push((l as u16, h as u16))
+                        }
+                        _ => ctx.warn(c.pos, format!("Invalid HTTP_GET status code '{a}'")),
+                    }
+                }
+            }
+            "virtualhost" => u.virtualhost = ctx.string(c),
+            "regex" => u.regex = ctx.string(c),
+            "regex_no_match" | "regex_options" | "regex_stack" | "regex_min_offset" | "regex_max_offset" => {}
+            _ => ctx.unknown(c),
+        }
+    }
+    if u.path.is_empty() {
+        ctx.warn(n.pos, "url has no path - ignoring");
+        return None;
+    }
+    Some(u)
+}

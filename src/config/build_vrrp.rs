@@ -1,0 +1,402 @@
+//! VRRP sections: `vrrp_script`, `vrrp_track_file`, `vrrp_track_process`,
+//! `vrrp_sync_group`, `vrrp_instance`.
+
+use super::addr::{self, parse_ip};
+use super::model::{
+    AuthType, Authentication, Centiseconds, InitialState, Script, SyncGroup, TrackFileDef, TrackProcessDef,
+    TrackRef, UnicastPeer, VrrpInstance, VrrpScript,
+};
+use super::tree::Node;
+use super::values::{Ctx, parse_decimal, parse_i64};
+
+/// Largest advert interval keepalived accepts for v2 (seconds, one byte).
+const MAX_ADVERT_SECS: f64 = 255.0;
+/// VRRP authentication data is 8 bytes.
+const AUTH_PASS_LEN: usize = 8;
+
+fn name_of(ctx: &mut Ctx<'_>, n: &Node) -> Option<String> {
+    match n.arg(0) {
+        Some(s) => Some(s.to_string()),
+        None => {
+            ctx.warn(n.pos, format!("{} requires a name", n.keyword));
+            None
+        }
+    }
+}
+
+pub fn vrrp_script(ctx: &mut Ctx<'_>, n: &Node) -> Option<VrrpScript> {
+    let name = name_of(ctx, n)?;
+    let mut s = VrrpScript { name, ..Default::default() };
+    let mut script: Option<Script> = None;
+    let mut user: Option<(String, Option<String>)> = None;
+    for c in ctx.need_block(n) {
+        ctx.no_block(c);
+        match c.keyword.as_str() {
+            "script" => script = ctx.script(c).map(|mut sc| {
+                // The user comes from `user`, not extra words here.
+                sc.user = None;
+                sc.group = None;
+                sc
+            }),
+            "interval" => {
+                if let Some(v) = ctx.timer(c, 0.0, 4_294_967.0) {
+                    s.interval = ((v.0 + 999_999) / 1_000_000).max(1) as u32;
+                }
+            }
+            "timeout" => {
+                if let Some(v) = ctx.timer(c, 0.0, 4_294_967.0) {
+                    s.timeout = Some(((v.0 + 999_999) / 1_000_000).max(1) as u32);
+                }
+            }
+            "weight" => {
+                if let Some(w) = ctx.int(c, -253, 253) {
+                    s.weight = w as i32;
+                    s.weight_reverse = c.arg(1) == Some("reverse");
+                }
+            }
+            "rise" => set(&mut s.rise, ctx.u32(c, 1, u32::MAX)),
+            "fall" => set(&mut s.fall, ctx.u32(c, 1, u32::MAX)),
+            "init_fail" => s.init_fail = true,
+            "user" => {
+                if let Some(u) = ctx.arg(c, 0) {
+                    user = Some((u.to_string(), c.arg(1).map(String::from)));
+                }
+            }
+            _ => ctx.unknown(c),
+        }
+    }
+    match script {
+        Some(mut sc) => {
+            if let Some((u, g)) = user {
+                sc.user = Some(u);
+                sc.group = g;
+            }
+            s.script = sc;
+            Some(s)
+        }
+        None => {
+            ctx.warn(n.pos, format!("No script set for vrrp_script {} - removing", s.name));
+            None
+        }
+    }
+}
+
+fn set<T>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}
+
+pub fn track_file_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackFileDef> {
+    let name = name_of(ctx, n)?;
+    let mut t = TrackFileDef { name, weight: 1, ..Default::default() };
+    for c in ctx.need_block(n) {
+        ctx.no_block(c);
+        match c.keyword.as_str() {
+            "file" => t.file = ctx.string(c).unwrap_or_default(),
+            "weight" => {
+                if let Some(w) = ctx.int(c, -254, 254) {
+                    t.weight = w as i32;
+                    t.weight_reverse = c.arg(1) == Some("reverse");
+                }
+            }
+            "init_file" => {
+                let v = c.arg(0).and_then(parse_i64).unwrap_or(0) as i32;
+                t.init_file = Some((v, c.args.iter().any(|a| a == "overwrite")));
+            }
+            _ => ctx.unknown(c),
+        }
+    }
+    if t.file.is_empty() {
+        ctx.warn(n.pos, format!("No file set for track_file {} - removing", t.name));
+        return None;
+    }
+    Some(t)
+}
+
+pub fn track_process_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackProcessDef> {
+    let name = name_of(ctx, n)?;
+    let mut t = TrackProcessDef { name, quorum: 1, ..Default::default() };
+    for c in ctx.need_block(n) {
+        ctx.no_block(c);
+        match c.keyword.as_str() {
+            "process" => t.process = c.args.clone(),
+            "param_match" => t.param_match = Some(c.arg(0).unwrap_or("exact").to_string()),
+            "weight" => {
+                if let Some(w) = ctx.int(c, -254, 254) {
+                    t.weight = w as i32;
+                    t.weight_reverse = c.arg(1) == Some("reverse");
+                }
+            }
+            "quorum" => set(&mut t.quorum, ctx.u32(c, 1, 65535)),
+            "quorum_max" => t.quorum_max = ctx.u32(c, 0, 65535),
+            "delay" => t.delay = ctx.timer(c, 0.0, 3600.0),
+            "terminate_delay" => t.terminate_delay = ctx.timer(c, 0.0, 3600.0),
+            "fork_delay" => t.fork_delay = ctx.timer(c, 0.0, 3600.0),
+            "full_command" => t.full_command = true,
+            _ => ctx.unknown(c),
+        }
+    }
+    if t.process.is_empty() {
+        ctx.warn(n.pos, format!("No process set for vrrp_track_process {} - removing", t.name));
+        return None;
+    }
+    Some(t)
+}
+
+/// `NAME [weight N [reverse]]` lines of track_* blocks.
+fn track_refs(ctx: &mut Ctx<'_>, n: &Node, min: i64, max: i64) -> Vec<TrackRef> {
+    let mut out = Vec::new();
+    for c in ctx.need_block(n) {
+        let mut r = TrackRef { name: c.keyword.clone(), weight: None, reverse: false };
+        let mut i = 0;
+        while i < c.args.len() {
+            match c.args[i].as_str() {
+                "weight" => {
+                    match c.arg(i + 1).and_then(parse_i64) {
+                        Some(w) if (min..=max).contains(&w) => r.weight = Some(w as i32),
+                        _ => ctx.warn(c.pos, format!("{} weight for {} must be between {} and {} - ignoring", n.keyword, c.keyword, min, max)),
+                    }
+                    i += 2;
+                }
+                "reverse" => {
+                    r.reverse = true;
+                    i += 1;
+                }
+                other => {
+                    ctx.warn(c.pos, format!("{} {} option '{}' is invalid - ignoring", n.keyword, c.keyword, other));
+                    i += 1;
+                }
+            }
+        }
+        out.push(r);
+    }
+    out
+}
+
+pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
+    let name = name_of(ctx, n)?;
+    let mut g = SyncGroup { name, ..Default::default() };
+    for c in ctx.need_block(n) {
+        match c.keyword.as_str() {
+            "group" => {
+                for m in ctx.need_block(c) {
+                    g.group.push(m.keyword.clone());
+                    g.group.extend(m.args.iter().cloned());
+                }
+            }
+            "track_interface" => g.track_interfaces = track_refs(ctx, c, -254, 254),
+            "track_script" => g.track_scripts = track_refs(ctx, c, -254, 254),
+            "track_file" => g.track_files = track_refs(ctx, c, -254, 254),
+            "track_process" => g.track_processes = track_refs(ctx, c, -254, 254),
+            kw => {
+                ctx.no_block(c);
+                match kw {
+                    "notify" => g.notify = ctx.script(c),
+                    "notify_master" => g.notify_master = ctx.script(c),
+                    "notify_backup" => g.notify_backup = ctx.script(c),
+                    "notify_fault" => g.notify_fault = ctx.script(c),
+                    "notify_stop" => g.notify_stop = ctx.script(c),
+                    "smtp_alert" => g.smtp_alert = ctx.flag(c),
+                    "global_tracking" => g.global_tracking = true,
+                    "sync_group_tracking_weight" => g.sync_group_tracking_weight = true,
+                    "notify_deleted" | "notify_priority_changes" | "track_bfd" => {
+                        let raw = ctx.raw(c);
+                        g.other.push(raw)
+                    }
+                    _ => ctx.unknown(c),
+                }
+            }
+        }
+    }
+    Some(g)
+}
+
+/// vrrp_instance keywords keepalived knows and we keep unmodelled.
+const RAW_INSTANCE: &[&str] = &[
+    "debug", "linkbeat_use_polling", "native_ipv6", "kernel_rx_buf_size", "mcast_dst_ip", "old_unicast_checksum",
+    "promote_secondaries", "track_bfd", "track_src_ip", "unicast_fault_no_peer", "unicast_ttl", "use_ipvlan",
+    "use_vmac_addr", "garp_extra_if", "notify_priority_changes", "down_timer_adverts", "vrf", "notify_deleted",
+    "no_accept_if_owner",
+];
+
+pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option<VrrpInstance> {
+    let name = name_of(ctx, n)?;
+    let mut v = VrrpInstance { name, ..Default::default() };
+    for c in ctx.need_block(n) {
+        let kw = c.keyword.as_str();
+        match kw {
+            "authentication" => {
+                let mut auth = Authentication::default();
+                let mut have_type = false;
+                for a in ctx.need_block(c) {
+                    ctx.no_block(a);
+                    match a.keyword.as_str() {
+                        "auth_type" => match a.arg(0) {
+                            Some("PASS") => {
+                                auth.auth_type = AuthType::Pass;
+                                have_type = true
+                            }
+                            Some("AH") => {
+                                auth.auth_type = AuthType::Ah;
+                                have_type = true
+                            }
+                            other => ctx.warn(a.pos, format!("({}) unknown authentication type '{}'", v.name, other.unwrap_or(""))),
+                        },
+                        "auth_pass" => {
+                            if let Some(p) = ctx.arg(a, 0) {
+                                let mut p = p.to_string();
+                                if p.len() > AUTH_PASS_LEN {
+                                    ctx.warn(a.pos, format!("Truncating auth_pass to {AUTH_PASS_LEN} characters"));
+                                    let mut cut = AUTH_PASS_LEN;
+                                    while !p.is_char_boundary(cut) {
+                                        cut -= 1;
+                                    }
+                                    p.truncate(cut);
+                                }
+                                auth.auth_pass = p;
+                            }
+                        }
+                        _ => ctx.unknown(a),
+                    }
+                }
+                if have_type {
+                    v.authentication = Some(auth);
+                }
+            }
+            "virtual_ipaddress" => {
+                for a in ctx.need_block(c) {
+                    let list = addr::ip_address_line(ctx, a);
+                    v.virtual_ipaddress.extend(list);
+                }
+            }
+            "virtual_ipaddress_excluded" => {
+                for a in ctx.need_block(c) {
+                    let list = addr::ip_address_line(ctx, a);
+                    v.virtual_ipaddress_excluded.extend(list);
+                }
+            }
+            "virtual_routes" => {
+                for a in ctx.need_block(c) {
+                    if let Some(r) = addr::route_line(ctx, a) {
+                        v.virtual_routes.push(r);
+                    }
+                }
+            }
+            "virtual_rules" => {
+                for a in ctx.need_block(c) {
+                    if let Some(r) = addr::rule_line(ctx, a, next_pref) {
+                        v.virtual_rules.push(r);
+                    }
+                }
+            }
+            "unicast_peer" => {
+                for a in ctx.need_block(c) {
+                    match parse_ip(&a.keyword) {
+                        Some(addr) => {
+                            let mut p = UnicastPeer { addr, min_ttl: None, max_ttl: None };
+                            let mut i = 0;
+                            while i < a.args.len() {
+                                let val = a.arg(i + 1).and_then(parse_i64).and_then(|x| u8::try_from(x).ok());
+                                match a.args[i].as_str() {
+                                    "min_ttl" => p.min_ttl = val,
+                                    "max_ttl" => p.max_ttl = val,
+                                    other => ctx.warn(a.pos, format!("Unknown unicast_peer option '{other}'")),
+                                }
+                                i += 2;
+                            }
+                            v.unicast_peers.push(p);
+                        }
+                        None => ctx.warn(a.pos, format!("({}) Invalid unicast peer address '{}'", v.name, a.keyword)),
+                    }
+                }
+            }
+            "track_interface" => v.track_interfaces.extend(track_refs(ctx, c, -254, 254)),
+            "track_script" => v.track_scripts.extend(track_refs(ctx, c, -254, 254)),
+            "track_file" => v.track_files.extend(track_refs(ctx, c, -254, 254)),
+            "track_process" => v.track_processes.extend(track_refs(ctx, c, -254, 254)),
+            _ => {
+                ctx.no_block(c);
+                instance_scalar(ctx, c, &mut v);
+            }
+        }
+    }
+    Some(v)
+}
+
+fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {
+    match c.keyword.as_str() {
+        "state" => match c.arg(0) {
+            Some("MASTER") => v.state = InitialState::Master,
+            Some("BACKUP") => v.state = InitialState::Backup,
+            other => ctx.warn(c.pos, format!("({}) unknown state '{}', defaulting to BACKUP", v.name, other.unwrap_or(""))),
+        },
+        "interface" => v.interface = ctx.string(c),
+        "virtual_router_id" => match c.arg(0).and_then(parse_i64) {
+            Some(id) if (1..=255).contains(&id) => v.virtual_router_id = id as u8,
+            _ => ctx.warn(c.pos, format!("({}) VRID '{}' not valid - must be between 1 & 255", v.name, c.arg(0).unwrap_or(""))),
+        },
+        "priority" => match c.arg(0).and_then(parse_i64) {
+            Some(p) if (1..=255).contains(&p) => v.priority = p as u8,
+            _ => ctx.warn(c.pos, format!("({}) Priority not valid! must be between 1 & 255. Using default 100", v.name)),
+        },
+        "advert_int" => match c.arg(0).and_then(parse_decimal) {
+            Some(s) if s > 0.0 && s <= MAX_ADVERT_SECS => match Centiseconds::from_secs_f64(s) {
+                Some(cs) if cs.0 > 0 => v.advert_int = cs,
+                _ => ctx.warn(c.pos, format!("({}) Advert interval {} too small", v.name, c.arg(0).unwrap_or(""))),
+            },
+            _ => ctx.warn(c.pos, format!("({}) Advert interval (in sec) not valid! must be between 0.01 & 255", v.name)),
+        },
+        "version" => match c.arg(0).and_then(parse_i64) {
+            Some(x @ 2..=3) => v.version = Some(x as u8),
+            _ => ctx.warn(c.pos, format!("({}) Version not valid! must be between 2 & 3", v.name)),
+        },
+        "nopreempt" => v.nopreempt = true,
+        "preempt" => v.nopreempt = false,
+        "preempt_delay" => {
+            if let Some(d) = ctx.timer(c, 0.0, 1000.0) {
+                v.preempt_delay = d;
+            }
+        }
+        "accept" => v.accept = Some(true),
+        "no_accept" => v.accept = Some(false),
+        "unicast_src_ip" => match c.arg(0).and_then(parse_ip) {
+            Some(a) => v.unicast_src_ip = Some(a),
+            None => ctx.warn(c.pos, format!("({}) Invalid unicast_src_ip '{}'", v.name, c.arg(0).unwrap_or(""))),
+        },
+        "mcast_src_ip" => match c.arg(0).and_then(parse_ip) {
+            Some(a) => v.mcast_src_ip = Some(a),
+            None => ctx.warn(c.pos, format!("({}) Invalid mcast_src_ip '{}'", v.name, c.arg(0).unwrap_or(""))),
+        },
+        "use_vmac" => v.use_vmac = Some(c.arg(0).map(String::from).unwrap_or_default()),
+        "vmac_xmit_base" => v.vmac_xmit_base = true,
+        "garp_master_delay" => v.garp_master_delay = ctx.u32(c, 0, 86400),
+        "garp_master_repeat" => v.garp_master_repeat = ctx.u32(c, 0, 1_000_000),
+        "garp_master_refresh" => v.garp_master_refresh = ctx.u32(c, 0, 1_000_000),
+        "garp_master_refresh_repeat" => v.garp_master_refresh_repeat = ctx.u32(c, 0, 1_000_000),
+        "garp_lower_prio_delay" => v.garp_lower_prio_delay = ctx.u32(c, 0, 86400),
+        "garp_lower_prio_repeat" => v.garp_lower_prio_repeat = ctx.u32(c, 0, 1_000_000),
+        "lower_prio_no_advert" => v.lower_prio_no_advert = ctx.flag(c),
+        "higher_prio_send_advert" => v.higher_prio_send_advert = ctx.flag(c),
+        "notify" => v.notify = ctx.script(c),
+        "notify_master" => v.notify_master = ctx.script(c),
+        "notify_backup" => v.notify_backup = ctx.script(c),
+        "notify_fault" => v.notify_fault = ctx.script(c),
+        "notify_stop" => v.notify_stop = ctx.script(c),
+        "notify_master_rx_lower_pri" => v.notify_master_rx_lower_pri = ctx.script(c),
+        "smtp_alert" => v.smtp_alert = ctx.flag(c),
+        "dont_track_primary" => v.dont_track_primary = true,
+        "skip_check_adv_addr" => v.skip_check_adv_addr = ctx.flag(c),
+        "strict_mode" => v.strict_mode = ctx.flag(c),
+        "check_unicast_src" => v.check_unicast_src = true,
+        "lvs_sync_daemon_interface" => {
+            ctx.warn(c.pos, format!("({}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.", v.name));
+            v.lvs_sync_daemon_interface = c.arg(0).map(String::from);
+        }
+        k if RAW_INSTANCE.contains(&k) => {
+            let raw = ctx.raw(c);
+            v.other.push(raw);
+        }
+        _ => ctx.unknown(c),
+    }
+}

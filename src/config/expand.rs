@@ -1,0 +1,715 @@
+//! From files to logical lines: includes, `@id` conditionals, `$NAME`
+//! definitions (single- and multi-line) and their substitution, `~SEQ`,
+//! `~SEQx` and `~LST` repetition. Every produced line keeps the FILE:LINE
+//! of the physical line it came from.
+//!
+//! keepalived 2.2.7 has no parameterised definitions (`$F(a,b)=...` is not
+//! a definition there), so neither do we.
+
+use super::LoadOptions;
+use super::diag::{Diags, Pos};
+use super::glob;
+use super::lexer::{split_words, strip_comment};
+use super::limits::*;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// A logical line after expansion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub pos: Pos,
+    pub text: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Expanded {
+    /// File table: `Pos::file` indexes it.
+    pub files: Vec<PathBuf>,
+    pub lines: Vec<Line>,
+}
+
+pub fn expand_file(path: &Path, opts: &LoadOptions, diags: &mut Diags) -> Expanded {
+    let mut ex = Expander::new(opts, diags);
+    let idx = ex.add_file(path);
+    match read_bounded(path) {
+        Ok(bytes) => {
+            ex.total_bytes = bytes.len();
+            let dir = parent_dir(path);
+            ex.include_stack.push(canonical(path));
+            ex.process_source(&bytes, idx, &dir, 0);
+        }
+        Err(msg) => ex.diags.error(Pos { file: idx, line: 0 }, msg),
+    }
+    ex.finish()
+}
+
+pub fn expand_text(text: &[u8], name: &Path, opts: &LoadOptions, diags: &mut Diags) -> Expanded {
+    let mut ex = Expander::new(opts, diags);
+    let idx = ex.add_file(name);
+    if text.len() as u64 > MAX_FILE_BYTES {
+        ex.diags.error(
+            Pos { file: idx, line: 1 },
+            format!("configuration is {} bytes, more than the {} allowed", text.len(), MAX_FILE_BYTES),
+        );
+        return ex.finish();
+    }
+    ex.total_bytes = text.len();
+    ex.include_stack.push(canonical(name));
+    ex.process_source(text, idx, &parent_dir(name), 0);
+    ex.finish()
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let meta = f.metadata().map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
+    if meta.is_dir() {
+        return Err(format!("{} is a directory", path.display()));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!("{} is {} bytes, more than the {} allowed", path.display(), meta.len(), MAX_FILE_BYTES));
+    }
+    let mut buf = Vec::new();
+    f.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if buf.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!("{} is more than the {} bytes allowed", path.display(), MAX_FILE_BYTES));
+    }
+    Ok(buf)
+}
+
+/// The default config id: the host name up to its first dot, as keepalived.
+pub fn default_config_id() -> String {
+    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    host.split('.').next().unwrap_or_default().to_string()
+}
+
+#[derive(Clone, Debug)]
+struct Definition {
+    /// One entry per line of a multi-line definition.
+    lines: Vec<String>,
+}
+
+struct Expander<'d> {
+    files: Vec<PathBuf>,
+    lines: Vec<Line>,
+    defs: HashMap<String, Definition>,
+    config_id: String,
+    diags: &'d mut Diags,
+    total_bytes: usize,
+    include_stack: Vec<PathBuf>,
+    /// Directory of the file being read (for `${_PWD}`).
+    pwd: PathBuf,
+    /// Set when a bound was hit: stop producing lines.
+    aborted: bool,
+    rng: u64,
+}
+
+/// What a line asks of the physical-line reader.
+enum Next {
+    Done,
+    /// A `$NAME= \` definition whose body continues on following lines.
+    StartMultiline(String, Vec<String>),
+}
+
+impl<'d> Expander<'d> {
+    fn new(opts: &LoadOptions, diags: &'d mut Diags) -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9_7f4a_7c15);
+        Expander {
+            files: Vec::new(),
+            lines: Vec::new(),
+            defs: HashMap::new(),
+            config_id: opts.config_id.clone().unwrap_or_else(default_config_id),
+            diags,
+            total_bytes: 0,
+            include_stack: Vec::new(),
+            pwd: PathBuf::from("."),
+            aborted: false,
+            rng: seed | 1,
+        }
+    }
+
+    fn add_file(&mut self, path: &Path) -> u32 {
+        self.files.push(path.to_path_buf());
+        (self.files.len() - 1) as u32
+    }
+
+    fn finish(self) -> Expanded {
+        Expanded { files: self.files, lines: self.lines }
+    }
+
+    fn abort(&mut self, pos: Pos, msg: String) {
+        if !self.aborted {
+            self.diags.error(pos, msg);
+        }
+        self.aborted = true;
+    }
+
+    fn process_source(&mut self, bytes: &[u8], file: u32, dir: &Path, include_depth: usize) {
+        let saved_pwd = std::mem::replace(&mut self.pwd, dir.to_path_buf());
+        let mut multiline: Option<(String, Vec<String>, Pos)> = None;
+        for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+            if self.aborted {
+                break;
+            }
+            let pos = Pos { file, line: (i + 1).min(u32::MAX as usize) as u32 };
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if raw.len() > MAX_LINE_BYTES {
+                self.diags.error(pos, format!("line is {} bytes long, more than the {} allowed", raw.len(), MAX_LINE_BYTES));
+                continue;
+            }
+            let text = match std::str::from_utf8(raw) {
+                Ok(t) => std::borrow::Cow::Borrowed(t),
+                Err(_) => {
+                    let lossy = String::from_utf8_lossy(raw).into_owned();
+                    if strip_comment(&lossy).contains('\u{FFFD}') {
+                        self.diags.error(pos, "line is not valid UTF-8");
+                        continue;
+                    }
+                    std::borrow::Cow::Owned(lossy)
+                }
+            };
+            let body = strip_comment(&text).trim();
+            if let Some((name, mut acc, start)) = multiline.take() {
+                let (piece, more) = continuation(body);
+                if !piece.is_empty() {
+                    acc.push(piece.to_string());
+                }
+                if more {
+                    multiline = Some((name, acc, start));
+                } else {
+                    self.define(start, name, acc);
+                }
+                continue;
+            }
+            match self.process_line(body, pos, include_depth, 0) {
+                Next::Done => {}
+                Next::StartMultiline(name, first) => multiline = Some((name, first, pos)),
+            }
+        }
+        if let Some((name, acc, start)) = multiline {
+            self.define(start, name, acc);
+        }
+        self.pwd = saved_pwd;
+    }
+
+    fn define(&mut self, pos: Pos, name: String, lines: Vec<String>) {
+        if self.defs.len() >= MAX_DEFINITIONS && !self.defs.contains_key(&name) {
+            self.abort(pos, format!("more than {MAX_DEFINITIONS} definitions"));
+            return;
+        }
+        self.defs.insert(name, Definition { lines });
+    }
+
+    /// One logical line: conditional, definition, repetition, substitution,
+    /// include, or a line for the tree.
+    fn process_line(&mut self, text: &str, pos: Pos, include_depth: usize, depth: usize) -> Next {
+        if self.aborted {
+            return Next::Done;
+        }
+        if depth > MAX_EXPANSION_DEPTH {
+            self.abort(pos, format!("definitions nest more than {MAX_EXPANSION_DEPTH} deep (a definition that uses itself?)"));
+            return Next::Done;
+        }
+        let mut t = text.trim();
+        if t.is_empty() {
+            return Next::Done;
+        }
+        // @ID / @^ID conditionals.
+        if let Some(rest) = t.strip_prefix('@') {
+            let (neg, rest) = match rest.strip_prefix('^') {
+                Some(r) => (true, r),
+                None => (false, rest),
+            };
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            let id = &rest[..end];
+            if (id == self.config_id) == neg {
+                return Next::Done;
+            }
+            t = rest[end..].trim_start();
+            if t.is_empty() {
+                return Next::Done;
+            }
+        }
+        // $NAME=VALUE
+        if let Some((name, value)) = definition(t) {
+            let (piece, more) = continuation(value.trim());
+            let first = if piece.is_empty() { Vec::new() } else { vec![piece.to_string()] };
+            if more {
+                return Next::StartMultiline(name.to_string(), first);
+            }
+            let v = value.trim_start().to_string();
+            self.define(pos, name.to_string(), vec![v]);
+            return Next::Done;
+        }
+        // ~SEQ(...) / ~SEQx(...) / ~LST(...)
+        if t.starts_with("~SEQ") || t.starts_with("~LST") {
+            self.repetition(t, pos, include_depth, depth);
+            return Next::Done;
+        }
+        // Substitution; a line that changed is processed again, since it may
+        // now be a conditional, a definition or several lines.
+        match self.substitute_once(t) {
+            Err(msg) => {
+                self.abort(pos, msg);
+                return Next::Done;
+            }
+            Ok(Some(new)) => {
+                let pieces: Vec<String> = new.split('\n').map(str::to_string).collect();
+                for p in pieces {
+                    if let Next::StartMultiline(name, first) = self.process_line(&p, pos, include_depth, depth + 1) {
+                        // A `$X= \` produced by substitution has no following
+                        // physical lines: it is a (possibly empty) definition.
+                        self.define(pos, name, first);
+                    }
+                }
+                return Next::Done;
+            }
+            Ok(None) => {}
+        }
+        let words = split_words(t);
+        if let Some(first) = words.first() {
+            if !first.quoted && is_include(&first.text) {
+                self.include(&first.text, &words[1..].iter().map(|w| w.text.clone()).collect::<Vec<_>>(), pos, include_depth);
+                return Next::Done;
+            }
+        }
+        self.emit(pos, t.to_string());
+        Next::Done
+    }
+
+    fn emit(&mut self, pos: Pos, text: String) {
+        self.total_bytes = self.total_bytes.saturating_add(text.len() + 1);
+        if self.total_bytes > MAX_TOTAL_BYTES {
+            self.abort(pos, format!("configuration expands to more than {MAX_TOTAL_BYTES} bytes"));
+            return;
+        }
+        if self.lines.len() >= MAX_LINES {
+            self.abort(pos, format!("configuration expands to more than {MAX_LINES} lines"));
+            return;
+        }
+        self.lines.push(Line { pos, text });
+    }
+
+    /// One pass of replacing `${NAME}` and `$NAME` (followed by whitespace
+    /// or the end); Ok(None) when nothing was replaced. The caller processes
+    /// a changed line again, so replacement is recursive but lazy: a
+    /// multi-line value's later lines see definitions made by earlier ones.
+    fn substitute_once(&mut self, text: &str) -> Result<Option<String>, String> {
+        if !text.contains('$') {
+            return Ok(None);
+        }
+        let b = text.as_bytes();
+        let mut out = String::with_capacity(text.len());
+        let mut changed = false;
+        let mut i = 0;
+        let mut last = 0;
+        while i < b.len() {
+            if b[i] != b'$' {
+                i += 1;
+                continue;
+            }
+            // ${NAME [ARGS]}
+            if b.get(i + 1) == Some(&b'{') {
+                if let Some(close) = text[i + 2..].find('}') {
+                    let inner = &text[i + 2..i + 2 + close];
+                    if let Some(value) = self.lookup_braced(inner) {
+                        out.push_str(&text[last..i]);
+                        out.push_str(&value);
+                        changed = true;
+                        i = i + 2 + close + 1;
+                        last = i;
+                        continue;
+                    }
+                }
+                i += 1;
+                continue;
+            }
+            // $NAME followed by whitespace or end of line
+            let start = i + 1;
+            let mut end = start;
+            while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
+                end += 1;
+            }
+            if end > start && (end == b.len() || b[end].is_ascii_whitespace()) {
+                if let Some(value) = self.lookup(&text[start..end]) {
+                    out.push_str(&text[last..i]);
+                    out.push_str(&value);
+                    changed = true;
+                    i = end;
+                    last = i;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        if !changed {
+            return Ok(None);
+        }
+        out.push_str(&text[last..]);
+        if out.len() > MAX_EXPANDED_LINE {
+            return Err(format!("a line expands to more than {MAX_EXPANDED_LINE} bytes"));
+        }
+        Ok(Some(out))
+    }
+
+    fn lookup_braced(&mut self, inner: &str) -> Option<String> {
+        let mut parts = inner.split_whitespace();
+        let name = parts.next()?;
+        if name == "_RANDOM" {
+            let min: u64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let max: u64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(32767);
+            let (lo, hi) = if min <= max { (min, max) } else { (max, min) };
+            let r = self.next_random();
+            let span = hi - lo;
+            let v = if span == u64::MAX { r } else { lo + r % (span + 1) };
+            return Some(v.to_string());
+        }
+        if inner.trim() != name {
+            return None;
+        }
+        self.lookup(name)
+    }
+
+    fn lookup(&mut self, name: &str) -> Option<String> {
+        match name {
+            "_PWD" => return Some(self.pwd.to_string_lossy().into_owned()),
+            "_INSTANCE" => return Some(self.config_id.clone()),
+            "_HASH" => return Some("#".into()),
+            "_BANG" => return Some("!".into()),
+            "_RANDOM" => return Some((self.next_random() % 32768).to_string()),
+            _ => {}
+        }
+        self.defs.get(name).map(|d| d.lines.join("\n"))
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64*: keepalived's ${_RANDOM} is not reproducible either.
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// `~SEQ(var, [start,] [step,] end) REST`, `~SEQx(...)`, `~LST(var, v...)`
+    /// and `~LST({a,b}, {1,2}, ...)`.
+    fn repetition(&mut self, t: &str, pos: Pos, include_depth: usize, depth: usize) {
+        let (kind, after) = if let Some(r) = t.strip_prefix("~SEQx(") {
+            ("SEQx", r)
+        } else if let Some(r) = t.strip_prefix("~SEQ(") {
+            ("SEQ", r)
+        } else if let Some(r) = t.strip_prefix("~LST(") {
+            ("LST", r)
+        } else {
+            self.diags.warn(pos, format!("Unknown sequence specifier in '{t}'"));
+            return;
+        };
+        let Some(close) = find_close_paren(after) else {
+            self.diags.warn(pos, format!("missing ')' in '{t}'"));
+            return;
+        };
+        let spec = &after[..close];
+        let rest = after[close + 1..].trim_start().to_string();
+        let mut iterations: Vec<Vec<(String, String)>> = Vec::new();
+        if kind == "LST" {
+            let items = split_top_commas(spec);
+            let Some((vars, values)) = items.split_first() else {
+                self.diags.warn(pos, "~LST needs a variable");
+                return;
+            };
+            let vars: Vec<String> = strip_braces(vars).split(',').map(|s| s.trim().to_string()).collect();
+            if vars.iter().any(|v| !valid_name(v)) || values.is_empty() {
+                self.diags.warn(pos, format!("invalid ~LST specification '{spec}'"));
+                return;
+            }
+            for v in values {
+                let vals: Vec<String> = strip_braces(v).split(',').map(|s| s.trim().to_string()).collect();
+                if vals.len() != vars.len() {
+                    self.diags.warn(pos, format!("~LST value '{v}' does not match the variables"));
+                    return;
+                }
+                iterations.push(vars.iter().cloned().zip(vals).collect());
+            }
+        } else {
+            let parts: Vec<&str> = spec.split(',').map(str::trim).collect();
+            let var = parts.first().copied().unwrap_or("");
+            let nums: Option<Vec<i64>> = parts.iter().skip(1).map(|s| parse_seq_num(s)).collect();
+            let (Some(nums), true) = (nums, valid_name(var)) else {
+                self.diags.warn(pos, format!("invalid ~{kind} specification '{spec}'"));
+                return;
+            };
+            let (start, step, end) = match nums.as_slice() {
+                [end] => (if *end < 0 { -1 } else { 1 }, if *end < 0 { -1 } else { 1 }, *end),
+                [start, end] => (*start, if end >= start { 1 } else { -1 }, *end),
+                [start, step, end] => (*start, *step, *end),
+                _ => {
+                    self.diags.warn(pos, format!("invalid ~{kind} specification '{spec}'"));
+                    return;
+                }
+            };
+            if step == 0 {
+                self.diags.warn(pos, format!("~{kind} step cannot be 0"));
+                return;
+            }
+            let mut v = start;
+            while (step > 0 && v <= end) || (step < 0 && v >= end) {
+                if iterations.len() >= MAX_LINES {
+                    self.abort(pos, format!("~{kind} repeats more than {MAX_LINES} times"));
+                    return;
+                }
+                let text = if kind == "SEQx" { format!("{v:x}") } else { v.to_string() };
+                iterations.push(vec![(var.to_string(), text)]);
+                let Some(n) = v.checked_add(step) else { break };
+                v = n;
+            }
+        }
+        for assigns in iterations {
+            if self.aborted {
+                return;
+            }
+            for (k, v) in assigns {
+                self.define(pos, k, vec![v]);
+            }
+            if let Next::StartMultiline(name, first) = self.process_line(&rest, pos, include_depth, depth + 1) {
+                self.define(pos, name, first);
+            }
+        }
+    }
+
+    fn include(&mut self, kind: &str, args: &[String], pos: Pos, include_depth: usize) {
+        let Some(pattern) = args.first() else {
+            self.diags.warn(pos, format!("{kind} needs a file name"));
+            return;
+        };
+        if include_depth + 1 > MAX_INCLUDE_DEPTH {
+            self.abort(pos, format!("includes nest more than {MAX_INCLUDE_DEPTH} deep"));
+            return;
+        }
+        let matches = glob::glob(pattern, &self.pwd.clone());
+        if matches.is_empty() {
+            let strict = match kind {
+                "includew" | "includea" => true,
+                "includem" | "includeb" => !glob::has_wildcard(pattern),
+                _ => false,
+            };
+            if strict {
+                self.diags.warn(pos, format!("Config files missing '{pattern}'."));
+            } else {
+                log::info!("config: no file matches include '{pattern}'");
+            }
+            return;
+        }
+        for path in matches {
+            if self.aborted {
+                return;
+            }
+            let canon = canonical(&path);
+            if self.include_stack.contains(&canon) {
+                self.abort(pos, format!("include loop: {} includes itself", path.display()));
+                return;
+            }
+            if self.files.len() >= MAX_FILES {
+                self.abort(pos, format!("more than {MAX_FILES} files included"));
+                return;
+            }
+            match read_bounded(&path) {
+                Ok(bytes) => {
+                    self.total_bytes = self.total_bytes.saturating_add(bytes.len());
+                    if self.total_bytes > MAX_TOTAL_BYTES {
+                        self.abort(pos, format!("configuration files total more than {MAX_TOTAL_BYTES} bytes"));
+                        return;
+                    }
+                    let idx = self.add_file(&path);
+                    self.include_stack.push(canon);
+                    let dir = parent_dir(&path);
+                    self.process_source(&bytes, idx, &dir, include_depth + 1);
+                    self.include_stack.pop();
+                }
+                Err(msg) => {
+                    if kind == "include" {
+                        log::info!("config: {msg}");
+                    } else {
+                        self.diags.warn(pos, msg);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn is_include(word: &str) -> bool {
+    matches!(word, "include" | "includer" | "includem" | "includew" | "includeb" | "includea")
+}
+
+/// `$NAME=VALUE` at the start of a line: (NAME, VALUE).
+fn definition(t: &str) -> Option<(&str, &str)> {
+    let rest = t.strip_prefix('$')?;
+    let eq = rest.find('=')?;
+    let name = &rest[..eq];
+    valid_name(name).then(|| (name, &rest[eq + 1..]))
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A line of a multi-line definition: (text without the trailing `\`,
+/// whether another line follows).
+fn continuation(t: &str) -> (&str, bool) {
+    match t.strip_suffix('\\') {
+        Some(p) => (p.trim_end(), true),
+        None => (t, false),
+    }
+}
+
+fn find_close_paren(s: &str) -> Option<usize> {
+    let mut level = 0i32;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' => level += 1,
+            '}' => level -= 1,
+            ')' if level <= 0 => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn split_top_commas(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut level = 0i32;
+    let mut cur = String::new();
+    for c in s.chars() {
+        match c {
+            '{' => {
+                level += 1;
+                cur.push(c)
+            }
+            '}' => {
+                level -= 1;
+                cur.push(c)
+            }
+            ',' if level <= 0 => out.push(std::mem::take(&mut cur).trim().to_string()),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur.trim().to_string());
+    out
+}
+
+fn strip_braces(s: &str) -> &str {
+    let t = s.trim();
+    t.strip_prefix('{').and_then(|r| r.strip_suffix('}')).unwrap_or(t)
+}
+
+fn parse_seq_num(s: &str) -> Option<i64> {
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, s),
+    };
+    let v = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        Some(h) => i64::from_str_radix(h, 16).ok()?,
+        None => body.parse::<i64>().ok()?,
+    };
+    Some(if neg { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str, id: &str) -> (Vec<String>, Diags) {
+        let mut d = Diags::default();
+        let opts = LoadOptions { config_id: Some(id.into()) };
+        let e = expand_text(text.as_bytes(), Path::new("/nonexistent/t.conf"), &opts, &mut d);
+        (e.lines.into_iter().map(|l| l.text).collect(), d)
+    }
+
+    #[test]
+    fn conditionals() {
+        let t = "@main a 1\n@backup a 2\n@^main b 3\n@^backup b 4\nc";
+        assert_eq!(run(t, "main").0, ["a 1", "b 4", "c"]);
+        assert_eq!(run(t, "other").0, ["b 3", "b 4", "c"]);
+    }
+
+    #[test]
+    fn definitions_late_binding() {
+        let t = "$ADDRESS_BASE=10.2.${ADDRESS_BASE_SUB}\n$ADDRESS_BASE_SUB=0\n${ADDRESS_BASE}.100/32\n$ADDRESS_BASE_SUB=10\n${ADDRESS_BASE}.100/32";
+        assert_eq!(run(t, "x").0, ["10.2.0.100/32", "10.2.10.100/32"]);
+    }
+
+    #[test]
+    fn dollar_needs_whitespace_or_braces() {
+        let t = "$A=x\n$A y\n$Ab\n${A}b\n${UNDEF} $UNDEF";
+        assert_eq!(run(t, "x").0, ["x y", "$Ab", "xb", "${UNDEF} $UNDEF"]);
+    }
+
+    #[test]
+    fn definition_with_conditional() {
+        let t = "@main $P=240\n@backup $P=200\npriority $P\n$IF_MAIN=@main\n$IF_MAIN prio 1";
+        assert_eq!(run(t, "main").0, ["priority 240", "prio 1"]);
+        assert_eq!(run(t, "backup").0, ["priority 200"]);
+    }
+
+    #[test]
+    fn multiline_nested() {
+        let t = "$RS= \\\nreal_server ${N} { \\\n  weight 1 \\\n}\n$VS= \\\nvs { \\\n $N=1 \\\n $RS \\\n $N=2 \\\n $RS \\\n}\n$VS";
+        assert_eq!(
+            run(t, "x").0,
+            ["vs {", "real_server 1 {", "weight 1", "}", "real_server 2 {", "weight 1", "}", "}"]
+        );
+    }
+
+    #[test]
+    fn seq_and_lst() {
+        assert_eq!(run("~SEQ(S, 0, 3) ip 10.0.${S}.1", "x").0.len(), 4);
+        assert_eq!(run("~SEQx(S, 0x90, 0x10, 0xc0) fe80::${S}", "x").0, ["fe80::90", "fe80::a0", "fe80::b0", "fe80::c0"]);
+        assert_eq!(run("~SEQ(S, 3) a${S}", "x").0, ["a1", "a2", "a3"]);
+        assert_eq!(run("~SEQ(S, 3, 1) a${S}", "x").0, ["a3", "a2", "a1"]);
+        assert_eq!(run("~SEQ(A, 1, 2) ~SEQ(B, 1, 2) ${A}.${B}", "x").0, ["1.1", "1.2", "2.1", "2.2"]);
+        assert_eq!(run("~LST({IP, IP1}, {10,1},{20,4}) 192.168.${IP}.${IP1}", "x").0, ["192.168.10.1", "192.168.20.4"]);
+        assert_eq!(run("~LST(X, a, b) v${X}", "x").0, ["va", "vb"]);
+    }
+
+    #[test]
+    fn predefined() {
+        let (l, _) = run("${_HASH} ${_BANG} ${_INSTANCE} ${_PWD}", "node1");
+        assert_eq!(l, ["# ! node1 /nonexistent"]);
+        let (l, _) = run("${_RANDOM 5 5}", "x");
+        assert_eq!(l, ["5"]);
+    }
+
+    #[test]
+    fn self_reference_is_bounded() {
+        let (l, d) = run("$A=$A x\n$A", "x");
+        assert!(l.is_empty());
+        assert!(d.has_errors());
+        let (_, d) = run("$A=${A}${A}\n${A}", "x");
+        assert!(d.has_errors());
+    }
+
+    #[test]
+    fn huge_seq_is_bounded() {
+        let (_, d) = run("~SEQ(A, 0, 100000) ~SEQ(B, 0, 100000) x", "x");
+        assert!(d.has_errors());
+    }
+}

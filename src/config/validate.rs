@@ -1,0 +1,437 @@
+//! The checks keepalived makes once the whole file is read: references
+//! between sections, interfaces present on the machine, VRID clashes,
+//! version-dependent ranges, script security. Each complaint here is one
+//! keepalived 2.2.7 reports in `-t` mode (so its exit is non-zero).
+
+use super::diag::{Diags, Pos};
+use super::model::{
+    AuthType, Centiseconds, Config, InitialState, Protocol, Script, VirtualServerKey,
+};
+use super::tree::Node;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// What validation needs to know about the host.
+pub struct HostEnv {
+    /// Fixed interface list (tests); None = ask the kernel, in the calling
+    /// thread's network namespace.
+    pub interfaces: Option<Vec<String>>,
+    /// Whether the `keepalived_script` user exists.
+    pub default_script_user_exists: bool,
+}
+
+impl HostEnv {
+    pub fn probe() -> HostEnv {
+        HostEnv {
+            interfaces: None,
+            default_script_user_exists: matches!(nix::unistd::User::from_name("keepalived_script"), Ok(Some(_))),
+        }
+    }
+
+    pub fn interface_exists(&self, name: &str) -> bool {
+        match &self.interfaces {
+            Some(list) => list.iter().any(|i| i == name),
+            // if_nametoindex asks the kernel through a socket, so it sees the
+            // caller's network namespace (sysfs would show the mount's).
+            None => nix::net::if_::if_nametoindex(name).is_ok(),
+        }
+    }
+}
+
+/// The line of the top-level `keyword NAME` block, or of the first
+/// top-level `keyword` when `name` is None.
+fn pos_of(tree: &[Node], keyword: &str, name: Option<&str>) -> Pos {
+    tree.iter()
+        .find(|n| n.keyword == keyword && (name.is_none() || n.arg(0) == name))
+        .map(|n| n.pos)
+        .unwrap_or_default()
+}
+
+/// The line of `child` (first word) inside the top-level `keyword NAME`
+/// block, searching nested blocks too.
+fn child_pos(tree: &[Node], keyword: &str, name: &str, child: &str) -> Pos {
+    fn find(nodes: &[Node], child: &str) -> Option<Pos> {
+        for n in nodes {
+            if n.keyword == child {
+                return Some(n.pos);
+            }
+            if let Some(p) = find(n.children(), child) {
+                return Some(p);
+            }
+        }
+        None
+    }
+    tree.iter()
+        .filter(|n| n.keyword == keyword && n.arg(0) == Some(name))
+        .find_map(|n| find(n.children(), child))
+        .unwrap_or_else(|| pos_of(tree, keyword, Some(name)))
+}
+
+pub fn validate(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
+    let mut missing_interface = false;
+    vrrp(cfg, tree, env, diags, &mut missing_interface);
+    sync_groups(cfg, tree, diags);
+    statics(cfg, tree, env, diags, &mut missing_interface);
+    virtual_servers(cfg, tree, diags);
+    scripts(cfg, tree, env, diags);
+    if missing_interface {
+        diags.warn(tree.first().map(|n| n.pos).unwrap_or_default(), "Non-existent interface specified in configuration");
+    }
+}
+
+fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
+    let scripts: Vec<String> = cfg.vrrp_scripts.iter().map(|s| s.name.clone()).collect();
+    let files: Vec<String> = cfg.track_files.iter().map(|s| s.name.clone()).collect();
+    let procs: Vec<String> = cfg.track_processes.iter().map(|s| s.name.clone()).collect();
+    let global_version = cfg.global.vrrp_version;
+    let strict = cfg.global.vrrp_strict;
+    // (interface, family is v6, vrid) -> instance name
+    let mut vrids: HashMap<(String, bool, u8), String> = HashMap::new();
+    for inst in &mut cfg.vrrp_instances {
+        let ipos = pos_of(tree, "vrrp_instance", Some(&inst.name));
+        let name = inst.name.clone();
+        match &inst.interface {
+            None => diags.warn(ipos, format!("({name}) Unknown interface!")),
+            Some(i) if !env.interface_exists(i) => {
+                diags.warn(
+                    child_pos(tree, "vrrp_instance", &name, "interface"),
+                    format!("WARNING - interface {i} for vrrp_instance {name} doesn't exist"),
+                );
+                *missing_if = true;
+            }
+            Some(_) => {}
+        }
+        if inst.virtual_router_id == 0 {
+            diags.warn(ipos, format!("({name}) the virtual router id must be set"));
+        }
+        if inst.virtual_ipaddress.is_empty() {
+            diags.warn(ipos, format!("({name}) No VIP specified; at least one is sensible"));
+        }
+        for t in &inst.track_interfaces {
+            if !env.interface_exists(&t.name) {
+                diags.warn(
+                    child_pos(tree, "vrrp_instance", &name, &t.name),
+                    format!("({name}) tracked interface {} doesn't exist", t.name),
+                );
+                *missing_if = true;
+            }
+        }
+        inst.track_scripts.retain(|t| {
+            let ok = scripts.contains(&t.name);
+            if !ok {
+                diags.warn(
+                    child_pos(tree, "vrrp_instance", &name, &t.name),
+                    format!("({name}) track script {} not found, ignoring...", t.name),
+                );
+            }
+            ok
+        });
+        inst.track_files.retain(|t| {
+            let ok = files.contains(&t.name);
+            if !ok {
+                diags.warn(
+                    child_pos(tree, "vrrp_instance", &name, &t.name),
+                    format!("({name}) track file {} not found, ignoring...", t.name),
+                );
+            }
+            ok
+        });
+        inst.track_processes.retain(|t| {
+            let ok = procs.contains(&t.name);
+            if !ok {
+                diags.warn(
+                    child_pos(tree, "vrrp_instance", &name, &t.name),
+                    format!("({name}) track process {} not found, ignoring...", t.name),
+                );
+            }
+            ok
+        });
+        for a in inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded) {
+            if let Some(dev) = &a.dev {
+                if !env.interface_exists(dev) {
+                    diags.warn(
+                        child_pos(tree, "vrrp_instance", &name, &a.addr.to_string()),
+                        format!("WARNING - interface {dev} for ip address {}/{} doesn't exist", a.addr, a.prefix_len),
+                    );
+                    *missing_if = true;
+                }
+            }
+        }
+        for r in &inst.virtual_routes {
+            check_route_dev(tree, &name, r.dev.as_deref(), env, diags, missing_if);
+            if r.dev.is_none() && !r.no_track && r.nexthops.iter().all(|n| n.dev.is_none()) {
+                diags.warn(
+                    ipos,
+                    format!("Warning - cannot track route {}/{} with no interface specified, not tracking", r.dst.addr, r.dst.prefix_len),
+                );
+            }
+        }
+        // Authentication.
+        if let Some(auth) = &inst.authentication {
+            if strict {
+                diags.warn(ipos, format!("({name}) Strict mode does not support authentication. Ignoring."));
+                inst.authentication = None;
+            } else if auth.auth_type == AuthType::Ah && inst.state == InitialState::Master {
+                diags.warn(ipos, format!("({name}) Initial state master is incompatible with AH authentication - clearing"));
+                inst.state = InitialState::Backup;
+            }
+        }
+        // Version-dependent advert interval.
+        let v6 = inst.virtual_ipaddress.first().is_some_and(|a| a.addr.is_ipv6());
+        let version = inst.version.unwrap_or(if v6 { 3 } else { global_version });
+        if version == 2 && inst.advert_int.0 % 100 != 0 {
+            diags.warn(
+                ipos,
+                format!("({name}) VRRPv2 advertisement interval {:.6}s must be an integer. rounding", f64::from(inst.advert_int.0) / 100.0),
+            );
+            let secs = (inst.advert_int.0 + 50) / 100;
+            inst.advert_int = Centiseconds(secs.max(1) * 100);
+        }
+        if version == 3 && inst.advert_int > Centiseconds::V3_MAX {
+            diags.warn(
+                ipos,
+                format!(
+                    "({name}) VRRPv3 advertisement interval {:.2}s is out of range. Must be less than 40.96s. Setting to 40.95s",
+                    f64::from(inst.advert_int.0) / 100.0
+                ),
+            );
+            inst.advert_int = Centiseconds::V3_MAX;
+        }
+        // VRID clashes on one interface and family.
+        if let (Some(ifname), vrid @ 1..=255) = (&inst.interface, inst.virtual_router_id) {
+            let key = (ifname.clone(), v6, vrid);
+            if let Some(other) = vrids.get(&key) {
+                diags.warn(
+                    ipos,
+                    format!("{other} and {name} both use VRID {vrid} with IPv{} on interface {ifname}", if v6 { 6 } else { 4 }),
+                );
+            } else {
+                vrids.insert(key, name.clone());
+            }
+        }
+    }
+}
+
+fn check_route_dev(tree: &[Node], _inst: &str, dev: Option<&str>, env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
+    if let Some(dev) = dev {
+        if !env.interface_exists(dev) {
+            diags.warn(pos_of(tree, "vrrp_instance", None), format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist"));
+            *missing_if = true;
+        }
+    }
+}
+
+fn sync_groups(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
+    let names: Vec<String> = cfg.vrrp_instances.iter().map(|i| i.name.clone()).collect();
+    cfg.sync_groups.retain_mut(|g| {
+        let gpos = pos_of(tree, "vrrp_sync_group", Some(&g.name));
+        let gname = g.name.clone();
+        g.group.retain(|m| {
+            let ok = names.contains(m);
+            if !ok {
+                diags.warn(gpos, format!("Virtual router {m} specified in sync group {gname} doesn't exist - ignoring"));
+            }
+            ok
+        });
+        match g.group.len() {
+            0 => {
+                diags.warn(gpos, format!("Sync group {gname} has no virtual router(s). removing"));
+                false
+            }
+            1 => {
+                diags.warn(gpos, format!("Sync group {gname} has only 1 virtual router(s) - this probably isn't what you want"));
+                true
+            }
+            _ => true,
+        }
+    });
+}
+
+fn statics(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
+    for a in &cfg.static_ipaddress {
+        if let Some(dev) = &a.dev {
+            if !env.interface_exists(dev) {
+                diags.warn(
+                    pos_of(tree, "static_ipaddress", None),
+                    format!("WARNING - interface {dev} for ip address {}/{} doesn't exist", a.addr, a.prefix_len),
+                );
+                *missing_if = true;
+            }
+        }
+    }
+    for r in &cfg.static_routes {
+        let devs = r.dev.iter().chain(r.nexthops.iter().filter_map(|n| n.dev.as_ref()));
+        for dev in devs {
+            if !env.interface_exists(dev) {
+                diags.warn(pos_of(tree, "static_routes", None), format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist"));
+                *missing_if = true;
+            }
+        }
+    }
+}
+
+fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
+    let vs_nodes: Vec<&Node> = tree.iter().filter(|n| n.keyword == "virtual_server").collect();
+    let groups: Vec<String> = cfg.virtual_server_groups.iter().map(|g| g.name.clone()).collect();
+    let mut idx = 0;
+    cfg.virtual_servers.retain_mut(|vs| {
+        // Builders keep virtual servers in tree order; find this one's node.
+        let node = loop {
+            match vs_nodes.get(idx) {
+                Some(n) if same_key(n, &vs.key) => break Some(*n),
+                Some(_) => idx += 1,
+                None => break None,
+            }
+        };
+        idx += 1;
+        let pos = node.map(|n| n.pos).unwrap_or_default();
+        let label = describe(&vs.key);
+        if let VirtualServerKey::Group(g) = &vs.key {
+            if !groups.contains(g) {
+                log::info!("config: virtual server group {g} not found");
+            }
+            return true;
+        }
+        if vs.real_servers.is_empty() {
+            diags.warn(pos, format!("Virtual server {label} has no real servers - ignoring"));
+            return false;
+        }
+        let kids = node.map(|n| n.children()).unwrap_or(&[]);
+        let has = |k: &[&str]| kids.iter().any(|c| k.contains(&c.keyword.as_str()));
+        if !matches!(vs.key, VirtualServerKey::Fwmark(_)) && !has(&["protocol"]) {
+            diags.warn(pos, format!("Virtual server {label}: no protocol set - defaulting to UDP"));
+            vs.protocol = Protocol::Udp;
+        }
+        if !has(&["lb_kind", "lvs_method"]) {
+            diags.warn(pos, format!("Virtual server {label}: no forwarding method set, setting default NAT"));
+        }
+        if !has(&["lb_algo", "lvs_sched"]) {
+            diags.warn(pos, format!("Virtual server {label}: no scheduler set, setting default 'wlc'"));
+        }
+        if let VirtualServerKey::Addr { port: 0, .. } = vs.key {
+            if vs.persistence_timeout.is_none() {
+                diags.warn(pos, format!("Virtual server {label}: zero port only valid for persistent services - setting"));
+                vs.persistence_timeout = Some(360);
+            }
+        }
+        true
+    });
+}
+
+fn same_key(n: &Node, key: &VirtualServerKey) -> bool {
+    match key {
+        VirtualServerKey::Fwmark(_) => n.arg(0) == Some("fwmark"),
+        VirtualServerKey::Group(g) => n.arg(0) == Some("group") && n.arg(1) == Some(g.as_str()),
+        VirtualServerKey::Addr { addr, .. } => n.arg(0).and_then(|a| a.parse::<IpAddr>().ok()) == Some(*addr),
+        VirtualServerKey::Unset => false,
+    }
+}
+
+fn describe(key: &VirtualServerKey) -> String {
+    match key {
+        VirtualServerKey::Addr { addr, port } => format!("[{addr}]:{port}"),
+        VirtualServerKey::Fwmark(m) => format!("FWM {m}"),
+        VirtualServerKey::Group(g) => format!("group {g}"),
+        VirtualServerKey::Unset => "?".into(),
+    }
+}
+
+/// Default PATH keepalived searches for scripts named without a '/'.
+const SCRIPT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Whether a script's program exists as a file (keepalived only runs, and
+/// only checks the security of, scripts it can find).
+fn script_exists(s: &Script) -> bool {
+    let Some(prog) = s.argv.first() else { return false };
+    if prog.contains('/') {
+        return Path::new(prog).is_file();
+    }
+    let env_path = std::env::var("PATH").unwrap_or_default();
+    env_path
+        .split(':')
+        .chain(SCRIPT_PATH.split(':'))
+        .filter(|d| !d.is_empty())
+        .any(|d| Path::new(d).join(prog).is_file())
+}
+
+fn is_root_name(u: &str) -> bool {
+    u == "root" || u == "0"
+}
+
+/// Every script with the position of the line that configures it.
+fn collect_scripts(cfg: &Config, tree: &[Node]) -> Vec<(Pos, Script)> {
+    let mut out = Vec::new();
+    let mut add = |pos: Pos, s: &Option<Script>| {
+        if let Some(s) = s {
+            out.push((pos, s.clone()));
+        }
+    };
+    for s in &cfg.vrrp_scripts {
+        add(child_pos(tree, "vrrp_script", &s.name, "script"), &Some(s.script.clone()));
+    }
+    for i in &cfg.vrrp_instances {
+        let p = |k: &str| child_pos(tree, "vrrp_instance", &i.name, k);
+        add(p("notify"), &i.notify);
+        add(p("notify_master"), &i.notify_master);
+        add(p("notify_backup"), &i.notify_backup);
+        add(p("notify_fault"), &i.notify_fault);
+        add(p("notify_stop"), &i.notify_stop);
+        add(p("notify_master_rx_lower_pri"), &i.notify_master_rx_lower_pri);
+    }
+    for g in &cfg.sync_groups {
+        let p = |k: &str| child_pos(tree, "vrrp_sync_group", &g.name, k);
+        add(p("notify"), &g.notify);
+        add(p("notify_master"), &g.notify_master);
+        add(p("notify_backup"), &g.notify_backup);
+        add(p("notify_fault"), &g.notify_fault);
+        add(p("notify_stop"), &g.notify_stop);
+    }
+    let vs_pos = pos_of(tree, "virtual_server", None);
+    for vs in &cfg.virtual_servers {
+        add(vs_pos, &vs.quorum_up);
+        add(vs_pos, &vs.quorum_down);
+        for rs in &vs.real_servers {
+            add(vs_pos, &rs.notify_up);
+            add(vs_pos, &rs.notify_down);
+            for c in &rs.checkers {
+                if let super::model::CheckKind::Misc(m) = &c.kind {
+                    add(vs_pos, &Some(m.misc_path.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn scripts(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
+    let all = collect_scripts(cfg, tree);
+    if all.is_empty() {
+        return;
+    }
+    let global_user = cfg.global.script_user.as_ref().and_then(|s| s.user.clone());
+    let effective_user = |s: &Script| -> Option<String> {
+        s.user.clone().or_else(|| global_user.clone()).or_else(|| {
+            env.default_script_user_exists.then(|| "keepalived_script".to_string())
+        })
+    };
+    if cfg.global.enable_script_security {
+        // Without a usable default user keepalived refuses each script that
+        // names none.
+        if global_user.is_none() && !env.default_script_user_exists {
+            if let Some((pos, _)) = all.iter().find(|(_, s)| s.user.is_none()) {
+                diags.warn(*pos, "Unable to set default user keepalived_script for script");
+            }
+        }
+        return;
+    }
+    // Without script security, a script that keepalived would run as root
+    // is a security violation (keepalived -t exits 6).
+    let violation = all.iter().find(|(_, s)| {
+        let root = effective_user(s).is_none_or(|u| is_root_name(&u));
+        root && script_exists(s)
+    });
+    if let Some((pos, _)) = violation {
+        diags.warn(*pos, "SECURITY VIOLATION - scripts are being executed but script_security not enabled.");
+    }
+}

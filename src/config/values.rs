@@ -1,0 +1,215 @@
+//! Scalar values as keepalived reads them: integers in a range, booleans,
+//! decimal timers, scripts. Each reader reports keepalived's complaint and
+//! returns None, so the keyword is ignored as keepalived ignores it.
+
+use super::diag::{Diags, Pos};
+use super::model::{Microseconds, RawOption, Script};
+use super::tree::Node;
+
+pub fn parse_i64(s: &str) -> Option<i64> {
+    let t = s.strip_prefix('+').unwrap_or(s);
+    if t.is_empty() || !t.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse().ok()
+}
+
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Some(true),
+        "off" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// A decimal number of seconds (`2.71828`, `3`), no exponent, no sign.
+pub fn parse_decimal(s: &str) -> Option<f64> {
+    let t = s.strip_prefix('+').unwrap_or(s);
+    let mut dots = 0;
+    if t.is_empty() || t == "." {
+        return None;
+    }
+    for b in t.bytes() {
+        match b {
+            b'0'..=b'9' => {}
+            b'.' => dots += 1,
+            _ => return None,
+        }
+    }
+    if dots > 1 {
+        return None;
+    }
+    t.parse().ok()
+}
+
+/// keepalived splits a script into argv at unquoted whitespace; single
+/// quotes group words.
+pub fn split_script(cmd: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut in_quote = false;
+    for c in cmd.chars() {
+        if in_quote {
+            if c == '\'' {
+                in_quote = false;
+            } else {
+                cur.push(c);
+            }
+        } else if c == '\'' {
+            in_quote = true;
+            in_word = true;
+        } else if c.is_whitespace() {
+            if in_word {
+                out.push(std::mem::take(&mut cur));
+                in_word = false;
+            }
+        } else {
+            cur.push(c);
+            in_word = true;
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    out
+}
+
+/// Reading context for one section: diagnostics plus the helpers every
+/// section uses.
+pub struct Ctx<'d> {
+    pub diags: &'d mut Diags,
+}
+
+impl Ctx<'_> {
+    pub fn warn(&mut self, pos: Pos, msg: impl Into<String>) {
+        self.diags.warn(pos, msg);
+    }
+
+    pub fn unknown(&mut self, n: &Node) {
+        self.diags.warn(n.pos, format!("Unknown keyword '{}'", n.keyword));
+        if n.block.is_some() {
+            self.diags.warn(n.pos, "Unexpected '{' - ignoring");
+        }
+    }
+
+    /// A keyword that takes no block was given one.
+    pub fn no_block(&mut self, n: &Node) {
+        if n.block.is_some() {
+            self.diags.warn(n.pos, "Unexpected '{' - ignoring");
+        }
+    }
+
+    /// A keyword that needs a block was given none.
+    pub fn need_block<'n>(&mut self, n: &'n Node) -> &'n [Node] {
+        if n.block.is_none() {
+            self.diags.warn(n.pos, format!("Missing '{{' at beginning of {} configuration block", n.keyword));
+        }
+        n.children()
+    }
+
+    pub fn arg<'n>(&mut self, n: &'n Node, i: usize) -> Option<&'n str> {
+        let a = n.arg(i);
+        if a.is_none() {
+            self.diags.warn(n.pos, format!("{} requires a parameter", n.keyword));
+        }
+        a
+    }
+
+    pub fn string(&mut self, n: &Node) -> Option<String> {
+        self.arg(n, 0).map(str::to_string)
+    }
+
+    pub fn int(&mut self, n: &Node, min: i64, max: i64) -> Option<i64> {
+        let s = self.arg(n, 0)?;
+        self.int_value(n, s, min, max)
+    }
+
+    pub fn int_value(&mut self, n: &Node, s: &str, min: i64, max: i64) -> Option<i64> {
+        match parse_i64(s) {
+            Some(v) if (min..=max).contains(&v) => Some(v),
+            _ => {
+                self.diags.warn(
+                    n.pos,
+                    format!("{} '{}' is invalid - must be between {} and {}", n.keyword, s, min, max),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn u32(&mut self, n: &Node, min: u32, max: u32) -> Option<u32> {
+        self.int(n, i64::from(min), i64::from(max)).map(|v| v as u32)
+    }
+
+    /// `KEYWORD [BOOL]`: no argument means true.
+    pub fn flag(&mut self, n: &Node) -> Option<bool> {
+        match n.arg(0) {
+            None => Some(true),
+            Some(s) => match parse_bool(s) {
+                Some(b) => Some(b),
+                None => {
+                    self.diags.warn(n.pos, format!("Invalid value '{}' for {}", s, n.keyword));
+                    None
+                }
+            },
+        }
+    }
+
+    /// A <TIMER> in seconds with microsecond resolution, within [min, max] s.
+    pub fn timer(&mut self, n: &Node, min: f64, max: f64) -> Option<Microseconds> {
+        let s = self.arg(n, 0)?;
+        match parse_decimal(s) {
+            Some(v) if v >= min && v <= max => Microseconds::from_secs_f64(v),
+            _ => {
+                self.diags.warn(n.pos, format!("{} '{}' is invalid - must be between {} and {}", n.keyword, s, min, max));
+                None
+            }
+        }
+    }
+
+    /// `KEYWORD "command args" [user [group]]`
+    pub fn script(&mut self, n: &Node) -> Option<Script> {
+        let cmd = self.arg(n, 0)?;
+        let argv = split_script(cmd);
+        if argv.is_empty() {
+            self.diags.warn(n.pos, format!("{} has an empty command", n.keyword));
+            return None;
+        }
+        Some(Script { argv, user: n.arg(1).map(str::to_string), group: n.arg(2).map(str::to_string) })
+    }
+
+    pub fn raw(&mut self, n: &Node) -> RawOption {
+        RawOption { keyword: n.keyword.clone(), args: n.args.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_i64("42"), Some(42));
+        assert_eq!(parse_i64("-5"), Some(-5));
+        assert_eq!(parse_i64("4x"), None);
+        assert_eq!(parse_i64(""), None);
+        assert_eq!(parse_i64("99999999999999999999999"), None);
+        assert_eq!(parse_decimal("2.5"), Some(2.5));
+        assert_eq!(parse_decimal("1.2.3"), None);
+        assert_eq!(parse_decimal("-1"), None);
+        assert_eq!(parse_decimal("1e3"), None);
+    }
+
+    #[test]
+    fn scripts() {
+        assert_eq!(split_script("/bin/x  a 'b c'  d"), ["/bin/x", "a", "b c", "d"]);
+        assert_eq!(split_script("  "), Vec::<String>::new());
+    }
+}
+
+impl Ctx<'_> {
+    /// Block keywords such as `global_defs` take no arguments; keepalived
+    /// ignores any silently.
+    pub fn no_args_ok(&mut self, _n: &Node) {}
+}
