@@ -36,6 +36,7 @@ impl Diags {
         log::debug!("config: line {}: {}", pos.line, msg);
         self.items.push((pos, sev, msg));
     }
+    #[allow(dead_code)]
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|(_, s, _)| *s == Severity::Error)
     }
