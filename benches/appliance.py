@@ -83,7 +83,7 @@ def guest(rounds):
             time.sleep(4)  # let the child prove itself stable (policy resets the backoff)
         c.buf = ""
         c.send("mem")
-        m = c.read_until(r"ROLE RSS_KB.*\n(parent \S+).*\n(vrrp \S+).*\n(check \S+)", 30)
+        m = c.read_until(r"ROLE RSS_KB.*\n(parent \S+) .*\n(vrrp \S+) .*\n(check \S+) .*\n", 30)
         rss = {l.split()[0]: l.split()[1] for l in m.groups()}
         c.send("poweroff")
         c.read_until(r"reboot: Power down", 60)
@@ -92,40 +92,65 @@ def guest(rounds):
     return boot, res, rss
 
 
+HOST_CONF = """global_defs {
+  router_id bench
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority 100
+  advert_int 1
+  virtual_ipaddress {
+    192.0.2.100/24
+  }
+}
+"""
+
+
 def host_rss():
-    """RSS (KiB) of vigil's and keepalived's three processes, same config, on the host."""
+    """RSS (KiB) of vigil's and keepalived's processes, same config (one VRRP
+    instance), each in a network namespace with an eth0 made for it."""
     out = {}
     d = tempfile.mkdtemp(prefix="vigil-bench-")
     conf = os.path.join(d, "k.conf")
     with open(conf, "w") as f:
-        f.write("global_defs {\n  router_id bench\n}\n")
+        f.write(HOST_CONF)
     runs = {
         "vigil": [BIN, "-n", "-G", "-f", conf, "-p", f"{d}/v.pid", "-r", f"{d}/v1.pid", "-c", f"{d}/v2.pid", "--control", f"{d}/ctl"],
         "keepalived": ["keepalived", "-n", "-G", "-f", conf, "-p", f"{d}/k.pid", "-r", f"{d}/k1.pid", "-c", f"{d}/k2.pid"],
     }
     for name, cmd in runs.items():
+        ns = f"vigil-bench-{os.getpid()}"
+        subprocess.run(["ip", "netns", "add", ns], check=True)
         try:
-            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        except FileNotFoundError:
-            out[name] = None
-            continue
-        time.sleep(2)
-        pids = [p.pid] + [int(x) for x in subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()]
-        rss = []
-        for pid in pids:
+            subprocess.run(["ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"], check=True)
+            subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "up"], check=True)
+            subprocess.run(["ip", "-n", ns, "link", "set", "eth1", "up"], check=True)
             try:
-                for l in open(f"/proc/{pid}/status"):
-                    if l.startswith("VmRSS:"):
-                        rss.append(int(l.split()[1]))
-            except OSError:
-                pass
-        out[name] = rss
-        p.terminate()
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+                p = subprocess.Popen(["ip", "netns", "exec", ns] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            except FileNotFoundError:
+                out[name] = None
+                continue
+            time.sleep(3)
+            pids = [p.pid] + [int(x) for x in subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()]
+            rss = []
+            for pid in pids:
+                try:
+                    for l in open(f"/proc/{pid}/status"):
+                        if l.startswith("VmRSS:"):
+                            rss.append(int(l.split()[1]))
+                except OSError:
+                    pass
+            out[name] = rss
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        finally:
+            subprocess.run(["ip", "netns", "del", ns])
     return out
 
 
@@ -146,7 +171,7 @@ def main():
     print(f"| restart after `fault hang check` (SIGSTOP, 1 s watchdog), min / median / max of {len(res['hang'])} | {pct(res['hang'])} ms |")
     print(f"| RSS in the guest: parent / vrrp / check | {rss.get('parent')} / {rss.get('vrrp')} / {rss.get('check')} KiB |")
     for name, r in hrss.items():
-        print(f"| RSS on the host, {name}: parent / children | {' / '.join(map(str, r)) if r else 'not run'} KiB |")
+        print(f"| RSS on the host (one VRRP instance), {name}: parent / children started | {' / '.join(map(str, r)) if r else 'not run'} KiB |")
 
 
 if __name__ == "__main__":
