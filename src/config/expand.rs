@@ -115,6 +115,9 @@ struct Expander<'d> {
     /// Set when a bound was hit: stop producing lines.
     aborted: bool,
     rng: u64,
+    /// Logical lines processed, emitted or not: bounds the time a hostile
+    /// file can cost (`~SEQ` loops that only define things).
+    work: usize,
 }
 
 /// What a line asks of the physical-line reader.
@@ -141,6 +144,7 @@ impl<'d> Expander<'d> {
             pwd: PathBuf::from("."),
             aborted: false,
             rng: seed | 1,
+            work: 0,
         }
     }
 
@@ -224,6 +228,11 @@ impl<'d> Expander<'d> {
         }
         if depth > MAX_EXPANSION_DEPTH {
             self.abort(pos, format!("definitions nest more than {MAX_EXPANSION_DEPTH} deep (a definition that uses itself?)"));
+            return Next::Done;
+        }
+        self.work += 1;
+        if self.work > MAX_WORK {
+            self.abort(pos, format!("configuration needs more than {MAX_WORK} expansion steps"));
             return Next::Done;
         }
         let mut t = text.trim();
@@ -468,17 +477,27 @@ impl<'d> Expander<'d> {
                 self.diags.warn(pos, format!("~{kind} step cannot be 0"));
                 return;
             }
+            // Count first, so a huge range is refused before any work.
+            let span = i128::from(end) - i128::from(start);
+            let count = if (span >= 0) == (step > 0) || span == 0 { span / i128::from(step) + 1 } else { 0 };
+            if count > MAX_LINES as i128 {
+                self.abort(pos, format!("~{kind} repeats {count} times, more than the {MAX_LINES} allowed"));
+                return;
+            }
             let mut v = start;
-            while (step > 0 && v <= end) || (step < 0 && v >= end) {
-                if iterations.len() >= MAX_LINES {
-                    self.abort(pos, format!("~{kind} repeats more than {MAX_LINES} times"));
+            for _ in 0..count {
+                if self.aborted {
                     return;
                 }
                 let text = if kind == "SEQx" { format!("{v:x}") } else { v.to_string() };
-                iterations.push(vec![(var.to_string(), text)]);
+                self.define(pos, var.to_string(), vec![text]);
+                if let Next::StartMultiline(name, first) = self.process_line(&rest, pos, include_depth, depth + 1) {
+                    self.define(pos, name, first);
+                }
                 let Some(n) = v.checked_add(step) else { break };
                 v = n;
             }
+            return;
         }
         for assigns in iterations {
             if self.aborted {

@@ -21,3 +21,5 @@ pub const MAX_EXPANDED_LINE: usize = 1024 * 1024;
 pub const MAX_LINES: usize = 2_000_000;
 /// Most definitions.
 pub const MAX_DEFINITIONS: usize = 10_000;
+/// Most logical lines processed (emitted or not) in one load.
+pub const MAX_WORK: usize = 10_000_000;
