@@ -64,6 +64,10 @@ pub fn shell() -> std::io::Result<u32> {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
             libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            // Its own session with the console as controlling tty, so
+            // ctrl-c reaches the shell and never the parent.
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY as _, 1);
             Ok(())
         });
     }

@@ -82,11 +82,9 @@ fn reopen_console() {
     for fd in 0..3 {
         let _ = nix::unistd::dup2(f.as_raw_fd(), fd);
     }
-    // The console as a controlling tty, so ctrl-c reaches a shell we start.
-    unsafe {
-        libc::setsid();
-        libc::ioctl(0, libc::TIOCSCTTY as _, 1);
-    }
+    // The console is deliberately not our controlling tty: ctrl-c typed on
+    // it must not reach PID 1 (SIGINT means ctrl-alt-del: reboot). A shell
+    // started from the console takes it as its own controlling tty.
 }
 
 fn set_hostname(cmdline: &str) {

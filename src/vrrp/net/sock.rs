@@ -1,0 +1,203 @@
+//! Raw IP sockets for VRRP adverts (protocol 112), one pair per interface
+//! and family: a receive socket bound to the device only (a raw socket
+//! bound to an address would drop multicast), joined to the group, and a
+//! send socket bound to the instance's source address so the kernel puts
+//! that address (the one the v3 checksum covered) in the IP header.
+//!
+//! TTL / hop limit 255 on everything we send; our own multicast is not
+//! looped back. IPv4 receive delivers the IP header (we check TTL there);
+//! IPv6 delivers the VRRP message only, with the hop limit and the
+//! destination address in control messages.
+
+use super::{bind_to_device, cvt, setsockopt, socket};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+pub const IPPROTO_VRRP: libc::c_int = 112;
+pub const VRRP_GROUP4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+pub const VRRP_GROUP6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+
+/// One received datagram's metadata. For IPv4 the buffer starts with the
+/// IP header; for IPv6 with the VRRP message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub len: usize,
+    pub src: IpAddr,
+    /// IPv6: from IPV6_PKTINFO. IPv4: None (it is in the IP header).
+    pub dst: Option<IpAddr>,
+    /// IPv6: from IPV6_HOPLIMIT. IPv4: None (it is in the IP header).
+    pub hop_limit: Option<u8>,
+    pub ifindex: Option<u32>,
+}
+
+pub struct AdvertSocket {
+    fd: OwnedFd,
+    v6: bool,
+}
+
+impl AsFd for AdvertSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AdvertSocket {
+    /// A receive socket on `ifname`, joined to `groups` (multicast mode) or
+    /// to none (unicast mode).
+    pub fn receiver(ifname: &str, ifindex: u32, v6: bool, groups: &[IpAddr]) -> io::Result<Self> {
+        let fd = socket(if v6 { libc::AF_INET6 } else { libc::AF_INET }, libc::SOCK_RAW, IPPROTO_VRRP)?;
+        bind_to_device(&fd, ifname)?;
+        if v6 {
+            setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, &1i32)?;
+            setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, &1i32)?;
+            setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, &0i32)?;
+        } else {
+            setsockopt(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &0i32)?;
+        }
+        let s = AdvertSocket { fd, v6 };
+        for g in groups {
+            s.join(*g, ifindex)?;
+        }
+        Ok(s)
+    }
+
+    /// A send socket on `ifname` with source `src` (bound; for IPv6 a
+    /// link-local source needs the scope id = ifindex).
+    pub fn sender(ifname: &str, ifindex: u32, src: IpAddr) -> io::Result<Self> {
+        let v6 = src.is_ipv6();
+        let fd = socket(if v6 { libc::AF_INET6 } else { libc::AF_INET }, libc::SOCK_RAW, IPPROTO_VRRP)?;
+        bind_to_device(&fd, ifname)?;
+        if v6 {
+            setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_HOPS, &255i32)?;
+            setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, &255i32)?;
+            setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, &0i32)?;
+            setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF, &(ifindex as i32))?;
+        } else {
+            setsockopt(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, &255i32)?;
+            setsockopt(&fd, libc::IPPROTO_IP, libc::IP_TTL, &255i32)?;
+            setsockopt(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &0i32)?;
+            let mreq = libc::ip_mreqn {
+                imr_multiaddr: libc::in_addr { s_addr: 0 },
+                imr_address: libc::in_addr { s_addr: 0 },
+                imr_ifindex: ifindex as i32,
+            };
+            setsockopt(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &mreq)?;
+        }
+        // Freebind: the source may be a VIP this node does not hold yet.
+        let _ = setsockopt(&fd, libc::IPPROTO_IP, libc::IP_FREEBIND, &1i32);
+        let (sa, len) = sockaddr(SocketAddr::new(src, 0), ifindex);
+        cvt(unsafe { libc::bind(fd.as_raw_fd(), (&sa as *const libc::sockaddr_storage).cast(), len) })?;
+        Ok(AdvertSocket { fd, v6 })
+    }
+
+    pub fn join(&self, group: IpAddr, ifindex: u32) -> io::Result<()> {
+        match group {
+            IpAddr::V4(g) => {
+                let mreq = libc::ip_mreqn {
+                    imr_multiaddr: libc::in_addr { s_addr: u32::from_ne_bytes(g.octets()) },
+                    imr_address: libc::in_addr { s_addr: 0 },
+                    imr_ifindex: ifindex as i32,
+                };
+                setsockopt(&self.fd, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq)
+            }
+            IpAddr::V6(g) => {
+                let mreq = libc::ipv6_mreq { ipv6mr_multiaddr: libc::in6_addr { s6_addr: g.octets() }, ipv6mr_interface: ifindex };
+                setsockopt(&self.fd, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq)
+            }
+        }
+    }
+
+    /// Sends one VRRP message (the kernel adds the IP header).
+    pub fn send_to(&self, msg: &[u8], dst: IpAddr, ifindex: u32) -> io::Result<usize> {
+        let (sa, len) = sockaddr(SocketAddr::new(dst, 0), ifindex);
+        let n = unsafe {
+            libc::sendto(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), libc::MSG_DONTWAIT, (&sa as *const libc::sockaddr_storage).cast(), len)
+        };
+        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+    }
+
+    /// Receives one datagram into `buf` (WouldBlock when none is queued).
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        let mut sa: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut cbuf = [0u64; 16];
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = (&mut sa as *mut libc::sockaddr_storage).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let src = from_sockaddr(&sa).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let mut r = Received { len: n as usize, src, dst: None, hop_limit: None, ifindex: None };
+        if self.v6 {
+            unsafe {
+                let mut c = libc::CMSG_FIRSTHDR(&msg);
+                while !c.is_null() {
+                    let data = libc::CMSG_DATA(c);
+                    if (*c).cmsg_level == libc::IPPROTO_IPV6 && (*c).cmsg_type == libc::IPV6_HOPLIMIT {
+                        let v: i32 = std::ptr::read_unaligned(data.cast());
+                        r.hop_limit = u8::try_from(v).ok();
+                    } else if (*c).cmsg_level == libc::IPPROTO_IPV6 && (*c).cmsg_type == libc::IPV6_PKTINFO {
+                        let pi: libc::in6_pktinfo = std::ptr::read_unaligned(data.cast());
+                        r.dst = Some(IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr)));
+                        r.ifindex = Some(pi.ipi6_ifindex);
+                    }
+                    c = libc::CMSG_NXTHDR(&msg, c);
+                }
+            }
+        }
+        Ok(r)
+    }
+}
+
+pub(crate) fn sockaddr(addr: SocketAddr, ifindex: u32) -> (libc::sockaddr_storage, libc::socklen_t) {
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_zero: [0; 8],
+            };
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin) };
+            (ss, std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
+        }
+        SocketAddr::V6(a) => {
+            let scope = if is_link_local(a.ip()) || a.ip().is_multicast() { ifindex } else { 0 };
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_scope_id: scope,
+            };
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin6) };
+            (ss, std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+        }
+    }
+}
+
+fn from_sockaddr(ss: &libc::sockaddr_storage) -> Option<IpAddr> {
+    match ss.ss_family as libc::c_int {
+        libc::AF_INET => {
+            let sin: libc::sockaddr_in = unsafe { std::ptr::read((ss as *const libc::sockaddr_storage).cast()) };
+            Some(IpAddr::V4(Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes())))
+        }
+        libc::AF_INET6 => {
+            let sin6: libc::sockaddr_in6 = unsafe { std::ptr::read((ss as *const libc::sockaddr_storage).cast()) };
+            Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
+        }
+        _ => None,
+    }
+}
+
+pub fn is_link_local(a: &Ipv6Addr) -> bool {
+    (a.segments()[0] & 0xffc0) == 0xfe80
+}
