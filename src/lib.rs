@@ -13,6 +13,7 @@ pub mod init;
 pub mod ipc;
 pub mod log;
 pub mod mem;
+pub mod netconf;
 pub mod netlink;
 pub mod pidfile;
 pub mod signals;
