@@ -68,7 +68,10 @@ struct Netns(String);
 
 impl Netns {
     fn create() -> Option<Netns> {
-        let name = format!("vigil-cfg-{}", std::process::id());
+        // Tests run in parallel threads: one namespace each.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("vigil-cfg-{}-{n}", std::process::id());
         let ip = |args: &[&str]| {
             Command::new("ip").args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
         };
@@ -144,21 +147,18 @@ fn vigil_verdicts(ns: &str, files: &[PathBuf]) -> Vec<(bool, Vec<String>)> {
     .expect("vigil thread")
 }
 
-#[test]
-fn corpus_verdicts_match_keepalived() {
-    let Some(files) = samples() else {
-        skip_or_fail("keepalived sample corpus not found");
-        return;
-    };
+/// Compares vigil's and keepalived's verdicts on `files`:
+/// (compared, agreeing, report of disagreements).
+fn compare(files: &[PathBuf]) -> Option<(usize, usize, String)> {
     let Some(bin) = keepalived() else {
         skip_or_fail("keepalived binary not found");
-        return;
+        return None;
     };
     let Some(ns) = Netns::create() else {
         skip_or_fail("cannot create a network namespace (not root?)");
-        return;
+        return None;
     };
-    let ours = vigil_verdicts(&ns.0, &files);
+    let ours = vigil_verdicts(&ns.0, files);
     let mut compared = 0;
     let mut agree = 0;
     let mut report = String::new();
@@ -184,6 +184,31 @@ fn corpus_verdicts_match_keepalived() {
             ));
         }
     }
+    Some((compared, agree, report))
+}
+
+#[test]
+fn corpus_verdicts_match_keepalived() {
+    let Some(files) = samples() else {
+        skip_or_fail("keepalived sample corpus not found");
+        return;
+    };
+    let Some((compared, agree, report)) = compare(&files) else { return };
     println!("corpus: {compared} files compared, {agree} agree");
+    assert_eq!(compared, agree, "verdicts differ:{report}");
+}
+
+/// Our own cases (tests/data/config/compare): each names the verdict it
+/// was written for (ok_/bad_), and keepalived is the judge.
+#[test]
+fn local_cases_match_keepalived() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/config/compare");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "conf")).collect())
+        .unwrap_or_default();
+    files.sort();
+    assert!(!files.is_empty(), "no cases in {}", dir.display());
+    let Some((compared, agree, report)) = compare(&files) else { return };
+    println!("local cases: {compared} files compared, {agree} agree");
     assert_eq!(compared, agree, "verdicts differ:{report}");
 }

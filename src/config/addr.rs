@@ -7,6 +7,9 @@ use super::tree::Node;
 use super::values::{Ctx, parse_i64};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// keepalived 2.2.7 rejects `a.b.c.d-e` in virtual_ipaddress.
+const ALLOW_ADDRESS_RANGES: bool = false;
+
 /// Most addresses one range line (`a.b.c.d-e`) may expand to.
 const MAX_RANGE: u32 = 65536;
 
@@ -75,6 +78,11 @@ fn parse_range(s: &str) -> Option<(Vec<IpAddr>, Option<u8>)> {
         None => None,
     };
     let Some(last) = last else { return Some((vec![addr], len)) };
+    // keepalived 2.2.7 takes no range in an address list (only in a
+    // virtual_server_group); keep the parser for when it does.
+    if !ALLOW_ADDRESS_RANGES || len.is_some() {
+        return None;
+    }
     let addrs = match addr {
         IpAddr::V4(a) => {
             let o = a.octets();
@@ -539,6 +547,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "keepalived 2.2.7 has no address ranges in address lists"]
     fn ranges() {
         let (a, _) = parse_range("192.168.200.3-10").unwrap_or_default();
         assert_eq!(a.len(), 8);

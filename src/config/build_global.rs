@@ -104,6 +104,8 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
                 _ => ctx.warn(n.pos, format!("vrrp_mcast_group6 '{}' is not a valid IPv6 multicast address", n.arg(0).unwrap_or(""))),
             },
             "vrrp_iptables" => {
+                // Debian's 2.2.7 is built with nftables only and says so.
+                ctx.warn(n.pos, "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option");
                 g.vrrp_iptables = Some(IptablesChains {
                     in_chain: n.arg(0).map(String::from),
                     out_chain: n.arg(1).map(String::from),

@@ -185,6 +185,16 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
             _ => ctx.unknown(c),
         }
     }
+    if let VirtualServerKey::Fwmark(m) = vs.key {
+        for rs in &mut vs.real_servers {
+            if let Some(p) = rs.port.take() {
+                ctx.warn(
+                    n.pos,
+                    format!("WARNING - fwmark virtual server FWM {m}, real server [{}]:{p} has port specified - clearing", rs.addr),
+                );
+            }
+        }
+    }
     if protocol_set && matches!(vs.key, VirtualServerKey::Fwmark(_)) {
         ctx.warn(n.pos, format!("Warning: Virtual server FWM {}: protocol specified for fwmark - protocol will be ignored", n.arg(1).unwrap_or("")));
     }

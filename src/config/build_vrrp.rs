@@ -223,7 +223,11 @@ const RAW_INSTANCE: &[&str] = &[
 pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option<VrrpInstance> {
     let name = name_of(ctx, n)?;
     let mut v = VrrpInstance { name, ..Default::default() };
+    let mut priority_set = false;
     for c in ctx.need_block(n) {
+        if c.keyword == "priority" {
+            priority_set = true;
+        }
         let kw = c.keyword.as_str();
         match kw {
             "authentication" => {
@@ -321,7 +325,31 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
             }
         }
     }
+    // keepalived makes a MASTER with no priority the address owner.
+    if !priority_set && v.state == InitialState::Master {
+        v.priority = 255;
+    }
+    if v.nopreempt && v.preempt_delay.0 != 0 {
+        ctx.warn(n.pos, format!("({}) preempt_delay is incompatible with nopreempt mode - resetting", v.name));
+        v.preempt_delay = super::model::Microseconds(0);
+    }
+    // The first VIP sets the instance's family; keepalived drops the others.
+    if let Some(first) = v.virtual_ipaddress.first().map(|a| a.addr.is_ipv4()) {
+        let name = v.name.clone();
+        let vip_pos = child_line(n, "virtual_ipaddress");
+        v.virtual_ipaddress.retain(|a| {
+            let same = a.addr.is_ipv4() == first;
+            if !same {
+                ctx.warn(vip_pos, format!("({name}): address family must match VRRP instance [{}/{}] - ignoring", a.addr, a.prefix_len));
+            }
+            same
+        });
+    }
     Some(v)
+}
+
+fn child_line(n: &Node, kw: &str) -> super::diag::Pos {
+    n.children().iter().find(|c| c.keyword == kw).map(|c| c.pos).unwrap_or(n.pos)
 }
 
 fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {

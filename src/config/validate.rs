@@ -172,7 +172,7 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
             if strict {
                 diags.warn(ipos, format!("({name}) Strict mode does not support authentication. Ignoring."));
                 inst.authentication = None;
-            } else if auth.auth_type == AuthType::Ah && inst.state == InitialState::Master {
+            } else if auth.auth_type == AuthType::Ah && inst.state == InitialState::Master && inst.priority != 255 {
                 diags.warn(ipos, format!("({name}) Initial state master is incompatible with AH authentication - clearing"));
                 inst.state = InitialState::Backup;
             }
@@ -405,6 +405,16 @@ fn collect_scripts(cfg: &Config, tree: &[Node]) -> Vec<(Pos, Script)> {
 }
 
 fn scripts(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
+    // A vrrp_script whose program cannot be found is disabled (notify and
+    // MISC_CHECK scripts that cannot be found are not complained about).
+    for s in &cfg.vrrp_scripts {
+        if !script_exists(&s.script) {
+            diags.warn(
+                child_pos(tree, "vrrp_script", &s.name, "script"),
+                format!("Disabling track script {} since not found/accessible", s.name),
+            );
+        }
+    }
     let all = collect_scripts(cfg, tree);
     if all.is_empty() {
         return;
