@@ -112,6 +112,13 @@ fn keepalived_verdict(bin: &Path, ns: &str, file: &Path) -> (Option<bool>, Strin
                 if let Some(mut e) = child.stderr.take() {
                     let _ = std::io::Read::read_to_string(&mut e, &mut err);
                 }
+                // keepalived -t with a non-root script_user kills itself
+                // with SIGTERM (or hangs, under a terminal): no verdict.
+                // If it reported problems before dying, that is its verdict.
+                if std::os::unix::process::ExitStatusExt::signal(&status).is_some() {
+                    let verdict = if err.trim().is_empty() { None } else { Some(false) };
+                    return (verdict, format!("killed by a signal: {err}"));
+                }
                 return (Some(status.success()), err);
             }
             Ok(None) if start.elapsed() < KEEPALIVED_TIMEOUT => std::thread::sleep(Duration::from_millis(20)),
@@ -168,8 +175,8 @@ fn compare(files: &[PathBuf]) -> Option<(usize, usize, String)> {
             continue;
         }
         let (theirs, err) = keepalived_verdict(&bin, &ns.0, f);
-        // keepalived hangs on some script_user settings (DIFFERENCES.md):
-        // such a file is one keepalived would accept once it got going.
+        // keepalived hangs or kills itself on some script_user settings
+        // (DIFFERENCES.md): we hold such a file valid, as vigil does.
         let ka_ok = theirs.unwrap_or(true);
         compared += 1;
         if ka_ok == vigil_ok {

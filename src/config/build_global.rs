@@ -47,7 +47,10 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             }
             "notification_email_from" => g.notification_email_from = ctx.string(n),
             "smtp_server" => {
-                if let Some(host) = ctx.arg(n, 0) {
+                if n.arg(0).is_some_and(|h| parse_ip(h).is_none()) {
+                    // Debian's 2.2.7 takes an address only.
+                    ctx.warn(n.pos, format!("Invalid smtp server {}", n.args.join(" ")));
+                } else if let Some(host) = ctx.arg(n, 0) {
                     let port = match n.arg(1) {
                         None => Some(25),
                         Some(p) => ctx.int_value(n, p, 1, 65535).map(|v| v as u16),

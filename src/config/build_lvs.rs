@@ -336,6 +336,12 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
             return None;
         }
     }
+    if let CheckKind::Http(h) | CheckKind::Ssl(h) = &kind {
+        if h.urls.is_empty() {
+            ctx.warn(n.pos, "HTTP/SSL_GET checker has no urls specified - ignoring");
+            return None;
+        }
+    }
     if let CheckKind::File(f) = &kind {
         if f.track_file.is_empty() {
             ctx.warn(n.pos, "FILE_CHECK has no track_file - ignoring");

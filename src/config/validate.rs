@@ -88,6 +88,19 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
     let strict = cfg.global.vrrp_strict;
     // (interface, family is v6, vrid) -> instance name
     let mut vrids: HashMap<(String, bool, u8), String> = HashMap::new();
+    // A second instance of the same name is refused.
+    let mut seen: Vec<String> = Vec::new();
+    let mut dup_lines = tree.iter().filter(|n| n.keyword == "vrrp_instance");
+    cfg.vrrp_instances.retain(|i| {
+        let node = dup_lines.find(|n| n.arg(0) == Some(i.name.as_str()));
+        if seen.contains(&i.name) {
+            diags.warn(node.map(|n| n.pos).unwrap_or_default(), format!("vrrp instance {} already defined", i.name));
+            false
+        } else {
+            seen.push(i.name.clone());
+            true
+        }
+    });
     for inst in &mut cfg.vrrp_instances {
         let ipos = pos_of(tree, "vrrp_instance", Some(&inst.name));
         let name = inst.name.clone();
@@ -167,9 +180,14 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
                 );
             }
         }
+        let v6 = inst.virtual_ipaddress.first().is_some_and(|a| a.addr.is_ipv6());
+        let version = inst.version.unwrap_or(if v6 { 3 } else { global_version });
         // Authentication.
         if let Some(auth) = &inst.authentication {
-            if strict {
+            if version == 3 {
+                diags.warn(ipos, format!("({name}) VRRP version 3 does not support authentication. Ignoring."));
+                inst.authentication = None;
+            } else if strict {
                 diags.warn(ipos, format!("({name}) Strict mode does not support authentication. Ignoring."));
                 inst.authentication = None;
             } else if auth.auth_type == AuthType::Ah && inst.state == InitialState::Master && inst.priority != 255 {
@@ -178,8 +196,6 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
             }
         }
         // Version-dependent advert interval.
-        let v6 = inst.virtual_ipaddress.first().is_some_and(|a| a.addr.is_ipv6());
-        let version = inst.version.unwrap_or(if v6 { 3 } else { global_version });
         if version == 2 && inst.advert_int.0 % 100 != 0 {
             diags.warn(
                 ipos,
@@ -224,16 +240,29 @@ fn check_route_dev(tree: &[Node], _inst: &str, dev: Option<&str>, env: &HostEnv,
 
 fn sync_groups(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
     let names: Vec<String> = cfg.vrrp_instances.iter().map(|i| i.name.clone()).collect();
+    let mut in_group: Vec<String> = Vec::new();
     cfg.sync_groups.retain_mut(|g| {
         let gpos = pos_of(tree, "vrrp_sync_group", Some(&g.name));
         let gname = g.name.clone();
+        let mut taken = 0;
         g.group.retain(|m| {
             let ok = names.contains(m);
             if !ok {
                 diags.warn(gpos, format!("Virtual router {m} specified in sync group {gname} doesn't exist - ignoring"));
+                return false;
             }
-            ok
+            if in_group.contains(m) {
+                diags.warn(gpos, format!("Virtual router {m} cannot exist in more than one sync group; ignoring {gname}"));
+                taken += 1;
+                return false;
+            }
+            in_group.push(m.clone());
+            true
         });
+        if g.group.is_empty() && taken > 0 {
+            diags.warn(gpos, format!("Sync group {gname}, no matching virtual router found in group declaration - removing"));
+            return false;
+        }
         match g.group.len() {
             0 => {
                 diags.warn(gpos, format!("Sync group {gname} has no virtual router(s). removing"));
@@ -293,6 +322,15 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
             }
             return true;
         }
+        if let VirtualServerKey::Addr { addr, .. } = vs.key {
+            vs.real_servers.retain(|rs| {
+                let same = rs.addr.is_ipv4() == addr.is_ipv4();
+                if !same {
+                    diags.warn(pos, format!("Address family of virtual server and real server {} don't match - skipping real server.", rs.addr));
+                }
+                same
+            });
+        }
         if vs.real_servers.is_empty() {
             diags.warn(pos, format!("Virtual server {label} has no real servers - ignoring"));
             return false;
@@ -308,6 +346,15 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
         }
         if !has(&["lb_algo", "lvs_sched"]) {
             diags.warn(pos, format!("Virtual server {label}: no scheduler set, setting default 'wlc'"));
+        }
+        let total: u64 = vs.real_servers.iter().map(|r| u64::from(r.weight.max(0) as u32)).sum();
+        if u64::from(vs.quorum) > total {
+            diags.warn(pos, format!("Warning - quorum {} for {label} exceeds total weight of real servers {total}, reducing quorum to {total}", vs.quorum));
+            vs.quorum = total as u32;
+        }
+        if vs.hysteresis >= vs.quorum && vs.hysteresis != 0 || (vs.quorum == 0 && vs.hysteresis == 0) {
+            diags.warn(pos, format!("Virtual server {label}: hysteresis {} >= quorum {}; setting hysteresis to {}", vs.hysteresis, vs.quorum, vs.quorum.wrapping_sub(1)));
+            vs.hysteresis = vs.quorum.wrapping_sub(1);
         }
         if let VirtualServerKey::Addr { port: 0, .. } = vs.key {
             if vs.persistence_timeout.is_none() {
