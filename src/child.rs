@@ -7,6 +7,7 @@ use crate::cli::{Options, Role};
 use crate::config::Config;
 use crate::ipc::{self, ConfigSummary, Msg};
 use crate::supervisor::spawn::CHILD_IPC_FD;
+use crate::vrrp::engine::Engine;
 use smol::LocalExecutor;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::rc::Rc;
@@ -44,13 +45,13 @@ pub fn run(opts: &Options) -> i32 {
         log::warn!("pid file {}: {e}", pid_file.display());
     }
     let ex: Rc<LocalExecutor<'static>> = Rc::new(LocalExecutor::new());
-    let code = async_io::block_on(ex.run(main(role, fd)));
+    let code = async_io::block_on(ex.run(main(role, fd, ex.clone())));
     crate::supervisor::remove_pid_file(&pid_file);
     log::info!("{} child stopped", role.name());
     code
 }
 
-async fn main(role: Role, fd: OwnedFd) -> i32 {
+async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
     let (tx, mut rx) = match ipc::channel(fd) {
         Ok(c) => c,
         Err(e) => {
@@ -66,16 +67,28 @@ async fn main(role: Role, fd: OwnedFd) -> i32 {
         }
     };
     let applied = Rc::new(RefCell::new(Applied::default()));
+    let mut engine: Option<Engine> = None;
     let _ = tx.try_send(&Msg::Ready { pid: std::process::id() });
     log::info!("{} child running", role.name());
     enum Ev {
         Msg(Result<Msg, ipc::IpcError>),
         Sig(std::io::Result<i32>),
+        EngineChanged,
     }
     loop {
-        let ev = smol::future::or(async { Ev::Msg(rx.recv().await) }, async {
-            Ev::Sig(signals.read_with(|fd| crate::signals::read(fd)).await)
-        })
+        let ev = smol::future::or(
+            async { Ev::Msg(rx.recv().await) },
+            smol::future::or(
+                async { Ev::Sig(signals.read_with(|fd| crate::signals::read(fd)).await) },
+                async {
+                    match &engine {
+                        Some(e) => e.changed().await,
+                        None => std::future::pending::<()>().await,
+                    }
+                    Ev::EngineChanged
+                },
+            ),
+        )
         .await;
         match ev {
             Ev::Msg(Ok(Msg::Hello { seq })) => {
@@ -85,6 +98,18 @@ async fn main(role: Role, fd: OwnedFd) -> i32 {
             }
             Ev::Msg(Ok(Msg::Config { generation, config })) => {
                 let summary = summarize(&config);
+                let vrrp_changed = {
+                    let a = applied.borrow();
+                    a.generation == 0 || a.config.vrrp_instances != config.vrrp_instances || a.config.global != config.global
+                };
+                if role == Role::Vrrp && vrrp_changed {
+                    // Instances are restarted on any VRRP change for now:
+                    // a master hands over (priority 0) and re-elects.
+                    if let Some(e) = engine.take() {
+                        e.stop().await;
+                    }
+                    engine = Some(Engine::start(&ex, &config));
+                }
                 {
                     let mut a = applied.borrow_mut();
                     a.generation = generation;
@@ -110,14 +135,32 @@ async fn main(role: Role, fd: OwnedFd) -> i32 {
                     std::hint::spin_loop();
                 }
             }
-            Ev::Msg(Ok(Msg::Stop)) => return 0,
+            Ev::EngineChanged => {
+                if let Some(e) = &engine {
+                    let _ = tx.send(&Msg::VrrpStatus { instances: e.status() }).await;
+                }
+            }
+            Ev::Msg(Ok(Msg::Stop)) => {
+                if let Some(e) = engine.take() {
+                    e.stop().await;
+                }
+                return 0;
+            }
             Ev::Msg(Ok(other)) => log::warn!("{} child: unexpected message {other:?}", role.name()),
             Ev::Msg(Err(ipc::IpcError::Closed)) | Ev::Msg(Err(ipc::IpcError::Io(_))) => {
                 log::warn!("{} child: parent channel closed; stopping", role.name());
+                if let Some(e) = engine.take() {
+                    e.stop().await;
+                }
                 return 1;
             }
             Ev::Msg(Err(e)) => log::warn!("{} child: {e}", role.name()),
-            Ev::Sig(Ok(sig)) if sig == libc::SIGTERM || sig == libc::SIGINT => return 0,
+            Ev::Sig(Ok(sig)) if sig == libc::SIGTERM || sig == libc::SIGINT => {
+                if let Some(e) = engine.take() {
+                    e.stop().await;
+                }
+                return 0;
+            }
             Ev::Sig(Ok(sig)) => log::debug!("{} child: signal {sig}", role.name()),
             Ev::Sig(Err(e)) => log::warn!("{} child: signalfd: {e}", role.name()),
         }

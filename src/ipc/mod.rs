@@ -23,6 +23,8 @@ pub enum Msg {
     Config { generation: u32, config: Box<crate::config::Config> },
     /// Child → parent: the generation now in force and what it holds.
     ConfigApplied { generation: u32, summary: ConfigSummary },
+    /// VRRP child → parent: the instances' states (sent on every change).
+    VrrpStatus { instances: Vec<crate::vrrp::instance::InstanceStatus> },
     /// Parent → child: send your recent log lines.
     DumpLog,
     /// Child → parent: recent log lines, oldest first.

@@ -92,6 +92,7 @@ struct Slot {
     config_generation: u32,
     summary: ConfigSummary,
     mem: MemStats,
+    vrrp: Vec<crate::vrrp::instance::InstanceStatus>,
 }
 
 impl Slot {
@@ -113,6 +114,7 @@ impl Slot {
             config_generation: 0,
             summary: ConfigSummary::default(),
             mem: MemStats::default(),
+            vrrp: Vec::new(),
         }
     }
 }
@@ -475,6 +477,9 @@ impl Parent {
                 s.config_generation = generation;
                 s.summary = summary;
             }
+            Msg::VrrpStatus { instances } => {
+                s.vrrp = instances;
+            }
             Msg::LogLines { lines } => {
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "--- {} child log ---", s.role.name());
@@ -615,6 +620,7 @@ impl Parent {
                     rss_kb: s.pid.and_then(status::rss_kb),
                 })
                 .collect(),
+            vrrp: self.slots[0].vrrp.clone(),
         }
     }
 

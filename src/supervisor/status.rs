@@ -19,6 +19,8 @@ pub struct Status {
     /// Resident set size in KiB (VmRSS), from /proc.
     pub rss_kb: Option<u64>,
     pub children: Vec<ChildStatus>,
+    /// VRRP instances as the VRRP child last reported them.
+    pub vrrp: Vec<crate::vrrp::instance::InstanceStatus>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -1,5 +1,8 @@
 //! VRRP: the wire codec, the pure state machine, and (to come) the I/O layer.
 
+pub mod advert;
+pub mod engine;
 pub mod fsm;
+pub mod instance;
 pub mod net;
 pub mod wire;

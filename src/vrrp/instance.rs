@@ -1,0 +1,356 @@
+//! One VRRP instance at run time: its settings resolved against the
+//! machine (interface index, MAC, source address), its state machine, its
+//! sockets and fixed buffers, and the execution of the machine's actions.
+//! `change_state`-style side effects all live in `exec`.
+
+use super::advert::{self, AdvertCtx, Heard, Reject};
+use super::fsm::{self, Action, Actions, AdvertInterval, Centiseconds, Fsm, FsmConfig, GarpConfig, Input, Seconds, State};
+use super::net::garp::{ArpSocket, Mac, NaSocket};
+use super::net::{AdvertSocket, Received};
+use crate::config::model::{self, Config, VrrpInstance};
+use crate::netconf;
+use crate::netlink::{AddrSpec, Rtnl, RouteSpec, RuleSpec};
+use std::net::IpAddr;
+
+/// Largest VRRP datagram we build or accept (with an IPv4 header).
+pub const PACKET_MAX: usize = 1500;
+
+/// Counters per instance: every packet we drop is counted by reason.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Counters {
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub other_vrid: u64,
+    pub rejected: u64,
+    pub send_errors: u64,
+    pub address_list_mismatch: u64,
+    pub garp_sent: u64,
+    pub vip_errors: u64,
+}
+
+/// What the instance reports to the parent's status.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub state: String,
+    pub priority: u8,
+    pub effective_priority: u8,
+    pub counters: Counters,
+}
+
+#[derive(Debug)]
+pub enum SetupError {
+    NoInterface,
+    Interface(String, crate::netlink::NetlinkError),
+    NoSourceAddress(String),
+    Netconf(netconf::NetconfError),
+    Socket(&'static str, std::io::Error),
+    Config(String),
+}
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetupError::NoInterface => f.write_str("no interface configured"),
+            SetupError::Interface(i, e) => write!(f, "interface {i}: {e}"),
+            SetupError::NoSourceAddress(i) => write!(f, "no usable source address on {i}"),
+            SetupError::Netconf(e) => write!(f, "{e}"),
+            SetupError::Socket(what, e) => write!(f, "{what} socket: {e}"),
+            SetupError::Config(m) => f.write_str(m),
+        }
+    }
+}
+
+pub struct Instance {
+    pub name: String,
+    pub fsm: Fsm,
+    pub rx: async_io::Async<AdvertSocket>,
+    tx: AdvertSocket,
+    arp: Option<ArpSocket>,
+    na: Option<NaSocket>,
+    ifindex: u32,
+    mac: Mac,
+    dsts: Vec<IpAddr>,
+    ctx: AdvertCtx,
+    vips: Vec<AddrSpec>,
+    routes: Vec<RouteSpec>,
+    rules: Vec<RuleSpec>,
+    nl: Rtnl,
+    tx_buf: Box<[u8; PACKET_MAX]>,
+    pub rx_buf: Box<[u8; PACKET_MAX]>,
+    pub counters: Counters,
+    strict: bool,
+    skip_check_adv_addr: bool,
+}
+
+fn interval(inst: &VrrpInstance, version: u8) -> Result<AdvertInterval, SetupError> {
+    let cs = inst.advert_int.0;
+    if version == 3 {
+        let c = u16::try_from(cs).ok().and_then(Centiseconds::new).filter(|c| c.get() > 0);
+        c.map(AdvertInterval::V3).ok_or_else(|| SetupError::Config(format!("advert_int {cs} cs out of range for VRRPv3")))
+    } else {
+        // v2 carries whole seconds; keepalived rounds a fractional interval.
+        let s = ((cs + 50) / 100).clamp(1, 255) as u8;
+        Ok(AdvertInterval::V2(Seconds(s)))
+    }
+}
+
+impl Instance {
+    /// Resolves the instance against the machine and opens its sockets.
+    pub fn setup(config: &Config, inst: &VrrpInstance) -> Result<Instance, SetupError> {
+        let g = &config.global;
+        let version = inst.version.unwrap_or(g.vrrp_version);
+        let ifname = inst.interface.clone().ok_or(SetupError::NoInterface)?;
+        let mut nl = Rtnl::new().map_err(|e| SetupError::Interface(ifname.clone(), e))?;
+        let ifindex = nl.link_index(&ifname).map_err(|e| SetupError::Interface(ifname.clone(), e))?;
+        let link = nl.link(&crate::netlink::LinkRef::Index(ifindex)).map_err(|e| SetupError::Interface(ifname.clone(), e))?;
+        let mac: Mac = link.mac.as_ref().and_then(|m| <[u8; 6]>::try_from(m.as_slice()).ok()).unwrap_or([0; 6]);
+        let v6 = inst.virtual_ipaddress.first().map(|a| a.addr.is_ipv6()).unwrap_or(false);
+        // Source: unicast_src_ip / mcast_src_ip, else the interface's first
+        // address of the family (IPv6: its link-local address).
+        let src = match inst.unicast_src_ip.or(inst.mcast_src_ip) {
+            Some(a) => a,
+            None => {
+                let addrs = nl.addrs().map_err(|e| SetupError::Interface(ifname.clone(), e))?;
+                addrs
+                    .iter()
+                    .filter(|a| a.ifindex == ifindex && a.addr.is_ipv6() == v6)
+                    .filter(|a| !v6 || matches!(a.addr, IpAddr::V6(x) if super::net::sock::is_link_local(&x)))
+                    .map(|a| a.addr)
+                    .find(|a| !inst.virtual_ipaddress.iter().any(|v| v.addr == *a))
+                    .ok_or_else(|| SetupError::NoSourceAddress(ifname.clone()))?
+            }
+        };
+        let unicast = !inst.unicast_peers.is_empty();
+        let group: IpAddr = if v6 { g.vrrp_mcast_group6.into() } else { g.vrrp_mcast_group4.into() };
+        let dsts: Vec<IpAddr> = if unicast { inst.unicast_peers.iter().map(|p| p.addr).collect() } else { vec![group] };
+        let rx = AdvertSocket::receiver(&ifname, ifindex, v6, if unicast { &[] } else { std::slice::from_ref(&group) })
+            .and_then(async_io::Async::new)
+            .map_err(|e| SetupError::Socket("receive", e))?;
+        let tx = AdvertSocket::sender(&ifname, ifindex, src).map_err(|e| SetupError::Socket("send", e))?;
+        let arp = if inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded).any(|a| a.addr.is_ipv4()) {
+            Some(ArpSocket::new(ifindex).map_err(|e| SetupError::Socket("arp", e))?)
+        } else {
+            None
+        };
+        let na = if inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded).any(|a| a.addr.is_ipv6()) {
+            Some(NaSocket::new(&ifname, ifindex).map_err(|e| SetupError::Socket("neighbour advertisement", e))?)
+        } else {
+            None
+        };
+        let mut vips = Vec::new();
+        for a in inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded) {
+            let mut spec = netconf::addr_spec(&mut nl, a, Some(&ifname)).map_err(SetupError::Netconf)?;
+            if spec.addr.is_ipv6() {
+                // A VIP must be usable at once, not after duplicate detection.
+                spec.flags |= crate::netlink::consts::IFA_F_NODAD;
+            }
+            vips.push(spec);
+        }
+        let mut routes = Vec::new();
+        for r in &inst.virtual_routes {
+            routes.push(netconf::route_spec(&mut nl, r, Some(&ifname)).map_err(SetupError::Netconf)?);
+        }
+        let mut rules = Vec::new();
+        for r in &inst.virtual_rules {
+            rules.push(netconf::rule_spec(r).map_err(SetupError::Netconf)?);
+        }
+        let adv_interval = interval(inst, version)?;
+        let mut fc = FsmConfig::new(inst.priority, adv_interval, src);
+        fc.initial = match inst.state {
+            model::InitialState::Master => fsm::InitialState::Master,
+            model::InitialState::Backup => fsm::InitialState::Backup,
+        };
+        fc.preempt = !inst.nopreempt;
+        fc.preempt_delay = fsm::Duration::from_micros(inst.preempt_delay.0);
+        fc.garp = GarpConfig {
+            master_delay: fsm::Duration::from_secs(inst.garp_master_delay.unwrap_or(g.vrrp_garp_master_delay) as u64),
+            master_repeat: inst.garp_master_repeat.unwrap_or(g.vrrp_garp_master_repeat),
+            master_refresh: match inst.garp_master_refresh.unwrap_or(g.vrrp_garp_master_refresh) {
+                0 => None,
+                s => Some(fsm::Duration::from_secs(s as u64)),
+            },
+            master_refresh_repeat: inst.garp_master_refresh_repeat.unwrap_or(g.vrrp_garp_master_refresh_repeat),
+            lower_prio_repeat: inst.garp_lower_prio_repeat.or(g.vrrp_garp_lower_prio_repeat).unwrap_or(0),
+        };
+        fc.lower_prio_no_advert = inst.lower_prio_no_advert.unwrap_or(g.vrrp_lower_prio_no_advert);
+        fc.higher_prio_send_advert = inst.higher_prio_send_advert.unwrap_or(g.vrrp_higher_prio_send_advert);
+        let ctx = AdvertCtx::new(inst, version, adv_interval, src, &inst.virtual_ipaddress).map_err(SetupError::Config)?;
+        Ok(Instance {
+            name: inst.name.clone(),
+            fsm: Fsm::new(fc),
+            rx,
+            tx,
+            arp,
+            na,
+            ifindex,
+            mac,
+            dsts,
+            ctx,
+            vips,
+            routes,
+            rules,
+            nl,
+            tx_buf: Box::new([0u8; PACKET_MAX]),
+            rx_buf: Box::new([0u8; PACKET_MAX]),
+            counters: Counters::default(),
+            strict: inst.strict_mode.unwrap_or(g.vrrp_strict),
+            skip_check_adv_addr: inst.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr),
+        })
+    }
+
+    pub fn status(&self) -> InstanceStatus {
+        InstanceStatus {
+            name: self.name.clone(),
+            state: state_name(self.fsm.state()).to_string(),
+            priority: self.fsm.base_priority(),
+            effective_priority: self.fsm.effective_priority(),
+            counters: self.counters,
+        }
+    }
+
+    /// Handles one received datagram in `rx_buf[..meta.len]`.
+    pub fn on_packet(&mut self, meta: Received, now: fsm::Instant) -> bool {
+        let len = meta.len.min(PACKET_MAX);
+        let heard = advert::decode(&self.rx_buf[..len], &meta, &self.ctx);
+        match heard {
+            Ok(Heard { vrid, .. }) if vrid != self.ctx.vrid => {
+                self.counters.other_vrid += 1;
+                false
+            }
+            Ok(h) => {
+                self.counters.adverts_received += 1;
+                if !h.addresses_match && !self.skip_check_adv_addr {
+                    self.counters.address_list_mismatch += 1;
+                    if self.counters.address_list_mismatch == 1 {
+                        log::warn!("({}) advert from {} lists other addresses than ours", self.name, h.src);
+                    }
+                    if self.strict {
+                        return false;
+                    }
+                }
+                let actions = self.fsm.handle(now, Input::AdvertReceived(fsm::Advert { priority: h.priority, src: h.src, interval: h.interval }));
+                self.exec(actions)
+            }
+            Err(Reject::OtherVrid) => {
+                self.counters.other_vrid += 1;
+                false
+            }
+            Err(r) => {
+                self.counters.rejected += 1;
+                if self.counters.rejected.is_power_of_two() {
+                    log::warn!("({}) advert from {} dropped: {r} ({} so far)", self.name, meta.src, self.counters.rejected);
+                }
+                false
+            }
+        }
+    }
+
+    /// Carries out the machine's actions, in order. Returns true when the
+    /// state changed (the engine then reports status).
+    pub fn exec(&mut self, actions: Actions) -> bool {
+        let mut changed = false;
+        for a in actions {
+            match a {
+                Action::SendAdvert { priority } => self.send_advert(priority),
+                Action::AddVips => self.add_vips(),
+                Action::RemoveVips => self.remove_vips(),
+                Action::SendGratuitous { repeat } => self.send_gratuitous(repeat),
+                Action::Notify(change) => {
+                    changed = true;
+                    log::info!("({}) Entering {} STATE", self.name, state_name(change.to));
+                }
+            }
+        }
+        changed
+    }
+
+    fn send_advert(&mut self, priority: u8) {
+        for i in 0..self.dsts.len() {
+            let dst = self.dsts[i];
+            let n = match advert::encode(&self.ctx, priority, dst, &mut self.tx_buf[..]) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.counters.send_errors += 1;
+                    log::error!("({}) cannot build advert: {e}", self.name);
+                    continue;
+                }
+            };
+            match self.tx.send_to(&self.tx_buf[..n], dst, self.ifindex) {
+                Ok(_) => self.counters.adverts_sent += 1,
+                Err(e) => {
+                    self.counters.send_errors += 1;
+                    if self.counters.send_errors.is_power_of_two() {
+                        log::warn!("({}) sending advert to {dst}: {e}", self.name);
+                    }
+                }
+            }
+        }
+    }
+
+    fn add_vips(&mut self) {
+        for spec in &self.vips {
+            if let Err(e) = netconf::exists_ok(self.nl.addr_add(spec)) {
+                self.counters.vip_errors += 1;
+                log::error!("({}) adding {}/{}: {e}", self.name, spec.addr, spec.prefix_len);
+            }
+        }
+        for spec in &self.routes {
+            if let Err(e) = netconf::exists_ok(self.nl.route_add(spec)) {
+                self.counters.vip_errors += 1;
+                log::error!("({}) adding virtual route: {e}", self.name);
+            }
+        }
+        for spec in &self.rules {
+            if let Err(e) = netconf::exists_ok(self.nl.rule_add(spec)) {
+                self.counters.vip_errors += 1;
+                log::error!("({}) adding virtual rule: {e}", self.name);
+            }
+        }
+    }
+
+    pub fn remove_vips(&mut self) {
+        for spec in &self.rules {
+            let _ = self.nl.rule_del(spec);
+        }
+        for spec in &self.routes {
+            let _ = self.nl.route_del(spec);
+        }
+        for spec in &self.vips {
+            match self.nl.addr_del(spec) {
+                Ok(()) => {}
+                Err(e) if e.is_absent() => {}
+                Err(e) => {
+                    self.counters.vip_errors += 1;
+                    log::error!("({}) removing {}/{}: {e}", self.name, spec.addr, spec.prefix_len);
+                }
+            }
+        }
+    }
+
+    fn send_gratuitous(&mut self, repeat: u32) {
+        for _ in 0..repeat {
+            for spec in &self.vips {
+                let r = match spec.addr {
+                    IpAddr::V4(a) => self.arp.as_ref().map(|s| s.send_garp(&self.mac, a)),
+                    IpAddr::V6(a) => self.na.as_ref().map(|s| s.send_na(&self.mac, a, true)),
+                };
+                match r {
+                    Some(Ok(())) => self.counters.garp_sent += 1,
+                    Some(Err(e)) => log::warn!("({}) gratuitous ARP/NA for {}: {e}", self.name, spec.addr),
+                    None => {}
+                }
+            }
+        }
+    }
+}
+
+pub fn state_name(s: State) -> &'static str {
+    match s {
+        State::Initialize => "INIT",
+        State::Backup => "BACKUP",
+        State::Master => "MASTER",
+        State::Fault => "FAULT",
+        State::Stop => "STOP",
+    }
+}
