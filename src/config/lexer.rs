@@ -1,8 +1,9 @@
-//! Splitting one logical line into words, as keepalived does: whitespace
-//! separates words, `"` and `'` quote (the quote characters are removed and
-//! whitespace inside is kept), escapes work inside quotes, `{` and `}`
-//! outside quotes are words of their own, `#` and `!` outside quotes start a
-//! comment.
+//! Splitting one logical line into words, as keepalived 2.2.7 does (found
+//! by running it, which differs from its manual): whitespace separates
+//! words; `"` quotes, and a quoted string is always a word of its own
+//! (`ab"c d"` is `ab` and `c d`); `'` is an ordinary character; escapes work
+//! inside quotes; `{` and `}` outside quotes are words of their own; `#` and
+//! `!` outside quotes start a comment, even inside a word.
 
 /// One word of a line. `quoted` tells a literal `"{"` from a brace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +39,7 @@ pub fn strip_comment(line: &str) -> &str {
                 }
             }
             None => match c {
-                '"' | '\'' => quote = Some(c),
+                '"' => quote = Some(c),
                 '#' | '!' => return &line[..i],
                 _ => {}
             },
@@ -60,6 +61,9 @@ pub fn split_words(line: &str) -> Vec<Word> {
         if let Some(q) = quote {
             if c == q {
                 quote = None;
+                words.push(Word { text: std::mem::take(&mut cur), quoted: true });
+                in_word = false;
+                quoted = false;
             } else if c == '\\' {
                 unescape(&mut chars, &mut cur);
             } else {
@@ -68,7 +72,10 @@ pub fn split_words(line: &str) -> Vec<Word> {
             continue;
         }
         match c {
-            '"' | '\'' => {
+            '"' => {
+                if in_word {
+                    words.push(Word { text: std::mem::take(&mut cur), quoted });
+                }
                 quote = Some(c);
                 in_word = true;
                 quoted = true;
@@ -167,7 +174,10 @@ mod tests {
 
     #[test]
     fn quotes_join_and_keep_spaces() {
-        assert_eq!(texts(r#"abcd" efg h jkl "mnop"#), ["abcd efg h jkl mnop"]);
+        assert_eq!(texts(r#"abcd" efg h jkl "mnop"#), ["abcd", " efg h jkl ", "mnop"]);
+        assert_eq!(texts(r#""cc dd"ee"#), ["cc dd", "ee"]);
+        assert_eq!(texts("ii'jj kk'"), ["ii'jj", "kk'"]);
+        assert_eq!(texts(r#"x """#), ["x", ""]);
         assert_eq!(texts(r#"abcd "efg h jkl" mnop"#), ["abcd", "efg h jkl", "mnop"]);
         assert_eq!(texts(r#"script "bash -c '</dev/tcp/1'""#), ["script", "bash -c '</dev/tcp/1'"]);
         let w = split_words(r#""{""#);
