@@ -48,6 +48,22 @@ pub fn strip_comment(line: &str) -> &str {
     line
 }
 
+/// Whether a `"` opened on this line is never closed (keepalived reports it).
+pub fn has_unterminated_quote(line: &str) -> bool {
+    let mut open = false;
+    let mut escaped = false;
+    for c in line.chars() {
+        if escaped {
+            escaped = false;
+        } else if open && c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            open = !open;
+        }
+    }
+    open
+}
+
 /// Splits a (comment-free) logical line into words. An unterminated quote
 /// runs to the end of the line, as in keepalived.
 pub fn split_words(line: &str) -> Vec<Word> {
@@ -201,5 +217,7 @@ mod tests {
     #[test]
     fn unterminated_quote_runs_to_end() {
         assert_eq!(texts(r#"a "b c"#), ["a", "b c"]);
+        assert!(has_unterminated_quote(r#"a "b c"#));
+        assert!(!has_unterminated_quote(r#"a "b \" c""#));
     }
 }
