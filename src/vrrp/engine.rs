@@ -12,10 +12,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-/// How long the instances get to send their priority-0 adverts and drop
-/// their VIPs at a stop.
-pub const STOP_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// The monotonic clock the state machines run on: microseconds since the
 /// engine's start, read only here.
 #[derive(Clone, Copy)]
@@ -41,14 +37,13 @@ impl Default for Clock {
     }
 }
 
-enum Cmd {
-    Stop,
-}
-
 pub struct Engine {
-    instances: Vec<(Sender<Cmd>, Task<()>)>,
+    /// Each instance and the task that drives it. The task holds the
+    /// instance borrowed while it runs; stopping cancels the task first.
+    instances: Vec<(Rc<RefCell<Option<Instance>>>, Task<()>)>,
     status: Rc<RefCell<Vec<InstanceStatus>>>,
     changed: Receiver<()>,
+    clock: Clock,
 }
 
 impl Engine {
@@ -61,27 +56,23 @@ impl Engine {
         let mut instances = Vec::new();
         for (i, inst) in config.vrrp_instances.iter().enumerate() {
             status.borrow_mut().push(InstanceStatus { name: inst.name.clone(), state: "INIT".into(), priority: inst.priority, ..Default::default() });
-            let (tx, rx) = bounded(4);
-            let setup = Instance::setup(config, inst);
-            let status = status.clone();
-            let changed_tx = changed_tx.clone();
-            let name = inst.name.clone();
-            let task = ex.spawn(async move {
-                match setup {
-                    Ok(instance) => run(instance, i, clock, rx, status, changed_tx).await,
-                    Err(e) => {
-                        log::error!("({name}) cannot start: {e}; instance stays in FAULT");
-                        if let Some(s) = status.borrow_mut().get_mut(i) {
-                            s.state = "FAULT".into();
-                        }
-                        let _ = changed_tx.try_send(());
-                        let _ = rx.recv().await;
-                    }
+            let slot = Rc::new(RefCell::new(None));
+            match Instance::setup(config, inst) {
+                Ok(instance) => {
+                    *slot.borrow_mut() = Some(instance);
+                    let task = ex.spawn(run(slot.clone(), i, clock, status.clone(), changed_tx.clone()));
+                    instances.push((slot, task));
                 }
-            });
-            instances.push((tx, task));
+                Err(e) => {
+                    log::error!("({}) cannot start: {e}; instance stays in FAULT", inst.name);
+                    if let Some(s) = status.borrow_mut().get_mut(i) {
+                        s.state = "FAULT".into();
+                    }
+                    let _ = changed_tx.try_send(());
+                }
+            }
         }
-        Engine { instances, status, changed }
+        Engine { instances, status, changed, clock }
     }
 
     pub fn status(&self) -> Vec<InstanceStatus> {
@@ -95,30 +86,25 @@ impl Engine {
 
     /// Stops every instance: masters send priority 0 and drop their VIPs.
     pub async fn stop(self) {
-        for (tx, _) in &self.instances {
-            let _ = tx.try_send(Cmd::Stop);
-        }
-        let all = async {
-            for (_, task) in self.instances {
-                task.await;
+        let clock = self.clock;
+        for (slot, task) in self.instances {
+            // Cancelling drops the task's borrow of the instance.
+            task.cancel().await;
+            let Ok(mut guard) = slot.try_borrow_mut() else { continue };
+            if let Some(inst) = guard.as_mut() {
+                let actions = inst.fsm.handle(clock.now(), Input::Shutdown);
+                inst.exec(actions);
+                // Whatever the state was, leave no VIP behind.
+                inst.remove_vips();
+                log::info!("({}) stopped", inst.name);
             }
-        };
-        smol::future::or(all, async {
-            async_io::Timer::after(STOP_TIMEOUT).await;
-            log::warn!("VRRP instances did not stop within {STOP_TIMEOUT:?}");
-        })
-        .await;
+        }
     }
 }
 
-async fn run(
-    mut inst: Instance,
-    index: usize,
-    clock: Clock,
-    cmds: Receiver<Cmd>,
-    status: Rc<RefCell<Vec<InstanceStatus>>>,
-    changed: Sender<()>,
-) {
+async fn run(slot: Rc<RefCell<Option<Instance>>>, index: usize, clock: Clock, status: Rc<RefCell<Vec<InstanceStatus>>>, changed: Sender<()>) {
+    let Ok(mut guard) = slot.try_borrow_mut() else { return };
+    let Some(inst) = guard.as_mut() else { return };
     let report = |inst: &Instance| {
         if let Some(s) = status.borrow_mut().get_mut(index) {
             *s = inst.status();
@@ -127,43 +113,35 @@ async fn run(
     };
     let actions = inst.fsm.handle(clock.now(), Input::Startup);
     inst.exec(actions);
-    report(&inst);
-    enum Ev {
-        Readable,
-        Timer,
-        Stop,
-    }
+    report(inst);
+    // One timer, re-armed each turn: creating a timer per turn would cost
+    // the reactor an allocation now and then on the advert path.
+    let mut timer = async_io::Timer::never();
     loop {
-        let timer = match inst.fsm.poll_at() {
-            Some(at) => async_io::Timer::at(clock.to_std(at)),
-            None => async_io::Timer::never(),
-        };
-        let ev = smol::future::or(
+        match inst.fsm.poll_at() {
+            Some(at) => timer.set_at(clock.to_std(at)),
+            None => timer.set_after(Duration::from_secs(3600)),
+        }
+        let readable = smol::future::or(
             async {
                 match inst.rx.readable().await {
-                    Ok(()) => Ev::Readable,
+                    Ok(()) => true,
                     Err(_) => {
                         // A broken socket: don't spin; the timer still runs.
                         async_io::Timer::after(Duration::from_millis(100)).await;
-                        Ev::Timer
+                        false
                     }
                 }
             },
-            smol::future::or(
-                async {
-                    timer.await;
-                    Ev::Timer
-                },
-                async {
-                    let _ = cmds.recv().await;
-                    Ev::Stop
-                },
-            ),
+            async {
+                (&mut timer).await;
+                false
+            },
         )
         .await;
         let mut changed_state = false;
-        match ev {
-            Ev::Readable => loop {
+        if readable {
+            loop {
                 let r = inst.rx.get_ref().recv(&mut inst.rx_buf[..]);
                 match r {
                     Ok(meta) => changed_state |= inst.on_packet(meta, clock.now()),
@@ -173,22 +151,16 @@ async fn run(
                         break;
                     }
                 }
-            },
-            Ev::Timer => {
-                let actions = inst.fsm.poll(clock.now());
-                changed_state |= inst.exec(actions);
-            }
-            Ev::Stop => {
-                let actions = inst.fsm.handle(clock.now(), Input::Shutdown);
-                inst.exec(actions);
-                // Whatever the state was, leave no VIP behind.
-                inst.remove_vips();
-                report(&inst);
-                return;
             }
         }
+        // Deadlines are checked after every wake-up: a busy socket must not
+        // starve the timers.
+        if inst.fsm.poll_at().is_some_and(|at| at <= clock.now()) {
+            let actions = inst.fsm.poll(clock.now());
+            changed_state |= inst.exec(actions);
+        }
         if changed_state {
-            report(&inst);
+            report(inst);
         }
     }
 }
