@@ -40,6 +40,9 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
         match kw {
             "router_id" => g.router_id = ctx.string(n),
             "notification_email" => {
+                if n.block.as_ref().is_some_and(|b| b.is_empty()) {
+                    ctx.warn(n.pos, "Warning - empty notification_email block");
+                }
                 for c in ctx.need_block(n) {
                     g.notification_email.push(c.keyword.clone());
                     g.notification_email.extend(c.args.iter().cloned());
@@ -70,14 +73,21 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             "smtp_alert_vrrp" => g.smtp_alert_vrrp = ctx.flag(n),
             "smtp_alert_checker" => g.smtp_alert_checker = ctx.flag(n),
             "enable_script_security" => g.enable_script_security = true,
-            "script_user" => g.script_user = ctx.script(n).map(|s| {
-                let mut s = s;
-                // `script_user USER [GROUP]`: no command, just identities.
-                s.group = n.arg(1).map(String::from);
-                s.user = s.argv.first().cloned();
-                s.argv.clear();
-                s
-            }),
+            "script_user" => {
+                // `script_user USER [GROUP]`: identities only, no command.
+                if let Some(user) = ctx.arg(n, 0) {
+                    let group = n.arg(1);
+                    if user_exists(user) && group.is_none_or(group_exists) {
+                        g.script_user = Some(super::model::Script {
+                            argv: Vec::new(),
+                            user: Some(user.to_string()),
+                            group: group.map(String::from),
+                        });
+                    } else {
+                        ctx.warn(n.pos, "Error setting global script uid/gid");
+                    }
+                }
+            }
             "default_interface" => g.default_interface = ctx.string(n),
             "dynamic_interfaces" => g.dynamic_interfaces = true,
             "vrrp_version" => {
@@ -189,4 +199,13 @@ fn lvs_timeouts(ctx: &mut Ctx<'_>, n: &Node) -> Option<LvsTimeouts> {
         i += 2;
     }
     Some(t)
+}
+
+/// keepalived looks script users and groups up by name.
+pub fn user_exists(name: &str) -> bool {
+    matches!(nix::unistd::User::from_name(name), Ok(Some(_)))
+}
+
+pub fn group_exists(name: &str) -> bool {
+    matches!(nix::unistd::Group::from_name(name), Ok(Some(_)))
 }

@@ -84,6 +84,10 @@ fn parse_u32_any(s: &str) -> Option<u32> {
     }
 }
 
+/// The IPVS schedulers keepalived accepts by name.
+const IPVS_SCHEDULERS: &[&str] =
+    &["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"];
+
 const RAW_VS: &[&str] = &[
     "persistence_engine", "sorry_server_lvs_method", "ops", "ip_family", "retry", "delay_before_retry", "warmup",
     "connect_timeout", "smtp_alert_checker", "snmp_name", "one_packet_scheduling",
@@ -122,11 +126,10 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
                     vs.delay_loop = t;
                 }
             }
-            "lb_algo" | "lvs_sched" => {
-                if let Some(a) = ctx.string(c) {
-                    vs.lb_algo = a;
-                }
-            }
+            "lb_algo" | "lvs_sched" => match c.arg(0) {
+                Some(a) if IPVS_SCHEDULERS.contains(&a) => vs.lb_algo = a.to_string(),
+                other => ctx.warn(c.pos, format!("Invalid lvs_scheduler '{}' - ignoring", other.unwrap_or(""))),
+            },
             "lb_kind" | "lvs_method" => match c.arg(0) {
                 Some("NAT") => vs.lb_kind = LbKind::Nat,
                 Some("DR") => vs.lb_kind = LbKind::Dr,
@@ -166,8 +169,8 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
                     vs.quorum = q;
                 }
             }
-            "quorum_up" => vs.quorum_up = ctx.script(c),
-            "quorum_down" => vs.quorum_down = ctx.script(c),
+            "quorum_up" => ctx.script_once(c, &mut vs.quorum_up, "virtual server"),
+            "quorum_down" => ctx.script_once(c, &mut vs.quorum_down, "virtual server"),
             "hysteresis" => {
                 if let Some(h) = ctx.u32(c, 0, u32::MAX) {
                     vs.hysteresis = h;
@@ -232,8 +235,8 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
                 }
             }
             "inhibit_on_failure" => rs.inhibit_on_failure = ctx.flag(c),
-            "notify_up" => rs.notify_up = ctx.script(c),
-            "notify_down" => rs.notify_down = ctx.script(c),
+            "notify_up" => ctx.script_once(c, &mut rs.notify_up, "real server"),
+            "notify_down" => ctx.script_once(c, &mut rs.notify_down, "real server"),
             "smtp_alert" => rs.smtp_alert = ctx.flag(c),
             k if RAW_RS.contains(&k) => {
                 let raw = ctx.raw(c);

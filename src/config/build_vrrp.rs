@@ -59,7 +59,12 @@ pub fn vrrp_script(ctx: &mut Ctx<'_>, n: &Node) -> Option<VrrpScript> {
             "init_fail" => s.init_fail = true,
             "user" => {
                 if let Some(u) = ctx.arg(c, 0) {
-                    user = Some((u.to_string(), c.arg(1).map(String::from)));
+                    let g = c.arg(1);
+                    if super::build_global::user_exists(u) && g.is_none_or(super::build_global::group_exists) {
+                        user = Some((u.to_string(), g.map(String::from)));
+                    } else {
+                        ctx.warn(c.pos, format!("Unable to set uid/gid for vrrp script {}", s.name));
+                    }
                 }
             }
             _ => ctx.unknown(c),
@@ -169,6 +174,10 @@ fn track_refs(ctx: &mut Ctx<'_>, n: &Node, min: i64, max: i64) -> Vec<TrackRef> 
                 }
             }
         }
+        if out.iter().any(|o: &TrackRef| o.name == r.name) {
+            ctx.warn(c.pos, format!("duplicate {} {} - ignoring", n.keyword, r.name));
+            continue;
+        }
         out.push(r);
     }
     out
@@ -192,11 +201,26 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
             kw => {
                 ctx.no_block(c);
                 match kw {
-                    "notify" => g.notify = ctx.script(c),
-                    "notify_master" => g.notify_master = ctx.script(c),
-                    "notify_backup" => g.notify_backup = ctx.script(c),
-                    "notify_fault" => g.notify_fault = ctx.script(c),
-                    "notify_stop" => g.notify_stop = ctx.script(c),
+                    "notify" => {
+                        let owner = g.name.clone();
+                        ctx.script_once(c, &mut g.notify, &owner)
+                    }
+                    "notify_master" => {
+                        let owner = g.name.clone();
+                        ctx.script_once(c, &mut g.notify_master, &owner)
+                    }
+                    "notify_backup" => {
+                        let owner = g.name.clone();
+                        ctx.script_once(c, &mut g.notify_backup, &owner)
+                    }
+                    "notify_fault" => {
+                        let owner = g.name.clone();
+                        ctx.script_once(c, &mut g.notify_fault, &owner)
+                    }
+                    "notify_stop" => {
+                        let owner = g.name.clone();
+                        ctx.script_once(c, &mut g.notify_stop, &owner)
+                    }
                     "smtp_alert" => g.smtp_alert = ctx.flag(c),
                     "global_tracking" => g.global_tracking = true,
                     "sync_group_tracking_weight" => g.sync_group_tracking_weight = true,
@@ -406,12 +430,30 @@ fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {
         "garp_lower_prio_repeat" => v.garp_lower_prio_repeat = ctx.u32(c, 0, 1_000_000),
         "lower_prio_no_advert" => v.lower_prio_no_advert = ctx.flag(c),
         "higher_prio_send_advert" => v.higher_prio_send_advert = ctx.flag(c),
-        "notify" => v.notify = ctx.script(c),
-        "notify_master" => v.notify_master = ctx.script(c),
-        "notify_backup" => v.notify_backup = ctx.script(c),
-        "notify_fault" => v.notify_fault = ctx.script(c),
-        "notify_stop" => v.notify_stop = ctx.script(c),
-        "notify_master_rx_lower_pri" => v.notify_master_rx_lower_pri = ctx.script(c),
+        "notify" => {
+            let owner = v.name.clone();
+            ctx.script_once(c, &mut v.notify, &owner)
+        }
+        "notify_master" => {
+            let owner = v.name.clone();
+            ctx.script_once(c, &mut v.notify_master, &owner)
+        }
+        "notify_backup" => {
+            let owner = v.name.clone();
+            ctx.script_once(c, &mut v.notify_backup, &owner)
+        }
+        "notify_fault" => {
+            let owner = v.name.clone();
+            ctx.script_once(c, &mut v.notify_fault, &owner)
+        }
+        "notify_stop" => {
+            let owner = v.name.clone();
+            ctx.script_once(c, &mut v.notify_stop, &owner)
+        }
+        "notify_master_rx_lower_pri" => {
+            let owner = v.name.clone();
+            ctx.script_once(c, &mut v.notify_master_rx_lower_pri, &owner)
+        }
         "smtp_alert" => v.smtp_alert = ctx.flag(c),
         "dont_track_primary" => v.dont_track_primary = true,
         "skip_check_adv_addr" => v.skip_check_adv_addr = ctx.flag(c),

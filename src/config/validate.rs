@@ -183,6 +183,10 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
         let v6 = inst.virtual_ipaddress.first().is_some_and(|a| a.addr.is_ipv6());
         let version = inst.version.unwrap_or(if v6 { 3 } else { global_version });
         // Authentication.
+        if inst.authentication.as_ref().is_some_and(|a| a.auth_pass.is_empty()) {
+            diags.warn(ipos, format!("({name}) Authentication specified but no password given. Ignoring"));
+            inst.authentication = None;
+        }
         if let Some(auth) = &inst.authentication {
             if version == 3 {
                 diags.warn(ipos, format!("({name}) VRRP version 3 does not support authentication. Ignoring."));
@@ -318,9 +322,10 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
         let label = describe(&vs.key);
         if let VirtualServerKey::Group(g) = &vs.key {
             if !groups.contains(g) {
+                // keepalived drops it without a complaint.
                 log::info!("config: virtual server group {g} not found");
+                return true;
             }
-            return true;
         }
         if let VirtualServerKey::Addr { addr, .. } = vs.key {
             vs.real_servers.retain(|rs| {
@@ -379,7 +384,7 @@ fn describe(key: &VirtualServerKey) -> String {
     match key {
         VirtualServerKey::Addr { addr, port } => format!("[{addr}]:{port}"),
         VirtualServerKey::Fwmark(m) => format!("FWM {m}"),
-        VirtualServerKey::Group(g) => format!("group {g}"),
+        VirtualServerKey::Group(g) => format!("[{g}]"),
         VirtualServerKey::Unset => "?".into(),
     }
 }

@@ -179,6 +179,16 @@ impl Ctx<'_> {
         Some(Script { argv, user: n.arg(1).map(str::to_string), group: n.arg(2).map(str::to_string) })
     }
 
+    /// A notify-style script keyword; keepalived keeps the first and
+    /// complains about a second (`owner` names the instance/group).
+    pub fn script_once(&mut self, n: &Node, slot: &mut Option<Script>, owner: &str) {
+        if slot.is_some() {
+            self.diags.warn(n.pos, format!("({owner}) {} script already specified - ignoring {}", n.keyword, n.args.join(" ")));
+            return;
+        }
+        *slot = self.script(n);
+    }
+
     pub fn raw(&mut self, n: &Node) -> RawOption {
         RawOption { keyword: n.keyword.clone(), args: n.args.clone() }
     }
