@@ -161,6 +161,11 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                 }
                 return 0;
             }
+            Ev::Sig(Ok(sig)) if sig == libc::SIGUSR1 || sig == libc::SIGUSR2 => {
+                if let Some(e) = &engine {
+                    e.dump();
+                }
+            }
             Ev::Sig(Ok(sig)) => log::debug!("{} child: signal {sig}", role.name()),
             Ev::Sig(Err(e)) => log::warn!("{} child: signalfd: {e}", role.name()),
         }

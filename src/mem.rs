@@ -43,8 +43,20 @@ pub fn stats() -> MemStats {
     }
 }
 
+thread_local! {
+    // Const-initialised with no destructor: safe to touch from the allocator.
+    static THREAD_ALLOCS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Allocations made by the calling thread (debug mode only): for measuring
+/// a window of our own code while other threads (the reactor's) run.
+pub fn thread_allocs() -> u64 {
+    THREAD_ALLOCS.with(|c| c.get())
+}
+
 fn on_alloc(size: usize) {
     if ENABLED.load(Relaxed) {
+        THREAD_ALLOCS.with(|c| c.set(c.get() + 1));
         ALLOCS.fetch_add(1, Relaxed);
         let live = LIVE.fetch_add(size as u64, Relaxed) + size as u64;
         PEAK.fetch_max(live, Relaxed);

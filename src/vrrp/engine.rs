@@ -79,6 +79,22 @@ impl Engine {
         self.status.borrow().clone()
     }
 
+    /// keepalived's data dump (SIGUSR1): every instance with its counters,
+    /// to the log. Instances are busy inside their tasks, so each task
+    /// keeps its entry in `status` current; this reads those entries.
+    pub fn dump(&self) {
+        for s in self.status.borrow().iter() {
+            log::info!(
+                "({}) {} prio {}/{}: {}",
+                s.name,
+                s.state,
+                s.effective_priority,
+                s.priority,
+                s.counters
+            );
+        }
+    }
+
     /// Resolves when an instance's state changed since the last call.
     pub async fn changed(&self) {
         let _ = self.changed.recv().await;
@@ -96,7 +112,7 @@ impl Engine {
                 inst.exec(actions);
                 // Whatever the state was, leave no VIP behind.
                 inst.remove_vips();
-                log::info!("({}) stopped", inst.name);
+                log::info!("({}) stopped: {}", inst.name, inst.counters);
             }
         }
     }
@@ -139,6 +155,9 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, index: usize, clock: Clock, st
             },
         )
         .await;
+        // With -m, count what our own handling of this wake-up allocates
+        // (the reactor's own allocations fall outside this window).
+        let allocs_before = crate::mem::thread_allocs();
         let mut changed_state = false;
         if readable {
             loop {
@@ -159,8 +178,12 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, index: usize, clock: Clock, st
             let actions = inst.fsm.poll(clock.now());
             changed_state |= inst.exec(actions);
         }
+        inst.counters.handling_allocs += crate::mem::thread_allocs() - allocs_before;
         if changed_state {
             report(inst);
+        } else if let Some(s) = status.borrow_mut().get_mut(index) {
+            // Counters are plain numbers: copied without allocating.
+            s.counters = inst.counters;
         }
     }
 }

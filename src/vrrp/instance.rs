@@ -26,6 +26,19 @@ pub struct Counters {
     pub address_list_mismatch: u64,
     pub garp_sent: u64,
     pub vip_errors: u64,
+    /// Heap allocations made while handling packets and timers (counted
+    /// with -m only; state changes that report status are included).
+    pub handling_allocs: u64,
+}
+
+impl std::fmt::Display for Counters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sent {} received {} rejected {} other_vrid {} send_errors {} garp {} vip_errors {} handling_allocs {}",
+            self.adverts_sent, self.adverts_received, self.rejected, self.other_vrid, self.send_errors, self.garp_sent, self.vip_errors, self.handling_allocs
+        )
+    }
 }
 
 /// What the instance reports to the parent's status.
