@@ -92,8 +92,18 @@ impl Drop for Netns {
     }
 }
 
-/// keepalived's verdict: Some(valid) or None when it hung.
-fn keepalived_verdict(bin: &Path, ns: &str, file: &Path) -> (Option<bool>, String) {
+/// What keepalived -t made of a file.
+enum KaVerdict {
+    Exit(bool),
+    /// Hung, or killed itself with SIGTERM without a word: the non-root
+    /// script_user case of DIFFERENCES.md, where vigil says valid.
+    NoVerdict,
+    /// Crashed (e.g. SIGSEGV): nothing to compare with.
+    Crashed(i32),
+}
+
+/// keepalived's verdict, and what it printed.
+fn keepalived_verdict(bin: &Path, ns: &str, file: &Path) -> (KaVerdict, String) {
     let child = Command::new("ip")
         .args(["netns", "exec", ns])
         .arg(bin)
@@ -103,7 +113,7 @@ fn keepalived_verdict(bin: &Path, ns: &str, file: &Path) -> (Option<bool>, Strin
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn();
-    let Ok(mut child) = child else { return (Some(false), "cannot spawn keepalived".into()) };
+    let Ok(mut child) = child else { return (KaVerdict::Crashed(-1), "cannot spawn keepalived".into()) };
     let start = Instant::now();
     loop {
         match child.try_wait() {
@@ -115,17 +125,23 @@ fn keepalived_verdict(bin: &Path, ns: &str, file: &Path) -> (Option<bool>, Strin
                 // keepalived -t with a non-root script_user kills itself
                 // with SIGTERM (or hangs, under a terminal): no verdict.
                 // If it reported problems before dying, that is its verdict.
-                if std::os::unix::process::ExitStatusExt::signal(&status).is_some() {
-                    let verdict = if err.trim().is_empty() { None } else { Some(false) };
-                    return (verdict, format!("killed by a signal: {err}"));
+                if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
+                    let v = if !err.trim().is_empty() {
+                        KaVerdict::Exit(false)
+                    } else if sig == libc::SIGTERM {
+                        KaVerdict::NoVerdict
+                    } else {
+                        KaVerdict::Crashed(sig)
+                    };
+                    return (v, format!("killed by signal {sig}: {err}"));
                 }
-                return (Some(status.success()), err);
+                return (KaVerdict::Exit(status.success()), err);
             }
             Ok(None) if start.elapsed() < KEEPALIVED_TIMEOUT => std::thread::sleep(Duration::from_millis(20)),
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return (None, "timed out".into());
+                return (KaVerdict::NoVerdict, "timed out".into());
             }
         }
     }
@@ -175,9 +191,16 @@ fn compare(files: &[PathBuf]) -> Option<(usize, usize, String)> {
             continue;
         }
         let (theirs, err) = keepalived_verdict(&bin, &ns.0, f);
-        // keepalived hangs or kills itself on some script_user settings
-        // (DIFFERENCES.md): we hold such a file valid, as vigil does.
-        let ka_ok = theirs.unwrap_or(true);
+        let ka_ok = match theirs {
+            KaVerdict::Exit(ok) => ok,
+            // keepalived hangs or kills itself on some script_user settings
+            // (DIFFERENCES.md): we hold such a file valid, as vigil does.
+            KaVerdict::NoVerdict => true,
+            KaVerdict::Crashed(sig) => {
+                println!("{name}: keepalived crashed (signal {sig}); not compared");
+                continue;
+            }
+        };
         compared += 1;
         if ka_ok == vigil_ok {
             agree += 1;

@@ -22,6 +22,36 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
     s.parse::<IpAddr>().ok()
 }
 
+/// inet_aton(3): `a`, `a.b`, `a.b.c` or `a.b.c.d`, each part decimal, octal
+/// (leading 0) or hex (0x); keepalived reads some IPv4 values this way.
+pub fn parse_ipv4_aton(s: &str) -> Option<IpAddr> {
+    if let Ok(a) = s.parse::<IpAddr>() {
+        return Some(a);
+    }
+    let parts: Vec<u64> = s
+        .split('.')
+        .map(|p| {
+            if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+                u64::from_str_radix(h, 16).ok()
+            } else if p.len() > 1 && p.starts_with('0') {
+                u64::from_str_radix(&p[1..], 8).ok()
+            } else if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+                p.parse().ok()
+            } else {
+                None
+            }
+        })
+        .collect::<Option<_>>()?;
+    let v: u64 = match parts.as_slice() {
+        [a] if *a <= 0xffff_ffff => *a,
+        [a, b] if *a <= 0xff && *b <= 0xff_ffff => a << 24 | b,
+        [a, b, c] if *a <= 0xff && *b <= 0xff && *c <= 0xffff => a << 24 | b << 16 | c,
+        [a, b, c, d] if [a, b, c, d].iter().all(|x| **x <= 0xff) => a << 24 | b << 16 | c << 8 | d,
+        _ => return None,
+    };
+    Some(IpAddr::V4(Ipv4Addr::from(v as u32)))
+}
+
 /// `ADDR[/LEN]`; without a length the host length of the family.
 pub fn parse_prefix(s: &str) -> Option<IpPrefix> {
     let (a, l) = match s.split_once('/') {

@@ -3,33 +3,47 @@
 use super::addr::parse_ip;
 use super::model::{GlobalDefs, IptablesChains, LvsSyncDaemon, LvsTimeouts, SmtpServer};
 use super::tree::Node;
-use super::values::{Ctx, parse_i64};
+use super::values::{ArgSpec, Ctx, parse_i64};
 use std::net::IpAddr;
 
 /// global_defs keywords keepalived 2.2.7 (Debian build) knows and we keep
-/// unmodelled.
-const RAW_GLOBAL: &[&str] = &[
-    "bfd_cpu_affinity", "bfd_no_swap", "bfd_priority", "bfd_process_name", "bfd_rlimit_rttime", "bfd_rt_priority",
-    "checker_cpu_affinity", "checker_log_all_failures", "checker_process_name", "checker_rlimit_rttime",
-    "child_wait_time", "config_save_dir", "data_use_instance", "dbus_service_name", "disable_local_igmp",
-    "enable_dbus", "enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3",
-    "enable_snmp_vrrp", "enable_snmp_keepalived", "enable_traps", "fifo_write_vrrp_states_on_reload", "include_check",
-    "instance", "linkbeat_use_polling", "lvs_flush_on_stop", "lvs_netlink_cmd_rcv_bufs",
-    "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force",
-    "lvs_notify_fifo", "lvs_notify_fifo_script", "lvs_id", "min_auto_priority_delay", "namespace_with_ipsets",
-    "net_namespace_ipvs", "nftables", "nftables_counters", "nftables_ifindex", "nftables_ipvs",
-    "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "nftables_priority", "no_checker_emails",
-    "no_email_faults", "notify_fifo_script", "process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force",
-    "process_names", "process_name", "random_seed", "reload_check_config", "reload_file", "reload_repeat",
-    "reload_time_file", "rs_init_notifies", "shutdown_script", "shutdown_script_timeout", "snmp_socket",
-    "startup_script", "startup_script_timeout", "tmp_config_directory", "umask", "use_pid_dir",
-    "vmac_addr_prefix", "vmac_prefix", "vrrp_cpu_affinity", "vrrp_down_timer_adverts", "vrrp_garp_extra_if",
-    "vrrp_min_garp", "vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force",
-    "vrrp_netlink_monitor_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs_force", "vrrp_notify_fifo_script",
-    "vrrp_notify_priority_changes", "vrrp_process_name", "vrrp_rlimit_rttime", "vrrp_rx_bufs_multiplier",
-    "vrrp_rx_bufs_policy", "vrrp_startup_delay", "checker_process_name", "vrrp_garp_extra_if", "smtp_alert_bfd",
-    "bfd_process_name", "vrrp_iptables_skip", "use_symlink_paths", "vrrp_netlink_cmd_rcv_bufs",
-];
+/// unmodelled, with what each takes.
+const RAW_GLOBAL: &[(&str, ArgSpec)] = {
+    use ArgSpec::*;
+    const U: i64 = u32::MAX as i64;
+    &[
+        ("bfd_cpu_affinity", Any), ("bfd_no_swap", Any), ("bfd_priority", Num(-20, 19)),
+        ("bfd_process_name", Any), ("bfd_rlimit_rttime", Num(1, U)), ("bfd_rt_priority", Num(1, 99)),
+        ("checker_cpu_affinity", Any), ("checker_log_all_failures", Any), ("checker_process_name", Any),
+        ("checker_rlimit_rttime", Num(1, U)), ("config_save_dir", Word), ("data_use_instance", OptBool),
+        ("dbus_service_name", Word), ("disable_local_igmp", Any), ("enable_dbus", Any),
+        ("enable_snmp_checker", Any), ("enable_snmp_rfc", Any), ("enable_snmp_rfcv2", Any),
+        ("enable_snmp_rfcv3", Any), ("enable_snmp_vrrp", Any), ("enable_snmp_keepalived", Any),
+        ("enable_traps", Any), ("fifo_write_vrrp_states_on_reload", Any), ("include_check", Any),
+        ("instance", Word), ("lvs_flush_on_stop", Any),
+        ("lvs_netlink_cmd_rcv_bufs", Num(0, U)), ("lvs_netlink_cmd_rcv_bufs_force", OptBool),
+        ("lvs_netlink_monitor_rcv_bufs", Num(0, U)), ("lvs_netlink_monitor_rcv_bufs_force", OptBool),
+        ("lvs_notify_fifo", Word), ("lvs_notify_fifo_script", Word), ("lvs_id", Word),
+        ("min_auto_priority_delay", Num(0, U)), ("namespace_with_ipsets", Any), 
+        ("nftables", Any), ("nftables_counters", Any), ("nftables_ifindex", Any), ("nftables_ipvs", Any),
+        ("nftables_ipvs_priority", Num(i32::MIN as i64, i32::MAX as i64)),
+        ("nftables_ipvs_start_fwmark", Num(1, U)), ("nftables_priority", Num(i32::MIN as i64, i32::MAX as i64)),
+        ("no_checker_emails", Any), ("no_email_faults", Any), ("notify_fifo_script", Word),
+        ("process_monitor_rcv_bufs", Num(0, U)), ("process_monitor_rcv_bufs_force", OptBool),
+        ("process_names", Any), ("process_name", Any), ("random_seed", Num(0, U)),
+        ("reload_check_config", Any), ("reload_file", Any), ("reload_repeat", Any), ("reload_time_file", Word),
+        ("rs_init_notifies", Any), ("shutdown_script", Word), ("shutdown_script_timeout", Num(1, 1000)),
+        ("snmp_socket", Word), ("startup_script", Word), ("startup_script_timeout", Num(1, 1000)),
+        ("tmp_config_directory", Word), ("umask", Word), ("use_pid_dir", Any), ("vmac_addr_prefix", Word),
+        ("vmac_prefix", Word), ("vrrp_cpu_affinity", Any), ("vrrp_down_timer_adverts", Num(1, 100)),
+        ("vrrp_garp_extra_if", Any), ("vrrp_min_garp", Any), ("vrrp_netlink_cmd_rcv_bufs", Num(0, U)),
+        ("vrrp_netlink_cmd_rcv_bufs_force", OptBool), ("vrrp_netlink_monitor_rcv_bufs", Num(0, U)),
+        ("vrrp_netlink_monitor_rcv_bufs_force", OptBool), ("vrrp_notify_fifo_script", Word),
+        ("vrrp_notify_priority_changes", Any), ("vrrp_process_name", Any), ("vrrp_rlimit_rttime", Num(1, U)),
+        ("vrrp_rx_bufs_multiplier", Num(1, U)), ("vrrp_rx_bufs_policy", Any), ("vrrp_startup_delay", Secs),
+        ("smtp_alert_bfd", Any), ("use_symlink_paths", Any),
+    ]
+};
 
 pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
     for n in children {
@@ -50,7 +64,7 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             }
             "notification_email_from" => g.notification_email_from = ctx.string(n),
             "smtp_server" => {
-                if n.arg(0).is_some_and(|h| parse_ip(h).is_none()) {
+                if n.arg(0).is_some_and(|h| super::addr::parse_ipv4_aton(h).is_none()) {
                     // Debian's 2.2.7 takes an address only.
                     ctx.warn(n.pos, format!("Invalid smtp server {}", n.args.join(" ")));
                 } else if let Some(host) = ctx.arg(n, 0) {
@@ -97,7 +111,8 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             }
             "vrrp_strict" => g.vrrp_strict = true,
             "vrrp_check_unicast_src" => g.vrrp_check_unicast_src = true,
-            "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = ctx.flag(n).unwrap_or(true),
+            // keepalived ignores any argument here.
+            "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = true,
             "vrrp_garp_master_delay" => set(&mut g.vrrp_garp_master_delay, ctx.u32(n, 0, 86400)),
             "vrrp_garp_master_repeat" => set(&mut g.vrrp_garp_master_repeat, ctx.u32(n, 0, 1_000_000)),
             "vrrp_garp_master_refresh" => set(&mut g.vrrp_garp_master_refresh, ctx.u32(n, 0, 1_000_000)),
@@ -140,14 +155,21 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             "notify_fifo" => g.notify_fifo = ctx.script(n),
             "lvs_flush" => g.lvs_flush = true,
             "net_namespace" => g.net_namespace = ctx.string(n),
-            "lvs_sync_daemon" => g.lvs_sync_daemon = lvs_sync_daemon(ctx, n),
+            "lvs_sync_daemon" => {
+                if let Some(d) = &g.lvs_sync_daemon {
+                    ctx.warn(n.pos, format!("lvs_sync_daemon has already been specified as {} {} - ignoring", d.interface, d.vrrp_instance));
+                } else {
+                    g.lvs_sync_daemon = lvs_sync_daemon(ctx, n);
+                }
+            }
             "lvs_timeouts" => g.lvs_timeouts = lvs_timeouts(ctx, n),
             "lvs_sync_daemon_interface" => {
                 ctx.warn(n.pos, "lvs_sync_daemon_interface is deprecated - please use lvs_sync_daemon");
             }
-            k if RAW_GLOBAL.contains(&k) => {
-                let raw = ctx.raw(n);
-                g.other.push(raw);
+            k if let Some((_, spec)) = RAW_GLOBAL.iter().find(|(name, _)| *name == k) => {
+                if let Some(raw) = ctx.raw_checked(n, *spec) {
+                    g.other.push(raw);
+                }
             }
             _ => ctx.unknown(n),
         }
@@ -187,6 +209,10 @@ fn lvs_sync_daemon(ctx: &mut Ctx<'_>, n: &Node) -> Option<LvsSyncDaemon> {
 /// `lvs_timeouts [tcp N] [tcpfin N] [udp N]`
 fn lvs_timeouts(ctx: &mut Ctx<'_>, n: &Node) -> Option<LvsTimeouts> {
     let mut t = LvsTimeouts::default();
+    if n.args.is_empty() {
+        ctx.warn(n.pos, "lvs_timeouts requires at least one option");
+        return None;
+    }
     let mut i = 0;
     while i < n.args.len() {
         let v = n.arg(i + 1).and_then(parse_i64).and_then(|v| u32::try_from(v).ok());

@@ -151,7 +151,7 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
                     Some(s) => ctx.int_value(c, s, 1, i64::from(u32::MAX)).map(|v| v as u32),
                 }
             }
-            "persistence_granularity" => match c.arg(0).and_then(parse_ip) {
+            "persistence_granularity" => match c.arg(0).and_then(super::addr::parse_ipv4_aton) {
                 Some(a) => vs.persistence_granularity = Some(a),
                 None => ctx.warn(c.pos, format!("Invalid persistence_granularity '{}'", c.arg(0).unwrap_or(""))),
             },
@@ -176,7 +176,8 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
                     vs.hysteresis = h;
                 }
             }
-            "inhibit_on_failure" => vs.inhibit_on_failure = ctx.flag(c).unwrap_or(true),
+            // keepalived ignores any argument here.
+            "inhibit_on_failure" => vs.inhibit_on_failure = true,
             "alpha" => vs.alpha = ctx.flag(c).unwrap_or(true),
             "omega" => vs.omega = ctx.flag(c).unwrap_or(true),
             "ha_suspend" => vs.ha_suspend = true,
@@ -203,6 +204,9 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
     }
     Some(vs)
 }
+
+/// Query types DNS_CHECK accepts.
+const DNS_TYPES: &[&str] = &["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"];
 
 const RAW_RS: &[&str] = &[
     "uthreshold", "lthreshold", "alpha", "retry", "delay_before_retry", "warmup", "delay_loop", "connect_timeout",
@@ -238,6 +242,9 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
             "notify_up" => ctx.script_once(c, &mut rs.notify_up, "real server"),
             "notify_down" => ctx.script_once(c, &mut rs.notify_down, "real server"),
             "smtp_alert" => rs.smtp_alert = ctx.flag(c),
+            "lvs_method" if !matches!(c.arg(0), Some("NAT" | "DR" | "TUN")) => {
+                ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for real server.", c.arg(0).unwrap_or("")))
+            }
             k if RAW_RS.contains(&k) => {
                 let raw = ctx.raw(c);
                 rs.other.push(raw);
@@ -381,7 +388,10 @@ fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
             _ => return false,
         },
         (CheckKind::Dns(d), k) => match k {
-            "type" => d.query_type = ctx.string(c).unwrap_or_else(|| d.query_type.clone()),
+            "type" => match c.arg(0) {
+                Some(t) if DNS_TYPES.contains(&t) => d.query_type = t.to_string(),
+                other => ctx.warn(c.pos, format!("Unknown DNS check type {} - ignoring", other.unwrap_or(""))),
+            },
             "name" => d.name = ctx.string(c).unwrap_or_else(|| d.name.clone()),
             _ => return false,
         },
@@ -411,12 +421,14 @@ fn hex_bytes(ctx: &mut Ctx<'_>, c: &Node) -> Option<Vec<u8>> {
     let s: String = c.args.concat();
     let s = s.strip_prefix("0x").unwrap_or(&s);
     let b = s.as_bytes();
-    if b.is_empty() || b.len() % 2 != 0 {
-        ctx.warn(c.pos, format!("{} must be an even number of hex digits", c.keyword));
+    if b.is_empty() {
+        ctx.warn(c.pos, format!("{} needs hex digits", c.keyword));
         return None;
     }
-    let mut out = Vec::with_capacity(b.len() / 2);
-    for pair in b.chunks(2) {
+    // An odd count reads as if it had a leading 0, as keepalived reads it.
+    let padded: Vec<u8> = if b.len() % 2 == 1 { std::iter::once(b'0').chain(b.iter().copied()).collect() } else { b.to_vec() };
+    let mut out = Vec::with_capacity(padded.len() / 2);
+    for pair in padded.chunks(2) {
         let hex = std::str::from_utf8(pair).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
         match hex {
             Some(v) => out.push(v),
@@ -436,6 +448,7 @@ fn url(ctx: &mut Ctx<'_>, n: &Node) -> Option<HttpUrl> {
         match c.keyword.as_str() {
             "path" => u.path = ctx.string(c).unwrap_or_default(),
             "digest" => match c.arg(0) {
+                Some(d) if u.digest.is_some() => ctx.warn(c.pos, format!("Digest '{d}' is a duplicate")),
                 Some(d) if d.len() == 32 && d.bytes().all(|b| b.is_ascii_hexdigit()) => u.digest = Some(d.to_ascii_lowercase()),
                 other => ctx.warn(c.pos, format!("digest '{}' is not a valid MD5 digest", other.unwrap_or(""))),
             },

@@ -7,7 +7,7 @@ use super::model::{
     TrackRef, UnicastPeer, VrrpInstance, VrrpScript,
 };
 use super::tree::Node;
-use super::values::{Ctx, parse_decimal, parse_i64};
+use super::values::{ArgSpec, Ctx, parse_decimal, parse_i64};
 
 /// Largest advert interval keepalived accepts for v2 (seconds, one byte).
 const MAX_ADVERT_SECS: f64 = 255.0;
@@ -98,6 +98,9 @@ pub fn track_file_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackFileDef> {
     for c in ctx.need_block(n) {
         ctx.no_block(c);
         match c.keyword.as_str() {
+            "file" if !t.file.is_empty() => {
+                ctx.warn(c.pos, format!("File already set for track file {} - ignoring {}", t.name, c.args.join(" ")))
+            }
             "file" => t.file = ctx.string(c).unwrap_or_default(),
             "weight" => {
                 if let Some(w) = ctx.int(c, -254, 254) {
@@ -237,12 +240,17 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
 }
 
 /// vrrp_instance keywords keepalived knows and we keep unmodelled.
-const RAW_INSTANCE: &[&str] = &[
-    "debug", "linkbeat_use_polling", "native_ipv6", "kernel_rx_buf_size", "mcast_dst_ip", "old_unicast_checksum",
-    "promote_secondaries", "track_bfd", "track_src_ip", "unicast_fault_no_peer", "unicast_ttl", "use_ipvlan",
-    "use_vmac_addr", "garp_extra_if", "notify_priority_changes", "down_timer_adverts", "vrf", "notify_deleted",
-    "no_accept_if_owner",
-];
+const RAW_INSTANCE: &[(&str, ArgSpec)] = {
+    use ArgSpec::*;
+    &[
+        ("debug", Num(0, 4)), ("linkbeat_use_polling", Any), ("native_ipv6", Any),
+        ("kernel_rx_buf_size", Num(0, u32::MAX as i64)), ("mcast_dst_ip", Word), ("old_unicast_checksum", Any),
+        ("promote_secondaries", Any), ("track_bfd", Any), ("track_src_ip", Any), ("unicast_fault_no_peer", Any),
+        ("unicast_ttl", Num(1, 255)), ("use_ipvlan", Any), ("use_vmac_addr", Any), ("garp_extra_if", Any),
+        ("notify_priority_changes", Any), ("down_timer_adverts", Num(1, 100)), ("vrf", Word),
+        ("notify_deleted", Any), ("no_accept_if_owner", Any),
+    ]
+};
 
 pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option<VrrpInstance> {
     let name = name_of(ctx, n)?;
@@ -463,9 +471,10 @@ fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {
             ctx.warn(c.pos, format!("({}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.", v.name));
             v.lvs_sync_daemon_interface = c.arg(0).map(String::from);
         }
-        k if RAW_INSTANCE.contains(&k) => {
-            let raw = ctx.raw(c);
-            v.other.push(raw);
+        k if let Some((_, spec)) = RAW_INSTANCE.iter().find(|(name, _)| *name == k) => {
+            if let Some(raw) = ctx.raw_checked(c, *spec) {
+                v.other.push(raw);
+            }
         }
         _ => ctx.unknown(c),
     }

@@ -223,3 +223,61 @@ impl Ctx<'_> {
     /// ignores any silently.
     pub fn no_args_ok(&mut self, _n: &Node) {}
 }
+
+/// What a keyword we keep unmodelled takes, so that keepalived's complaints
+/// about its value are still made.
+#[derive(Clone, Copy)]
+pub enum ArgSpec {
+    /// Anything (or nothing).
+    Any,
+    /// One word, required.
+    Word,
+    /// An integer in a range, required.
+    Num(i64, i64),
+    /// A decimal number of seconds, required.
+    Secs,
+    /// An optional <BOOL>.
+    OptBool,
+}
+
+impl Ctx<'_> {
+    /// Checks `n` against its spec and keeps it as a raw option.
+    pub fn raw_checked(&mut self, n: &Node, spec: ArgSpec) -> Option<RawOption> {
+        match spec {
+            ArgSpec::Any => {}
+            ArgSpec::Word => {
+                self.arg(n, 0)?;
+            }
+            ArgSpec::Num(min, max) => {
+                let a = self.arg(n, 0)?;
+                match parse_i64(a) {
+                    Some(v) if (min..=max).contains(&v) => {}
+                    Some(_) => {
+                        self.diags.warn(n.pos, format!("number '{a}' outside range [{min}, {max}]"));
+                        return None;
+                    }
+                    None => {
+                        self.diags.warn(n.pos, format!("invalid number '{a}'"));
+                        return None;
+                    }
+                }
+            }
+            ArgSpec::OptBool => {
+                if let Some(a) = n.arg(0) {
+                    if parse_bool(a).is_none() {
+                        self.diags.warn(n.pos, format!("Invalid value '{a}' for global {} specified", n.keyword));
+                        return None;
+                    }
+                }
+            }
+            ArgSpec::Secs => {
+                let a = self.arg(n, 0)?;
+                if parse_decimal(a).is_none() {
+                    self.diags.warn(n.pos, format!("invalid number '{a}'"));
+                    return None;
+                }
+            }
+        }
+        Some(self.raw(n))
+    }
+}
