@@ -227,3 +227,47 @@ fn three_nodes_elect_the_highest() {
     d[2].kill(libc::SIGTERM);
     holder(&lab, 1, &[1, 2, 3], Duration::from_secs(5));
 }
+
+/// With -m (counting allocator), each instance counts the allocations its
+/// own handling of packets and timers makes: zero per advert, sent or
+/// received, once running.
+#[test]
+fn adverts_allocate_nothing_in_steady_state() {
+    if !ready("adverts_allocate_nothing_in_steady_state") {
+        return;
+    }
+    let lab = Lab::new("valloc", 2);
+    let mut ds = Vec::new();
+    for (n, prio) in [(1usize, 150u8), (2, 100)] {
+        let dir = lab.node_dir(n).join("alloc");
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("keepalived.conf");
+        std::fs::write(&conf, conf_text(n, prio)).unwrap();
+        let mut argv = vigil().argv(&dir, &conf);
+        argv.push("-m".into());
+        ds.push((lab.spawn(n, argv), dir));
+    }
+    holder(&lab, 1, &[1, 2], Duration::from_secs(10));
+    // Let both settle, then run a while at 10 ms adverts.
+    std::thread::sleep(Duration::from_secs(3));
+    for (d, dir) in &ds {
+        let pid = std::fs::read_to_string(dir.join("vrrp.pid")).unwrap();
+        lab::run_bounded(std::process::Command::new("kill").args(["-USR1", pid.trim()]), lab::EXEC_TIMEOUT).unwrap();
+        assert!(d.wait_log(" prio ", Duration::from_secs(3)), "{}", d.log());
+    }
+    let field = |line: &str, name: &str| -> u64 {
+        line.split(&format!("{name} ")).nth(1).and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap_or(u64::MAX)
+    };
+    for (i, (d, _)) in ds.iter().enumerate() {
+        let log = d.log();
+        let line = log.lines().filter(|l| l.contains("(VI_1) ") && l.contains(" prio ")).last().unwrap().to_string();
+        let moved = if i == 0 { field(&line, "sent") } else { field(&line, "received") };
+        assert!(moved >= 100, "too few adverts to judge: {line}");
+        assert_eq!(field(&line, "handling_allocs"), 0, "n{}: {line}", i + 1);
+        eprintln!("n{}: {line}", i + 1);
+    }
+}
+
+fn conf_text(n: usize, prio: u8) -> String {
+    conf(n, 3, prio, "0.01").render()
+}
