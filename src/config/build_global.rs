@@ -12,36 +12,36 @@ const RAW_GLOBAL: &[(&str, ArgSpec)] = {
     use ArgSpec::*;
     const U: i64 = u32::MAX as i64;
     &[
-        ("bfd_cpu_affinity", Any), ("bfd_no_swap", Any), ("bfd_priority", Num(-20, 19)),
-        ("bfd_process_name", Any), ("bfd_rlimit_rttime", Num(1, U)), ("bfd_rt_priority", Num(1, 99)),
-        ("checker_cpu_affinity", Any), ("checker_log_all_failures", Any), ("checker_process_name", Any),
+        ("bfd_cpu_affinity", Word), ("bfd_no_swap", Any), ("bfd_priority", Num(-20, 19)),
+        ("bfd_process_name", Word), ("bfd_rlimit_rttime", Num(1, U)), ("bfd_rt_priority", Num(1, 99)),
+        ("checker_cpu_affinity", Word), ("checker_log_all_failures", Any), ("checker_process_name", Word),
         ("checker_rlimit_rttime", Num(1, U)), ("config_save_dir", Word), ("data_use_instance", OptBool),
         ("dbus_service_name", Word), ("disable_local_igmp", Any), ("enable_dbus", Any),
         ("enable_snmp_checker", Any), ("enable_snmp_rfc", Any), ("enable_snmp_rfcv2", Any),
         ("enable_snmp_rfcv3", Any), ("enable_snmp_vrrp", Any), ("enable_snmp_keepalived", Any),
-        ("enable_traps", Any), ("fifo_write_vrrp_states_on_reload", Any), ("include_check", Any),
-        ("instance", Word), ("lvs_flush_on_stop", Any),
+        ("enable_traps", Any), ("fifo_write_vrrp_states_on_reload", Any),
+        ("lvs_flush_on_stop", Any),
         ("lvs_netlink_cmd_rcv_bufs", Num(0, U)), ("lvs_netlink_cmd_rcv_bufs_force", OptBool),
         ("lvs_netlink_monitor_rcv_bufs", Num(0, U)), ("lvs_netlink_monitor_rcv_bufs_force", OptBool),
-        ("lvs_notify_fifo", Word), ("lvs_notify_fifo_script", Word), ("lvs_id", Word),
-        ("min_auto_priority_delay", Num(0, U)), ("namespace_with_ipsets", Any), 
+        ("lvs_notify_fifo", Word), ("lvs_notify_fifo_script", Word),
+        ("min_auto_priority_delay", Num(0, U)), 
         ("nftables", Any), ("nftables_counters", Any), ("nftables_ifindex", Any), ("nftables_ipvs", Any),
         ("nftables_ipvs_priority", Num(i32::MIN as i64, i32::MAX as i64)),
         ("nftables_ipvs_start_fwmark", Num(1, U)), ("nftables_priority", Num(i32::MIN as i64, i32::MAX as i64)),
         ("no_checker_emails", Any), ("no_email_faults", Any), ("notify_fifo_script", Word),
         ("process_monitor_rcv_bufs", Num(0, U)), ("process_monitor_rcv_bufs_force", OptBool),
-        ("process_names", Any), ("process_name", Any), ("random_seed", Num(0, U)),
+        ("process_names", Any), ("process_name", Word), ("random_seed", Num(0, U)),
         ("reload_check_config", Any), ("reload_file", Any), ("reload_repeat", Any), ("reload_time_file", Word),
         ("rs_init_notifies", Any), ("shutdown_script", Word), ("shutdown_script_timeout", Num(1, 1000)),
         ("snmp_socket", Word), ("startup_script", Word), ("startup_script_timeout", Num(1, 1000)),
-        ("tmp_config_directory", Word), ("umask", Word), ("use_pid_dir", Any), ("vmac_addr_prefix", Word),
-        ("vmac_prefix", Word), ("vrrp_cpu_affinity", Any), ("vrrp_down_timer_adverts", Num(1, 100)),
-        ("vrrp_garp_extra_if", Any), ("vrrp_min_garp", Any), ("vrrp_netlink_cmd_rcv_bufs", Num(0, U)),
+        ("tmp_config_directory", Word), ("umask", Word), ("vmac_addr_prefix", Word),
+        ("vmac_prefix", Word), ("vrrp_cpu_affinity", Word), ("vrrp_down_timer_adverts", Num(1, 100)),
+        ("vrrp_min_garp", OptBool), ("vrrp_netlink_cmd_rcv_bufs", Num(0, U)),
         ("vrrp_netlink_cmd_rcv_bufs_force", OptBool), ("vrrp_netlink_monitor_rcv_bufs", Num(0, U)),
         ("vrrp_netlink_monitor_rcv_bufs_force", OptBool), ("vrrp_notify_fifo_script", Word),
-        ("vrrp_notify_priority_changes", Any), ("vrrp_process_name", Any), ("vrrp_rlimit_rttime", Num(1, U)),
+        ("vrrp_notify_priority_changes", OptBool), ("vrrp_process_name", Word), ("vrrp_rlimit_rttime", Num(1, U)),
         ("vrrp_rx_bufs_multiplier", Num(1, U)), ("vrrp_rx_bufs_policy", Any), ("vrrp_startup_delay", Secs),
-        ("smtp_alert_bfd", Any), ("use_symlink_paths", Any),
+        ("use_symlink_paths", Any),
     ]
 };
 
@@ -154,7 +154,33 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             "vrrp_notify_fifo" => g.vrrp_notify_fifo = ctx.script(n),
             "notify_fifo" => g.notify_fifo = ctx.script(n),
             "lvs_flush" => g.lvs_flush = true,
-            "net_namespace" => g.net_namespace = ctx.string(n),
+            // `vrrp_garp_extra_if [all] SECONDS`
+            "vrrp_garp_extra_if" => {
+                let secs = if n.arg(0) == Some("all") { n.arg(1) } else { n.arg(0) };
+                match secs.and_then(parse_i64) {
+                    Some(v) if (0..=86400).contains(&v) => {
+                        let raw = ctx.raw(n);
+                        g.other.push(raw);
+                    }
+                    _ => ctx.warn(n.pos, format!("vrrp_garp_extra_if '{}' invalid - ignoring", n.args.join(" "))),
+                }
+            }
+            "include_check" => {
+                let bad = n.args.iter().find(|a| {
+                    let w = a.trim_start_matches(['+', '-']);
+                    !matches!(w, "readable" | "match" | "wildcard_match" | "brace_match")
+                });
+                match bad {
+                    Some(b) => ctx.warn(n.pos, format!("Unknown include_check type '{b}' - ignoring")),
+                    None => {
+                        let raw = ctx.raw(n);
+                        g.other.push(raw);
+                    }
+                }
+            }
+            "reload_time_file" if !n.arg(0).is_some_and(|p| p.starts_with('/')) => {
+                ctx.warn(n.pos, "reload_time_file invalid")
+            }
             "lvs_sync_daemon" => {
                 if let Some(d) = &g.lvs_sync_daemon {
                     ctx.warn(n.pos, format!("lvs_sync_daemon has already been specified as {} {} - ignoring", d.interface, d.vrrp_instance));
@@ -184,10 +210,11 @@ fn set<T>(slot: &mut T, v: Option<T>) {
 
 /// `lvs_sync_daemon IF VRRP_INSTANCE [id N] [maxlen N] [port N] [ttl N] [group ADDR]`
 fn lvs_sync_daemon(ctx: &mut Ctx<'_>, n: &Node) -> Option<LvsSyncDaemon> {
-    let (Some(interface), Some(inst)) = (n.arg(0), n.arg(1)) else {
-        ctx.warn(n.pos, "lvs_sync_daemon requires interface and VRRP instance");
+    let Some(interface) = n.arg(0) else {
+        ctx.warn(n.pos, "lvs_sync_daemon requires an interface");
         return None;
     };
+    let inst = n.arg(1).unwrap_or_default();
     let mut d = LvsSyncDaemon { interface: interface.into(), vrrp_instance: inst.into(), ..Default::default() };
     let mut i = 2;
     while i < n.args.len() {

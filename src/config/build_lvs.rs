@@ -89,6 +89,7 @@ const IPVS_SCHEDULERS: &[&str] =
     &["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"];
 
 const RAW_VS: &[&str] = &[
+    "weight",
     "persistence_engine", "sorry_server_lvs_method", "ops", "ip_family", "retry", "delay_before_retry", "warmup",
     "connect_timeout", "smtp_alert_checker", "snmp_name", "one_packet_scheduling",
 ];
@@ -178,13 +179,16 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
             }
             // keepalived ignores any argument here.
             "inhibit_on_failure" => vs.inhibit_on_failure = true,
-            "alpha" => vs.alpha = ctx.flag(c).unwrap_or(true),
-            "omega" => vs.omega = ctx.flag(c).unwrap_or(true),
+            // keepalived ignores any argument to these.
+            "alpha" => vs.alpha = true,
+            "omega" => vs.omega = true,
             "ha_suspend" => vs.ha_suspend = true,
             "smtp_alert" => vs.smtp_alert = ctx.flag(c),
             k if RAW_VS.contains(&k) => {
-                let raw = ctx.raw(c);
-                vs.other.push(raw);
+                let spec = timing_spec(k);
+                if let Some(raw) = ctx.raw_checked(c, spec) {
+                    vs.other.push(raw);
+                }
             }
             _ => ctx.unknown(c),
         }
@@ -205,10 +209,22 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
     Some(vs)
 }
 
+/// What the checker defaults given on a virtual or real server take.
+fn timing_spec(k: &str) -> super::values::ArgSpec {
+    use super::values::ArgSpec::*;
+    match k {
+        "ip_family" | "virtualhost" | "lvs_method" | "persistence_engine" | "sorry_server_lvs_method" => Word,
+        "retry" | "uthreshold" | "lthreshold" => Num(0, u32::MAX as i64),
+        "delay_before_retry" | "warmup" | "connect_timeout" | "delay_loop" => Secs,
+        _ => Any,
+    }
+}
+
 /// Query types DNS_CHECK accepts.
 const DNS_TYPES: &[&str] = &["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"];
 
 const RAW_RS: &[&str] = &[
+    "snmp_name",
     "uthreshold", "lthreshold", "alpha", "retry", "delay_before_retry", "warmup", "delay_loop", "connect_timeout",
     "virtualhost", "lvs_method", "log_all_failures", "BFD_CHECK",
 ];
@@ -246,8 +262,9 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
                 ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for real server.", c.arg(0).unwrap_or("")))
             }
             k if RAW_RS.contains(&k) => {
-                let raw = ctx.raw(c);
-                rs.other.push(raw);
+                if let Some(raw) = ctx.raw_checked(c, timing_spec(k)) {
+                    rs.other.push(raw);
+                }
             }
             _ => ctx.unknown(c),
         }
@@ -356,6 +373,12 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
         if f.track_file.is_empty() {
             ctx.warn(n.pos, "FILE_CHECK has no track_file - ignoring");
             return None;
+        }
+    }
+    if let (Some(b), Some(c)) = (ch.target.bindto, ch.target.connect_ip) {
+        if b.is_ipv4() != c.is_ipv4() {
+            ctx.warn(n.pos, format!("bindto address {b} does not match address family of connect_ip - skipping"));
+            ch.target.bindto = None;
         }
     }
     ch.kind = kind;

@@ -95,14 +95,19 @@ fn set<T>(slot: &mut T, v: Option<T>) {
 pub fn track_file_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackFileDef> {
     let name = name_of(ctx, n)?;
     let mut t = TrackFileDef { name, weight: 1, ..Default::default() };
+    let mut weight_set = false;
     for c in ctx.need_block(n) {
         ctx.no_block(c);
         match c.keyword.as_str() {
+            "weight" if weight_set => {
+                ctx.warn(c.pos, format!("Weight already set for track file {} - ignoring {}", t.name, c.args.join(" ")))
+            }
             "file" if !t.file.is_empty() => {
                 ctx.warn(c.pos, format!("File already set for track file {} - ignoring {}", t.name, c.args.join(" ")))
             }
             "file" => t.file = ctx.string(c).unwrap_or_default(),
             "weight" => {
+                weight_set = true;
                 if let Some(w) = ctx.int(c, -254, 254) {
                     t.weight = w as i32;
                     t.weight_reverse = c.arg(1) == Some("reverse");
@@ -243,10 +248,10 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
 const RAW_INSTANCE: &[(&str, ArgSpec)] = {
     use ArgSpec::*;
     &[
-        ("debug", Num(0, 4)), ("linkbeat_use_polling", Any), ("native_ipv6", Any),
+        ("debug", Num(0, 4)), ("native_ipv6", Any),
         ("kernel_rx_buf_size", Num(0, u32::MAX as i64)), ("mcast_dst_ip", Word), ("old_unicast_checksum", Any),
         ("promote_secondaries", Any), ("track_bfd", Any), ("track_src_ip", Any), ("unicast_fault_no_peer", Any),
-        ("unicast_ttl", Num(1, 255)), ("use_ipvlan", Any), ("use_vmac_addr", Any), ("garp_extra_if", Any),
+        ("unicast_ttl", Num(1, 255)), ("use_ipvlan", Any), ("use_vmac_addr", Any),
         ("notify_priority_changes", Any), ("down_timer_adverts", Num(1, 100)), ("vrf", Word),
         ("notify_deleted", Any), ("no_accept_if_owner", Any),
     ]
@@ -361,6 +366,10 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
     if !priority_set && v.state == InitialState::Master {
         v.priority = 255;
     }
+    if v.nopreempt && v.priority == 255 {
+        ctx.warn(n.pos, format!("({}) nopreempt is incompatible with priority 255. resetting nopreempt", v.name));
+        v.nopreempt = false;
+    }
     if v.nopreempt && v.preempt_delay.0 != 0 {
         ctx.warn(n.pos, format!("({}) preempt_delay is incompatible with nopreempt mode - resetting", v.name));
         v.preempt_delay = super::model::Microseconds(0);
@@ -423,6 +432,27 @@ fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {
         "unicast_src_ip" => match c.arg(0).and_then(parse_ip) {
             Some(a) => v.unicast_src_ip = Some(a),
             None => ctx.warn(c.pos, format!("({}) Invalid unicast_src_ip '{}'", v.name, c.arg(0).unwrap_or(""))),
+        },
+        "linkbeat_use_polling" => {
+            ctx.warn(c.pos, format!("({}) 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block", v.name))
+        }
+        "garp_extra_if" => {
+            let secs = if c.arg(0) == Some("all") { c.arg(1) } else { c.arg(0) };
+            match secs.and_then(parse_i64) {
+                Some(x) if (0..=86400).contains(&x) => {
+                    let raw = ctx.raw(c);
+                    v.other.push(raw);
+                }
+                Some(_) => ctx.warn(c.pos, format!("({}): garp_extra_if '{}' invalid - ignoring", v.name, c.args.join(" "))),
+                None => ctx.warn(c.pos, format!("({}): garp_extra_if specified without time - ignoring", v.name)),
+            }
+        }
+        "mcast_dst_ip" => match c.arg(0).and_then(parse_ip) {
+            Some(a) if a.is_multicast() => {
+                let raw = ctx.raw(c);
+                v.other.push(raw);
+            }
+            _ => ctx.warn(c.pos, format!("({}) malformed mcast dest address {}. Skipping...", v.name, c.arg(0).unwrap_or(""))),
         },
         "mcast_src_ip" => match c.arg(0).and_then(parse_ip) {
             Some(a) => v.mcast_src_ip = Some(a),

@@ -115,6 +115,18 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
             }
             Some(_) => {}
         }
+        let unicast_kw = inst.unicast_src_ip.is_some()
+            || inst.check_unicast_src
+            || inst.other.iter().any(|o| matches!(o.keyword.as_str(), "unicast_ttl" | "old_unicast_checksum"));
+        if unicast_kw && inst.unicast_peers.is_empty() {
+            diags.warn(
+                ipos,
+                format!("({name}) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration."),
+            );
+        }
+        if inst.vmac_xmit_base && inst.use_vmac.is_none() {
+            diags.warn(ipos, format!("({name}) vmac_xmit_base is only valid with a vmac"));
+        }
         if inst.virtual_router_id == 0 {
             diags.warn(ipos, format!("({name}) the virtual router id must be set"));
         }
