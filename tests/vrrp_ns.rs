@@ -271,3 +271,39 @@ fn adverts_allocate_nothing_in_steady_state() {
 fn conf_text(n: usize, prio: u8) -> String {
     conf(n, 3, prio, "0.01").render()
 }
+
+/// use_vmac: the VIP lives on a macvlan with the virtual router MAC, so the
+/// client sees 00:00:5e:00:01:33 answer before and after the failover.
+#[test]
+fn vmac_keeps_the_mac_across_failover() {
+    if !ready("vmac_keeps_the_mac_across_failover") {
+        return;
+    }
+    let lab = Lab::new("vvmac", 2);
+    let vmac: lab::Mac = [0, 0, 0x5e, 0, 1, 51];
+    let c = |n: usize, prio: u8| {
+        let mut c = conf(n, 3, prio, "0.1");
+        c.extra = "use_vmac vrrp.51".into();
+        // The VIP goes on the VMAC (keepalived does the same when no dev is given).
+        c.render().replace(" dev eth0", "")
+    };
+    let probe = lab.probe(VIP);
+    let d1 = lab.start(1, vigil(), &c(1, 150));
+    let d2 = lab.start(2, vigil(), &c(2, 100));
+    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d1.log());
+    let on_vmac = lab.addrs(1).iter().any(|a| a.ifname.starts_with("vrrp.51") && a.addr.to_string() == VIP);
+    assert!(on_vmac, "VIP not on the VMAC: {:?}", lab.addrs(1));
+    let t0 = Instant::now();
+    assert!(probe.wait_owner(vmac, t0, Duration::from_secs(3)).is_some(), "the virtual MAC never answered");
+    let term = Instant::now();
+    d1.kill(libc::SIGTERM);
+    assert!(d1.wait(Duration::from_secs(10)).is_some());
+    assert!(lab.wait_addr(2, VIP, true, Duration::from_secs(5)), "{}", d2.log());
+    assert!(probe.wait_owner(vmac, term, Duration::from_secs(3)).is_some(), "the virtual MAC did not answer after failover");
+    // The stopped node removed its VMAC.
+    let links = lab.exec(1, &["ip", "-br", "link"]);
+    assert!(!String::from_utf8_lossy(&links.stdout).contains("vrrp.51"), "VMAC left behind");
+    // Nobody answered with a node's own MAC for the VIP.
+    let tl = probe.timeline();
+    assert_eq!(tl.replies_from(lab.mac(1)) + tl.replies_from(lab.mac(2)), 0, "a real MAC answered for the VIP");
+}

@@ -128,6 +128,11 @@ pub const IFA_F_NOPREFIXROUTE: u32 = 0x200;
 
 // Link attributes and flags.
 pub const IFLA_ADDRESS: u16 = 1;
+pub const IFLA_LINK: u16 = 5;
+/// Inside IFLA_INFO_DATA of a macvlan.
+pub const IFLA_MACVLAN_MODE: u16 = 1;
+pub const MACVLAN_MODE_PRIVATE: u32 = 1;
+pub const MACVLAN_MODE_BRIDGE: u32 = 4;
 pub const IFLA_IFNAME: u16 = 3;
 pub const IFLA_MTU: u16 = 4;
 pub const IFLA_OPERSTATE: u16 = 16;

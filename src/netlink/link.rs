@@ -142,6 +142,32 @@ pub fn build_add_veth(
     Ok(w.finish()?.len())
 }
 
+/// RTM_NEWLINK creating a macvlan on `parent` with its own MAC
+/// (`ip link add link PARENT NAME address MAC type macvlan mode MODE`): the
+/// VRRP virtual MAC interface (keepalived's `use_vmac`).
+pub fn build_add_macvlan(
+    buf: &mut [u8],
+    seq: u32,
+    name: &IfName,
+    parent: u32,
+    mac: [u8; 6],
+    mode: u32,
+) -> Result<usize, NoSpace> {
+    let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+    let mut w = MsgWriter::new(buf, RTM_NEWLINK, flags, seq)?;
+    put_ifinfomsg(&mut w, 0, 0, 0)?;
+    w.attr_str(IFLA_IFNAME, name)?;
+    w.attr_u32(IFLA_LINK, parent)?;
+    w.attr(IFLA_ADDRESS, &mac)?;
+    let info = w.begin_nested(IFLA_LINKINFO)?;
+    w.attr_str(IFLA_INFO_KIND, "macvlan")?;
+    let data = w.begin_nested(IFLA_INFO_DATA)?;
+    w.attr_u32(IFLA_MACVLAN_MODE, mode)?;
+    w.end_nested(data)?;
+    w.end_nested(info)?;
+    Ok(w.finish()?.len())
+}
+
 /// RTM_DELLINK.
 pub fn build_del(buf: &mut [u8], seq: u32, link: &LinkRef) -> Result<usize, NoSpace> {
     let mut w = MsgWriter::new(buf, RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, seq)?;

@@ -85,6 +85,11 @@ impl Rtnl {
     }
 
     /// `ip link add NAME type veth peer name PEER`.
+    /// A macvlan on `parent` with `mac` (see `link::build_add_macvlan`).
+    pub fn link_add_macvlan(&mut self, name: &IfName, parent: u32, mac: [u8; 6], mode: u32) -> Result<()> {
+        self.ack(Op::LinkAdd, |b, s| Ok(link::build_add_macvlan(b, s, name, parent, mac, mode)?))
+    }
+
     pub fn link_add_veth(&mut self, name: &IfName, peer: &IfName) -> Result<()> {
         self.ack(Op::LinkAdd, |b, s| {
             Ok(link::build_add_veth(b, s, name, peer)?)

@@ -112,6 +112,7 @@ impl Engine {
                 inst.exec(actions);
                 // Whatever the state was, leave no VIP behind.
                 inst.remove_vips();
+                inst.teardown();
                 log::info!("({}) stopped: {}", inst.name, inst.counters);
             }
         }

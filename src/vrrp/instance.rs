@@ -4,6 +4,7 @@
 //! `change_state`-style side effects all live in `exec`.
 
 use super::advert::{self, AdvertCtx, Heard, Reject};
+use super::vmac;
 use super::fsm::{self, Action, Actions, AdvertInterval, Centiseconds, Fsm, FsmConfig, GarpConfig, Input, Seconds, State};
 use super::net::garp::{ArpSocket, Mac, NaSocket};
 use super::net::{AdvertSocket, Received};
@@ -81,8 +82,10 @@ pub struct Instance {
     tx: AdvertSocket,
     arp: Option<ArpSocket>,
     na: Option<NaSocket>,
+    /// The interface our adverts leave by (the VMAC unless vmac_xmit_base).
     ifindex: u32,
     mac: Mac,
+    vmac: Option<vmac::Vmac>,
     dsts: Vec<IpAddr>,
     ctx: AdvertCtx,
     vips: Vec<AddrSpec>,
@@ -117,8 +120,23 @@ impl Instance {
         let mut nl = Rtnl::new().map_err(|e| SetupError::Interface(ifname.clone(), e))?;
         let ifindex = nl.link_index(&ifname).map_err(|e| SetupError::Interface(ifname.clone(), e))?;
         let link = nl.link(&crate::netlink::LinkRef::Index(ifindex)).map_err(|e| SetupError::Interface(ifname.clone(), e))?;
-        let mac: Mac = link.mac.as_ref().and_then(|m| <[u8; 6]>::try_from(m.as_slice()).ok()).unwrap_or([0; 6]);
+        let mut mac: Mac = link.mac.as_ref().and_then(|m| <[u8; 6]>::try_from(m.as_slice()).ok()).unwrap_or([0; 6]);
         let v6 = inst.virtual_ipaddress.first().map(|a| a.addr.is_ipv6()).unwrap_or(false);
+        // use_vmac: a macvlan with the virtual MAC carries the VIPs (and,
+        // unless vmac_xmit_base, our adverts), so clients' ARP caches never
+        // need to change on failover.
+        let vmac = match &inst.use_vmac {
+            Some(name) => Some(vmac::create(&mut nl, name, ifindex, inst.virtual_router_id, v6).map_err(|e| SetupError::Interface(name.clone(), e))?),
+            None => None,
+        };
+        if let Some(v) = &vmac {
+            mac = v.mac;
+        }
+        let (vip_dev, vip_index) = match &vmac {
+            Some(v) => (v.name.to_string(), v.index),
+            None => (ifname.clone(), ifindex),
+        };
+        let (tx_dev, tx_index) = if inst.vmac_xmit_base { (ifname.clone(), ifindex) } else { (vip_dev.clone(), vip_index) };
         // Source: unicast_src_ip / mcast_src_ip, else the interface's first
         // address of the family (IPv6: its link-local address).
         let src = match inst.unicast_src_ip.or(inst.mcast_src_ip) {
@@ -140,20 +158,20 @@ impl Instance {
         let rx = AdvertSocket::receiver(&ifname, ifindex, v6, if unicast { &[] } else { std::slice::from_ref(&group) })
             .and_then(async_io::Async::new)
             .map_err(|e| SetupError::Socket("receive", e))?;
-        let tx = AdvertSocket::sender(&ifname, ifindex, src).map_err(|e| SetupError::Socket("send", e))?;
+        let tx = AdvertSocket::sender(&tx_dev, tx_index, src).map_err(|e| SetupError::Socket("send", e))?;
         let arp = if inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded).any(|a| a.addr.is_ipv4()) {
-            Some(ArpSocket::new(ifindex).map_err(|e| SetupError::Socket("arp", e))?)
+            Some(ArpSocket::new(vip_index).map_err(|e| SetupError::Socket("arp", e))?)
         } else {
             None
         };
         let na = if inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded).any(|a| a.addr.is_ipv6()) {
-            Some(NaSocket::new(&ifname, ifindex).map_err(|e| SetupError::Socket("neighbour advertisement", e))?)
+            Some(NaSocket::new(&vip_dev, vip_index).map_err(|e| SetupError::Socket("neighbour advertisement", e))?)
         } else {
             None
         };
         let mut vips = Vec::new();
         for a in inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded) {
-            let mut spec = netconf::addr_spec(&mut nl, a, Some(&ifname)).map_err(SetupError::Netconf)?;
+            let mut spec = netconf::addr_spec(&mut nl, a, Some(&vip_dev)).map_err(SetupError::Netconf)?;
             if spec.addr.is_ipv6() {
                 // A VIP must be usable at once, not after duplicate detection.
                 spec.flags |= crate::netlink::consts::IFA_F_NODAD;
@@ -162,7 +180,7 @@ impl Instance {
         }
         let mut routes = Vec::new();
         for r in &inst.virtual_routes {
-            routes.push(netconf::route_spec(&mut nl, r, Some(&ifname)).map_err(SetupError::Netconf)?);
+            routes.push(netconf::route_spec(&mut nl, r, Some(&vip_dev)).map_err(SetupError::Netconf)?);
         }
         let mut rules = Vec::new();
         for r in &inst.virtual_rules {
@@ -196,8 +214,9 @@ impl Instance {
             tx,
             arp,
             na,
-            ifindex,
+            ifindex: tx_index,
             mac,
+            vmac,
             dsts,
             ctx,
             vips,
@@ -337,6 +356,15 @@ impl Instance {
                     self.counters.vip_errors += 1;
                     log::error!("({}) removing {}/{}: {e}", self.name, spec.addr, spec.prefix_len);
                 }
+            }
+        }
+    }
+
+    /// Removes what the instance created on the machine (its VMAC).
+    pub fn teardown(&mut self) {
+        if let Some(v) = self.vmac.take() {
+            if let Err(e) = self.nl.link_del(crate::netlink::LinkRef::Index(v.index)) {
+                log::warn!("({}) removing VMAC {}: {e}", self.name, v.name.as_str());
             }
         }
     }

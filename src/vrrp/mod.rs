@@ -5,4 +5,5 @@ pub mod engine;
 pub mod fsm;
 pub mod instance;
 pub mod net;
+pub mod vmac;
 pub mod wire;
