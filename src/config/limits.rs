@@ -22,4 +22,4 @@ pub const MAX_LINES: usize = 2_000_000;
 /// Most definitions.
 pub const MAX_DEFINITIONS: usize = 10_000;
 /// Most logical lines processed (emitted or not) in one load.
-pub const MAX_WORK: usize = 10_000_000;
+pub const MAX_WORK: usize = 4_000_000;
