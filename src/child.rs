@@ -68,6 +68,7 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
     };
     let applied = Rc::new(RefCell::new(Applied::default()));
     let mut engine: Option<Engine> = None;
+    let mut resume: Vec<String> = Vec::new();
     let _ = tx.try_send(&Msg::Ready { pid: std::process::id() });
     log::info!("{} child running", role.name());
     enum Ev {
@@ -108,7 +109,8 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                     if let Some(e) = engine.take() {
                         e.stop().await;
                     }
-                    engine = Some(Engine::start(&ex, &config));
+                    engine = Some(Engine::start(&ex, &config, &resume));
+                    resume.clear();
                 }
                 {
                     let mut a = applied.borrow_mut();
@@ -124,6 +126,10 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                 if let Err(e) = tx.send(&Msg::ConfigApplied { generation, summary }).await {
                     log::warn!("reporting config: {e}");
                 }
+            }
+            Ev::Msg(Ok(Msg::Resume { masters })) => {
+                log::info!("{} child: resuming as master: {}", role.name(), masters.join(", "));
+                resume = masters;
             }
             Ev::Msg(Ok(Msg::DumpLog)) => {
                 let _ = tx.send(&Msg::LogLines { lines: crate::log::recent_lines() }).await;

@@ -307,3 +307,31 @@ fn vmac_keeps_the_mac_across_failover() {
     let tl = probe.timeline();
     assert_eq!(tl.replies_from(lab.mac(1)) + tl.replies_from(lab.mac(2)), 0, "a real MAC answered for the VIP");
 }
+
+/// The VRRP child of the master is killed: the parent restarts it at once
+/// and hands it the state it had, so it takes the mastership back before
+/// the backup's Master_Down_Interval runs out. A crash does not cost the
+/// mastership, and the backup never becomes master.
+#[test]
+fn vrrp_child_crash_keeps_the_mastership() {
+    if !ready("vrrp_child_crash_keeps_the_mastership") {
+        return;
+    }
+    let lab = Lab::new("vcrash", 2);
+    let d1 = lab.start(1, vigil(), &conf(1, 2, 150, "1").render());
+    let d2 = lab.start(2, vigil(), &conf(2, 2, 100, "1").render());
+    holder(&lab, 1, &[1, 2], Duration::from_secs(10));
+    assert!(d2.wait_log("Entering BACKUP STATE", Duration::from_secs(2)));
+    for round in 0..3 {
+        // Kill right after an advert would be worst for the backup's timer;
+        // any point will do: the backup needs 3.6 s of silence.
+        let pid: i32 = std::fs::read_to_string(d1.dir().join("vrrp.pid")).unwrap().trim().parse().unwrap();
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert!(d1.wait_log(&format!("restart {}", round + 1), Duration::from_secs(5)), "{}", d1.log());
+        std::thread::sleep(Duration::from_secs(5));
+        assert!(lab.has_addr(1, VIP), "round {round}: n1 lost the VIP\n{}", d1.log());
+        assert!(!lab.has_addr(2, VIP), "round {round}: n2 took the VIP\n{}", d2.log());
+    }
+    assert!(d1.log().contains("resuming as master: VI_1"), "{}", d1.log());
+    assert_eq!(d2.log().matches("Entering MASTER STATE").count(), 0, "the backup became master\n{}", d2.log());
+}

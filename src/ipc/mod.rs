@@ -25,6 +25,9 @@ pub enum Msg {
     ConfigApplied { generation: u32, summary: ConfigSummary },
     /// VRRP child → parent: the instances' states (sent on every change).
     VrrpStatus { instances: Vec<crate::vrrp::instance::InstanceStatus> },
+    /// Parent → restarted VRRP child, before its config: the instances its
+    /// predecessor held as master, to be resumed as master at once.
+    Resume { masters: Vec<String> },
     /// Parent → child: send your recent log lines.
     DumpLog,
     /// Child → parent: recent log lines, oldest first.

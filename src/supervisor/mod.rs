@@ -427,8 +427,17 @@ impl Parent {
                     }
                 }));
                 let msg = Msg::Config { generation: self.generation, config: self.config.clone() };
+                // A restarted VRRP child resumes what its predecessor held:
+                // a crash must not cost the mastership.
+                let masters: Vec<String> = s.vrrp.iter().filter(|i| i.state == "MASTER").map(|i| i.name.clone()).collect();
+                let resume = (role == Role::Vrrp && !masters.is_empty()).then_some(Msg::Resume { masters });
                 let to_child = sender.clone();
                 s.tasks.push(self.ex.spawn(async move {
+                    if let Some(r) = resume {
+                        if let Err(e) = to_child.send(&r).await {
+                            log::warn!("sending the resume state to the {} child: {e}", role.name());
+                        }
+                    }
                     if let Err(e) = to_child.send(&msg).await {
                         log::warn!("sending the config to the {} child: {e}", role.name());
                     }

@@ -48,7 +48,9 @@ pub struct Engine {
 
 impl Engine {
     /// Starts every vrrp_instance of `config` on `ex`.
-    pub fn start(ex: &Rc<LocalExecutor<'static>>, config: &Config) -> Engine {
+    /// Instances named in `resume` were master in the VRRP child this one
+    /// replaces: they take the mastership back at once.
+    pub fn start(ex: &Rc<LocalExecutor<'static>>, config: &Config, resume: &[String]) -> Engine {
         let clock = Clock::new();
         let status = Rc::new(RefCell::new(Vec::new()));
         // Wakes whoever reports status to the parent; one pending wake is enough.
@@ -60,7 +62,8 @@ impl Engine {
             match Instance::setup(config, inst) {
                 Ok(instance) => {
                     *slot.borrow_mut() = Some(instance);
-                    let task = ex.spawn(run(slot.clone(), i, clock, status.clone(), changed_tx.clone()));
+                    let start = if resume.contains(&inst.name) { Input::ResumeMaster } else { Input::Startup };
+                    let task = ex.spawn(run(slot.clone(), i, clock, start, status.clone(), changed_tx.clone()));
                     instances.push((slot, task));
                 }
                 Err(e) => {
@@ -119,7 +122,14 @@ impl Engine {
     }
 }
 
-async fn run(slot: Rc<RefCell<Option<Instance>>>, index: usize, clock: Clock, status: Rc<RefCell<Vec<InstanceStatus>>>, changed: Sender<()>) {
+async fn run(
+    slot: Rc<RefCell<Option<Instance>>>,
+    index: usize,
+    clock: Clock,
+    start: Input,
+    status: Rc<RefCell<Vec<InstanceStatus>>>,
+    changed: Sender<()>,
+) {
     let Ok(mut guard) = slot.try_borrow_mut() else { return };
     let Some(inst) = guard.as_mut() else { return };
     let report = |inst: &Instance| {
@@ -128,7 +138,7 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, index: usize, clock: Clock, st
         }
         let _ = changed.try_send(());
     };
-    let actions = inst.fsm.handle(clock.now(), Input::Startup);
+    let actions = inst.fsm.handle(clock.now(), start);
     inst.exec(actions);
     report(inst);
     // One timer, re-armed each turn: creating a timer per turn would cost

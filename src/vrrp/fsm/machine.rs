@@ -186,6 +186,7 @@ impl Fsm {
         let mut out = Actions::new();
         match input {
             Input::Startup => self.startup(now, &mut out),
+            Input::ResumeMaster => self.resume_master(now, &mut out),
             Input::Shutdown => self.shutdown(&mut out),
             Input::AdvertReceived(adv) => self.advert(now, adv, &mut out),
             Input::Fault => self.fault(&mut out),
@@ -213,6 +214,24 @@ impl Fsm {
             // keepalived without a sync group: `state MASTER` below 255 also
             // starts as backup with the full Master_Down_Interval.
             self.enter_backup(now, from, out);
+        }
+    }
+
+    /// A restarted VRRP child whose predecessor was master when it died:
+    /// take the mastership back at once instead of waiting a whole
+    /// Master_Down_Interval as a backup (by which time a peer would have
+    /// taken over). If a better master is out there, its next advert sends
+    /// us back to backup as usual.
+    fn resume_master(&mut self, now: Instant, out: &mut Actions) {
+        if !matches!(self.state, State::Initialize | State::Stop) {
+            return;
+        }
+        self.master_interval = self.cfg.advert_interval;
+        if self.faulted {
+            let from = self.state;
+            self.enter(State::Fault, from, out);
+        } else {
+            self.become_master(now, out);
         }
     }
 

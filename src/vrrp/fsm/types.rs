@@ -123,6 +123,9 @@ pub struct Advert {
 pub enum Input {
     /// Leave Initialize.
     Startup,
+    /// Leave Initialize straight into Master: the VRRP child was restarted
+    /// and its predecessor was master (the parent kept that state).
+    ResumeMaster,
     /// Clean stop (SIGTERM, instance removed): a master sends priority 0.
     Shutdown,
     AdvertReceived(Advert),
