@@ -91,7 +91,7 @@ const IPVS_SCHEDULERS: &[&str] =
 const RAW_VS: &[&str] = &[
     "weight",
     "persistence_engine", "sorry_server_lvs_method", "ops", "ip_family", "retry", "delay_before_retry", "warmup",
-    "connect_timeout", "smtp_alert_checker", "snmp_name", "one_packet_scheduling",
+    "connect_timeout", "snmp_name", "one_packet_scheduling",
 ];
 
 pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
@@ -203,6 +203,15 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
             }
         }
     }
+    if let (VirtualServerKey::Addr { port: vport, .. }, LbKind::Dr | LbKind::Tun) = (&vs.key, vs.lb_kind) {
+        let vport = *vport;
+        for rs in &mut vs.real_servers {
+            if let Some(p) = rs.port.filter(|p| *p != vport && vport != 0) {
+                ctx.warn(n.pos, format!("WARNING - virtual server {} and real server [{}]:{p} ports don't match - resetting", n.args.join(" "), rs.addr));
+                rs.port = Some(vport);
+            }
+        }
+    }
     if protocol_set && matches!(vs.key, VirtualServerKey::Fwmark(_)) {
         ctx.warn(n.pos, format!("Warning: Virtual server FWM {}: protocol specified for fwmark - protocol will be ignored", n.arg(1).unwrap_or("")));
     }
@@ -295,7 +304,10 @@ fn target_keyword(ctx: &mut Ctx<'_>, c: &Node, t: &mut CheckTarget) -> bool {
             Some(a) => t.connect_ip = Some(a),
             None => ctx.warn(c.pos, format!("Invalid connect_ip '{}'", c.arg(0).unwrap_or(""))),
         },
-        "connect_port" => t.connect_port = c.arg(0).and_then(|s| port(ctx, c, s)),
+        "connect_port" => match c.arg(0).and_then(parse_i64) {
+            Some(p @ 1..=65535) => t.connect_port = Some(p as u16),
+            _ => ctx.warn(c.pos, format!("Invalid checker connect_port '{}'", c.arg(0).unwrap_or(""))),
+        },
         "bindto" => match c.arg(0).and_then(parse_ip) {
             Some(a) => t.bindto = Some(a),
             None => ctx.warn(c.pos, format!("Invalid bindto '{}'", c.arg(0).unwrap_or(""))),

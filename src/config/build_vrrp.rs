@@ -250,7 +250,7 @@ const RAW_INSTANCE: &[(&str, ArgSpec)] = {
     &[
         ("debug", Num(0, 4)), ("native_ipv6", Any),
         ("kernel_rx_buf_size", Num(0, u32::MAX as i64)), ("mcast_dst_ip", Word), ("old_unicast_checksum", Any),
-        ("promote_secondaries", Any), ("track_bfd", Any), ("track_src_ip", Any), ("unicast_fault_no_peer", Any),
+        ("promote_secondaries", Any), ("track_src_ip", Any), ("unicast_fault_no_peer", Any),
         ("unicast_ttl", Num(1, 255)), ("use_ipvlan", Any), ("use_vmac_addr", Any),
         ("notify_priority_changes", Any), ("down_timer_adverts", Num(1, 100)), ("vrf", Word),
         ("notify_deleted", Any), ("no_accept_if_owner", Any),
@@ -356,6 +356,15 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
             "track_script" => v.track_scripts.extend(track_refs(ctx, c, -254, 254)),
             "track_file" => v.track_files.extend(track_refs(ctx, c, -254, 254)),
             "track_process" => v.track_processes.extend(track_refs(ctx, c, -254, 254)),
+            "track_bfd" => {
+                if !c.args.is_empty() {
+                    ctx.warn(c.pos, format!("Block track_bfd has extra parameters {} ...", c.args.join(" ")));
+                }
+                let refs = track_refs(ctx, c, -253, 253);
+                for r in refs {
+                    v.other.push(super::model::RawOption { keyword: "track_bfd".into(), args: vec![r.name] });
+                }
+            }
             _ => {
                 ctx.no_block(c);
                 instance_scalar(ctx, c, &mut v);

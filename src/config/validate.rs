@@ -101,7 +101,18 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
             true
         }
     });
+    let bfds: Vec<String> =
+        cfg.other.iter().filter(|o| o.keyword == "bfd_instance").filter_map(|o| o.args.first().cloned()).collect();
     for inst in &mut cfg.vrrp_instances {
+        for o in inst.other.iter().filter(|o| o.keyword == "track_bfd") {
+            let b = o.args.first().cloned().unwrap_or_default();
+            if !bfds.contains(&b) {
+                diags.warn(
+                    child_pos(tree, "vrrp_instance", &inst.name, &b),
+                    format!("({}) track bfd {b} not found, ignoring...", inst.name),
+                );
+            }
+        }
         let ipos = pos_of(tree, "vrrp_instance", Some(&inst.name));
         let name = inst.name.clone();
         match &inst.interface {

@@ -176,7 +176,16 @@ impl Ctx<'_> {
             self.diags.warn(n.pos, format!("{} has an empty command", n.keyword));
             return None;
         }
-        Some(Script { argv, user: n.arg(1).map(str::to_string), group: n.arg(2).map(str::to_string) })
+        let user = n.arg(1).map(str::to_string);
+        let group = n.arg(2).map(str::to_string);
+        // keepalived drops, without a word, a script whose user or group
+        // does not exist.
+        if user.as_deref().is_some_and(|u| !super::build_global::user_exists(u))
+            || group.as_deref().is_some_and(|g| !super::build_global::group_exists(g))
+        {
+            return None;
+        }
+        Some(Script { argv, user, group })
     }
 
     /// A notify-style script keyword; keepalived keeps the first and
