@@ -44,20 +44,20 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
                 cfg.global.net_namespace = ctx.string(n);
             }
             "static_ipaddress" => {
-                for c in ctx.need_block(n) {
+                for c in ctx.value_block(n) {
                     let v = addr::ip_address_line(&mut ctx, c);
                     cfg.static_ipaddress.extend(v);
                 }
             }
             "static_routes" => {
-                for c in ctx.need_block(n) {
+                for c in ctx.value_block(n) {
                     if let Some(r) = addr::route_line(&mut ctx, c) {
                         cfg.static_routes.push(r);
                     }
                 }
             }
             "static_rules" => {
-                for c in ctx.need_block(n) {
+                for c in ctx.value_block(n) {
                     if let Some(r) = addr::rule_line(&mut ctx, c, &mut next_pref) {
                         cfg.static_rules.push(r);
                     }

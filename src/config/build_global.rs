@@ -32,7 +32,7 @@ const RAW_GLOBAL: &[(&str, ArgSpec)] = {
         ("process_monitor_rcv_bufs", Num(0, U)), ("process_monitor_rcv_bufs_force", OptBool),
         ("process_names", Any), ("process_name", Word), ("random_seed", Num(0, U)),
         ("reload_check_config", Any), ("reload_file", Any), ("reload_repeat", Any), ("reload_time_file", Word),
-        ("rs_init_notifies", Any), ("shutdown_script", Word), ("shutdown_script_timeout", Num(1, 1000)),
+        ("rs_init_notifies", OptBool), ("shutdown_script", Word), ("shutdown_script_timeout", Num(1, 1000)),
         ("snmp_socket", Word), ("startup_script", Word), ("startup_script_timeout", Num(1, 1000)),
         ("tmp_config_directory", Word), ("umask", Word), ("vmac_addr_prefix", Word),
         ("vmac_prefix", Word), ("vrrp_cpu_affinity", Word), ("vrrp_down_timer_adverts", Num(1, 100)),
@@ -57,7 +57,7 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
                 if n.block.as_ref().is_some_and(|b| b.is_empty()) {
                     ctx.warn(n.pos, "Warning - empty notification_email block");
                 }
-                for c in ctx.need_block(n) {
+                for c in ctx.value_block(n) {
                     g.notification_email.push(c.keyword.clone());
                     g.notification_email.extend(c.args.iter().cloned());
                 }
@@ -177,6 +177,9 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
                         g.other.push(raw);
                     }
                 }
+            }
+            "lvs_flush_on_stop" if !matches!(n.arg(0), None | Some("VS")) => {
+                ctx.warn(n.pos, format!("Unknown lvs_flush_on_stop type {}", n.arg(0).unwrap_or("")))
             }
             "reload_time_file" if !n.arg(0).is_some_and(|p| p.starts_with('/')) => {
                 ctx.warn(n.pos, "reload_time_file invalid")

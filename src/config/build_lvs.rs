@@ -29,7 +29,7 @@ pub fn virtual_server_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer
         return None;
     };
     let mut g = VirtualServerGroup { name: name.to_string(), entries: Vec::new() };
-    for c in ctx.need_block(n) {
+    for c in ctx.value_block(n) {
         let w = words(c);
         if w[0] == "fwmark" {
             match w.get(1).and_then(|s| parse_u32_any(s)) {

@@ -160,7 +160,7 @@ pub fn track_process_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackProcessDef>
 /// `NAME [weight N [reverse]]` lines of track_* blocks.
 fn track_refs(ctx: &mut Ctx<'_>, n: &Node, min: i64, max: i64) -> Vec<TrackRef> {
     let mut out = Vec::new();
-    for c in ctx.need_block(n) {
+    for c in ctx.value_block(n) {
         let mut r = TrackRef { name: c.keyword.clone(), weight: None, reverse: false };
         let mut i = 0;
         while i < c.args.len() {
@@ -197,7 +197,7 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
     for c in ctx.need_block(n) {
         match c.keyword.as_str() {
             "group" => {
-                for m in ctx.need_block(c) {
+                for m in ctx.value_block(c) {
                     g.group.push(m.keyword.clone());
                     g.group.extend(m.args.iter().cloned());
                 }
@@ -306,33 +306,33 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
                 }
             }
             "virtual_ipaddress" => {
-                for a in ctx.need_block(c) {
+                for a in ctx.value_block(c) {
                     let list = addr::ip_address_line(ctx, a);
                     v.virtual_ipaddress.extend(list);
                 }
             }
             "virtual_ipaddress_excluded" => {
-                for a in ctx.need_block(c) {
+                for a in ctx.value_block(c) {
                     let list = addr::ip_address_line(ctx, a);
                     v.virtual_ipaddress_excluded.extend(list);
                 }
             }
             "virtual_routes" => {
-                for a in ctx.need_block(c) {
+                for a in ctx.value_block(c) {
                     if let Some(r) = addr::route_line(ctx, a) {
                         v.virtual_routes.push(r);
                     }
                 }
             }
             "virtual_rules" => {
-                for a in ctx.need_block(c) {
+                for a in ctx.value_block(c) {
                     if let Some(r) = addr::rule_line(ctx, a, next_pref) {
                         v.virtual_rules.push(r);
                     }
                 }
             }
             "unicast_peer" => {
-                for a in ctx.need_block(c) {
+                for a in ctx.value_block(c) {
                     match parse_ip(&a.keyword) {
                         Some(addr) => {
                             let mut p = UnicastPeer { addr, min_ttl: None, max_ttl: None };

@@ -9,7 +9,7 @@
 use super::LoadOptions;
 use super::diag::{Diags, Pos};
 use super::glob;
-use super::lexer::{split_words, strip_comment};
+use super::lexer::{has_unterminated_quote, split_words, strip_comment};
 use super::limits::*;
 use std::collections::HashMap;
 use std::io::Read;
@@ -189,6 +189,11 @@ impl<'d> Expander<'d> {
                 }
             };
             let body = strip_comment(&text).trim();
+            // keepalived checks quotes before anything else, even on lines
+            // a conditional then drops.
+            if has_unterminated_quote(body) {
+                self.diags.warn(pos, format!("Unterminated quote '{body}'"));
+            }
             if let Some((name, mut acc, start)) = multiline.take() {
                 let (piece, more) = continuation(body);
                 if !piece.is_empty() {

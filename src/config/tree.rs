@@ -8,7 +8,7 @@
 
 use super::diag::{Diags, Pos};
 use super::expand::Line;
-use super::lexer::{has_unterminated_quote, split_words};
+use super::lexer::split_words;
 use super::limits::MAX_NESTING;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,9 +42,6 @@ pub fn build_tree(lines: &[Line], diags: &mut Diags) -> Vec<Node> {
 
     for line in lines {
         let mut cur: Option<Node> = None;
-        if has_unterminated_quote(&line.text) {
-            diags.warn(line.pos, format!("Unterminated quote '{}'", line.text));
-        }
         let words = split_words(&line.text);
         for w in words {
             if skipping > 0 {

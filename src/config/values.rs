@@ -108,6 +108,18 @@ impl Ctx<'_> {
         n.children()
     }
 
+    /// The lines of a value block (`virtual_ipaddress { ... }` and the
+    /// like): a `{` inside one is an error there, as in keepalived.
+    pub fn value_block<'n>(&mut self, n: &'n Node) -> &'n [Node] {
+        let lines = self.need_block(n);
+        for l in lines {
+            if l.block.is_some() {
+                self.diags.warn(l.pos, format!("Unexpected '{{' in {} block", n.keyword));
+            }
+        }
+        lines
+    }
+
     pub fn arg<'n>(&mut self, n: &'n Node, i: usize) -> Option<&'n str> {
         let a = n.arg(i);
         if a.is_none() {
