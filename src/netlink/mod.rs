@@ -39,6 +39,8 @@ pub mod consts;
 mod error;
 pub mod event;
 pub mod link;
+pub mod mirror;
+pub mod reflector;
 pub mod reply;
 pub mod route;
 pub mod rtnl;

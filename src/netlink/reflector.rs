@@ -1,0 +1,1 @@
+//! The netlink reflector (work in progress).
