@@ -348,6 +348,12 @@ impl VrrpRepr {
             return Err(Error::Exhausted);
         }
         let count = u8::try_from(self.addresses.len()).map_err(|_| Error::Exhausted)?;
+        // v2 over IPv6 has no room for auth data (keepalived), so only auth type None is encodable.
+        if let (VersionFields::V2 { auth: V2Auth::Pass(_) | V2Auth::Ah, .. }, AddressFamily::Ipv6) =
+            (self.fields, family)
+        {
+            return Err(Error::Exhausted);
+        }
         packet.set_version_type(self.version(), MessageType::Advertisement);
         packet.set_vrid(self.vrid);
         packet.set_priority(self.priority);
@@ -482,6 +488,35 @@ mod tests {
         b[2] = 101;
         assert_eq!(VrrpRepr::parse(&Packet::new_unchecked(&b[..]), &c), Err(Error::BadChecksum));
         assert_eq!(VrrpRepr::parse(&Packet::new_unchecked(&V3[..7]), &c), Err(Error::Truncated));
+    }
+
+    #[test]
+    fn v2_over_ipv6_has_no_auth_data() {
+        let ctx = ChecksumCtx::new(IpPair::V6 { src: Ipv6Addr::LOCALHOST, dst: Ipv6Addr::UNSPECIFIED });
+        let mut a = Vec::new();
+        let _ = a.push(Ipv6Addr::LOCALHOST);
+        let mut r = VrrpRepr {
+            vrid: 1,
+            priority: 100,
+            fields: VersionFields::V2 { adver_int: Seconds(1), auth: V2Auth::None },
+            addresses: VirtualAddresses::V6(a),
+        };
+        assert_eq!(r.buffer_len(), 24);
+        let mut b = [0xa5u8; 24];
+        r.emit(&mut Packet::new_unchecked(&mut b[..]), &ctx).unwrap();
+        assert_eq!(VrrpRepr::parse(&Packet::new_checked(&b[..]).unwrap(), &ctx), Ok(r.clone()));
+        r.fields = VersionFields::V2 { adver_int: Seconds(1), auth: V2Auth::Pass(*b"12345678") };
+        assert_eq!(r.emit(&mut Packet::new_unchecked(&mut b[..]), &ctx), Err(Error::Exhausted));
+        b[4] = 1;
+        let p = Packet::new_checked(&b[..]).unwrap();
+        // Checksum now wrong too, but the auth type is refused only after it: fix it first.
+        let mut fixed = b;
+        fixed[6] = 0;
+        fixed[7] = 0;
+        let c = checksum::checksum(&[&fixed], initial_sum(ctx.ips, ChecksumKind::PseudoHeader, 24));
+        fixed[6..8].copy_from_slice(&c.to_be_bytes());
+        assert!(VrrpRepr::parse(&p, &ctx).is_err());
+        assert_eq!(VrrpRepr::parse(&Packet::new_checked(&fixed[..]).unwrap(), &ctx), Err(Error::BadAuthType(1)));
     }
 
     #[test]
