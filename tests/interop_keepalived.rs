@@ -39,7 +39,8 @@ fn render(lab: &Lab, n: usize, peer: usize, prio: u8, c: Case) -> String {
     let mut v = VrrpConf::new(n, c.version, prio, c.interval, &["192.0.2.100/24"]);
     let mut extra = String::new();
     if c.pass {
-        extra += "authentication {\nauth_type PASS\nauth_pass s3cret\n}\n";
+        let t = AUTH.with(|a| a.borrow().clone());
+        extra += &format!("authentication {{\nauth_type {t}\nauth_pass s3cret\n}}\n");
     }
     if c.unicast {
         extra += &format!("unicast_src_ip {}\nunicast_peer {{\n{}\n}}\n", lab::node_ip4(n), lab::node_ip4(peer));
@@ -132,4 +133,24 @@ fn v2_unicast_pass_both_ways() {
         run("ika2um", vigil(), Daemon::Keepalived, c);
         run("ika2ub", Daemon::Keepalived, vigil(), c);
     }
+}
+
+/// IPsec-AH (HMAC-MD5-96) as keepalived sends it, both roles.
+#[test]
+fn v2_ah_both_ways() {
+    if ready("v2_ah_both_ways") {
+        let c = Case { version: 2, interval: "1", pass: true, unicast: false };
+        run_auth("ikaahm", vigil(), Daemon::Keepalived, c, "AH");
+        run_auth("ikaahb", Daemon::Keepalived, vigil(), c, "AH");
+    }
+}
+
+fn run_auth(tag: &str, master: Daemon, backup: Daemon, c: Case, auth: &str) {
+    AUTH.with(|a| *a.borrow_mut() = auth.to_string());
+    run(tag, master, backup, c);
+    AUTH.with(|a| *a.borrow_mut() = "PASS".to_string());
+}
+
+thread_local! {
+    static AUTH: std::cell::RefCell<String> = std::cell::RefCell::new("PASS".to_string());
 }

@@ -158,13 +158,23 @@ fn unicast_mode() {
 
 #[test]
 fn wrong_password_does_not_take_over() {
-    if !ready("wrong_password_does_not_take_over") {
-        return;
+    if ready("wrong_password_does_not_take_over") {
+        wrong_key("vpass", "PASS");
     }
-    let lab = Lab::new("vpass", 2);
+}
+
+#[test]
+fn wrong_ah_key_does_not_take_over() {
+    if ready("wrong_ah_key_does_not_take_over") {
+        wrong_key("vahkey", "AH");
+    }
+}
+
+fn wrong_key(tag: &str, kind: &str) {
+    let lab = Lab::new(tag, 2);
     let auth = |n: usize, prio: u8, pass: &str| {
         let mut c = conf(n, 2, prio, "1");
-        c.extra = format!("authentication {{\nauth_type PASS\nauth_pass {pass}\n}}");
+        c.extra = format!("authentication {{\nauth_type {kind}\nauth_pass {pass}\n}}");
         c.render()
     };
     let d1 = lab.start(1, vigil(), &auth(1, 100, "right"));
@@ -188,7 +198,7 @@ fn wrong_password_does_not_take_over() {
         .last()
         .unwrap_or(0);
     assert!(rejected >= 2, "n1 did not count n2's adverts as rejected ({rejected})\n{}", d1.log());
-    assert!(d1.log().contains("authentication failed"), "{}", d1.log());
+    assert!(d1.log().contains("authentication failure"), "{}", d1.log());
 }
 
 #[test]

@@ -155,7 +155,8 @@ impl Instance {
         let unicast = !inst.unicast_peers.is_empty();
         let group: IpAddr = if v6 { g.vrrp_mcast_group6.into() } else { g.vrrp_mcast_group4.into() };
         let dsts: Vec<IpAddr> = if unicast { inst.unicast_peers.iter().map(|p| p.addr).collect() } else { vec![group] };
-        let rx = AdvertSocket::receiver(&ifname, ifindex, v6, if unicast { &[] } else { std::slice::from_ref(&group) })
+        let ah = version == 2 && inst.authentication.as_ref().is_some_and(|a| a.auth_type == model::AuthType::Ah);
+        let rx = AdvertSocket::receiver(&ifname, ifindex, v6, if unicast { &[] } else { std::slice::from_ref(&group) }, ah)
             .and_then(async_io::Async::new)
             .map_err(|e| SetupError::Socket("receive", e))?;
         let tx = AdvertSocket::sender(&tx_dev, tx_index, src).map_err(|e| SetupError::Socket("send", e))?;
@@ -244,7 +245,7 @@ impl Instance {
     /// Handles one received datagram in `rx_buf[..meta.len]`.
     pub fn on_packet(&mut self, meta: Received, now: fsm::Instant) -> bool {
         let len = meta.len.min(PACKET_MAX);
-        let heard = advert::decode(&self.rx_buf[..len], &meta, &self.ctx);
+        let heard = advert::decode(&self.rx_buf[..len], &meta, &mut self.ctx);
         match heard {
             Ok(Heard { vrid, .. }) if vrid != self.ctx.vrid => {
                 self.counters.other_vrid += 1;
@@ -300,7 +301,7 @@ impl Instance {
     fn send_advert(&mut self, priority: u8) {
         for i in 0..self.dsts.len() {
             let dst = self.dsts[i];
-            let n = match advert::encode(&self.ctx, priority, dst, &mut self.tx_buf[..]) {
+            let n = match advert::encode(&mut self.ctx, priority, dst, &mut self.tx_buf[..]) {
                 Ok(n) => n,
                 Err(e) => {
                     self.counters.send_errors += 1;

@@ -15,6 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 pub const IPPROTO_VRRP: libc::c_int = 112;
+pub const IPPROTO_AH: libc::c_int = 51;
 pub const VRRP_GROUP4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 pub const VRRP_GROUP6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 
@@ -44,9 +45,11 @@ impl AsFd for AdvertSocket {
 
 impl AdvertSocket {
     /// A receive socket on `ifname`, joined to `groups` (multicast mode) or
-    /// to none (unicast mode).
-    pub fn receiver(ifname: &str, ifindex: u32, v6: bool, groups: &[IpAddr]) -> io::Result<Self> {
-        let fd = socket(if v6 { libc::AF_INET6 } else { libc::AF_INET }, libc::SOCK_RAW, IPPROTO_VRRP)?;
+    /// to none (unicast mode). With AH authentication the IP protocol of
+    /// adverts is AH (51), not VRRP: `ah` picks the socket's protocol.
+    pub fn receiver(ifname: &str, ifindex: u32, v6: bool, groups: &[IpAddr], ah: bool) -> io::Result<Self> {
+        let proto = if ah { IPPROTO_AH } else { IPPROTO_VRRP };
+        let fd = socket(if v6 { libc::AF_INET6 } else { libc::AF_INET }, libc::SOCK_RAW, proto)?;
         bind_to_device(&fd, ifname)?;
         if v6 {
             setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, &1i32)?;
@@ -74,6 +77,8 @@ impl AdvertSocket {
             setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, &0i32)?;
             setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF, &(ifindex as i32))?;
         } else {
+            // We build the whole IPv4 datagram: AH authenticates the header.
+            setsockopt(&fd, libc::IPPROTO_IP, libc::IP_HDRINCL, &1i32)?;
             setsockopt(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, &255i32)?;
             setsockopt(&fd, libc::IPPROTO_IP, libc::IP_TTL, &255i32)?;
             setsockopt(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &0i32)?;
@@ -108,7 +113,8 @@ impl AdvertSocket {
         }
     }
 
-    /// Sends one VRRP message (the kernel adds the IP header).
+    /// Sends one advert: for IPv4 a whole datagram (IP_HDRINCL), for IPv6
+    /// the VRRP message (the kernel adds the header).
     pub fn send_to(&self, msg: &[u8], dst: IpAddr, ifindex: u32) -> io::Result<usize> {
         let (sa, len) = sockaddr(SocketAddr::new(dst, 0), ifindex);
         let n = unsafe {
