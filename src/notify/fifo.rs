@@ -1,0 +1,134 @@
+//! notify_fifo / vrrp_notify_fifo, as keepalived (`fifo_open` in its
+//! notify.c, `notify_fifo` in vrrp_notify.c).
+//!
+//! The FIFO is created (mode 0644) when missing and opened O_RDWR |
+//! O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, as keepalived does: holding the read
+//! side ourselves means opening never fails for want of a reader and a
+//! reader that goes away never raises SIGPIPE; lines wait in the pipe until
+//! one reads. The file must be a FIFO owned by us (or the script user), else
+//! it is not used. When the pipe is full a line is dropped and counted
+//! (keepalived ignores the write error); we never block. A FIFO we created
+//! is unlinked when dropped.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// Larger lines could interleave with another writer's; they are dropped.
+pub const MAX_LINE: usize = libc::PIPE_BUF;
+
+pub struct NotifyFifo {
+    path: PathBuf,
+    file: File,
+    created: bool,
+    written: u64,
+    dropped: u64,
+}
+
+#[derive(Debug)]
+pub enum FifoError {
+    Create(std::io::Error),
+    Open(std::io::Error),
+    NotOurFifo,
+}
+
+impl std::fmt::Display for FifoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FifoError::Create(e) => write!(f, "unable to create notify fifo: {e}"),
+            FifoError::Open(e) => write!(f, "unable to open notify fifo: {e}"),
+            FifoError::NotOurFifo => write!(f, "notify fifo is not a fifo we own - not using"),
+        }
+    }
+}
+
+impl NotifyFifo {
+    /// `owner`: the uid allowed to own an existing FIFO besides us (the
+    /// fifo's script user).
+    pub fn open(path: &Path, owner: Option<u32>) -> Result<NotifyFifo, FifoError> {
+        let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| FifoError::NotOurFifo)?;
+        // SAFETY: cpath is a valid NUL-terminated string.
+        let created = if unsafe { libc::mkfifo(cpath.as_ptr(), 0o644) } == 0 {
+            true
+        } else {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EEXIST) {
+                return Err(FifoError::Create(e));
+            }
+            false
+        };
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(path);
+        let cleanup = |created: bool| {
+            if created {
+                let _ = std::fs::remove_file(path);
+            }
+        };
+        let file = match opened {
+            Ok(f) => f,
+            Err(e) => {
+                cleanup(created);
+                return Err(FifoError::Open(e));
+            }
+        };
+        let me = nix::unistd::geteuid().as_raw();
+        let ours = file
+            .metadata()
+            .map(|m| m.file_type().is_fifo() && (m.uid() == me || Some(m.uid()) == owner))
+            .unwrap_or(false);
+        if !ours {
+            cleanup(created);
+            return Err(FifoError::NotOurFifo);
+        }
+        Ok(NotifyFifo { path: path.to_path_buf(), file, created, written: 0, dropped: 0 })
+    }
+
+    /// Writes one whole line or nothing; never blocks.
+    pub fn write_line(&mut self, line: &str) -> bool {
+        if line.len() > MAX_LINE {
+            self.dropped += 1;
+            return false;
+        }
+        // One write of at most PIPE_BUF bytes is atomic: all or EAGAIN.
+        match (&self.file).write(line.as_bytes()) {
+            Ok(n) if n == line.len() => {
+                self.written += 1;
+                true
+            }
+            _ => {
+                self.dropped += 1;
+                false
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Lines written, and lines dropped (pipe full or too long).
+    pub fn counters(&self) -> (u64, u64) {
+        (self.written, self.dropped)
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.file.as_raw_fd()
+    }
+}
+
+impl Drop for NotifyFifo {
+    fn drop(&mut self) {
+        // keepalived unlinks first, so a reader looping on reopen cannot
+        // reopen our FIFO.
+        if self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
