@@ -6,9 +6,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use vigil::vrrp::wire::{
-    AcceptChecksums, AhSeqCounter, AuthKey, Centiseconds, ChecksumKind, Error, Ipv4Packet, RxConfig,
-    Seconds, TxIpv4, V2Auth, VersionFields, VirtualAddresses, VrrpRepr, auth_data, emit_ipv4, emit_ipv6,
-    ipv4_len, parse_ipv4, parse_ipv6,
+    AcceptChecksums, AhSeqCounter, AuthKey, Centiseconds, ChecksumKind, Error, Ipv4Packet,
+    RxConfig, Seconds, TxIpv4, V2Auth, VersionFields, VirtualAddresses, VrrpRepr, auth_data,
+    emit_ipv4, emit_ipv6, ipv4_len, parse_ipv4, parse_ipv6,
 };
 
 // ---- a tiny pcap reader ----------------------------------------------------------------------
@@ -17,7 +17,13 @@ use vigil::vrrp::wire::{
 #[derive(Debug, Clone)]
 enum Frame {
     V4(Vec<u8>),
-    V6 { src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, next_header: u8, payload: Vec<u8> },
+    V6 {
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        hop_limit: u8,
+        next_header: u8,
+        payload: Vec<u8>,
+    },
 }
 
 fn read_pcap(path: &Path) -> Vec<Frame> {
@@ -31,7 +37,11 @@ fn read_pcap(path: &Path) -> Vec<Frame> {
     };
     let u32_at = |b: &[u8], at: usize| {
         let a: [u8; 4] = b[at..at + 4].try_into().unwrap();
-        if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) }
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
     };
     let linktype = u32_at(&d, 20);
     let mut out = Vec::new();
@@ -82,7 +92,11 @@ fn shared(name: &str) -> Vec<Frame> {
 }
 
 fn fixture(name: &str) -> Vec<Frame> {
-    read_pcap(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vrrp").join(name))
+    read_pcap(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/vrrp")
+            .join(name),
+    )
 }
 
 fn v4_frames(frames: Vec<Frame>) -> Vec<Vec<u8>> {
@@ -144,10 +158,19 @@ fn frr_v3_capture() {
         let adv = reemit_ipv4(f, &RxConfig::new());
         assert_eq!(adv.src, Ipv4Addr::new(10, 97, 0, 1));
         assert_eq!(adv.dst, Ipv4Addr::new(224, 0, 0, 18));
-        assert_eq!(adv.checksum, ChecksumKind::PseudoHeader, "FRR here sums the pseudo-header");
+        assert_eq!(
+            adv.checksum,
+            ChecksumKind::PseudoHeader,
+            "FRR here sums the pseudo-header"
+        );
         assert_eq!(adv.repr.vrid, 51);
         assert_eq!(adv.repr.priority, 150);
-        assert_eq!(adv.repr.fields, VersionFields::V3 { adver_int: Centiseconds::new(10).unwrap() });
+        assert_eq!(
+            adv.repr.fields,
+            VersionFields::V3 {
+                adver_int: Centiseconds::new(10).unwrap()
+            }
+        );
         assert_eq!(ipv4s(&adv.repr.addresses), [Ipv4Addr::new(10, 97, 0, 50)]);
     }
 }
@@ -161,7 +184,12 @@ fn keepalived_v3_capture() {
         assert_eq!(adv.src, Ipv4Addr::new(10, 97, 0, 2));
         assert_eq!(adv.checksum, ChecksumKind::PseudoHeader);
         assert_eq!((adv.repr.vrid, adv.repr.priority), (51, 100));
-        assert_eq!(adv.repr.fields, VersionFields::V3 { adver_int: Centiseconds::new(10).unwrap() });
+        assert_eq!(
+            adv.repr.fields,
+            VersionFields::V3 {
+                adver_int: Centiseconds::new(10).unwrap()
+            }
+        );
     }
 }
 
@@ -178,7 +206,11 @@ fn handover_v3_capture() {
     assert!(seen.contains(&(Ipv4Addr::new(10, 97, 0, 1), 0)));
     assert!(seen.contains(&(Ipv4Addr::new(10, 97, 0, 2), 100)));
     let zero = seen.iter().position(|s| s.1 == 0).unwrap();
-    assert!(seen[zero + 1..].iter().all(|s| s.0 == Ipv4Addr::new(10, 97, 0, 2)));
+    assert!(
+        seen[zero + 1..]
+            .iter()
+            .all(|s| s.0 == Ipv4Addr::new(10, 97, 0, 2))
+    );
 }
 
 // ---- keepalived 2.2.7 captures made for this crate -------------------------------------------
@@ -187,7 +219,10 @@ fn handover_v3_capture() {
 fn keepalived_v2_pass_capture() {
     let frames = v4_frames(fixture("keepalived-v2-pass.pcap"));
     assert_eq!(frames.len(), 3);
-    let cfg = RxConfig { auth: AuthKey::Pass(auth_data("secret12")), ..RxConfig::new() };
+    let cfg = RxConfig {
+        auth: AuthKey::Pass(auth_data("secret12")),
+        ..RxConfig::new()
+    };
     for (i, f) in frames.iter().enumerate() {
         let adv = reemit_ipv4(f, &cfg);
         assert_eq!(adv.checksum, ChecksumKind::MessageOnly);
@@ -195,20 +230,41 @@ fn keepalived_v2_pass_capture() {
         assert_eq!(adv.repr.priority, if i == 2 { 0 } else { 150 });
         assert_eq!(
             adv.repr.fields,
-            VersionFields::V2 { adver_int: Seconds(1), auth: V2Auth::Pass(*b"secret12") }
+            VersionFields::V2 {
+                adver_int: Seconds(1),
+                auth: V2Auth::Pass(*b"secret12")
+            }
         );
-        assert_eq!(ipv4s(&adv.repr.addresses), [Ipv4Addr::new(10, 98, 0, 10), Ipv4Addr::new(10, 98, 0, 11)]);
+        assert_eq!(
+            ipv4s(&adv.repr.addresses),
+            [Ipv4Addr::new(10, 98, 0, 10), Ipv4Addr::new(10, 98, 0, 11)]
+        );
     }
-    let wrong = RxConfig { auth: AuthKey::Pass(auth_data("secret13")), ..RxConfig::new() };
-    assert_eq!(parse_ipv4(&frames[0], &wrong).map(|_| ()), Err(Error::AuthFailure));
+    let wrong = RxConfig {
+        auth: AuthKey::Pass(auth_data("secret13")),
+        ..RxConfig::new()
+    };
+    assert_eq!(
+        parse_ipv4(&frames[0], &wrong).map(|_| ()),
+        Err(Error::AuthFailure)
+    );
     assert_eq!(
         parse_ipv4(&frames[0], &RxConfig::new()).map(|_| ()),
-        Err(Error::AuthTypeMismatch { expected: 0, received: 1 })
+        Err(Error::AuthTypeMismatch {
+            expected: 0,
+            received: 1
+        })
     );
-    let ah = RxConfig { auth: AuthKey::Ah(auth_data("secret12")), ..RxConfig::new() };
+    let ah = RxConfig {
+        auth: AuthKey::Ah(auth_data("secret12")),
+        ..RxConfig::new()
+    };
     assert_eq!(
         parse_ipv4(&frames[0], &ah).map(|_| ()),
-        Err(Error::AuthTypeMismatch { expected: 2, received: 1 })
+        Err(Error::AuthTypeMismatch {
+            expected: 2,
+            received: 1
+        })
     );
 }
 
@@ -216,7 +272,10 @@ fn keepalived_v2_pass_capture() {
 fn keepalived_v2_ah_capture() {
     let frames = v4_frames(fixture("keepalived-v2-ah.pcap"));
     assert_eq!(frames.len(), 3);
-    let cfg = RxConfig { auth: AuthKey::Ah(auth_data("ahkey")), ..RxConfig::new() };
+    let cfg = RxConfig {
+        auth: AuthKey::Ah(auth_data("ahkey")),
+        ..RxConfig::new()
+    };
     let mut counter = AhSeqCounter::new();
     for (i, f) in frames.iter().enumerate() {
         let adv = reemit_ipv4(f, &cfg);
@@ -224,28 +283,58 @@ fn keepalived_v2_ah_capture() {
         assert_eq!(counter.accept(adv.ah_seq.unwrap()), Ok(()));
         assert_eq!(adv.repr.vrid, 11);
         assert_eq!(adv.repr.priority, if i == 2 { 0 } else { 200 });
-        assert_eq!(adv.repr.fields, VersionFields::V2 { adver_int: Seconds(1), auth: V2Auth::Ah });
+        assert_eq!(
+            adv.repr.fields,
+            VersionFields::V2 {
+                adver_int: Seconds(1),
+                auth: V2Auth::Ah
+            }
+        );
         assert_eq!(ipv4s(&adv.repr.addresses), [Ipv4Addr::new(10, 98, 0, 20)]);
     }
     // Replay of the first advert is refused by the counter, as keepalived does.
     let first = parse_ipv4(&frames[0], &cfg).unwrap();
-    assert_eq!(counter.accept(first.ah_seq.unwrap()), Err(Error::AhReplay { received: 1, last: 3 }));
+    assert_eq!(
+        counter.accept(first.ah_seq.unwrap()),
+        Err(Error::AhReplay {
+            received: 1,
+            last: 3
+        })
+    );
     // Wrong key, no AH expected, mutable fields still verify, immutable ones do not.
-    let wrong = RxConfig { auth: AuthKey::Ah(auth_data("ahkez")), ..RxConfig::new() };
-    assert_eq!(parse_ipv4(&frames[0], &wrong).map(|_| ()), Err(Error::AuthFailure));
+    let wrong = RxConfig {
+        auth: AuthKey::Ah(auth_data("ahkez")),
+        ..RxConfig::new()
+    };
+    assert_eq!(
+        parse_ipv4(&frames[0], &wrong).map(|_| ()),
+        Err(Error::AuthFailure)
+    );
     assert_eq!(
         parse_ipv4(&frames[0], &RxConfig::new()).map(|_| ()),
-        Err(Error::AuthTypeMismatch { expected: 0, received: 2 })
+        Err(Error::AuthTypeMismatch {
+            expected: 0,
+            received: 2
+        })
     );
     let mut tos = frames[0].clone();
     tos[1] = 0x10;
-    assert!(parse_ipv4(&tos, &cfg).is_ok(), "TOS is a mutable field, outside the ICV");
+    assert!(
+        parse_ipv4(&tos, &cfg).is_ok(),
+        "TOS is a mutable field, outside the ICV"
+    );
     let mut id = frames[0].clone();
     id[5] ^= 1;
     assert_eq!(parse_ipv4(&id, &cfg).map(|_| ()), Err(Error::AuthFailure));
     // Multicast: TTL is inside keepalived's ICV, so the same advert checked as unicast fails.
-    let uni = RxConfig { unicast: true, ..cfg };
-    assert_eq!(parse_ipv4(&frames[0], &uni).map(|_| ()), Err(Error::AuthFailure));
+    let uni = RxConfig {
+        unicast: true,
+        ..cfg
+    };
+    assert_eq!(
+        parse_ipv4(&frames[0], &uni).map(|_| ()),
+        Err(Error::AuthFailure)
+    );
     // SPI must be the source address.
     let mut spi = frames[0].clone();
     spi[12] ^= 1;
@@ -265,10 +354,19 @@ fn keepalived_v3_ipv4_capture() {
         assert_eq!(adv.ident, i as u16 + 1, "keepalived counts IP ids from 1");
         assert_eq!(adv.repr.vrid, 12);
         assert_eq!(adv.repr.priority, if i == 7 { 0 } else { 120 });
-        assert_eq!(adv.repr.fields, VersionFields::V3 { adver_int: Centiseconds::new(50).unwrap() });
+        assert_eq!(
+            adv.repr.fields,
+            VersionFields::V3 {
+                adver_int: Centiseconds::new(50).unwrap()
+            }
+        );
         assert_eq!(
             ipv4s(&adv.repr.addresses),
-            [Ipv4Addr::new(10, 98, 0, 30), Ipv4Addr::new(10, 98, 0, 31), Ipv4Addr::new(10, 98, 0, 32)]
+            [
+                Ipv4Addr::new(10, 98, 0, 30),
+                Ipv4Addr::new(10, 98, 0, 31),
+                Ipv4Addr::new(10, 98, 0, 32)
+            ]
         );
     }
 }
@@ -278,7 +376,14 @@ fn keepalived_v3_ipv6_capture() {
     let frames = fixture("keepalived-v3-ipv6.pcap");
     assert_eq!(frames.len(), 3);
     for (i, f) in frames.iter().enumerate() {
-        let Frame::V6 { src, dst, hop_limit, next_header, payload } = f else {
+        let Frame::V6 {
+            src,
+            dst,
+            hop_limit,
+            next_header,
+            payload,
+        } = f
+        else {
             panic!("expected IPv6");
         };
         assert_eq!(*next_header, 112);
@@ -286,24 +391,45 @@ fn keepalived_v3_ipv6_capture() {
         assert_eq!(adv.checksum, ChecksumKind::PseudoHeader);
         assert_eq!(adv.repr.vrid, 13);
         assert_eq!(adv.repr.priority, if i == 2 { 0 } else { 110 });
-        assert_eq!(adv.repr.fields, VersionFields::V3 { adver_int: Centiseconds::new(100).unwrap() });
+        assert_eq!(
+            adv.repr.fields,
+            VersionFields::V3 {
+                adver_int: Centiseconds::new(100).unwrap()
+            }
+        );
         assert_eq!(
             ipv6s(&adv.repr.addresses),
-            ["fe80::13".parse::<Ipv6Addr>().unwrap(), "2001:db8::13".parse().unwrap()]
+            [
+                "fe80::13".parse::<Ipv6Addr>().unwrap(),
+                "2001:db8::13".parse().unwrap()
+            ]
         );
         let mut out = vec![0xa5u8; payload.len()];
-        assert_eq!(emit_ipv6(&adv.repr, *src, *dst, &mut out), Ok(payload.len()));
+        assert_eq!(
+            emit_ipv6(&adv.repr, *src, *dst, &mut out),
+            Ok(payload.len())
+        );
         assert_eq!(&out, payload);
         // Hop limit from the cmsg: checked unless unicast.
         assert_eq!(
             parse_ipv6(payload, *src, *dst, Some(64), &RxConfig::new()).map(|_| ()),
             Err(Error::BadTtl(64))
         );
-        let uni = RxConfig { unicast: true, ..RxConfig::new() };
+        let uni = RxConfig {
+            unicast: true,
+            ..RxConfig::new()
+        };
         assert!(parse_ipv6(payload, *src, *dst, Some(64), &uni).is_ok());
         // Another source changes the pseudo-header.
         assert_eq!(
-            parse_ipv6(payload, Ipv6Addr::LOCALHOST, *dst, Some(255), &RxConfig::new()).map(|_| ()),
+            parse_ipv6(
+                payload,
+                Ipv6Addr::LOCALHOST,
+                *dst,
+                Some(255),
+                &RxConfig::new()
+            )
+            .map(|_| ()),
             Err(Error::BadChecksum)
         );
     }
@@ -312,7 +438,10 @@ fn keepalived_v3_ipv6_capture() {
 // ---- golden AH vectors computed independently (python3 hmac + struct) --------------------------
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn golden_repr() -> VrrpRepr {
@@ -321,7 +450,10 @@ fn golden_repr() -> VrrpRepr {
     VrrpRepr {
         vrid: 7,
         priority: 100,
-        fields: VersionFields::V2 { adver_int: Seconds(1), auth: V2Auth::Ah },
+        fields: VersionFields::V2 {
+            adver_int: Seconds(1),
+            auth: V2Auth::Ah,
+        },
         addresses: VirtualAddresses::V4(a),
     }
 }
@@ -338,7 +470,10 @@ fn ah_golden_multicast_and_unicast() {
     );
     let src = Ipv4Addr::new(192, 0, 2, 1);
     let key = auth_data("pw");
-    for (bytes, dst, unicast) in [(mcast, Ipv4Addr::new(224, 0, 0, 18), false), (ucast, Ipv4Addr::new(192, 0, 2, 2), true)] {
+    for (bytes, dst, unicast) in [
+        (mcast, Ipv4Addr::new(224, 0, 0, 18), false),
+        (ucast, Ipv4Addr::new(192, 0, 2, 2), true),
+    ] {
         let mut tx = TxIpv4::new(src, 0x1234);
         tx.dst = dst;
         tx.unicast = unicast;
@@ -346,13 +481,20 @@ fn ah_golden_multicast_and_unicast() {
         let mut out = [0xa5u8; 64];
         assert_eq!(emit_ipv4(&golden_repr(), &tx, &mut out), Ok(64));
         assert_eq!(out.to_vec(), bytes);
-        let cfg = RxConfig { auth: AuthKey::Ah(key), unicast, ..RxConfig::new() };
+        let cfg = RxConfig {
+            auth: AuthKey::Ah(key),
+            unicast,
+            ..RxConfig::new()
+        };
         let adv = parse_ipv4(&bytes, &cfg).unwrap();
         assert_eq!(adv.repr, golden_repr());
         assert_eq!(adv.ah_seq, Some(5));
         // AH without a key to send with: refused, not a panic.
         tx.ah = None;
-        assert_eq!(emit_ipv4(&golden_repr(), &tx, &mut out), Err(Error::Exhausted));
+        assert_eq!(
+            emit_ipv4(&golden_repr(), &tx, &mut out),
+            Err(Error::Exhausted)
+        );
     }
 }
 
@@ -364,14 +506,24 @@ fn v3_unicast_checksum_modes() {
     let adv = parse_ipv4(&frames[0], &RxConfig::new()).unwrap();
     let src = adv.src;
     let peer = Ipv4Addr::new(10, 98, 0, 2);
-    for kind in [ChecksumKind::PseudoHeader, ChecksumKind::OldUnicast, ChecksumKind::MessageOnly] {
+    for kind in [
+        ChecksumKind::PseudoHeader,
+        ChecksumKind::OldUnicast,
+        ChecksumKind::MessageOnly,
+    ] {
         let mut tx = TxIpv4::new(src, 9);
         tx.dst = peer;
         tx.v3_checksum = kind;
         let mut out = vec![0u8; ipv4_len(&adv.repr)];
         emit_ipv4(&adv.repr, &tx, &mut out).unwrap();
-        let strict = RxConfig { unicast: true, ..RxConfig::new() };
-        let any = RxConfig { accept: AcceptChecksums::ANY, ..strict };
+        let strict = RxConfig {
+            unicast: true,
+            ..RxConfig::new()
+        };
+        let any = RxConfig {
+            accept: AcceptChecksums::ANY,
+            ..strict
+        };
         let got = parse_ipv4(&out, &any).unwrap();
         assert_eq!(got.checksum, kind);
         assert_eq!(got.repr, adv.repr);
@@ -393,13 +545,28 @@ fn receive_checks_are_typed() {
     let mut ttl = f.clone();
     ttl[8] = 64;
     assert_eq!(parse_ipv4(&ttl, &cfg).map(|_| ()), Err(Error::BadTtl(64)));
-    assert!(parse_ipv4(&ttl, &RxConfig { unicast: true, ..cfg }).is_ok());
+    assert!(
+        parse_ipv4(
+            &ttl,
+            &RxConfig {
+                unicast: true,
+                ..cfg
+            }
+        )
+        .is_ok()
+    );
     let mut proto = f.clone();
     proto[9] = 17;
-    assert_eq!(parse_ipv4(&proto, &cfg).map(|_| ()), Err(Error::WrongProtocol(17)));
+    assert_eq!(
+        parse_ipv4(&proto, &cfg).map(|_| ()),
+        Err(Error::WrongProtocol(17))
+    );
     let mut ver = f.clone();
     ver[20] = 0x41;
-    assert_eq!(parse_ipv4(&ver, &cfg).map(|_| ()), Err(Error::BadVersion(4)));
+    assert_eq!(
+        parse_ipv4(&ver, &cfg).map(|_| ()),
+        Err(Error::BadVersion(4))
+    );
     let mut ty = f.clone();
     ty[20] = 0x32;
     assert_eq!(parse_ipv4(&ty, &cfg).map(|_| ()), Err(Error::BadType(2)));
@@ -407,19 +574,28 @@ fn receive_checks_are_typed() {
     count[23] = 4;
     assert_eq!(
         parse_ipv4(&count, &cfg).map(|_| ()),
-        Err(Error::LengthMismatch { expected: 24, actual: 20 })
+        Err(Error::LengthMismatch {
+            expected: 24,
+            actual: 20
+        })
     );
     let mut sum = f.clone();
     sum[22] ^= 1;
     assert_eq!(parse_ipv4(&sum, &cfg).map(|_| ()), Err(Error::BadChecksum));
     let mut ipver = f.clone();
     ipver[0] = 0x65;
-    assert_eq!(parse_ipv4(&ipver, &cfg).map(|_| ()), Err(Error::BadIpHeader));
+    assert_eq!(
+        parse_ipv4(&ipver, &cfg).map(|_| ()),
+        Err(Error::BadIpHeader)
+    );
     let mut longer = f.clone();
     longer.push(0);
     assert_eq!(
         parse_ipv4(&longer, &cfg).map(|_| ()),
-        Err(Error::LengthMismatch { expected: 40, actual: 41 })
+        Err(Error::LengthMismatch {
+            expected: 40,
+            actual: 41
+        })
     );
     // v2 with an unknown auth type.
     let p = &v4_frames(fixture("keepalived-v2-pass.pcap"))[0];
@@ -430,12 +606,21 @@ fn receive_checks_are_typed() {
     at[27] = 0;
     let c = !fold(&at[20..]);
     at[26..28].copy_from_slice(&c.to_be_bytes());
-    let cfg = RxConfig { auth: AuthKey::Pass(auth_data("secret12")), ..RxConfig::new() };
-    assert_eq!(parse_ipv4(&at, &cfg).map(|_| ()), Err(Error::BadAuthType(9)));
+    let cfg = RxConfig {
+        auth: AuthKey::Pass(auth_data("secret12")),
+        ..RxConfig::new()
+    };
+    assert_eq!(
+        parse_ipv4(&at, &cfg).map(|_| ()),
+        Err(Error::BadAuthType(9))
+    );
 }
 
 fn fold(b: &[u8]) -> u16 {
-    let mut s: u32 = b.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
+    let mut s: u32 = b
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
     while s > 0xffff {
         s = (s & 0xffff) + (s >> 16);
     }
@@ -451,12 +636,28 @@ fn construct_writes_every_byte() {
         a.push(Ipv4Addr::new(192, 0, 2, i)).unwrap();
     }
     for fields in [
-        VersionFields::V2 { adver_int: Seconds(1), auth: V2Auth::None },
-        VersionFields::V2 { adver_int: Seconds(3), auth: V2Auth::Pass(auth_data("x")) },
-        VersionFields::V2 { adver_int: Seconds(1), auth: V2Auth::Ah },
-        VersionFields::V3 { adver_int: Centiseconds::MAX },
+        VersionFields::V2 {
+            adver_int: Seconds(1),
+            auth: V2Auth::None,
+        },
+        VersionFields::V2 {
+            adver_int: Seconds(3),
+            auth: V2Auth::Pass(auth_data("x")),
+        },
+        VersionFields::V2 {
+            adver_int: Seconds(1),
+            auth: V2Auth::Ah,
+        },
+        VersionFields::V3 {
+            adver_int: Centiseconds::MAX,
+        },
     ] {
-        let repr = VrrpRepr { vrid: 1, priority: 255, fields, addresses: VirtualAddresses::V4(a.clone()) };
+        let repr = VrrpRepr {
+            vrid: 1,
+            priority: 255,
+            fields,
+            addresses: VirtualAddresses::V4(a.clone()),
+        };
         let mut tx = TxIpv4::new(Ipv4Addr::new(192, 0, 2, 9), 1);
         tx.ah = Some((auth_data("k"), 1));
         let n = ipv4_len(&repr);
@@ -467,8 +668,13 @@ fn construct_writes_every_byte() {
         assert_eq!(x, y, "a byte was left unwritten");
         let cfg = RxConfig {
             auth: match fields {
-                VersionFields::V2 { auth: V2Auth::Pass(p), .. } => AuthKey::Pass(p),
-                VersionFields::V2 { auth: V2Auth::Ah, .. } => AuthKey::Ah(auth_data("k")),
+                VersionFields::V2 {
+                    auth: V2Auth::Pass(p),
+                    ..
+                } => AuthKey::Pass(p),
+                VersionFields::V2 {
+                    auth: V2Auth::Ah, ..
+                } => AuthKey::Ah(auth_data("k")),
                 _ => AuthKey::None,
             },
             ..RxConfig::new()
@@ -478,12 +684,15 @@ fn construct_writes_every_byte() {
     // IPv6, the full 255 addresses.
     let mut a6 = heapless::Vec::new();
     for i in 0..255u16 {
-        a6.push(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i)).unwrap();
+        a6.push(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i))
+            .unwrap();
     }
     let repr = VrrpRepr {
         vrid: 200,
         priority: 1,
-        fields: VersionFields::V3 { adver_int: Centiseconds::new(100).unwrap() },
+        fields: VersionFields::V3 {
+            adver_int: Centiseconds::new(100).unwrap(),
+        },
         addresses: VirtualAddresses::V6(a6),
     };
     let (s, d) = ("fe80::1".parse().unwrap(), "ff02::12".parse().unwrap());
@@ -492,7 +701,12 @@ fn construct_writes_every_byte() {
     emit_ipv6(&repr, s, d, &mut x).unwrap();
     emit_ipv6(&repr, s, d, &mut y).unwrap();
     assert_eq!(x, y);
-    assert_eq!(parse_ipv6(&x, s, d, Some(255), &RxConfig::new()).unwrap().repr, repr);
+    assert_eq!(
+        parse_ipv6(&x, s, d, Some(255), &RxConfig::new())
+            .unwrap()
+            .repr,
+        repr
+    );
 }
 
 // ---- garbled input never panics --------------------------------------------------------------
@@ -510,9 +724,17 @@ impl XorShift {
 
 fn configs() -> Vec<RxConfig> {
     let mut v = Vec::new();
-    for auth in [AuthKey::None, AuthKey::Pass(auth_data("secret12")), AuthKey::Ah(auth_data("ahkey"))] {
+    for auth in [
+        AuthKey::None,
+        AuthKey::Pass(auth_data("secret12")),
+        AuthKey::Ah(auth_data("ahkey")),
+    ] {
         for unicast in [false, true] {
-            v.push(RxConfig { auth, accept: AcceptChecksums::ANY, unicast });
+            v.push(RxConfig {
+                auth,
+                accept: AcceptChecksums::ANY,
+                unicast,
+            });
         }
     }
     v
@@ -521,7 +743,11 @@ fn configs() -> Vec<RxConfig> {
 #[test]
 fn every_truncation_and_bit_flip_is_refused_or_parsed_without_panic() {
     let mut all = Vec::new();
-    for name in ["keepalived-v2-pass.pcap", "keepalived-v2-ah.pcap", "keepalived-v3-ipv4.pcap"] {
+    for name in [
+        "keepalived-v2-pass.pcap",
+        "keepalived-v2-ah.pcap",
+        "keepalived-v3-ipv4.pcap",
+    ] {
         all.extend(v4_frames(fixture(name)));
     }
     all.extend(v4_frames(shared("frr-v3.pcap")));
@@ -529,7 +755,10 @@ fn every_truncation_and_bit_flip_is_refused_or_parsed_without_panic() {
     for f in &all {
         for cfg in configs() {
             for n in 0..f.len() {
-                assert!(parse_ipv4(&f[..n], &cfg).is_err(), "truncated to {n} accepted");
+                assert!(
+                    parse_ipv4(&f[..n], &cfg).is_err(),
+                    "truncated to {n} accepted"
+                );
             }
             for bit in 0..f.len() * 8 {
                 let mut g = f.clone();
@@ -539,7 +768,12 @@ fn every_truncation_and_bit_flip_is_refused_or_parsed_without_panic() {
         }
     }
     for f in &six {
-        let Frame::V6 { src, dst, payload, .. } = f else { continue };
+        let Frame::V6 {
+            src, dst, payload, ..
+        } = f
+        else {
+            continue;
+        };
         for n in 0..payload.len() {
             assert!(parse_ipv6(&payload[..n], *src, *dst, Some(255), &RxConfig::new()).is_err());
         }
@@ -568,7 +802,13 @@ fn random_bytes_never_panic() {
         }
         let cfg = &cfgs[i as usize % cfgs.len()];
         let _ = parse_ipv4(&buf[..n], cfg);
-        let _ = parse_ipv6(&buf[..n], Ipv6Addr::LOCALHOST, Ipv6Addr::UNSPECIFIED, Some(255), cfg);
+        let _ = parse_ipv6(
+            &buf[..n],
+            Ipv6Addr::LOCALHOST,
+            Ipv6Addr::UNSPECIFIED,
+            Some(255),
+            cfg,
+        );
         let _ = Ipv4Packet::new_checked(&buf[..n]).map(|p| (p.payload().len(), p.header().len()));
     }
 }

@@ -5,7 +5,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::Ipv6Addr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use vigil::vrrp::wire::{AuthKey, RxConfig, TxIpv4, auth_data, emit_ipv4, emit_ipv6, parse_ipv4, parse_ipv6};
+use vigil::vrrp::wire::{
+    AuthKey, RxConfig, TxIpv4, auth_data, emit_ipv4, emit_ipv6, parse_ipv4, parse_ipv6,
+};
 
 struct Counting;
 
@@ -37,9 +39,15 @@ static GLOBAL: Counting = Counting;
 
 /// First datagram of an Ethernet pcap: (ethertype, bytes after the Ethernet header).
 fn first_frame(name: &str) -> (u16, Vec<u8>) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vrrp").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/vrrp")
+        .join(name);
     let d = std::fs::read(path).expect("fixture");
-    assert_eq!(u32::from_le_bytes(d[20..24].try_into().unwrap()), 1, "Ethernet link type");
+    assert_eq!(
+        u32::from_le_bytes(d[20..24].try_into().unwrap()),
+        1,
+        "Ethernet link type"
+    );
     let incl = u32::from_le_bytes(d[32..36].try_into().unwrap()) as usize;
     let rec = &d[40..40 + incl];
     (u16::from_be_bytes([rec[12], rec[13]]), rec[14..].to_vec())
@@ -57,8 +65,20 @@ fn ten_thousand_round_trips_allocate_nothing() {
     let v6 = v6[40..].to_vec();
     let ah_key = auth_data("ahkey");
     let cases = [
-        (ah.as_slice(), RxConfig { auth: AuthKey::Ah(ah_key), ..RxConfig::new() }),
-        (pass.as_slice(), RxConfig { auth: AuthKey::Pass(auth_data("secret12")), ..RxConfig::new() }),
+        (
+            ah.as_slice(),
+            RxConfig {
+                auth: AuthKey::Ah(ah_key),
+                ..RxConfig::new()
+            },
+        ),
+        (
+            pass.as_slice(),
+            RxConfig {
+                auth: AuthKey::Pass(auth_data("secret12")),
+                ..RxConfig::new()
+            },
+        ),
         (v3.as_slice(), RxConfig::new()),
     ];
     let mut out = [0u8; 1500];

@@ -65,7 +65,11 @@ impl<T: AsRef<[u8]>> AhHeader<T> {
     }
 
     pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN { Err(Error::Truncated) } else { Ok(()) }
+        if self.buffer.as_ref().len() < HEADER_LEN {
+            Err(Error::Truncated)
+        } else {
+            Ok(())
+        }
     }
 
     pub fn into_inner(self) -> T {
@@ -77,7 +81,12 @@ impl<T: AsRef<[u8]>> AhHeader<T> {
     }
 
     fn u32_at(&self, at: usize) -> u32 {
-        u32::from_be_bytes([self.byte(at), self.byte(at + 1), self.byte(at + 2), self.byte(at + 3)])
+        u32::from_be_bytes([
+            self.byte(at),
+            self.byte(at + 1),
+            self.byte(at + 2),
+            self.byte(at + 3),
+        ])
     }
 
     pub fn next_header(&self) -> u8 {
@@ -89,7 +98,10 @@ impl<T: AsRef<[u8]>> AhHeader<T> {
     }
 
     pub fn reserved(&self) -> u16 {
-        u16::from_be_bytes([self.byte(field::RESERVED.start), self.byte(field::RESERVED.start + 1)])
+        u16::from_be_bytes([
+            self.byte(field::RESERVED.start),
+            self.byte(field::RESERVED.start + 1),
+        ])
     }
 
     /// SPI as the four bytes on the wire (keepalived: the sender's IPv4 address).
@@ -153,7 +165,9 @@ pub fn compute_icv(
     key: &[u8; AUTH_DATA_LEN],
     zero_ttl: bool,
 ) -> Result<[u8; ICV_LEN]> {
-    if ip_header.len() < super::ipv4::HEADER_LEN || ip_header.len() > MAX_HEADER_LEN || ah.len() != HEADER_LEN
+    if ip_header.len() < super::ipv4::HEADER_LEN
+        || ip_header.len() > MAX_HEADER_LEN
+        || ah.len() != HEADER_LEN
     {
         return Err(Error::Truncated);
     }
@@ -223,7 +237,10 @@ impl AhSeqCounter {
     pub const LIMIT: u32 = 0xFFFF_FFFD;
 
     pub const fn new() -> Self {
-        AhSeqCounter { seq: 0, cycled: false }
+        AhSeqCounter {
+            seq: 0,
+            cycled: false,
+        }
     }
 
     /// The last number sent or accepted.
@@ -253,7 +270,10 @@ impl AhSeqCounter {
             self.seq = received;
             Ok(())
         } else {
-            Err(Error::AhReplay { received, last: self.seq })
+            Err(Error::AhReplay {
+                received,
+                last: self.seq,
+            })
         }
     }
 
@@ -287,14 +307,29 @@ mod tests {
     fn counter_as_keepalived() {
         let mut c = AhSeqCounter::new();
         assert_eq!(c.next_tx(), Some(1));
-        assert_eq!(c.accept(1), Err(Error::AhReplay { received: 1, last: 1 }));
+        assert_eq!(
+            c.accept(1),
+            Err(Error::AhReplay {
+                received: 1,
+                last: 1
+            })
+        );
         assert_eq!(c.accept(7), Ok(()));
         assert_eq!(c.next_tx(), Some(8));
-        let mut c = AhSeqCounter { seq: AhSeqCounter::LIMIT, cycled: false };
+        let mut c = AhSeqCounter {
+            seq: AhSeqCounter::LIMIT,
+            cycled: false,
+        };
         assert_eq!(c.next_tx(), Some(0xFFFF_FFFE));
         assert_eq!(c.next_tx(), None);
         assert!(c.cycled());
         assert_eq!(c.accept(u32::MAX), Ok(()));
-        assert_eq!(c.accept(u32::MAX), Err(Error::AhReplay { received: u32::MAX, last: u32::MAX }));
+        assert_eq!(
+            c.accept(u32::MAX),
+            Err(Error::AhReplay {
+                received: u32::MAX,
+                last: u32::MAX
+            })
+        );
     }
 }

@@ -63,7 +63,9 @@ mod tests {
 
     #[test]
     fn checksum_of_data_with_its_checksum_is_zero() {
-        let mut d = [0x45u8, 0, 0, 0x20, 0x12, 0x34, 0, 0, 0xff, 0x70, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18];
+        let mut d = [
+            0x45u8, 0, 0, 0x20, 0x12, 0x34, 0, 0, 0xff, 0x70, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18,
+        ];
         let c = checksum(&[&d], 0);
         d[10..12].copy_from_slice(&c.to_be_bytes());
         assert_eq!(checksum(&[&d], 0), 0);

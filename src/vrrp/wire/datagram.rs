@@ -17,7 +17,10 @@ use super::ah::{self, AhHeader};
 use super::error::{Error, Result};
 use super::ipv4::{self, Ipv4Packet};
 use super::packet::{AddressFamily, AuthType, Packet};
-use super::repr::{AcceptChecksums, AuthData, AuthKey, ChecksumCtx, ChecksumKind, IpPair, V2Auth, VersionFields, VrrpRepr};
+use super::repr::{
+    AcceptChecksums, AuthData, AuthKey, ChecksumCtx, ChecksumKind, IpPair, V2Auth, VersionFields,
+    VrrpRepr,
+};
 use super::{IPPROTO_AH, IPPROTO_VRRP, VRRP_TTL};
 
 /// How an instance receives.
@@ -34,7 +37,11 @@ pub struct RxConfig {
 impl RxConfig {
     /// Multicast, no authentication, RFC 5798 checksums.
     pub const fn new() -> RxConfig {
-        RxConfig { auth: AuthKey::None, accept: AcceptChecksums::STRICT, unicast: false }
+        RxConfig {
+            auth: AuthKey::None,
+            accept: AcceptChecksums::STRICT,
+            unicast: false,
+        }
     }
 }
 
@@ -76,7 +83,9 @@ fn check_v2_auth(repr: &VrrpRepr, key: &AuthKey) -> Result<()> {
         });
     }
     match (auth, key) {
-        (V2Auth::Pass(got), AuthKey::Pass(want)) if !ah::constant_time_eq(&got, want) => Err(Error::AuthFailure),
+        (V2Auth::Pass(got), AuthKey::Pass(want)) if !ah::constant_time_eq(&got, want) => {
+            Err(Error::AuthFailure)
+        }
         _ => Ok(()),
     }
 }
@@ -89,7 +98,10 @@ pub fn parse_ipv4(buf: &[u8], cfg: &RxConfig) -> Result<Ipv4Advert> {
     }
     let total = usize::from(ip.total_len());
     if total != buf.len() {
-        return Err(Error::LengthMismatch { expected: total, actual: buf.len() });
+        return Err(Error::LengthMismatch {
+            expected: total,
+            actual: buf.len(),
+        });
     }
     let proto = ip.protocol();
     if proto != IPPROTO_VRRP && proto != IPPROTO_AH {
@@ -104,7 +116,10 @@ pub fn parse_ipv4(buf: &[u8], cfg: &RxConfig) -> Result<Ipv4Advert> {
         } else {
             payload.get(4).copied().unwrap_or(0)
         };
-        return Err(Error::AuthTypeMismatch { expected: u8::from(cfg.auth.auth_type()), received });
+        return Err(Error::AuthTypeMismatch {
+            expected: u8::from(cfg.auth.auth_type()),
+            received,
+        });
     }
     let (ah_bytes, vrrp) = if has_ah {
         if payload.len() < ah::HEADER_LEN {
@@ -119,7 +134,10 @@ pub fn parse_ipv4(buf: &[u8], cfg: &RxConfig) -> Result<Ipv4Advert> {
         return Err(Error::BadTtl(ip.ttl()));
     }
     let ctx = ChecksumCtx {
-        ips: IpPair::V4 { src: ip.src_addr(), dst: ip.dst_addr() },
+        ips: IpPair::V4 {
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
+        },
         v3_ipv4_tx: ChecksumKind::PseudoHeader,
         v3_ipv4_rx: cfg.accept,
     };
@@ -205,7 +223,9 @@ impl TxIpv4 {
 /// Length of the IPv4 datagram [`emit_ipv4`] writes for `repr`.
 pub fn ipv4_len(repr: &VrrpRepr) -> usize {
     let ah = match repr.fields {
-        VersionFields::V2 { auth: V2Auth::Ah, .. } => ah::HEADER_LEN,
+        VersionFields::V2 {
+            auth: V2Auth::Ah, ..
+        } => ah::HEADER_LEN,
         _ => 0,
     };
     ipv4::HEADER_LEN + ah + repr.buffer_len()
@@ -218,7 +238,13 @@ pub fn emit_ipv4(repr: &VrrpRepr, tx: &TxIpv4, buf: &mut [u8]) -> Result<usize> 
     if repr.addresses.family() != AddressFamily::Ipv4 {
         return Err(Error::Exhausted);
     }
-    let with_ah = matches!(repr.fields, VersionFields::V2 { auth: V2Auth::Ah, .. });
+    let with_ah = matches!(
+        repr.fields,
+        VersionFields::V2 {
+            auth: V2Auth::Ah,
+            ..
+        }
+    );
     let ah_params = match (with_ah, tx.ah) {
         (true, Some(p)) => Some(p),
         (true, None) => return Err(Error::Exhausted),
@@ -242,7 +268,10 @@ pub fn emit_ipv4(repr: &VrrpRepr, tx: &TxIpv4, buf: &mut [u8]) -> Result<usize> 
     let ah_len = if with_ah { ah::HEADER_LEN } else { 0 };
     let (ah_bytes, vrrp) = rest.split_at_mut(ah_len);
     let ctx = ChecksumCtx {
-        ips: IpPair::V4 { src: tx.src, dst: tx.dst },
+        ips: IpPair::V4 {
+            src: tx.src,
+            dst: tx.dst,
+        },
         v3_ipv4_tx: tx.v3_checksum,
         v3_ipv4_rx: AcceptChecksums::STRICT,
     };
@@ -268,6 +297,9 @@ pub fn emit_ipv4(repr: &VrrpRepr, tx: &TxIpv4, buf: &mut [u8]) -> Result<usize> 
 pub fn emit_ipv6(repr: &VrrpRepr, src: Ipv6Addr, dst: Ipv6Addr, buf: &mut [u8]) -> Result<usize> {
     let len = repr.buffer_len();
     let buf = buf.get_mut(..len).ok_or(Error::Exhausted)?;
-    repr.emit(&mut Packet::new_unchecked(buf), &ChecksumCtx::new(IpPair::V6 { src, dst }))?;
+    repr.emit(
+        &mut Packet::new_unchecked(buf),
+        &ChecksumCtx::new(IpPair::V6 { src, dst }),
+    )?;
     Ok(len)
 }

@@ -45,7 +45,10 @@ impl fmt::Display for Error {
             Error::BadVersion(v) => write!(f, "bad VRRP version {v}"),
             Error::BadType(t) => write!(f, "bad VRRP type {t}"),
             Error::LengthMismatch { expected, actual } => {
-                write!(f, "length {actual} does not match address count (expected {expected})")
+                write!(
+                    f,
+                    "length {actual} does not match address count (expected {expected})"
+                )
             }
             Error::BadChecksum => write!(f, "bad VRRP checksum"),
             Error::BadAuthType(t) => write!(f, "invalid auth type {t}"),

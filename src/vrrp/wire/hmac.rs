@@ -48,13 +48,19 @@ mod tests {
     // RFC 2202 §2 test cases 1, 2, 6 (long key).
     #[test]
     fn rfc2202_vectors() {
-        assert_eq!(hex(&hmac_md5(&[0x0b; 16], &[b"Hi There"])), "9294727a3638bb1c13f48ef8158bfc9d");
+        assert_eq!(
+            hex(&hmac_md5(&[0x0b; 16], &[b"Hi There"])),
+            "9294727a3638bb1c13f48ef8158bfc9d"
+        );
         assert_eq!(
             hex(&hmac_md5(b"Jefe", &[b"what do ya want ", b"for nothing?"])),
             "750c783e6ab0b503eaa86e310a5db738"
         );
         assert_eq!(
-            hex(&hmac_md5(&[0xaa; 80], &[b"Test Using Larger Than Block-Size Key - Hash Key First"])),
+            hex(&hmac_md5(
+                &[0xaa; 80],
+                &[b"Test Using Larger Than Block-Size Key - Hash Key First"]
+            )),
             "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd"
         );
     }

@@ -29,7 +29,8 @@ pub mod repr;
 
 pub use ah::{AhHeader, AhSeqCounter};
 pub use datagram::{
-    Ipv4Advert, Ipv6Advert, RxConfig, TxIpv4, emit_ipv4, emit_ipv6, ipv4_len, parse_ipv4, parse_ipv6,
+    Ipv4Advert, Ipv6Advert, RxConfig, TxIpv4, emit_ipv4, emit_ipv6, ipv4_len, parse_ipv4,
+    parse_ipv6,
 };
 pub use error::Error;
 pub use ipv4::Ipv4Packet;
@@ -48,7 +49,8 @@ pub const VRRP_TTL: u8 = 255;
 /// IPv4 multicast group of VRRP (224.0.0.18).
 pub const MCAST_GROUP_V4: core::net::Ipv4Addr = core::net::Ipv4Addr::new(224, 0, 0, 18);
 /// IPv6 multicast group of VRRP (ff02::12).
-pub const MCAST_GROUP_V6: core::net::Ipv6Addr = core::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+pub const MCAST_GROUP_V6: core::net::Ipv6Addr =
+    core::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 /// Most addresses one advert carries: the count field is 8 bits wide, and keepalived's limit is
 /// `min(VRRP_MAX_ADDR = 255, what fits in the MTU)`; the MTU part is the I/O layer's to apply.
 pub const MAX_VIPS: usize = 255;

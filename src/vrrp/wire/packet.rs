@@ -132,7 +132,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Ensure the fixed header is present; after this no accessor panics (the variable parts are
     /// returned as `Option`, since their length depends on the family).
     pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN { Err(Error::Truncated) } else { Ok(()) }
+        if self.buffer.as_ref().len() < HEADER_LEN {
+            Err(Error::Truncated)
+        } else {
+            Ok(())
+        }
     }
 
     pub fn into_inner(self) -> T {
@@ -184,8 +188,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// v3: the 12-bit Max Adver Int in centiseconds (reserved bits masked off).
     pub fn adver_int_v3(&self) -> u16 {
-        u16::from_be_bytes([self.byte(field::ADVER_INT_V3.start), self.byte(field::ADVER_INT_V3.start + 1)])
-            & 0x0fff
+        u16::from_be_bytes([
+            self.byte(field::ADVER_INT_V3.start),
+            self.byte(field::ADVER_INT_V3.start + 1),
+        ]) & 0x0fff
     }
 
     /// v3: the 4 reserved bits (sent as zero, ignored on receive).
@@ -194,7 +200,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn checksum(&self) -> u16 {
-        u16::from_be_bytes([self.byte(field::CHECKSUM.start), self.byte(field::CHECKSUM.start + 1)])
+        u16::from_be_bytes([
+            self.byte(field::CHECKSUM.start),
+            self.byte(field::CHECKSUM.start + 1),
+        ])
     }
 
     /// Message length the header implies for `family`.
@@ -231,7 +240,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// v2 over IPv4: the 8 bytes of authentication data after the addresses.
     pub fn auth_data(&self) -> Option<[u8; AUTH_DATA_LEN]> {
         let at = HEADER_LEN + usize::from(self.addr_count()) * 4;
-        self.buffer.as_ref().get(at..at + AUTH_DATA_LEN)?.try_into().ok()
+        self.buffer
+            .as_ref()
+            .get(at..at + AUTH_DATA_LEN)?
+            .try_into()
+            .ok()
     }
 
     /// The message bytes for `family` (header, addresses, auth data), if all present.
@@ -318,7 +331,9 @@ mod tests {
     use super::*;
 
     // keepalived-v3.pcap: VRRPv3 vrid 51 prio 100 intvl 10cs, 10.97.0.50.
-    const V3: [u8; 12] = [0x31, 0x33, 0x64, 0x01, 0x00, 0x0a, 0x75, 0x3c, 0x0a, 0x61, 0x00, 0x32];
+    const V3: [u8; 12] = [
+        0x31, 0x33, 0x64, 0x01, 0x00, 0x0a, 0x75, 0x3c, 0x0a, 0x61, 0x00, 0x32,
+    ];
 
     #[test]
     fn deconstruct_v3() {
@@ -347,7 +362,9 @@ mod tests {
         p.set_addr_count(1);
         p.set_adver_int_v3(10);
         p.set_checksum(0x753c);
-        p.address_bytes_mut(AddressFamily::Ipv4).unwrap().copy_from_slice(&[10, 97, 0, 50]);
+        p.address_bytes_mut(AddressFamily::Ipv4)
+            .unwrap()
+            .copy_from_slice(&[10, 97, 0, 50]);
         assert_eq!(bytes, V3);
     }
 

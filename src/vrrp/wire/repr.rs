@@ -29,12 +29,20 @@ impl Centiseconds {
 
     /// `None` above 4095.
     pub const fn new(centis: u16) -> Option<Centiseconds> {
-        if centis <= Self::MAX.0 { Some(Centiseconds(centis)) } else { None }
+        if centis <= Self::MAX.0 {
+            Some(Centiseconds(centis))
+        } else {
+            None
+        }
     }
 
     /// Clamp to the field: values above 4095 become 4095.
     pub const fn saturating(centis: u16) -> Centiseconds {
-        if centis <= Self::MAX.0 { Centiseconds(centis) } else { Self::MAX }
+        if centis <= Self::MAX.0 {
+            Centiseconds(centis)
+        } else {
+            Self::MAX
+        }
     }
 
     pub const fn get(self) -> u16 {
@@ -184,11 +192,17 @@ pub struct AcceptChecksums {
 
 impl AcceptChecksums {
     /// RFC 5798 only.
-    pub const STRICT: AcceptChecksums =
-        AcceptChecksums { pseudo_header: true, old_unicast: false, message_only: false };
+    pub const STRICT: AcceptChecksums = AcceptChecksums {
+        pseudo_header: true,
+        old_unicast: false,
+        message_only: false,
+    };
     /// Any of the three (the parsed kind tells the caller which one the peer uses).
-    pub const ANY: AcceptChecksums =
-        AcceptChecksums { pseudo_header: true, old_unicast: true, message_only: true };
+    pub const ANY: AcceptChecksums = AcceptChecksums {
+        pseudo_header: true,
+        old_unicast: true,
+        message_only: true,
+    };
 
     /// Only the one kind `kind`.
     pub const fn only(kind: ChecksumKind) -> AcceptChecksums {
@@ -213,14 +227,20 @@ pub struct ChecksumCtx {
 impl ChecksumCtx {
     /// RFC 5798 both ways.
     pub const fn new(ips: IpPair) -> ChecksumCtx {
-        ChecksumCtx { ips, v3_ipv4_tx: ChecksumKind::PseudoHeader, v3_ipv4_rx: AcceptChecksums::STRICT }
+        ChecksumCtx {
+            ips,
+            v3_ipv4_tx: ChecksumKind::PseudoHeader,
+            v3_ipv4_rx: AcceptChecksums::STRICT,
+        }
     }
 }
 
 /// Starting sum for `kind` over a message of `len` bytes.
 fn initial_sum(ips: IpPair, kind: ChecksumKind, len: usize) -> u64 {
     match (ips, kind) {
-        (IpPair::V6 { src, dst }, _) => checksum::pseudo_header_v6(src, dst, IPPROTO_VRRP, len as u32),
+        (IpPair::V6 { src, dst }, _) => {
+            checksum::pseudo_header_v6(src, dst, IPPROTO_VRRP, len as u32)
+        }
         (IpPair::V4 { src, dst }, ChecksumKind::PseudoHeader) => {
             checksum::pseudo_header_v4(src, dst, IPPROTO_VRRP, len as u16)
         }
@@ -241,8 +261,14 @@ const fn fixed_kind(version: Version, family: AddressFamily) -> Option<ChecksumK
 }
 
 /// Which accepted checksum kind `message` verifies with, if any.
-pub fn verify_checksum(message: &[u8], version: Version, ctx: &ChecksumCtx) -> Option<ChecksumKind> {
-    let ok = |kind| checksum::fold(initial_sum(ctx.ips, kind, message.len()) + checksum::sum(message)) == 0xffff;
+pub fn verify_checksum(
+    message: &[u8],
+    version: Version,
+    ctx: &ChecksumCtx,
+) -> Option<ChecksumKind> {
+    let ok = |kind| {
+        checksum::fold(initial_sum(ctx.ips, kind, message.len()) + checksum::sum(message)) == 0xffff
+    };
     if let Some(kind) = fixed_kind(version, ctx.ips.family()) {
         return if ok(kind) { Some(kind) } else { None };
     }
@@ -293,7 +319,10 @@ impl VrrpRepr {
         let family = ctx.ips.family();
         let expected = packet.expected_len(family);
         if packet.len() != expected {
-            return Err(Error::LengthMismatch { expected, actual: packet.len() });
+            return Err(Error::LengthMismatch {
+                expected,
+                actual: packet.len(),
+            });
         }
         let message = packet.message(family).ok_or(Error::Truncated)?;
         let kind = verify_checksum(message, version, ctx).ok_or(Error::BadChecksum)?;
@@ -319,7 +348,9 @@ impl VrrpRepr {
         };
 
         let fields = match version {
-            Version::V3 => VersionFields::V3 { adver_int: Centiseconds::saturating(packet.adver_int_v3()) },
+            Version::V3 => VersionFields::V3 {
+                adver_int: Centiseconds::saturating(packet.adver_int_v3()),
+            },
             _ => {
                 let auth = match (packet.auth_type(), family) {
                     (AuthType::None, _) => V2Auth::None,
@@ -329,28 +360,52 @@ impl VrrpRepr {
                     (AuthType::Ah, AddressFamily::Ipv4) => V2Auth::Ah,
                     (other, _) => return Err(Error::BadAuthType(u8::from(other))),
                 };
-                VersionFields::V2 { adver_int: Seconds(packet.adver_int_v2()), auth }
+                VersionFields::V2 {
+                    adver_int: Seconds(packet.adver_int_v2()),
+                    auth,
+                }
             }
         };
-        Ok((VrrpRepr { vrid: packet.vrid(), priority: packet.priority(), fields, addresses }, kind))
+        Ok((
+            VrrpRepr {
+                vrid: packet.vrid(),
+                priority: packet.priority(),
+                fields,
+                addresses,
+            },
+            kind,
+        ))
     }
 
     /// Bytes [`VrrpRepr::emit`] writes.
     pub fn buffer_len(&self) -> usize {
-        message_len(self.version(), self.addresses.family(), self.addresses.len())
+        message_len(
+            self.version(),
+            self.addresses.family(),
+            self.addresses.len(),
+        )
     }
 
     /// Write the message and its checksum into the first [`VrrpRepr::buffer_len`] bytes.
     /// `Err(Exhausted)` when the buffer is shorter, or the addresses' family is not `ctx`'s.
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Packet<T>, ctx: &ChecksumCtx) -> Result<()> {
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
+        &self,
+        packet: &mut Packet<T>,
+        ctx: &ChecksumCtx,
+    ) -> Result<()> {
         let family = self.addresses.family();
         if family != ctx.ips.family() || packet.len() < self.buffer_len() {
             return Err(Error::Exhausted);
         }
         let count = u8::try_from(self.addresses.len()).map_err(|_| Error::Exhausted)?;
         // v2 over IPv6 has no room for auth data (keepalived), so only auth type None is encodable.
-        if let (VersionFields::V2 { auth: V2Auth::Pass(_) | V2Auth::Ah, .. }, AddressFamily::Ipv6) =
-            (self.fields, family)
+        if let (
+            VersionFields::V2 {
+                auth: V2Auth::Pass(_) | V2Auth::Ah,
+                ..
+            },
+            AddressFamily::Ipv6,
+        ) = (self.fields, family)
         {
             return Err(Error::Exhausted);
         }
@@ -384,7 +439,10 @@ impl VrrpRepr {
                 V2Auth::Pass(d) => d,
                 _ => [0; AUTH_DATA_LEN],
             };
-            packet.auth_data_mut().ok_or(Error::Exhausted)?.copy_from_slice(&data);
+            packet
+                .auth_data_mut()
+                .ok_or(Error::Exhausted)?
+                .copy_from_slice(&data);
         }
         let kind = fixed_kind(self.version(), family).unwrap_or(ctx.v3_ipv4_tx);
         let message = packet.message(family).ok_or(Error::Exhausted)?;
@@ -403,11 +461,16 @@ mod tests {
     }
 
     fn ctx4() -> ChecksumCtx {
-        ChecksumCtx::new(IpPair::V4 { src: v4([10, 97, 0, 2]), dst: MCAST_GROUP_V4 })
+        ChecksumCtx::new(IpPair::V4 {
+            src: v4([10, 97, 0, 2]),
+            dst: MCAST_GROUP_V4,
+        })
     }
 
     // keepalived-v3.pcap VRRP part.
-    const V3: [u8; 12] = [0x31, 0x33, 0x64, 0x01, 0x00, 0x0a, 0x75, 0x3c, 0x0a, 0x61, 0x00, 0x32];
+    const V3: [u8; 12] = [
+        0x31, 0x33, 0x64, 0x01, 0x00, 0x0a, 0x75, 0x3c, 0x0a, 0x61, 0x00, 0x32,
+    ];
 
     fn v3_repr() -> VrrpRepr {
         let mut a = Vec::new();
@@ -415,7 +478,9 @@ mod tests {
         VrrpRepr {
             vrid: 51,
             priority: 100,
-            fields: VersionFields::V3 { adver_int: Centiseconds::saturating(10) },
+            fields: VersionFields::V3 {
+                adver_int: Centiseconds::saturating(10),
+            },
             addresses: VirtualAddresses::V4(a),
         }
     }
@@ -433,7 +498,8 @@ mod tests {
         let r = v3_repr();
         let mut b = [0xa5u8; 12];
         assert_eq!(r.buffer_len(), 12);
-        r.emit(&mut Packet::new_unchecked(&mut b[..]), &ctx4()).unwrap();
+        r.emit(&mut Packet::new_unchecked(&mut b[..]), &ctx4())
+            .unwrap();
         assert_eq!(b, V3);
     }
 
@@ -441,26 +507,50 @@ mod tests {
     fn emit_short_or_wrong_family_fails() {
         let r = v3_repr();
         let mut b = [0u8; 11];
-        assert_eq!(r.emit(&mut Packet::new_unchecked(&mut b[..]), &ctx4()), Err(Error::Exhausted));
+        assert_eq!(
+            r.emit(&mut Packet::new_unchecked(&mut b[..]), &ctx4()),
+            Err(Error::Exhausted)
+        );
         let mut b = [0u8; 12];
-        let c6 = ChecksumCtx::new(IpPair::V6 { src: Ipv6Addr::LOCALHOST, dst: Ipv6Addr::LOCALHOST });
-        assert_eq!(r.emit(&mut Packet::new_unchecked(&mut b[..]), &c6), Err(Error::Exhausted));
+        let c6 = ChecksumCtx::new(IpPair::V6 {
+            src: Ipv6Addr::LOCALHOST,
+            dst: Ipv6Addr::LOCALHOST,
+        });
+        assert_eq!(
+            r.emit(&mut Packet::new_unchecked(&mut b[..]), &c6),
+            Err(Error::Exhausted)
+        );
     }
 
     #[test]
     fn checksum_kinds_are_distinguished() {
         let r = v3_repr();
-        for kind in [ChecksumKind::PseudoHeader, ChecksumKind::OldUnicast, ChecksumKind::MessageOnly] {
-            let mut ctx = ChecksumCtx::new(IpPair::V4 { src: v4([10, 0, 0, 1]), dst: v4([10, 0, 0, 2]) });
+        for kind in [
+            ChecksumKind::PseudoHeader,
+            ChecksumKind::OldUnicast,
+            ChecksumKind::MessageOnly,
+        ] {
+            let mut ctx = ChecksumCtx::new(IpPair::V4 {
+                src: v4([10, 0, 0, 1]),
+                dst: v4([10, 0, 0, 2]),
+            });
             ctx.v3_ipv4_tx = kind;
             let mut b = [0u8; 12];
-            r.emit(&mut Packet::new_unchecked(&mut b[..]), &ctx).unwrap();
+            r.emit(&mut Packet::new_unchecked(&mut b[..]), &ctx)
+                .unwrap();
             ctx.v3_ipv4_rx = AcceptChecksums::ANY;
             let p = Packet::new_checked(&b[..]).unwrap();
-            assert_eq!(VrrpRepr::parse_with_checksum(&p, &ctx).map(|x| x.1), Ok(kind));
+            assert_eq!(
+                VrrpRepr::parse_with_checksum(&p, &ctx).map(|x| x.1),
+                Ok(kind)
+            );
             ctx.v3_ipv4_rx = AcceptChecksums::only(kind);
             assert!(VrrpRepr::parse(&p, &ctx).is_ok());
-            for other in [ChecksumKind::PseudoHeader, ChecksumKind::OldUnicast, ChecksumKind::MessageOnly] {
+            for other in [
+                ChecksumKind::PseudoHeader,
+                ChecksumKind::OldUnicast,
+                ChecksumKind::MessageOnly,
+            ] {
                 if other != kind {
                     ctx.v3_ipv4_rx = AcceptChecksums::only(other);
                     assert_eq!(VrrpRepr::parse(&p, &ctx), Err(Error::BadChecksum));
@@ -474,49 +564,86 @@ mod tests {
         let c = ctx4();
         let mut b = V3;
         b[0] = 0x41;
-        assert_eq!(VrrpRepr::parse(&Packet::new_unchecked(&b[..]), &c), Err(Error::BadVersion(4)));
+        assert_eq!(
+            VrrpRepr::parse(&Packet::new_unchecked(&b[..]), &c),
+            Err(Error::BadVersion(4))
+        );
         let mut b = V3;
         b[0] = 0x32;
-        assert_eq!(VrrpRepr::parse(&Packet::new_unchecked(&b[..]), &c), Err(Error::BadType(2)));
+        assert_eq!(
+            VrrpRepr::parse(&Packet::new_unchecked(&b[..]), &c),
+            Err(Error::BadType(2))
+        );
         let mut b = V3;
         b[3] = 2;
         assert_eq!(
             VrrpRepr::parse(&Packet::new_unchecked(&b[..]), &c),
-            Err(Error::LengthMismatch { expected: 16, actual: 12 })
+            Err(Error::LengthMismatch {
+                expected: 16,
+                actual: 12
+            })
         );
         let mut b = V3;
         b[2] = 101;
-        assert_eq!(VrrpRepr::parse(&Packet::new_unchecked(&b[..]), &c), Err(Error::BadChecksum));
-        assert_eq!(VrrpRepr::parse(&Packet::new_unchecked(&V3[..7]), &c), Err(Error::Truncated));
+        assert_eq!(
+            VrrpRepr::parse(&Packet::new_unchecked(&b[..]), &c),
+            Err(Error::BadChecksum)
+        );
+        assert_eq!(
+            VrrpRepr::parse(&Packet::new_unchecked(&V3[..7]), &c),
+            Err(Error::Truncated)
+        );
     }
 
     #[test]
     fn v2_over_ipv6_has_no_auth_data() {
-        let ctx = ChecksumCtx::new(IpPair::V6 { src: Ipv6Addr::LOCALHOST, dst: Ipv6Addr::UNSPECIFIED });
+        let ctx = ChecksumCtx::new(IpPair::V6 {
+            src: Ipv6Addr::LOCALHOST,
+            dst: Ipv6Addr::UNSPECIFIED,
+        });
         let mut a = Vec::new();
         let _ = a.push(Ipv6Addr::LOCALHOST);
         let mut r = VrrpRepr {
             vrid: 1,
             priority: 100,
-            fields: VersionFields::V2 { adver_int: Seconds(1), auth: V2Auth::None },
+            fields: VersionFields::V2 {
+                adver_int: Seconds(1),
+                auth: V2Auth::None,
+            },
             addresses: VirtualAddresses::V6(a),
         };
         assert_eq!(r.buffer_len(), 24);
         let mut b = [0xa5u8; 24];
-        r.emit(&mut Packet::new_unchecked(&mut b[..]), &ctx).unwrap();
-        assert_eq!(VrrpRepr::parse(&Packet::new_checked(&b[..]).unwrap(), &ctx), Ok(r.clone()));
-        r.fields = VersionFields::V2 { adver_int: Seconds(1), auth: V2Auth::Pass(*b"12345678") };
-        assert_eq!(r.emit(&mut Packet::new_unchecked(&mut b[..]), &ctx), Err(Error::Exhausted));
+        r.emit(&mut Packet::new_unchecked(&mut b[..]), &ctx)
+            .unwrap();
+        assert_eq!(
+            VrrpRepr::parse(&Packet::new_checked(&b[..]).unwrap(), &ctx),
+            Ok(r.clone())
+        );
+        r.fields = VersionFields::V2 {
+            adver_int: Seconds(1),
+            auth: V2Auth::Pass(*b"12345678"),
+        };
+        assert_eq!(
+            r.emit(&mut Packet::new_unchecked(&mut b[..]), &ctx),
+            Err(Error::Exhausted)
+        );
         b[4] = 1;
         let p = Packet::new_checked(&b[..]).unwrap();
         // Checksum now wrong too, but the auth type is refused only after it: fix it first.
         let mut fixed = b;
         fixed[6] = 0;
         fixed[7] = 0;
-        let c = checksum::checksum(&[&fixed], initial_sum(ctx.ips, ChecksumKind::PseudoHeader, 24));
+        let c = checksum::checksum(
+            &[&fixed],
+            initial_sum(ctx.ips, ChecksumKind::PseudoHeader, 24),
+        );
         fixed[6..8].copy_from_slice(&c.to_be_bytes());
         assert!(VrrpRepr::parse(&p, &ctx).is_err());
-        assert_eq!(VrrpRepr::parse(&Packet::new_checked(&fixed[..]).unwrap(), &ctx), Err(Error::BadAuthType(1)));
+        assert_eq!(
+            VrrpRepr::parse(&Packet::new_checked(&fixed[..]).unwrap(), &ctx),
+            Err(Error::BadAuthType(1))
+        );
     }
 
     #[test]
