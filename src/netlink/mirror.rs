@@ -211,6 +211,12 @@ impl Mirror {
         self.counters
     }
 
+    /// Returns the counters and zeroes them (the reflector folds them into its own totals
+    /// before it replaces a mirror).
+    pub fn take_counters(&mut self) -> MirrorCounters {
+        core::mem::take(&mut self.counters)
+    }
+
     pub fn link(&self, index: u32) -> Option<&LinkState> {
         self.links.get(&index)
     }
