@@ -8,8 +8,12 @@
 //! - `track`: vrrp_script rise/fall/weight state machine and its runner.
 //! - `fifo`: the notify FIFO writer.
 //! - `notify`: state-transition notifications (scripts in order, FIFO lines).
+//! - `prepare`: config model to runnable commands (user + security check).
 
 pub mod fifo;
+#[allow(clippy::module_inception)]
+pub mod notify;
+pub mod prepare;
 pub mod security;
 pub mod spawn;
 pub mod track;
@@ -19,3 +23,6 @@ pub use security::{Accepted, RefuseReason, Refused, check_script};
 pub use spawn::{RunAs, RunningScript, ScriptCommand, ScriptOutcome, SpawnError, run_script};
 pub use track::{ScriptState, ScriptTracker, TrackEffect, TrackEvent, TrackWeight, effective_priority, run_tracker};
 pub use user::{resolve_group, resolve_user, script_run_as};
+pub use fifo::NotifyFifo;
+pub use notify::{NotifyCounters, NotifyScripts, NotifyState, Notifier, Subject, fifo_line, notify_args};
+pub use prepare::prepare_script;
