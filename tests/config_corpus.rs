@@ -370,10 +370,13 @@ fn mutants_match_keepalived() {
         }
     }
     let result = compare(&files);
-    for f in &files {
-        let _ = std::fs::remove_file(f);
+    // VIGIL_KEEP_MUTANTS=1 keeps them for a closer look.
+    if std::env::var_os("VIGIL_KEEP_MUTANTS").is_none() {
+        for f in &files {
+            let _ = std::fs::remove_file(f);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
-    let _ = std::fs::remove_dir_all(&dir);
     let Some((compared, agree, report)) = result else { return };
     println!("mutants: {compared} compared, {agree} agree{report}");
     assert!(agree * 100 >= compared * 95, "only {agree} of {compared} mutants agree:{report}");

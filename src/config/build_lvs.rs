@@ -10,6 +10,9 @@ use super::tree::Node;
 use super::values::{Ctx, parse_i64};
 use std::net::IpAddr;
 
+/// keepalived keeps connect_timeout in a 32-bit count of microseconds.
+const MAX_CONNECT_TIMEOUT_SECS: f64 = 4294.967_295;
+
 /// Longest delay_loop/timer keepalived accepts (seconds).
 const MAX_TIMER_SECS: f64 = 4_294_967.0;
 
@@ -224,7 +227,8 @@ fn timing_spec(k: &str) -> super::values::ArgSpec {
     match k {
         "ip_family" | "virtualhost" | "lvs_method" | "persistence_engine" | "sorry_server_lvs_method" => Word,
         "retry" | "uthreshold" | "lthreshold" => Num(0, u32::MAX as i64),
-        "delay_before_retry" | "warmup" | "connect_timeout" | "delay_loop" => Secs,
+        "connect_timeout" => TimerSecs,
+        "delay_before_retry" | "warmup" | "delay_loop" => Secs,
         _ => Any,
     }
 }
@@ -351,7 +355,7 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
         }
         match kw {
             "connect_timeout" => {
-                if let Some(t) = ctx.timer(c, 0.000_001, MAX_TIMER_SECS) {
+                if let Some(t) = ctx.timer(c, 0.000_001, MAX_CONNECT_TIMEOUT_SECS) {
                     ch.connect_timeout = t;
                     ch.target.connect_timeout = Some(t);
                 }

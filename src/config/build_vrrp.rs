@@ -467,7 +467,14 @@ fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {
             Some(a) => v.mcast_src_ip = Some(a),
             None => ctx.warn(c.pos, format!("({}) Invalid mcast_src_ip '{}'", v.name, c.arg(0).unwrap_or(""))),
         },
-        "use_vmac" => v.use_vmac = Some(c.arg(0).map(String::from).unwrap_or_default()),
+        "use_vmac" if c.args.len() > 1 => ctx.warn(c.pos, "VMAC interface name already specified"),
+        "use_vmac" => {
+            if v.use_vmac.as_ref().is_some_and(|n| !n.is_empty()) && c.arg(0).is_some() {
+                ctx.warn(c.pos, "VMAC interface name already specified");
+            } else if v.use_vmac.as_ref().is_none_or(|n| n.is_empty()) {
+                v.use_vmac = Some(c.arg(0).map(String::from).unwrap_or_default());
+            }
+        }
         "vmac_xmit_base" => v.vmac_xmit_base = true,
         "garp_master_delay" => v.garp_master_delay = ctx.u32(c, 0, 86400),
         "garp_master_repeat" => v.garp_master_repeat = ctx.u32(c, 0, 1_000_000),

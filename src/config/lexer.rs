@@ -96,6 +96,9 @@ pub fn split_words(line: &str) -> Vec<Word> {
                 in_word = true;
                 quoted = true;
             }
+            // A `#` or `!` that substitution produced (`${_HASH}`) still
+            // starts a comment here, as in keepalived 2.2.7.
+            '#' | '!' => break,
             '{' | '}' => {
                 if in_word {
                     words.push(Word { text: std::mem::take(&mut cur), quoted });
@@ -204,6 +207,12 @@ mod tests {
     fn escapes() {
         assert_eq!(texts(r#""a\tb\x41\101\"c""#), ["a\tbAA\"c"]);
         assert_eq!(texts(r#""\"#), ["\\"]);
+    }
+
+    #[test]
+    fn comment_after_substitution() {
+        assert_eq!(texts("router_id a#b"), ["router_id", "a"]);
+        assert_eq!(texts(r#"x "a#b""#), ["x", "a#b"]);
     }
 
     #[test]

@@ -257,6 +257,9 @@ pub enum ArgSpec {
     Num(i64, i64),
     /// A decimal number of seconds, required.
     Secs,
+    /// A decimal number of seconds in keepalived's microsecond timer range
+    /// (0.000001 ..= 4294.967295), required.
+    TimerSecs,
     /// An optional <BOOL>.
     OptBool,
 }
@@ -287,6 +290,16 @@ impl Ctx<'_> {
                 if let Some(a) = n.arg(0) {
                     if parse_bool(a).is_none() {
                         self.diags.warn(n.pos, format!("Invalid value '{a}' for global {} specified", n.keyword));
+                        return None;
+                    }
+                }
+            }
+            ArgSpec::TimerSecs => {
+                let a = self.arg(n, 0)?;
+                match parse_decimal(a) {
+                    Some(v) if (0.000_001..=4294.967_295).contains(&v) => {}
+                    _ => {
+                        self.diags.warn(n.pos, format!("{} {a} invalid - ignoring", n.keyword));
                         return None;
                     }
                 }
