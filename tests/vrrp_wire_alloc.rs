@@ -3,7 +3,8 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::Ipv6Addr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use vigil::vrrp::wire::{
     AuthKey, RxConfig, TxIpv4, auth_data, emit_ipv4, emit_ipv6, parse_ipv4, parse_ipv6,
@@ -11,12 +12,19 @@ use vigil::vrrp::wire::{
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
+// Only the test's own thread counts: the harness's threads allocate when they like.
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counting() -> bool {
+    COUNTING.try_with(Cell::get).unwrap_or(false)
+}
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         unsafe { System.alloc(layout) }
@@ -27,7 +35,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -84,7 +92,7 @@ fn ten_thousand_round_trips_allocate_nothing() {
     let mut out = [0u8; 1500];
 
     ALLOCS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
+    COUNTING.with(|c| c.set(true));
     let mut ok = 0usize;
     for i in 0..10_000usize {
         let (bytes, cfg) = &cases[i % cases.len()];
@@ -104,7 +112,7 @@ fn ten_thousand_round_trips_allocate_nothing() {
             ok += usize::from(out[..n] == v6[..]);
         }
     }
-    COUNTING.store(false, Ordering::SeqCst);
+    COUNTING.with(|c| c.set(false));
     let allocs = ALLOCS.load(Ordering::SeqCst);
     assert_eq!(ok, 20_000, "every round trip reproduced its bytes");
     assert_eq!(allocs, 0, "allocations on the advert path");
