@@ -483,7 +483,8 @@ pub struct VrrpInstance {
     pub virtual_router_id: u8,
     pub priority: u8,
     pub advert_int: Centiseconds,
-    /// None: the global `vrrp_version` applies.
+    /// The VRRP version; after loading always Some (the instance's own, or
+    /// 3 for IPv6, or the global `vrrp_version`).
     pub version: Option<u8>,
     pub nopreempt: bool,
     /// Seconds, as keepalived (0..=1000).
@@ -502,7 +503,8 @@ pub struct VrrpInstance {
     pub virtual_ipaddress_excluded: Vec<IpAddress>,
     pub virtual_routes: Vec<Route>,
     pub virtual_rules: Vec<Rule>,
-    /// `use_vmac [NAME]`: Some(name) (default name vrrp.VRID).
+    /// `use_vmac [NAME]`: Some(name); after loading the default name
+    /// `vrrp.VRID` is filled in.
     pub use_vmac: Option<String>,
     pub vmac_xmit_base: bool,
     pub garp_master_delay: Option<u32>,

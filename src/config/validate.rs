@@ -241,6 +241,11 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
             );
             inst.advert_int = Centiseconds::V3_MAX;
         }
+        // Resolve what the rest of vigil needs spelled out.
+        inst.version = Some(version);
+        if inst.use_vmac.as_ref().is_some_and(|n| n.is_empty()) {
+            inst.use_vmac = Some(format!("vrrp.{}", inst.virtual_router_id));
+        }
         // VRID clashes on one interface and family.
         if let (Some(ifname), vrid @ 1..=255) = (&inst.interface, inst.virtual_router_id) {
             let key = (ifname.clone(), v6, vrid);
