@@ -26,7 +26,7 @@ pub const MAX_LINKS: usize = 256;
 /// Addresses the mirror holds, over all links. A power of two.
 pub const MAX_ADDRS: usize = 1024;
 /// The most changes one event (or one diffed link) can produce: see [`Mirror::apply`].
-pub const MAX_CHANGES_PER_EVENT: usize = 8;
+pub const MAX_CHANGES_PER_EVENT: usize = 12;
 
 /// What one event changed, in the order the engine should act on it.
 pub type Changes = heapless::Vec<Change, MAX_CHANGES_PER_EVENT>;
@@ -254,9 +254,10 @@ impl Mirror {
     /// changed, e.g. a statistics-only RTM_NEWLINK). Never allocates, never panics: a full
     /// table or an impossible event is logged and counted instead.
     ///
-    /// Bounded output: a new link gives at most 3 down edges + LinkRemoved for a stale link
-    /// of the same name, then LinkAdded + 3 up edges (8); a known link at most Renamed + 3
-    /// edges + Mtu + Mac (6); a removed link 3 edges + LinkRemoved (4); an address 1. All fit
+    /// Bounded output: a stale link holding the same name under another index is removed
+    /// first (3 down edges + LinkRemoved = 4), then a new link gives LinkAdded + 3 up edges
+    /// (4) and a known link at most Renamed + 3 edges + Mtu + Mac (6); a removed link gives
+    /// 3 edges + LinkRemoved (4); an address 1. At most 10, within
     /// [`MAX_CHANGES_PER_EVENT`].
     pub fn apply(&mut self, event: &Event) -> Changes {
         let mut out = Changes::new();
@@ -279,6 +280,17 @@ impl Mirror {
             return;
         }
         let mut new = LinkState::from_link(l);
+        // Another index under this name: that link's DELLINK or rename was missed (the
+        // kernel keeps names unique), so it is gone.
+        let stale = self
+            .links
+            .values()
+            .find(|o| o.name == new.name && o.index != new.index)
+            .map(|o| o.index);
+        if let Some(stale) = stale {
+            self.counters.unknown_deletes += 1;
+            self.del_link(stale, out);
+        }
         if let Some(old) = self.links.get_mut(&l.index) {
             // Attributes a message left out keep their last value.
             if l.mtu.is_none() {
@@ -293,16 +305,6 @@ impl Mirror {
             link_changes(Some(old), Some(&new), out);
             *old = new;
             return;
-        }
-        // A new index under a name we still hold: the old link's DELLINK was missed.
-        let stale = self
-            .links
-            .values()
-            .find(|o| o.name == new.name)
-            .map(|o| o.index);
-        if let Some(stale) = stale {
-            self.counters.unknown_deletes += 1;
-            self.del_link(stale, out);
         }
         if self.links.len() >= MAX_LINKS {
             self.counters.capacity_hits += 1;

@@ -500,10 +500,10 @@ fn set_rcvbuf(sock: &NlSocket, bytes: usize) {
             core::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    if rc != 0 {
-        if let Err(e) = sock.set_recv_buffer(bytes) {
-            warn!("netlink reflector: cannot set the receive buffer to {bytes}: {e}");
-        }
+    if rc != 0
+        && let Err(e) = sock.set_recv_buffer(bytes)
+    {
+        warn!("netlink reflector: cannot set the receive buffer to {bytes}: {e}");
     }
 }
 
