@@ -99,6 +99,7 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
             }
             Ev::Msg(Ok(Msg::Config { generation, config })) => {
                 let summary = summarize(&config);
+                crate::sched::apply(role, &config.global);
                 let vrrp_changed = {
                     let a = applied.borrow();
                     a.generation == 0 || a.config.vrrp_instances != config.vrrp_instances || a.config.global != config.global

@@ -16,6 +16,7 @@ pub mod mem;
 pub mod netconf;
 pub mod netlink;
 pub mod pidfile;
+pub mod sched;
 pub mod signals;
 pub mod supervisor;
 pub mod vrrp;

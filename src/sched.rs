@@ -1,0 +1,32 @@
+//! keepalived's process options for its children: `vrrp_priority` /
+//! `checker_priority` (nice), `vrrp_no_swap` / `checker_no_swap`
+//! (mlockall), `vrrp_rt_priority` / `checker_rt_priority` (SCHED_RR). A
+//! child applies its own at start and on each new config; a failure is
+//! logged and the child runs on.
+
+use crate::cli::Role;
+use crate::config::model::GlobalDefs;
+
+pub fn apply(role: Role, g: &GlobalDefs) {
+    let (nice, no_swap, rt) = match role {
+        Role::Vrrp => (g.vrrp_priority, g.vrrp_no_swap, g.vrrp_rt_priority),
+        Role::Check => (g.checker_priority, g.checker_no_swap, g.checker_rt_priority),
+        Role::Parent => return,
+    };
+    if let Some(n) = nice {
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, n) } != 0 {
+            log::warn!("{} child: setpriority({n}): {}", role.name(), std::io::Error::last_os_error());
+        }
+    }
+    if no_swap && unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
+        log::warn!("{} child: mlockall: {}", role.name(), std::io::Error::last_os_error());
+    }
+    if let Some(p) = rt {
+        let param = libc::sched_param { sched_priority: p.clamp(1, 99) as i32 };
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) } != 0 {
+            log::warn!("{} child: SCHED_RR {p}: {}", role.name(), std::io::Error::last_os_error());
+        } else {
+            log::info!("{} child: realtime scheduling, SCHED_RR priority {}", role.name(), param.sched_priority);
+        }
+    }
+}
