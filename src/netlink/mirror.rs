@@ -75,10 +75,15 @@ impl LinkState {
         self.flags & IFF_RUNNING != 0
     }
 
-    /// keepalived's `FLAGS_UP`: IFF_UP and IFF_RUNNING both set. This is the "interface up"
-    /// that VRRP instances track; [`Change::LinkUp`]/[`Change::LinkDown`] report its edges.
+    /// The "interface up" that VRRP instances track; [`Change::LinkUp`]/[`Change::LinkDown`]
+    /// report its edges. keepalived's `FLAGS_UP` is IFF_UP and IFF_RUNNING; this also asks
+    /// for IFF_LOWER_UP. The difference is one transient: right after `ip link set up` the
+    /// kernel reports IFF_RUNNING (operstate still "unknown") before its link watcher has
+    /// looked at the carrier, so a link without carrier would flap up and down. Once the
+    /// operstate is known, IFF_RUNNING implies IFF_LOWER_UP, and devices that never report
+    /// carrier (lo, dummy) keep IFF_LOWER_UP set.
     pub fn usable(&self) -> bool {
-        self.admin_up() && self.running()
+        self.admin_up() && self.running() && self.lower_up()
     }
 }
 
@@ -146,7 +151,8 @@ pub enum Change {
     AdminDown { index: u32 },
     /// IFF_LOWER_UP changed: carrier gained or lost.
     CarrierChanged { index: u32, carrier: bool },
-    /// keepalived's "interface up": IFF_UP and IFF_RUNNING both set ([`LinkState::usable`]).
+    /// The interface became usable / stopped being usable: IFF_UP, IFF_RUNNING and
+    /// IFF_LOWER_UP all set ([`LinkState::usable`]; keepalived's "up" without its transient).
     LinkUp { index: u32 },
     LinkDown { index: u32 },
     MtuChanged { index: u32, old: u32, new: u32 },

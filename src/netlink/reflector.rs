@@ -32,7 +32,9 @@
 //! The engine follows this; the reflector only reports.
 //!
 //! - **Interface up/down** ([`Change::LinkUp`]/[`Change::LinkDown`]). keepalived's "up" is
-//!   `FLAGS_UP`: IFF_UP *and* IFF_RUNNING ([`LinkState::usable`]); only edges count
+//!   `FLAGS_UP`: IFF_UP *and* IFF_RUNNING ([`LinkState::usable`] also wants IFF_LOWER_UP, to
+//!   skip the moment after `ip link set up` when the kernel reports RUNNING before it has
+//!   looked at the carrier; seen in the tests on a veth whose peer is down); only edges count
 //!   (`update_interface_flags` returns when `was_up == now_up`). On an edge, for every
 //!   instance tracking the interface (`process_if_status_change`):
 //!   - tracked with a weight: `total_priority` moves by |weight| (sign flipped for
