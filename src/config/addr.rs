@@ -398,10 +398,14 @@ pub fn rule_line(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option<Rul
     let mut r = Rule::default();
     let mut i = 0;
     let mut bad = false;
+    let mut action = false;
     while i < w.len() {
         let key = w[i];
         let val = w.get(i + 1).copied();
         let mut step = 2;
+        if matches!(key, "table" | "lookup" | "goto" | "no_op" | "nop" | "blackhole" | "unreachable" | "prohibit") {
+            action = true;
+        }
         match key {
             "not" => {
                 r.invert = true;
@@ -543,6 +547,10 @@ pub fn rule_line(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option<Rul
         i += step;
     }
     if bad {
+        return None;
+    }
+    if !action {
+        ctx.warn(n.pos, "No action specified for rule - ignoring");
         return None;
     }
     if r.priority.is_none() {

@@ -227,6 +227,7 @@ fn timing_spec(k: &str) -> super::values::ArgSpec {
     match k {
         "ip_family" | "virtualhost" | "lvs_method" | "persistence_engine" | "sorry_server_lvs_method" => Word,
         "retry" | "uthreshold" | "lthreshold" => Num(0, u32::MAX as i64),
+        "weight" => Num(1, i32::MAX as i64),
         "connect_timeout" => TimerSecs,
         "delay_before_retry" | "warmup" | "delay_loop" => Secs,
         _ => Any,

@@ -379,6 +379,10 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
         ctx.warn(n.pos, format!("({}) nopreempt is incompatible with priority 255. resetting nopreempt", v.name));
         v.nopreempt = false;
     }
+    if v.nopreempt && v.state == InitialState::Master {
+        ctx.warn(n.pos, format!("({}) Warning - nopreempt will not work with initial state MASTER - clearing", v.name));
+        v.state = InitialState::Backup;
+    }
     if v.nopreempt && v.preempt_delay.0 != 0 {
         ctx.warn(n.pos, format!("({}) preempt_delay is incompatible with nopreempt mode - resetting", v.name));
         v.preempt_delay = super::model::Microseconds(0);
