@@ -66,7 +66,12 @@ fn next_before(r: &mut Reflector, deadline: Instant) -> Option<Change> {
 }
 
 /// Reads changes until one satisfies `want`; returns the latency since `since`.
-fn wait_for(r: &mut Reflector, since: Instant, what: &str, want: impl Fn(&Change) -> bool) -> Duration {
+fn wait_for(
+    r: &mut Reflector,
+    since: Instant,
+    what: &str,
+    want: impl Fn(&Change) -> bool,
+) -> Duration {
     let deadline = since + BOUND;
     let mut seen = Vec::new();
     loop {
@@ -102,7 +107,16 @@ fn mirror_rows(m: &Mirror) -> (BTreeSet<LinkRow>, BTreeSet<AddrRow>) {
         .collect();
     let addrs = m
         .addrs()
-        .map(|a| (a.ifindex, a.addr, a.prefix_len, a.flags, a.scope, a.label.as_ref().map(|l| l.to_string())))
+        .map(|a| {
+            (
+                a.ifindex,
+                a.addr,
+                a.prefix_len,
+                a.flags,
+                a.scope,
+                a.label.as_ref().map(|l| l.to_string()),
+            )
+        })
         .collect();
     (links, addrs)
 }
@@ -114,14 +128,29 @@ fn kernel_rows(nl: &mut Rtnl) -> (BTreeSet<LinkRow>, BTreeSet<AddrRow>) {
         .into_iter()
         .map(|l| {
             let mac = l.mac.map(|m| m.to_vec()).unwrap_or_default();
-            (l.index, l.name.to_string(), l.flags, l.mtu.unwrap_or(0), mac)
+            (
+                l.index,
+                l.name.to_string(),
+                l.flags,
+                l.mtu.unwrap_or(0),
+                mac,
+            )
         })
         .collect();
     let addrs = nl
         .addrs()
         .unwrap()
         .into_iter()
-        .map(|a| (a.ifindex, a.addr, a.prefix_len, a.flags, a.scope, a.label.map(|l| l.to_string())))
+        .map(|a| {
+            (
+                a.ifindex,
+                a.addr,
+                a.prefix_len,
+                a.flags,
+                a.scope,
+                a.label.map(|l| l.to_string()),
+            )
+        })
         .collect();
     (links, addrs)
 }
@@ -136,12 +165,18 @@ fn assert_mirror_is_kernel(r: &mut Reflector, nl: &mut Rtnl) {
         if got == want {
             return;
         }
-        assert!(Instant::now() < deadline, "mirror {got:#?}\n!= kernel {want:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "mirror {got:#?}\n!= kernel {want:#?}"
+        );
     }
 }
 
 fn index_of(r: &Reflector, n: &str) -> u32 {
-    r.mirror().link_by_name(n).unwrap_or_else(|| panic!("{n} not mirrored")).index
+    r.mirror()
+        .link_by_name(n)
+        .unwrap_or_else(|| panic!("{n} not mirrored"))
+        .index
 }
 
 /// `ip ARGS` run in this thread's network namespace: a separate program changing things.
@@ -155,7 +190,11 @@ fn ip_cmd(args: &[&str]) {
         .args(args)
         .output()
         .expect("nsenter runs");
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -173,28 +212,43 @@ fn changes_arrive_typed_and_fast() {
         let t = Instant::now();
         nl.link_set_up(va, true).unwrap();
         nl.link_set_up(vb, true).unwrap();
-        latencies.push(wait_for(&mut r, t, "va up", |c| *c == Change::LinkUp { index: va }));
+        latencies.push(wait_for(&mut r, t, "va up", |c| {
+            *c == Change::LinkUp { index: va }
+        }));
         assert!(r.mirror().link(va).unwrap().usable());
 
         // The peer going down takes va's carrier: a carrier change and a down edge.
         let t = Instant::now();
         nl.link_set_up(vb, false).unwrap();
         latencies.push(wait_for(&mut r, t, "va carrier lost", |c| {
-            *c == Change::CarrierChanged { index: va, carrier: false }
+            *c == Change::CarrierChanged {
+                index: va,
+                carrier: false,
+            }
         }));
-        latencies.push(wait_for(&mut r, t, "va down (carrier)", |c| *c == Change::LinkDown { index: va }));
+        latencies.push(wait_for(&mut r, t, "va down (carrier)", |c| {
+            *c == Change::LinkDown { index: va }
+        }));
         let t = Instant::now();
         nl.link_set_up(vb, true).unwrap();
-        latencies.push(wait_for(&mut r, t, "va up again", |c| *c == Change::LinkUp { index: va }));
+        latencies.push(wait_for(&mut r, t, "va up again", |c| {
+            *c == Change::LinkUp { index: va }
+        }));
 
         // Administratively down and up.
         let t = Instant::now();
         nl.link_set_up(va, false).unwrap();
-        latencies.push(wait_for(&mut r, t, "va admin down", |c| *c == Change::AdminDown { index: va }));
-        wait_for(&mut r, t, "va down", |c| *c == Change::LinkDown { index: va });
+        latencies.push(wait_for(&mut r, t, "va admin down", |c| {
+            *c == Change::AdminDown { index: va }
+        }));
+        wait_for(&mut r, t, "va down", |c| {
+            *c == Change::LinkDown { index: va }
+        });
         let t = Instant::now();
         nl.link_set_up(va, true).unwrap();
-        latencies.push(wait_for(&mut r, t, "va admin up", |c| *c == Change::AdminUp { index: va }));
+        latencies.push(wait_for(&mut r, t, "va admin up", |c| {
+            *c == Change::AdminUp { index: va }
+        }));
         wait_for(&mut r, t, "va up", |c| *c == Change::LinkUp { index: va });
 
         // A VIP added and deleted by hand.
@@ -202,7 +256,11 @@ fn changes_arrive_typed_and_fast() {
         let t = Instant::now();
         nl.addr_add(&vip).unwrap();
         latencies.push(wait_for(&mut r, t, "v4 address added", |c| {
-            *c == Change::AddrAdded { ifindex: va, addr: vip.addr, prefix_len: 24 }
+            *c == Change::AddrAdded {
+                ifindex: va,
+                addr: vip.addr,
+                prefix_len: 24,
+            }
         }));
         assert!(r.mirror().has_addr(va, vip.addr));
         let mut vip6 = AddrSpec::new(va, ip("2001:db8::10"), 64);
@@ -210,12 +268,20 @@ fn changes_arrive_typed_and_fast() {
         let t = Instant::now();
         nl.addr_add(&vip6).unwrap();
         latencies.push(wait_for(&mut r, t, "v6 address added", |c| {
-            *c == Change::AddrAdded { ifindex: va, addr: vip6.addr, prefix_len: 64 }
+            *c == Change::AddrAdded {
+                ifindex: va,
+                addr: vip6.addr,
+                prefix_len: 64,
+            }
         }));
         let t = Instant::now();
         ip_cmd(&["addr", "del", "192.0.2.10/24", "dev", "va"]);
         latencies.push(wait_for(&mut r, t, "v4 address deleted by ip", |c| {
-            *c == Change::AddrRemoved { ifindex: va, addr: vip.addr, prefix_len: 24 }
+            *c == Change::AddrRemoved {
+                ifindex: va,
+                addr: vip.addr,
+                prefix_len: 24,
+            }
         }));
         assert!(!r.mirror().has_addr(va, vip.addr));
         assert!(r.mirror().has_addr(va, vip6.addr));
@@ -226,7 +292,11 @@ fn changes_arrive_typed_and_fast() {
         let t = Instant::now();
         ip_cmd(&["link", "set", "dev", "va", "name", "wan0"]);
         latencies.push(wait_for(&mut r, t, "va renamed wan0", |c| {
-            *c == Change::LinkRenamed { index: va, old: name("va"), new: name("wan0") }
+            *c == Change::LinkRenamed {
+                index: va,
+                old: name("va"),
+                new: name("wan0"),
+            }
         }));
         assert_eq!(index_of(&r, "wan0"), va);
         assert!(r.mirror().link_by_name("va").is_none());
@@ -235,22 +305,43 @@ fn changes_arrive_typed_and_fast() {
         let t = Instant::now();
         nl.link_del(va).unwrap();
         latencies.push(wait_for(&mut r, t, "wan0 removed", |c| {
-            *c == Change::LinkRemoved { index: va, name: name("wan0") }
+            *c == Change::LinkRemoved {
+                index: va,
+                name: name("wan0"),
+            }
         }));
-        wait_for(&mut r, t, "vb removed", |c| *c == Change::LinkRemoved { index: vb, name: name("vb") });
-        assert_eq!(r.mirror().addrs_of(va).count(), 0, "addresses go with their link");
+        wait_for(&mut r, t, "vb removed", |c| {
+            *c == Change::LinkRemoved {
+                index: vb,
+                name: name("vb"),
+            }
+        });
+        assert_eq!(
+            r.mirror().addrs_of(va).count(),
+            0,
+            "addresses go with their link"
+        );
         let t = Instant::now();
         nl.link_add_veth(&name("va"), &name("vb")).unwrap();
-        latencies.push(wait_for(&mut r, t, "va re-created", |c| {
-            matches!(c, Change::LinkAdded { name: n, .. } if n == "va")
-        }));
+        latencies.push(wait_for(
+            &mut r,
+            t,
+            "va re-created",
+            |c| matches!(c, Change::LinkAdded { name: n, .. } if n == "va"),
+        ));
         let va2 = index_of(&r, "va");
-        assert_ne!(va2, va, "a re-created link gets a new index: re-resolve by name");
+        assert_ne!(
+            va2, va,
+            "a re-created link gets a new index: re-resolve by name"
+        );
 
         assert_mirror_is_kernel(&mut r, &mut nl);
         let c = r.counters();
         eprintln!("counters: {c:?}");
-        assert_eq!((c.parse_errors, c.overruns, c.resyncs, c.capacity_hits), (0, 0, 0, 0));
+        assert_eq!(
+            (c.parse_errors, c.overruns, c.resyncs, c.capacity_hits),
+            (0, 0, 0, 0)
+        );
         let max = latencies.iter().max().copied().unwrap_or_default();
         eprintln!("latencies: {latencies:?}, max {max:?}");
         assert!(max < BOUND);
@@ -265,7 +356,10 @@ fn overrun_is_resynchronised_from_a_dump() {
         let va = nl.link_index("va").unwrap();
         nl.link_set_up(va, true).unwrap();
         // The smallest queue the kernel allows: a few broadcasts fill it.
-        let config = ReflectorConfig { rcvbuf: 1, ..ReflectorConfig::default() };
+        let config = ReflectorConfig {
+            rcvbuf: 1,
+            ..ReflectorConfig::default()
+        };
         let mut r = Reflector::start(config).unwrap();
         let _ = drain(&mut r, Duration::from_millis(100));
 
@@ -304,7 +398,11 @@ fn explicit_resync_reports_only_differences() {
         let _ = drain(&mut r, Duration::from_millis(100));
         r.request_resync();
         let changes = drain(&mut r, Duration::from_millis(100));
-        assert_eq!(changes, vec![Change::Resynced], "nothing changed, nothing reported");
+        assert_eq!(
+            changes,
+            vec![Change::Resynced],
+            "nothing changed, nothing reported"
+        );
         assert_eq!(r.counters().resyncs, 1);
         assert_mirror_is_kernel(&mut r, &mut nl);
     });
@@ -324,20 +422,27 @@ fn malformed_input_never_panics() {
     let mut a = AddrSpec::new(3, ip("192.0.2.1"), 24);
     a.label = Some(name("va:vip"));
     a.broadcast = Some("192.0.2.255".parse().unwrap());
-    for op in [vigil::netlink::addr::AddrOp::Add, vigil::netlink::addr::AddrOp::Del] {
+    for op in [
+        vigil::netlink::addr::AddrOp::Add,
+        vigil::netlink::addr::AddrOp::Del,
+    ] {
         let n = vigil::netlink::addr::build(&mut buf, 3, op, &a).unwrap();
         msgs.push(buf[..n].to_vec());
     }
     let mut a6 = AddrSpec::new(3, ip("2001:db8::1"), 64);
     a6.flags = IFA_F_NODAD;
-    let n = vigil::netlink::addr::build(&mut buf, 4, vigil::netlink::addr::AddrOp::Add, &a6).unwrap();
+    let n =
+        vigil::netlink::addr::build(&mut buf, 4, vigil::netlink::addr::AddrOp::Add, &a6).unwrap();
     msgs.push(buf[..n].to_vec());
 
     let mut mirror = Mirror::new();
     let (mut ok, mut err) = (0u32, 0u32);
     let mut feed = |bytes: &[u8], mirror: &mut Mirror| {
         for m in Messages::new(bytes) {
-            match m.map_err(|_| ()).and_then(|m| parse_event(&m).map_err(|_| ())) {
+            match m
+                .map_err(|_| ())
+                .and_then(|m| parse_event(&m).map_err(|_| ()))
+            {
                 Ok(Some(ev)) => {
                     ok += 1;
                     let _ = mirror.apply(&ev);
@@ -400,7 +505,11 @@ fn malformed_input_never_panics() {
             carrier: None,
             kind: None,
         };
-        let ev = if i % 5 == 0 { Event::DelLink(l) } else { Event::NewLink(l) };
+        let ev = if i % 5 == 0 {
+            Event::DelLink(l)
+        } else {
+            Event::NewLink(l)
+        };
         let changes = m.apply(&ev);
         assert!(changes.len() <= vigil::netlink::mirror::MAX_CHANGES_PER_EVENT);
         let names: BTreeSet<_> = m.links().map(|l| l.name.clone()).collect();

@@ -82,7 +82,11 @@ fn mirror_apply_and_diff_allocate_nothing() {
         events.push(Event::NewLink(link(i, &format!("wan{i}"), 0, 9000)));
         a.flags = 0x80;
         events.push(Event::NewAddr(a.clone()));
-        events.push(Event::NewAddr(AddrSpec::new(i, "2001:db8::1".parse().unwrap(), 64)));
+        events.push(Event::NewAddr(AddrSpec::new(
+            i,
+            "2001:db8::1".parse().unwrap(),
+            64,
+        )));
         events.push(Event::DelAddr(a));
         if i % 3 == 0 {
             events.push(Event::DelLink(link(i, "x", 0, 0)));
@@ -93,7 +97,10 @@ fn mirror_apply_and_diff_allocate_nothing() {
     // Boxed mirrors: building them is start-up, not what is measured.
     let mut m = Box::new(Mirror::new());
     let (n, allocs) = count(|| events.iter().map(|e| m.apply(e).len()).sum::<usize>());
-    eprintln!("Mirror::apply: {} events, {n} changes, {allocs} allocations", events.len());
+    eprintln!(
+        "Mirror::apply: {} events, {n} changes, {allocs} allocations",
+        events.len()
+    );
     assert!(n > 200);
     assert_eq!(allocs, 0);
 
@@ -123,7 +130,8 @@ fn reflector_reads_broadcasts_without_allocating() {
             return;
         }
         let mut nl = Rtnl::new().unwrap();
-        nl.link_add_veth(&if_name("va").unwrap(), &if_name("vb").unwrap()).unwrap();
+        nl.link_add_veth(&if_name("va").unwrap(), &if_name("vb").unwrap())
+            .unwrap();
         let va = nl.link_index("va").unwrap();
         let vb = nl.link_index("vb").unwrap();
         let mut r = Reflector::start(ReflectorConfig::default()).unwrap();
@@ -162,7 +170,10 @@ fn reflector_reads_broadcasts_without_allocating() {
             assert!(seen >= 200, "round {round}: {seen} changes");
         }
         let c = r.counters();
-        eprintln!("Reflector::try_next: {} changes, {} messages, {} allocations", total.0, c.messages, total.1);
+        eprintln!(
+            "Reflector::try_next: {} changes, {} messages, {} allocations",
+            total.0, c.messages, total.1
+        );
         assert_eq!(c.overruns, 0);
         assert_eq!(total.1, 0);
     })

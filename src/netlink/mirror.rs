@@ -14,12 +14,12 @@ use std::net::IpAddr;
 use heapless::FnvIndexMap;
 use log::warn;
 
+use super::addr::Addr;
 use super::consts::{IFF_LOWER_UP, IFF_RUNNING, IFF_UP};
 use super::event::Event;
 use super::link::{Link, OperState};
 use super::route::Route;
 use super::types::{AddrFamily, HwAddr, IfName};
-use super::addr::Addr;
 
 /// Links the mirror holds. A power of two (the index map's requirement).
 pub const MAX_LINKS: usize = 256;
@@ -139,29 +139,70 @@ pub enum Change {
     /// A link appeared (or was first seen). Followed by its flag edges (`AdminUp`,
     /// `CarrierChanged`, `LinkUp`) when it arrived up: as in keepalived, a new link starts
     /// out down and must be seen to come up.
-    LinkAdded { index: u32, name: IfName },
+    LinkAdded {
+        index: u32,
+        name: IfName,
+    },
     /// A link went away, with every address it had (no `AddrRemoved` follows for them).
     /// Preceded by its down edges.
-    LinkRemoved { index: u32, name: IfName },
+    LinkRemoved {
+        index: u32,
+        name: IfName,
+    },
     /// Same ifindex, new name. keepalived treats this as the old name's interface lost and
     /// a new one appearing under the new name.
-    LinkRenamed { index: u32, old: IfName, new: IfName },
+    LinkRenamed {
+        index: u32,
+        old: IfName,
+        new: IfName,
+    },
     /// IFF_UP set / cleared (`ip link set dev X up|down`).
-    AdminUp { index: u32 },
-    AdminDown { index: u32 },
+    AdminUp {
+        index: u32,
+    },
+    AdminDown {
+        index: u32,
+    },
     /// IFF_LOWER_UP changed: carrier gained or lost.
-    CarrierChanged { index: u32, carrier: bool },
+    CarrierChanged {
+        index: u32,
+        carrier: bool,
+    },
     /// The interface became usable / stopped being usable: IFF_UP, IFF_RUNNING and
     /// IFF_LOWER_UP all set ([`LinkState::usable`]; keepalived's "up" without its transient).
-    LinkUp { index: u32 },
-    LinkDown { index: u32 },
-    MtuChanged { index: u32, old: u32, new: u32 },
-    MacChanged { index: u32 },
-    AddrAdded { ifindex: u32, addr: IpAddr, prefix_len: u8 },
-    AddrRemoved { ifindex: u32, addr: IpAddr, prefix_len: u8 },
+    LinkUp {
+        index: u32,
+    },
+    LinkDown {
+        index: u32,
+    },
+    MtuChanged {
+        index: u32,
+        old: u32,
+        new: u32,
+    },
+    MacChanged {
+        index: u32,
+    },
+    AddrAdded {
+        ifindex: u32,
+        addr: IpAddr,
+        prefix_len: u8,
+    },
+    AddrRemoved {
+        ifindex: u32,
+        addr: IpAddr,
+        prefix_len: u8,
+    },
     /// An address already present was reported again with other flags, scope or label
     /// (e.g. IPv6 duplicate address detection finishing: IFA_F_TENTATIVE cleared).
-    AddrUpdated { ifindex: u32, addr: IpAddr, prefix_len: u8, old_flags: u32, new_flags: u32 },
+    AddrUpdated {
+        ifindex: u32,
+        addr: IpAddr,
+        prefix_len: u8,
+        old_flags: u32,
+        new_flags: u32,
+    },
     /// Routes are passed through, not mirrored (only with the reflector's route option).
     RouteAdded(Route),
     RouteRemoved(Route),
@@ -282,7 +323,10 @@ impl Mirror {
     fn new_link(&mut self, l: &Link, out: &mut Changes) {
         if l.index == 0 || l.name.is_empty() {
             self.counters.rejected += 1;
-            warn!("netlink mirror: ignored link with index {} name {:?}", l.index, l.name);
+            warn!(
+                "netlink mirror: ignored link with index {} name {:?}",
+                l.index, l.name
+            );
             return;
         }
         let mut new = LinkState::from_link(l);
@@ -314,7 +358,10 @@ impl Mirror {
         }
         if self.links.len() >= MAX_LINKS {
             self.counters.capacity_hits += 1;
-            warn!("netlink mirror: link table full ({MAX_LINKS}), {} not mirrored", new.name);
+            warn!(
+                "netlink mirror: link table full ({MAX_LINKS}), {} not mirrored",
+                new.name
+            );
             return;
         }
         link_changes(None, Some(&new), out);
@@ -349,7 +396,10 @@ impl Mirror {
         }
         if self.addrs.len() >= MAX_ADDRS {
             self.counters.capacity_hits += 1;
-            warn!("netlink mirror: address table full ({MAX_ADDRS}), {} not mirrored", a.addr);
+            warn!(
+                "netlink mirror: address table full ({MAX_ADDRS}), {} not mirrored",
+                a.addr
+            );
             return;
         }
         push(out, addr_added(&new));
@@ -412,7 +462,13 @@ fn link_changes(old: Option<&LinkState>, new: Option<&LinkState>, out: &mut Chan
     let (of, nf) = (flags(old), flags(new));
 
     match (old, new) {
-        (None, Some(n)) => push(out, Change::LinkAdded { index, name: n.name.clone() }),
+        (None, Some(n)) => push(
+            out,
+            Change::LinkAdded {
+                index,
+                name: n.name.clone(),
+            },
+        ),
         (Some(o), Some(n)) if o.name != n.name => push(
             out,
             Change::LinkRenamed {
@@ -463,7 +519,13 @@ fn link_changes(old: Option<&LinkState>, new: Option<&LinkState>, out: &mut Chan
         }
     }
     if let (Some(o), None) = (old, new) {
-        push(out, Change::LinkRemoved { index, name: o.name.clone() });
+        push(
+            out,
+            Change::LinkRemoved {
+                index,
+                name: o.name.clone(),
+            },
+        );
     }
 }
 
@@ -588,19 +650,34 @@ mod tests {
         assert_eq!(
             c.as_slice(),
             &[
-                Change::LinkAdded { index: 3, name: name.clone() },
+                Change::LinkAdded {
+                    index: 3,
+                    name: name.clone()
+                },
                 Change::AdminUp { index: 3 },
-                Change::CarrierChanged { index: 3, carrier: true },
+                Change::CarrierChanged {
+                    index: 3,
+                    carrier: true
+                },
                 Change::LinkUp { index: 3 },
             ]
         );
         // Statistics-only update: nothing.
-        assert!(m.apply(&Event::NewLink(link(3, "eth0", UP_RUNNING))).is_empty());
+        assert!(
+            m.apply(&Event::NewLink(link(3, "eth0", UP_RUNNING)))
+                .is_empty()
+        );
         // Carrier lost.
         let c = m.apply(&Event::NewLink(link(3, "eth0", IFF_UP)));
         assert_eq!(
             c.as_slice(),
-            &[Change::CarrierChanged { index: 3, carrier: false }, Change::LinkDown { index: 3 }]
+            &[
+                Change::CarrierChanged {
+                    index: 3,
+                    carrier: false
+                },
+                Change::LinkDown { index: 3 }
+            ]
         );
         // Renamed, MTU changed.
         let mut l = link(3, "wan", IFF_UP);
@@ -609,8 +686,16 @@ mod tests {
         assert_eq!(
             c.as_slice(),
             &[
-                Change::LinkRenamed { index: 3, old: name, new: if_name("wan").unwrap() },
-                Change::MtuChanged { index: 3, old: 1500, new: 9000 },
+                Change::LinkRenamed {
+                    index: 3,
+                    old: name,
+                    new: if_name("wan").unwrap()
+                },
+                Change::MtuChanged {
+                    index: 3,
+                    old: 1500,
+                    new: 9000
+                },
             ]
         );
         assert_eq!(m.link_by_name("wan").map(|l| l.index), Some(3));
@@ -621,7 +706,10 @@ mod tests {
             c.as_slice(),
             &[
                 Change::AdminDown { index: 3 },
-                Change::LinkRemoved { index: 3, name: if_name("wan").unwrap() }
+                Change::LinkRemoved {
+                    index: 3,
+                    name: if_name("wan").unwrap()
+                }
             ]
         );
         assert_eq!(m.addr_count(), 0, "a removed link's addresses go with it");
@@ -634,8 +722,20 @@ mod tests {
         let mut m = Mirror::new();
         m.apply(&Event::NewLink(link(3, "eth0", 0)));
         let c = m.apply(&Event::NewLink(link(7, "eth0", 0)));
-        assert_eq!(c[0], Change::LinkRemoved { index: 3, name: if_name("eth0").unwrap() });
-        assert_eq!(c[1], Change::LinkAdded { index: 7, name: if_name("eth0").unwrap() });
+        assert_eq!(
+            c[0],
+            Change::LinkRemoved {
+                index: 3,
+                name: if_name("eth0").unwrap()
+            }
+        );
+        assert_eq!(
+            c[1],
+            Change::LinkAdded {
+                index: 7,
+                name: if_name("eth0").unwrap()
+            }
+        );
         assert_eq!(m.link_count(), 1);
     }
 
@@ -648,21 +748,35 @@ mod tests {
         a.flags = 0x40; // IFA_F_TENTATIVE
         assert_eq!(
             m.apply(&Event::NewAddr(a.clone())).as_slice(),
-            &[Change::AddrAdded { ifindex: 2, addr: ip, prefix_len: 64 }]
+            &[Change::AddrAdded {
+                ifindex: 2,
+                addr: ip,
+                prefix_len: 64
+            }]
         );
         assert!(m.has_addr(2, ip));
         assert!(!m.has_addr(3, ip));
         a.flags = 0;
         assert_eq!(
             m.apply(&Event::NewAddr(a.clone())).as_slice(),
-            &[Change::AddrUpdated { ifindex: 2, addr: ip, prefix_len: 64, old_flags: 0x40, new_flags: 0 }]
+            &[Change::AddrUpdated {
+                ifindex: 2,
+                addr: ip,
+                prefix_len: 64,
+                old_flags: 0x40,
+                new_flags: 0
+            }]
         );
         // Same address, other prefix: a second entry (IPv4 allows it; keyed the same way).
         m.apply(&Event::NewAddr(addr(2, "2001:db8::1", 128)));
         assert_eq!(m.addrs_of(2).count(), 2);
         assert_eq!(
             m.apply(&Event::DelAddr(a)).as_slice(),
-            &[Change::AddrRemoved { ifindex: 2, addr: ip, prefix_len: 64 }]
+            &[Change::AddrRemoved {
+                ifindex: 2,
+                addr: ip,
+                prefix_len: 64
+            }]
         );
         assert!(m.has_addr(2, ip));
     }
@@ -691,9 +805,15 @@ mod tests {
         l.index = 4;
         l.name.clear();
         assert!(m.apply(&Event::NewLink(l)).is_empty());
-        assert!(m.apply(&Event::NewAddr(addr(0, "192.0.2.1", 24))).is_empty());
+        assert!(
+            m.apply(&Event::NewAddr(addr(0, "192.0.2.1", 24)))
+                .is_empty()
+        );
         assert_eq!(m.counters().rejected, 3);
-        assert!(m.apply(&Event::DelAddr(addr(9, "192.0.2.1", 24))).is_empty());
+        assert!(
+            m.apply(&Event::DelAddr(addr(9, "192.0.2.1", 24)))
+                .is_empty()
+        );
     }
 
     #[test]
@@ -721,15 +841,35 @@ mod tests {
             vec![
                 Change::LinkDown { index: 2 },
                 Change::AdminDown { index: 3 },
-                Change::CarrierChanged { index: 3, carrier: false },
+                Change::CarrierChanged {
+                    index: 3,
+                    carrier: false
+                },
                 Change::LinkDown { index: 3 },
-                Change::LinkRemoved { index: 3, name: eth1.clone() },
-                Change::LinkAdded { index: 4, name: eth1 },
+                Change::LinkRemoved {
+                    index: 3,
+                    name: eth1.clone()
+                },
+                Change::LinkAdded {
+                    index: 4,
+                    name: eth1
+                },
                 Change::AdminUp { index: 4 },
-                Change::CarrierChanged { index: 4, carrier: true },
+                Change::CarrierChanged {
+                    index: 4,
+                    carrier: true
+                },
                 Change::LinkUp { index: 4 },
-                Change::AddrRemoved { ifindex: 2, addr: "192.0.2.1".parse().unwrap(), prefix_len: 24 },
-                Change::AddrAdded { ifindex: 2, addr: "192.0.2.2".parse().unwrap(), prefix_len: 24 },
+                Change::AddrRemoved {
+                    ifindex: 2,
+                    addr: "192.0.2.1".parse().unwrap(),
+                    prefix_len: 24
+                },
+                Change::AddrAdded {
+                    ifindex: 2,
+                    addr: "192.0.2.2".parse().unwrap(),
+                    prefix_len: 24
+                },
             ]
         );
     }

@@ -94,14 +94,13 @@ use nix::errno::Errno;
 use super::consts::*;
 use super::error::{NetlinkError, Op, Result};
 use super::event::parse_event;
-use super::mirror::{Change, Changes, Diff, MAX_CHANGES_PER_EVENT, Mirror, MirrorCounters};
 #[cfg(doc)]
 use super::mirror::LinkState;
+use super::mirror::{Change, Changes, Diff, MAX_CHANGES_PER_EVENT, Mirror, MirrorCounters};
 use super::reply::{Reply, classify};
 use super::socket::NlSocket;
 use super::wire::{Messages, NlMsg, NoSpace, align};
 use super::{addr, link};
-
 
 /// The receive buffer: a broadcast is one message; dump datagrams are at most 32 KiB.
 pub const RECV_BUF_LEN: usize = 32 * 1024;
@@ -399,7 +398,11 @@ impl Reflector {
 }
 
 /// Parses one broadcast message and applies it.
-fn apply_message(msg: &NlMsg<'_>, mirror: &mut Mirror, counters: &mut ReflectorCounters) -> Changes {
+fn apply_message(
+    msg: &NlMsg<'_>,
+    mirror: &mut Mirror,
+    counters: &mut ReflectorCounters,
+) -> Changes {
     if msg.ty < NLMSG_MIN_TYPE {
         // NOOP/ERROR/DONE/OVERRUN: nothing a broadcast socket acts on.
         counters.ignored += 1;
@@ -413,7 +416,10 @@ fn apply_message(msg: &NlMsg<'_>, mirror: &mut Mirror, counters: &mut ReflectorC
         }
         Err(e) => {
             counters.parse_errors += 1;
-            debug!("netlink reflector: dropped malformed message type {}: {e}", msg.ty);
+            debug!(
+                "netlink reflector: dropped malformed message type {}: {e}",
+                msg.ty
+            );
             Changes::new()
         }
     }
@@ -430,8 +436,24 @@ fn dump_all(
 ) -> Result<()> {
     for _ in 0..DUMP_ATTEMPTS {
         mirror.clear();
-        let links = dump_one(sock, seq, buf, Op::LinkDump, link::build_dump, mirror, counters)?;
-        let addrs = dump_one(sock, seq, buf, Op::AddrDump, addr::build_dump, mirror, counters)?;
+        let links = dump_one(
+            sock,
+            seq,
+            buf,
+            Op::LinkDump,
+            link::build_dump,
+            mirror,
+            counters,
+        )?;
+        let addrs = dump_one(
+            sock,
+            seq,
+            buf,
+            Op::AddrDump,
+            addr::build_dump,
+            mirror,
+            counters,
+        )?;
         if !(links || addrs) {
             return Ok(());
         }
