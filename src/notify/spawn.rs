@@ -302,14 +302,14 @@ impl Drop for RunningScript {
         if let Some(fd) = self.pidfd.take() {
             // Cancelled before reaping: kill it and reap later, never block.
             kill_group(self.pid);
-            if let Ok(fd) = fd.into_inner() {
-                if reap(fd.as_raw_fd(), true).is_none() {
-                    ORPHANS.with(|o| {
-                        if let Ok(mut list) = o.try_borrow_mut() {
-                            list.push(fd);
-                        }
-                    });
-                }
+            if let Ok(fd) = fd.into_inner()
+                && reap(fd.as_raw_fd(), true).is_none()
+            {
+                ORPHANS.with(|o| {
+                    if let Ok(mut list) = o.try_borrow_mut() {
+                        list.push(fd);
+                    }
+                });
             }
         }
     }
