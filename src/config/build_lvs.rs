@@ -392,6 +392,11 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
             return None;
         }
     }
+    if let Some(IpAddr::V6(a)) = ch.target.connect_ip {
+        if a.segments()[0] & 0xffc0 == 0xfe80 && ch.target.bind_if.is_none() {
+            ctx.warn(n.pos, format!("Checker link local address {a} requires a bind_if"));
+        }
+    }
     if let (Some(b), Some(c)) = (ch.target.bindto, ch.target.connect_ip) {
         if b.is_ipv4() != c.is_ipv4() {
             ctx.warn(n.pos, format!("bindto address {b} does not match address family of connect_ip - skipping"));

@@ -115,16 +115,20 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
         }
         let ipos = pos_of(tree, "vrrp_instance", Some(&inst.name));
         let name = inst.name.clone();
-        match &inst.interface {
-            None => diags.warn(ipos, format!("({name}) Unknown interface!")),
-            Some(i) if !env.interface_exists(i) => {
-                diags.warn(
-                    child_pos(tree, "vrrp_instance", &name, "interface"),
-                    format!("WARNING - interface {i} for vrrp_instance {name} doesn't exist"),
-                );
+        if inst.interface.is_none() {
+            diags.warn(ipos, format!("({name}) Unknown interface!"));
+        }
+        // keepalived checks every `interface` line as it reads it.
+        let if_lines = tree
+            .iter()
+            .filter(|n| n.keyword == "vrrp_instance" && n.arg(0) == Some(name.as_str()))
+            .flat_map(|n| n.children())
+            .filter(|c| c.keyword == "interface");
+        for c in if_lines {
+            if let Some(i) = c.arg(0).filter(|i| !env.interface_exists(i)) {
+                diags.warn(c.pos, format!("WARNING - interface {i} for vrrp_instance {name} doesn't exist"));
                 *missing_if = true;
             }
-            Some(_) => {}
         }
         let unicast_kw = inst.unicast_src_ip.is_some()
             || inst.check_unicast_src
