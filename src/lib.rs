@@ -15,6 +15,7 @@ pub mod log;
 pub mod mem;
 pub mod netconf;
 pub mod netlink;
+pub mod notify;
 pub mod pidfile;
 pub mod sched;
 pub mod signals;

@@ -35,7 +35,7 @@ struct Case {
     unicast: bool,
 }
 
-fn render(lab: &Lab, n: usize, peer: usize, prio: u8, c: Case) -> String {
+fn render(_lab: &Lab, n: usize, peer: usize, prio: u8, c: Case) -> String {
     let mut v = VrrpConf::new(n, c.version, prio, c.interval, &["192.0.2.100/24"]);
     let mut extra = String::new();
     if c.pass {
