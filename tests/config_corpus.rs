@@ -309,7 +309,7 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
             let mut l = rng.pick(MUT_KEYWORDS).to_string();
             for _ in 0..n {
                 l.push(' ');
-                l.push_str(*rng.pick(MUT_VALUES));
+                l.push_str(rng.pick(MUT_VALUES).as_ref());
             }
             lines.insert(i + 1, l);
         }
@@ -317,11 +317,11 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
         7 => {
             let last = lines[i].split_whitespace().last().map(String::from);
             if let Some(last) = last.filter(|l| l != "{" && lines[i].split_whitespace().count() > 1) {
-                lines[i] = lines[i].replacen(&last, *rng.pick(MUT_REFERENCES), 1);
+                lines[i] = lines[i].replacen(&last, rng.pick(MUT_REFERENCES).as_ref(), 1);
                 lines.insert(0, format!("$MV={last}"));
             }
         }
-        8 => lines[i].push_str(*rng.pick(MUT_TAILS)),
+        8 => lines[i].push_str(rng.pick(MUT_TAILS).as_ref()),
         _ => {
             let j = *rng.pick(&body);
             lines.swap(i, j);

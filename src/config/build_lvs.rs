@@ -11,7 +11,7 @@ use super::values::{Ctx, parse_i64};
 use std::net::IpAddr;
 
 /// keepalived keeps connect_timeout in a 32-bit count of microseconds.
-const MAX_CONNECT_TIMEOUT_SECS: f64 = 4294.967_295;
+const MAX_CONNECT_TIMEOUT_SECS: f64 = 4_294.967_295;
 
 /// Longest delay_loop/timer keepalived accepts (seconds).
 const MAX_TIMER_SECS: f64 = 4_294_967.0;
@@ -374,35 +374,30 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
             }
         }
     }
-    if let CheckKind::Misc(m) = &kind {
-        if m.misc_path.argv.is_empty() {
+    if let CheckKind::Misc(m) = &kind
+        && m.misc_path.argv.is_empty() {
             ctx.warn(n.pos, "MISC_CHECK has no misc_path - ignoring");
             return None;
         }
-    }
-    if let CheckKind::Http(h) | CheckKind::Ssl(h) = &kind {
-        if h.urls.is_empty() {
+    if let CheckKind::Http(h) | CheckKind::Ssl(h) = &kind
+        && h.urls.is_empty() {
             ctx.warn(n.pos, "HTTP/SSL_GET checker has no urls specified - ignoring");
             return None;
         }
-    }
-    if let CheckKind::File(f) = &kind {
-        if f.track_file.is_empty() {
+    if let CheckKind::File(f) = &kind
+        && f.track_file.is_empty() {
             ctx.warn(n.pos, "FILE_CHECK has no track_file - ignoring");
             return None;
         }
-    }
-    if let Some(IpAddr::V6(a)) = ch.target.connect_ip {
-        if a.segments()[0] & 0xffc0 == 0xfe80 && ch.target.bind_if.is_none() {
+    if let Some(IpAddr::V6(a)) = ch.target.connect_ip
+        && a.segments()[0] & 0xffc0 == 0xfe80 && ch.target.bind_if.is_none() {
             ctx.warn(n.pos, format!("Checker link local address {a} requires a bind_if"));
         }
-    }
-    if let (Some(b), Some(c)) = (ch.target.bindto, ch.target.connect_ip) {
-        if b.is_ipv4() != c.is_ipv4() {
+    if let (Some(b), Some(c)) = (ch.target.bindto, ch.target.connect_ip)
+        && b.is_ipv4() != c.is_ipv4() {
             ctx.warn(n.pos, format!("bindto address {b} does not match address family of connect_ip - skipping"));
             ch.target.bindto = None;
         }
-    }
     ch.kind = kind;
     Some(ch)
 }

@@ -40,12 +40,12 @@ pub fn vrrp_script(ctx: &mut Ctx<'_>, n: &Node) -> Option<VrrpScript> {
             }),
             "interval" => {
                 if let Some(v) = ctx.timer(c, 0.0, 4_294_967.0) {
-                    s.interval = ((v.0 + 999_999) / 1_000_000).max(1) as u32;
+                    s.interval = v.0.div_ceil(1_000_000).max(1) as u32;
                 }
             }
             "timeout" => {
                 if let Some(v) = ctx.timer(c, 0.0, 4_294_967.0) {
-                    s.timeout = Some(((v.0 + 999_999) / 1_000_000).max(1) as u32);
+                    s.timeout = Some(v.0.div_ceil(1_000_000).max(1) as u32);
                 }
             }
             "weight" => {

@@ -297,12 +297,11 @@ impl<'d> Expander<'d> {
             Ok(None) => {}
         }
         let words = split_words(t);
-        if let Some(first) = words.first() {
-            if !first.quoted && is_include(&first.text) {
+        if let Some(first) = words.first()
+            && !first.quoted && is_include(&first.text) {
                 self.include(&first.text, &words[1..].iter().map(|w| w.text.clone()).collect::<Vec<_>>(), pos, include_depth);
                 return Next::Done;
             }
-        }
         self.emit(pos, t.to_string());
         Next::Done
     }
@@ -360,8 +359,8 @@ impl<'d> Expander<'d> {
             while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
                 end += 1;
             }
-            if end > start && (end == b.len() || b[end].is_ascii_whitespace()) {
-                if let Some(value) = self.lookup(&text[start..end]) {
+            if end > start && (end == b.len() || b[end].is_ascii_whitespace())
+                && let Some(value) = self.lookup(&text[start..end]) {
                     out.push_str(&text[last..i]);
                     out.push_str(&value);
                     changed = true;
@@ -369,7 +368,6 @@ impl<'d> Expander<'d> {
                     last = i;
                     continue;
                 }
-            }
             i += 1;
         }
         if !changed {

@@ -17,7 +17,7 @@ impl Centiseconds {
     pub const V3_MAX: Centiseconds = Centiseconds(4095);
 
     pub fn from_secs_f64(secs: f64) -> Option<Centiseconds> {
-        if !secs.is_finite() || secs < 0.0 || secs > 1.0e7 {
+        if !secs.is_finite() || !(0.0..=1.0e7).contains(&secs) {
             return None;
         }
         Some(Centiseconds((secs * 100.0).round() as u32))
@@ -41,7 +41,7 @@ impl Microseconds {
         Microseconds(secs * 1_000_000)
     }
     pub fn from_secs_f64(secs: f64) -> Option<Microseconds> {
-        if !secs.is_finite() || secs < 0.0 || secs > 1.0e9 {
+        if !secs.is_finite() || !(0.0..=1.0e9).contains(&secs) {
             return None;
         }
         Some(Microseconds((secs * 1_000_000.0).round() as u64))

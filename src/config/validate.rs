@@ -188,15 +188,14 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
             ok
         });
         for a in inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded) {
-            if let Some(dev) = &a.dev {
-                if !env.interface_exists(dev) {
+            if let Some(dev) = &a.dev
+                && !env.interface_exists(dev) {
                     diags.warn(
                         child_pos(tree, "vrrp_instance", &name, &a.addr.to_string()),
                         format!("WARNING - interface {dev} for ip address {}/{} doesn't exist", a.addr, a.prefix_len),
                     );
                     *missing_if = true;
                 }
-            }
         }
         for r in &inst.virtual_routes {
             check_route_dev(tree, &name, r.dev.as_deref(), env, diags, missing_if);
@@ -266,12 +265,11 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
 }
 
 fn check_route_dev(tree: &[Node], _inst: &str, dev: Option<&str>, env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
-    if let Some(dev) = dev {
-        if !env.interface_exists(dev) {
+    if let Some(dev) = dev
+        && !env.interface_exists(dev) {
             diags.warn(pos_of(tree, "vrrp_instance", None), format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist"));
             *missing_if = true;
         }
-    }
 }
 
 fn sync_groups(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
@@ -315,15 +313,14 @@ fn sync_groups(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
 
 fn statics(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
     for a in &cfg.static_ipaddress {
-        if let Some(dev) = &a.dev {
-            if !env.interface_exists(dev) {
+        if let Some(dev) = &a.dev
+            && !env.interface_exists(dev) {
                 diags.warn(
                     pos_of(tree, "static_ipaddress", None),
                     format!("WARNING - interface {dev} for ip address {}/{} doesn't exist", a.addr, a.prefix_len),
                 );
                 *missing_if = true;
             }
-        }
     }
     for r in &cfg.static_routes {
         let devs = r.dev.iter().chain(r.nexthops.iter().filter_map(|n| n.dev.as_ref()));
@@ -352,13 +349,12 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
         idx += 1;
         let pos = node.map(|n| n.pos).unwrap_or_default();
         let label = describe(&vs.key);
-        if let VirtualServerKey::Group(g) = &vs.key {
-            if !groups.contains(g) {
+        if let VirtualServerKey::Group(g) = &vs.key
+            && !groups.contains(g) {
                 // keepalived drops it without a complaint.
                 log::info!("config: virtual server group {g} not found");
                 return true;
             }
-        }
         if let VirtualServerKey::Addr { addr, .. } = vs.key {
             vs.real_servers.retain(|rs| {
                 let same = rs.addr.is_ipv4() == addr.is_ipv4();
@@ -393,12 +389,11 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
             diags.warn(pos, format!("Virtual server {label}: hysteresis {} >= quorum {}; setting hysteresis to {}", vs.hysteresis, vs.quorum, vs.quorum.wrapping_sub(1)));
             vs.hysteresis = vs.quorum.wrapping_sub(1);
         }
-        if let VirtualServerKey::Addr { port: 0, .. } = vs.key {
-            if vs.persistence_timeout.is_none() {
+        if let VirtualServerKey::Addr { port: 0, .. } = vs.key
+            && vs.persistence_timeout.is_none() {
                 diags.warn(pos, format!("Virtual server {label}: zero port only valid for persistent services - setting"));
                 vs.persistence_timeout = Some(360);
             }
-        }
         true
     });
 }
@@ -512,11 +507,10 @@ fn scripts(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
     if cfg.global.enable_script_security {
         // Without a usable default user keepalived refuses each script that
         // names none.
-        if global_user.is_none() && !env.default_script_user_exists {
-            if let Some((pos, _)) = all.iter().find(|(_, s)| s.user.is_none()) {
+        if global_user.is_none() && !env.default_script_user_exists
+            && let Some((pos, _)) = all.iter().find(|(_, s)| s.user.is_none()) {
                 diags.warn(*pos, "Unable to set default user keepalived_script for script");
             }
-        }
         return;
     }
     // Without script security, a script that keepalived would run as root

@@ -287,17 +287,16 @@ impl Ctx<'_> {
                 }
             }
             ArgSpec::OptBool => {
-                if let Some(a) = n.arg(0) {
-                    if parse_bool(a).is_none() {
+                if let Some(a) = n.arg(0)
+                    && parse_bool(a).is_none() {
                         self.diags.warn(n.pos, format!("Invalid value '{a}' for global {} specified", n.keyword));
                         return None;
                     }
-                }
             }
             ArgSpec::TimerSecs => {
                 let a = self.arg(n, 0)?;
                 match parse_decimal(a) {
-                    Some(v) if (0.000_001..=4294.967_295).contains(&v) => {}
+                    Some(v) if (0.000_001..=4_294.967_295).contains(&v) => {}
                     _ => {
                         self.diags.warn(n.pos, format!("{} {a} invalid - ignoring", n.keyword));
                         return None;
