@@ -856,3 +856,46 @@ impl Default for RealServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn centiseconds_are_not_seconds() {
+        assert_eq!(Centiseconds::from_secs_f64(1.0), Some(Centiseconds(100)));
+        assert_eq!(Centiseconds::from_secs_f64(0.01), Some(Centiseconds(1)));
+        assert_eq!(Centiseconds::from_secs_f64(40.95), Some(Centiseconds::V3_MAX));
+        assert_eq!(Centiseconds(250).as_micros(), 2_500_000);
+        assert_eq!(Centiseconds(250).whole_secs(), 2);
+        assert_eq!(Centiseconds::from_secs_f64(-1.0), None);
+        assert_eq!(Centiseconds::from_secs_f64(f64::NAN), None);
+    }
+
+    #[test]
+    fn microseconds() {
+        assert_eq!(Microseconds::from_secs(3), Microseconds(3_000_000));
+        assert_eq!(Microseconds::from_secs_f64(0.000_001), Some(Microseconds(1)));
+        assert_eq!(Microseconds(1_500_000).as_duration(), std::time::Duration::from_millis(1500));
+        assert_eq!(Microseconds::from_secs_f64(f64::INFINITY), None);
+    }
+
+    #[test]
+    fn defaults_are_keepalived_defaults() {
+        let i = VrrpInstance::default();
+        assert_eq!((i.priority, i.advert_int, i.state), (100, Centiseconds(100), InitialState::Backup));
+        let g = GlobalDefs::default();
+        assert_eq!(g.vrrp_mcast_group4, Ipv4Addr::new(224, 0, 0, 18));
+        assert_eq!((g.vrrp_garp_master_delay, g.vrrp_garp_master_repeat, g.vrrp_version), (5, 5, 2));
+        let vs = VirtualServer::default();
+        assert_eq!((vs.delay_loop, vs.quorum, vs.lb_algo.as_str()), (Microseconds::from_secs(60), 1, "wlc"));
+        assert_eq!(Checker::default().connect_timeout, Microseconds::from_secs(5));
+        assert_eq!(RealServer::default().weight, 1);
+    }
+
+    #[test]
+    fn scope_values() {
+        assert_eq!(Scope::Link.rt_value(), 253);
+        assert_eq!(Scope::Other(7).rt_value(), 7);
+    }
+}
