@@ -22,7 +22,9 @@ pub fn apply(role: Role, g: &GlobalDefs) {
         log::warn!("{} child: mlockall: {}", role.name(), std::io::Error::last_os_error());
     }
     if let Some(p) = rt {
-        let param = libc::sched_param { sched_priority: p.clamp(1, 99) as i32 };
+        // musl's sched_param has more fields than glibc's: start from zero.
+        let mut param: libc::sched_param = unsafe { std::mem::zeroed() };
+        param.sched_priority = p.clamp(1, 99) as i32;
         if unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) } != 0 {
             log::warn!("{} child: SCHED_RR {p}: {}", role.name(), std::io::Error::last_os_error());
         } else {
