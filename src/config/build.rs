@@ -51,14 +51,14 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
             }
             "static_routes" => {
                 for c in ctx.value_block(n) {
-                    if let Some(r) = addr::route_line(&mut ctx, c) {
+                    if let Some(r) = super::route::route_line(&mut ctx, c) {
                         cfg.static_routes.push(r);
                     }
                 }
             }
             "static_rules" => {
                 for c in ctx.value_block(n) {
-                    if let Some(r) = addr::rule_line(&mut ctx, c, &mut next_pref) {
+                    if let Some(r) = super::rule::rule_line(&mut ctx, c, &mut next_pref) {
                         cfg.static_rules.push(r);
                     }
                 }

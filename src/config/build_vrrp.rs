@@ -319,14 +319,14 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
             }
             "virtual_routes" => {
                 for a in ctx.value_block(c) {
-                    if let Some(r) = addr::route_line(ctx, a) {
+                    if let Some(r) = super::route::route_line(ctx, a) {
                         v.virtual_routes.push(r);
                     }
                 }
             }
             "virtual_rules" => {
                 for a in ctx.value_block(c) {
-                    if let Some(r) = addr::rule_line(ctx, a, next_pref) {
+                    if let Some(r) = super::rule::rule_line(ctx, a, next_pref) {
                         v.virtual_rules.push(r);
                     }
                 }

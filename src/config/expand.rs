@@ -102,18 +102,18 @@ struct Definition {
     lines: Vec<String>,
 }
 
-struct Expander<'d> {
+pub(super) struct Expander<'d> {
     files: Vec<PathBuf>,
     lines: Vec<Line>,
     defs: HashMap<String, Definition>,
     config_id: String,
-    diags: &'d mut Diags,
+    pub(super) diags: &'d mut Diags,
     total_bytes: usize,
     include_stack: Vec<PathBuf>,
     /// Directory of the file being read (for `${_PWD}`).
     pwd: PathBuf,
     /// Set when a bound was hit: stop producing lines.
-    aborted: bool,
+    pub(super) aborted: bool,
     rng: u64,
     /// Logical lines processed, emitted or not: bounds the time a hostile
     /// file can cost (`~SEQ` loops that only define things).
@@ -121,7 +121,7 @@ struct Expander<'d> {
 }
 
 /// What a line asks of the physical-line reader.
-enum Next {
+pub(super) enum Next {
     Done,
     /// A `$NAME= \` definition whose body continues on following lines.
     StartMultiline(String, Vec<String>),
@@ -157,7 +157,7 @@ impl<'d> Expander<'d> {
         Expanded { files: self.files, lines: self.lines }
     }
 
-    fn abort(&mut self, pos: Pos, msg: String) {
+    pub(super) fn abort(&mut self, pos: Pos, msg: String) {
         if !self.aborted {
             self.diags.error(pos, msg);
         }
@@ -217,7 +217,7 @@ impl<'d> Expander<'d> {
         self.pwd = saved_pwd;
     }
 
-    fn define(&mut self, pos: Pos, name: String, lines: Vec<String>) {
+    pub(super) fn define(&mut self, pos: Pos, name: String, lines: Vec<String>) {
         if self.defs.len() >= MAX_DEFINITIONS && !self.defs.contains_key(&name) {
             self.abort(pos, format!("more than {MAX_DEFINITIONS} definitions"));
             return;
@@ -227,7 +227,7 @@ impl<'d> Expander<'d> {
 
     /// One logical line: conditional, definition, repetition, substitution,
     /// include, or a line for the tree.
-    fn process_line(&mut self, text: &str, pos: Pos, include_depth: usize, depth: usize) -> Next {
+    pub(super) fn process_line(&mut self, text: &str, pos: Pos, include_depth: usize, depth: usize) -> Next {
         if self.aborted {
             return Next::Done;
         }
@@ -420,101 +420,6 @@ impl<'d> Expander<'d> {
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    /// `~SEQ(var, [start,] [step,] end) REST`, `~SEQx(...)`, `~LST(var, v...)`
-    /// and `~LST({a,b}, {1,2}, ...)`.
-    fn repetition(&mut self, t: &str, pos: Pos, include_depth: usize, depth: usize) {
-        let (kind, after) = if let Some(r) = t.strip_prefix("~SEQx(") {
-            ("SEQx", r)
-        } else if let Some(r) = t.strip_prefix("~SEQ(") {
-            ("SEQ", r)
-        } else if let Some(r) = t.strip_prefix("~LST(") {
-            ("LST", r)
-        } else {
-            self.diags.warn(pos, format!("Unknown sequence specifier in '{t}'"));
-            return;
-        };
-        let Some(close) = find_close_paren(after) else {
-            self.diags.warn(pos, format!("missing ')' in '{t}'"));
-            return;
-        };
-        let spec = &after[..close];
-        let rest = after[close + 1..].trim_start().to_string();
-        let mut iterations: Vec<Vec<(String, String)>> = Vec::new();
-        if kind == "LST" {
-            let items = split_top_commas(spec);
-            let Some((vars, values)) = items.split_first() else {
-                self.diags.warn(pos, "~LST needs a variable");
-                return;
-            };
-            let vars: Vec<String> = strip_braces(vars).split(',').map(|s| s.trim().to_string()).collect();
-            if vars.iter().any(|v| !valid_name(v)) || values.is_empty() {
-                self.diags.warn(pos, format!("invalid ~LST specification '{spec}'"));
-                return;
-            }
-            for v in values {
-                let vals: Vec<String> = strip_braces(v).split(',').map(|s| s.trim().to_string()).collect();
-                if vals.len() != vars.len() {
-                    self.diags.warn(pos, format!("~LST value '{v}' does not match the variables"));
-                    return;
-                }
-                iterations.push(vars.iter().cloned().zip(vals).collect());
-            }
-        } else {
-            let parts: Vec<&str> = spec.split(',').map(str::trim).collect();
-            let var = parts.first().copied().unwrap_or("");
-            let nums: Option<Vec<i64>> = parts.iter().skip(1).map(|s| parse_seq_num(s)).collect();
-            let (Some(nums), true) = (nums, valid_name(var)) else {
-                self.diags.warn(pos, format!("invalid ~{kind} specification '{spec}'"));
-                return;
-            };
-            let (start, step, end) = match nums.as_slice() {
-                [end] => (if *end < 0 { -1 } else { 1 }, if *end < 0 { -1 } else { 1 }, *end),
-                [start, end] => (*start, if end >= start { 1 } else { -1 }, *end),
-                [start, step, end] => (*start, *step, *end),
-                _ => {
-                    self.diags.warn(pos, format!("invalid ~{kind} specification '{spec}'"));
-                    return;
-                }
-            };
-            if step == 0 {
-                self.diags.warn(pos, format!("~{kind} step cannot be 0"));
-                return;
-            }
-            // Count first, so a huge range is refused before any work.
-            let span = i128::from(end) - i128::from(start);
-            let count = if (span >= 0) == (step > 0) || span == 0 { span / i128::from(step) + 1 } else { 0 };
-            if count > MAX_LINES as i128 {
-                self.abort(pos, format!("~{kind} repeats {count} times, more than the {MAX_LINES} allowed"));
-                return;
-            }
-            let mut v = start;
-            for _ in 0..count {
-                if self.aborted {
-                    return;
-                }
-                let text = if kind == "SEQx" { format!("{v:x}") } else { v.to_string() };
-                self.define(pos, var.to_string(), vec![text]);
-                if let Next::StartMultiline(name, first) = self.process_line(&rest, pos, include_depth, depth + 1) {
-                    self.define(pos, name, first);
-                }
-                let Some(n) = v.checked_add(step) else { break };
-                v = n;
-            }
-            return;
-        }
-        for assigns in iterations {
-            if self.aborted {
-                return;
-            }
-            for (k, v) in assigns {
-                self.define(pos, k, vec![v]);
-            }
-            if let Next::StartMultiline(name, first) = self.process_line(&rest, pos, include_depth, depth + 1) {
-                self.define(pos, name, first);
-            }
-        }
-    }
-
     fn include(&mut self, kind: &str, args: &[String], pos: Pos, include_depth: usize) {
         let Some(pattern) = args.first() else {
             self.diags.warn(pos, format!("{kind} needs a file name"));
@@ -588,7 +493,7 @@ fn definition(t: &str) -> Option<(&str, &str)> {
     valid_name(name).then(|| (name, &rest[eq + 1..]))
 }
 
-fn valid_name(name: &str) -> bool {
+pub(super) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -601,58 +506,6 @@ fn continuation(t: &str) -> (&str, bool) {
         Some(p) => (p.trim_end(), true),
         None => (t, false),
     }
-}
-
-fn find_close_paren(s: &str) -> Option<usize> {
-    let mut level = 0i32;
-    for (i, c) in s.char_indices() {
-        match c {
-            '{' => level += 1,
-            '}' => level -= 1,
-            ')' if level <= 0 => return Some(i),
-            _ => {}
-        }
-    }
-    None
-}
-
-fn split_top_commas(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut level = 0i32;
-    let mut cur = String::new();
-    for c in s.chars() {
-        match c {
-            '{' => {
-                level += 1;
-                cur.push(c)
-            }
-            '}' => {
-                level -= 1;
-                cur.push(c)
-            }
-            ',' if level <= 0 => out.push(std::mem::take(&mut cur).trim().to_string()),
-            c => cur.push(c),
-        }
-    }
-    out.push(cur.trim().to_string());
-    out
-}
-
-fn strip_braces(s: &str) -> &str {
-    let t = s.trim();
-    t.strip_prefix('{').and_then(|r| r.strip_suffix('}')).unwrap_or(t)
-}
-
-fn parse_seq_num(s: &str) -> Option<i64> {
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, s),
-    };
-    let v = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        Some(h) => i64::from_str_radix(h, 16).ok()?,
-        None => body.parse::<i64>().ok()?,
-    };
-    Some(if neg { -v } else { v })
 }
 
 #[cfg(test)]
