@@ -12,9 +12,9 @@ const RAW_GLOBAL: &[(&str, ArgSpec)] = {
     use ArgSpec::*;
     const U: i64 = u32::MAX as i64;
     &[
-        ("bfd_cpu_affinity", Word), ("bfd_no_swap", Any), ("bfd_priority", Num(-20, 19)),
+        ("bfd_cpu_affinity", NumList), ("bfd_no_swap", Any), ("bfd_priority", Num(-20, 19)),
         ("bfd_process_name", Word), ("bfd_rlimit_rttime", Num(1, U)), ("bfd_rt_priority", Num(1, 99)),
-        ("checker_cpu_affinity", Word), ("checker_log_all_failures", Any), ("checker_process_name", Word),
+        ("checker_cpu_affinity", NumList), ("checker_log_all_failures", Any), ("checker_process_name", Word),
         ("checker_rlimit_rttime", Num(1, U)), ("config_save_dir", Word), ("data_use_instance", OptBool),
         ("dbus_service_name", Word), ("disable_local_igmp", Any), ("enable_dbus", Any),
         ("enable_snmp_checker", Any), ("enable_snmp_rfc", Any), ("enable_snmp_rfcv2", Any),
@@ -35,7 +35,7 @@ const RAW_GLOBAL: &[(&str, ArgSpec)] = {
         ("rs_init_notifies", OptBool), ("shutdown_script", Word), ("shutdown_script_timeout", Num(1, 1000)),
         ("snmp_socket", Word), ("startup_script", Word), ("startup_script_timeout", Num(1, 1000)),
         ("tmp_config_directory", Word), ("umask", Word), ("vmac_addr_prefix", Word),
-        ("vmac_prefix", Word), ("vrrp_cpu_affinity", Word), ("vrrp_down_timer_adverts", Num(1, 100)),
+        ("vmac_prefix", Word), ("vrrp_cpu_affinity", NumList), ("vrrp_down_timer_adverts", Num(1, 100)),
         ("vrrp_min_garp", OptBool), ("vrrp_netlink_cmd_rcv_bufs", Num(0, U)),
         ("vrrp_netlink_cmd_rcv_bufs_force", OptBool), ("vrrp_netlink_monitor_rcv_bufs", Num(0, U)),
         ("vrrp_netlink_monitor_rcv_bufs_force", OptBool), ("vrrp_notify_fifo_script", Word),

@@ -94,7 +94,7 @@ const IPVS_SCHEDULERS: &[&str] =
 const RAW_VS: &[&str] = &[
     "weight",
     "persistence_engine", "sorry_server_lvs_method", "ops", "ip_family", "retry", "delay_before_retry", "warmup",
-    "connect_timeout", "snmp_name", "one_packet_scheduling",
+    "connect_timeout", "snmp_name",
 ];
 
 pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
@@ -225,6 +225,7 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
 fn timing_spec(k: &str) -> super::values::ArgSpec {
     use super::values::ArgSpec::*;
     match k {
+        "snmp_name" => One,
         "ip_family" | "virtualhost" | "lvs_method" | "persistence_engine" | "sorry_server_lvs_method" => Word,
         "retry" | "uthreshold" | "lthreshold" => Num(0, u32::MAX as i64),
         "weight" => Num(1, i32::MAX as i64),
@@ -407,7 +408,10 @@ fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
     match (kind, c.keyword.as_str()) {
         (CheckKind::Http(h) | CheckKind::Ssl(h), k) => match k {
             "virtualhost" => h.virtualhost = ctx.string(c),
-            "http_protocol" => h.http_protocol = ctx.string(c),
+            "http_protocol" => match c.arg(0) {
+                Some(v @ ("1.0" | "1.1" | "1.0C" | "1.0c")) => h.http_protocol = Some(v.to_string()),
+                other => ctx.warn(c.pos, format!("Invalid http_protocol version {}", other.unwrap_or(""))),
+            },
             "enable_sni" => h.enable_sni = true,
             "fast_recovery" => h.fast_recovery = true,
             _ => return false,

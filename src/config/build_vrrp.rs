@@ -253,7 +253,7 @@ const RAW_INSTANCE: &[(&str, ArgSpec)] = {
         ("promote_secondaries", Any), ("track_src_ip", Any), ("unicast_fault_no_peer", Any),
         ("unicast_ttl", Num(1, 255)), ("use_ipvlan", Any), ("use_vmac_addr", Any),
         ("notify_priority_changes", Any), ("down_timer_adverts", Num(1, 100)), ("vrf", Word),
-        ("notify_deleted", Any), ("no_accept_if_owner", Any),
+        ("notify_deleted", Any),
     ]
 };
 

@@ -447,6 +447,15 @@ impl<'d> Expander<'d> {
             if self.aborted {
                 return;
             }
+            if path.is_dir() {
+                let msg = format!("Configuration file '{}/' is a directory - skipping", path.display());
+                if kind == "include" {
+                    log::info!("config: {msg}");
+                } else {
+                    self.diags.warn(pos, msg);
+                }
+                continue;
+            }
             let canon = canonical(&path);
             if self.include_stack.contains(&canon) {
                 self.abort(pos, format!("include loop: {} includes itself", path.display()));

@@ -12,7 +12,8 @@ pub fn has_wildcard(pattern: &str) -> bool {
     pattern.contains(['*', '?', '['])
 }
 
-/// Expands `pattern` (absolute, or relative to `base`).
+/// Expands `pattern` (absolute, or relative to `base`): the regular files
+/// and directories that match (keepalived reports a matched directory).
 pub fn glob(pattern: &str, base: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for alt in expand_braces(pattern) {
@@ -63,7 +64,7 @@ fn glob_one(path: &Path) -> Vec<PathBuf> {
             break;
         }
     }
-    cur.into_iter().filter(|p| p.is_file()).collect()
+    cur.into_iter().filter(|p| p.is_file() || p.is_dir()).collect()
 }
 
 /// fnmatch(3) without flags, on one path component.
@@ -246,6 +247,7 @@ mod tests {
             .collect();
         assert_eq!(got, ["a.conf", "b.conf"]);
         assert_eq!(glob("*/*.conf", &d).len(), 1);
+        assert_eq!(glob("su?", &d), [d.join("sub")]);
         assert_eq!(glob("{a,c}.*", &d).len(), 2);
         assert!(glob("nothing*", &d).is_empty());
         let _ = std::fs::remove_dir_all(&d);

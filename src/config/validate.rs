@@ -208,6 +208,22 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
         }
         let v6 = inst.virtual_ipaddress.first().is_some_and(|a| a.addr.is_ipv6());
         let version = inst.version.unwrap_or(if v6 { 3 } else { global_version });
+        // Strict mode (RFC conformance) refuses what the RFCs do not have.
+        let strict = inst.strict_mode.unwrap_or(strict);
+        if strict {
+            if inst.preempt_delay.0 != 0 {
+                diags.warn(ipos, format!("({name}) preempt_delay is incompatible with strict mode - resetting"));
+                inst.preempt_delay = super::model::Microseconds(0);
+            }
+            if inst.accept == Some(true) && version == 2 {
+                diags.warn(ipos, format!("({name}) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting"));
+                inst.accept = Some(false);
+            }
+            if inst.vmac_xmit_base {
+                diags.warn(ipos, format!("({name}) xmit_base is incompatible with strict mode - resetting"));
+                inst.vmac_xmit_base = false;
+            }
+        }
         // Authentication.
         if inst.authentication.as_ref().is_some_and(|a| a.auth_pass.is_empty()) {
             diags.warn(ipos, format!("({name}) Authentication specified but no password given. Ignoring"));

@@ -110,8 +110,9 @@ impl Ctx<'_> {
 
     /// The lines of a value block (`virtual_ipaddress { ... }` and the
     /// like): a `{` inside one is an error there, as in keepalived.
+    /// A missing block is simply empty there.
     pub fn value_block<'n>(&mut self, n: &'n Node) -> &'n [Node] {
-        let lines = self.need_block(n);
+        let lines = n.children();
         for l in lines {
             if l.block.is_some() {
                 self.diags.warn(l.pos, format!("Unexpected '{{' in {} block", n.keyword));
@@ -262,6 +263,10 @@ pub enum ArgSpec {
     TimerSecs,
     /// An optional <BOOL>.
     OptBool,
+    /// Exactly one word.
+    One,
+    /// One or more integers (CPU lists).
+    NumList,
 }
 
 impl Ctx<'_> {
@@ -284,6 +289,19 @@ impl Ctx<'_> {
                         self.diags.warn(n.pos, format!("invalid number '{a}'"));
                         return None;
                     }
+                }
+            }
+            ArgSpec::One => {
+                if n.args.len() != 1 {
+                    self.diags.warn(n.pos, format!("{} missing or extra parameters", n.keyword));
+                    return None;
+                }
+            }
+            ArgSpec::NumList => {
+                let bad = n.args.iter().find(|a| parse_i64(a).is_none_or(|v| v < 0));
+                if n.args.is_empty() || bad.is_some() {
+                    self.diags.warn(n.pos, format!("invalid number '{}'", bad.map(String::as_str).unwrap_or("")));
+                    return None;
                 }
             }
             ArgSpec::OptBool => {
