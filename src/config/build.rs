@@ -28,7 +28,27 @@ const RAW_TOP: &[&str] = &[
     "SSL",
 ];
 
+/// Keywords whose block keepalived reads as raw value lines.
+const VALUE_BLOCKS: &[&str] = &[
+    "virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules", "static_ipaddress",
+    "static_routes", "static_rules", "unicast_peer", "track_interface", "track_script", "track_file",
+    "track_process", "track_bfd", "notification_email", "group",
+];
+
+/// keepalived reads the lines after a value-block keyword that has no `{`
+/// as its values, up to the next `}`: the statements that follow it are
+/// swallowed (and are almost never valid values).
+fn check_value_blocks(nodes: &[Node], diags: &mut Diags) {
+    for (i, n) in nodes.iter().enumerate() {
+        if n.block.is_none() && VALUE_BLOCKS.contains(&n.keyword.as_str()) && i + 1 < nodes.len() {
+            diags.warn(n.pos, format!("Missing '{{' at beginning of {} block - the following lines are read as its values", n.keyword));
+        }
+        check_value_blocks(n.children(), diags);
+    }
+}
+
 pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
+    check_value_blocks(tree, diags);
     let mut ctx = Ctx { diags };
     let mut cfg = Config::default();
     let mut next_pref = FIRST_DEFAULT_RULE_PREF;
