@@ -40,7 +40,7 @@ const RAW_GLOBAL: &[(&str, ArgSpec)] = {
         ("vrrp_netlink_cmd_rcv_bufs_force", OptBool), ("vrrp_netlink_monitor_rcv_bufs", Num(0, U)),
         ("vrrp_netlink_monitor_rcv_bufs_force", OptBool), ("vrrp_notify_fifo_script", Word),
         ("vrrp_notify_priority_changes", OptBool), ("vrrp_process_name", Word), ("vrrp_rlimit_rttime", Num(1, U)),
-        ("vrrp_rx_bufs_multiplier", Num(1, U)), ("vrrp_rx_bufs_policy", Any), ("vrrp_startup_delay", Secs),
+        ("vrrp_rx_bufs_multiplier", Num(1, U)), ("vrrp_rx_bufs_policy", Word), ("vrrp_startup_delay", Secs),
        
     ]
 };
