@@ -19,6 +19,9 @@ pub struct HostEnv {
     pub interfaces: Option<Vec<String>>,
     /// Whether the `keepalived_script` user exists.
     pub default_script_user_exists: bool,
+    /// Take every interface as present (the configuration runs in another
+    /// network namespace).
+    pub any_interface: bool,
 }
 
 impl HostEnv {
@@ -26,10 +29,14 @@ impl HostEnv {
         HostEnv {
             interfaces: None,
             default_script_user_exists: matches!(nix::unistd::User::from_name("keepalived_script"), Ok(Some(_))),
+            any_interface: false,
         }
     }
 
     pub fn interface_exists(&self, name: &str) -> bool {
+        if self.any_interface {
+            return true;
+        }
         match &self.interfaces {
             Some(list) => list.iter().any(|i| i == name),
             // if_nametoindex asks the kernel through a socket, so it sees the
@@ -69,6 +76,15 @@ fn child_pos(tree: &[Node], keyword: &str, name: &str, child: &str) -> Pos {
 }
 
 pub fn validate(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
+    // With `net_namespace`, interfaces live in a namespace that may not
+    // exist yet: they cannot be checked from here.
+    let in_other_ns;
+    let env = if cfg.global.net_namespace.is_some() {
+        in_other_ns = HostEnv { interfaces: None, default_script_user_exists: env.default_script_user_exists, any_interface: true };
+        &in_other_ns
+    } else {
+        env
+    };
     let mut missing_interface = false;
     vrrp(cfg, tree, env, diags, &mut missing_interface);
     sync_groups(cfg, tree, diags);
