@@ -98,10 +98,11 @@ impl Drop for Netns {
 /// What keepalived -t made of a file.
 enum KaVerdict {
     Exit(bool),
-    /// Hung, or killed itself with SIGTERM without a word: the non-root
-    /// script_user case of DIFFERENCES.md, where vigil says valid.
+    /// Killed itself with SIGTERM without a word: the non-root script_user
+    /// case of DIFFERENCES.md, where vigil says valid.
     NoVerdict,
-    /// Crashed (e.g. SIGSEGV): nothing to compare with.
+    /// Crashed (e.g. SIGSEGV; 0: hung past the timeout): nothing to
+    /// compare with.
     Crashed(i32),
 }
 
@@ -144,7 +145,7 @@ fn keepalived_verdict(bin: &Path, ns: &str, file: &Path) -> (KaVerdict, String) 
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return (KaVerdict::NoVerdict, "timed out".into());
+                return (KaVerdict::Crashed(0), "timed out".into());
             }
         }
     }
@@ -200,7 +201,8 @@ fn compare(files: &[PathBuf]) -> Option<(usize, usize, String)> {
             // (DIFFERENCES.md): we hold such a file valid, as vigil does.
             KaVerdict::NoVerdict => true,
             KaVerdict::Crashed(sig) => {
-                println!("{name}: keepalived crashed (signal {sig}); not compared");
+                let what = if sig == 0 { "hung".to_string() } else { format!("crashed (signal {sig})") };
+                println!("{name}: keepalived {what}; not compared");
                 continue;
             }
         };
