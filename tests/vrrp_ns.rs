@@ -81,16 +81,31 @@ fn address_tie_break_nopreempt_and_preempt_delay() {
         return;
     }
     let lab = Lab::new("vtie", 2);
-    // Equal priority: the higher primary address (n2, 192.0.2.2) wins.
-    let d1 = lab.start(1, vigil(), &conf(1, 3, 100, "0.1").render());
-    let d2 = lab.start(2, vigil(), &conf(2, 3, 100, "0.1").render());
+    // 0.5 s adverts: robust against a loaded CI machine, which a 100 ms
+    // interval is not (a backup starved for 360 ms takes over).
+    // Equal priority between two masters: the higher primary address (n2,
+    // 192.0.2.2) wins (RFC 5798 6.4.3). A backup hearing an equal priority
+    // stays backup, so make two masters first: the bridge floods no
+    // multicast to n2 (its link stays up), n2 hears nobody and becomes
+    // master too; n1, master already, then hears n2 and must yield.
+    let flood = |on: &str| {
+        let o = lab.exec(lab::SWITCH, &["bridge", "link", "set", "dev", &Lab::port(2), "mcast_flood", on]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    flood("off");
+    let d1 = lab.start(1, vigil(), &conf(1, 3, 100, "0.5").render());
+    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d1.log());
+    let d2 = lab.start(2, vigil(), &conf(2, 3, 100, "0.5").render());
+    assert!(lab.wait_addr(2, VIP, true, Duration::from_secs(10)), "{}", d2.log());
+    flood("on");
     holder(&lab, 2, &[1, 2], Duration::from_secs(10));
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1500));
     assert!(!lab.has_addr(1, VIP), "tie-break flapped\n{}", d1.log());
+    assert!(d1.log().matches("Entering MASTER STATE").count() == 1 && d1.log().contains("Entering BACKUP STATE"), "{}", d1.log());
     drop(d1);
 
     // nopreempt: n1 returns with a higher priority and stays backup.
-    let mut c = conf(1, 3, 200, "0.1");
+    let mut c = conf(1, 3, 200, "0.5");
     c.extra = "nopreempt".into();
     let d1 = lab.start(1, vigil(), &c.render());
     assert!(d1.wait_log("Entering BACKUP STATE", Duration::from_secs(5)), "{}", d1.log());
@@ -99,7 +114,7 @@ fn address_tie_break_nopreempt_and_preempt_delay() {
     drop(d1);
 
     // preempt_delay 2: n1 takes over, but not at once.
-    let mut c = conf(1, 3, 200, "0.1");
+    let mut c = conf(1, 3, 200, "0.5");
     c.extra = "preempt_delay 2".into();
     let started = Instant::now();
     let d1 = lab.start(1, vigil(), &c.render());

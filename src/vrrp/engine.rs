@@ -5,6 +5,12 @@
 
 use super::fsm::{self, Input};
 use super::instance::{Instance, InstanceStatus};
+use super::track::{Coordinator, Inbox};
+use crate::netlink::mirror::Change;
+use crate::netlink::reflector::{Reflector, ReflectorConfig};
+use crate::notify::{Notifier, NotifyScripts, prepare_script};
+use crate::notify::fifo::NotifyFifo;
+use crate::notify::track::{ScriptTracker, intervals, run_tracker};
 use crate::config::Config;
 use smol::channel::{Receiver, Sender, bounded};
 use smol::{LocalExecutor, Task};
@@ -41,6 +47,9 @@ pub struct Engine {
     /// Each instance and the task that drives it. The task holds the
     /// instance borrowed while it runs; stopping cancels the task first.
     instances: Vec<(Rc<RefCell<Option<Instance>>>, Task<()>)>,
+    /// The reflector and the script trackers: dropped first at a stop.
+    watchers: Vec<Task<()>>,
+    notifier: Rc<Notifier>,
     status: Rc<RefCell<Vec<InstanceStatus>>>,
     changed: Receiver<()>,
     clock: Clock,
@@ -55,15 +64,30 @@ impl Engine {
         let status = Rc::new(RefCell::new(Vec::new()));
         // Wakes whoever reports status to the parent; one pending wake is enough.
         let (changed_tx, changed) = bounded(1);
+        let spawner = ex.clone();
+        let notifier = Rc::new(Notifier::new(move |f| spawner.spawn(f).detach()));
+        for fifo in [&config.global.notify_fifo, &config.global.vrrp_notify_fifo].into_iter().flatten() {
+            if let Some(path) = fifo.argv.first() {
+                match NotifyFifo::open(std::path::Path::new(path), None) {
+                    Ok(f) => notifier.add_fifo(f),
+                    Err(e) => log::error!("notify_fifo {path}: {e}"),
+                }
+            }
+        }
+        let inboxes: Vec<Rc<Inbox>> = config.vrrp_instances.iter().filter_map(|_| Inbox::new().map_err(|e| log::error!("eventfd: {e}")).ok()).collect();
+        let coord = Rc::new(RefCell::new(Coordinator::new(config, &inboxes)));
         let mut instances = Vec::new();
         for (i, inst) in config.vrrp_instances.iter().enumerate() {
             status.borrow_mut().push(InstanceStatus { name: inst.name.clone(), state: "INIT".into(), priority: inst.priority, ..Default::default() });
             let slot = Rc::new(RefCell::new(None));
+            let Some(inbox) = inboxes.get(i).cloned() else { continue };
             match Instance::setup(config, inst) {
-                Ok(instance) => {
+                Ok(mut instance) => {
+                    instance.notify = Some((notifier.clone(), NotifyScripts::for_instance(inst, &config.global)));
                     *slot.borrow_mut() = Some(instance);
                     let start = if resume.contains(&inst.name) { Input::ResumeMaster } else { Input::Startup };
-                    let task = ex.spawn(run(slot.clone(), i, clock, start, status.clone(), changed_tx.clone()));
+                    let ctx = Ctx { index: i, clock, start, status: status.clone(), changed: changed_tx.clone(), inbox, coord: coord.clone() };
+                    let task = ex.spawn(run(slot.clone(), ctx));
                     instances.push((slot, task));
                 }
                 Err(e) => {
@@ -75,7 +99,38 @@ impl Engine {
                 }
             }
         }
-        Engine { instances, status, changed, clock }
+        let mut watchers = Vec::new();
+        match Reflector::start(ReflectorConfig::default()) {
+            Ok(refl) => {
+                // The mirror as it is now: interfaces already down count from the start.
+                coord.borrow_mut().links_changed(refl.mirror());
+                watchers.push(ex.spawn(reflect(refl, coord.clone())));
+            }
+            Err(e) => log::error!("netlink reflector: {e}; interfaces and VIPs are not tracked"),
+        }
+        for (si, def) in config.vrrp_scripts.iter().enumerate() {
+            let used = config.vrrp_instances.iter().any(|v| v.track_scripts.iter().any(|t| t.name == def.name))
+                || config.sync_groups.iter().any(|g| g.track_scripts.iter().any(|t| t.name == def.name));
+            if !used {
+                continue;
+            }
+            let Some(cmd) = prepare_script(&def.script, &config.global) else {
+                log::warn!("VRRP_Script({}) disabled", def.name);
+                continue;
+            };
+            let (interval, timeout) = intervals(def);
+            let tracker = ScriptTracker::from_config(def);
+            let coord = coord.clone();
+            let name = def.name.clone();
+            watchers.push(ex.spawn(async move {
+                run_tracker(&cmd, tracker, interval, timeout, |ev| {
+                    log::info!("VRRP_Script({name}) {:?} (run {})", ev.state, ev.run);
+                    coord.borrow_mut().script_changed(si, ev.state);
+                })
+                .await
+            }));
+        }
+        Engine { instances, watchers, notifier, status, changed, clock }
     }
 
     pub fn status(&self) -> Vec<InstanceStatus> {
@@ -106,6 +161,7 @@ impl Engine {
     /// Stops every instance: masters send priority 0 and drop their VIPs.
     pub async fn stop(self) {
         let clock = self.clock;
+        drop(self.watchers);
         for (slot, task) in self.instances {
             // Cancelling drops the task's borrow of the instance.
             task.cancel().await;
@@ -119,22 +175,46 @@ impl Engine {
                 log::info!("({}) stopped: {}", inst.name, inst.counters);
             }
         }
+        // Let the STOP notifications run (keepalived gives them a second).
+        self.notifier.idle(Duration::from_secs(2)).await;
     }
 }
 
-async fn run(
-    slot: Rc<RefCell<Option<Instance>>>,
+/// Follows the kernel through the reflector and tells the coordinator.
+async fn reflect(mut refl: Reflector, coord: Rc<RefCell<Coordinator>>) {
+    loop {
+        match refl.next().await {
+            Ok(Change::AddrRemoved { addr, .. }) => coord.borrow_mut().addr_removed(addr),
+            Ok(Change::AddrAdded { .. }) | Ok(Change::AddrUpdated { .. }) | Ok(Change::RouteAdded(_)) | Ok(Change::RouteRemoved(_)) => {}
+            Ok(_) => coord.borrow_mut().links_changed(refl.mirror()),
+            Err(e) => {
+                log::warn!("netlink reflector: {e}");
+                async_io::Timer::after(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+struct Ctx {
     index: usize,
     clock: Clock,
     start: Input,
     status: Rc<RefCell<Vec<InstanceStatus>>>,
     changed: Sender<()>,
-) {
+    inbox: Rc<Inbox>,
+    coord: Rc<RefCell<Coordinator>>,
+}
+
+async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
+    let Ctx { index, clock, start, status, changed, inbox, coord } = ctx;
     let Ok(mut guard) = slot.try_borrow_mut() else { return };
     let Some(inst) = guard.as_mut() else { return };
     let report = |inst: &Instance| {
         if let Some(s) = status.borrow_mut().get_mut(index) {
             *s = inst.status();
+        }
+        if let Some(t) = coord.borrow_mut().instances.get_mut(index) {
+            t.is_master = inst.fsm.state() == fsm::State::Master;
         }
         let _ = changed.try_send(());
     };
@@ -160,16 +240,28 @@ async fn run(
                     }
                 }
             },
-            async {
-                (&mut timer).await;
-                false
-            },
+            smol::future::or(
+                async {
+                    (&mut timer).await;
+                    false
+                },
+                async {
+                    inbox.wait().await;
+                    false
+                },
+            ),
         )
         .await;
         // With -m, count what our own handling of this wake-up allocates
         // (the reactor's own allocations fall outside this window).
         let allocs_before = crate::mem::thread_allocs();
         let mut changed_state = false;
+        // Tracking first: a fault or a priority change applies before the
+        // packets that arrived with it.
+        while let Some(input) = inbox.pop() {
+            let actions = inst.fsm.handle(clock.now(), input);
+            changed_state |= inst.exec(actions);
+        }
         if readable {
             loop {
                 let r = inst.rx.get_ref().recv(&mut inst.rx_buf[..]);
@@ -189,7 +281,14 @@ async fn run(
             let actions = inst.fsm.poll(clock.now());
             changed_state |= inst.exec(actions);
         }
-        inst.counters.handling_allocs += crate::mem::thread_allocs() - allocs_before;
+        // Steady state is what allocates nothing: a turn with a state change
+        // (notify scripts, status strings) is counted apart.
+        let allocs = crate::mem::thread_allocs() - allocs_before;
+        if changed_state {
+            inst.counters.transition_allocs += allocs;
+        } else {
+            inst.counters.handling_allocs += allocs;
+        }
         if changed_state {
             report(inst);
         } else if let Some(s) = status.borrow_mut().get_mut(index) {

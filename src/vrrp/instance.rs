@@ -27,9 +27,11 @@ pub struct Counters {
     pub address_list_mismatch: u64,
     pub garp_sent: u64,
     pub vip_errors: u64,
-    /// Heap allocations made while handling packets and timers (counted
-    /// with -m only; state changes that report status are included).
+    /// Heap allocations made while handling packets, timers and tracking
+    /// in turns without a state change (counted with -m only).
     pub handling_allocs: u64,
+    /// The same, in turns that changed state (notifications allocate).
+    pub transition_allocs: u64,
 }
 
 impl std::fmt::Display for Counters {
@@ -97,6 +99,8 @@ pub struct Instance {
     pub counters: Counters,
     strict: bool,
     skip_check_adv_addr: bool,
+    /// Where state changes are announced (notify scripts, notify FIFO).
+    pub notify: Option<(std::rc::Rc<crate::notify::Notifier>, crate::notify::NotifyScripts)>,
 }
 
 fn interval(inst: &VrrpInstance, version: u8) -> Result<AdvertInterval, SetupError> {
@@ -229,6 +233,7 @@ impl Instance {
             counters: Counters::default(),
             strict: inst.strict_mode.unwrap_or(g.vrrp_strict),
             skip_check_adv_addr: inst.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr),
+            notify: None,
         })
     }
 
@@ -292,6 +297,17 @@ impl Instance {
                 Action::Notify(change) => {
                     changed = true;
                     log::info!("({}) Entering {} STATE", self.name, state_name(change.to));
+                    let state = match change.to {
+                        State::Master => Some(crate::notify::NotifyState::Master),
+                        State::Backup => Some(crate::notify::NotifyState::Backup),
+                        State::Fault => Some(crate::notify::NotifyState::Fault),
+                        State::Stop => Some(crate::notify::NotifyState::Stop),
+                        State::Initialize => None,
+                    };
+                    // keepalived reports the configured priority, even for FAULT and STOP.
+                    if let (Some(state), Some((notifier, scripts))) = (state, &self.notify) {
+                        notifier.instance_state(&self.name, scripts, state, self.fsm.base_priority());
+                    }
                 }
             }
         }

@@ -5,5 +5,6 @@ pub mod engine;
 pub mod fsm;
 pub mod instance;
 pub mod net;
+pub mod track;
 pub mod vmac;
 pub mod wire;

@@ -1,0 +1,218 @@
+//! What each instance follows besides adverts, as keepalived does:
+//! its own interface (unless `dont_track_primary`), `track_interface`
+//! (with or without weight), `track_script` (through the script trackers),
+//! its VIPs (one deleted by hand while master: `VipsLost`), and its sync
+//! group (a member in fault pulls every member into fault).
+//!
+//! The coordinator turns those into state-machine inputs pushed into each
+//! instance's inbox; instance tasks own their machines and drain their
+//! inbox when its eventfd wakes them. Nothing here blocks.
+//!
+//! keepalived's rules, as its source has them (see netlink/reflector.rs):
+//! an interface counts as up when it is up, running and has carrier; a
+//! tracked interface without weight, or the instance's own, down means
+//! FAULT; with a weight, a positive weight is added while up and a
+//! negative one while down (`reverse` swaps); a script's weight works the
+//! same way and weight 0 means FAULT while the script is down.
+
+use super::fsm::Input;
+use crate::config::model::{Config, VrrpInstance};
+use crate::netlink::mirror::Mirror;
+use crate::notify::track::{ScriptState, TrackEffect, TrackWeight, effective_priority};
+use std::cell::RefCell;
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::rc::Rc;
+
+/// Inputs queued for one instance. Full: the oldest is dropped and counted
+/// (the coordinator re-sends the current state on its next change anyway).
+pub const INBOX_CAP: usize = 16;
+
+pub struct Inbox {
+    queue: RefCell<heapless::Deque<Input, INBOX_CAP>>,
+    fd: async_io::Async<OwnedFd>,
+    pub dropped: std::cell::Cell<u64>,
+}
+
+impl Inbox {
+    pub fn new() -> std::io::Result<Rc<Inbox>> {
+        let raw = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        Ok(Rc::new(Inbox { queue: RefCell::new(heapless::Deque::new()), fd: async_io::Async::new(fd)?, dropped: Default::default() }))
+    }
+
+    pub fn push(&self, input: Input) {
+        let mut q = self.queue.borrow_mut();
+        if q.is_full() {
+            q.pop_front();
+            self.dropped.set(self.dropped.get() + 1);
+        }
+        let _ = q.push_back(input);
+        let one: u64 = 1;
+        unsafe { libc::write(self.fd.get_ref().as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    /// Resolves when something was pushed (readiness of the eventfd).
+    pub async fn wait(&self) {
+        let _ = self.fd.readable().await;
+    }
+
+    pub fn pop(&self) -> Option<Input> {
+        let mut v: u64 = 0;
+        unsafe { libc::read(self.fd.get_ref().as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+        self.queue.borrow_mut().pop_front()
+    }
+}
+
+struct TrackedIf {
+    name: String,
+    weight: Option<i32>,
+    reverse: bool,
+    up: bool,
+}
+
+struct TrackedScript {
+    script: usize,
+    weight: TrackWeight,
+}
+
+/// One instance's tracked things and what they currently say.
+pub struct Tracked {
+    pub name: String,
+    base: u8,
+    ifaces: Vec<TrackedIf>,
+    scripts: Vec<TrackedScript>,
+    pub vips: Vec<IpAddr>,
+    group: Option<usize>,
+    pub inbox: Rc<Inbox>,
+    own_fault: bool,
+    sent_fault: bool,
+    sent_prio: u8,
+    pub is_master: bool,
+}
+
+pub struct Coordinator {
+    pub instances: Vec<Tracked>,
+    /// Script states, indexed like `Config::vrrp_scripts`.
+    pub scripts: Vec<ScriptState>,
+    groups: usize,
+}
+
+impl Coordinator {
+    pub fn new(config: &Config, inboxes: &[Rc<Inbox>]) -> Coordinator {
+        let mut instances = Vec::new();
+        for (inst, inbox) in config.vrrp_instances.iter().zip(inboxes) {
+            instances.push(Self::tracked(config, inst, inbox.clone()));
+        }
+        Coordinator { instances, scripts: vec![ScriptState::Init; config.vrrp_scripts.len()], groups: config.sync_groups.len() }
+    }
+
+    fn tracked(config: &Config, inst: &VrrpInstance, inbox: Rc<Inbox>) -> Tracked {
+        let mut ifaces = Vec::new();
+        if let Some(own) = &inst.interface {
+            if !inst.dont_track_primary {
+                ifaces.push(TrackedIf { name: own.clone(), weight: None, reverse: false, up: true });
+            }
+        }
+        let group = config.sync_groups.iter().position(|g| g.group.iter().any(|m| m == &inst.name));
+        // Sync-group level track_interface / track_script apply to every member.
+        let group_cfg = group.map(|g| &config.sync_groups[g]);
+        for t in inst.track_interfaces.iter().chain(group_cfg.into_iter().flat_map(|g| g.track_interfaces.iter())) {
+            ifaces.push(TrackedIf { name: t.name.clone(), weight: t.weight.filter(|w| *w != 0), reverse: t.reverse, up: true });
+        }
+        let mut scripts = Vec::new();
+        for t in inst.track_scripts.iter().chain(group_cfg.into_iter().flat_map(|g| g.track_scripts.iter())) {
+            match config.vrrp_scripts.iter().position(|s| s.name == t.name) {
+                Some(i) => scripts.push(TrackedScript { script: i, weight: TrackWeight::for_ref(&config.vrrp_scripts[i], t) }),
+                None => log::warn!("({}) track_script {} names no vrrp_script; ignored", inst.name, t.name),
+            }
+        }
+        Tracked {
+            name: inst.name.clone(),
+            base: inst.priority,
+            ifaces,
+            scripts,
+            vips: inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded).map(|a| a.addr).collect(),
+            group,
+            inbox,
+            own_fault: false,
+            sent_fault: false,
+            sent_prio: inst.priority,
+            is_master: false,
+        }
+    }
+
+    /// Re-reads every tracked interface from the mirror.
+    pub fn links_changed(&mut self, mirror: &Mirror) {
+        for t in &mut self.instances {
+            for i in &mut t.ifaces {
+                i.up = mirror.link_by_name(&i.name).is_some_and(|l| l.usable());
+            }
+        }
+        self.recompute();
+    }
+
+    pub fn script_changed(&mut self, script: usize, state: ScriptState) {
+        if let Some(s) = self.scripts.get_mut(script) {
+            *s = state;
+        }
+        self.recompute();
+    }
+
+    /// An address went away: a master whose VIP it was lost it behind its back.
+    pub fn addr_removed(&mut self, addr: IpAddr) {
+        for t in &self.instances {
+            if t.is_master && t.vips.contains(&addr) {
+                log::warn!("({}) VIP {addr} was removed by someone else", t.name);
+                t.inbox.push(Input::VipsLost);
+            }
+        }
+    }
+
+    fn recompute(&mut self) {
+        let mut group_fault = vec![false; self.groups];
+        for t in &mut self.instances {
+            let mut fault = false;
+            let mut deltas: heapless::Vec<i32, 64> = heapless::Vec::new();
+            for i in &t.ifaces {
+                match i.weight {
+                    None => fault |= !i.up,
+                    Some(w) => {
+                        let w = if i.reverse { -w } else { w };
+                        let d = if w > 0 && i.up { w } else if w < 0 && !i.up { w } else { 0 };
+                        let _ = deltas.push(d);
+                    }
+                }
+            }
+            for s in &t.scripts {
+                match s.weight.effect(self.scripts[s.script]) {
+                    TrackEffect::Fault => fault = true,
+                    TrackEffect::Priority(d) => {
+                        let _ = deltas.push(d);
+                    }
+                    TrackEffect::Waiting => {}
+                }
+            }
+            t.own_fault = fault;
+            if let Some(g) = t.group {
+                group_fault[g] |= fault;
+            }
+            let prio = effective_priority(t.base, deltas.iter().copied());
+            if prio != t.sent_prio {
+                log::info!("({}) Changing effective priority from {} to {prio}", t.name, t.sent_prio);
+                t.sent_prio = prio;
+                t.inbox.push(Input::EffectivePriorityChanged(prio));
+            }
+        }
+        for t in &mut self.instances {
+            let fault = t.own_fault || t.group.is_some_and(|g| group_fault[g]);
+            if fault != t.sent_fault {
+                t.sent_fault = fault;
+                t.inbox.push(if fault { Input::Fault } else { Input::FaultCleared });
+            }
+        }
+    }
+}
