@@ -51,7 +51,7 @@ fn keepalived() -> Option<PathBuf> {
 }
 
 #[test]
-fn corpus_parses_and_round_trips() {
+fn config_corpus_parses_and_round_trips() {
     let Some(files) = samples() else {
         skip_or_fail("keepalived sample corpus not found");
         return;
@@ -223,7 +223,7 @@ fn compare(files: &[PathBuf]) -> Option<(usize, usize, String)> {
 }
 
 #[test]
-fn corpus_verdicts_match_keepalived() {
+fn config_corpus_verdicts_match_keepalived() {
     let Some(files) = samples() else {
         skip_or_fail("keepalived sample corpus not found");
         return;
@@ -236,7 +236,7 @@ fn corpus_verdicts_match_keepalived() {
 /// Our own cases (tests/data/config/compare): each names the verdict it
 /// was written for (ok_/bad_), and keepalived is the judge.
 #[test]
-fn local_cases_match_keepalived() {
+fn config_local_cases_match_keepalived() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/config/compare");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "conf")).collect())
@@ -341,7 +341,7 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
 /// memory on some broken definitions), so the bar is 95 %, and every
 /// disagreement is printed for a closer look.
 #[test]
-fn mutants_match_keepalived() {
+fn config_mutants_match_keepalived() {
     let Some(mut sources) = samples() else {
         skip_or_fail("keepalived sample corpus not found");
         return;

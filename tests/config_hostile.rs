@@ -35,7 +35,7 @@ impl Rng {
 }
 
 #[test]
-fn random_bytes_never_panic() {
+fn config_random_bytes_never_panic() {
     let mut r = Rng(0x1234_5678_9abc_def1);
     for _ in 0..300 {
         let len = (r.next() % 2000) as usize;
@@ -46,7 +46,7 @@ fn random_bytes_never_panic() {
 }
 
 #[test]
-fn random_token_soup_never_panics() {
+fn config_random_token_soup_never_panics() {
     const TOKENS: &[&str] = &[
         "{", "}", "\n", " ", "vrrp_instance", "virtual_server", "real_server", "HTTP_GET", "url", "global_defs",
         "interface", "eth0", "virtual_router_id", "priority", "advert_int", "255", "0", "-1", "1.5", "10.0.0.1",
@@ -67,7 +67,7 @@ fn random_token_soup_never_panics() {
 }
 
 #[test]
-fn unterminated_block() {
+fn config_unterminated_block() {
     let l = load_str("global_defs {\n router_id x\n\nvrrp_instance A {\n", name(), &opts());
     assert!(l.has_errors());
     let d = l.diagnostics.iter().find(|d| d.message.contains("missing '}'")).expect("diagnostic");
@@ -76,7 +76,7 @@ fn unterminated_block() {
 }
 
 #[test]
-fn include_loop_and_missing_includes() {
+fn config_include_loop_and_missing_includes() {
     let d = tmpdir("loop");
     std::fs::write(d.join("a.conf"), "include b.conf\n").unwrap_or_default();
     std::fs::write(d.join("b.conf"), "global_defs {\n}\ninclude a.conf\n").unwrap_or_default();
@@ -97,7 +97,7 @@ fn include_loop_and_missing_includes() {
 }
 
 #[test]
-fn self_including_glob_is_bounded() {
+fn config_self_including_glob_is_bounded() {
     let d = tmpdir("self");
     std::fs::write(d.join("x.conf"), "include *.conf\n").unwrap_or_default();
     let t = Instant::now();
@@ -108,7 +108,7 @@ fn self_including_glob_is_bounded() {
 }
 
 #[test]
-fn hundred_level_nesting() {
+fn config_hundred_level_nesting() {
     let text = "a {\n".repeat(100) + &"}\n".repeat(100);
     let l = load_str(&text, name(), &opts());
     assert!(l.has_errors());
@@ -117,7 +117,7 @@ fn hundred_level_nesting() {
 }
 
 #[test]
-fn fifty_megabyte_file() {
+fn config_fifty_megabyte_file() {
     let big = "# padding padding padding padding padding padding padding padding\n".repeat(800_000);
     assert!(big.len() > 50_000_000);
     let l = load_str(&big, name(), &opts());
@@ -135,7 +135,7 @@ fn fifty_megabyte_file() {
 }
 
 #[test]
-fn macro_expanding_to_itself() {
+fn config_macro_expanding_to_itself() {
     for text in ["$A=$A\n$A\n", "$A=x $A\n$A\n", "$A=${A}${A}\nglobal_defs {\n router_id ${A}\n}\n", "$A= \\\n$A \\\n$A\n$A\n"] {
         let t = Instant::now();
         let l = load_str(text, name(), &opts());
@@ -146,7 +146,7 @@ fn macro_expanding_to_itself() {
 }
 
 #[test]
-fn exponential_definitions_are_bounded() {
+fn config_exponential_definitions_are_bounded() {
     let mut text = String::from("$D0=x\n");
     for i in 1..40 {
         text.push_str(&format!("$D{i}= \\\n$D{} \\\n$D{}\n", i - 1, i - 1));
@@ -159,7 +159,7 @@ fn exponential_definitions_are_bounded() {
 }
 
 #[test]
-fn overlong_line() {
+fn config_overlong_line() {
     let text = format!("global_defs {{\n router_id {}\n}}\n", "x".repeat(200_000));
     let l = load_str(&text, name(), &opts());
     assert!(l.has_errors());
@@ -168,7 +168,7 @@ fn overlong_line() {
 }
 
 #[test]
-fn non_utf8() {
+fn config_non_utf8() {
     let d = tmpdir("utf8");
     let p = d.join("bad.conf");
     std::fs::write(&p, b"global_defs {\n router_id \xff\xfe\n}\n! caf\xe9 in a comment is fine\n").unwrap_or_default();
@@ -180,7 +180,7 @@ fn non_utf8() {
 }
 
 #[test]
-fn huge_sequences_are_bounded() {
+fn config_huge_sequences_are_bounded() {
     let t = Instant::now();
     let l = load_str("~SEQ(A, 0, 1000000000) ~SEQ(B, 0, 1000000000) x ${A} ${B}\n", name(), &opts());
     assert!(l.has_errors());
@@ -188,7 +188,7 @@ fn huge_sequences_are_bounded() {
 }
 
 #[test]
-fn silent_sequences_are_bounded() {
+fn config_silent_sequences_are_bounded() {
     let t = Instant::now();
     let l = load_str("~SEQ(A, 0, 1999999) ~SEQ(B, 0, 1999999) $X=1\n", name(), &opts());
     assert!(l.has_errors());
@@ -196,7 +196,7 @@ fn silent_sequences_are_bounded() {
 }
 
 #[test]
-fn directory_and_empty_inputs() {
+fn config_directory_and_empty_inputs() {
     let l = load(Path::new("/"), &opts());
     assert!(l.has_errors());
     let l = load_str("", name(), &opts());

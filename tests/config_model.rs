@@ -27,7 +27,7 @@ fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
 }
 
 #[test]
-fn keepalived_conf_sample() {
+fn config_keepalived_conf_sample() {
     let Some(p) = sample("keepalived.conf.sample") else { return };
     let cfg = load(&p, &LoadOptions::default()).config;
     let g = &cfg.global;
@@ -73,7 +73,7 @@ fn keepalived_conf_sample() {
 }
 
 #[test]
-fn routes_and_rules_samples() {
+fn config_routes_and_rules_samples() {
     let Some(p) = sample("keepalived.conf.vrrp.routes") else { return };
     let cfg = load(&p, &LoadOptions::default()).config;
     let r = &cfg.static_routes[0];
@@ -89,7 +89,7 @@ fn routes_and_rules_samples() {
 }
 
 #[test]
-fn conditional_sample_with_config_id() {
+fn config_conditional_sample_with_config_id() {
     let Some(p) = sample("keepalived.conf.conditional_conf") else { return };
     let high = load(&p, &LoadOptions { config_id: Some("high".into()) });
     let low = load(&p, &LoadOptions { config_id: Some("low".into()) });
@@ -103,7 +103,7 @@ fn conditional_sample_with_config_id() {
 }
 
 #[test]
-fn ipv6_sample() {
+fn config_ipv6_sample() {
     let Some(p) = sample("keepalived.conf.IPv6") else { return };
     let cfg = load(&p, &LoadOptions::default()).config;
     assert!(cfg.virtual_servers.iter().any(|v| matches!(v.key, VirtualServerKey::Addr { addr: IpAddr::V6(_), .. })));
@@ -112,7 +112,7 @@ fn ipv6_sample() {
 }
 
 #[test]
-fn json_dump_is_the_model() {
+fn config_json_dump_is_the_model() {
     let l = load_str(
         "vrrp_instance A {\n interface lo\n virtual_router_id 9\n advert_int 0.5\n version 3\n virtual_ipaddress {\n 10.1.1.1/24 dev lo\n }\n}",
         Path::new("/nonexistent/x.conf"),
