@@ -1,15 +1,19 @@
 //! keepalived.conf, read as keepalived 2.2.7 reads it.
 //!
 //! Pipeline, one module per idea:
-//! - [`expand`]: reads files, follows `include` globs, applies `@id`
-//!   conditionals, `$NAME` definitions and `~SEQ`/`~LST` repetition, and
-//!   yields logical lines that keep their FILE:LINE;
-//! - [`lexer`]: splits one logical line into words (quotes, escapes, braces);
-//! - [`tree`]: builds the keyword tree from `{ }`;
-//! - `build_*`: turns the tree into the typed [`model`] with keepalived's
-//!   defaults and ranges;
-//! - [`validate`]: cross references and the checks keepalived makes after
+//! - `expand` (with `glob` and `seq`): reads files, follows `include`
+//!   globs, applies `@id` conditionals, `$NAME` definitions and
+//!   `~SEQ`/`~LST` repetition, and yields logical lines that keep their
+//!   FILE:LINE; `limits` bounds all of it;
+//! - `lexer`: splits one logical line into words (quotes, escapes, braces);
+//! - `tree`: builds the keyword tree from `{ }`;
+//! - `build`, `build_global`, `build_vrrp`, `build_lvs` (with `addr`,
+//!   `route`, `rule`, `values`): turn the tree into the typed [`model`]
+//!   with keepalived's defaults and ranges;
+//! - `validate`: cross references and the checks keepalived makes after
 //!   reading (interfaces, VRIDs, scripts).
+//!
+//! Where vigil deliberately differs from keepalived 2.2.7: DIFFERENCES.md.
 //!
 //! Every problem keepalived would report is a [`Diagnostic`]; `keepalived -t`
 //! exits non-zero when it reports any, so [`Loaded::is_valid`] is "no
