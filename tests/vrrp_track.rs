@@ -226,3 +226,83 @@ fn hanging_scripts_do_not_disturb_adverts() {
         assert!(!st.contains(") Z "), "zombie {k}: {st}");
     }
 }
+
+#[test]
+fn track_file_weight_moves_mastership() {
+    if !ready("track_file_weight_moves_mastership") {
+        return;
+    }
+    let lab = Lab::new("ttfile", 2);
+    let file = lab.node_dir(1).join("prio");
+    std::fs::write(&file, "0\n").unwrap();
+    let mut c1 = VrrpConf::new(1, 3, 150, "0.1", &["192.0.2.100/24"]);
+    c1.extra = "track_file {\nprio\n}".into();
+    let head = format!("vrrp_track_file prio {{\n    file {}\n    weight 60\n}}\n", file.display());
+    let d1 = lab.start(1, vigil(), &format!("{head}{}", c1.render()));
+    let d2 = lab.start(2, vigil(), &VrrpConf::new(2, 3, 100, "0.1", &["192.0.2.100/24"]).render());
+    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d1.log());
+    // -1 x 60: 150 - 60 = 90 < 100. Written by rename, as tools do.
+    let tmp = lab.node_dir(1).join("prio.tmp");
+    std::fs::write(&tmp, "-1\n").unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    assert!(lab.wait_addr(2, VIP, true, Duration::from_secs(5)), "{}\n{}", d1.log(), d2.log());
+    assert!(d1.log().contains("Changing effective priority from 150 to 90"), "{}", d1.log());
+    // Written in place.
+    std::fs::write(&file, "0\n").unwrap();
+    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(5)), "{}", d1.log());
+    // -5 x 60 = -300: at or below -254 keepalived puts the instance in FAULT.
+    std::fs::write(&file, "-5\n").unwrap();
+    assert!(d1.wait_log("Entering FAULT STATE", Duration::from_secs(5)), "{}", d1.log());
+}
+
+#[test]
+fn track_process_fault_when_it_dies() {
+    if !ready("track_process_fault_when_it_dies") {
+        return;
+    }
+    let lab = Lab::new("ttproc", 2);
+    let marker = format!("{}", 900000 + std::process::id() % 90000);
+    let mut proc_ = std::process::Command::new("sleep").arg(&marker).spawn().unwrap();
+    let mut c1 = VrrpConf::new(1, 3, 150, "0.1", &["192.0.2.100/24"]);
+    c1.extra = "track_process {\nworker\n}".into();
+    let head = format!("vrrp_track_process worker {{\n    process sleep\n    param_match {marker}\n    weight 0\n}}\n");
+    let d1 = lab.start(1, vigil(), &format!("{head}{}", c1.render()));
+    let _d2 = lab.start(2, vigil(), &VrrpConf::new(2, 3, 100, "0.1", &["192.0.2.100/24"]).render());
+    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d1.log());
+    let _ = proc_.kill();
+    let _ = proc_.wait();
+    assert!(d1.wait_log("Entering FAULT STATE", Duration::from_secs(5)), "{}", d1.log());
+    assert!(lab.wait_addr(2, VIP, true, Duration::from_secs(5)));
+    let mut again = std::process::Command::new("sleep").arg(&marker).spawn().unwrap();
+    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(8)), "{}", d1.log());
+    let _ = again.kill();
+    let _ = again.wait();
+}
+
+#[test]
+fn sync_group_notify_scripts() {
+    if !ready("sync_group_notify_scripts") {
+        return;
+    }
+    let lab = Lab::new("tgnot", 1);
+    let dir = lab.node_dir(1);
+    let out = dir.join("group.out");
+    let script = dir.join("gnotify.sh");
+    std::fs::write(&script, format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display())).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let a = VrrpConf::new(1, 3, 150, "0.1", &["192.0.2.100/24"]).render();
+    let mut b = VrrpConf::new(1, 3, 150, "0.1", &["192.0.2.101/24"]);
+    b.vrid = 52;
+    let b = b.render();
+    let b = b[b.find("vrrp_instance").unwrap()..].replace("VI_1", "VI_2");
+    let text = format!("vrrp_sync_group G {{\n    group {{\n        VI_1\n        VI_2\n    }}\n    notify {}\n}}\n{a}\n{b}", script.display());
+    let d = lab.start(1, vigil(), &text);
+    for vip in ["192.0.2.100", "192.0.2.101"] {
+        assert!(lab.wait_addr(1, vip, true, Duration::from_secs(10)), "{}", d.log());
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    d.kill(libc::SIGTERM);
+    assert!(d.wait(Duration::from_secs(10)).is_some());
+    let got = std::fs::read_to_string(&out).unwrap_or_default();
+    assert_eq!(got, "GROUP G BACKUP 0\nGROUP G MASTER 0\nGROUP G STOP 0\n", "group notify saw:\n{got}\n{}", d.log());
+}

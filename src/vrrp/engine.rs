@@ -46,7 +46,8 @@ impl Default for Clock {
 pub struct Engine {
     /// Each instance and the task that drives it. The task holds the
     /// instance borrowed while it runs; stopping cancels the task first.
-    instances: Vec<(Rc<RefCell<Option<Instance>>>, Task<()>)>,
+    instances: Vec<(usize, Rc<RefCell<Option<Instance>>>, Task<()>)>,
+    coord: Rc<RefCell<Coordinator>>,
     /// The reflector and the script trackers: dropped first at a stop.
     watchers: Vec<Task<()>>,
     notifier: Rc<Notifier>,
@@ -76,6 +77,7 @@ impl Engine {
         }
         let inboxes: Vec<Rc<Inbox>> = config.vrrp_instances.iter().filter_map(|_| Inbox::new().map_err(|e| log::error!("eventfd: {e}")).ok()).collect();
         let coord = Rc::new(RefCell::new(Coordinator::new(config, &inboxes)));
+        coord.borrow_mut().set_notifier(notifier.clone());
         let mut instances = Vec::new();
         for (i, inst) in config.vrrp_instances.iter().enumerate() {
             status.borrow_mut().push(InstanceStatus { name: inst.name.clone(), state: "INIT".into(), priority: inst.priority, ..Default::default() });
@@ -88,7 +90,7 @@ impl Engine {
                     let start = if resume.contains(&inst.name) { Input::ResumeMaster } else { Input::Startup };
                     let ctx = Ctx { index: i, clock, start, status: status.clone(), changed: changed_tx.clone(), inbox, coord: coord.clone() };
                     let task = ex.spawn(run(slot.clone(), ctx));
-                    instances.push((slot, task));
+                    instances.push((i, slot, task));
                 }
                 Err(e) => {
                     log::error!("({}) cannot start: {e}; instance stays in FAULT", inst.name);
@@ -107,6 +109,30 @@ impl Engine {
                 watchers.push(ex.spawn(reflect(refl, coord.clone())));
             }
             Err(e) => log::error!("netlink reflector: {e}; interfaces and VIPs are not tracked"),
+        }
+        for (fi, def) in config.track_files.iter().enumerate() {
+            let used = config.vrrp_instances.iter().any(|v| v.track_files.iter().any(|t| t.name == def.name))
+                || config.sync_groups.iter().any(|g| g.track_files.iter().any(|t| t.name == def.name));
+            if used {
+                let coord = coord.clone();
+                let name = def.name.clone();
+                watchers.push(ex.spawn(super::watch::watch_file(def.clone(), move |v| {
+                    log::info!("VRRP_Track_File({name}) value {v}");
+                    coord.borrow_mut().file_changed(fi, v);
+                })));
+            }
+        }
+        for (pi, def) in config.track_processes.iter().enumerate() {
+            let used = config.vrrp_instances.iter().any(|v| v.track_processes.iter().any(|t| t.name == def.name))
+                || config.sync_groups.iter().any(|g| g.track_processes.iter().any(|t| t.name == def.name));
+            if used {
+                let coord = coord.clone();
+                let name = def.name.clone();
+                watchers.push(ex.spawn(super::watch::watch_process(def.clone(), move |up| {
+                    log::info!("VRRP_Track_Process({name}) {}", if up { "up" } else { "down" });
+                    coord.borrow_mut().process_changed(pi, up);
+                })));
+            }
         }
         for (si, def) in config.vrrp_scripts.iter().enumerate() {
             let used = config.vrrp_instances.iter().any(|v| v.track_scripts.iter().any(|t| t.name == def.name))
@@ -130,7 +156,7 @@ impl Engine {
                 .await
             }));
         }
-        Engine { instances, watchers, notifier, status, changed, clock }
+        Engine { instances, coord, watchers, notifier, status, changed, clock }
     }
 
     pub fn status(&self) -> Vec<InstanceStatus> {
@@ -162,7 +188,7 @@ impl Engine {
     pub async fn stop(self) {
         let clock = self.clock;
         drop(self.watchers);
-        for (slot, task) in self.instances {
+        for (index, slot, task) in self.instances {
             // Cancelling drops the task's borrow of the instance.
             task.cancel().await;
             let Ok(mut guard) = slot.try_borrow_mut() else { continue };
@@ -172,6 +198,7 @@ impl Engine {
                 // Whatever the state was, leave no VIP behind.
                 inst.remove_vips();
                 inst.teardown();
+                self.coord.borrow_mut().state_changed(index, inst.fsm.state());
                 log::info!("({}) stopped: {}", inst.name, inst.counters);
             }
         }
@@ -213,9 +240,7 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
         if let Some(s) = status.borrow_mut().get_mut(index) {
             *s = inst.status();
         }
-        if let Some(t) = coord.borrow_mut().instances.get_mut(index) {
-            t.is_master = inst.fsm.state() == fsm::State::Master;
-        }
+        coord.borrow_mut().state_changed(index, inst.fsm.state());
         let _ = changed.try_send(());
     };
     let actions = inst.fsm.handle(clock.now(), start);

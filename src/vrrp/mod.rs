@@ -6,5 +6,6 @@ pub mod fsm;
 pub mod instance;
 pub mod net;
 pub mod track;
+pub mod watch;
 pub mod vmac;
 pub mod wire;

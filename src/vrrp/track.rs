@@ -19,6 +19,7 @@ use super::fsm::Input;
 use crate::config::model::{Config, VrrpInstance};
 use crate::netlink::mirror::Mirror;
 use crate::notify::track::{ScriptState, TrackEffect, TrackWeight, effective_priority};
+use crate::notify::{Notifier, NotifyScripts, NotifyState};
 use std::cell::RefCell;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -79,13 +80,29 @@ struct TrackedScript {
     weight: TrackWeight,
 }
 
+/// A tracked file or process: its definition's index and signed weight
+/// (reverse applied; 0 = FAULT semantics).
+struct TrackedItem {
+    def: usize,
+    weight: i32,
+}
+
+fn item_weight(def_weight: i32, def_reverse: bool, tref: &crate::config::model::TrackRef) -> i32 {
+    let w = tref.weight.unwrap_or(def_weight);
+    if def_reverse ^ tref.reverse { -w } else { w }
+}
+
 /// One instance's tracked things and what they currently say.
 pub struct Tracked {
     pub name: String,
     base: u8,
     ifaces: Vec<TrackedIf>,
     scripts: Vec<TrackedScript>,
+    files: Vec<TrackedItem>,
+    procs: Vec<TrackedItem>,
     pub vips: Vec<IpAddr>,
+    notify_priority_changes: bool,
+    state: Option<super::fsm::State>,
     group: Option<usize>,
     pub inbox: Rc<Inbox>,
     own_fault: bool,
@@ -98,7 +115,18 @@ pub struct Coordinator {
     pub instances: Vec<Tracked>,
     /// Script states, indexed like `Config::vrrp_scripts`.
     pub scripts: Vec<ScriptState>,
-    groups: usize,
+    /// Values of `Config::track_files`, and whether each of
+    /// `Config::track_processes` is up.
+    pub files: Vec<i64>,
+    pub procs: Vec<bool>,
+    groups: Vec<Group>,
+    notifier: Option<Rc<Notifier>>,
+}
+
+struct Group {
+    name: String,
+    scripts: NotifyScripts,
+    state: Option<NotifyState>,
 }
 
 impl Coordinator {
@@ -107,7 +135,80 @@ impl Coordinator {
         for (inst, inbox) in config.vrrp_instances.iter().zip(inboxes) {
             instances.push(Self::tracked(config, inst, inbox.clone()));
         }
-        Coordinator { instances, scripts: vec![ScriptState::Init; config.vrrp_scripts.len()], groups: config.sync_groups.len() }
+        let groups = config
+            .sync_groups
+            .iter()
+            .map(|g| Group { name: g.name.clone(), scripts: NotifyScripts::for_group(g, &config.global), state: None })
+            .collect();
+        Coordinator {
+            instances,
+            scripts: vec![ScriptState::Init; config.vrrp_scripts.len()],
+            files: vec![0; config.track_files.len()],
+            // A process counts as up until it was looked for.
+            procs: vec![true; config.track_processes.len()],
+            groups,
+            notifier: None,
+        }
+    }
+
+    pub fn set_notifier(&mut self, n: Rc<Notifier>) {
+        self.notifier = Some(n);
+    }
+
+    pub fn file_changed(&mut self, def: usize, value: i64) {
+        if let Some(v) = self.files.get_mut(def) {
+            *v = value;
+        }
+        self.recompute();
+    }
+
+    pub fn process_changed(&mut self, def: usize, up: bool) {
+        if let Some(v) = self.procs.get_mut(def) {
+            *v = up;
+        }
+        self.recompute();
+    }
+
+    /// An instance entered `state`: its sync group follows it (keepalived's
+    /// vrrp_sync_master / vrrp_sync_backup), and the group's notifications
+    /// run when the group's own state changes.
+    pub fn state_changed(&mut self, index: usize, state: super::fsm::State) {
+        use super::fsm::State;
+        let Some(t) = self.instances.get_mut(index) else { return };
+        let before = t.state.replace(state);
+        t.is_master = state == State::Master;
+        let Some(g) = t.group else { return };
+        for (i, o) in self.instances.iter().enumerate() {
+            if i == index || o.group != Some(g) {
+                continue;
+            }
+            match (state, o.state) {
+                (State::Master, Some(State::Backup)) => o.inbox.push(Input::SyncMaster),
+                (State::Backup, Some(State::Master)) if before == Some(State::Master) => o.inbox.push(Input::SyncBackup),
+                _ => {}
+            }
+        }
+        // The group is MASTER when all are, FAULT when any is, else BACKUP.
+        let members: Vec<Option<State>> = self.instances.iter().filter(|o| o.group == Some(g)).map(|o| o.state).collect();
+        let gs = if members.iter().any(|s| *s == Some(State::Fault)) {
+            Some(NotifyState::Fault)
+        } else if members.iter().all(|s| *s == Some(State::Master)) {
+            Some(NotifyState::Master)
+        } else if members.iter().all(|s| *s == Some(State::Stop)) {
+            Some(NotifyState::Stop)
+        } else if members.iter().all(|s| matches!(s, Some(State::Backup | State::Master))) {
+            Some(NotifyState::Backup)
+        } else {
+            None
+        };
+        let group = &mut self.groups[g];
+        if gs.is_some() && gs != group.state {
+            group.state = gs;
+            if let (Some(n), Some(s)) = (&self.notifier, gs) {
+                log::info!("VRRP_Group({}) Syncing instances to {}", group.name, s.as_str());
+                n.group_state(&group.name, &group.scripts, s);
+            }
+        }
     }
 
     fn tracked(config: &Config, inst: &VrrpInstance, inbox: Rc<Inbox>) -> Tracked {
@@ -123,6 +224,23 @@ impl Coordinator {
         for t in inst.track_interfaces.iter().chain(group_cfg.into_iter().flat_map(|g| g.track_interfaces.iter())) {
             ifaces.push(TrackedIf { name: t.name.clone(), weight: t.weight.filter(|w| *w != 0), reverse: t.reverse, up: true });
         }
+        let mut files = Vec::new();
+        for t in inst.track_files.iter().chain(group_cfg.into_iter().flat_map(|g| g.track_files.iter())) {
+            match config.track_files.iter().position(|f| f.name == t.name) {
+                Some(i) => files.push(TrackedItem { def: i, weight: item_weight(config.track_files[i].weight, config.track_files[i].weight_reverse, t) }),
+                None => log::warn!("({}) track_file {} names no vrrp_track_file; ignored", inst.name, t.name),
+            }
+        }
+        let mut procs = Vec::new();
+        for t in inst.track_processes.iter().chain(group_cfg.into_iter().flat_map(|g| g.track_processes.iter())) {
+            match config.track_processes.iter().position(|f| f.name == t.name) {
+                Some(i) => procs.push(TrackedItem {
+                    def: i,
+                    weight: item_weight(config.track_processes[i].weight, config.track_processes[i].weight_reverse, t),
+                }),
+                None => log::warn!("({}) track_process {} names no vrrp_track_process; ignored", inst.name, t.name),
+            }
+        }
         let mut scripts = Vec::new();
         for t in inst.track_scripts.iter().chain(group_cfg.into_iter().flat_map(|g| g.track_scripts.iter())) {
             match config.vrrp_scripts.iter().position(|s| s.name == t.name) {
@@ -135,6 +253,11 @@ impl Coordinator {
             base: inst.priority,
             ifaces,
             scripts,
+            files,
+            procs,
+            notify_priority_changes: inst.other.iter().any(|o| o.keyword == "notify_priority_changes")
+                || config.global.other.iter().any(|o| o.keyword == "vrrp_notify_priority_changes"),
+            state: None,
             vips: inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded).map(|a| a.addr).collect(),
             group,
             inbox,
@@ -173,7 +296,7 @@ impl Coordinator {
     }
 
     fn recompute(&mut self) {
-        let mut group_fault = vec![false; self.groups];
+        let mut group_fault = vec![false; self.groups.len()];
         for t in &mut self.instances {
             let mut fault = false;
             let mut deltas: heapless::Vec<i32, 64> = heapless::Vec::new();
@@ -185,6 +308,33 @@ impl Coordinator {
                         let d = if w > 0 && i.up { w } else if w < 0 && !i.up { w } else { 0 };
                         let _ = deltas.push(d);
                     }
+                }
+            }
+            for f in &t.files {
+                let v = self.files[f.def];
+                if f.weight == 0 {
+                    fault |= v != 0;
+                } else {
+                    // keepalived: a product at or below -254 means FAULT.
+                    let d = v.saturating_mul(f.weight as i64);
+                    if d <= -254 {
+                        fault = true;
+                    } else {
+                        let _ = deltas.push(d.clamp(-254, 254) as i32);
+                    }
+                }
+            }
+            for p in &t.procs {
+                let up = self.procs[p.def];
+                match p.weight {
+                    0 => fault |= !up,
+                    w if w > 0 && up => {
+                        let _ = deltas.push(w);
+                    }
+                    w if w < 0 && !up => {
+                        let _ = deltas.push(w);
+                    }
+                    _ => {}
                 }
             }
             for s in &t.scripts {
@@ -205,6 +355,11 @@ impl Coordinator {
                 log::info!("({}) Changing effective priority from {} to {prio}", t.name, t.sent_prio);
                 t.sent_prio = prio;
                 t.inbox.push(Input::EffectivePriorityChanged(prio));
+                if t.notify_priority_changes {
+                    if let Some(n) = &self.notifier {
+                        n.priority_change(&t.name, t.is_master, prio);
+                    }
+                }
             }
         }
         for t in &mut self.instances {

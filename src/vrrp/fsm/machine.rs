@@ -187,6 +187,19 @@ impl Fsm {
         match input {
             Input::Startup => self.startup(now, &mut out),
             Input::ResumeMaster => self.resume_master(now, &mut out),
+            Input::SyncMaster => {
+                // A sync-group peer became master: follow it from backup.
+                if self.state == State::Backup && !self.faulted {
+                    self.become_master(now, &mut out);
+                }
+            }
+            Input::SyncBackup => {
+                // A sync-group peer left master: follow it to backup.
+                if self.state == State::Master && !self.is_owner() {
+                    self.release_master(false, &mut out);
+                    self.enter_backup(now, State::Master, &mut out);
+                }
+            }
             Input::Shutdown => self.shutdown(&mut out),
             Input::AdvertReceived(adv) => self.advert(now, adv, &mut out),
             Input::Fault => self.fault(&mut out),

@@ -126,6 +126,11 @@ pub enum Input {
     /// Leave Initialize straight into Master: the VRRP child was restarted
     /// and its predecessor was master (the parent kept that state).
     ResumeMaster,
+    /// Another member of our sync group became master: all do
+    /// (keepalived's vrrp_sync_master), when we are backup and not in fault.
+    SyncMaster,
+    /// Another member of our sync group left master for backup: all do.
+    SyncBackup,
     /// Clean stop (SIGTERM, instance removed): a master sends priority 0.
     Shutdown,
     AdvertReceived(Advert),

@@ -1,0 +1,155 @@
+//! `vrrp_track_file` and `vrrp_track_process`, watched on the VRRP child's
+//! scheduler without blocking it.
+//!
+//! A tracked file holds a number (keepalived reads the integer at its start;
+//! anything else reads as 0). It is watched with inotify on its directory,
+//! so a file written in place, replaced by rename, created or deleted is
+//! seen at once. A tracked process is looked for in /proc every `delay`
+//! (default 1 s): it is up while the number of matching processes is
+//! between `quorum` and `quorum_max`.
+
+use crate::config::model::{TrackFileDef, TrackProcessDef};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::time::Duration;
+
+/// The number in a tracked file, as keepalived reads it.
+pub fn parse_value(text: &str) -> i64 {
+    let t = text.trim_start();
+    let end = t.char_indices().find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+')))).map_or(t.len(), |(i, _)| i);
+    t[..end].parse().unwrap_or(0)
+}
+
+pub fn read_value(path: &Path) -> i64 {
+    std::fs::read_to_string(path).map(|s| parse_value(&s)).unwrap_or(0)
+}
+
+/// keepalived's `init_file VALUE [overwrite]`: create the file with VALUE
+/// if it is missing (or always, with overwrite).
+pub fn init_file(def: &TrackFileDef) {
+    if let Some((value, overwrite)) = def.init_file {
+        let p = Path::new(&def.file);
+        if overwrite || !p.exists() {
+            if let Err(e) = std::fs::write(p, format!("{value}\n")) {
+                log::warn!("track_file {}: cannot initialise {}: {e}", def.name, def.file);
+            }
+        }
+    }
+}
+
+/// Calls `on_value` with the file's value now and after every change.
+pub async fn watch_file(def: TrackFileDef, mut on_value: impl FnMut(i64)) {
+    init_file(&def);
+    let path = std::path::PathBuf::from(&def.file);
+    let mut last = read_value(&path);
+    on_value(last);
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let ino = match inotify(dir) {
+        Ok(fd) => fd,
+        Err(e) => {
+            // No inotify: fall back to reading it every second.
+            log::warn!("track_file {}: inotify on {}: {e}; polling", def.name, dir.display());
+            loop {
+                async_io::Timer::after(Duration::from_secs(1)).await;
+                let v = read_value(&path);
+                if v != last {
+                    last = v;
+                    on_value(v);
+                }
+            }
+        }
+    };
+    let mut buf = [0u8; 4096];
+    loop {
+        if ino.readable().await.is_err() {
+            async_io::Timer::after(Duration::from_secs(1)).await;
+        }
+        // Drain the events; which file they name matters little: re-read ours.
+        while unsafe { libc::read(ino.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        let v = read_value(&path);
+        if v != last {
+            last = v;
+            on_value(v);
+        }
+    }
+}
+
+fn inotify(dir: &Path) -> std::io::Result<async_io::Async<OwnedFd>> {
+    let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let c = CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let mask = libc::IN_CLOSE_WRITE | libc::IN_MOVED_TO | libc::IN_MOVED_FROM | libc::IN_CREATE | libc::IN_DELETE | libc::IN_MODIFY;
+    if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), mask) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    async_io::Async::new(fd)
+}
+
+/// How many running processes match the definition.
+pub fn count_processes(def: &TrackProcessDef) -> u32 {
+    let Some(want) = def.process.first() else { return 0 };
+    let mut n = 0;
+    let Ok(rd) = std::fs::read_dir("/proc") else { return 0 };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().filter(|s| s.bytes().all(|b| b.is_ascii_digit())) else { continue };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).filter(|a| !a.is_empty()).collect();
+        let matches = if def.full_command {
+            // The whole command line, as one string.
+            let joined: Vec<u8> = args.join(&b' ');
+            joined == want.as_bytes()
+        } else {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let exe0 = args.first().map(|a| a.rsplit(|&b| b == b'/').next().unwrap_or(a)).unwrap_or(&[]);
+            let named = comm.trim_end() == want || exe0 == want.as_bytes();
+            named
+                && match &def.param_match {
+                    None => true,
+                    Some(p) => {
+                        let params: Vec<u8> = args.get(1..).unwrap_or(&[]).join(&b' ');
+                        params.starts_with(p.as_bytes())
+                    }
+                }
+        };
+        if matches {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Calls `on_up` with whether the process is up now and at each change.
+pub async fn watch_process(def: TrackProcessDef, mut on_up: impl FnMut(bool)) {
+    let quorum = def.quorum.max(1);
+    let max = def.quorum_max.unwrap_or(u32::MAX);
+    let period = def.delay.map(|d| Duration::from_micros(d.0)).filter(|d| !d.is_zero()).unwrap_or(Duration::from_secs(1));
+    let mut last = None;
+    loop {
+        let n = count_processes(&def);
+        let up = n >= quorum && n <= max;
+        if last != Some(up) {
+            last = Some(up);
+            on_up(up);
+        }
+        async_io::Timer::after(period).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_as_keepalived_reads_them() {
+        assert_eq!(parse_value("42\n"), 42);
+        assert_eq!(parse_value("  -7 apples"), -7);
+        assert_eq!(parse_value("abc"), 0);
+        assert_eq!(parse_value(""), 0);
+        assert_eq!(parse_value("99999999999999999999999"), 0);
+    }
+}
