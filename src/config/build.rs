@@ -40,10 +40,17 @@ const VALUE_BLOCKS: &[&str] = &[
 /// swallowed (and are almost never valid values).
 fn check_value_blocks(nodes: &[Node], diags: &mut Diags) {
     for (i, n) in nodes.iter().enumerate() {
-        if n.block.is_none() && VALUE_BLOCKS.contains(&n.keyword.as_str()) && i + 1 < nodes.len() {
+        let value_block = VALUE_BLOCKS.contains(&n.keyword.as_str());
+        if value_block && !n.args.is_empty() && n.keyword != "group" {
+            diags.warn(n.pos, format!("Block {} has extra parameters {} ...", n.keyword, n.args.join(" ")));
+        }
+        if n.block.is_none() && value_block && i + 1 < nodes.len() {
             diags.warn(n.pos, format!("Missing '{{' at beginning of {} block - the following lines are read as its values", n.keyword));
         }
-        check_value_blocks(n.children(), diags);
+        // A value block's lines are values, not statements.
+        if !value_block {
+            check_value_blocks(n.children(), diags);
+        }
     }
 }
 

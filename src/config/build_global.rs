@@ -54,7 +54,7 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
         match kw {
             "router_id" => g.router_id = ctx.string(n),
             "notification_email" => {
-                if n.block.as_ref().is_some_and(|b| b.is_empty()) {
+                if n.block.as_ref().is_none_or(|b| b.is_empty()) {
                     ctx.warn(n.pos, "Warning - empty notification_email block");
                 }
                 for c in ctx.value_block(n) {

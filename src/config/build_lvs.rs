@@ -469,15 +469,17 @@ fn hex_bytes(ctx: &mut Ctx<'_>, c: &Node) -> Option<Vec<u8>> {
         ctx.warn(c.pos, format!("{} needs hex digits", c.keyword));
         return None;
     }
-    // An odd count reads as if it had a leading 0, as keepalived reads it.
+    // An odd count reads as if it had a leading 0, as keepalived reads it
+    // (so a lone `x` becomes the prefix `0x` and nothing).
     let padded: Vec<u8> = if b.len() % 2 == 1 { std::iter::once(b'0').chain(b.iter().copied()).collect() } else { b.to_vec() };
-    let mut out = Vec::with_capacity(padded.len() / 2);
-    for pair in padded.chunks(2) {
+    let digits = padded.strip_prefix(b"0x").unwrap_or(&padded);
+    let mut out = Vec::with_capacity(digits.len() / 2);
+    for pair in digits.chunks(2) {
         let hex = std::str::from_utf8(pair).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
         match hex {
             Some(v) => out.push(v),
             None => {
-                ctx.warn(c.pos, format!("{} has an invalid hex digit", c.keyword));
+                ctx.warn(c.pos, "Invalid hex string for UDP_CHECK reply");
                 return None;
             }
         }

@@ -481,7 +481,13 @@ fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {
         }
         "vmac_xmit_base" => v.vmac_xmit_base = true,
         "garp_master_delay" => v.garp_master_delay = ctx.u32(c, 0, 86400),
-        "garp_master_repeat" => v.garp_master_repeat = ctx.u32(c, 0, 1_000_000),
+        "garp_master_repeat" => match c.arg(0).and_then(parse_i64) {
+            Some(0) => {
+                ctx.warn(c.pos, format!("({}): garp_master_repeat must be greater than 0, setting to 1", v.name));
+                v.garp_master_repeat = Some(1);
+            }
+            _ => v.garp_master_repeat = ctx.u32(c, 1, 1_000_000),
+        },
         "garp_master_refresh" => v.garp_master_refresh = ctx.u32(c, 0, 1_000_000),
         "garp_master_refresh_repeat" => v.garp_master_refresh_repeat = ctx.u32(c, 0, 1_000_000),
         "garp_lower_prio_delay" => v.garp_lower_prio_delay = ctx.u32(c, 0, 86400),

@@ -31,7 +31,7 @@ impl Centiseconds {
     }
 }
 
-/// A time in microseconds: keepalived's <TIMER> values (delay_loop,
+/// A time in microseconds: keepalived's `<TIMER>` values (delay_loop,
 /// connect_timeout, ...) have microsecond resolution.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Microseconds(pub u64);

@@ -5,7 +5,7 @@
 
 use super::diag::{Diags, Pos};
 use super::model::{
-    AuthType, Centiseconds, Config, InitialState, Protocol, Script, VirtualServerKey,
+    AuthType, Centiseconds, Config, InitialState, Protocol, Script, VirtualServerKey, VsgEntry,
 };
 use super::tree::Node;
 use std::collections::HashMap;
@@ -368,6 +368,7 @@ fn statics(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missin
 fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
     let vs_nodes: Vec<&Node> = tree.iter().filter(|n| n.keyword == "virtual_server").collect();
     let groups: Vec<String> = cfg.virtual_server_groups.iter().map(|g| g.name.clone()).collect();
+    let cfg_groups = cfg.virtual_server_groups.clone();
     let mut idx = 0;
     cfg.virtual_servers.retain_mut(|vs| {
         // Builders keep virtual servers in tree order; find this one's node.
@@ -381,6 +382,18 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
         idx += 1;
         let pos = node.map(|n| n.pos).unwrap_or_default();
         let label = describe(&vs.key);
+        if let VirtualServerKey::Group(g) = &vs.key {
+            let has_fwmark = cfg_groups
+                .iter()
+                .any(|grp| &grp.name == g && grp.entries.iter().any(|e| matches!(e, VsgEntry::Fwmark(_))));
+            if has_fwmark && vs.lb_kind != super::model::LbKind::Nat {
+                for rs in vs.real_servers.iter() {
+                    if let Some(p) = rs.port {
+                        diags.warn(pos, format!("WARNING - fwmark virtual server [{g}]:0, real server [{}]:{p} has port specified - port will be ignored", rs.addr));
+                    }
+                }
+            }
+        }
         if let VirtualServerKey::Group(g) = &vs.key
             && !groups.contains(g) {
                 // keepalived drops it without a complaint.
