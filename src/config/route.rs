@@ -1,7 +1,7 @@
 //! Route lines (`static_routes`, `virtual_routes`):
 //! `[src ADDR] [TYPE] DST [via|gw GW] [or GW] [dev IF] [table N] [metric N] ...`.
 
-use super::addr::{parse_ip, parse_prefix, parse_scope, u32_of, words};
+use super::addr::{parse_ip, parse_ipv4_aton, parse_prefix, parse_scope, u32_of, words};
 use super::model::{IpPrefix, Nexthop, RawOption, Route, RouteType};
 use super::tree::Node;
 use super::values::{Ctx, parse_i64};
@@ -27,6 +27,7 @@ pub fn route_line(ctx: &mut Ctx<'_>, n: &Node) -> Option<Route> {
     let w = words(n);
     let mut r = Route::default();
     let mut dst: Option<IpPrefix> = None;
+    let mut dst_text = String::new();
     let mut i = 0;
     let mut bad = false;
     while i < w.len() {
@@ -150,25 +151,22 @@ pub fn route_line(ctx: &mut Ctx<'_>, n: &Node) -> Option<Route> {
                 r.other.push(RawOption { keyword: key.into(), args: val.into_iter().map(String::from).collect() });
             }
             _ => {
-                if dst.is_none() {
-                    if let Some(t) = route_type(key) {
-                        r.route_type = t;
-                        step = 1;
-                    } else {
-                        let target = if key == "default" { "0.0.0.0/0" } else { key };
-                        match parse_prefix(target) {
-                            Some(p) => dst = Some(p),
-                            None => {
-                                ctx.warn(n.pos, format!("VRRP parsed invalid IP {key}. skipping IP..."));
-                                return None;
-                            }
-                        }
-                        step = 1;
-                    }
+                // A word that reads as an address is the destination; a
+                // later one replaces an earlier one, as in keepalived.
+                let target = if key == "default" { "0.0.0.0/0" } else { key };
+                if let Some(p) = parse_prefix(target).or_else(|| {
+                    parse_ipv4_aton(target).map(|addr| IpPrefix { addr, prefix_len: 32 })
+                }) {
+                    dst = Some(p);
+                    dst_text = key.to_string();
+                } else if let (None, Some(t)) = (dst, route_type(key)) {
+                    r.route_type = t;
                 } else {
-                    ctx.warn(n.pos, format!("Unknown route option '{key}'"));
-                    step = 1;
+                    ctx.warn(n.pos, format!("VRRP parsed invalid IP {key}. skipping IP..."));
+                    ctx.warn(n.pos, format!("unknown route keyword {key}"));
+                    bad = true;
                 }
+                step = 1;
             }
         }
         if step == 2 && val.is_none() {
@@ -182,6 +180,13 @@ pub fn route_line(ctx: &mut Ctx<'_>, n: &Node) -> Option<Route> {
         return None;
     };
     r.dst = dst;
-    if bad { None } else { Some(r) }
+    if bad {
+        return None;
+    }
+    // keepalived tracks routes by their interface.
+    if r.dev.is_none() && !r.no_track && r.nexthops.iter().all(|n| n.dev.is_none()) {
+        ctx.warn(n.pos, format!("Warning - cannot track route {dst_text} with no interface specified, not tracking"));
+    }
+    Some(r)
 }
 

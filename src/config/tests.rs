@@ -104,7 +104,7 @@ fn virtual_server_missing_settings_match_keepalived() {
 
 #[test]
 fn routes_and_rules() {
-    let l = load_t("static_routes {\n 10.1.0.0/16 via 10.0.0.1 dev lo table 100 metric 5\n blackhole 10.9.0.0/16\n}\nstatic_rules {\n from 10.0.0.0/8 table 100 priority 10\n}");
+    let l = load_t("static_routes {\n 10.1.0.0/16 via 10.0.0.1 dev lo table 100 metric 5\n blackhole 10.9.0.0/16 dev lo\n}\nstatic_rules {\n from 10.0.0.0/8 table 100 priority 10\n}");
     assert!(l.is_valid(), "{:?}", messages(&l));
     let r = &l.config.static_routes[0];
     assert_eq!(r.dst.prefix_len, 16);

@@ -215,12 +215,6 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
         }
         for r in &inst.virtual_routes {
             check_route_dev(tree, &name, r.dev.as_deref(), env, diags, missing_if);
-            if r.dev.is_none() && !r.no_track && r.nexthops.iter().all(|n| n.dev.is_none()) {
-                diags.warn(
-                    ipos,
-                    format!("Warning - cannot track route {}/{} with no interface specified, not tracking", r.dst.addr, r.dst.prefix_len),
-                );
-            }
         }
         let v6 = inst.virtual_ipaddress.first().is_some_and(|a| a.addr.is_ipv6());
         let version = inst.version.unwrap_or(if v6 { 3 } else { global_version });
