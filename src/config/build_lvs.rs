@@ -342,7 +342,9 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
                 let mut t = CheckTarget::default();
                 for h in ctx.need_block(c) {
                     ctx.no_block(h);
-                    if !target_keyword(ctx, h, &mut t) {
+                    // The legacy host block also takes the checker timings.
+                    let timing = matches!(h.keyword.as_str(), "retry" | "delay_before_retry" | "warmup" | "connect_timeout");
+                    if !target_keyword(ctx, h, &mut t) && !timing {
                         ctx.unknown(h);
                     }
                 }

@@ -51,7 +51,11 @@ pub fn vrrp_script(ctx: &mut Ctx<'_>, n: &Node) -> Option<VrrpScript> {
             "weight" => {
                 if let Some(w) = ctx.int(c, -253, 253) {
                     s.weight = w as i32;
-                    s.weight_reverse = c.arg(1) == Some("reverse");
+                    match c.arg(1) {
+                        None => {}
+                        Some("reverse") => s.weight_reverse = true,
+                        Some(o) => ctx.warn(c.pos, format!("vrrp_script {} unknown weight option {o}", s.name)),
+                    }
                 }
             }
             "rise" => set(&mut s.rise, ctx.u32(c, 1, u32::MAX)),
