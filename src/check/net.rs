@@ -1,0 +1,188 @@
+//! Sockets for checkers: bound (bindto, bind_port, bind_if, fwmark) and
+//! non-blocking from the start, every wait bounded by a timeout.
+
+use super::plan::Target;
+use async_io::{Async, Timer};
+use nix::sys::socket::{self, AddressFamily, SockFlag, SockProtocol, SockType, SockaddrStorage, sockopt};
+use smol::future;
+use std::fmt;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+/// Why one check run failed. Logged, never a panic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    Socket(i32),
+    Bind(i32),
+    Refused,
+    Connect(i32),
+    Timeout,
+    Io(i32),
+    /// The peer closed before a full answer.
+    Closed,
+    /// HTTP: no end of headers in what was received.
+    NoHeaders,
+    Status(u16),
+    Digest,
+    Greeting,
+    Helo,
+    TlsUnavailable,
+    Tls,
+    DnsId,
+    DnsNotReply,
+    DnsRcode(u8),
+    DnsNoAnswer,
+    Unreachable,
+    ReplyMismatch,
+    Script,
+    File,
+    Ping,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let os = |e: &i32| std::io::Error::from_raw_os_error(*e);
+        match self {
+            Failure::Socket(e) => write!(f, "socket: {}", os(e)),
+            Failure::Bind(e) => write!(f, "bind: {}", os(e)),
+            Failure::Refused => write!(f, "connection refused"),
+            Failure::Connect(e) => write!(f, "connect: {}", os(e)),
+            Failure::Timeout => write!(f, "timeout"),
+            Failure::Io(e) => write!(f, "I/O error: {}", os(e)),
+            Failure::Closed => write!(f, "closed by peer"),
+            Failure::NoHeaders => write!(f, "no HTTP header received"),
+            Failure::Status(c) => write!(f, "HTTP status code {c}"),
+            Failure::Digest => write!(f, "MD5 digest mismatch"),
+            Failure::Greeting => write!(f, "bad SMTP greeting"),
+            Failure::Helo => write!(f, "HELO refused"),
+            Failure::TlsUnavailable => write!(f, "TLS unavailable"),
+            Failure::Tls => write!(f, "TLS handshake failed"),
+            Failure::DnsId => write!(f, "DNS reply id mismatch"),
+            Failure::DnsNotReply => write!(f, "DNS answer is not a reply"),
+            Failure::DnsRcode(r) => write!(f, "DNS rcode {r}"),
+            Failure::DnsNoAnswer => write!(f, "DNS reply has no answer"),
+            Failure::Unreachable => write!(f, "port unreachable"),
+            Failure::ReplyMismatch => write!(f, "reply mismatch"),
+            Failure::Script => write!(f, "script failed"),
+            Failure::File => write!(f, "cannot read file"),
+            Failure::Ping => write!(f, "no echo reply"),
+        }
+    }
+}
+
+pub fn io_failure(e: &std::io::Error) -> Failure {
+    match e.raw_os_error() {
+        Some(libc::ECONNREFUSED) => Failure::Refused,
+        Some(libc::ETIMEDOUT) => Failure::Timeout,
+        Some(libc::EHOSTUNREACH | libc::ENETUNREACH) => Failure::Unreachable,
+        Some(c) => Failure::Io(c),
+        None if e.kind() == std::io::ErrorKind::UnexpectedEof => Failure::Closed,
+        None => Failure::Io(libc::EIO),
+    }
+}
+
+/// `fut`, or `Failure::Timeout` after `t`.
+pub async fn timeout<T>(t: Duration, fut: impl Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+    future::or(fut, async {
+        Timer::after(t).await;
+        Err(Failure::Timeout)
+    })
+    .await
+}
+
+fn family(a: &SocketAddr) -> AddressFamily {
+    if a.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 }
+}
+
+fn errno(e: nix::Error) -> i32 {
+    e as i32
+}
+
+/// A non-blocking, close-on-exec socket with the target's bindings applied.
+pub fn bound_socket(t: &Target, ty: SockType, proto: Option<SockProtocol>) -> Result<OwnedFd, Failure> {
+    let fd = socket::socket(family(&t.dst), ty, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, proto)
+        .map_err(|e| Failure::Socket(errno(e)))?;
+    if let Some(dev) = &t.bind_if {
+        socket::setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(dev))
+            .map_err(|e| Failure::Bind(errno(e)))?;
+    }
+    if let Some(mark) = t.fwmark {
+        socket::setsockopt(&fd, sockopt::Mark, &mark).map_err(|e| Failure::Bind(errno(e)))?;
+    }
+    if t.bindto.is_some() || t.bind_port.is_some() {
+        let ip = t.bindto.unwrap_or(if t.dst.is_ipv4() {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        });
+        if ip.is_ipv4() != t.dst.is_ipv4() {
+            return Err(Failure::Bind(libc::EAFNOSUPPORT));
+        }
+        if t.bind_port.is_some() {
+            // Several checkers may share a bind_port towards different servers.
+            let _ = socket::setsockopt(&fd, sockopt::ReuseAddr, &true);
+        }
+        let sa = SockaddrStorage::from(SocketAddr::new(ip, t.bind_port.unwrap_or(0)));
+        socket::bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &sa).map_err(|e| Failure::Bind(errno(e)))?;
+    }
+    Ok(fd)
+}
+
+/// Starts a non-blocking connect; EINPROGRESS is the normal answer.
+fn start_connect(fd: &OwnedFd, dst: SocketAddr) -> Result<(), Failure> {
+    let sa = SockaddrStorage::from(dst);
+    match socket::connect(std::os::fd::AsRawFd::as_raw_fd(fd), &sa) {
+        Ok(()) | Err(nix::Error::EINPROGRESS) | Err(nix::Error::EINTR) => Ok(()),
+        Err(nix::Error::ECONNREFUSED) => Err(Failure::Refused),
+        Err(e) => Err(Failure::Connect(errno(e))),
+    }
+}
+
+/// A TCP connection to the target within its connect_timeout.
+pub async fn tcp_connect(t: &Target) -> Result<Async<TcpStream>, Failure> {
+    let fd = bound_socket(t, SockType::Stream, Some(SockProtocol::Tcp))?;
+    start_connect(&fd, t.dst)?;
+    let stream = Async::new(TcpStream::from(fd)).map_err(|e| io_failure(&e))?;
+    timeout(t.connect_timeout, async {
+        stream.writable().await.map_err(|e| io_failure(&e))?;
+        match stream.get_ref().take_error() {
+            Ok(None) => Ok(()),
+            Ok(Some(e)) => Err(io_failure(&e)),
+            Err(e) => Err(io_failure(&e)),
+        }
+    })
+    .await?;
+    // writable without an error, but make sure we really are connected.
+    stream.get_ref().peer_addr().map_err(|e| io_failure(&e))?;
+    Ok(stream)
+}
+
+/// A connected UDP socket to the target (so ICMP errors come back to us).
+pub fn udp_connect(t: &Target) -> Result<Async<UdpSocket>, Failure> {
+    let fd = bound_socket(t, SockType::Datagram, Some(SockProtocol::Udp))?;
+    start_connect(&fd, t.dst)?;
+    Async::new(UdpSocket::from(fd)).map_err(|e| io_failure(&e))
+}
+
+/// Kernel-random bytes (warmup jitter, DNS ids). Falls back to the clock.
+pub fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: b is a valid 8-byte buffer.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), libc::GRND_NONBLOCK) };
+    if n == 8 {
+        return u64::from_ne_bytes(b);
+    }
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+/// A uniformly random duration in [0, max].
+pub fn random_upto(max: Duration) -> Duration {
+    let us = max.as_micros().min(u128::from(u64::MAX)) as u64;
+    if us == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_micros(random_u64() % (us + 1))
+}

@@ -1,0 +1,85 @@
+//! SMTP_CHECK (keepalived's check_smtp.c): connect, a `220` greeting,
+//! `HELO name` answered by `250`, then `QUIT`. Each step is bounded by
+//! connect_timeout. With legacy `host { }` blocks every host is checked in
+//! turn and all must pass.
+//!
+//! Replies are read into a fixed buffer: only the 3-digit code of the last
+//! line of a (possibly multi-line) reply matters.
+
+use super::net::{Failure, io_failure, tcp_connect, timeout};
+use super::plan::Target;
+use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::time::Duration;
+
+const REPLY_BUF: usize = 512;
+
+/// Reads one SMTP reply (all its lines) and returns its code.
+async fn reply<S: AsyncRead + Unpin>(s: &mut S, io: Duration) -> Result<u16, Failure> {
+    let mut buf = [0u8; REPLY_BUF];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            // Keep the tail: the final line is what counts.
+            buf.copy_within(REPLY_BUF / 2.., 0);
+            len = REPLY_BUF / 2;
+        }
+        let n = timeout(io, async { s.read(&mut buf[len..]).await.map_err(|e| io_failure(&e)) }).await?;
+        if n == 0 {
+            return Err(Failure::Closed);
+        }
+        len += n;
+        // A complete reply ends with a line "DDD " (or just "DDD").
+        let data = &buf[..len];
+        if !data.ends_with(b"\n") {
+            continue;
+        }
+        let body = data.strip_suffix(b"\r\n").or_else(|| data.strip_suffix(b"\n")).unwrap_or(data);
+        let last = body.rsplit(|&b| b == b'\n').next().unwrap_or(body);
+        if last.len() >= 3 && last[..3].iter().all(u8::is_ascii_digit) {
+            if last.get(3) == Some(&b'-') {
+                continue; // more lines follow
+            }
+            return Ok(last[..3].iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0')));
+        }
+        return Ok(0);
+    }
+}
+
+async fn send<S: AsyncWrite + Unpin>(s: &mut S, io: Duration, parts: &[&[u8]]) -> Result<(), Failure> {
+    timeout(io, async {
+        for p in parts {
+            s.write_all(p).await.map_err(|e| io_failure(&e))?;
+        }
+        s.flush().await.map_err(|e| io_failure(&e))
+    })
+    .await
+}
+
+/// The SMTP dialogue over an established stream.
+pub async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, helo: &str, io: Duration) -> Result<(), Failure> {
+    if reply(s, io).await? != 220 {
+        return Err(Failure::Greeting);
+    }
+    send(s, io, &[b"HELO ", helo.as_bytes(), b"\r\n"]).await?;
+    if reply(s, io).await? != 250 {
+        return Err(Failure::Helo);
+    }
+    // Be polite; the verdict is already in.
+    let _ = send(s, io, &[b"QUIT\r\n"]).await;
+    Ok(())
+}
+
+pub async fn check_one(t: &Target, helo: &str) -> Result<(), Failure> {
+    let mut s = tcp_connect(t).await?;
+    dialogue(&mut s, helo, t.connect_timeout).await
+}
+
+pub async fn check(t: &Target, helo: &str, hosts: &[Target]) -> Result<(), Failure> {
+    if hosts.is_empty() {
+        return check_one(t, helo).await;
+    }
+    for h in hosts {
+        check_one(h, helo).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! keepalived's retry rules and real-server aggregation, as pure state
+//! machines: outcomes in, events and the next delay out. No I/O, no clock.
+//!
+//! Per checker (keepalived's `*_epilog`, e.g. check_udp.c):
+//! - A checker starts up (down with `alpha`), with `retry_it = retry` and
+//!   `has_run = false`: the very first failure takes it down at once.
+//! - Once it has succeeded, a checker that is up goes down only after
+//!   `retry + 1` consecutive failures, the retries spaced by
+//!   `delay_before_retry`; the checks in between by `delay_loop`.
+//! - A checker that is down is not retried: one check per `delay_loop`,
+//!   and the first success brings it up.
+//!
+//! Per real server (keepalived's `update_svr_checker_state`): it is alive
+//! while none of its checkers is down.
+
+use std::time::Duration;
+
+/// Which real server: the indices of its virtual server in the config and of
+/// the real server inside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RsId {
+    pub vs: u16,
+    pub rs: u16,
+}
+
+/// What one run of a checker found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Healthy. `weight`: the weight the real server should now have, for
+    /// checkers that set one (MISC_CHECK misc_dynamic, FILE_CHECK).
+    Up { weight: Option<i32> },
+    Down,
+}
+
+impl Outcome {
+    pub const UP: Outcome = Outcome::Up { weight: None };
+}
+
+/// The output the checker child acts on: a real server's health (IPVS
+/// destination in or out) or its weight changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckEventKind {
+    Health,
+    Weight,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckEvent {
+    pub real_server: RsId,
+    pub up: bool,
+    /// The real server's weight now, when a checker set one (else the
+    /// configured weight applies).
+    pub weight: Option<i32>,
+    pub kind: CheckEventKind,
+}
+
+/// The timing of one checker, defaults already applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub retry: u32,
+    pub delay_loop: Duration,
+    pub delay_before_retry: Duration,
+    /// Starts down (keepalived `alpha`).
+    pub alpha: bool,
+}
+
+/// One checker's retry state (keepalived's is_up / has_run / retry_it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckerRetry {
+    policy: RetryPolicy,
+    is_up: bool,
+    has_run: bool,
+    retry_it: u32,
+}
+
+/// What a checker result changed, and when to run next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryStep {
+    /// Some(new state) when the checker changed state (or reported its
+    /// first result, which keepalived always applies).
+    pub became: Option<bool>,
+    pub next: Duration,
+    /// The failure was counted as a retry (not yet a state change).
+    pub retrying: bool,
+}
+
+impl CheckerRetry {
+    pub fn new(policy: RetryPolicy) -> CheckerRetry {
+        CheckerRetry { policy, is_up: !policy.alpha, has_run: false, retry_it: policy.retry }
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.is_up
+    }
+
+    /// Consecutive failures counted since the last state change or success.
+    pub fn retries_used(&self) -> u32 {
+        if self.has_run { self.retry_it } else { 0 }
+    }
+
+    pub fn on_result(&mut self, success: bool) -> RetryStep {
+        let p = self.policy;
+        let first = !self.has_run;
+        self.has_run = true;
+        if success || ((self.is_up || first) && self.retry_it >= p.retry) {
+            self.retry_it = 0;
+            let became = if success && (!self.is_up || first) {
+                self.is_up = true;
+                Some(true)
+            } else if !success && (self.is_up || first) {
+                self.is_up = false;
+                Some(false)
+            } else {
+                None
+            };
+            RetryStep { became, next: p.delay_loop, retrying: false }
+        } else if self.is_up {
+            self.retry_it = self.retry_it.saturating_add(1);
+            RetryStep { became: None, next: p.delay_before_retry, retrying: true }
+        } else {
+            RetryStep { became: None, next: p.delay_loop, retrying: false }
+        }
+    }
+}
+
+/// One real server: its checkers' retry states, and whether it is alive.
+#[derive(Clone, Debug)]
+pub struct RsState {
+    id: RsId,
+    checkers: Vec<CheckerRetry>,
+    weights: Vec<Option<i32>>,
+    alive: bool,
+    weight: Option<i32>,
+}
+
+/// The result of feeding one outcome to a real server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub event: Option<CheckEvent>,
+    /// When this checker runs next.
+    pub next: Duration,
+    pub retrying: bool,
+}
+
+impl RsState {
+    pub fn new(id: RsId, policies: &[RetryPolicy]) -> RsState {
+        let checkers: Vec<CheckerRetry> = policies.iter().map(|p| CheckerRetry::new(*p)).collect();
+        let alive = checkers.iter().all(|c| c.is_up);
+        RsState { id, weights: vec![None; checkers.len()], checkers, alive, weight: None }
+    }
+
+    pub fn id(&self) -> RsId {
+        self.id
+    }
+
+    /// Alive before any check has run: false when a checker is in alpha mode.
+    pub fn alive(&self) -> bool {
+        self.alive
+    }
+
+    pub fn weight(&self) -> Option<i32> {
+        self.weight
+    }
+
+    pub fn checker(&self, idx: usize) -> Option<&CheckerRetry> {
+        self.checkers.get(idx)
+    }
+
+    /// Feeds checker `idx`'s outcome. An unknown index changes nothing and
+    /// asks for no rerun sooner than a second.
+    pub fn on_result(&mut self, idx: usize, outcome: Outcome) -> Step {
+        let Some(c) = self.checkers.get_mut(idx) else {
+            return Step { event: None, next: Duration::from_secs(1), retrying: false };
+        };
+        let success = matches!(outcome, Outcome::Up { .. });
+        let step = c.on_result(success);
+        let mut weight_changed = false;
+        if let Outcome::Up { weight } = outcome
+            && let Some(slot) = self.weights.get_mut(idx)
+            && *slot != weight
+        {
+            *slot = weight;
+            // The last checker to set a weight wins (keepalived has one
+            // dynamic weight per real server too).
+            let w = self.weights.iter().rev().find_map(|w| *w);
+            weight_changed = w != self.weight;
+            self.weight = w;
+        }
+        let alive = self.checkers.iter().all(|c| c.is_up);
+        let event = if alive != self.alive {
+            self.alive = alive;
+            Some(CheckEventKind::Health)
+        } else if weight_changed {
+            Some(CheckEventKind::Weight)
+        } else {
+            None
+        };
+        let event = event.map(|kind| CheckEvent { real_server: self.id, up: self.alive, weight: self.weight, kind });
+        Step { event, next: step.next, retrying: step.retrying }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: RsId = RsId { vs: 0, rs: 0 };
+
+    fn policy(retry: u32, alpha: bool) -> RetryPolicy {
+        RetryPolicy {
+            retry,
+            delay_loop: Duration::from_secs(6),
+            delay_before_retry: Duration::from_secs(1),
+            alpha,
+        }
+    }
+
+    fn feed(rs: &mut RsState, outcomes: &[bool]) -> Vec<(Option<bool>, u64)> {
+        outcomes
+            .iter()
+            .map(|&ok| {
+                let s = rs.on_result(0, if ok { Outcome::UP } else { Outcome::Down });
+                (s.event.map(|e| e.up), s.next.as_secs())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn first_failure_takes_it_down_at_once() {
+        let mut rs = RsState::new(ID, &[policy(3, false)]);
+        assert!(rs.alive());
+        assert_eq!(feed(&mut rs, &[false]), vec![(Some(false), 6)]);
+    }
+
+    #[test]
+    fn after_a_success_down_needs_retry_plus_one_failures() {
+        let mut rs = RsState::new(ID, &[policy(2, false)]);
+        let got = feed(&mut rs, &[true, false, false, false]);
+        assert_eq!(got, vec![(None, 6), (None, 1), (None, 1), (Some(false), 6)]);
+    }
+
+    #[test]
+    fn a_success_in_between_resets_the_count() {
+        let mut rs = RsState::new(ID, &[policy(1, false)]);
+        let got = feed(&mut rs, &[true, false, true, false, false]);
+        assert_eq!(got, vec![(None, 6), (None, 1), (None, 6), (None, 1), (Some(false), 6)]);
+    }
+
+    #[test]
+    fn down_is_not_retried_and_first_success_brings_it_up() {
+        let mut rs = RsState::new(ID, &[policy(2, false)]);
+        let got = feed(&mut rs, &[false, false, false, true]);
+        assert_eq!(got, vec![(Some(false), 6), (None, 6), (None, 6), (Some(true), 6)]);
+    }
+
+    #[test]
+    fn retry_zero_goes_down_on_the_first_failure() {
+        let mut rs = RsState::new(ID, &[policy(0, false)]);
+        assert_eq!(feed(&mut rs, &[true, false]), vec![(None, 6), (Some(false), 6)]);
+    }
+
+    #[test]
+    fn alpha_starts_down() {
+        let mut rs = RsState::new(ID, &[policy(1, true)]);
+        assert!(!rs.alive());
+        assert_eq!(feed(&mut rs, &[true]), vec![(Some(true), 6)]);
+        let mut rs = RsState::new(ID, &[policy(1, true)]);
+        assert_eq!(feed(&mut rs, &[false, true]), vec![(None, 6), (Some(true), 6)]);
+    }
+
+    #[test]
+    fn real_server_alive_only_while_every_checker_is_up() {
+        let mut rs = RsState::new(ID, &[policy(0, false), policy(0, false)]);
+        assert_eq!(rs.on_result(0, Outcome::Down).event.map(|e| e.up), Some(false));
+        assert_eq!(rs.on_result(1, Outcome::Down).event, None);
+        assert_eq!(rs.on_result(0, Outcome::UP).event, None);
+        assert_eq!(rs.on_result(1, Outcome::UP).event.map(|e| e.up), Some(true));
+    }
+
+    #[test]
+    fn weights_are_reported_once_per_change() {
+        let mut rs = RsState::new(ID, &[policy(0, false)]);
+        let e = rs.on_result(0, Outcome::Up { weight: Some(5) }).event;
+        assert_eq!(e.map(|e| (e.kind, e.weight)), Some((CheckEventKind::Weight, Some(5))));
+        assert_eq!(rs.on_result(0, Outcome::Up { weight: Some(5) }).event, None);
+        let e = rs.on_result(0, Outcome::UP).event;
+        assert_eq!(e.map(|e| e.weight), Some(None));
+    }
+
+    #[test]
+    fn unknown_checker_index_is_harmless() {
+        let mut rs = RsState::new(ID, &[]);
+        assert_eq!(rs.on_result(7, Outcome::Down).event, None);
+    }
+}
