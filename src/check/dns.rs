@@ -66,7 +66,9 @@ pub async fn check(t: &Target, qtype: u16, name: &str) -> Result<(), Failure> {
         sock.send(&q[..len]).await.map_err(|e| io_failure(&e))?;
         sock.recv(&mut r).await.map_err(|e| io_failure(&e))
     })
-    .await?;
+    .await
+    // On a connected UDP socket, ECONNREFUSED is an ICMP port unreachable.
+    .map_err(|e| if e == Failure::Refused { Failure::Unreachable } else { e })?;
     judge_reply(&r[..n], id)
 }
 

@@ -12,6 +12,8 @@ use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use std::time::Duration;
 
 const REPLY_BUF: usize = 512;
+/// A command line: `HELO ` + a host name (at most 255) + CRLF fits.
+const LINE_BUF: usize = 512;
 
 /// Reads one SMTP reply (all its lines) and returns its code.
 async fn reply<S: AsyncRead + Unpin>(s: &mut S, io: Duration) -> Result<u16, Failure> {
@@ -45,11 +47,21 @@ async fn reply<S: AsyncRead + Unpin>(s: &mut S, io: Duration) -> Result<u16, Fai
     }
 }
 
+/// Sends one command line, assembled in a fixed buffer so that it leaves
+/// in one write (one segment), as keepalived sends it.
 async fn send<S: AsyncWrite + Unpin>(s: &mut S, io: Duration, parts: &[&[u8]]) -> Result<(), Failure> {
-    timeout(io, async {
-        for p in parts {
-            s.write_all(p).await.map_err(|e| io_failure(&e))?;
+    let mut line = [0u8; LINE_BUF];
+    let mut len = 0;
+    for p in parts {
+        let end = len + p.len();
+        if end > LINE_BUF {
+            return Err(Failure::Helo);
         }
+        line[len..end].copy_from_slice(p);
+        len = end;
+    }
+    timeout(io, async {
+        s.write_all(&line[..len]).await.map_err(|e| io_failure(&e))?;
         s.flush().await.map_err(|e| io_failure(&e))
     })
     .await
