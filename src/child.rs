@@ -74,21 +74,11 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
     enum Ev {
         Msg(Result<Msg, ipc::IpcError>),
         Sig(std::io::Result<i32>),
-        EngineChanged,
     }
     loop {
         let ev = smol::future::or(
             async { Ev::Msg(rx.recv().await) },
-            smol::future::or(
-                async { Ev::Sig(signals.read_with(|fd| crate::signals::read(fd)).await) },
-                async {
-                    match &engine {
-                        Some(e) => e.changed().await,
-                        None => std::future::pending::<()>().await,
-                    }
-                    Ev::EngineChanged
-                },
-            ),
+            async { Ev::Sig(signals.read_with(|fd| crate::signals::read(fd)).await) },
         )
         .await;
         match ev {
@@ -110,7 +100,12 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                     if let Some(e) = engine.take() {
                         e.stop().await;
                     }
-                    engine = Some(Engine::start(&ex, &config, &resume));
+                    // State changes go to the parent as they happen.
+                    let to_parent = tx.clone();
+                    let on_change: crate::vrrp::engine::OnChange = Rc::new(move |st| {
+                        let _ = to_parent.try_send(&Msg::VrrpStatus { instances: st.to_vec() });
+                    });
+                    engine = Some(Engine::start(&ex, &config, &resume, on_change));
                     resume.clear();
                 }
                 {
@@ -140,11 +135,6 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                 #[allow(clippy::empty_loop)]
                 loop {
                     std::hint::spin_loop();
-                }
-            }
-            Ev::EngineChanged => {
-                if let Some(e) = &engine {
-                    let _ = tx.send(&Msg::VrrpStatus { instances: e.status() }).await;
                 }
             }
             Ev::Msg(Ok(Msg::Stop)) => {

@@ -12,7 +12,6 @@ use crate::notify::{Notifier, NotifyScripts, prepare_script};
 use crate::notify::fifo::NotifyFifo;
 use crate::notify::track::{ScriptTracker, intervals, run_tracker};
 use crate::config::Config;
-use smol::channel::{Receiver, Sender, bounded};
 use smol::{LocalExecutor, Task};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -52,19 +51,20 @@ pub struct Engine {
     watchers: Vec<Task<()>>,
     notifier: Rc<Notifier>,
     status: Rc<RefCell<Vec<InstanceStatus>>>,
-    changed: Receiver<()>,
     clock: Clock,
 }
+
+/// Called with every instance's status whenever one changes state (the
+/// VRRP child passes it on to the parent). Not called in steady state.
+pub type OnChange = Rc<dyn Fn(&[InstanceStatus])>;
 
 impl Engine {
     /// Starts every vrrp_instance of `config` on `ex`.
     /// Instances named in `resume` were master in the VRRP child this one
     /// replaces: they take the mastership back at once.
-    pub fn start(ex: &Rc<LocalExecutor<'static>>, config: &Config, resume: &[String]) -> Engine {
+    pub fn start(ex: &Rc<LocalExecutor<'static>>, config: &Config, resume: &[String], on_change: OnChange) -> Engine {
         let clock = Clock::new();
         let status = Rc::new(RefCell::new(Vec::new()));
-        // Wakes whoever reports status to the parent; one pending wake is enough.
-        let (changed_tx, changed) = bounded(1);
         let spawner = ex.clone();
         let notifier = Rc::new(Notifier::new(move |f| spawner.spawn(f).detach()));
         for fifo in [&config.global.notify_fifo, &config.global.vrrp_notify_fifo].into_iter().flatten() {
@@ -88,7 +88,7 @@ impl Engine {
                     instance.notify = Some((notifier.clone(), NotifyScripts::for_instance(inst, &config.global)));
                     *slot.borrow_mut() = Some(instance);
                     let start = if resume.contains(&inst.name) { Input::ResumeMaster } else { Input::Startup };
-                    let ctx = Ctx { index: i, clock, start, status: status.clone(), changed: changed_tx.clone(), inbox, coord: coord.clone() };
+                    let ctx = Ctx { index: i, clock, start, status: status.clone(), changed: on_change.clone(), inbox, coord: coord.clone() };
                     let task = ex.spawn(run(slot.clone(), ctx));
                     instances.push((i, slot, task));
                 }
@@ -97,7 +97,7 @@ impl Engine {
                     if let Some(s) = status.borrow_mut().get_mut(i) {
                         s.state = "FAULT".into();
                     }
-                    let _ = changed_tx.try_send(());
+                    on_change(&status.borrow());
                 }
             }
         }
@@ -156,7 +156,7 @@ impl Engine {
                 .await
             }));
         }
-        Engine { instances, coord, watchers, notifier, status, changed, clock }
+        Engine { instances, coord, watchers, notifier, status, clock }
     }
 
     pub fn status(&self) -> Vec<InstanceStatus> {
@@ -179,10 +179,6 @@ impl Engine {
         }
     }
 
-    /// Resolves when an instance's state changed since the last call.
-    pub async fn changed(&self) {
-        let _ = self.changed.recv().await;
-    }
 
     /// Stops every instance: masters send priority 0 and drop their VIPs.
     pub async fn stop(self) {
@@ -227,7 +223,7 @@ struct Ctx {
     clock: Clock,
     start: Input,
     status: Rc<RefCell<Vec<InstanceStatus>>>,
-    changed: Sender<()>,
+    changed: OnChange,
     inbox: Rc<Inbox>,
     coord: Rc<RefCell<Coordinator>>,
 }
@@ -241,7 +237,7 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
             *s = inst.status();
         }
         coord.borrow_mut().state_changed(index, inst.fsm.state());
-        let _ = changed.try_send(());
+        changed(&status.borrow());
     };
     let actions = inst.fsm.handle(clock.now(), start);
     inst.exec(actions);

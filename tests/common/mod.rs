@@ -58,7 +58,11 @@ impl Daemon {
         unsafe {
             cmd.pre_exec(move || {
                 // An inheritable fd the parent must not pass on to children.
-                if libc::dup2(marker_fd, 5) < 0 {
+                // dup2 onto itself keeps close-on-exec: clear it by hand then.
+                if marker_fd == 5 {
+                    let fl = libc::fcntl(5, libc::F_GETFD);
+                    libc::fcntl(5, libc::F_SETFD, fl & !libc::FD_CLOEXEC);
+                } else if libc::dup2(marker_fd, 5) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
