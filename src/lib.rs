@@ -5,6 +5,7 @@
 //! can reach it.
 
 pub mod boot_net;
+pub mod check;
 pub mod child;
 pub mod cli;
 pub mod config;
