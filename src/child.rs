@@ -95,10 +95,12 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                     a.generation == 0 || a.config.vrrp_instances != config.vrrp_instances || a.config.global != config.global
                 };
                 if role == Role::Vrrp && vrrp_changed {
-                    // Instances are restarted on any VRRP change for now:
-                    // a master hands over (priority 0) and re-elects.
+                    // The engine is rebuilt from the new config; masters it
+                    // keeps stay master on the wire (no priority 0) and the
+                    // new engine resumes them.
                     if let Some(e) = engine.take() {
-                        e.stop().await;
+                        let kept = e.stop_for_reload(&applied.borrow().config, &config).await;
+                        resume.extend(kept);
                     }
                     // State changes go to the parent as they happen.
                     let to_parent = tx.clone();

@@ -378,3 +378,26 @@ fn vrrp_child_crash_keeps_the_mastership() {
     assert!(d1.log().contains("resuming as master: VI_1"), "{}", d1.log());
     assert_eq!(d2.log().matches("Entering MASTER STATE").count(), 0, "the backup became master\n{}", d2.log());
 }
+
+/// SIGHUP with a changed VRRP config on the master: the master stays master
+/// on the wire (no priority 0, VIPs kept), so the backup never takes over.
+#[test]
+fn reload_keeps_the_mastership() {
+    if !ready("reload_keeps_the_mastership") {
+        return;
+    }
+    let lab = Lab::new("vreload", 2);
+    let d1 = lab.start(1, vigil(), &conf(1, 3, 150, "0.1").render());
+    let d2 = lab.start(2, vigil(), &conf(2, 3, 100, "0.1").render());
+    holder(&lab, 1, &[1, 2], Duration::from_secs(10));
+    assert!(d2.wait_log("Entering BACKUP STATE", Duration::from_secs(2)));
+    for prio in [160u8, 140] {
+        std::fs::write(d1.conf_path(), conf(1, 3, prio, "0.1").render()).unwrap();
+        assert!(d1.kill(libc::SIGHUP));
+        assert!(d1.wait_log(&format!("config generation {}", if prio == 160 { 2 } else { 3 }), Duration::from_secs(5)), "{}", d1.log());
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(lab.has_addr(1, VIP), "n1 lost the VIP over the reload\n{}", d1.log());
+    }
+    assert!(d1.log().contains("kept as master across the reload"), "{}", d1.log());
+    assert_eq!(d2.log().matches("Entering MASTER STATE").count(), 0, "the backup took over during a reload\n{}", d2.log());
+}

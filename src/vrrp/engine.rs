@@ -182,6 +182,25 @@ impl Engine {
 
     /// Stops every instance: masters send priority 0 and drop their VIPs.
     pub async fn stop(self) {
+        self.stop_keeping(&[]).await;
+    }
+
+    /// Stops for a reload. Masters whose instance the new config still has
+    /// (same name, interface and VRID) are left as they are on the wire:
+    /// no priority 0, VIPs and VMAC kept; their names are returned, for the
+    /// new engine to resume them as master. A reload is then hitless.
+    pub async fn stop_for_reload(self, old: &Config, new: &Config) -> Vec<String> {
+        let same = |name: &str| {
+            let a = old.vrrp_instances.iter().find(|i| i.name == name);
+            let b = new.vrrp_instances.iter().find(|i| i.name == name);
+            matches!((a, b), (Some(a), Some(b)) if a.interface == b.interface && a.virtual_router_id == b.virtual_router_id && a.use_vmac == b.use_vmac)
+        };
+        let keep: Vec<String> = self.status.borrow().iter().filter(|s| s.state == "MASTER" && same(&s.name)).map(|s| s.name.clone()).collect();
+        self.stop_keeping(&keep).await;
+        keep
+    }
+
+    async fn stop_keeping(self, keep: &[String]) {
         let clock = self.clock;
         drop(self.watchers);
         for (index, slot, task) in self.instances {
@@ -189,6 +208,10 @@ impl Engine {
             task.cancel().await;
             let Ok(mut guard) = slot.try_borrow_mut() else { continue };
             if let Some(inst) = guard.as_mut() {
+                if keep.contains(&inst.name) {
+                    log::info!("({}) kept as master across the reload", inst.name);
+                    continue;
+                }
                 let actions = inst.fsm.handle(clock.now(), Input::Shutdown);
                 inst.exec(actions);
                 // Whatever the state was, leave no VIP behind.
