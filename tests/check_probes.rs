@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 use vigil::check::{
-    CheckSpec, Failure, NoTls, Outcome, Probe, RetryPolicy, Target, UrlSpec, digest_hex, genhash, http_request,
-    run_once,
+    CheckSpec, Failure, NoTls, Outcome, Probe, RetryPolicy, Target, UrlSpec, digest_hex, genhash,
+    http_request, run_once,
 };
 use vigil::config::model::UdpCheck;
 use vigil::notify::{RunAs, ScriptCommand};
@@ -76,7 +76,11 @@ impl Server {
                 }
             }
         });
-        Server { addr, stop, thread: Some(thread) }
+        Server {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -120,7 +124,11 @@ fn http_server(reply: HttpReply) -> (Server, Arc<Mutex<Vec<Vec<u8>>>>) {
         if let Ok(mut s) = s2.lock() {
             s.push(req);
         }
-        let head = format!("HTTP/1.0 {}\r\nServer: test\r\nContent-Length: {}\r\n\r\n", reply.status, reply.body.len());
+        let head = format!(
+            "HTTP/1.0 {}\r\nServer: test\r\nContent-Length: {}\r\n\r\n",
+            reply.status,
+            reply.body.len()
+        );
         let _ = c.write_all(head.as_bytes());
         if !reply.stall.is_zero() {
             thread::sleep(reply.stall);
@@ -131,7 +139,13 @@ fn http_server(reply: HttpReply) -> (Server, Arc<Mutex<Vec<Vec<u8>>>>) {
 }
 
 fn url(dst: SocketAddr, digest: Option<[u8; 16]>, status: Vec<(u16, u16)>) -> UrlSpec {
-    UrlSpec { path: "/health".into(), request: http_request("/health", None, None, dst), digest, status, sni: None }
+    UrlSpec {
+        path: "/health".into(),
+        request: http_request("/health", None, None, dst),
+        digest,
+        status,
+        sni: None,
+    }
 }
 
 fn body(n: usize) -> Vec<u8> {
@@ -165,10 +179,18 @@ fn check_tcp_times_out_on_a_full_backlog() {
     let sa = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: 0,
-        sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes([127, 0, 0, 1]) },
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+        },
         sin_zero: [0; 8],
     };
-    let r = unsafe { libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), size_of::<libc::sockaddr_in>() as u32) };
+    let r = unsafe {
+        libc::bind(
+            fd,
+            (&sa as *const libc::sockaddr_in).cast(),
+            size_of::<libc::sockaddr_in>() as u32,
+        )
+    };
     assert_eq!(r, 0);
     assert_eq!(unsafe { libc::listen(fd, 0) }, 0);
     let addr = l.local_addr().unwrap();
@@ -186,41 +208,94 @@ fn check_tcp_times_out_on_a_full_backlog() {
 #[test]
 fn check_http_status_digest_and_request_bytes() {
     let b = body(10_000); // larger than the header buffer: streamed into MD5
-    let (srv, seen) = http_server(HttpReply { status: "200 OK", body: b.clone(), stall: Duration::ZERO });
+    let (srv, seen) = http_server(HttpReply {
+        status: "200 OK",
+        body: b.clone(),
+        stall: Duration::ZERO,
+    });
     let d = digest_of(&b);
     let u = url(srv.addr, Some(d), vec![(200, 299)]);
     let want_request = u.request.clone();
-    let s = spec(Probe::Http { urls: vec![u], tls: false }, srv.addr);
+    let s = spec(
+        Probe::Http {
+            urls: vec![u],
+            tls: false,
+        },
+        srv.addr,
+    );
     assert_eq!(run(&s), Ok(Outcome::UP));
     let got = seen.lock().unwrap()[0].clone();
     assert_eq!(got, want_request);
     assert_eq!(
         String::from_utf8_lossy(&got),
-        format!("GET /health HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:{}\r\n\r\n", srv.addr.port())
+        format!(
+            "GET /health HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:{}\r\n\r\n",
+            srv.addr.port()
+        )
     );
     assert_eq!(digest_hex(&d).len(), 32);
 }
 
 #[test]
 fn check_http_wrong_status_and_status_sets() {
-    let (srv, _) = http_server(HttpReply { status: "503 Busy", body: b"x".to_vec(), stall: Duration::ZERO });
-    let s = spec(Probe::Http { urls: vec![url(srv.addr, None, vec![(200, 299)])], tls: false }, srv.addr);
+    let (srv, _) = http_server(HttpReply {
+        status: "503 Busy",
+        body: b"x".to_vec(),
+        stall: Duration::ZERO,
+    });
+    let s = spec(
+        Probe::Http {
+            urls: vec![url(srv.addr, None, vec![(200, 299)])],
+            tls: false,
+        },
+        srv.addr,
+    );
     assert_eq!(run(&s), Err(Failure::Status(503)));
-    let s = spec(Probe::Http { urls: vec![url(srv.addr, None, vec![(200, 200), (500, 503)])], tls: false }, srv.addr);
+    let s = spec(
+        Probe::Http {
+            urls: vec![url(srv.addr, None, vec![(200, 200), (500, 503)])],
+            tls: false,
+        },
+        srv.addr,
+    );
     assert_eq!(run(&s), Ok(Outcome::UP));
 }
 
 #[test]
 fn check_http_wrong_digest() {
-    let (srv, _) = http_server(HttpReply { status: "200 OK", body: b"changed".to_vec(), stall: Duration::ZERO });
-    let s = spec(Probe::Http { urls: vec![url(srv.addr, Some(digest_of(b"original")), vec![(200, 299)])], tls: false }, srv.addr);
+    let (srv, _) = http_server(HttpReply {
+        status: "200 OK",
+        body: b"changed".to_vec(),
+        stall: Duration::ZERO,
+    });
+    let s = spec(
+        Probe::Http {
+            urls: vec![url(
+                srv.addr,
+                Some(digest_of(b"original")),
+                vec![(200, 299)],
+            )],
+            tls: false,
+        },
+        srv.addr,
+    );
     assert_eq!(run(&s), Err(Failure::Digest));
 }
 
 #[test]
 fn check_http_slow_body_times_out() {
-    let (srv, _) = http_server(HttpReply { status: "200 OK", body: b"late".to_vec(), stall: IO * 4 });
-    let s = spec(Probe::Http { urls: vec![url(srv.addr, Some(digest_of(b"late")), vec![(200, 299)])], tls: false }, srv.addr);
+    let (srv, _) = http_server(HttpReply {
+        status: "200 OK",
+        body: b"late".to_vec(),
+        stall: IO * 4,
+    });
+    let s = spec(
+        Probe::Http {
+            urls: vec![url(srv.addr, Some(digest_of(b"late")), vec![(200, 299)])],
+            tls: false,
+        },
+        srv.addr,
+    );
     assert_eq!(run(&s), Err(Failure::Timeout));
 }
 
@@ -230,10 +305,22 @@ fn check_http_silent_server_and_refused() {
         let _ = read_request(&mut c);
         thread::sleep(IO * 3);
     });
-    let s = spec(Probe::Http { urls: vec![url(srv.addr, None, vec![(200, 299)])], tls: false }, srv.addr);
+    let s = spec(
+        Probe::Http {
+            urls: vec![url(srv.addr, None, vec![(200, 299)])],
+            tls: false,
+        },
+        srv.addr,
+    );
     assert_eq!(run(&s), Err(Failure::Timeout));
     let dst = closed_port();
-    let s = spec(Probe::Http { urls: vec![url(dst, None, vec![(200, 299)])], tls: false }, dst);
+    let s = spec(
+        Probe::Http {
+            urls: vec![url(dst, None, vec![(200, 299)])],
+            tls: false,
+        },
+        dst,
+    );
     assert_eq!(run(&s), Err(Failure::Refused));
 }
 
@@ -243,26 +330,44 @@ fn check_http_garbage_without_headers_fails() {
         let _ = read_request(&mut c);
         let _ = c.write_all(b"not http at all");
     });
-    let s = spec(Probe::Http { urls: vec![url(srv.addr, None, vec![(200, 299)])], tls: false }, srv.addr);
+    let s = spec(
+        Probe::Http {
+            urls: vec![url(srv.addr, None, vec![(200, 299)])],
+            tls: false,
+        },
+        srv.addr,
+    );
     assert_eq!(run(&s), Err(Failure::NoHeaders));
 }
 
 #[test]
 fn check_ssl_without_tls_library_reports_tls_unavailable() {
     let srv = Server::tcp(|_| {});
-    let s = spec(Probe::Http { urls: vec![url(srv.addr, None, vec![(200, 299)])], tls: true }, srv.addr);
+    let s = spec(
+        Probe::Http {
+            urls: vec![url(srv.addr, None, vec![(200, 299)])],
+            tls: true,
+        },
+        srv.addr,
+    );
     assert_eq!(run(&s), Err(Failure::TlsUnavailable));
 }
 
 #[test]
 fn check_genhash_matches_what_the_checker_accepts() {
     let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-    assert_eq!(genhash(resp).map(|d| digest_hex(&d)).as_deref(), Some("5d41402abc4b2a76b9719d911017c592"));
+    assert_eq!(
+        genhash(resp).map(|d| digest_hex(&d)).as_deref(),
+        Some("5d41402abc4b2a76b9719d911017c592")
+    );
 }
 
 // ---------------------------------------------------------------- SMTP
 
-fn smtp_server(greeting: &'static [u8], helo_reply: &'static [u8]) -> (Server, Arc<Mutex<Vec<u8>>>) {
+fn smtp_server(
+    greeting: &'static [u8],
+    helo_reply: &'static [u8],
+) -> (Server, Arc<Mutex<Vec<u8>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s2 = seen.clone();
     let srv = Server::tcp(move |mut c| {
@@ -285,7 +390,13 @@ fn smtp_server(greeting: &'static [u8], helo_reply: &'static [u8]) -> (Server, A
 }
 
 fn smtp(dst: SocketAddr) -> CheckSpec {
-    spec(Probe::Smtp { helo: "vigil.test".into(), hosts: vec![] }, dst)
+    spec(
+        Probe::Smtp {
+            helo: "vigil.test".into(),
+            hosts: vec![],
+        },
+        dst,
+    )
 }
 
 #[test]
@@ -336,7 +447,11 @@ impl Udp {
                 }
             }
         });
-        Udp { addr, stop, thread: Some(thread) }
+        Udp {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -359,23 +474,51 @@ fn closed_udp_port() -> SocketAddr {
 #[test]
 fn check_udp_reply_rules() {
     let echo = Udp::new(|d| Some([b"OK:".as_slice(), d].concat()));
-    let want = |r: &[u8]| UdpCheck { payload: Some(b"ping".to_vec()), require_reply: Some(r.to_vec()), ..UdpCheck::default() };
-    assert_eq!(run(&spec(Probe::Udp(want(b"OK:ping")), echo.addr)), Ok(Outcome::UP));
-    assert_eq!(run(&spec(Probe::Udp(want(b"NO")), echo.addr)), Err(Failure::ReplyMismatch));
-    let too_long = UdpCheck { max_reply_length: Some(3), ..want(b"OK") };
-    assert_eq!(run(&spec(Probe::Udp(too_long), echo.addr)), Err(Failure::ReplyMismatch));
+    let want = |r: &[u8]| UdpCheck {
+        payload: Some(b"ping".to_vec()),
+        require_reply: Some(r.to_vec()),
+        ..UdpCheck::default()
+    };
+    assert_eq!(
+        run(&spec(Probe::Udp(want(b"OK:ping")), echo.addr)),
+        Ok(Outcome::UP)
+    );
+    assert_eq!(
+        run(&spec(Probe::Udp(want(b"NO")), echo.addr)),
+        Err(Failure::ReplyMismatch)
+    );
+    let too_long = UdpCheck {
+        max_reply_length: Some(3),
+        ..want(b"OK")
+    };
+    assert_eq!(
+        run(&spec(Probe::Udp(too_long), echo.addr)),
+        Err(Failure::ReplyMismatch)
+    );
 }
 
 #[test]
 fn check_udp_no_reply() {
     let silent = Udp::new(|_| None);
-    let with_reply = UdpCheck { require_reply: Some(b"x".to_vec()), ..UdpCheck::default() };
+    let with_reply = UdpCheck {
+        require_reply: Some(b"x".to_vec()),
+        ..UdpCheck::default()
+    };
     // require_reply: silence is a failure.
-    assert_eq!(run(&spec(Probe::Udp(with_reply), silent.addr)), Err(Failure::Timeout));
+    assert_eq!(
+        run(&spec(Probe::Udp(with_reply), silent.addr)),
+        Err(Failure::Timeout)
+    );
     // Without it silence is success (no ICMP unreachable came back) ...
-    assert_eq!(run(&spec(Probe::Udp(UdpCheck::default()), silent.addr)), Ok(Outcome::UP));
+    assert_eq!(
+        run(&spec(Probe::Udp(UdpCheck::default()), silent.addr)),
+        Ok(Outcome::UP)
+    );
     // ... and a closed port's ICMP port unreachable is failure.
-    assert_eq!(run(&spec(Probe::Udp(UdpCheck::default()), closed_udp_port())), Err(Failure::Unreachable));
+    assert_eq!(
+        run(&spec(Probe::Udp(UdpCheck::default()), closed_udp_port())),
+        Err(Failure::Unreachable)
+    );
 }
 
 // ---------------------------------------------------------------- DNS
@@ -407,7 +550,13 @@ fn dns_reply(q: &[u8], mode: DnsMode) -> Option<Vec<u8>> {
 }
 
 fn dns_spec(dst: SocketAddr) -> CheckSpec {
-    spec(Probe::Dns { qtype: 1, name: "www.example.test".into() }, dst)
+    spec(
+        Probe::Dns {
+            qtype: 1,
+            name: "www.example.test".into(),
+        },
+        dst,
+    )
 }
 
 #[test]
@@ -449,7 +598,13 @@ fn check_ping_unanswered_times_out() {
     let mut s = spec(Probe::Ping, "192.0.2.77:0".parse().unwrap());
     s.target.bind_if = Some("lo".into());
     let r = run(&s);
-    assert!(matches!(r, Err(Failure::Ping | Failure::Unreachable | Failure::Io(_))), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(Failure::Ping | Failure::Unreachable | Failure::Io(_))
+        ),
+        "{r:?}"
+    );
 }
 
 // ---------------------------------------------------------------- MISC
@@ -480,21 +635,54 @@ impl Drop for TempDir {
 
 fn misc(path: String, dynamic: bool, timeout: Duration) -> CheckSpec {
     let cmd = ScriptCommand::new(vec![path], RunAs::current());
-    spec(Probe::Misc { cmd: Some(cmd), timeout, dynamic }, "127.0.0.1:0".parse().unwrap())
+    spec(
+        Probe::Misc {
+            cmd: Some(cmd),
+            timeout,
+            dynamic,
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
 }
 
 #[test]
 fn check_misc_exit_codes_dynamic_weights_and_timeout() {
     let d = TempDir::new("misc");
     let t = Duration::from_secs(5);
-    assert_eq!(run(&misc(d.script("ok", "exit 0"), false, t)), Ok(Outcome::UP));
-    assert_eq!(run(&misc(d.script("bad", "exit 1"), false, t)), Err(Failure::Script));
-    assert_eq!(run(&misc(d.script("seven", "exit 7"), false, t)), Err(Failure::Script));
-    assert_eq!(run(&misc(d.script("seven2", "exit 7"), true, t)), Ok(Outcome::Up { weight: Some(5) }));
-    assert_eq!(run(&misc(d.script("one", "exit 1"), true, t)), Err(Failure::Script));
-    let slow = misc(d.script("slow", "sleep 30"), false, Duration::from_millis(300));
+    assert_eq!(
+        run(&misc(d.script("ok", "exit 0"), false, t)),
+        Ok(Outcome::UP)
+    );
+    assert_eq!(
+        run(&misc(d.script("bad", "exit 1"), false, t)),
+        Err(Failure::Script)
+    );
+    assert_eq!(
+        run(&misc(d.script("seven", "exit 7"), false, t)),
+        Err(Failure::Script)
+    );
+    assert_eq!(
+        run(&misc(d.script("seven2", "exit 7"), true, t)),
+        Ok(Outcome::Up { weight: Some(5) })
+    );
+    assert_eq!(
+        run(&misc(d.script("one", "exit 1"), true, t)),
+        Err(Failure::Script)
+    );
+    let slow = misc(
+        d.script("slow", "sleep 30"),
+        false,
+        Duration::from_millis(300),
+    );
     assert_eq!(run(&slow), Err(Failure::Script));
-    let missing = spec(Probe::Misc { cmd: None, timeout: t, dynamic: false }, "127.0.0.1:0".parse().unwrap());
+    let missing = spec(
+        Probe::Misc {
+            cmd: None,
+            timeout: t,
+            dynamic: false,
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    );
     assert_eq!(run(&missing), Err(Failure::Script));
 }
 
@@ -506,7 +694,12 @@ fn check_file_values() {
     let p = d.0.join("state");
     let f = |weight, reverse| {
         spec(
-            Probe::File { path: p.to_string_lossy().into_owned(), weight, reverse, base_weight: 10 },
+            Probe::File {
+                path: p.to_string_lossy().into_owned(),
+                weight,
+                reverse,
+                base_weight: 10,
+            },
             "127.0.0.1:0".parse().unwrap(),
         )
     };
@@ -519,4 +712,73 @@ fn check_file_values() {
     assert_eq!(run(&f(2, false)), Ok(Outcome::Up { weight: Some(16) }));
     std::fs::remove_file(&p).unwrap();
     assert_eq!(run(&f(0, false)), Err(Failure::File));
+}
+
+#[test]
+fn check_ping_both_socket_kinds_in_a_private_netns() {
+    use vigil::check::ping::{PingSocket, open};
+    // A thread of our own in a fresh network namespace (ping_group_range
+    // is per namespace), so the host's setting is never touched.
+    let r = thread::spawn(|| {
+        // SAFETY: plain syscall; affects only this thread.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return None; // not root: nothing to show
+        }
+        let up = std::process::Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status();
+        assert!(
+            up.map(|s| s.success()).unwrap_or(false),
+            "ip link set lo up"
+        );
+        let t = Target::new("127.0.0.1:0".parse().unwrap(), IO);
+        let ping = spec(Probe::Ping, t.dst);
+        // /proc/sys/net shows the namespace of the task that opens it.
+        let range = "/proc/sys/net/ipv4/ping_group_range";
+        std::fs::write(range, "1 0\n").unwrap();
+        let raw = (open(&t).map(|s| s.1), run(&ping));
+        std::fs::write(range, "0 4294967294\n").unwrap();
+        let dgram = (open(&t).map(|s| s.1), run(&ping));
+        Some((raw, dgram))
+    })
+    .join()
+    .unwrap();
+    if let Some((raw, dgram)) = r {
+        assert_eq!(raw, (Ok(PingSocket::Raw), Ok(Outcome::UP)));
+        assert_eq!(dgram, (Ok(PingSocket::Unprivileged), Ok(Outcome::UP)));
+    }
+}
+
+// ---------------------------------------------------------------- bindings
+
+#[test]
+fn check_bindto_and_bind_port_set_the_source() {
+    let peer = Arc::new(Mutex::new(None));
+    let p2 = peer.clone();
+    let srv = Server::tcp(move |c| {
+        if let Ok(mut p) = p2.lock() {
+            *p = c.peer_addr().ok();
+        }
+    });
+    let mut s = spec(Probe::Tcp, srv.addr);
+    let src: SocketAddr = {
+        let u = UdpSocket::bind("127.0.0.2:0").unwrap(); // a free port to reuse
+        u.local_addr().unwrap()
+    };
+    s.target.bindto = Some(src.ip());
+    s.target.bind_port = Some(src.port());
+    assert_eq!(run(&s), Ok(Outcome::UP));
+    drop(srv); // joins the server thread: the peer is recorded
+    assert_eq!(*peer.lock().unwrap(), Some(src));
+}
+
+#[test]
+fn check_tcp_over_ipv6_loopback() {
+    let Ok(l) = TcpListener::bind("[::1]:0") else {
+        return;
+    }; // no IPv6 here
+    let addr = l.local_addr().unwrap();
+    assert_eq!(run(&spec(Probe::Tcp, addr)), Ok(Outcome::UP));
+    drop(l);
+    assert_eq!(run(&spec(Probe::Tcp, addr)), Err(Failure::Refused));
 }

@@ -24,7 +24,8 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 use vigil::check::{CheckEvent, NoTls, RsId, plan, spawn_checkers};
 use vigil::config::model::{
-    CheckKind, CheckTarget, Checker, Config, HttpCheck, HttpUrl, Microseconds, RealServer, VirtualServer,
+    CheckKind, CheckTarget, Checker, Config, HttpCheck, HttpUrl, Microseconds, RealServer,
+    VirtualServer,
 };
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -61,12 +62,22 @@ impl Scripted {
                         Ok(n) => req.extend_from_slice(&b[..n]),
                     }
                 }
-                let code = codes.lock().map(|mut q| q.pop_front().unwrap_or(200)).unwrap_or(200);
+                let code = codes
+                    .lock()
+                    .map(|mut q| q.pop_front().unwrap_or(200))
+                    .unwrap_or(200);
                 r2.fetch_add(1, Ordering::SeqCst);
-                let _ = c.write_all(format!("HTTP/1.0 {code} X\r\nContent-Length: 2\r\n\r\nok").as_bytes());
+                let _ = c.write_all(
+                    format!("HTTP/1.0 {code} X\r\nContent-Length: 2\r\n\r\nok").as_bytes(),
+                );
             }
         });
-        Scripted { addr, requests, stop, thread: Some(thread) }
+        Scripted {
+            addr,
+            requests,
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -84,10 +95,16 @@ fn config(port: u16, retry: u32, alpha: bool) -> Config {
     let ms = |n: u64| Some(Microseconds(n * 1000));
     let checker = Checker {
         kind: CheckKind::Http(HttpCheck {
-            urls: vec![HttpUrl { path: "/".into(), ..HttpUrl::default() }],
+            urls: vec![HttpUrl {
+                path: "/".into(),
+                ..HttpUrl::default()
+            }],
             ..HttpCheck::default()
         }),
-        target: CheckTarget { connect_timeout: ms(2000), ..CheckTarget::default() },
+        target: CheckTarget {
+            connect_timeout: ms(2000),
+            ..CheckTarget::default()
+        },
         retry: Some(retry),
         delay_before_retry: ms(10),
         delay_loop: ms(20),
@@ -101,7 +118,13 @@ fn config(port: u16, retry: u32, alpha: bool) -> Config {
         checkers: vec![checker],
         ..RealServer::default()
     };
-    Config { virtual_servers: vec![VirtualServer { real_servers: vec![rs], ..VirtualServer::default() }], ..Config::default() }
+    Config {
+        virtual_servers: vec![VirtualServer {
+            real_servers: vec![rs],
+            ..VirtualServer::default()
+        }],
+        ..Config::default()
+    }
 }
 
 /// Runs the checkers until `want` events arrived (or the deadline), then

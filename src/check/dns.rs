@@ -68,7 +68,13 @@ pub async fn check(t: &Target, qtype: u16, name: &str) -> Result<(), Failure> {
     })
     .await
     // On a connected UDP socket, ECONNREFUSED is an ICMP port unreachable.
-    .map_err(|e| if e == Failure::Refused { Failure::Unreachable } else { e })?;
+    .map_err(|e| {
+        if e == Failure::Refused {
+            Failure::Unreachable
+        } else {
+            e
+        }
+    })?;
     judge_reply(&r[..n], id)
 }
 
@@ -82,7 +88,10 @@ mod tests {
         let n = build_query(&mut b, 0x1234, 1, "ex.org.").unwrap();
         assert_eq!(
             &b[..n],
-            &[0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, b'e', b'x', 3, b'o', b'r', b'g', 0, 0, 1, 0, 1]
+            &[
+                0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, b'e', b'x', 3, b'o', b'r', b'g', 0, 0,
+                1, 0, 1
+            ]
         );
         let n = build_query(&mut b, 1, 6, ".").unwrap();
         assert_eq!(&b[12..n], &[0, 0, 6, 0, 1]);

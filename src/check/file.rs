@@ -20,7 +20,11 @@ pub const WEIGHT_FAULT: i64 = i32::MIN as i64;
 /// keepalived reads the number with strtol: leading blanks, a sign, digits;
 /// anything else (or nothing) reads as 0.
 pub fn parse_value(b: &[u8]) -> i64 {
-    let mut it = b.iter().copied().skip_while(|c| c.is_ascii_whitespace()).peekable();
+    let mut it = b
+        .iter()
+        .copied()
+        .skip_while(|c| c.is_ascii_whitespace())
+        .peekable();
     let neg = match it.peek() {
         Some(b'-') => {
             it.next();
@@ -44,7 +48,9 @@ pub fn judge(value: i64, weight: i32, reverse: bool, base_weight: i32) -> Outcom
         let fault = (value != 0) != reverse;
         return if fault { Outcome::Down } else { Outcome::UP };
     }
-    let status = value.saturating_mul(i64::from(weight)).saturating_mul(if reverse { -1 } else { 1 });
+    let status = value
+        .saturating_mul(i64::from(weight))
+        .saturating_mul(if reverse { -1 } else { 1 });
     let status = status.clamp(i64::from(i32::MIN), i64::from(i32::MAX));
     if status <= WEIGHT_FAULT {
         return Outcome::Down;

@@ -34,11 +34,21 @@ pub struct Response {
 /// The status code of a status line: the number after its first space
 /// (0 when there is none).
 fn status_code(head: &[u8]) -> u16 {
-    let line_end = head.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(head.len());
+    let line_end = head
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(head.len());
     let line = &head[..line_end];
-    let Some(sp) = line.iter().position(|&b| b == b' ') else { return 0 };
+    let Some(sp) = line.iter().position(|&b| b == b' ') else {
+        return 0;
+    };
     let mut code: u32 = 0;
-    for &b in line[sp + 1..].iter().skip_while(|b| **b == b' ').take_while(|b| b.is_ascii_digit()).take(5) {
+    for &b in line[sp + 1..]
+        .iter()
+        .skip_while(|b| **b == b' ')
+        .take_while(|b| b.is_ascii_digit())
+        .take(5)
+    {
         code = code * 10 + u32::from(b - b'0');
     }
     u16::try_from(code).unwrap_or(0)
@@ -49,7 +59,9 @@ fn content_length(head: &[u8]) -> Option<u64> {
     const NAME: &[u8] = b"content-length:";
     for line in head.split(|&b| b == b'\n') {
         if line.len() > NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME) {
-            let v = line[NAME.len()..].iter().skip_while(|b| **b == b' ' || **b == b'\t');
+            let v = line[NAME.len()..]
+                .iter()
+                .skip_while(|b| **b == b' ' || **b == b'\t');
             let mut n: u64 = 0;
             let mut any = false;
             for &b in v.take_while(|b| b.is_ascii_digit()) {
@@ -78,7 +90,14 @@ pub struct ResponseReader {
 
 impl Default for ResponseReader {
     fn default() -> Self {
-        ResponseReader { head: [0; HEADER_BUF], head_len: 0, status: None, remaining: None, body_len: 0, md5: Md5::new() }
+        ResponseReader {
+            head: [0; HEADER_BUF],
+            head_len: 0,
+            status: None,
+            remaining: None,
+            body_len: 0,
+            md5: Md5::new(),
+        }
     }
 }
 
@@ -124,7 +143,12 @@ impl ResponseReader {
                 self.status = Some(status_code(head));
                 self.remaining = content_length(head);
                 let extra = &self.head[end..self.head_len];
-                hash_body(&mut self.md5, &mut self.remaining, &mut self.body_len, extra);
+                hash_body(
+                    &mut self.md5,
+                    &mut self.remaining,
+                    &mut self.body_len,
+                    extra,
+                );
             } else if self.head_len == HEADER_BUF {
                 return Err(Failure::NoHeaders);
             }
@@ -138,7 +162,11 @@ impl ResponseReader {
     /// At end of stream: the response, or NoHeaders when none arrived.
     pub fn finish(self) -> Result<Response, Failure> {
         let status = self.status.ok_or(Failure::NoHeaders)?;
-        Ok(Response { status, digest: self.md5.finalize().into(), body_len: self.body_len })
+        Ok(Response {
+            status,
+            digest: self.md5.finalize().into(),
+            body_len: self.body_len,
+        })
     }
 }
 
@@ -167,12 +195,21 @@ pub async fn fetch<S: AsyncRead + AsyncWrite + Unpin>(
     request: &[u8],
     io_timeout: Duration,
 ) -> Result<Response, Failure> {
-    timeout(io_timeout, async { stream.write_all(request).await.map_err(|e| io_failure(&e)) }).await?;
-    timeout(io_timeout, async { stream.flush().await.map_err(|e| io_failure(&e)) }).await?;
+    timeout(io_timeout, async {
+        stream.write_all(request).await.map_err(|e| io_failure(&e))
+    })
+    .await?;
+    timeout(io_timeout, async {
+        stream.flush().await.map_err(|e| io_failure(&e))
+    })
+    .await?;
     let mut reader = ResponseReader::new();
     let mut buf = [0u8; 2048];
     loop {
-        let n = timeout(io_timeout, async { stream.read(&mut buf).await.map_err(|e| io_failure(&e)) }).await?;
+        let n = timeout(io_timeout, async {
+            stream.read(&mut buf).await.map_err(|e| io_failure(&e))
+        })
+        .await?;
         if n == 0 {
             return reader.finish();
         }
@@ -194,7 +231,11 @@ pub fn judge(url: &UrlSpec, resp: &Response) -> Result<(), Failure> {
 }
 
 /// One url over a fresh connection (TLS when `tls` is Some).
-pub async fn check_url(t: &Target, url: &UrlSpec, tls: Option<&dyn TlsConnector>) -> Result<Response, Failure> {
+pub async fn check_url(
+    t: &Target,
+    url: &UrlSpec,
+    tls: Option<&dyn TlsConnector>,
+) -> Result<Response, Failure> {
     let tcp = tcp_connect(t).await?;
     let resp = match tls {
         None => {
@@ -202,7 +243,11 @@ pub async fn check_url(t: &Target, url: &UrlSpec, tls: Option<&dyn TlsConnector>
             fetch(&mut s, &url.request, t.connect_timeout).await?
         }
         Some(c) => {
-            let mut s = timeout(t.connect_timeout, c.connect(tcp, url.sni.as_deref(), t.dst.ip())).await?;
+            let mut s = timeout(
+                t.connect_timeout,
+                c.connect(tcp, url.sni.as_deref(), t.dst.ip()),
+            )
+            .await?;
             fetch(&mut s, &url.request, t.connect_timeout).await?
         }
     };
@@ -211,7 +256,11 @@ pub async fn check_url(t: &Target, url: &UrlSpec, tls: Option<&dyn TlsConnector>
 }
 
 /// A whole HTTP_GET / SSL_GET run.
-pub async fn check(t: &Target, urls: &[UrlSpec], tls: Option<&dyn TlsConnector>) -> Result<(), Failure> {
+pub async fn check(
+    t: &Target,
+    urls: &[UrlSpec],
+    tls: Option<&dyn TlsConnector>,
+) -> Result<(), Failure> {
     for u in urls {
         if let Err(e) = check_url(t, u, tls).await {
             log::debug!("HTTP check of {} url {}: {e}", t.dst, u.path);
@@ -234,7 +283,10 @@ mod tests {
         let d = genhash(b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nhello").map(|d| hex(&d));
         assert_eq!(d.as_deref(), Some("5d41402abc4b2a76b9719d911017c592"));
         // Empty body: MD5 of nothing.
-        assert_eq!(genhash(b"HTTP/1.0 204 No\r\n\r\n").map(|d| hex(&d)), Some(md5_hex(b"")));
+        assert_eq!(
+            genhash(b"HTTP/1.0 204 No\r\n\r\n").map(|d| hex(&d)),
+            Some(md5_hex(b""))
+        );
         assert_eq!(genhash(b"HTTP/1.0 200 OK\r\nno end"), None);
     }
 
@@ -252,7 +304,11 @@ mod tests {
             r.feed(&resp[..cut]).unwrap();
             r.feed(&resp[cut..]).unwrap();
             let got = r.finish().unwrap();
-            assert_eq!(got.digest, Md5::digest(b"the body, in pieces").as_slice(), "cut at {cut}");
+            assert_eq!(
+                got.digest,
+                Md5::digest(b"the body, in pieces").as_slice(),
+                "cut at {cut}"
+            );
             assert_eq!(got.status, 200);
         }
     }

@@ -16,13 +16,21 @@ use std::time::Duration;
 pub fn judge(outcome: ScriptOutcome, dynamic: bool) -> Outcome {
     match outcome {
         ScriptOutcome::Exited(0) => Outcome::UP,
-        ScriptOutcome::Exited(code @ 2..=255) if dynamic => Outcome::Up { weight: Some(code - 2) },
+        ScriptOutcome::Exited(code @ 2..=255) if dynamic => Outcome::Up {
+            weight: Some(code - 2),
+        },
         _ => Outcome::Down,
     }
 }
 
-pub async fn check(cmd: Option<&ScriptCommand>, timeout: Duration, dynamic: bool) -> Result<Outcome, Failure> {
-    let Some(cmd) = cmd else { return Err(Failure::Script) };
+pub async fn check(
+    cmd: Option<&ScriptCommand>,
+    timeout: Duration,
+    dynamic: bool,
+) -> Result<Outcome, Failure> {
+    let Some(cmd) = cmd else {
+        return Err(Failure::Script);
+    };
     let out = run_script(cmd, Some(timeout)).await;
     match judge(out, dynamic) {
         Outcome::Down => {
@@ -44,8 +52,14 @@ mod tests {
         assert_eq!(judge(ScriptOutcome::Exited(7), false), Outcome::Down);
         assert_eq!(judge(ScriptOutcome::Exited(0), true), Outcome::UP);
         assert_eq!(judge(ScriptOutcome::Exited(1), true), Outcome::Down);
-        assert_eq!(judge(ScriptOutcome::Exited(2), true), Outcome::Up { weight: Some(0) });
-        assert_eq!(judge(ScriptOutcome::Exited(255), true), Outcome::Up { weight: Some(253) });
+        assert_eq!(
+            judge(ScriptOutcome::Exited(2), true),
+            Outcome::Up { weight: Some(0) }
+        );
+        assert_eq!(
+            judge(ScriptOutcome::Exited(255), true),
+            Outcome::Up { weight: Some(253) }
+        );
         assert_eq!(judge(ScriptOutcome::TimedOut, true), Outcome::Down);
         assert_eq!(judge(ScriptOutcome::Signaled(9), false), Outcome::Down);
     }

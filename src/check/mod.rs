@@ -27,5 +27,7 @@ pub use http::{genhash, hex as digest_hex};
 pub use net::Failure;
 pub use plan::{CheckSpec, Probe, RealServerPlan, Target, UrlSpec, http_request, plan};
 pub use runner::{Checkers, EventSink, run_once, spawn_checkers};
-pub use state::{CheckEvent, CheckEventKind, CheckerRetry, Outcome, RetryPolicy, RsId, RsState, Step};
+pub use state::{
+    CheckEvent, CheckEventKind, CheckerRetry, Outcome, RetryPolicy, RsId, RsState, Step,
+};
 pub use tls::{NoTls, TlsConnector, TlsStream};

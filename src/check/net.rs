@@ -3,7 +3,9 @@
 
 use super::plan::Target;
 use async_io::{Async, Timer};
-use nix::sys::socket::{self, AddressFamily, SockFlag, SockProtocol, SockType, SockaddrStorage, sockopt};
+use nix::sys::socket::{
+    self, AddressFamily, SockFlag, SockProtocol, SockType, SockaddrStorage, sockopt,
+};
 use smol::future;
 use std::fmt;
 use std::future::Future;
@@ -84,7 +86,10 @@ pub fn io_failure(e: &std::io::Error) -> Failure {
 }
 
 /// `fut`, or `Failure::Timeout` after `t`.
-pub async fn timeout<T>(t: Duration, fut: impl Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+pub async fn timeout<T>(
+    t: Duration,
+    fut: impl Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
     future::or(fut, async {
         Timer::after(t).await;
         Err(Failure::Timeout)
@@ -93,7 +98,11 @@ pub async fn timeout<T>(t: Duration, fut: impl Future<Output = Result<T, Failure
 }
 
 fn family(a: &SocketAddr) -> AddressFamily {
-    if a.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 }
+    if a.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    }
 }
 
 fn errno(e: nix::Error) -> i32 {
@@ -101,9 +110,18 @@ fn errno(e: nix::Error) -> i32 {
 }
 
 /// A non-blocking, close-on-exec socket with the target's bindings applied.
-pub fn bound_socket(t: &Target, ty: SockType, proto: Option<SockProtocol>) -> Result<OwnedFd, Failure> {
-    let fd = socket::socket(family(&t.dst), ty, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, proto)
-        .map_err(|e| Failure::Socket(errno(e)))?;
+pub fn bound_socket(
+    t: &Target,
+    ty: SockType,
+    proto: Option<SockProtocol>,
+) -> Result<OwnedFd, Failure> {
+    let fd = socket::socket(
+        family(&t.dst),
+        ty,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        proto,
+    )
+    .map_err(|e| Failure::Socket(errno(e)))?;
     if let Some(dev) = &t.bind_if {
         socket::setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(dev))
             .map_err(|e| Failure::Bind(errno(e)))?;
@@ -125,7 +143,8 @@ pub fn bound_socket(t: &Target, ty: SockType, proto: Option<SockProtocol>) -> Re
             let _ = socket::setsockopt(&fd, sockopt::ReuseAddr, &true);
         }
         let sa = SockaddrStorage::from(SocketAddr::new(ip, t.bind_port.unwrap_or(0)));
-        socket::bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &sa).map_err(|e| Failure::Bind(errno(e)))?;
+        socket::bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &sa)
+            .map_err(|e| Failure::Bind(errno(e)))?;
     }
     Ok(fd)
 }
@@ -174,7 +193,9 @@ pub fn random_u64() -> u64 {
     if n == 8 {
         return u64::from_ne_bytes(b);
     }
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)
 }
 

@@ -21,7 +21,11 @@ const ECHO_LEN: usize = 8 + PAYLOAD.len();
 pub fn checksum(b: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     for c in b.chunks(2) {
-        let w = if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { u16::from(c[0]) << 8 };
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from(c[0]) << 8
+        };
         sum += u32::from(w);
     }
     while sum >> 16 != 0 {
@@ -55,12 +59,28 @@ pub fn is_reply(pkt: &[u8], v6: bool, id: Option<u16>, seq: u16) -> bool {
     id_ok && u16::from_be_bytes([pkt[6], pkt[7]]) == seq
 }
 
-fn open(t: &Target) -> Result<(OwnedFd, bool), Failure> {
-    let proto = if t.dst.is_ipv4() { SockProtocol::Icmp } else { SockProtocol::IcmpV6 };
+/// Which kind of ICMP socket a check used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PingSocket {
+    /// `SOCK_DGRAM` ping socket: no privilege, kernel-owned id.
+    Unprivileged,
+    /// `SOCK_RAW`: needs CAP_NET_RAW.
+    Raw,
+}
+
+/// Opens the ICMP socket for `t`: unprivileged when the kernel allows it.
+pub fn open(t: &Target) -> Result<(OwnedFd, PingSocket), Failure> {
+    let proto = if t.dst.is_ipv4() {
+        SockProtocol::Icmp
+    } else {
+        SockProtocol::IcmpV6
+    };
     match bound_socket(t, SockType::Datagram, Some(proto)) {
-        Ok(fd) => Ok((fd, false)),
-        Err(Failure::Socket(e)) if e == libc::EACCES || e == libc::EPERM || e == libc::EPROTONOSUPPORT => {
-            bound_socket(t, SockType::Raw, Some(proto)).map(|fd| (fd, true))
+        Ok(fd) => Ok((fd, PingSocket::Unprivileged)),
+        Err(Failure::Socket(e))
+            if e == libc::EACCES || e == libc::EPERM || e == libc::EPROTONOSUPPORT =>
+        {
+            bound_socket(t, SockType::Raw, Some(proto)).map(|fd| (fd, PingSocket::Raw))
         }
         Err(e) => Err(e),
     }
@@ -68,7 +88,8 @@ fn open(t: &Target) -> Result<(OwnedFd, bool), Failure> {
 
 pub async fn check(t: &Target) -> Result<(), Failure> {
     let v6 = t.dst.is_ipv6();
-    let (fd, raw) = open(t)?;
+    let (fd, kind) = open(t)?;
+    let raw = kind == PingSocket::Raw;
     let dst = SockaddrStorage::from(std::net::SocketAddr::new(t.dst.ip(), 0));
     socket::connect(fd.as_raw_fd(), &dst).map_err(|e| Failure::Connect(e as i32))?;
     // UdpSocket is only the fd's carrier: send/recv on a connected socket.
@@ -97,7 +118,13 @@ pub async fn check(t: &Target) -> Result<(), Failure> {
         }
     })
     .await
-    .map_err(|e| if e == Failure::Timeout { Failure::Ping } else { e })
+    .map_err(|e| {
+        if e == Failure::Timeout {
+            Failure::Ping
+        } else {
+            e
+        }
+    })
 }
 
 #[cfg(test)]
@@ -116,7 +143,10 @@ mod tests {
         assert!(is_reply(&reply, false, Some(0x0102), 0x0304));
         assert!(!is_reply(&reply, false, Some(0x0103), 0x0304));
         assert!(is_reply(&reply, false, None, 0x0304));
-        assert!(!is_reply(&b, false, None, 0x0304), "our own request is not a reply");
+        assert!(
+            !is_reply(&b, false, None, 0x0304),
+            "our own request is not a reply"
+        );
         assert!(!is_reply(&reply[..4], false, None, 0x0304));
     }
 }

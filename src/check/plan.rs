@@ -12,8 +12,8 @@
 
 use super::state::{RetryPolicy, RsId};
 use crate::config::model::{
-    CheckKind, Checker, Config, DnsCheck, FileCheck, HttpCheck, HttpUrl, MiscCheck, Microseconds, RawOption,
-    RealServer, SmtpCheck, UdpCheck, VirtualServer,
+    CheckKind, Checker, Config, DnsCheck, FileCheck, HttpCheck, HttpUrl, Microseconds, MiscCheck,
+    RawOption, RealServer, SmtpCheck, UdpCheck, VirtualServer,
 };
 use crate::notify::{ScriptCommand, prepare_script};
 use std::net::{IpAddr, SocketAddr};
@@ -36,7 +36,14 @@ pub struct Target {
 impl Target {
     /// A target with no binding, for tests and tools.
     pub fn new(dst: SocketAddr, connect_timeout: Duration) -> Target {
-        Target { dst, bindto: None, bind_port: None, bind_if: None, fwmark: None, connect_timeout }
+        Target {
+            dst,
+            bindto: None,
+            bind_port: None,
+            bind_if: None,
+            fwmark: None,
+            connect_timeout,
+        }
     }
 }
 
@@ -55,20 +62,40 @@ pub struct UrlSpec {
 
 impl UrlSpec {
     pub fn status_ok(&self, code: u16) -> bool {
-        self.status.iter().any(|&(lo, hi)| (lo..=hi).contains(&code))
+        self.status
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&code))
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Probe {
     Tcp,
-    Http { urls: Vec<UrlSpec>, tls: bool },
-    Smtp { helo: String, hosts: Vec<Target> },
-    Misc { cmd: Option<ScriptCommand>, timeout: Duration, dynamic: bool },
-    Dns { qtype: u16, name: String },
+    Http {
+        urls: Vec<UrlSpec>,
+        tls: bool,
+    },
+    Smtp {
+        helo: String,
+        hosts: Vec<Target>,
+    },
+    Misc {
+        cmd: Option<ScriptCommand>,
+        timeout: Duration,
+        dynamic: bool,
+    },
+    Dns {
+        qtype: u16,
+        name: String,
+    },
     Udp(UdpCheck),
     Ping,
-    File { path: String, weight: i32, reverse: bool, base_weight: i32 },
+    File {
+        path: String,
+        weight: i32,
+        reverse: bool,
+        base_weight: i32,
+    },
 }
 
 /// One checker, ready to run.
@@ -101,8 +128,17 @@ pub fn plan(config: &Config) -> Vec<RealServerPlan> {
             };
             let id = RsId { vs: v, rs: r };
             let port = rs.port.unwrap_or(0);
-            let checkers = rs.checkers.iter().filter_map(|c| checker_spec(config, vs, rs, c)).collect();
-            out.push(RealServerPlan { id, addr: SocketAddr::new(rs.addr, port), weight: rs.weight, checkers });
+            let checkers = rs
+                .checkers
+                .iter()
+                .filter_map(|c| checker_spec(config, vs, rs, c))
+                .collect();
+            out.push(RealServerPlan {
+                id,
+                addr: SocketAddr::new(rs.addr, port),
+                weight: rs.weight,
+                checkers,
+            });
         }
     }
     out
@@ -123,10 +159,18 @@ fn raw_u32(other: &[RawOption], kw: &str) -> Option<u32> {
 
 fn raw_flag(other: &[RawOption], kw: &str) -> Option<bool> {
     let o = raw(other, kw)?;
-    Some(!matches!(o.args.first().map(String::as_str), Some("false" | "off" | "no" | "0")))
+    Some(!matches!(
+        o.args.first().map(String::as_str),
+        Some("false" | "off" | "no" | "0")
+    ))
 }
 
-fn checker_spec(config: &Config, vs: &VirtualServer, rs: &RealServer, c: &Checker) -> Option<CheckSpec> {
+fn checker_spec(
+    config: &Config,
+    vs: &VirtualServer,
+    rs: &RealServer,
+    c: &Checker,
+) -> Option<CheckSpec> {
     let o = &rs.other;
     let delay_loop = c
         .delay_loop
@@ -139,7 +183,10 @@ fn checker_spec(config: &Config, vs: &VirtualServer, rs: &RealServer, c: &Checke
         _ => (1, DEFAULT_DELAY_BEFORE_RETRY),
     };
     let policy = RetryPolicy {
-        retry: c.retry.or_else(|| raw_u32(o, "retry")).unwrap_or(default_retry),
+        retry: c
+            .retry
+            .or_else(|| raw_u32(o, "retry"))
+            .unwrap_or(default_retry),
         delay_loop,
         delay_before_retry: c
             .delay_before_retry
@@ -148,12 +195,22 @@ fn checker_spec(config: &Config, vs: &VirtualServer, rs: &RealServer, c: &Checke
             .unwrap_or(default_dbr),
         alpha: c.alpha.or_else(|| raw_flag(o, "alpha")).unwrap_or(vs.alpha),
     };
-    let warmup = c.warmup.map(|m| m.as_duration()).or_else(|| raw_secs(o, "warmup")).unwrap_or(delay_loop);
+    let warmup = c
+        .warmup
+        .map(|m| m.as_duration())
+        .or_else(|| raw_secs(o, "warmup"))
+        .unwrap_or(delay_loop);
     let target = target_of(&c.target, rs, raw_secs(o, "connect_timeout"));
     let probe = match &c.kind {
         CheckKind::Tcp => Probe::Tcp,
-        CheckKind::Http(h) => Probe::Http { urls: urls(h, vs, rs, &target, false), tls: false },
-        CheckKind::Ssl(h) => Probe::Http { urls: urls(h, vs, rs, &target, true), tls: true },
+        CheckKind::Http(h) => Probe::Http {
+            urls: urls(h, vs, rs, &target, false),
+            tls: false,
+        },
+        CheckKind::Ssl(h) => Probe::Http {
+            urls: urls(h, vs, rs, &target, true),
+            tls: true,
+        },
         CheckKind::Smtp(s) => smtp(config, s, rs, &target, raw_secs(o, "connect_timeout")),
         CheckKind::Misc(m) => misc(config, m, delay_loop),
         CheckKind::Dns(d) => dns(d)?,
@@ -161,10 +218,19 @@ fn checker_spec(config: &Config, vs: &VirtualServer, rs: &RealServer, c: &Checke
         CheckKind::Ping => Probe::Ping,
         CheckKind::File(f) => file(config, f, rs),
     };
-    Some(CheckSpec { probe, target, policy, warmup })
+    Some(CheckSpec {
+        probe,
+        target,
+        policy,
+        warmup,
+    })
 }
 
-fn target_of(t: &crate::config::model::CheckTarget, rs: &RealServer, rs_timeout: Option<Duration>) -> Target {
+fn target_of(
+    t: &crate::config::model::CheckTarget,
+    rs: &RealServer,
+    rs_timeout: Option<Duration>,
+) -> Target {
     let ip = t.connect_ip.unwrap_or(rs.addr);
     let port = t.connect_port.or(rs.port).unwrap_or(0);
     Target {
@@ -173,7 +239,11 @@ fn target_of(t: &crate::config::model::CheckTarget, rs: &RealServer, rs_timeout:
         bind_port: t.bind_port,
         bind_if: t.bind_if.clone(),
         fwmark: t.fwmark,
-        connect_timeout: t.connect_timeout.map(|m| m.as_duration()).or(rs_timeout).unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        connect_timeout: t
+            .connect_timeout
+            .map(|m| m.as_duration())
+            .or(rs_timeout)
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
     }
 }
 
@@ -181,7 +251,12 @@ fn target_of(t: &crate::config::model::CheckTarget, rs: &RealServer, rs_timeout:
 /// http_protocol 1.1), `Connection: close` for 1.0C and 1.1, and Host from
 /// the first virtualhost of url > checker > real server > virtual server,
 /// else the target address with its port (IPv6 in brackets).
-pub fn http_request(path: &str, protocol: Option<&str>, vhost: Option<&str>, dst: SocketAddr) -> Vec<u8> {
+pub fn http_request(
+    path: &str,
+    protocol: Option<&str>,
+    vhost: Option<&str>,
+    dst: SocketAddr,
+) -> Vec<u8> {
     let minor = if protocol == Some("1.1") { 1 } else { 0 };
     let close = matches!(protocol, Some("1.1" | "1.0C" | "1.0c"));
     let host = match (vhost, dst.ip()) {
@@ -197,7 +272,10 @@ pub fn http_request(path: &str, protocol: Option<&str>, vhost: Option<&str>, dst
 }
 
 fn rs_virtualhost(rs: &RealServer) -> Option<&str> {
-    raw(&rs.other, "virtualhost")?.args.first().map(String::as_str)
+    raw(&rs.other, "virtualhost")?
+        .args
+        .first()
+        .map(String::as_str)
 }
 
 fn urls(h: &HttpCheck, vs: &VirtualServer, rs: &RealServer, t: &Target, tls: bool) -> Vec<UrlSpec> {
@@ -214,8 +292,16 @@ fn urls(h: &HttpCheck, vs: &VirtualServer, rs: &RealServer, t: &Target, tls: boo
                 path: u.path.clone(),
                 request: http_request(&u.path, h.http_protocol.as_deref(), vhost, t.dst),
                 digest: u.digest.as_deref().and_then(parse_digest),
-                status: if u.status_code.is_empty() { vec![(200, 299)] } else { u.status_code.clone() },
-                sni: if tls && h.enable_sni { vhost.map(String::from) } else { None },
+                status: if u.status_code.is_empty() {
+                    vec![(200, 299)]
+                } else {
+                    u.status_code.clone()
+                },
+                sni: if tls && h.enable_sni {
+                    vhost.map(String::from)
+                } else {
+                    None
+                },
             }
         })
         .collect()
@@ -235,26 +321,46 @@ pub fn parse_digest(hex: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-fn smtp(config: &Config, s: &SmtpCheck, rs: &RealServer, t: &Target, rs_timeout: Option<Duration>) -> Probe {
+fn smtp(
+    config: &Config,
+    s: &SmtpCheck,
+    rs: &RealServer,
+    t: &Target,
+    rs_timeout: Option<Duration>,
+) -> Probe {
     let helo = s
         .helo_name
         .clone()
         .or_else(|| config.global.smtp_helo_name.clone())
-        .or_else(|| nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()))
+        .or_else(|| {
+            nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+        })
         .unwrap_or_else(|| "localhost".to_string());
-    let hosts = s.hosts.iter().map(|h| target_of(h, rs, rs_timeout.or(Some(t.connect_timeout)))).collect();
+    let hosts = s
+        .hosts
+        .iter()
+        .map(|h| target_of(h, rs, rs_timeout.or(Some(t.connect_timeout))))
+        .collect();
     Probe::Smtp { helo, hosts }
 }
 
 fn misc(config: &Config, m: &MiscCheck, delay_loop: Duration) -> Probe {
     let cmd = prepare_script(&m.misc_path, &config.global);
     if cmd.is_none() {
-        log::warn!("MISC_CHECK script {:?} cannot run: the checker will report failure", m.misc_path.argv.first());
+        log::warn!(
+            "MISC_CHECK script {:?} cannot run: the checker will report failure",
+            m.misc_path.argv.first()
+        );
     }
     Probe::Misc {
         cmd,
         // keepalived: misc_timeout defaults to delay_loop.
-        timeout: m.misc_timeout.map(|t| t.as_duration()).unwrap_or(delay_loop),
+        timeout: m
+            .misc_timeout
+            .map(|t| t.as_duration())
+            .unwrap_or(delay_loop),
         dynamic: m.misc_dynamic,
     }
 }
@@ -278,7 +384,10 @@ fn dns(d: &DnsCheck) -> Option<Probe> {
         log::warn!("DNS_CHECK type {} unknown - checker skipped", d.query_type);
         return None;
     };
-    Some(Probe::Dns { qtype, name: d.name.clone() })
+    Some(Probe::Dns {
+        qtype,
+        name: d.name.clone(),
+    })
 }
 
 fn file(config: &Config, f: &FileCheck, rs: &RealServer) -> Probe {
@@ -289,7 +398,12 @@ fn file(config: &Config, f: &FileCheck, rs: &RealServer) -> Probe {
         .find(|t| t.name == f.track_file)
         .map(|t| t.file.clone())
         .unwrap_or_else(|| f.track_file.clone());
-    Probe::File { path, weight: f.weight, reverse: f.weight_reverse, base_weight: rs.weight }
+    Probe::File {
+        path,
+        weight: f.weight,
+        reverse: f.weight_reverse,
+        base_weight: rs.weight,
+    }
 }
 
 #[cfg(test)]
@@ -299,12 +413,25 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn config_with(kind: CheckKind, tweak: impl FnOnce(&mut Checker, &mut RealServer)) -> Config {
-        let mut ch = Checker { kind, ..Checker::default() };
-        let mut rs = RealServer { addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), port: Some(8080), ..RealServer::default() };
+        let mut ch = Checker {
+            kind,
+            ..Checker::default()
+        };
+        let mut rs = RealServer {
+            addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            port: Some(8080),
+            ..RealServer::default()
+        };
         tweak(&mut ch, &mut rs);
         rs.checkers.push(ch);
-        let vs = VirtualServer { real_servers: vec![rs], ..VirtualServer::default() };
-        Config { virtual_servers: vec![vs], ..Config::default() }
+        let vs = VirtualServer {
+            real_servers: vec![rs],
+            ..VirtualServer::default()
+        };
+        Config {
+            virtual_servers: vec![vs],
+            ..Config::default()
+        }
     }
 
     #[test]
@@ -317,20 +444,44 @@ mod tests {
         assert_eq!(c.policy.delay_before_retry, Duration::from_secs(1));
         assert_eq!(c.warmup, Duration::from_secs(60));
         assert_eq!(c.target.connect_timeout, Duration::from_secs(5));
-        let p = plan(&config_with(CheckKind::Dns(DnsCheck { query_type: "A".into(), name: "x.".into() }), |_, _| {}));
-        assert_eq!((p[0].checkers[0].policy.retry, p[0].checkers[0].policy.delay_before_retry), (3, Duration::from_secs(60)));
+        let p = plan(&config_with(
+            CheckKind::Dns(DnsCheck {
+                query_type: "A".into(),
+                name: "x.".into(),
+            }),
+            |_, _| {},
+        ));
+        assert_eq!(
+            (
+                p[0].checkers[0].policy.retry,
+                p[0].checkers[0].policy.delay_before_retry
+            ),
+            (3, Duration::from_secs(60))
+        );
     }
 
     #[test]
     fn checker_then_real_server_values_win() {
         let p = plan(&config_with(CheckKind::Tcp, |c, rs| {
-            rs.other.push(RawOption { keyword: "retry".into(), args: vec!["4".into()] });
-            rs.other.push(RawOption { keyword: "delay_loop".into(), args: vec!["2.5".into()] });
-            c.target = CheckTarget { connect_port: Some(81), ..CheckTarget::default() };
+            rs.other.push(RawOption {
+                keyword: "retry".into(),
+                args: vec!["4".into()],
+            });
+            rs.other.push(RawOption {
+                keyword: "delay_loop".into(),
+                args: vec!["2.5".into()],
+            });
+            c.target = CheckTarget {
+                connect_port: Some(81),
+                ..CheckTarget::default()
+            };
             c.delay_before_retry = Some(Microseconds::from_secs(3));
         }));
         let c = &p[0].checkers[0];
-        assert_eq!((c.policy.retry, c.policy.delay_loop), (4, Duration::from_millis(2500)));
+        assert_eq!(
+            (c.policy.retry, c.policy.delay_loop),
+            (4, Duration::from_millis(2500))
+        );
         assert_eq!(c.policy.delay_before_retry, Duration::from_secs(3));
         assert_eq!(c.target.dst.port(), 81);
     }
@@ -338,8 +489,16 @@ mod tests {
     #[test]
     fn http_request_as_keepalived_sends_it() {
         let r = http_request("/x", None, None, "10.0.0.2:8080".parse().unwrap());
-        assert_eq!(r, b"GET /x HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 10.0.0.2:8080\r\n\r\n");
-        let r = http_request("/", Some("1.1"), Some("www.example.com"), "[::1]:80".parse().unwrap());
+        assert_eq!(
+            r,
+            b"GET /x HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 10.0.0.2:8080\r\n\r\n"
+        );
+        let r = http_request(
+            "/",
+            Some("1.1"),
+            Some("www.example.com"),
+            "[::1]:80".parse().unwrap(),
+        );
         assert_eq!(
             r,
             b"GET / HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: www.example.com\r\n\r\n"
@@ -350,7 +509,10 @@ mod tests {
 
     #[test]
     fn digests_parse() {
-        assert_eq!(parse_digest("000102030405060708090a0b0c0d0e0f").map(|d| d[15]), Some(15));
+        assert_eq!(
+            parse_digest("000102030405060708090a0b0c0d0e0f").map(|d| d[15]),
+            Some(15)
+        );
         assert_eq!(parse_digest("zz"), None);
         assert_eq!(parse_digest("g00102030405060708090a0b0c0d0e0f"), None);
     }

@@ -26,15 +26,27 @@ pub async fn run_once(spec: &CheckSpec, tls: &dyn TlsConnector) -> Result<Outcom
     let t = &spec.target;
     match &spec.probe {
         Probe::Tcp => tcp::check(t).await.map(|_| Outcome::UP),
-        Probe::Http { urls, tls: with_tls } => {
-            http::check(t, urls, with_tls.then_some(tls)).await.map(|_| Outcome::UP)
-        }
+        Probe::Http {
+            urls,
+            tls: with_tls,
+        } => http::check(t, urls, with_tls.then_some(tls))
+            .await
+            .map(|_| Outcome::UP),
         Probe::Smtp { helo, hosts } => smtp::check(t, helo, hosts).await.map(|_| Outcome::UP),
-        Probe::Misc { cmd, timeout, dynamic } => misc::check(cmd.as_ref(), *timeout, *dynamic).await,
+        Probe::Misc {
+            cmd,
+            timeout,
+            dynamic,
+        } => misc::check(cmd.as_ref(), *timeout, *dynamic).await,
         Probe::Dns { qtype, name } => dns::check(t, *qtype, name).await.map(|_| Outcome::UP),
         Probe::Udp(u) => udp::check(t, u).await.map(|_| Outcome::UP),
         Probe::Ping => ping::check(t).await.map(|_| Outcome::UP),
-        Probe::File { path, weight, reverse, base_weight } => file::check(path, *weight, *reverse, *base_weight),
+        Probe::File {
+            path,
+            weight,
+            reverse,
+            base_weight,
+        } => file::check(path, *weight, *reverse, *base_weight),
     }
 }
 
@@ -72,7 +84,13 @@ impl Checkers {
     }
 }
 
-async fn checker_loop(spec: CheckSpec, idx: usize, state: Rc<RefCell<RsState>>, tls: Rc<dyn TlsConnector>, sink: EventSink) {
+async fn checker_loop(
+    spec: CheckSpec,
+    idx: usize,
+    state: Rc<RefCell<RsState>>,
+    tls: Rc<dyn TlsConnector>,
+    sink: EventSink,
+) {
     Timer::after(random_upto(spec.warmup)).await;
     loop {
         let result = run_once(&spec, &*tls).await;
@@ -82,7 +100,12 @@ async fn checker_loop(spec: CheckSpec, idx: usize, state: Rc<RefCell<RsState>>, 
         };
         let step = state.borrow_mut().on_result(idx, outcome);
         if let Err(f) = result {
-            log::debug!("{} {}: {f}{}", kind_name(&spec.probe), spec.target.dst, if step.retrying { " (retrying)" } else { "" });
+            log::debug!(
+                "{} {}: {f}{}",
+                kind_name(&spec.probe),
+                spec.target.dst,
+                if step.retrying { " (retrying)" } else { "" }
+            );
         }
         if let Some(ev) = step.event {
             let why = match result {
@@ -120,6 +143,8 @@ pub fn spawn_checkers<'a>(
         }
         states.push(state);
     }
-    Checkers { states, _tasks: tasks }
+    Checkers {
+        states,
+        _tasks: tasks,
+    }
 }
-

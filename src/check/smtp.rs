@@ -25,7 +25,10 @@ async fn reply<S: AsyncRead + Unpin>(s: &mut S, io: Duration) -> Result<u16, Fai
             buf.copy_within(REPLY_BUF / 2.., 0);
             len = REPLY_BUF / 2;
         }
-        let n = timeout(io, async { s.read(&mut buf[len..]).await.map_err(|e| io_failure(&e)) }).await?;
+        let n = timeout(io, async {
+            s.read(&mut buf[len..]).await.map_err(|e| io_failure(&e))
+        })
+        .await?;
         if n == 0 {
             return Err(Failure::Closed);
         }
@@ -35,13 +38,18 @@ async fn reply<S: AsyncRead + Unpin>(s: &mut S, io: Duration) -> Result<u16, Fai
         if !data.ends_with(b"\n") {
             continue;
         }
-        let body = data.strip_suffix(b"\r\n").or_else(|| data.strip_suffix(b"\n")).unwrap_or(data);
+        let body = data
+            .strip_suffix(b"\r\n")
+            .or_else(|| data.strip_suffix(b"\n"))
+            .unwrap_or(data);
         let last = body.rsplit(|&b| b == b'\n').next().unwrap_or(body);
         if last.len() >= 3 && last[..3].iter().all(u8::is_ascii_digit) {
             if last.get(3) == Some(&b'-') {
                 continue; // more lines follow
             }
-            return Ok(last[..3].iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0')));
+            return Ok(last[..3]
+                .iter()
+                .fold(0u16, |a, &d| a * 10 + u16::from(d - b'0')));
         }
         return Ok(0);
     }
@@ -49,7 +57,11 @@ async fn reply<S: AsyncRead + Unpin>(s: &mut S, io: Duration) -> Result<u16, Fai
 
 /// Sends one command line, assembled in a fixed buffer so that it leaves
 /// in one write (one segment), as keepalived sends it.
-async fn send<S: AsyncWrite + Unpin>(s: &mut S, io: Duration, parts: &[&[u8]]) -> Result<(), Failure> {
+async fn send<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    io: Duration,
+    parts: &[&[u8]],
+) -> Result<(), Failure> {
     let mut line = [0u8; LINE_BUF];
     let mut len = 0;
     for p in parts {
@@ -61,14 +73,20 @@ async fn send<S: AsyncWrite + Unpin>(s: &mut S, io: Duration, parts: &[&[u8]]) -
         len = end;
     }
     timeout(io, async {
-        s.write_all(&line[..len]).await.map_err(|e| io_failure(&e))?;
+        s.write_all(&line[..len])
+            .await
+            .map_err(|e| io_failure(&e))?;
         s.flush().await.map_err(|e| io_failure(&e))
     })
     .await
 }
 
 /// The SMTP dialogue over an established stream.
-pub async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S, helo: &str, io: Duration) -> Result<(), Failure> {
+pub async fn dialogue<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    helo: &str,
+    io: Duration,
+) -> Result<(), Failure> {
     if reply(s, io).await? != 220 {
         return Err(Failure::Greeting);
     }

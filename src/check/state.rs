@@ -28,7 +28,9 @@ pub struct RsId {
 pub enum Outcome {
     /// Healthy. `weight`: the weight the real server should now have, for
     /// checkers that set one (MISC_CHECK misc_dynamic, FILE_CHECK).
-    Up { weight: Option<i32> },
+    Up {
+        weight: Option<i32>,
+    },
     Down,
 }
 
@@ -86,7 +88,12 @@ pub struct RetryStep {
 
 impl CheckerRetry {
     pub fn new(policy: RetryPolicy) -> CheckerRetry {
-        CheckerRetry { policy, is_up: !policy.alpha, has_run: false, retry_it: policy.retry }
+        CheckerRetry {
+            policy,
+            is_up: !policy.alpha,
+            has_run: false,
+            retry_it: policy.retry,
+        }
     }
 
     pub fn is_up(&self) -> bool {
@@ -113,12 +120,24 @@ impl CheckerRetry {
             } else {
                 None
             };
-            RetryStep { became, next: p.delay_loop, retrying: false }
+            RetryStep {
+                became,
+                next: p.delay_loop,
+                retrying: false,
+            }
         } else if self.is_up {
             self.retry_it = self.retry_it.saturating_add(1);
-            RetryStep { became: None, next: p.delay_before_retry, retrying: true }
+            RetryStep {
+                became: None,
+                next: p.delay_before_retry,
+                retrying: true,
+            }
         } else {
-            RetryStep { became: None, next: p.delay_loop, retrying: false }
+            RetryStep {
+                became: None,
+                next: p.delay_loop,
+                retrying: false,
+            }
         }
     }
 }
@@ -146,7 +165,13 @@ impl RsState {
     pub fn new(id: RsId, policies: &[RetryPolicy]) -> RsState {
         let checkers: Vec<CheckerRetry> = policies.iter().map(|p| CheckerRetry::new(*p)).collect();
         let alive = checkers.iter().all(|c| c.is_up);
-        RsState { id, weights: vec![None; checkers.len()], checkers, alive, weight: None }
+        RsState {
+            id,
+            weights: vec![None; checkers.len()],
+            checkers,
+            alive,
+            weight: None,
+        }
     }
 
     pub fn id(&self) -> RsId {
@@ -170,7 +195,11 @@ impl RsState {
     /// asks for no rerun sooner than a second.
     pub fn on_result(&mut self, idx: usize, outcome: Outcome) -> Step {
         let Some(c) = self.checkers.get_mut(idx) else {
-            return Step { event: None, next: Duration::from_secs(1), retrying: false };
+            return Step {
+                event: None,
+                next: Duration::from_secs(1),
+                retrying: false,
+            };
         };
         let success = matches!(outcome, Outcome::Up { .. });
         let step = c.on_result(success);
@@ -195,8 +224,17 @@ impl RsState {
         } else {
             None
         };
-        let event = event.map(|kind| CheckEvent { real_server: self.id, up: self.alive, weight: self.weight, kind });
-        Step { event, next: step.next, retrying: step.retrying }
+        let event = event.map(|kind| CheckEvent {
+            real_server: self.id,
+            up: self.alive,
+            weight: self.weight,
+            kind,
+        });
+        Step {
+            event,
+            next: step.next,
+            retrying: step.retrying,
+        }
     }
 }
 
@@ -243,20 +281,29 @@ mod tests {
     fn a_success_in_between_resets_the_count() {
         let mut rs = RsState::new(ID, &[policy(1, false)]);
         let got = feed(&mut rs, &[true, false, true, false, false]);
-        assert_eq!(got, vec![(None, 6), (None, 1), (None, 6), (None, 1), (Some(false), 6)]);
+        assert_eq!(
+            got,
+            vec![(None, 6), (None, 1), (None, 6), (None, 1), (Some(false), 6)]
+        );
     }
 
     #[test]
     fn down_is_not_retried_and_first_success_brings_it_up() {
         let mut rs = RsState::new(ID, &[policy(2, false)]);
         let got = feed(&mut rs, &[false, false, false, true]);
-        assert_eq!(got, vec![(Some(false), 6), (None, 6), (None, 6), (Some(true), 6)]);
+        assert_eq!(
+            got,
+            vec![(Some(false), 6), (None, 6), (None, 6), (Some(true), 6)]
+        );
     }
 
     #[test]
     fn retry_zero_goes_down_on_the_first_failure() {
         let mut rs = RsState::new(ID, &[policy(0, false)]);
-        assert_eq!(feed(&mut rs, &[true, false]), vec![(None, 6), (Some(false), 6)]);
+        assert_eq!(
+            feed(&mut rs, &[true, false]),
+            vec![(None, 6), (Some(false), 6)]
+        );
     }
 
     #[test]
@@ -265,13 +312,19 @@ mod tests {
         assert!(!rs.alive());
         assert_eq!(feed(&mut rs, &[true]), vec![(Some(true), 6)]);
         let mut rs = RsState::new(ID, &[policy(1, true)]);
-        assert_eq!(feed(&mut rs, &[false, true]), vec![(None, 6), (Some(true), 6)]);
+        assert_eq!(
+            feed(&mut rs, &[false, true]),
+            vec![(None, 6), (Some(true), 6)]
+        );
     }
 
     #[test]
     fn real_server_alive_only_while_every_checker_is_up() {
         let mut rs = RsState::new(ID, &[policy(0, false), policy(0, false)]);
-        assert_eq!(rs.on_result(0, Outcome::Down).event.map(|e| e.up), Some(false));
+        assert_eq!(
+            rs.on_result(0, Outcome::Down).event.map(|e| e.up),
+            Some(false)
+        );
         assert_eq!(rs.on_result(1, Outcome::Down).event, None);
         assert_eq!(rs.on_result(0, Outcome::UP).event, None);
         assert_eq!(rs.on_result(1, Outcome::UP).event.map(|e| e.up), Some(true));
@@ -281,7 +334,10 @@ mod tests {
     fn weights_are_reported_once_per_change() {
         let mut rs = RsState::new(ID, &[policy(0, false)]);
         let e = rs.on_result(0, Outcome::Up { weight: Some(5) }).event;
-        assert_eq!(e.map(|e| (e.kind, e.weight)), Some((CheckEventKind::Weight, Some(5))));
+        assert_eq!(
+            e.map(|e| (e.kind, e.weight)),
+            Some((CheckEventKind::Weight, Some(5)))
+        );
         assert_eq!(rs.on_result(0, Outcome::Up { weight: Some(5) }).event, None);
         let e = rs.on_result(0, Outcome::UP).event;
         assert_eq!(e.map(|e| e.weight), Some(None));

@@ -27,7 +27,12 @@ pub trait TlsConnector {
     /// Runs a client handshake over `tcp`. `server_name`: the SNI name, if
     /// any; `peer`: the address, for implementations that need a name.
     /// The caller bounds the handshake with connect_timeout.
-    fn connect<'a>(&'a self, tcp: Async<TcpStream>, server_name: Option<&'a str>, peer: IpAddr) -> Handshake<'a>;
+    fn connect<'a>(
+        &'a self,
+        tcp: Async<TcpStream>,
+        server_name: Option<&'a str>,
+        peer: IpAddr,
+    ) -> Handshake<'a>;
 }
 
 /// No TLS library linked: every SSL_GET fails with "TLS unavailable".
@@ -35,7 +40,12 @@ pub trait TlsConnector {
 pub struct NoTls;
 
 impl TlsConnector for NoTls {
-    fn connect<'a>(&'a self, tcp: Async<TcpStream>, _: Option<&'a str>, _: IpAddr) -> Handshake<'a> {
+    fn connect<'a>(
+        &'a self,
+        tcp: Async<TcpStream>,
+        _: Option<&'a str>,
+        _: IpAddr,
+    ) -> Handshake<'a> {
         drop(tcp);
         Box::pin(async { Err(Failure::TlsUnavailable) })
     }

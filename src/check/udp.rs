@@ -19,7 +19,9 @@ pub const UDP_BUF: usize = 2048;
 
 /// Judges a reply of true length `len` (`data`: what fitted the buffer).
 pub fn judge_reply(u: &UdpCheck, data: &[u8], len: usize) -> Result<(), Failure> {
-    let Some(want) = &u.require_reply else { return Ok(()) };
+    let Some(want) = &u.require_reply else {
+        return Ok(());
+    };
     let min = u.min_reply_length.unwrap_or(0) as usize;
     let max = u.max_reply_length.unwrap_or(u32::from(u16::MAX)) as usize;
     if len < min || len > max {
@@ -41,8 +43,19 @@ pub async fn check(t: &Target, u: &UdpCheck) -> Result<(), Failure> {
         sock.read_with(|s| {
             // SAFETY: buf is valid for its length; MSG_TRUNC makes recv
             // return the datagram's real length.
-            let n = unsafe { libc::recv(s.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC) };
-            if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
+            let n = unsafe {
+                libc::recv(
+                    s.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_TRUNC,
+                )
+            };
+            if n < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            }
         })
         .await
         .map_err(|e| io_failure(&e))
@@ -62,11 +75,19 @@ mod tests {
 
     #[test]
     fn reply_rules() {
-        let u = UdpCheck { require_reply: Some(vec![1, 2, 3]), min_reply_length: Some(2), max_reply_length: Some(5), ..UdpCheck::default() };
+        let u = UdpCheck {
+            require_reply: Some(vec![1, 2, 3]),
+            min_reply_length: Some(2),
+            max_reply_length: Some(5),
+            ..UdpCheck::default()
+        };
         assert_eq!(judge_reply(&u, &[1, 2, 3, 4], 4), Ok(()));
         assert_eq!(judge_reply(&u, &[1, 2], 2), Ok(()));
         assert_eq!(judge_reply(&u, &[1], 1), Err(Failure::ReplyMismatch));
-        assert_eq!(judge_reply(&u, &[1, 2, 3, 4, 5, 6], 6), Err(Failure::ReplyMismatch));
+        assert_eq!(
+            judge_reply(&u, &[1, 2, 3, 4, 5, 6], 6),
+            Err(Failure::ReplyMismatch)
+        );
         assert_eq!(judge_reply(&u, &[1, 9, 3], 3), Err(Failure::ReplyMismatch));
         assert_eq!(judge_reply(&UdpCheck::default(), &[7], 1), Ok(()));
     }
