@@ -10,18 +10,15 @@
 mod frr;
 mod lab;
 
+use lab::vigil;
+
 use frr::{Advert, Capture, Frr, VMAC, VRID};
-use lab::{CLIENT, Daemon, DaemonHandle, Lab, VrrpConf, fmt_mac};
-use std::path::PathBuf;
+use lab::{CLIENT, DaemonHandle, Lab, VrrpConf, fmt_mac};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const VIP: &str = "192.0.2.100";
 const VIP_OCTETS: [u8; 4] = [192, 0, 2, 100];
-
-fn vigil() -> Daemon {
-    Daemon::Vigil(PathBuf::from(env!("CARGO_BIN_EXE_vigil")))
-}
 
 fn ready(test: &str) -> bool {
     let why = frr::can_run().and_then(|_| frr::which("tcpdump").map(|_| ()).ok_or("tcpdump is not installed".into()));

@@ -5,15 +5,12 @@
 
 mod lab;
 
+use lab::vigil;
+
 use lab::{Daemon, DaemonHandle, Lab, VrrpConf};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const VIP: &str = "192.0.2.100";
-
-fn vigil() -> Daemon {
-    Daemon::Vigil(PathBuf::from(env!("CARGO_BIN_EXE_vigil")))
-}
 
 fn ready(test: &str) -> bool {
     if let Err(why) = lab::can_run() {

@@ -4,6 +4,8 @@
 
 mod lab;
 
+use lab::ready;
+
 use lab::{CLIENT, Daemon, Kind, Lab, VrrpConf, fmt_mac};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -11,14 +13,6 @@ use std::time::{Duration, Instant};
 fn netns_list() -> String {
     let out = lab::run_bounded(Command::new("ip").args(["netns", "list"]), lab::EXEC_TIMEOUT).unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn ready(test: &str) -> bool {
-    if let Err(why) = lab::can_run() {
-        lab::skip(test, &why);
-        return false;
-    }
-    true
 }
 
 #[test]

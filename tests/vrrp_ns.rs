@@ -6,23 +6,12 @@
 
 mod lab;
 
-use lab::{Daemon, Kind, Lab, VrrpConf};
-use std::path::PathBuf;
+use lab::{ready, vigil};
+
+use lab::{Kind, Lab, VrrpConf};
 use std::time::{Duration, Instant};
 
 const VIP: &str = "192.0.2.100";
-
-fn vigil() -> Daemon {
-    Daemon::Vigil(PathBuf::from(env!("CARGO_BIN_EXE_vigil")))
-}
-
-fn ready(test: &str) -> bool {
-    if let Err(why) = lab::can_run() {
-        lab::skip(test, &why);
-        return false;
-    }
-    true
-}
 
 fn conf(n: usize, version: u8, prio: u8, int: &str) -> VrrpConf {
     VrrpConf::new(n, version, prio, int, &["192.0.2.100/24"])

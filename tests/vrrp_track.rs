@@ -5,23 +5,12 @@
 
 mod lab;
 
-use lab::{Daemon, Kind, Lab, VrrpConf};
-use std::path::PathBuf;
+use lab::{ready, vigil};
+
+use lab::{Kind, Lab, VrrpConf};
 use std::time::{Duration, Instant};
 
 const VIP: &str = "192.0.2.100";
-
-fn vigil() -> Daemon {
-    Daemon::Vigil(PathBuf::from(env!("CARGO_BIN_EXE_vigil")))
-}
-
-fn ready(test: &str) -> bool {
-    if let Err(why) = lab::can_run() {
-        lab::skip(test, &why);
-        return false;
-    }
-    true
-}
 
 /// A second veth pair inside the node (eth1 <-> eth1p), to track.
 fn add_eth1(lab: &Lab, n: usize) {

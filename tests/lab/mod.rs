@@ -547,3 +547,18 @@ impl Drop for Lab {
         }
     }
 }
+
+/// vigil as built for this test run.
+pub fn vigil() -> Daemon {
+    Daemon::Vigil(PathBuf::from(env!("CARGO_BIN_EXE_vigil")))
+}
+
+/// True when the lab can run here; otherwise skips loudly (or fails under
+/// VIGIL_REQUIRE_ALL=1) and returns false.
+pub fn ready(test: &str) -> bool {
+    if let Err(why) = can_run() {
+        skip(test, &why);
+        return false;
+    }
+    true
+}
