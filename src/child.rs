@@ -69,6 +69,7 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
     let applied = Rc::new(RefCell::new(Applied::default()));
     let mut engine: Option<Engine> = None;
     let mut resume: Vec<String> = Vec::new();
+    let mut checkers: Option<crate::check::Checkers> = None;
     let _ = tx.try_send(&Msg::Ready { pid: std::process::id() });
     log::info!("{} child running", role.name());
     enum Ev {
@@ -109,6 +110,24 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                     });
                     engine = Some(Engine::start(&ex, &config, &resume, on_change));
                     resume.clear();
+                }
+                let lvs_changed = {
+                    let a = applied.borrow();
+                    a.generation == 0 || a.config.virtual_servers != config.virtual_servers || a.config.virtual_server_groups != config.virtual_server_groups
+                };
+                if role == Role::Check && lvs_changed {
+                    // The checkers are rebuilt from the new config. (IPVS
+                    // programming from their events is the next step; for
+                    // now the events are logged.)
+                    checkers = None;
+                    let plans = crate::check::plan(&config);
+                    if !plans.is_empty() {
+                        let sink: crate::check::EventSink = Rc::new(|ev: crate::check::CheckEvent| {
+                            log::debug!("check event {ev:?}");
+                        });
+                        checkers = Some(crate::check::spawn_checkers(&ex, &plans, Rc::new(crate::check::NoTls), sink));
+                        log::info!("check child: {} real server(s) under check", plans.len());
+                    }
                 }
                 {
                     let mut a = applied.borrow_mut();
@@ -163,6 +182,11 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
             Ev::Sig(Ok(sig)) if sig == libc::SIGUSR1 || sig == libc::SIGUSR2 => {
                 if let Some(e) = &engine {
                     e.dump();
+                }
+                if let Some(c) = &checkers {
+                    for (id, up, weight) in c.states() {
+                        log::info!("virtual server {} real server {}: {}{}", id.vs, id.rs, if up { "up" } else { "down" }, weight.map(|w| format!(" weight {w}")).unwrap_or_default());
+                    }
                 }
             }
             Ev::Sig(Ok(sig)) => log::debug!("{} child: signal {sig}", role.name()),
