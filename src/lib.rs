@@ -13,6 +13,7 @@ pub mod console_io;
 pub mod init;
 pub mod ipc;
 pub mod log;
+pub mod lvs;
 pub mod mem;
 pub mod netconf;
 pub mod netlink;
