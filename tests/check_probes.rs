@@ -768,8 +768,16 @@ fn check_bindto_and_bind_port_set_the_source() {
     s.target.bindto = Some(src.ip());
     s.target.bind_port = Some(src.port());
     assert_eq!(run(&s), Ok(Outcome::UP));
-    drop(srv); // joins the server thread: the peer is recorded
+    // The connect completes in the kernel before the server thread accepts:
+    // wait (bounded) for it to record the peer.
+    for _ in 0..500 {
+        if peer.lock().unwrap().is_some() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(*peer.lock().unwrap(), Some(src));
+    drop(srv);
 }
 
 #[test]

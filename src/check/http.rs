@@ -1,7 +1,10 @@
 //! HTTP_GET and SSL_GET (keepalived's check_http.c), and genhash's digest.
 //!
 //! One run fetches every url in order over a fresh connection each; the
-//! first url that fails fails the run. Per url, as keepalived:
+//! first url that fails fails the run. (keepalived spreads the urls over
+//! successive delay_loops and retries the failing url itself; the verdicts
+//! and the retry count are the same, only the timing differs.) Per url, as
+//! keepalived:
 //! - the request is the prebuilt `UrlSpec::request` (HTTP/1.0 by default);
 //! - the response is read until the server closes, each read bounded by
 //!   connect_timeout (a body that stalls longer fails: "slow body");

@@ -508,6 +508,45 @@ mod tests {
     }
 
     #[test]
+    fn file_check_resolves_its_track_file_and_misc_its_timeout() {
+        use crate::config::model::{FileCheck, TrackFileDef};
+        let mut cfg = config_with(
+            CheckKind::File(FileCheck {
+                track_file: "tf".into(),
+                weight: 3,
+                weight_reverse: true,
+            }),
+            |_, rs| rs.weight = 7,
+        );
+        cfg.track_files.push(TrackFileDef {
+            name: "tf".into(),
+            file: "/run/x".into(),
+            ..TrackFileDef::default()
+        });
+        let p = plan(&cfg);
+        assert_eq!(
+            p[0].checkers[0].probe,
+            Probe::File {
+                path: "/run/x".into(),
+                weight: 3,
+                reverse: true,
+                base_weight: 7
+            }
+        );
+        assert_eq!(p[0].checkers[0].policy.retry, 0);
+        let p = plan(&config_with(
+            CheckKind::Misc(MiscCheck::default()),
+            |_, _| {},
+        ));
+        match &p[0].checkers[0].probe {
+            Probe::Misc { cmd, timeout, .. } => {
+                assert_eq!((cmd.is_none(), *timeout), (true, Duration::from_secs(60)))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn digests_parse() {
         assert_eq!(
             parse_digest("000102030405060708090a0b0c0d0e0f").map(|d| d[15]),

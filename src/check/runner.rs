@@ -20,6 +20,10 @@ use async_io::Timer;
 use smol::{LocalExecutor, Task};
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
+
+/// The shortest pause between two runs of one checker.
+const MIN_DELAY: Duration = Duration::from_millis(1);
 
 /// Runs `spec`'s probe once.
 pub async fn run_once(spec: &CheckSpec, tls: &dyn TlsConnector) -> Result<Outcome, Failure> {
@@ -121,7 +125,8 @@ async fn checker_loop(
             );
             sink(ev);
         }
-        Timer::after(step.next).await;
+        // A zero delay_loop must not turn into a busy loop.
+        Timer::after(step.next.max(MIN_DELAY)).await;
     }
 }
 
