@@ -125,7 +125,14 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                         let sink: crate::check::EventSink = Rc::new(|ev: crate::check::CheckEvent| {
                             log::debug!("check event {ev:?}");
                         });
-                        checkers = Some(crate::check::spawn_checkers(&ex, &plans, Rc::new(crate::check::NoTls), sink));
+                        let tls: Rc<dyn crate::check::TlsConnector> = match crate::check::tls_rustls::RustlsConnector::new() {
+                            Ok(c) => Rc::new(c),
+                            Err(e) => {
+                                log::error!("TLS unavailable for SSL_GET: {e}");
+                                Rc::new(crate::check::NoTls)
+                            }
+                        };
+                        checkers = Some(crate::check::spawn_checkers(&ex, &plans, tls, sink));
                         log::info!("check child: {} real server(s) under check", plans.len());
                     }
                 }

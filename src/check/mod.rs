@@ -21,9 +21,8 @@ pub mod smtp;
 pub mod state;
 pub mod tcp;
 pub mod tls;
-// SSL_GET over rustls: enable once rustls and futures-rustls are in
-// Cargo.toml (the exact lines are at the top of tls_rustls.rs).
-// pub mod tls_rustls;
+/// SSL_GET over rustls.
+pub mod tls_rustls;
 pub mod udp;
 
 pub use http::{genhash, hex as digest_hex};
