@@ -164,3 +164,39 @@ fn elements_without_a_table_fail_with_enoent() {
         na.teardown().unwrap();
     });
 }
+
+/// Replies that do not parse become errors through the public reply parser, never panics.
+#[test]
+fn garbled_replies_are_errors() {
+    use vigil::netlink::nft::{BATCH_BUF_LEN, NftError, build_setup, parse_batch_reply};
+    let mut buf = [0u8; BATCH_BUF_LEN];
+    let (sent, seqs) = build_setup(&mut buf, 1).unwrap();
+    for garbage in [
+        &[][..],
+        &[1, 2, 3][..],
+        &[0xff; 16][..],
+        &[8, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0][..],
+    ] {
+        match parse_batch_reply(garbage, 0, seqs, sent) {
+            Ok(p) => assert_eq!(
+                p,
+                vigil::netlink::nft::BatchProgress::Acked(0),
+                "{garbage:?}"
+            ),
+            Err(NftError::Malformed(_)) => {}
+            Err(e) => panic!("{garbage:?}: {e}"),
+        }
+    }
+    // An NLMSG_ERROR for our message with its error code cut off.
+    let mut short = Vec::new();
+    short.extend_from_slice(&18u32.to_ne_bytes());
+    short.extend_from_slice(&2u16.to_ne_bytes());
+    short.extend_from_slice(&0u16.to_ne_bytes());
+    short.extend_from_slice(&2u32.to_ne_bytes());
+    short.extend_from_slice(&0u32.to_ne_bytes());
+    short.extend_from_slice(&[0, 0]);
+    assert!(matches!(
+        parse_batch_reply(&short, 0, seqs, sent),
+        Err(NftError::Malformed(_))
+    ));
+}

@@ -822,3 +822,302 @@ fn initial_seq() -> u32 {
         .map(|d| d.as_secs() as u32)
         .unwrap_or(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netlink::consts::{NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_EXCL, NLMSG_ERROR};
+    use crate::netlink::wire::Attrs;
+
+    const BEGIN_100: [u8; 20] = [
+        20, 0, 0, 0, 0x10, 0, 1, 0, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10,
+    ];
+
+    /// `nft add element inet vigil vips4 { 192.0.2.100 }` as `nft --debug=mnl` shows it, less
+    /// the NFTA_SET_ELEM_LIST_SET_ID that nft adds for sets of its own batch, and with ACK.
+    #[test]
+    fn golden_element_batch() {
+        let mut buf = [0xa5u8; 256];
+        let (out, seqs) =
+            build_element(&mut buf, 100, "192.0.2.100".parse().unwrap(), true).unwrap();
+        #[rustfmt::skip]
+        let want: &[u8] = &[
+            // BATCH_BEGIN, res_id NFNL_SUBSYS_NFTABLES in network order
+            20, 0, 0, 0,  0x10, 0,  1, 0,  100, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0, 10,
+            // NEWSETELEM (0x0a0c), REQUEST|ACK|CREATE, seq 101, nfgenmsg inet
+            64, 0, 0, 0,  0x0c, 0x0a,  0x05, 0x04,  101, 0, 0, 0,  0, 0, 0, 0,  1, 0, 0, 0,
+            10, 0, 1, 0,  b'v', b'i', b'g', b'i', b'l', 0, 0, 0,
+            10, 0, 2, 0,  b'v', b'i', b'p', b's', b'4', 0, 0, 0,
+            20, 0, 3, 0x80,  16, 0, 1, 0x80,  12, 0, 1, 0x80,  8, 0, 1, 0,  192, 0, 2, 100,
+            // BATCH_END
+            20, 0, 0, 0,  0x11, 0,  1, 0,  102, 0, 0, 0,  0, 0, 0, 0,  0, 0, 0, 10,
+        ];
+        if cfg!(target_endian = "little") {
+            assert_eq!(out, want);
+        }
+        assert_eq!(
+            seqs,
+            BatchSeqs {
+                begin: 100,
+                first: 101,
+                count: 1
+            }
+        );
+    }
+
+    #[test]
+    fn element_delete_and_ipv6() {
+        let mut buf = [0xa5u8; 256];
+        let (out, _) = build_element(&mut buf, 7, "2001:db8::100".parse().unwrap(), false).unwrap();
+        let msgs: Vec<_> = Messages::new(out).map(|m| m.unwrap()).collect();
+        assert_eq!(msgs.len(), 3);
+        let m = msgs[1];
+        assert_eq!(m.ty, 0x0a00 | NFT_MSG_DELSETELEM);
+        assert_eq!(m.flags, NLM_F_REQUEST | NLM_F_ACK, "no CREATE on delete");
+        let attrs: Vec<_> = Attrs::new(&m.payload[4..]).map(|a| a.unwrap()).collect();
+        assert_eq!(attrs[1].str::<16>().unwrap().as_str(), SET6);
+        let key = attrs[2]
+            .nested()
+            .next()
+            .unwrap()
+            .unwrap()
+            .nested()
+            .next()
+            .unwrap()
+            .unwrap();
+        let value = key.nested().next().unwrap().unwrap();
+        assert_eq!(
+            value.payload,
+            &"2001:db8::100"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets()
+        );
+    }
+
+    /// `ip daddr @vips4 drop` in an inet chain: byte for byte what `nft --debug=mnl add rule
+    /// inet vigil input ip daddr @vips4 drop` sends, less the lookup's NFTA_LOOKUP_SET_ID.
+    #[test]
+    fn golden_ipv4_drop_rule() {
+        let mut buf = [0xa5u8; 512];
+        let mut b = Batch::new(&mut buf, 100).unwrap();
+        rule_daddr_drop(&mut b, false).unwrap();
+        let (out, _) = b.finish().unwrap();
+        #[rustfmt::skip]
+        let want: &[u8] = &[
+            // NEWRULE (0x0a06), REQUEST|ACK|CREATE|APPEND, seq 101, nfgenmsg inet
+            12, 1, 0, 0,  0x06, 0x0a,  0x05, 0x0c,  101, 0, 0, 0,  0, 0, 0, 0,  1, 0, 0, 0,
+            10, 0, 1, 0,  b'v', b'i', b'g', b'i', b'l', 0, 0, 0,
+            10, 0, 2, 0,  b'i', b'n', b'p', b'u', b't', 0, 0, 0,
+            224, 0, 4, 0x80,
+            // meta load nfproto => reg 1
+            36, 0, 1, 0x80,  9, 0, 1, 0,  b'm', b'e', b't', b'a', 0, 0, 0, 0,
+              20, 0, 2, 0x80,  8, 0, 2, 0,  0, 0, 0, 15,  8, 0, 1, 0,  0, 0, 0, 1,
+            // cmp eq reg 1 0x02
+            44, 0, 1, 0x80,  8, 0, 1, 0,  b'c', b'm', b'p', 0,
+              32, 0, 2, 0x80,  8, 0, 1, 0,  0, 0, 0, 1,  8, 0, 2, 0,  0, 0, 0, 0,
+              12, 0, 3, 0x80,  5, 0, 1, 0,  2, 0, 0, 0,
+            // payload load 4b @ network header + 16 => reg 1
+            52, 0, 1, 0x80,  12, 0, 1, 0,  b'p', b'a', b'y', b'l', b'o', b'a', b'd', 0,
+              36, 0, 2, 0x80,  8, 0, 1, 0,  0, 0, 0, 1,  8, 0, 2, 0,  0, 0, 0, 1,
+              8, 0, 3, 0,  0, 0, 0, 16,  8, 0, 4, 0,  0, 0, 0, 4,
+            // lookup reg 1 set vips4
+            40, 0, 1, 0x80,  11, 0, 1, 0,  b'l', b'o', b'o', b'k', b'u', b'p', 0, 0,
+              24, 0, 2, 0x80,  8, 0, 2, 0,  0, 0, 0, 1,  10, 0, 1, 0,  b'v', b'i', b'p', b's', b'4', 0, 0, 0,
+            // immediate reg 0 drop
+            48, 0, 1, 0x80,  14, 0, 1, 0,  b'i', b'm', b'm', b'e', b'd', b'i', b'a', b't', b'e', 0, 0, 0,
+              28, 0, 2, 0x80,  8, 0, 1, 0,  0, 0, 0, 0,
+              16, 0, 2, 0x80,  12, 0, 2, 0x80,  8, 0, 1, 0,  0, 0, 0, 0,
+        ];
+        if cfg!(target_endian = "little") {
+            assert_eq!(&out[..20], &BEGIN_100);
+            assert_eq!(&out[20..20 + want.len()], want);
+            assert_eq!(out.len(), 20 + want.len() + 20);
+        }
+    }
+
+    /// The chain: hook and priority in network order, policy accept, type filter.
+    #[test]
+    fn chain_attributes() {
+        let mut buf = [0u8; 256];
+        let mut b = Batch::new(&mut buf, 1).unwrap();
+        chain_msg(&mut b).unwrap();
+        let (out, _) = b.finish().unwrap();
+        let m = Messages::new(out).nth(1).unwrap().unwrap();
+        assert_eq!(m.ty, 0x0a00 | NFT_MSG_NEWCHAIN);
+        let attrs: Vec<_> = Attrs::new(&m.payload[4..]).map(|a| a.unwrap()).collect();
+        let kinds: Vec<_> = attrs.iter().map(|a| a.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                NFTA_CHAIN_TABLE,
+                NFTA_CHAIN_NAME,
+                NFTA_CHAIN_HOOK,
+                NFTA_CHAIN_POLICY,
+                NFTA_CHAIN_TYPE
+            ]
+        );
+        let hook: Vec<_> = attrs[2]
+            .nested()
+            .map(|a| a.unwrap().payload.to_vec())
+            .collect();
+        assert_eq!(hook, [vec![0, 0, 0, 1], vec![0xff, 0xff, 0xff, 0xff]]);
+        assert_eq!(attrs[3].payload, &[0, 0, 0, 1]);
+        assert_eq!(attrs[4].str::<16>().unwrap().as_str(), "filter");
+    }
+
+    #[test]
+    fn setup_batch_order_and_flags() {
+        let mut buf = [0u8; BATCH_BUF_LEN];
+        let (out, seqs) = build_setup(&mut buf, 1000).unwrap();
+        let msgs: Vec<_> = Messages::new(out).map(|m| m.unwrap()).collect();
+        let types: Vec<_> = msgs.iter().map(|m| m.ty).collect();
+        let t = |x: u16| 0x0a00 | x;
+        assert_eq!(
+            types,
+            [
+                NFNL_MSG_BATCH_BEGIN,
+                t(NFT_MSG_NEWTABLE),
+                t(NFT_MSG_DELTABLE),
+                t(NFT_MSG_NEWTABLE),
+                t(NFT_MSG_NEWCHAIN),
+                t(NFT_MSG_NEWSET),
+                t(NFT_MSG_NEWSET),
+                t(NFT_MSG_NEWRULE),
+                t(NFT_MSG_NEWRULE),
+                t(NFT_MSG_NEWRULE),
+                NFNL_MSG_BATCH_END,
+            ]
+        );
+        assert_eq!(
+            seqs,
+            BatchSeqs {
+                begin: 1000,
+                first: 1001,
+                count: 9
+            }
+        );
+        for (i, m) in msgs.iter().enumerate() {
+            assert_eq!(m.seq, 1000 + i as u32);
+            let inner = i > 0 && i < msgs.len() - 1;
+            assert_eq!(
+                m.flags & NLM_F_ACK != 0,
+                inner,
+                "ACK on every object message only"
+            );
+            assert_eq!(
+                m.flags & NLM_F_EXCL,
+                0,
+                "never EXCL: setup must be repeatable"
+            );
+        }
+        // Every shorter buffer fails cleanly.
+        for n in 0..out.len() {
+            let mut small = vec![0u8; n];
+            assert!(build_setup(&mut small, 1).is_err(), "{n}");
+        }
+    }
+
+    fn nlmsgerr(seq: u32, port: u32, errno: i32, text: Option<&str>) -> Vec<u8> {
+        let mut p = Vec::new();
+        p.extend_from_slice(&(-errno).to_ne_bytes());
+        // The capped echo of the request header.
+        p.extend_from_slice(&[0u8; 16]);
+        let mut flags = NLM_F_CAPPED;
+        if let Some(t) = text {
+            flags |= NLM_F_ACK_TLVS;
+            let len = 4 + t.len() + 1;
+            p.extend_from_slice(&(len as u16).to_ne_bytes());
+            p.extend_from_slice(&1u16.to_ne_bytes()); // NLMSGERR_ATTR_MSG
+            p.extend_from_slice(t.as_bytes());
+            p.push(0);
+            while p.len() % 4 != 0 {
+                p.push(0);
+            }
+        }
+        let mut m = Vec::new();
+        m.extend_from_slice(&((16 + p.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        m.extend_from_slice(&flags.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&port.to_ne_bytes());
+        m.extend_from_slice(&p);
+        m
+    }
+
+    #[test]
+    fn replies_count_acks_and_name_the_failed_message() {
+        let mut buf = [0u8; BATCH_BUF_LEN];
+        let (sent, seqs) = build_setup(&mut buf, 50).unwrap();
+        let mut acks = nlmsgerr(51, 9, 0, None);
+        acks.extend(nlmsgerr(52, 9, 0, None));
+        acks.extend(nlmsgerr(52, 8, 0, None)); // another port: not ours
+        acks.extend(nlmsgerr(7, 9, 0, None)); // stale sequence number
+        assert_eq!(
+            parse_batch_reply(&acks, 9, seqs, sent).unwrap(),
+            BatchProgress::Acked(2)
+        );
+
+        // The kernel refuses the first rule (seq 57).
+        let err = nlmsgerr(57, 9, libc::ENOENT, Some("Could not process rule"));
+        assert_eq!(
+            parse_batch_reply(&err, 9, seqs, sent).unwrap(),
+            BatchProgress::Failed {
+                msg: NftMsg::NewRule,
+                errno: Errno::ENOENT,
+                message: Some("Could not process rule".into()),
+            }
+        );
+        // A batch-level refusal (e.g. EPERM) comes on BATCH_BEGIN's sequence number.
+        let err = nlmsgerr(50, 9, libc::EPERM, None);
+        assert!(matches!(
+            parse_batch_reply(&err, 9, seqs, sent).unwrap(),
+            BatchProgress::Failed {
+                msg: NftMsg::Batch,
+                errno: Errno::EPERM,
+                ..
+            }
+        ));
+    }
+
+    /// Garbled replies: every truncation and single-byte corruption is an error or a
+    /// harmless result, never a panic.
+    #[test]
+    fn garbled_replies_do_not_panic() {
+        let mut buf = [0u8; BATCH_BUF_LEN];
+        let (sent, seqs) = build_setup(&mut buf, 50).unwrap();
+        let mut good = nlmsgerr(51, 9, 0, None);
+        good.extend(nlmsgerr(57, 9, libc::EINVAL, Some("bad")));
+        for cut in 0..good.len() {
+            let _ = parse_batch_reply(&good[..cut], 9, seqs, sent);
+        }
+        for i in 0..good.len() {
+            for v in [0u8, 1, 3, 0x7f, 0x80, 0xff] {
+                let mut c = good.clone();
+                c[i] = v;
+                let _ = parse_batch_reply(&c, 9, seqs, sent);
+            }
+        }
+        assert!(matches!(
+            parse_batch_reply(&[1, 2, 3], 9, seqs, sent),
+            Err(NftError::Malformed(_))
+        ));
+        let mut bad_len = good.clone();
+        bad_len[0..4].copy_from_slice(&4u32.to_ne_bytes());
+        assert!(parse_batch_reply(&bad_len, 9, seqs, sent).is_err());
+        // The sent batch is ours, but naming the message must not trust it either.
+        assert_eq!(sent_type(&[0xff; 7], 1), NftMsg::Batch);
+    }
+
+    #[test]
+    fn constants_match_libc() {
+        assert_eq!(NETLINK_NETFILTER, libc::NETLINK_NETFILTER);
+        assert_eq!(NFPROTO_INET as i32, libc::NFPROTO_INET);
+        assert_eq!(NFPROTO_IPV4 as i32, libc::NFPROTO_IPV4);
+        assert_eq!(NFPROTO_IPV6 as i32, libc::NFPROTO_IPV6);
+        assert_eq!(NF_INET_LOCAL_IN as i32, libc::NF_INET_LOCAL_IN);
+        assert_eq!(NF_DROP as i32, libc::NF_DROP);
+        assert_eq!(NF_ACCEPT as i32, libc::NF_ACCEPT);
+        assert_eq!(NLM_F_APPEND as i32, libc::NLM_F_APPEND);
+    }
+}
