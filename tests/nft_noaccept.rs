@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use vigil::netlink::nft::NoAccept;
+use vigil::netlink::nft::{NftError, NftMsg, NoAccept};
 use vigil::netlink::{AddrSpec, Rtnl};
 
 const PORT: u16 = 7411;
@@ -159,6 +159,16 @@ fn elements_without_a_table_fail_with_enoent() {
         assert!(!na.table_present().unwrap());
         let err = na.add(ip(V4)).unwrap_err();
         assert_eq!(err.errno(), Some(Errno::ENOENT), "{err}");
+        assert!(
+            matches!(
+                err,
+                NftError::Kernel {
+                    msg: NftMsg::NewSetElem,
+                    ..
+                }
+            ),
+            "the error names the refused message: {err:?}"
+        );
         // del of an absent element/table is not an error: the VIP is not filtered either way.
         na.del(ip(V4)).unwrap();
         na.teardown().unwrap();
@@ -168,7 +178,7 @@ fn elements_without_a_table_fail_with_enoent() {
 /// Replies that do not parse become errors through the public reply parser, never panics.
 #[test]
 fn garbled_replies_are_errors() {
-    use vigil::netlink::nft::{BATCH_BUF_LEN, NftError, build_setup, parse_batch_reply};
+    use vigil::netlink::nft::{BATCH_BUF_LEN, build_setup, parse_batch_reply};
     let mut buf = [0u8; BATCH_BUF_LEN];
     let (sent, seqs) = build_setup(&mut buf, 1).unwrap();
     for garbage in [

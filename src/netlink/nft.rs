@@ -43,7 +43,9 @@ use nix::sys::socket::{
 };
 use nix::sys::time::TimeVal;
 
-use super::consts::{NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST};
+use super::consts::{
+    NETLINK_CAP_ACK, NETLINK_EXT_ACK, NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, SOL_NETLINK,
+};
 use super::reply::{Reply, classify};
 use super::wire::{Messages, MsgWriter, NoSpace, ParseError};
 
@@ -643,6 +645,10 @@ impl NfSocket {
             }),
         )
         .map_err(NftError::Io)?;
+        // Best effort, as for NlSocket: errors then carry the kernel's text ("Could not
+        // process rule: No such file or directory") without echoing the whole batch.
+        set_int_opt(&fd, NETLINK_CAP_ACK);
+        set_int_opt(&fd, NETLINK_EXT_ACK);
         Ok(Self { fd, port })
     }
 
@@ -685,6 +691,27 @@ impl NfSocket {
             }
             return Ok(r.bytes);
         }
+    }
+}
+
+fn set_int_opt(fd: &OwnedFd, opt: i32) {
+    let on: libc::c_int = 1;
+    // SAFETY: fd is a valid socket for the call; the pointer and length describe `on`, which
+    // outlives the call. nix has no typed wrapper for these netlink options.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            SOL_NETLINK,
+            opt,
+            (&on as *const libc::c_int).cast(),
+            core::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        debug!(
+            "nftables: netlink option {opt} not supported: {}",
+            Errno::last()
+        );
     }
 }
 
