@@ -390,3 +390,39 @@ fn reload_keeps_the_mastership() {
     assert!(d1.log().contains("kept as master across the reload"), "{}", d1.log());
     assert_eq!(d2.log().matches("Entering MASTER STATE").count(), 0, "the backup took over during a reload\n{}", d2.log());
 }
+
+/// no_accept: while master, packets to the VIP are dropped (nftables);
+/// with accept, the VIP answers (a TCP connect to a closed port is refused).
+#[test]
+fn no_accept_drops_traffic_to_the_vip() {
+    if !ready("no_accept_drops_traffic_to_the_vip") {
+        return;
+    }
+    let connect = |lab: &Lab| -> std::io::ErrorKind {
+        lab.in_ns(lab::CLIENT, || {
+            let addr: std::net::SocketAddr = "192.0.2.100:9".parse().unwrap();
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(700)) {
+                Ok(_) => std::io::ErrorKind::Other,
+                Err(e) => e.kind(),
+            }
+        })
+        .unwrap()
+    };
+    for (mode, want) in [("accept", std::io::ErrorKind::ConnectionRefused), ("no_accept", std::io::ErrorKind::TimedOut)] {
+        let lab = Lab::new(if mode == "accept" { "vacc" } else { "vnoacc" }, 1);
+        let mut c = conf(1, 3, 150, "0.1");
+        c.extra = mode.into();
+        let d = lab.start(1, vigil(), &c.render());
+        assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d.log());
+        // Let the client learn the VIP's MAC first (ARP is not filtered).
+        std::thread::sleep(Duration::from_millis(200));
+        let got = connect(&lab);
+        assert_eq!(got, want, "{mode}: connect to the VIP gave {got:?}\n{}", d.log());
+        d.kill(libc::SIGTERM);
+        assert!(d.wait(Duration::from_secs(10)).is_some());
+        if mode == "no_accept" {
+            let out = lab.exec(1, &["nft", "list", "tables"]);
+            assert!(!String::from_utf8_lossy(&out.stdout).contains("vigil"), "nftables table left behind");
+        }
+    }
+}

@@ -52,6 +52,7 @@ pub struct Engine {
     notifier: Rc<Notifier>,
     status: Rc<RefCell<Vec<InstanceStatus>>>,
     clock: Clock,
+    no_accept: Option<Rc<RefCell<crate::netlink::nft::NoAccept>>>,
 }
 
 /// Called with every instance's status whenever one changes state (the
@@ -75,6 +76,18 @@ impl Engine {
                 }
             }
         }
+        // One nftables table for every no_accept instance of this child.
+        let no_accept = if config.vrrp_instances.iter().any(|i| super::instance::wants_no_accept(config, i)) {
+            match crate::netlink::nft::NoAccept::setup() {
+                Ok(n) => Some(Rc::new(RefCell::new(n))),
+                Err(e) => {
+                    log::error!("no_accept: cannot set up the nftables filter: {e}; VIPs will accept traffic");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let inboxes: Vec<Rc<Inbox>> = config.vrrp_instances.iter().filter_map(|_| Inbox::new().map_err(|e| log::error!("eventfd: {e}")).ok()).collect();
         let coord = Rc::new(RefCell::new(Coordinator::new(config, &inboxes)));
         coord.borrow_mut().set_notifier(notifier.clone());
@@ -86,6 +99,9 @@ impl Engine {
             match Instance::setup(config, inst) {
                 Ok(mut instance) => {
                     instance.notify = Some((notifier.clone(), NotifyScripts::for_instance(inst, &config.global)));
+                    if super::instance::wants_no_accept(config, inst) {
+                        instance.no_accept = no_accept.clone();
+                    }
                     *slot.borrow_mut() = Some(instance);
                     let start = if resume.contains(&inst.name) { Input::ResumeMaster } else { Input::Startup };
                     let ctx = Ctx { index: i, clock, start, status: status.clone(), changed: on_change.clone(), inbox, coord: coord.clone() };
@@ -156,7 +172,7 @@ impl Engine {
                 .await
             }));
         }
-        Engine { instances, coord, watchers, notifier, status, clock }
+        Engine { instances, coord, watchers, notifier, status, clock, no_accept }
     }
 
     pub fn status(&self) -> Vec<InstanceStatus> {
@@ -219,6 +235,15 @@ impl Engine {
                 inst.teardown();
                 self.coord.borrow_mut().state_changed(index, inst.fsm.state());
                 log::info!("({}) stopped: {}", inst.name, inst.counters);
+            }
+        }
+        // The filter goes with the last VIP it guarded; masters kept over a
+        // reload are re-added to a fresh table by the new engine.
+        if keep.is_empty() {
+            if let Some(na) = &self.no_accept {
+                if let Err(e) = na.borrow_mut().teardown() {
+                    log::warn!("no_accept: removing the nftables filter: {e}");
+                }
             }
         }
         // Let the STOP notifications run (keepalived gives them a second).

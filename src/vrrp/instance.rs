@@ -101,6 +101,15 @@ pub struct Instance {
     skip_check_adv_addr: bool,
     /// Where state changes are announced (notify scripts, notify FIFO).
     pub notify: Option<(std::rc::Rc<crate::notify::Notifier>, crate::notify::NotifyScripts)>,
+    /// `no_accept` (the default under `vrrp_strict`): while master, packets
+    /// to the VIPs are dropped (RFC 5798 Accept_Mode false), through nftables.
+    pub no_accept: Option<std::rc::Rc<std::cell::RefCell<crate::netlink::nft::NoAccept>>>,
+}
+
+/// keepalived: `accept` unless `vrrp_strict`; an address owner always accepts.
+pub fn wants_no_accept(config: &Config, inst: &VrrpInstance) -> bool {
+    let strict = inst.strict_mode.unwrap_or(config.global.vrrp_strict);
+    !inst.accept.unwrap_or(!strict) && inst.priority != 255
 }
 
 fn interval(inst: &VrrpInstance, version: u8) -> Result<AdvertInterval, SetupError> {
@@ -234,6 +243,7 @@ impl Instance {
             strict: inst.strict_mode.unwrap_or(g.vrrp_strict),
             skip_check_adv_addr: inst.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr),
             notify: None,
+            no_accept: None,
         })
     }
 
@@ -339,6 +349,11 @@ impl Instance {
 
     fn add_vips(&mut self) {
         for spec in &self.vips {
+            if let Some(na) = &self.no_accept {
+                if let Err(e) = na.borrow_mut().add(spec.addr) {
+                    log::error!("({}) no_accept filter for {}: {e}", self.name, spec.addr);
+                }
+            }
             if let Err(e) = netconf::exists_ok(self.nl.addr_add(spec)) {
                 self.counters.vip_errors += 1;
                 log::error!("({}) adding {}/{}: {e}", self.name, spec.addr, spec.prefix_len);
@@ -372,6 +387,11 @@ impl Instance {
                 Err(e) => {
                     self.counters.vip_errors += 1;
                     log::error!("({}) removing {}/{}: {e}", self.name, spec.addr, spec.prefix_len);
+                }
+            }
+            if let Some(na) = &self.no_accept {
+                if let Err(e) = na.borrow_mut().del(spec.addr) {
+                    log::warn!("({}) no_accept filter for {}: {e}", self.name, spec.addr);
                 }
             }
         }
