@@ -132,7 +132,10 @@ mod tests {
         // Another family's name.
         let mut other = ok.clone();
         other[32] = b'X';
-        assert_eq!(parse(&other), Err(ParseError::BadAttribute(CTRL_ATTR_FAMILY_NAME)));
+        assert_eq!(
+            parse(&other),
+            Err(ParseError::BadAttribute(CTRL_ATTR_FAMILY_NAME))
+        );
         // No id, a 4-byte id, an id in the control range.
         assert_eq!(
             parse(&reply(&[])),

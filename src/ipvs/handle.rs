@@ -129,7 +129,10 @@ impl Ipvs {
     }
 
     /// The destinations of `svc` with their connection counters.
-    pub fn dests_with_counters(&mut self, svc: &Service) -> Result<Vec<(Destination, DestCounters)>> {
+    pub fn dests_with_counters(
+        &mut self,
+        svc: &Service,
+    ) -> Result<Vec<(Destination, DestCounters)>> {
         let f = self.family;
         self.dump(
             IpvsOp::GetDests,
@@ -191,12 +194,16 @@ impl Ipvs {
     /// Sets the timeouts; a 0 leaves that one as it is.
     pub fn set_timeouts(&mut self, t: &Timeouts) -> Result<()> {
         let f = self.family;
-        self.ack(IpvsOp::SetTimeouts, |b, s| msg::build_set_timeouts(b, f, s, t))
+        self.ack(IpvsOp::SetTimeouts, |b, s| {
+            msg::build_set_timeouts(b, f, s, t)
+        })
     }
 
     pub fn start_daemon(&mut self, d: &SyncDaemon) -> Result<()> {
         let f = self.family;
-        self.ack(IpvsOp::StartDaemon, |b, s| msg::build_start_daemon(b, f, s, d))
+        self.ack(IpvsOp::StartDaemon, |b, s| {
+            msg::build_start_daemon(b, f, s, d)
+        })
     }
 
     pub fn stop_daemon(&mut self, state: DaemonState) -> Result<()> {
@@ -221,7 +228,11 @@ impl Ipvs {
         )
     }
 
-    fn ack(&mut self, op: IpvsOp, build: impl FnOnce(&mut [u8], u32) -> Result<usize>) -> Result<()> {
+    fn ack(
+        &mut self,
+        op: IpvsOp,
+        build: impl FnOnce(&mut [u8], u32) -> Result<usize>,
+    ) -> Result<()> {
         self.transact(op, Until::Ack, build, |m| {
             debug!("ipvs {op:?}: ignored reply type {}", m.ty);
             Ok(())
@@ -280,7 +291,10 @@ impl Ipvs {
             for m in Messages::new(self.rbuf.get(..len).unwrap_or(&[])) {
                 let m = m?;
                 if m.seq != seq || m.pid != port {
-                    debug!("ipvs {op:?}: skipped stale reply seq {} (want {seq})", m.seq);
+                    debug!(
+                        "ipvs {op:?}: skipped stale reply seq {} (want {seq})",
+                        m.seq
+                    );
                     continue;
                 }
                 match classify(m)? {

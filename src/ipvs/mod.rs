@@ -44,6 +44,9 @@ pub use msg::Change;
 pub use parse::{IpvsMsg, parse};
 pub use plan::{Op, plan};
 pub use types::{
-    DaemonState, DestCounters, Destination, FwdMethod, IpvsName, Protocol, Service,
-    ServiceFlags, ServiceKey, SyncDaemon, Timeouts, TunType,
+    DaemonState, DestCounters, Destination, FwdMethod, IpvsName, Protocol, Service, ServiceFlags,
+    ServiceKey, SyncDaemon, Timeouts, TunType,
 };
+
+#[cfg(test)]
+mod tests;

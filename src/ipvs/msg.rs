@@ -21,7 +21,7 @@ use crate::netlink::wire::MsgWriter;
 use super::consts::*;
 use super::error::{IpvsError, Result};
 use super::genl;
-use super::types::{Destination, ServiceFlags, Service, SyncDaemon, Timeouts};
+use super::types::{Destination, Service, ServiceFlags, SyncDaemon, Timeouts};
 
 /// The request buffer every builder here fits in (the largest, a destination request with
 /// an IPv6 service, is about 160 bytes).
@@ -77,13 +77,19 @@ fn put_service(w: &mut MsgWriter<'_>, svc: &Service, full: bool) -> Result<()> {
         (Some(mark), _) => w.attr_u32(IPVS_SVC_ATTR_FWMARK, mark)?,
         (None, Some(addr)) => {
             if AddrFamily::of(&addr) != svc.af {
-                return Err(IpvsError::InvalidSpec("service address not of the service's family"));
+                return Err(IpvsError::InvalidSpec(
+                    "service address not of the service's family",
+                ));
             }
             attr_u16(w, IPVS_SVC_ATTR_PROTOCOL, svc.protocol.into())?;
             attr_inet_addr(w, IPVS_SVC_ATTR_ADDR, addr)?;
             attr_be16(w, IPVS_SVC_ATTR_PORT, svc.port)?;
         }
-        (None, None) => return Err(IpvsError::InvalidSpec("service needs an address or a fwmark")),
+        (None, None) => {
+            return Err(IpvsError::InvalidSpec(
+                "service needs an address or a fwmark",
+            ));
+        }
     }
     if full {
         if svc.scheduler.is_empty() {
@@ -113,7 +119,11 @@ fn put_service(w: &mut MsgWriter<'_>, svc: &Service, full: bool) -> Result<()> {
 /// The nested IPVS_CMD_ATTR_DEST: identity always, settings when `full`.
 fn put_dest(w: &mut MsgWriter<'_>, dest: &Destination, full: bool) -> Result<()> {
     let nest = w.begin_nested(IPVS_CMD_ATTR_DEST)?;
-    attr_u16(w, IPVS_DEST_ATTR_ADDR_FAMILY, u16::from(AddrFamily::of(&dest.addr).raw()))?;
+    attr_u16(
+        w,
+        IPVS_DEST_ATTR_ADDR_FAMILY,
+        u16::from(AddrFamily::of(&dest.addr).raw()),
+    )?;
     attr_inet_addr(w, IPVS_DEST_ATTR_ADDR, dest.addr)?;
     attr_be16(w, IPVS_DEST_ATTR_PORT, dest.port)?;
     if full {
@@ -129,13 +139,21 @@ fn put_dest(w: &mut MsgWriter<'_>, dest: &Destination, full: bool) -> Result<()>
 }
 
 /// NEW_SERVICE / SET_SERVICE / DEL_SERVICE.
-pub fn build_service(buf: &mut [u8], family: u16, seq: u32, change: Change, svc: &Service) -> Result<usize> {
+pub fn build_service(
+    buf: &mut [u8],
+    family: u16,
+    seq: u32,
+    change: Change,
+    svc: &Service,
+) -> Result<usize> {
     let cmd = match change {
         Change::New => IPVS_CMD_NEW_SERVICE,
         Change::Set => IPVS_CMD_SET_SERVICE,
         Change::Del => IPVS_CMD_DEL_SERVICE,
     };
-    request(buf, family, REQ, seq, cmd, |w| put_service(w, svc, change != Change::Del))
+    request(buf, family, REQ, seq, cmd, |w| {
+        put_service(w, svc, change != Change::Del)
+    })
 }
 
 /// GET_SERVICE as a dump: every service.
@@ -165,7 +183,9 @@ pub fn build_dest(
 
 /// GET_DEST as a dump: every destination of `svc`.
 pub fn build_dump_dests(buf: &mut [u8], family: u16, seq: u32, svc: &Service) -> Result<usize> {
-    request(buf, family, DUMP, seq, IPVS_CMD_GET_DEST, |w| put_service(w, svc, false))
+    request(buf, family, DUMP, seq, IPVS_CMD_GET_DEST, |w| {
+        put_service(w, svc, false)
+    })
 }
 
 /// FLUSH: removes every service and destination.
@@ -216,7 +236,12 @@ pub fn build_start_daemon(buf: &mut [u8], family: u16, seq: u32, d: &SyncDaemon)
 }
 
 /// DEL_DAEMON: stops the daemon in `state`; the kernel needs nothing else.
-pub fn build_stop_daemon(buf: &mut [u8], family: u16, seq: u32, state: super::types::DaemonState) -> Result<usize> {
+pub fn build_stop_daemon(
+    buf: &mut [u8],
+    family: u16,
+    seq: u32,
+    state: super::types::DaemonState,
+) -> Result<usize> {
     request(buf, family, REQ, seq, IPVS_CMD_DEL_DAEMON, |w| {
         let nest = w.begin_nested(IPVS_CMD_ATTR_DAEMON)?;
         w.attr_u32(IPVS_DAEMON_ATTR_STATE, state.into())?;

@@ -113,7 +113,10 @@ fn parse_service(nest: &Attr<'_>) -> Result<Service, ParseError> {
             IPVS_SVC_ATTR_FLAGS => {
                 // struct ip_vs_flags { flags, mask }: only the bits in the mask are meant.
                 let f = a.payload.get(..4).ok_or(ParseError::BadAttribute(a.kind))?;
-                let m = a.payload.get(4..8).ok_or(ParseError::BadAttribute(a.kind))?;
+                let m = a
+                    .payload
+                    .get(4..8)
+                    .ok_or(ParseError::BadAttribute(a.kind))?;
                 if a.payload.len() != 8 {
                     return Err(ParseError::BadAttribute(a.kind));
                 }

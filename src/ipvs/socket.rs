@@ -113,7 +113,10 @@ fn set_int_opt(fd: &OwnedFd, opt: i32, val: libc::c_int) {
         )
     };
     if rc != 0 {
-        debug!("ipvs: netlink option {opt} not supported: {}", Errno::last());
+        debug!(
+            "ipvs: netlink option {opt} not supported: {}",
+            Errno::last()
+        );
     }
 }
 

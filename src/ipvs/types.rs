@@ -108,8 +108,16 @@ pub struct Service {
 /// What identifies a service in the kernel's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ServiceKey {
-    Fwmark { af: u8, mark: u32 },
-    Addr { af: u8, protocol: u16, addr: IpAddr, port: u16 },
+    Fwmark {
+        af: u8,
+        mark: u32,
+    },
+    Addr {
+        af: u8,
+        protocol: u16,
+        addr: IpAddr,
+        port: u16,
+    },
 }
 
 impl Service {
@@ -287,11 +295,20 @@ mod tests {
 
     #[test]
     fn netmask_from_prefix_per_family() {
-        assert_eq!(Service::netmask_from_prefix(AddrFamily::Inet, 32), Some(u32::MAX));
-        assert_eq!(Service::netmask_from_prefix(AddrFamily::Inet, 24), Some(0xffff_ff00));
+        assert_eq!(
+            Service::netmask_from_prefix(AddrFamily::Inet, 32),
+            Some(u32::MAX)
+        );
+        assert_eq!(
+            Service::netmask_from_prefix(AddrFamily::Inet, 24),
+            Some(0xffff_ff00)
+        );
         assert_eq!(Service::netmask_from_prefix(AddrFamily::Inet, 0), Some(0));
         assert_eq!(Service::netmask_from_prefix(AddrFamily::Inet, 33), None);
-        assert_eq!(Service::netmask_from_prefix(AddrFamily::Inet6, 64), Some(64));
+        assert_eq!(
+            Service::netmask_from_prefix(AddrFamily::Inet6, 64),
+            Some(64)
+        );
         assert_eq!(Service::netmask_from_prefix(AddrFamily::Inet6, 129), None);
     }
 
@@ -304,14 +321,28 @@ mod tests {
         assert!(!a.same_settings(&b));
         let mut c = a.clone();
         c.flags = c.flags.with(ServiceFlags::HASHED);
-        assert!(a.same_settings(&c), "the kernel's HASHED bit is not a setting");
+        assert!(
+            a.same_settings(&c),
+            "the kernel's HASHED bit is not a setting"
+        );
         let f1 = Service::fwmark(AddrFamily::Inet, 7, "rr").unwrap();
         let mut f2 = f1.clone();
         f2.protocol = Protocol::Udp;
         f2.port = 9;
         assert_eq!(f1.key(), f2.key());
-        assert_ne!(f1.key(), Service::fwmark(AddrFamily::Inet6, 7, "rr").unwrap().key());
-        assert!(Service::new(Protocol::Tcp, Ipv4Addr::LOCALHOST.into(), 1, "a-scheduler-name-too-long").is_none());
+        assert_ne!(
+            f1.key(),
+            Service::fwmark(AddrFamily::Inet6, 7, "rr").unwrap().key()
+        );
+        assert!(
+            Service::new(
+                Protocol::Tcp,
+                Ipv4Addr::LOCALHOST.into(),
+                1,
+                "a-scheduler-name-too-long"
+            )
+            .is_none()
+        );
     }
 
     #[test]
