@@ -72,10 +72,8 @@ pub fn parse_family(msg: &NlMsg<'_>, name: &str) -> Result<u16, ParseError> {
                 };
                 id = Some(v);
             }
-            CTRL_ATTR_FAMILY_NAME => {
-                if a.str::<32>()?.as_str() != name {
-                    return Err(ParseError::BadAttribute(a.kind));
-                }
+            CTRL_ATTR_FAMILY_NAME if a.str::<32>()?.as_str() != name => {
+                return Err(ParseError::BadAttribute(a.kind));
             }
             _ => {}
         }
