@@ -2,7 +2,7 @@
 //! buffer and return its length. `family` is the id [`super::genl::parse_family`] resolved.
 //!
 //! Attribute order and encodings follow ipvsadm 1.31 (checked byte for byte against its
-//! requests in `tests/ipvs_golden.rs`). Two deliberate differences, both smaller requests
+//! requests in `src/ipvs/tests.rs`). Two deliberate differences, both smaller requests
 //! the kernel reads the same way: deletes and destination requests carry only the
 //! service's identity (AF + fwmark, or AF + protocol + address + port), and deletes of a
 //! destination or a daemon carry only what identifies them. ipvsadm sends its whole

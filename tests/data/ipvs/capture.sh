@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates the ipvsadm request fixtures (*.hex) that tests/ipvs_golden.rs compares with.
+# Regenerates the ipvsadm request fixtures (*.hex) that src/ipvs/tests.rs compares with.
 #
 # The host kernel has no IPVS, so ipvsadm would stop at the family lookup. ipvsadm_shim.c,
 # loaded with LD_PRELOAD, stands in for the kernel: it answers the generic-netlink family
