@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod console_io;
 pub mod init;
+pub mod ipvs;
 pub mod ipc;
 pub mod log;
 pub mod lvs;

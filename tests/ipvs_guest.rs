@@ -1,6 +1,7 @@
 //! The IPVS client against a real kernel. The host kernel has no IPVS, so this runs inside
 //! the QEMU guest (ip_vs loaded by PID 1); elsewhere it skips with a message, or fails when
-//! VIGIL_REQUIRE_ALL=1.
+//! VIGIL_IPVS_REQUIRED=1 (set where IPVS must be there: in the guest). Not VIGIL_REQUIRE_ALL:
+//! CI runs this file on the host, whose kernel never has IPVS.
 //!
 //! Every check runs in a fresh network namespace (IPVS tables are per namespace), so a run
 //! on a machine that does have IPVS never touches its real tables. What the client reads
@@ -13,7 +14,7 @@
 //!   libcrc32c, crc32c_generic) AND the schedulers used here, ip_vs_rr, ip_vs_wlc and
 //!   ip_vs_wrr: the kernel loads a scheduler on demand through modprobe, which the image
 //!   does not have, so a missing one makes add_service fail with ENOENT;
-//! - at the console: `sh`, then `VIGIL_REQUIRE_ALL=1 /ipvs_guest --test-threads=1`.
+//! - at the console: `sh`, then `VIGIL_IPVS_REQUIRED=1 /ipvs_guest --test-threads=1`.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
@@ -34,8 +35,8 @@ fn ipvs_present() -> bool {
     }
     let why = "SKIPPED ipvs_guest: /proc/net/ip_vs absent (no ip_vs in this kernel); \
                run inside the QEMU guest";
-    if std::env::var("VIGIL_REQUIRE_ALL").as_deref() == Ok("1") {
-        panic!("{why} (VIGIL_REQUIRE_ALL=1)");
+    if std::env::var("VIGIL_IPVS_REQUIRED").as_deref() == Ok("1") {
+        panic!("{why} (VIGIL_IPVS_REQUIRED=1)");
     }
     // Straight to stderr: libtest captures eprintln! of passing tests, and a skip must show.
     let _ = writeln!(std::io::stderr(), "\n**** {why} ****\n");
