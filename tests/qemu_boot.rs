@@ -389,6 +389,13 @@ fn qemu_boot_watchdog_poweroff() {
         eprintln!("qemu_boot: note: vrrp restarted under the same PID {}", vrrp.pid);
     }
 
+    // PID 1 reads the guest kernel's IPVS table through our generic-netlink
+    // client (the image loads ip_vs; the host kernel has none).
+    let table = node.command("ipvs");
+    if !table.contains("IP Virtual Server (vigil)") {
+        node.fail(&format!("console `ipvs` did not show the IPVS table: {table:?}"));
+    }
+
     // Power off: the guest says so, the kernel powers down, qemu (and the script) exit by themselves.
     node.send("poweroff");
     node.expect("vigil: powering off", COMMAND_TIMEOUT);

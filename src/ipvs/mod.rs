@@ -35,6 +35,7 @@ pub mod handle;
 pub mod msg;
 pub mod parse;
 pub mod plan;
+pub mod show;
 pub mod socket;
 pub mod types;
 

@@ -13,6 +13,7 @@ commands:
   mem                      allocation counters per process (counting needs -m)
   status                   the status dump as JSON
   log                      recent log records of every process
+  ipvs                     the kernel's IPVS table (as ipvsadm -Ln)
   reload                   re-read the configuration (as SIGHUP)
   restart vrrp|check       stop a child; the watchdog starts it again
   fault kill vrrp|check    SIGKILL the child
@@ -37,6 +38,7 @@ pub enum ConsoleCmd {
     Mem,
     Status,
     Log,
+    Ipvs,
     Reload,
     Restart(Role),
     Fault(Fault, Role),
@@ -66,6 +68,7 @@ pub fn parse(line: &str) -> ConsoleCmd {
         (Some("mem"), []) => ConsoleCmd::Mem,
         (Some("status"), []) => ConsoleCmd::Status,
         (Some("log"), []) => ConsoleCmd::Log,
+        (Some("ipvs"), []) => ConsoleCmd::Ipvs,
         (Some("reload"), []) => ConsoleCmd::Reload,
         (Some("restart"), [r]) => role(Some(r)).map_or_else(bad, ConsoleCmd::Restart),
         (Some("fault"), [kind, r]) => {

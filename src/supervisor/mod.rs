@@ -677,6 +677,7 @@ impl Parent {
                     }
                 }
             }
+            ConsoleCmd::Ipvs => out = crate::ipvs::show::show(),
             ConsoleCmd::Reload => self.reload(),
             ConsoleCmd::Restart(role) | ConsoleCmd::Fault(Fault::Kill, role) => {
                 let s = &mut self.slots[Self::slot_index(role)];
