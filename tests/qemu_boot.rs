@@ -396,6 +396,15 @@ fn qemu_boot_watchdog_poweroff() {
         node.fail(&format!("console `ipvs` did not show the IPVS table: {table:?}"));
     }
 
+    // The image has a virtual server, so the checker child ran its checks
+    // in the static musl build: no child may have died on its own.
+    if node.transcript.contains("killed by SIGSEGV") || node.transcript.contains("killed by SIGABRT") {
+        node.fail("a child crashed (SIGSEGV/SIGABRT) in the guest");
+    }
+    if !node.transcript.contains("real server(s) under check") {
+        node.fail("the checker child did not start its checks");
+    }
+
     // Power off: the guest says so, the kernel powers down, qemu (and the script) exit by themselves.
     node.send("poweroff");
     node.expect("vigil: powering off", COMMAND_TIMEOUT);

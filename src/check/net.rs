@@ -188,8 +188,10 @@ pub fn udp_connect(t: &Target) -> Result<Async<UdpSocket>, Failure> {
 /// Kernel-random bytes (warmup jitter, DNS ids). Falls back to the clock.
 pub fn random_u64() -> u64 {
     let mut b = [0u8; 8];
+    // The raw system call: the static musl build resolves libc's
+    // getrandom() to a null address (a SIGSEGV seen in the checker child).
     // SAFETY: b is a valid 8-byte buffer.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), libc::GRND_NONBLOCK) };
+    let n = unsafe { libc::syscall(libc::SYS_getrandom, b.as_mut_ptr(), b.len(), libc::GRND_NONBLOCK) };
     if n == 8 {
         return u64::from_ne_bytes(b);
     }
