@@ -70,6 +70,9 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
     let mut engine: Option<Engine> = None;
     let mut resume: Vec<String> = Vec::new();
     let mut checkers: Option<crate::check::Checkers> = None;
+    // The checker child's IPVS side: opened on the first config with
+    // virtual servers, kept across reloads, torn down at a clean stop.
+    let lvs: Rc<RefCell<Option<crate::lvs::program::Lvs>>> = Rc::new(RefCell::new(None));
     let _ = tx.try_send(&Msg::Ready { pid: std::process::id() });
     log::info!("{} child running", role.name());
     enum Ev {
@@ -121,9 +124,19 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                     // now the events are logged.)
                     checkers = None;
                     let plans = crate::check::plan(&config);
+                    let shared: Rc<Config> = Rc::new((*config).clone());
+                    if !config.virtual_servers.is_empty() {
+                        let mut l = lvs.borrow_mut();
+                        l.get_or_insert_with(crate::lvs::program::Lvs::new).sync(&shared);
+                    } else if let Some(l) = lvs.borrow_mut().as_mut() {
+                        l.sync(&shared);
+                    }
                     if !plans.is_empty() {
-                        let sink: crate::check::EventSink = Rc::new(|ev: crate::check::CheckEvent| {
-                            log::debug!("check event {ev:?}");
+                        let (lvs, shared) = (lvs.clone(), shared.clone());
+                        let sink: crate::check::EventSink = Rc::new(move |ev: crate::check::CheckEvent| {
+                            if let Some(l) = lvs.borrow_mut().as_mut() {
+                                l.on_event(&shared, ev);
+                            }
                         });
                         let tls: Rc<dyn crate::check::TlsConnector> = match crate::check::tls_rustls::RustlsConnector::new() {
                             Ok(c) => Rc::new(c),
@@ -169,6 +182,9 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                 if let Some(e) = engine.take() {
                     e.stop().await;
                 }
+                if let Some(l) = lvs.borrow_mut().as_mut() {
+                    l.teardown();
+                }
                 return 0;
             }
             Ev::Msg(Ok(other)) => log::warn!("{} child: unexpected message {other:?}", role.name()),
@@ -183,6 +199,9 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
             Ev::Sig(Ok(sig)) if sig == libc::SIGTERM || sig == libc::SIGINT => {
                 if let Some(e) = engine.take() {
                     e.stop().await;
+                }
+                if let Some(l) = lvs.borrow_mut().as_mut() {
+                    l.teardown();
                 }
                 return 0;
             }

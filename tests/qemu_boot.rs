@@ -395,6 +395,24 @@ fn qemu_boot_watchdog_poweroff() {
     if !table.contains("IP Virtual Server (vigil)") {
         node.fail(&format!("console `ipvs` did not show the IPVS table: {table:?}"));
     }
+    // The image's virtual_server is programmed by the checker child, and its
+    // real server (nothing listens on 192.0.2.254:8080) is checked down and
+    // taken out of the table.
+    if !table.contains("TCP  192.0.2.100:80 rr") {
+        node.fail(&format!("the image's virtual server is not in IPVS: {table:?}"));
+    }
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let t = node.command("ipvs");
+        if t.contains("TCP  192.0.2.100:80 rr") && !t.contains("192.0.2.254:8080") {
+            say("qemu_boot: the real server that does not answer left the IPVS table");
+            break;
+        }
+        if Instant::now() > until {
+            node.fail(&format!("the failed real server stayed in IPVS: {t:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
     // The image has a virtual server, so the checker child ran its checks
     // in the static musl build: no child may have died on its own.

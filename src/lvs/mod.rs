@@ -4,6 +4,8 @@
 //! own; the checker child reconciles the kernel's table to it.
 
 use crate::check::RsId;
+
+pub mod program;
 use crate::config::model::{Config, VirtualServer, VirtualServerKey};
 use std::net::IpAddr;
 
