@@ -30,22 +30,14 @@
 //! [`wire::MsgWriter`]: super::wire::MsgWriter
 
 use core::fmt;
-use std::io::IoSliceMut;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use log::debug;
 use nix::errno::Errno;
-use nix::sys::socket::{
-    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, getsockname,
-    recvmsg, sendto, setsockopt, socket, sockopt,
-};
-use nix::sys::time::TimeVal;
+use nix::sys::socket::SockProtocol;
 
-use super::consts::{
-    NETLINK_CAP_ACK, NETLINK_EXT_ACK, NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, SOL_NETLINK,
-};
+use super::consts::{NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST};
 use super::reply::{Reply, classify};
 use super::wire::{Messages, MsgWriter, NoSpace, ParseError};
 
@@ -614,104 +606,36 @@ fn sent_type(batch: &[u8], seq: u32) -> NftMsg {
 // Socket
 // ---------------------------------------------------------------------------------------
 
-/// A NETLINK_NETFILTER socket in the calling thread's network namespace.
+/// A NETLINK_NETFILTER socket in the calling thread's network namespace: the shared
+/// `NlSocket`, with a reply timeout and errors in nftables terms.
 struct NfSocket {
-    fd: OwnedFd,
+    inner: super::socket::NlSocket,
     port: u32,
+}
+
+fn nft_err(e: super::NetlinkError) -> NftError {
+    match e {
+        super::NetlinkError::ReplyTruncated { len } => NftError::ReplyTruncated { len },
+        super::NetlinkError::Io(Errno::EAGAIN) => NftError::Timeout,
+        other => NftError::Io(other.errno().unwrap_or(Errno::EIO)),
+    }
 }
 
 impl NfSocket {
     fn open() -> Result<Self> {
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkNetFilter,
-        )
-        .map_err(NftError::Io)?;
-        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(NftError::Io)?;
-        let port = getsockname::<NetlinkAddr>(fd.as_raw_fd())
-            .map_err(NftError::Io)?
-            .pid();
-        setsockopt(
-            &fd,
-            sockopt::ReceiveTimeout,
-            &TimeVal::from(libc::timeval {
-                tv_sec: REPLY_TIMEOUT
-                    .as_secs()
-                    .try_into()
-                    .unwrap_or(libc::time_t::MAX),
-                tv_usec: 0,
-            }),
-        )
-        .map_err(NftError::Io)?;
-        // Best effort, as for NlSocket: errors then carry the kernel's text ("Could not
-        // process rule: No such file or directory") without echoing the whole batch.
-        set_int_opt(&fd, NETLINK_CAP_ACK);
-        set_int_opt(&fd, NETLINK_EXT_ACK);
-        Ok(Self { fd, port })
+        let inner = super::socket::NlSocket::open(SockProtocol::NetlinkNetFilter, 0).map_err(nft_err)?;
+        inner.set_recv_timeout(REPLY_TIMEOUT).map_err(nft_err)?;
+        let port = inner.port_id();
+        Ok(Self { inner, port })
     }
 
     fn send(&self, msg: &[u8]) -> Result<()> {
-        loop {
-            match sendto(
-                self.fd.as_raw_fd(),
-                msg,
-                &NetlinkAddr::new(0, 0),
-                MsgFlags::empty(),
-            ) {
-                Ok(n) if n == msg.len() => return Ok(()),
-                Ok(_) => return Err(NftError::Io(Errno::EMSGSIZE)),
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(NftError::Io(e)),
-            }
-        }
+        self.inner.send(msg).map_err(nft_err)
     }
 
     /// One datagram from the kernel (others are dropped); `Timeout` after REPLY_TIMEOUT.
     fn recv(&self, buf: &mut [u8]) -> Result<usize> {
-        loop {
-            let mut iov = [IoSliceMut::new(buf)];
-            let r = match recvmsg::<NetlinkAddr>(
-                self.fd.as_raw_fd(),
-                &mut iov,
-                None,
-                MsgFlags::empty(),
-            ) {
-                Ok(r) => r,
-                Err(Errno::EINTR) => continue,
-                Err(Errno::EAGAIN) => return Err(NftError::Timeout),
-                Err(e) => return Err(NftError::Io(e)),
-            };
-            if r.address.map(|a| a.pid()) != Some(0) {
-                continue;
-            }
-            if r.flags.contains(MsgFlags::MSG_TRUNC) {
-                return Err(NftError::ReplyTruncated { len: r.bytes });
-            }
-            return Ok(r.bytes);
-        }
-    }
-}
-
-fn set_int_opt(fd: &OwnedFd, opt: i32) {
-    let on: libc::c_int = 1;
-    // SAFETY: fd is a valid socket for the call; the pointer and length describe `on`, which
-    // outlives the call. nix has no typed wrapper for these netlink options.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            SOL_NETLINK,
-            opt,
-            (&on as *const libc::c_int).cast(),
-            core::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        debug!(
-            "nftables: netlink option {opt} not supported: {}",
-            Errno::last()
-        );
+        self.inner.recv(buf).map_err(nft_err)
     }
 }
 

@@ -1,4 +1,5 @@
-//! A NETLINK_ROUTE socket: raw datagrams in and out, nothing parsed here.
+//! A netlink socket (NETLINK_ROUTE, and the generic and netfilter families for IPVS and
+//! nftables): raw datagrams in and out, nothing parsed here.
 //!
 //! `NlSocket` is an `OwnedFd` with `AsFd`/`AsRawFd`, so the reflector can make it
 //! non-blocking and wrap it in `async_io::Async`; [`super::Rtnl`] uses it blocking with a
@@ -30,11 +31,17 @@ impl NlSocket {
     /// `groups` (RTMGRP_* bits; 0 for a request socket). Asks for capped, extended acks so
     /// errors carry the kernel's message without echoing the whole request.
     pub fn route(groups: u32) -> Result<Self> {
+        Self::open(SockProtocol::NetlinkRoute, groups)
+    }
+
+    /// Opens a netlink socket of any family (route, generic for IPVS, netfilter for
+    /// nftables) the same way: kernel-chosen port, capped extended acks.
+    pub fn open(protocol: SockProtocol, groups: u32) -> Result<Self> {
         let fd = socket(
             AddressFamily::Netlink,
             SockType::Raw,
             SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkRoute,
+            protocol,
         )
         .map_err(NetlinkError::Io)?;
         bind(fd.as_raw_fd(), &NetlinkAddr::new(0, groups)).map_err(NetlinkError::Io)?;
