@@ -87,7 +87,7 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
         .await;
         match ev {
             Ev::Msg(Ok(Msg::Hello { seq })) => {
-                if let Err(e) = tx.try_send(&Msg::HelloAck { seq, mem: crate::mem::stats() }) {
+                if let Err(e) = tx.try_send(&Msg::HelloAck { seq, mem: crate::mem::stats(), checks: crate::check::checks_run() }) {
                     log::warn!("answering hello: {e}");
                 }
             }

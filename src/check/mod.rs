@@ -30,6 +30,7 @@ pub use net::Failure;
 pub use plan::{CheckSpec, Probe, RealServerPlan, Target, UrlSpec, http_request, plan};
 pub use runner::{Checkers, EventSink, run_once, spawn_checkers};
 pub use state::{
+    checks_run,
     CheckEvent, CheckEventKind, CheckerRetry, Outcome, RetryPolicy, RsId, RsState, Step,
 };
 pub use tls::{NoTls, TlsConnector, TlsStream};

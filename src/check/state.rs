@@ -15,6 +15,15 @@
 
 use std::time::Duration;
 
+/// Checks run in this process (every outcome fed to a real server's state).
+static CHECKS_RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many checks this process has run: the checker child reports it to
+/// the parent with each hello answer (`vigil status`: checks_run).
+pub fn checks_run() -> u64 {
+    CHECKS_RUN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Which real server: the indices of its virtual server in the config and of
 /// the real server inside it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -194,6 +203,7 @@ impl RsState {
     /// Feeds checker `idx`'s outcome. An unknown index changes nothing and
     /// asks for no rerun sooner than a second.
     pub fn on_result(&mut self, idx: usize, outcome: Outcome) -> Step {
+        CHECKS_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Some(c) = self.checkers.get_mut(idx) else {
             return Step {
                 event: None,

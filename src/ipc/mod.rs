@@ -16,7 +16,7 @@ pub enum Msg {
     /// Parent → child: are you alive? The child answers from its scheduler loop.
     Hello { seq: u32 },
     /// Child → parent: the answer, with the child's memory counters.
-    HelloAck { seq: u32, mem: MemStats },
+    HelloAck { seq: u32, mem: MemStats, checks: u64 },
     /// Child → parent: the child's scheduler is up.
     Ready { pid: u32 },
     /// Parent → child: a configuration to apply (start-up and reload).
@@ -212,7 +212,7 @@ mod tests {
         let (m, n) = round_trip(&Msg::Hello { seq: 7 });
         assert_eq!(m, Msg::Hello { seq: 7 });
         assert_eq!(n, 1);
-        let ack = Msg::HelloAck { seq: 7, mem: MemStats { enabled: true, allocs: 1 << 40, frees: 3, live_bytes: 9, peak_bytes: 10 } };
+        let ack = Msg::HelloAck { seq: 7, mem: MemStats { enabled: true, allocs: 1 << 40, frees: 3, live_bytes: 9, peak_bytes: 10 }, checks: 5 };
         assert_eq!(round_trip(&ack), (ack.clone(), 1));
     }
 

@@ -92,6 +92,8 @@ struct Slot {
     config_generation: u32,
     summary: ConfigSummary,
     mem: MemStats,
+    /// Checks the child has run (the checker child), from its last answer.
+    checks: u64,
     vrrp: Vec<crate::vrrp::instance::InstanceStatus>,
 }
 
@@ -114,6 +116,7 @@ impl Slot {
             config_generation: 0,
             summary: ConfigSummary::default(),
             mem: MemStats::default(),
+            checks: 0,
             vrrp: Vec::new(),
         }
     }
@@ -472,7 +475,7 @@ impl Parent {
                     );
                 }
             }
-            Msg::HelloAck { seq, mem } => {
+            Msg::HelloAck { seq, mem, checks } => {
                 if s.pending_hello == Some(seq) {
                     s.pending_hello = None;
                     s.policy.on_answer();
@@ -480,6 +483,7 @@ impl Parent {
                 s.state = SlotState::Running;
                 s.last_answer = Some(now);
                 s.mem = mem;
+                s.checks = checks;
             }
             Msg::ConfigApplied { generation, summary } => {
                 log::info!("{} child applied config generation {generation}", s.role.name());
@@ -626,6 +630,7 @@ impl Parent {
                     config_generation: s.config_generation,
                     config: s.summary.clone(),
                     mem: s.mem,
+                    checks_run: s.checks,
                     rss_kb: s.pid.and_then(status::rss_kb),
                 })
                 .collect(),

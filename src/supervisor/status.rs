@@ -35,6 +35,9 @@ pub struct ChildStatus {
     pub config_generation: u32,
     pub config: ConfigSummary,
     pub mem: MemStats,
+    /// Checks run since the child started (the checker child).
+    #[serde(default)]
+    pub checks_run: u64,
     pub rss_kb: Option<u64>,
 }
 
