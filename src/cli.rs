@@ -122,6 +122,8 @@ vigil's own:
       --role=vrrp|check        (internal) run as a child
   vigil status [--json] [--control=PATH]
                                Show the running daemon's status
+  vigil genhash -s ADDR -p PORT -u URL [-S] [-V VHOST] ...  (or -T, --genhash)
+                               keepalived's genhash: the MD5 digest of a page
 ";
 
 /// Parses argv (without argv[0]).

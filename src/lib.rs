@@ -9,6 +9,7 @@ pub mod check;
 pub mod child;
 pub mod cli;
 pub mod config;
+pub mod genhash;
 pub mod console_io;
 pub mod init;
 pub mod ipvs;

@@ -18,6 +18,16 @@ mod exit {
 }
 
 fn main() -> ExitCode {
+    // genhash: `vigil genhash ...`, keepalived's `-T`/`--genhash` (first
+    // option), or a link named genhash.
+    let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let called = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a) == "genhash").unwrap_or(false);
+    if called {
+        return ExitCode::from(vigil::genhash::main(&argv[1..]));
+    }
+    if matches!(argv.get(1).map(String::as_str), Some("genhash" | "-T" | "--genhash")) {
+        return ExitCode::from(vigil::genhash::main(&argv[2..]));
+    }
     let opts = match cli::parse(std::env::args_os().skip(1)) {
         Ok(o) => o,
         Err(e) => {
