@@ -22,6 +22,10 @@ use super::types::{DaemonState, DestCounters, Destination, Service, SyncDaemon, 
 pub const RECV_BUF_LEN: usize = 32 * 1024;
 /// How long one reply may take before a request fails with `Timeout`.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long starting or stopping a sync daemon may take. The kernel answers only once
+/// its sync threads have been created or have exited (kthread_stop), which is quick on
+/// real hardware but took over 5 s under QEMU TCG; callers run these off their scheduler.
+pub const DAEMON_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a dump that changed under us (NLM_F_DUMP_INTR) is restarted.
 const DUMP_ATTEMPTS: usize = 3;
 
@@ -199,18 +203,30 @@ impl Ipvs {
         })
     }
 
+    /// Starts a sync daemon; waits up to [`DAEMON_REPLY_TIMEOUT`] for the kernel.
     pub fn start_daemon(&mut self, d: &SyncDaemon) -> Result<()> {
         let f = self.family;
-        self.ack(IpvsOp::StartDaemon, |b, s| {
-            msg::build_start_daemon(b, f, s, d)
+        self.with_timeout(DAEMON_REPLY_TIMEOUT, |me| {
+            me.ack(IpvsOp::StartDaemon, |b, s| msg::build_start_daemon(b, f, s, d))
         })
     }
 
+    /// Stops the sync daemon in `state`; waits up to [`DAEMON_REPLY_TIMEOUT`] for the kernel.
     pub fn stop_daemon(&mut self, state: DaemonState) -> Result<()> {
         let f = self.family;
-        self.ack(IpvsOp::StopDaemon, |b, s| {
-            msg::build_stop_daemon(b, f, s, state)
+        self.with_timeout(DAEMON_REPLY_TIMEOUT, |me| {
+            me.ack(IpvsOp::StopDaemon, |b, s| msg::build_stop_daemon(b, f, s, state))
         })
+    }
+
+    /// Runs one request with another reply timeout, then puts [`REPLY_TIMEOUT`] back.
+    fn with_timeout<T>(&mut self, timeout: Duration, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.sock.set_recv_timeout(timeout)?;
+        let r = f(self);
+        let back = self.sock.set_recv_timeout(REPLY_TIMEOUT);
+        let v = r?;
+        back?;
+        Ok(v)
     }
 
     /// The running sync daemons.
