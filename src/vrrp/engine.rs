@@ -5,6 +5,7 @@
 
 use super::fsm::{self, Input};
 use super::instance::{Instance, InstanceStatus};
+use super::syncd::{SyncdLink, SyncdSpec};
 use super::track::{Coordinator, Inbox};
 use crate::netlink::mirror::Change;
 use crate::netlink::reflector::{Reflector, ReflectorConfig};
@@ -53,7 +54,13 @@ pub struct Engine {
     status: Rc<RefCell<Vec<InstanceStatus>>>,
     clock: Clock,
     no_accept: Option<Rc<RefCell<crate::netlink::nft::NoAccept>>>,
+    /// The IPVS sync daemon that follows one instance (lvs_sync_daemon).
+    syncd: Option<Rc<SyncdLink>>,
 }
+
+/// How long a stop waits for the sync daemon to be stopped. The kernel stops its threads
+/// synchronously (seconds under QEMU TCG); the parent gives a stopping child 5 s in all.
+const SYNCD_STOP_WAIT: Duration = Duration::from_secs(2);
 
 /// Called with every instance's status whenever one changes state (the
 /// VRRP child passes it on to the parent). Not called in steady state.
@@ -91,8 +98,11 @@ impl Engine {
         let inboxes: Vec<Rc<Inbox>> = config.vrrp_instances.iter().filter_map(|_| Inbox::new().map_err(|e| log::error!("eventfd: {e}")).ok()).collect();
         let coord = Rc::new(RefCell::new(Coordinator::new(config, &inboxes)));
         coord.borrow_mut().set_notifier(notifier.clone());
+        // The sync daemon is told every state of the instance it follows, from its first.
+        let syncd = SyncdSpec::from_config(config).and_then(SyncdLink::new).map(Rc::new);
         let mut instances = Vec::new();
         for (i, inst) in config.vrrp_instances.iter().enumerate() {
+            let follow = syncd.clone().filter(|l| l.spec().instance == i);
             status.borrow_mut().push(InstanceStatus { name: inst.name.clone(), state: "INIT".into(), priority: inst.priority, ..Default::default() });
             let slot = Rc::new(RefCell::new(None));
             let Some(inbox) = inboxes.get(i).cloned() else { continue };
@@ -104,7 +114,7 @@ impl Engine {
                     }
                     *slot.borrow_mut() = Some(instance);
                     let start = if resume.contains(&inst.name) { Input::ResumeMaster } else { Input::Startup };
-                    let ctx = Ctx { index: i, clock, start, status: status.clone(), changed: on_change.clone(), inbox, coord: coord.clone() };
+                    let ctx = Ctx { index: i, clock, start, status: status.clone(), changed: on_change.clone(), inbox, coord: coord.clone(), syncd: follow };
                     let task = ex.spawn(run(slot.clone(), ctx));
                     instances.push((i, slot, task));
                 }
@@ -112,6 +122,10 @@ impl Engine {
                     log::error!("({}) cannot start: {e}; instance stays in FAULT", inst.name);
                     if let Some(s) = status.borrow_mut().get_mut(i) {
                         s.state = "FAULT".into();
+                    }
+                    // keepalived runs the backup daemon for an instance in FAULT too.
+                    if let Some(l) = follow {
+                        l.state_changed(fsm::State::Fault);
                     }
                     on_change(&status.borrow());
                 }
@@ -172,7 +186,7 @@ impl Engine {
                 .await
             }));
         }
-        Engine { instances, coord, watchers, notifier, status, clock, no_accept }
+        Engine { instances, coord, watchers, notifier, status, clock, no_accept, syncd }
     }
 
     pub fn status(&self) -> Vec<InstanceStatus> {
@@ -198,7 +212,7 @@ impl Engine {
 
     /// Stops every instance: masters send priority 0 and drop their VIPs.
     pub async fn stop(self) {
-        self.stop_keeping(&[]).await;
+        self.stop_keeping(&[], false).await;
     }
 
     /// Stops for a reload. Masters whose instance the new config still has
@@ -212,12 +226,18 @@ impl Engine {
             matches!((a, b), (Some(a), Some(b)) if a.interface == b.interface && a.virtual_router_id == b.virtual_router_id && a.use_vmac == b.use_vmac)
         };
         let keep: Vec<String> = self.status.borrow().iter().filter(|s| s.state == "MASTER" && same(&s.name)).map(|s| s.name.clone()).collect();
-        self.stop_keeping(&keep).await;
+        // With lvs_sync_daemon still configured the new engine's first report reconciles
+        // the kernel with it (nothing changes for a daemon that stays as it is); without it,
+        // the daemon stops here.
+        let keep_syncd = SyncdSpec::from_config(new).is_some();
+        self.stop_keeping(&keep, keep_syncd).await;
         keep
     }
 
-    async fn stop_keeping(self, keep: &[String]) {
+    async fn stop_keeping(self, keep: &[String], keep_syncd: bool) {
         let clock = self.clock;
+        // First, as keepalived: the stop runs on the helper thread while the instances stop.
+        let syncd_stopped = self.syncd.as_ref().filter(|_| !keep_syncd).map(|l| l.stop());
         drop(self.watchers);
         for (index, slot, task) in self.instances {
             // Cancelling drops the task's borrow of the instance.
@@ -248,6 +268,11 @@ impl Engine {
         }
         // Let the STOP notifications run (keepalived gives them a second).
         self.notifier.idle(Duration::from_secs(2)).await;
+        if let Some(applied) = syncd_stopped
+            && !applied.wait(SYNCD_STOP_WAIT).await
+        {
+            log::warn!("lvs_sync_daemon: not stopped within {} ms more; left to finish on its own", SYNCD_STOP_WAIT.as_millis());
+        }
     }
 }
 
@@ -274,10 +299,12 @@ struct Ctx {
     changed: OnChange,
     inbox: Rc<Inbox>,
     coord: Rc<RefCell<Coordinator>>,
+    /// Set for the instance lvs_sync_daemon follows.
+    syncd: Option<Rc<SyncdLink>>,
 }
 
 async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
-    let Ctx { index, clock, start, status, changed, inbox, coord } = ctx;
+    let Ctx { index, clock, start, status, changed, inbox, coord, syncd } = ctx;
     let Ok(mut guard) = slot.try_borrow_mut() else { return };
     let Some(inst) = guard.as_mut() else { return };
     let report = |inst: &Instance| {
@@ -285,6 +312,9 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
             *s = inst.status();
         }
         coord.borrow_mut().state_changed(index, inst.fsm.state());
+        if let Some(l) = &syncd {
+            l.state_changed(inst.fsm.state());
+        }
         changed(&status.borrow());
     };
     let actions = inst.fsm.handle(clock.now(), start);

@@ -5,6 +5,7 @@ pub mod engine;
 pub mod fsm;
 pub mod instance;
 pub mod net;
+pub mod syncd;
 pub mod track;
 pub mod watch;
 pub mod vmac;
