@@ -75,7 +75,34 @@ pub type EventSink = Rc<dyn Fn(CheckEvent)>;
 /// running scripts are killed by `RunningScript`'s drop).
 pub struct Checkers {
     states: Vec<Rc<RefCell<RsState>>>,
+    /// Each real server's checkers, to match them with a new config's.
+    specs: Vec<Vec<CheckSpec>>,
     _tasks: Vec<Task<()>>,
+}
+
+/// One real server's state as a reload hands it on: its id under the old
+/// config, its state, and its checkers.
+#[derive(Clone, Debug)]
+pub struct CarriedState {
+    pub id: RsId,
+    pub state: RsState,
+    pub checkers: Vec<CheckSpec>,
+}
+
+/// Which old checker each new checker continues: the first unused one with
+/// the same probe and target (timing may differ, as keepalived's compare).
+pub fn match_checkers(new: &[CheckSpec], old: &[CheckSpec]) -> Vec<Option<usize>> {
+    let mut used = vec![false; old.len()];
+    new.iter()
+        .map(|n| {
+            let j = old
+                .iter()
+                .enumerate()
+                .position(|(j, o)| !used[j] && o.probe == n.probe && o.target == n.target)?;
+            used[j] = true;
+            Some(j)
+        })
+        .collect()
 }
 
 impl Checkers {
@@ -84,6 +111,18 @@ impl Checkers {
         self.states
             .iter()
             .filter_map(|s| s.try_borrow().ok().map(|s| (s.id(), s.alive(), s.weight())))
+            .collect()
+    }
+
+    /// Every real server's state, for the next config to continue.
+    pub fn snapshot(&self) -> Vec<CarriedState> {
+        self.states
+            .iter()
+            .zip(&self.specs)
+            .filter_map(|(s, specs)| {
+                let st = s.try_borrow().ok()?.clone();
+                Some(CarriedState { id: st.id(), state: st, checkers: specs.clone() })
+            })
             .collect()
     }
 }
@@ -137,19 +176,64 @@ pub fn spawn_checkers<'a>(
     tls: Rc<dyn TlsConnector>,
     sink: EventSink,
 ) -> Checkers {
+    spawn_checkers_carried(ex, plans, tls, sink, |_| None)
+}
+
+/// As `spawn_checkers`, each real server continuing the state `carried`
+/// gives for it (a reload: the same real server under the old config).
+pub fn spawn_checkers_carried<'a, 'c>(
+    ex: &LocalExecutor<'a>,
+    plans: &[RealServerPlan],
+    tls: Rc<dyn TlsConnector>,
+    sink: EventSink,
+    carried: impl Fn(&RealServerPlan) -> Option<&'c CarriedState>,
+) -> Checkers {
     let mut states = Vec::with_capacity(plans.len());
+    let mut specs = Vec::with_capacity(plans.len());
     let mut tasks = Vec::new();
     for p in plans {
         let policies: Vec<_> = p.checkers.iter().map(|c| c.policy).collect();
-        let state = Rc::new(RefCell::new(RsState::new(p.id, &policies)));
+        let st = match carried(p) {
+            Some(old) => RsState::carry_over(p.id, &policies, &old.state, &match_checkers(&p.checkers, &old.checkers)),
+            None => RsState::new(p.id, &policies),
+        };
+        let state = Rc::new(RefCell::new(st));
         for (idx, spec) in p.checkers.iter().enumerate() {
             let fut = checker_loop(spec.clone(), idx, state.clone(), tls.clone(), sink.clone());
             tasks.push(ex.spawn(fut));
         }
         states.push(state);
+        specs.push(p.checkers.clone());
     }
     Checkers {
         states,
+        specs,
         _tasks: tasks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::plan::Target;
+    use crate::check::state::RetryPolicy;
+
+    fn spec(port: u16, probe: Probe, retry: u32) -> CheckSpec {
+        let policy =
+            RetryPolicy { retry, delay_loop: Duration::from_secs(1), delay_before_retry: Duration::from_secs(1), alpha: false };
+        CheckSpec {
+            probe,
+            target: Target::new(([127, 0, 0, 1], port).into(), Duration::from_secs(1)),
+            policy,
+            warmup: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn checkers_match_by_probe_and_target_not_timing() {
+        let old = vec![spec(80, Probe::Tcp, 1), spec(81, Probe::Tcp, 1), spec(80, Probe::Ping, 1)];
+        // Reordered, one retimed, one new: each old checker used once.
+        let new = vec![spec(80, Probe::Ping, 5), spec(80, Probe::Tcp, 3), spec(82, Probe::Tcp, 1), spec(80, Probe::Tcp, 1)];
+        assert_eq!(match_checkers(&new, &old), vec![Some(2), Some(0), None, None]);
     }
 }

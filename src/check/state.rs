@@ -58,6 +58,9 @@ pub enum CheckEventKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CheckEvent {
     pub real_server: RsId,
+    /// Which of the real server's checkers decided (its index in the
+    /// real server's checker list): SMTP alerts name the checker.
+    pub checker: u16,
     pub up: bool,
     /// The real server's weight now, when a checker set one (else the
     /// configured weight applies).
@@ -107,6 +110,21 @@ impl CheckerRetry {
 
     pub fn is_up(&self) -> bool {
         self.is_up
+    }
+
+    /// Whether the checker has reported a result yet.
+    pub fn has_run(&self) -> bool {
+        self.has_run
+    }
+
+    /// The state of `old` carried to this checker at a reload (keepalived's
+    /// migrate_checkers): same up/down and has-run; a down checker needs
+    /// one success; an up one keeps the failures it counted, capped so
+    /// that one more failure is enough when the new retry is lower.
+    fn carry(&mut self, old: &CheckerRetry) {
+        self.is_up = old.is_up;
+        self.has_run = old.has_run;
+        self.retry_it = if !self.is_up { self.policy.retry } else { old.retry_it.min(self.policy.retry) };
     }
 
     /// Consecutive failures counted since the last state change or success.
@@ -183,6 +201,38 @@ impl RsState {
         }
     }
 
+    /// A reloaded real server's state: `old` is its state under the
+    /// previous config, `matches[i]` the index in `old` of the checker that
+    /// new checker `i` continues (same probe and target), if any.
+    ///
+    /// As keepalived's migrate_checkers: continued checkers keep their
+    /// state. New checkers start up (their first failure takes them down),
+    /// except alpha ones when the real server has a failed checker or was
+    /// down with no checker run yet: those start down. So a real server
+    /// that was up stays up and one that was down stays down until a check
+    /// says otherwise; no event is due for either.
+    pub fn carry_over(id: RsId, policies: &[RetryPolicy], old: &RsState, matches: &[Option<usize>]) -> RsState {
+        let mut rs = RsState::new(id, policies);
+        for (i, c) in rs.checkers.iter_mut().enumerate() {
+            // New alpha checkers start up unless decided below.
+            c.is_up = true;
+            if let Some(o) = matches.get(i).copied().flatten().and_then(|j| old.checkers.get(j).map(|oc| (j, oc))) {
+                c.carry(o.1);
+                rs.weights[i] = old.weights.get(o.0).copied().flatten();
+            }
+        }
+        let any_failed = rs.checkers.iter().any(|c| c.has_run && !c.is_up);
+        let any_run = rs.checkers.iter().any(|c| c.has_run);
+        if any_failed || (!old.alive && !any_run) {
+            for c in rs.checkers.iter_mut().filter(|c| !c.has_run && c.policy.alpha) {
+                c.is_up = false;
+            }
+        }
+        rs.alive = rs.checkers.iter().all(|c| c.is_up);
+        rs.weight = rs.weights.iter().rev().find_map(|w| *w);
+        rs
+    }
+
     pub fn id(&self) -> RsId {
         self.id
     }
@@ -212,6 +262,7 @@ impl RsState {
             };
         };
         let success = matches!(outcome, Outcome::Up { .. });
+        let first_while_down = !c.has_run && !c.is_up;
         let step = c.on_result(success);
         let mut weight_changed = false;
         if let Outcome::Up { weight } = outcome
@@ -229,6 +280,10 @@ impl RsState {
         let event = if alive != self.alive {
             self.alive = alive;
             Some(CheckEventKind::Health)
+        } else if first_while_down && !success {
+            // An alpha checker's first failure changes nothing (it started
+            // down) but keepalived still notifies it: notify_down runs.
+            Some(CheckEventKind::Health)
         } else if weight_changed {
             Some(CheckEventKind::Weight)
         } else {
@@ -236,6 +291,7 @@ impl RsState {
         };
         let event = event.map(|kind| CheckEvent {
             real_server: self.id,
+            checker: idx as u16,
             up: self.alive,
             weight: self.weight,
             kind,
@@ -322,9 +378,11 @@ mod tests {
         assert!(!rs.alive());
         assert_eq!(feed(&mut rs, &[true]), vec![(Some(true), 6)]);
         let mut rs = RsState::new(ID, &[policy(1, true)]);
+        // The first failure is reported although nothing changed
+        // (keepalived notifies it), later ones are not.
         assert_eq!(
-            feed(&mut rs, &[false, true]),
-            vec![(None, 6), (Some(true), 6)]
+            feed(&mut rs, &[false, false, true]),
+            vec![(Some(false), 6), (None, 6), (Some(true), 6)]
         );
     }
 
@@ -357,5 +415,81 @@ mod tests {
     fn unknown_checker_index_is_harmless() {
         let mut rs = RsState::new(ID, &[]);
         assert_eq!(rs.on_result(7, Outcome::Down).event, None);
+    }
+
+    #[test]
+    fn alpha_first_failure_is_reported_once() {
+        // keepalived runs notify_down for an alpha checker's first failure
+        // although the real server started down.
+        let mut rs = RsState::new(ID, &[policy(1, true)]);
+        let e = rs.on_result(0, Outcome::Down).event;
+        assert_eq!(e.map(|e| (e.kind, e.up)), Some((CheckEventKind::Health, false)));
+        assert_eq!(rs.on_result(0, Outcome::Down).event, None);
+        // Not for a non-alpha checker whose first result is a success.
+        let mut rs = RsState::new(ID, &[policy(1, false)]);
+        assert_eq!(rs.on_result(0, Outcome::UP).event, None);
+    }
+
+    #[test]
+    fn carried_over_down_stays_down_until_a_success() {
+        let mut old = RsState::new(ID, &[policy(2, false)]);
+        old.on_result(0, Outcome::Down);
+        assert!(!old.alive());
+        let new_id = RsId { vs: 3, rs: 1 };
+        let mut rs = RsState::carry_over(new_id, &[policy(2, false)], &old, &[Some(0)]);
+        assert!(!rs.alive());
+        assert_eq!(rs.id(), new_id);
+        // Another failure: no event (it is still down, and not a first run).
+        assert_eq!(rs.on_result(0, Outcome::Down).event, None);
+        let e = rs.on_result(0, Outcome::UP).event.unwrap();
+        assert_eq!((e.real_server, e.up), (new_id, true));
+    }
+
+    #[test]
+    fn carried_over_up_stays_up_even_with_alpha() {
+        let mut old = RsState::new(ID, &[policy(1, true)]);
+        old.on_result(0, Outcome::UP);
+        assert!(old.alive());
+        let mut rs = RsState::carry_over(ID, &[policy(1, true)], &old, &[Some(0)]);
+        assert!(rs.alive());
+        // No event for the next success (no flap), and the retry count
+        // applies: one failure is retried, the second takes it down.
+        assert_eq!(rs.on_result(0, Outcome::UP).event, None);
+        assert_eq!(rs.on_result(0, Outcome::Down).event, None);
+        assert_eq!(rs.on_result(0, Outcome::Down).event.map(|e| e.up), Some(false));
+    }
+
+    #[test]
+    fn carry_over_caps_counted_retries_at_the_new_retry() {
+        let mut old = RsState::new(ID, &[policy(3, false)]);
+        old.on_result(0, Outcome::UP);
+        old.on_result(0, Outcome::Down);
+        old.on_result(0, Outcome::Down);
+        assert_eq!(old.checker(0).unwrap().retries_used(), 2);
+        let mut rs = RsState::carry_over(ID, &[policy(1, false)], &old, &[Some(0)]);
+        assert_eq!(rs.on_result(0, Outcome::Down).event.map(|e| e.up), Some(false));
+    }
+
+    #[test]
+    fn new_checkers_on_a_carried_over_server() {
+        // A new alpha checker on a server that was up starts up (no flap).
+        let mut old = RsState::new(ID, &[policy(1, false)]);
+        old.on_result(0, Outcome::UP);
+        let rs = RsState::carry_over(ID, &[policy(1, false), policy(1, true)], &old, &[Some(0), None]);
+        assert!(rs.alive());
+        // On a server with a failed checker it starts down.
+        let mut old = RsState::new(ID, &[policy(0, false)]);
+        old.on_result(0, Outcome::Down);
+        let rs = RsState::carry_over(ID, &[policy(0, false), policy(1, true)], &old, &[Some(0), None]);
+        assert!(!rs.alive());
+        assert!(!rs.checker(1).unwrap().is_up());
+        // The failed checker gone, nothing failed: the server is up again.
+        let rs = RsState::carry_over(ID, &[policy(1, false)], &old, &[None]);
+        assert!(rs.alive());
+        // Weights set by a checker are carried too.
+        let mut old = RsState::new(ID, &[policy(0, false)]);
+        old.on_result(0, Outcome::Up { weight: Some(9) });
+        let rs = RsState::carry_over(ID, &[policy(0, false)], &old, &[Some(0)]);
+        assert_eq!(rs.weight(), Some(9));
     }
 }
