@@ -73,6 +73,8 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
     // The checker child's IPVS side: opened on the first config with
     // virtual servers, kept across reloads, torn down at a clean stop.
     let lvs: Rc<RefCell<Option<crate::lvs::program::Lvs>>> = Rc::new(RefCell::new(None));
+    // Its notify scripts, awaited (bounded) at a clean stop.
+    let mut lvs_hooks: Option<Rc<crate::lvs::hooks::SpawnHooks>> = None;
     let _ = tx.try_send(&Msg::Ready { pid: std::process::id() });
     log::info!("{} child running", role.name());
     enum Ev {
@@ -119,23 +121,34 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                     a.generation == 0 || a.config.virtual_servers != config.virtual_servers || a.config.virtual_server_groups != config.virtual_server_groups
                 };
                 if role == Role::Check && lvs_changed {
-                    // The checkers are rebuilt from the new config. (IPVS
-                    // programming from their events is the next step; for
-                    // now the events are logged.)
-                    checkers = None;
+                    // The checkers are rebuilt from the new config; a real
+                    // server both configs have (same identity, whatever its
+                    // place in the file) continues its state, so a reload
+                    // touches only what it changes.
+                    let old_config = applied.borrow().config.clone();
+                    let snapshot = checkers.take().map(|c| c.snapshot()).unwrap_or_default();
+                    let carried = crate::lvs::identity::carried(&old_config, &config);
+                    let by_old: std::collections::HashMap<crate::check::RsId, &crate::check::runner::CarriedState> =
+                        snapshot.iter().map(|c| (c.id, c)).collect();
                     let plans = crate::check::plan(&config);
                     let shared: Rc<Config> = Rc::new((*config).clone());
-                    if !config.virtual_servers.is_empty() {
-                        let mut l = lvs.borrow_mut();
-                        l.get_or_insert_with(crate::lvs::program::Lvs::new).sync(&shared);
-                    } else if let Some(l) = lvs.borrow_mut().as_mut() {
-                        l.sync(&shared);
+                    if !config.virtual_servers.is_empty() && lvs.borrow().is_none() {
+                        let ex2 = ex.clone();
+                        let h = Rc::new(crate::lvs::hooks::SpawnHooks::new(
+                            move |f| ex2.spawn(f).detach(),
+                            Rc::new(crate::lvs::hooks::LogAlerts),
+                        ));
+                        lvs_hooks = Some(h.clone());
+                        *lvs.borrow_mut() = Some(crate::lvs::program::Lvs::new(h));
                     }
+                    let mut carried_views = Vec::new();
                     if !plans.is_empty() {
-                        let (lvs, shared) = (lvs.clone(), shared.clone());
+                        let lvs2 = lvs.clone();
                         let sink: crate::check::EventSink = Rc::new(move |ev: crate::check::CheckEvent| {
-                            if let Some(l) = lvs.borrow_mut().as_mut() {
-                                l.on_event(&shared, ev);
+                            if let Ok(mut l) = lvs2.try_borrow_mut()
+                                && let Some(l) = l.as_mut()
+                            {
+                                l.on_event(ev);
                             }
                         });
                         let tls: Rc<dyn crate::check::TlsConnector> = match crate::check::tls_rustls::RustlsConnector::new() {
@@ -145,8 +158,23 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                                 Rc::new(crate::check::NoTls)
                             }
                         };
-                        checkers = Some(crate::check::spawn_checkers(&ex, &plans, tls, sink));
-                        log::info!("check child: {} real server(s) under check", plans.len());
+                        let c = crate::check::runner::spawn_checkers_carried(&ex, &plans, tls, sink, |p| {
+                            carried.get(&p.id).and_then(|old| by_old.get(old).copied())
+                        });
+                        for (id, up, weight) in c.states() {
+                            if carried.contains_key(&id) {
+                                carried_views.push((id, crate::lvs::RsView { up, weight }));
+                            }
+                        }
+                        log::info!(
+                            "check child: {} real server(s) under check, {} carried over",
+                            plans.len(),
+                            carried_views.len()
+                        );
+                        checkers = Some(c);
+                    }
+                    if let Some(l) = lvs.borrow_mut().as_mut() {
+                        l.apply(shared, &carried_views);
                     }
                 }
                 {
@@ -182,9 +210,7 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                 if let Some(e) = engine.take() {
                     e.stop().await;
                 }
-                if let Some(l) = lvs.borrow_mut().as_mut() {
-                    l.teardown();
-                }
+                stop_lvs(&lvs, &lvs_hooks).await;
                 return 0;
             }
             Ev::Msg(Ok(other)) => log::warn!("{} child: unexpected message {other:?}", role.name()),
@@ -200,9 +226,7 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                 if let Some(e) = engine.take() {
                     e.stop().await;
                 }
-                if let Some(l) = lvs.borrow_mut().as_mut() {
-                    l.teardown();
-                }
+                stop_lvs(&lvs, &lvs_hooks).await;
                 return 0;
             }
             Ev::Sig(Ok(sig)) if sig == libc::SIGUSR1 || sig == libc::SIGUSR2 => {
@@ -218,5 +242,16 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
             Ev::Sig(Ok(sig)) => log::debug!("{} child: signal {sig}", role.name()),
             Ev::Sig(Err(e)) => log::warn!("{} child: signalfd: {e}", role.name()),
         }
+    }
+}
+
+/// The checker child's clean stop: omega notifiers, managed IPVS services
+/// removed, then (bounded) the scripts it started are awaited.
+async fn stop_lvs(lvs: &RefCell<Option<crate::lvs::program::Lvs>>, hooks: &Option<Rc<crate::lvs::hooks::SpawnHooks>>) {
+    if let Some(l) = lvs.borrow_mut().as_mut() {
+        l.teardown();
+    }
+    if let Some(h) = hooks {
+        h.idle(crate::lvs::hooks::STOP_SCRIPT_TIMEOUT + std::time::Duration::from_millis(500)).await;
     }
 }

@@ -2,11 +2,21 @@
 //! checkers say: keepalived's rules for real servers, inhibit_on_failure,
 //! quorum with hysteresis, and the sorry server. Pure: no I/O, tested on its
 //! own; the checker child reconciles the kernel's table to it.
+//!
+//! - `group`: the IPVS services a virtual server stands for (groups).
+//! - `identity`: servers by what they are, not where they sit in the file.
+//! - `hooks`: notify scripts and SMTP alerts on transitions.
+//! - `program`: the kernel's table brought to `desired`, and the hooks.
 
 use crate::check::RsId;
 
+pub mod group;
+pub mod hooks;
+pub mod identity;
 pub mod program;
-use crate::config::model::{Config, VirtualServer, VirtualServerKey};
+use crate::config::model::{Config, VirtualServer};
+use identity::{VsIdent, vs_ident};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// What the checkers say about one real server.
@@ -21,7 +31,8 @@ pub struct RsView {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DestWant {
     pub addr: IpAddr,
-    pub port: u16,
+    /// As configured; None: the service's port (see `group::dest_port`).
+    pub port: Option<u16>,
     pub weight: i32,
     /// The sorry server rather than a real server.
     pub sorry: bool,
@@ -31,15 +42,27 @@ pub struct DestWant {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VsWant {
     pub index: usize,
-    pub key: VirtualServerKey,
+    pub ident: VsIdent,
     pub dests: Vec<DestWant>,
     pub quorum_up: bool,
 }
 
-/// What must be remembered between two evaluations (hysteresis).
+/// What must be remembered between two evaluations (hysteresis), by
+/// virtual server identity so that it survives a reload.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct QuorumMemory {
-    up: Vec<Option<bool>>,
+    up: HashMap<VsIdent, bool>,
+}
+
+impl QuorumMemory {
+    pub fn get(&self, vs: &VsIdent) -> Option<bool> {
+        self.up.get(vs).copied()
+    }
+
+    /// Forgets the virtual servers `keep` refuses (gone at a reload).
+    pub fn retain(&mut self, keep: impl Fn(&VsIdent) -> bool) {
+        self.up.retain(|k, _| keep(k));
+    }
 }
 
 /// A quorum transition, for quorum_up / quorum_down scripts and the log.
@@ -47,59 +70,90 @@ pub struct QuorumMemory {
 pub struct QuorumChange {
     pub index: usize,
     pub up: bool,
+    /// The first evaluation of this virtual server ("Starting with quorum").
+    pub init: bool,
+    /// The weight of the live real servers, and the threshold crossed.
+    pub live: i64,
+    pub threshold: i64,
 }
 
-fn vs_port(vs: &VirtualServer) -> u16 {
-    match vs.key {
-        VirtualServerKey::Addr { port, .. } => port,
-        _ => 0,
-    }
+/// The real server's view when the checkers have said nothing yet:
+/// keepalived adds real servers as up at start, unless in alpha mode (a
+/// real server without checkers is always up).
+pub fn default_view(vs: &VirtualServer, rs: &crate::config::model::RealServer) -> RsView {
+    RsView { up: rs.checkers.is_empty() || !vs.alpha, weight: None }
 }
 
-/// The table for `config`, with `rs` the checkers' view (a real server
-/// without checkers, or not yet seen, counts as up unless `alpha`).
+/// The table for `config`, with `rs` the checkers' view (None: no verdict
+/// yet, `default_view` applies).
+///
+/// Quorum (keepalived's update_quorum_state): a virtual server starts with
+/// quorum down and gains it when the live weight reaches quorum +
+/// hysteresis; it loses it below quorum - hysteresis, or when no weight is
+/// left at all. Its first evaluation reports a change when quorum is up
+/// (quorum_up runs at start) or, with a sorry server, when it is down.
+/// While quorum is down and a sorry server is configured, the sorry server
+/// replaces the real servers (inhibited ones stay at weight 0).
 pub fn desired(config: &Config, rs: impl Fn(RsId) -> Option<RsView>, memory: &mut QuorumMemory) -> (Vec<VsWant>, Vec<QuorumChange>) {
     let mut out = Vec::with_capacity(config.virtual_servers.len());
     let mut changes = Vec::new();
-    memory.up.resize(config.virtual_servers.len(), None);
     for (vi, vs) in config.virtual_servers.iter().enumerate() {
-        let mut dests = Vec::new();
+        let ident = vs_ident(vs);
+        let mut reals = Vec::new();
         let mut live: i64 = 0;
         for (ri, r) in vs.real_servers.iter().enumerate() {
             let id = RsId { vs: vi as u16, rs: ri as u16 };
-            let view = rs(id).unwrap_or(RsView { up: r.checkers.is_empty() || !vs.alpha, weight: None });
+            let view = rs(id).unwrap_or_else(|| default_view(vs, r));
             let weight = view.weight.unwrap_or(r.weight);
-            let port = r.port.unwrap_or_else(|| vs_port(vs));
+            let inhibit = r.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure);
             if view.up {
                 live += weight.max(0) as i64;
-                dests.push(DestWant { addr: r.addr, port, weight, sorry: false });
-            } else if r.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure) {
-                dests.push(DestWant { addr: r.addr, port, weight: 0, sorry: false });
             }
+            reals.push((r, view.up, weight, inhibit));
         }
-        // keepalived: quorum goes down below quorum - hysteresis and comes
-        // back at quorum + hysteresis; it starts from what the sum says.
         let q = vs.quorum as i64;
         let h = vs.hysteresis as i64;
-        let was = memory.up[vi];
+        let was = memory.up.get(&ident).copied();
+        let threshold = if was == Some(true) { q - h } else { q + h };
         let now = match was {
-            None => live >= q,
-            Some(true) => live >= q - h,
-            Some(false) => live >= q + h,
+            Some(true) => live > 0 && live >= threshold,
+            _ => live >= threshold,
         };
-        if was.is_some() && was != Some(now) {
-            changes.push(QuorumChange { index: vi, up: now });
+        let report = match was {
+            None => now || vs.sorry_server.is_some(),
+            Some(w) => w != now,
+        };
+        if report {
+            changes.push(QuorumChange { index: vi, up: now, init: was.is_none(), live, threshold });
         }
-        memory.up[vi] = Some(now);
-        if let Some(s) = &vs.sorry_server {
-            let port = s.port.unwrap_or_else(|| vs_port(vs));
-            if !now {
-                dests.push(DestWant { addr: s.addr, port, weight: 1, sorry: true });
-            } else if vs.sorry_server_inhibit {
-                dests.push(DestWant { addr: s.addr, port, weight: 0, sorry: true });
+        memory.up.insert(ident.clone(), now);
+        let sorry_in = !now && vs.sorry_server.is_some();
+        let mut dests = Vec::new();
+        for (r, up, weight, inhibit) in reals {
+            let d = |weight| DestWant { addr: r.addr, port: r.port, weight, sorry: false };
+            if up && !sorry_in {
+                dests.push(d(weight));
+            } else if inhibit {
+                dests.push(d(0));
             }
         }
-        out.push(VsWant { index: vi, key: vs.key.clone(), dests, quorum_up: now });
+        if let Some(s) = &vs.sorry_server {
+            if sorry_in {
+                // First, so that it wins over a real server at the same address.
+                dests.insert(0, DestWant { addr: s.addr, port: s.port, weight: 1, sorry: true });
+            } else if vs.sorry_server_inhibit {
+                dests.push(DestWant { addr: s.addr, port: s.port, weight: 0, sorry: true });
+            }
+        }
+        // A sorry server that is also a real server: one destination.
+        let mut seen: Vec<(IpAddr, Option<u16>)> = Vec::new();
+        dests.retain(|d| {
+            let k = (d.addr, d.port);
+            let fresh = !seen.contains(&k);
+            seen.push(k);
+            fresh
+        });
+        out.push(VsWant { index: vi, ident, dests, quorum_up: now });
     }
     (out, changes)
 }
@@ -107,7 +161,7 @@ pub fn desired(config: &Config, rs: impl Fn(RsId) -> Option<RsView>, memory: &mu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::model::{RealServer, SorryServer};
+    use crate::config::model::{RealServer, SorryServer, VirtualServerKey};
 
     fn rs(addr: &str, weight: i32) -> RealServer {
         RealServer { addr: addr.parse().unwrap(), port: Some(80), weight, ..RealServer::default() }
@@ -130,6 +184,10 @@ mod tests {
         move |id| Some(RsView { up: up[id.rs as usize], weight: None })
     }
 
+    fn ups(ch: &[QuorumChange]) -> Vec<(bool, bool)> {
+        ch.iter().map(|c| (c.up, c.init)).collect()
+    }
+
     #[test]
     fn down_servers_leave_or_go_to_weight_zero() {
         let mut m = QuorumMemory::default();
@@ -142,28 +200,70 @@ mod tests {
 
     #[test]
     fn quorum_with_hysteresis_and_the_sorry_server() {
-        // quorum 4, hysteresis 1: both up (5) = up; one down (2 < 3) = down;
-        // back at 5 >= 5 = up.
+        // quorum 4, hysteresis 1: start needs 4 + 1; once up, down below
+        // 4 - 1; back at 4 + 1.
         let c = config(4, 1, false, true);
         let mut m = QuorumMemory::default();
         let (t, ch) = desired(&c, view([true, true]), &mut m);
-        assert!(t[0].quorum_up && ch.is_empty());
+        // Starting with quorum up is reported (quorum_up runs at start).
+        assert!(t[0].quorum_up);
+        assert_eq!(ups(&ch), vec![(true, true)]);
         assert!(!t[0].dests.iter().any(|d| d.sorry));
         let (t, ch) = desired(&c, view([false, true]), &mut m);
         // 3 >= 4 - 1: still up (hysteresis).
         assert!(t[0].quorum_up && ch.is_empty());
         let (t, ch) = desired(&c, view([true, false]), &mut m);
-        // 2 < 3: down, the sorry server comes in.
+        // 2 < 3: down; the sorry server replaces the live real server.
         assert!(!t[0].quorum_up);
-        assert_eq!(ch, vec![QuorumChange { index: 0, up: false }]);
-        assert!(t[0].dests.iter().any(|d| d.sorry && d.weight == 1 && d.port == 8080));
+        assert_eq!(ups(&ch), vec![(false, false)]);
+        assert_eq!((ch[0].live, ch[0].threshold), (2, 3));
+        assert_eq!(t[0].dests, vec![DestWant { addr: "192.0.2.99".parse().unwrap(), port: Some(8080), weight: 1, sorry: true }]);
         let (t, ch) = desired(&c, view([false, true]), &mut m);
         // 3 < 4 + 1: stays down.
         assert!(!t[0].quorum_up && ch.is_empty());
         let (t, ch) = desired(&c, view([true, true]), &mut m);
         assert!(t[0].quorum_up);
-        assert_eq!(ch, vec![QuorumChange { index: 0, up: true }]);
+        assert_eq!(ups(&ch), vec![(true, false)]);
         assert!(!t[0].dests.iter().any(|d| d.sorry));
+        assert_eq!(t[0].dests.len(), 2);
+    }
+
+    #[test]
+    fn starting_without_quorum_is_reported_only_with_a_sorry_server() {
+        let (t, ch) = desired(&config(4, 0, false, false), view([false, true]), &mut QuorumMemory::default());
+        assert!(!t[0].quorum_up && ch.is_empty());
+        // Below quorum without a sorry server the live ones still serve.
+        assert_eq!(t[0].dests.len(), 1);
+        let (_, ch) = desired(&config(4, 0, false, true), view([false, true]), &mut QuorumMemory::default());
+        assert_eq!(ups(&ch), vec![(false, true)]);
+    }
+
+    #[test]
+    fn quorum_is_lost_when_no_weight_is_left() {
+        // quorum 1, hysteresis 1: once up the threshold is 0, yet keepalived
+        // drops quorum when no weight is left at all.
+        let mut c = config(1, 0, false, false);
+        c.virtual_servers[0].hysteresis = 1;
+        let mut m = QuorumMemory::default();
+        let (_, ch) = desired(&c, view([true, true]), &mut m);
+        assert_eq!(ups(&ch), vec![(true, true)]);
+        let (t, ch) = desired(&c, view([false, false]), &mut m);
+        assert!(!t[0].quorum_up);
+        assert_eq!(ups(&ch), vec![(false, false)]);
+    }
+
+    #[test]
+    fn quorum_memory_follows_identity_not_index() {
+        let c = config(4, 0, false, false);
+        let mut m = QuorumMemory::default();
+        desired(&c, view([true, true]), &mut m);
+        // The same virtual server now second in the file: no new report.
+        let mut c2 = c.clone();
+        let mut other = c.virtual_servers[0].clone();
+        other.key = VirtualServerKey::Addr { addr: "192.0.2.11".parse().unwrap(), port: 80 };
+        c2.virtual_servers.insert(0, other);
+        let (_, ch) = desired(&c2, view([true, true]), &mut m);
+        assert_eq!(ch.iter().map(|c| (c.index, c.init)).collect::<Vec<_>>(), vec![(0, true)]);
     }
 
     #[test]
@@ -172,6 +272,17 @@ mod tests {
         c.virtual_servers[0].sorry_server_inhibit = true;
         let (t, _) = desired(&c, view([true, true]), &mut QuorumMemory::default());
         assert!(t[0].dests.iter().any(|d| d.sorry && d.weight == 0));
+    }
+
+    #[test]
+    fn inhibited_servers_stay_at_zero_while_the_sorry_server_serves() {
+        let c = config(4, 0, true, true);
+        let (t, _) = desired(&c, view([false, true]), &mut QuorumMemory::default());
+        let got: Vec<_> = t[0].dests.iter().map(|d| (d.addr.to_string(), d.weight, d.sorry)).collect();
+        assert_eq!(
+            got,
+            vec![("192.0.2.99".into(), 1, true), ("198.51.100.1".into(), 0, false), ("198.51.100.2".into(), 0, false)]
+        );
     }
 
     #[test]

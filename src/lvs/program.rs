@@ -4,57 +4,109 @@
 //! services this configuration names are managed; anything else in the
 //! table belongs to someone else and is left alone. At a clean stop the
 //! managed services are removed, as keepalived does.
+//!
+//! State is remembered by identity (`identity`), so a reload that changes
+//! one real server touches only that destination. After a checker child
+//! restart nothing is remembered: real servers start up as keepalived adds
+//! them, and an alpha real server that has no verdict yet keeps what the
+//! kernel's table says (present with a weight: up), so the first sync does
+//! not pull and re-add destinations that were fine (keepalived, which does
+//! not read the table, would leave them too, but then never remove a stale
+//! one; we remove it at the first failed check).
 
-use super::{QuorumMemory, RsView, VsWant, desired};
-use crate::check::{CheckEvent, RsId};
-use crate::config::model::{Config, LbKind, Protocol as CfgProtocol, VirtualServerKey};
+use super::group::{self, Member};
+use super::hooks::{Alert, AlertSubject, Hooks, STOP_SCRIPT_TIMEOUT, VsHooks};
+use super::identity::{RsIdent, VsIdent, rs_ident, vs_ident};
+use super::{QuorumChange, QuorumMemory, RsView, VsWant, default_view, desired};
+use crate::check::{CheckEvent, CheckEventKind, RsId};
+use crate::config::model::{CheckKind, Config, LbKind, Protocol as CfgProtocol, VirtualServer};
 use crate::ipvs::{Destination, FwdMethod, Ipvs, IpvsError, Op, Protocol, Service, ServiceKey, plan};
 use crate::netlink::AddrFamily;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-/// The IPVS service and destinations for one wanted virtual server.
-pub fn to_ipvs(config: &Config, want: &VsWant) -> Option<(Service, Vec<Destination>)> {
-    let vs = config.virtual_servers.get(want.index)?;
+use std::rc::Rc;
+
+/// The IPVS service for one member of a virtual server.
+pub fn service_for(config: &Config, vs: &VirtualServer, member: Member) -> Option<Service> {
     let proto = match vs.protocol {
         CfgProtocol::Tcp => Protocol::Tcp,
         CfgProtocol::Udp => Protocol::Udp,
         CfgProtocol::Sctp => Protocol::Sctp,
     };
-    let mut svc = match &vs.key {
-        VirtualServerKey::Addr { addr, port } => Service::new(proto, *addr, *port, &vs.lb_algo)?,
-        VirtualServerKey::Fwmark(m) => {
+    let mut svc = match member {
+        Member::Addr { addr, port } => Service::new(proto, addr, port, &vs.lb_algo)?,
+        Member::Fwmark(m) => {
             let af = vs.real_servers.first().map(|r| AddrFamily::of(&r.addr)).unwrap_or(AddrFamily::Inet);
-            Service::fwmark(af, *m, &vs.lb_algo)?
+            Service::fwmark(af, m, &vs.lb_algo)?
         }
-        // virtual_server_group: not programmed yet.
-        _ => return None,
     };
-    if let Some(t) = vs.persistence_timeout {
+    if let Some(t) = group::persistence(config, vs) {
         let prefix = match vs.persistence_granularity {
             Some(std::net::IpAddr::V4(m)) => u32::from(m).count_ones() as u8,
             _ => svc.af.max_prefix_len(),
         };
         svc = svc.persistent(t, prefix)?;
     }
-    let fwd = match vs.lb_kind {
+    Some(svc)
+}
+
+fn fwd(vs: &VirtualServer) -> FwdMethod {
+    match vs.lb_kind {
         LbKind::Nat => FwdMethod::Masq,
         LbKind::Dr => FwdMethod::DirectRoute,
         LbKind::Tun => FwdMethod::Tunnel,
-    };
-    let dests = want.dests.iter().map(|d| Destination::new(d.addr, d.port, fwd).with_weight(d.weight.max(0) as u32)).collect();
-    Some((svc, dests))
+    }
 }
+
+/// The IPVS services and destinations for one wanted virtual server: one
+/// service per member (a group gives several), all with the same
+/// destinations.
+pub fn to_ipvs(config: &Config, want: &VsWant) -> Vec<(Service, Vec<Destination>)> {
+    let Some(vs) = config.virtual_servers.get(want.index) else { return Vec::new() };
+    group::members(config, vs)
+        .into_iter()
+        .filter_map(|m| {
+            let svc = service_for(config, vs, m)?;
+            let dests = want
+                .dests
+                .iter()
+                .map(|d| Destination::new(d.addr, group::dest_port(vs, d.port, m), fwd(vs)).with_weight(d.weight.max(0) as u32))
+                .collect();
+            Some((svc, dests))
+        })
+        .collect()
+}
+
+fn check_kind_name(k: &CheckKind) -> &'static str {
+    match k {
+        CheckKind::Tcp => "TCP CHECK",
+        CheckKind::Http(_) => "HTTP_GET CHECK",
+        CheckKind::Ssl(_) => "SSL_GET CHECK",
+        CheckKind::Smtp(_) => "SMTP CHECK",
+        CheckKind::Misc(_) => "MISC CHECK",
+        CheckKind::Dns(_) => "DNS CHECK",
+        CheckKind::Udp(_) => "UDP CHECK",
+        CheckKind::Ping => "PING CHECK",
+        CheckKind::File(_) => "FILE CHECK",
+    }
+}
+
+/// The kernel's table as last read.
+type Table = Vec<(Service, Vec<Destination>)>;
 
 pub struct Lvs {
     ipvs: Option<Ipvs>,
+    config: Rc<Config>,
+    prepared: Vec<VsHooks>,
     memory: QuorumMemory,
-    views: HashMap<RsId, RsView>,
+    views: HashMap<RsIdent, RsView>,
     managed: Vec<ServiceKey>,
+    hooks: Rc<dyn Hooks>,
 }
 
 impl Lvs {
     /// Opens IPVS (logs once if the kernel has none).
-    pub fn new() -> Lvs {
+    pub fn new(hooks: Rc<dyn Hooks>) -> Lvs {
         let ipvs = match Ipvs::open() {
             Ok(i) => Some(i),
             Err(IpvsError::NotAvailable) => {
@@ -66,39 +118,219 @@ impl Lvs {
                 None
             }
         };
-        Lvs { ipvs, memory: QuorumMemory::default(), views: HashMap::new(), managed: Vec::new() }
+        let mut l = Lvs::without_ipvs(hooks);
+        l.ipvs = ipvs;
+        l
     }
 
-    pub fn on_event(&mut self, config: &Config, ev: CheckEvent) {
-        self.views.insert(ev.real_server, RsView { up: ev.up, weight: ev.weight });
-        self.sync(config);
-    }
-
-    /// Brings the kernel's table to the config and the checkers' view.
-    pub fn sync(&mut self, config: &Config) {
-        let views = &self.views;
-        let (wants, changes) = desired(config, |id| views.get(&id).copied(), &mut self.memory);
-        for c in changes {
-            log::info!("virtual server {}: quorum {}", c.index, if c.up { "up" } else { "lost" });
+    /// Computes and runs the hooks, programs nothing (tests, hosts
+    /// without IPVS).
+    pub fn without_ipvs(hooks: Rc<dyn Hooks>) -> Lvs {
+        Lvs {
+            ipvs: None,
+            config: Rc::new(Config::default()),
+            prepared: Vec::new(),
+            memory: QuorumMemory::default(),
+            views: HashMap::new(),
+            managed: Vec::new(),
+            hooks,
         }
-        let Some(ipvs) = self.ipvs.as_mut() else { return };
-        let wanted: Vec<(Service, Vec<Destination>)> = wants.iter().filter_map(|w| to_ipvs(config, w)).collect();
-        let wanted_keys: Vec<ServiceKey> = wanted.iter().map(|(s, _)| s.key()).collect();
+    }
+
+    pub fn config(&self) -> &Rc<Config> {
+        &self.config
+    }
+
+    /// The checkers' view of a real server, by its id in the current config.
+    pub fn view(&self, id: RsId) -> Option<RsView> {
+        self.views.get(&rs_ident(&self.config, id)?).copied()
+    }
+
+    /// Takes `config` in force (start or reload) and syncs. `carried`: the
+    /// state of every real server that the previous config had too, as the
+    /// new checkers continue it (by its id in `config`).
+    ///
+    /// A real server gone while up gets notify_down ("=> Removing <="); a
+    /// virtual server gone while it had quorum gets quorum_down. A carried
+    /// real server keeps its state: no hook, no IPVS change, unless the new
+    /// config itself changes its verdict (a failed checker removed).
+    pub fn apply(&mut self, config: Rc<Config>, carried: &[(RsId, RsView)]) {
+        let old = std::mem::replace(&mut self.config, config.clone());
+        let old_prepared = std::mem::replace(&mut self.prepared, super::hooks::prepare(&config));
+        let new_vs: HashSet<VsIdent> = config.virtual_servers.iter().map(vs_ident).collect();
+        let new_rs = super::identity::rs_index(&config);
+        for (vi, vs) in old.virtual_servers.iter().enumerate() {
+            let vid = vs_ident(vs);
+            for (ri, rs) in vs.real_servers.iter().enumerate() {
+                let key = super::identity::RsIdent { vs: vid.clone(), addr: rs.addr, port: rs.port };
+                if new_rs.contains_key(&key) {
+                    continue;
+                }
+                let up = self.views.get(&key).copied().unwrap_or_else(|| default_view(vs, rs)).up;
+                if up && let Some(h) = old_prepared.get(vi).and_then(|v| v.real_servers.get(ri)) {
+                    log::info!("real server {} of {} no longer exists", h.name, old_prepared[vi].name);
+                    self.rs_hooks(&old_prepared[vi], h, false, "=> Removing <=");
+                }
+            }
+            if !new_vs.contains(&vid) && self.memory.get(&vid) == Some(true)
+                && let Some(h) = old_prepared.get(vi)
+            {
+                self.vs_hooks(h, false, "=> Removing <=".to_string());
+            }
+        }
+        self.views.retain(|k, _| new_rs.contains_key(k));
+        self.memory.retain(|k| new_vs.contains(k));
+        for &(id, now) in carried {
+            let (Some(key), Some(vs), Some(rs)) = (
+                rs_ident(&config, id),
+                config.virtual_servers.get(id.vs as usize),
+                config.virtual_servers.get(id.vs as usize).and_then(|v| v.real_servers.get(id.rs as usize)),
+            ) else {
+                continue;
+            };
+            let before = self.views.get(&key).copied().unwrap_or_else(|| default_view(vs, rs));
+            self.views.insert(key, now);
+            if before.up != now.up {
+                self.rs_transition(id, now.up, None);
+            }
+        }
+        self.sync();
+    }
+
+    pub fn on_event(&mut self, ev: CheckEvent) {
+        let id = ev.real_server;
+        let (Some(key), Some(vs), Some(rs)) = (
+            rs_ident(&self.config, id),
+            self.config.virtual_servers.get(id.vs as usize),
+            self.config.virtual_servers.get(id.vs as usize).and_then(|v| v.real_servers.get(id.rs as usize)),
+        ) else {
+            return;
+        };
+        let before = self.views.get(&key).copied();
+        self.views.insert(key, RsView { up: ev.up, weight: ev.weight });
+        let was_up = before.unwrap_or_else(|| default_view(vs, rs)).up;
+        // A health event is a transition, or an alpha checker's first
+        // failure (nothing changed, keepalived notifies it all the same).
+        if ev.kind == CheckEventKind::Health && (was_up != ev.up || before.is_none()) {
+            let kind = rs.checkers.get(ev.checker as usize).map(|c| check_kind_name(&c.kind));
+            self.rs_transition(id, ev.up, kind);
+        }
+        self.sync();
+    }
+
+    fn rs_transition(&self, id: RsId, up: bool, checker: Option<&str>) {
+        let Some(vh) = self.prepared.get(id.vs as usize) else { return };
+        let Some(h) = vh.real_servers.get(id.rs as usize) else { return };
+        let msg = match checker {
+            Some(k) => format!("=> {k} {} on service <=", if up { "succeed" } else { "failed" }),
+            None => format!("=> {} <=", if up { "Up" } else { "Down" }),
+        };
+        log::info!("real server {} of {} {}", h.name, vh.name, if up { "up" } else { "down" });
+        let state = if up { "UP" } else { "DOWN" };
+        if let Some(cmd) = if up { &h.notify_up } else { &h.notify_down } {
+            self.hooks.script(cmd, None);
+        }
+        if h.alert {
+            self.hooks.alert(Alert {
+                subject: AlertSubject::RealServer { vs: vh.name.clone(), rs: h.name.clone() },
+                state,
+                message: msg,
+            });
+        }
+    }
+
+    /// A real server going down for good (removed, or shutdown with omega).
+    fn rs_hooks(&self, vh: &VsHooks, h: &super::hooks::RsHooks, stopping: bool, msg: &str) {
+        if let Some(cmd) = &h.notify_down {
+            self.hooks.script(cmd, stopping.then_some(STOP_SCRIPT_TIMEOUT));
+        }
+        if h.alert {
+            self.hooks.alert(Alert {
+                subject: AlertSubject::RealServer { vs: vh.name.clone(), rs: h.name.clone() },
+                state: "DOWN",
+                message: msg.to_string(),
+            });
+        }
+    }
+
+    /// quorum_down for a virtual server going away (removed, or shutdown).
+    fn vs_hooks(&self, vh: &VsHooks, stopping: bool, msg: String) {
+        if let Some(cmd) = &vh.quorum_down {
+            self.hooks.script(cmd, stopping.then_some(STOP_SCRIPT_TIMEOUT));
+        }
+        if vh.alert {
+            self.hooks.alert(Alert { subject: AlertSubject::VirtualServer { vs: vh.name.clone() }, state: "DOWN", message: msg });
+        }
+    }
+
+    fn quorum_change(&self, c: &QuorumChange) {
+        let Some(vh) = self.prepared.get(c.index) else { return };
+        let Some(vs) = self.config.virtual_servers.get(c.index) else { return };
+        let what = match (c.up, c.init) {
+            (true, true) => "Starting with quorum up",
+            (true, false) => "Gained quorum",
+            (false, true) => "Starting with quorum down",
+            (false, false) => "Lost quorum",
+        };
+        let text = format!("{what} {}+{}={} <= {}", vs.quorum, vs.hysteresis, c.threshold, c.live);
+        log::info!("{text} for VS {}", vh.name);
+        if let Some(cmd) = if c.up { &vh.quorum_up } else { &vh.quorum_down } {
+            self.hooks.script(cmd, None);
+        }
+        if vh.alert {
+            self.hooks.alert(Alert {
+                subject: AlertSubject::VirtualServer { vs: vh.name.clone() },
+                state: if c.up { "UP" } else { "DOWN" },
+                message: format!("=> {text} <="),
+            });
+        }
+    }
+
+    fn read_table(&mut self) -> Option<Table> {
+        let ipvs = self.ipvs.as_mut()?;
         let current = match ipvs.services() {
             Ok(list) => list,
             Err(e) => {
                 log::error!("IPVS: listing services: {e}");
-                return;
+                return None;
             }
         };
-        let mut ours = Vec::new();
+        let mut t = Table::with_capacity(current.len());
         for svc in current {
-            let k = svc.key();
-            if wanted_keys.contains(&k) || self.managed.contains(&k) {
-                let dests = ipvs.dests(&svc).unwrap_or_default();
-                ours.push((svc, dests));
-            }
+            let dests = ipvs.dests(&svc).unwrap_or_default();
+            t.push((svc, dests));
         }
+        Some(t)
+    }
+
+    /// Brings the kernel's table to the config and the checkers' view.
+    pub fn sync(&mut self) {
+        let table = self.read_table();
+        let config = self.config.clone();
+        let views = &self.views;
+        let view = |id: RsId| -> Option<RsView> {
+            if let Some(v) = rs_ident(&config, id).and_then(|k| views.get(&k).copied()) {
+                return Some(v);
+            }
+            let vs = config.virtual_servers.get(id.vs as usize)?;
+            let rs = vs.real_servers.get(id.rs as usize)?;
+            // No verdict yet under alpha: what the kernel has (see above).
+            if vs.alpha && !rs.checkers.is_empty() {
+                let present = table.as_ref().is_some_and(|t| in_table(t, &config, vs, rs));
+                return Some(RsView { up: present, weight: None });
+            }
+            None
+        };
+        let (wants, changes) = desired(&config, view, &mut self.memory);
+        for c in &changes {
+            self.quorum_change(c);
+        }
+        let Some(table) = table else { return };
+        let Some(ipvs) = self.ipvs.as_mut() else { return };
+        let wanted: Vec<(Service, Vec<Destination>)> = wants.iter().flat_map(|w| to_ipvs(&config, w)).collect();
+        let wanted_keys: Vec<ServiceKey> = wanted.iter().map(|(s, _)| s.key()).collect();
+        let ours: Vec<(Service, Vec<Destination>)> =
+            table.into_iter().filter(|(s, _)| wanted_keys.contains(&s.key()) || self.managed.contains(&s.key())).collect();
         for op in plan(&ours, &wanted) {
             let r = match &op {
                 Op::AddService(s) => ipvs.add_service(s),
@@ -116,8 +348,24 @@ impl Lvs {
         self.managed = wanted_keys;
     }
 
-    /// Removes the services this configuration manages.
+    /// At a clean stop: with omega, the notifiers of real servers that are
+    /// up (notify_down) and of each virtual server (quorum_down) run, killed
+    /// after a second; then the managed services are removed.
     pub fn teardown(&mut self) {
+        for (vi, vs) in self.config.virtual_servers.iter().enumerate() {
+            if !vs.omega {
+                continue;
+            }
+            let Some(vh) = self.prepared.get(vi) else { continue };
+            for (ri, rs) in vs.real_servers.iter().enumerate() {
+                let key = RsIdent { vs: vs_ident(vs), addr: rs.addr, port: rs.port };
+                let up = self.views.get(&key).copied().unwrap_or_else(|| default_view(vs, rs)).up;
+                if up && let Some(h) = vh.real_servers.get(ri) {
+                    self.rs_hooks(vh, h, true, "=> Shutting down <=");
+                }
+            }
+            self.vs_hooks(vh, true, "=> Shutting down <=".to_string());
+        }
         let Some(ipvs) = self.ipvs.as_mut() else { return };
         let Ok(current) = ipvs.services() else { return };
         for svc in current.iter().filter(|s| self.managed.contains(&s.key())) {
@@ -129,8 +377,176 @@ impl Lvs {
     }
 }
 
-impl Default for Lvs {
-    fn default() -> Self {
-        Self::new()
+/// Whether the kernel's table has `rs` with a weight under one of `vs`'s services.
+fn in_table(t: &Table, config: &Config, vs: &VirtualServer, rs: &crate::config::model::RealServer) -> bool {
+    group::members(config, vs).into_iter().any(|m| {
+        service_for(config, vs, m).is_some_and(|svc| {
+            let port = group::rs_port(vs, rs, m);
+            let key = svc.key();
+            t.iter().any(|(s, ds)| s.key() == key && ds.iter().any(|d| d.addr == rs.addr && d.port == port && d.weight > 0))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::{RealServer, Script, SorryServer, VirtualServerGroup, VirtualServerKey, VsgEntry};
+    use crate::lvs::hooks::Recorder;
+
+    fn script(tag: &str) -> Option<Script> {
+        Some(Script { argv: vec!["/usr/bin/echo".into(), tag.into()], user: None, group: None })
+    }
+
+    fn rs(addr: &str) -> RealServer {
+        RealServer {
+            addr: addr.parse().unwrap(),
+            port: Some(80),
+            weight: 1,
+            notify_up: script(&format!("up {addr}")),
+            notify_down: script(&format!("down {addr}")),
+            checkers: vec![Default::default()],
+            ..RealServer::default()
+        }
+    }
+
+    fn config() -> Config {
+        let vs = VirtualServer {
+            key: VirtualServerKey::Addr { addr: "192.0.2.10".parse().unwrap(), port: 80 },
+            quorum: 2,
+            quorum_up: script("qup"),
+            quorum_down: script("qdown"),
+            real_servers: vec![rs("10.0.0.1"), rs("10.0.0.2")],
+            ..VirtualServer::default()
+        };
+        Config { virtual_servers: vec![vs], ..Config::default() }
+    }
+
+    fn ev(rs: u16, up: bool) -> CheckEvent {
+        CheckEvent { real_server: RsId { vs: 0, rs }, checker: 0, up, weight: None, kind: CheckEventKind::Health }
+    }
+
+    fn started(r: &Recorder) -> Vec<String> {
+        r.scripts.borrow_mut().drain(..).map(|(argv, _)| argv[1..].join(" ")).collect()
+    }
+
+    #[test]
+    fn transitions_run_notify_and_quorum_scripts() {
+        let rec = Rc::new(Recorder::default());
+        let mut l = Lvs::without_ipvs(rec.clone());
+        l.apply(Rc::new(config()), &[]);
+        // Both up at start: quorum 2 met, quorum_up runs; no notify_up.
+        assert_eq!(started(&rec), vec!["qup"]);
+        l.on_event(ev(1, false));
+        assert_eq!(started(&rec), vec!["down 10.0.0.2", "qdown"]);
+        l.on_event(ev(1, true));
+        assert_eq!(started(&rec), vec!["up 10.0.0.2", "qup"]);
+        // Real server alerts by default, with the checker kind; none for
+        // the virtual server.
+        let alerts = rec.alerts.borrow();
+        assert_eq!(alerts.len(), 2);
+        assert_eq!(alerts[0].message, "=> TCP CHECK failed on service <=");
+        assert_eq!(alerts[0].subject, AlertSubject::RealServer { vs: "[192.0.2.10]:80".into(), rs: "[10.0.0.2]:80".into() });
+    }
+
+    #[test]
+    fn reload_keeps_carried_servers_and_notifies_removed_ones() {
+        let rec = Rc::new(Recorder::default());
+        let mut l = Lvs::without_ipvs(rec.clone());
+        let mut c = config();
+        c.virtual_servers[0].quorum = 1;
+        l.apply(Rc::new(c.clone()), &[]);
+        l.on_event(ev(0, false));
+        started(&rec);
+        // New config: a real server in front, 10.0.0.2 gone, 10.0.0.1 (down)
+        // now at index 1.
+        let mut c2 = c.clone();
+        c2.virtual_servers[0].real_servers = vec![rs("10.0.0.3"), rs("10.0.0.1")];
+        let carried = [(RsId { vs: 0, rs: 1 }, RsView { up: false, weight: None })];
+        l.apply(Rc::new(c2), &carried);
+        // 10.0.0.2 was up and is removed: notify_down. 10.0.0.1 stays down
+        // silently; 10.0.0.3 is new and up (no checker verdict yet).
+        assert_eq!(started(&rec), vec!["down 10.0.0.2"]);
+        assert_eq!(l.view(RsId { vs: 0, rs: 1 }), Some(RsView { up: false, weight: None }));
+        assert_eq!(rec.alerts.borrow().last().unwrap().message, "=> Removing <=");
+    }
+
+    #[test]
+    fn omega_runs_down_notifiers_at_shutdown_only_when_set() {
+        let rec = Rc::new(Recorder::default());
+        let mut l = Lvs::without_ipvs(rec.clone());
+        l.apply(Rc::new(config()), &[]);
+        l.on_event(ev(0, false));
+        started(&rec);
+        l.teardown();
+        assert!(started(&rec).is_empty());
+        let mut c = config();
+        c.virtual_servers[0].omega = true;
+        let mut l = Lvs::without_ipvs(rec.clone());
+        l.apply(Rc::new(c), &[]);
+        l.on_event(ev(0, false));
+        started(&rec);
+        l.teardown();
+        let got = rec.scripts.borrow().clone();
+        assert_eq!(got.iter().map(|(a, _)| a[1..].join(" ")).collect::<Vec<_>>(), vec!["down 10.0.0.2", "qdown"]);
+        assert!(got.iter().all(|(_, k)| *k == Some(STOP_SCRIPT_TIMEOUT)));
+    }
+
+    #[test]
+    fn alpha_first_failure_notifies_down() {
+        let rec = Rc::new(Recorder::default());
+        let mut l = Lvs::without_ipvs(rec.clone());
+        let mut c = config();
+        c.virtual_servers[0].alpha = true;
+        c.virtual_servers[0].sorry_server = Some(SorryServer { addr: "10.9.9.9".parse().unwrap(), port: None });
+        l.apply(Rc::new(c), &[]);
+        // Alpha, nothing checked: quorum down at start, reported (sorry server).
+        assert_eq!(started(&rec), vec!["qdown"]);
+        l.on_event(ev(0, false));
+        assert_eq!(started(&rec), vec!["down 10.0.0.1"]);
+        l.on_event(ev(1, true));
+        assert_eq!(started(&rec), vec!["up 10.0.0.2"]);
+    }
+
+    #[test]
+    fn a_group_is_one_service_per_member_with_the_same_destinations() {
+        let mut c = config();
+        c.virtual_server_groups = vec![VirtualServerGroup {
+            name: "g".into(),
+            entries: vec![
+                VsgEntry::Range { first: "192.0.2.1".parse().unwrap(), last: "192.0.2.2".parse().unwrap(), port: 443 },
+                VsgEntry::Fwmark(5),
+            ],
+        }];
+        let vs = &mut c.virtual_servers[0];
+        vs.key = VirtualServerKey::Group("g".into());
+        vs.real_servers[1].port = None;
+        let (wants, _) = desired(&c, |_| None, &mut QuorumMemory::default());
+        let got = to_ipvs(&c, &wants[0]);
+        assert_eq!(got.len(), 3);
+        let ports: Vec<Vec<u16>> = got.iter().map(|(_, d)| d.iter().map(|d| d.port).collect()).collect();
+        // The second real server has no port: the member's (443), 0 under fwmark.
+        assert_eq!(ports, vec![vec![80, 443], vec![80, 443], vec![80, 0]]);
+        assert_eq!(got[2].0.key(), Service::fwmark(AddrFamily::Inet, 5, "wlc").unwrap().key());
+        assert_eq!(got[1].0.key(), Service::new(Protocol::Tcp, "192.0.2.2".parse().unwrap(), 443, "wlc").unwrap().key());
+    }
+
+    #[test]
+    fn alpha_without_a_verdict_keeps_what_the_kernel_has() {
+        let mut c = config();
+        c.virtual_servers[0].alpha = true;
+        let vs = &c.virtual_servers[0];
+        let svc = service_for(&c, vs, Member::Addr { addr: "192.0.2.10".parse().unwrap(), port: 80 }).unwrap();
+        let table: Table = vec![(
+            svc,
+            vec![
+                Destination::new("10.0.0.1".parse().unwrap(), 80, FwdMethod::Masq).with_weight(1),
+                Destination::new("10.0.0.2".parse().unwrap(), 80, FwdMethod::Masq).with_weight(0),
+            ],
+        )];
+        assert!(in_table(&table, &c, vs, &vs.real_servers[0]));
+        // Weight 0 (inhibited) is not up; absent is not up.
+        assert!(!in_table(&table, &c, vs, &vs.real_servers[1]));
+        assert!(!in_table(&Vec::new(), &c, vs, &vs.real_servers[0]));
     }
 }

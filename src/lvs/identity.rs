@@ -1,0 +1,131 @@
+//! Which virtual server and real server a config entry is, independent of
+//! where it sits in the file: a reload that inserts or removes a server
+//! shifts the indices (`RsId`), not these. The state remembered across a
+//! reload (checker state, quorum, notify history) is keyed by them.
+//!
+//! As keepalived's vs_iseq / rs_iseq: a virtual server is its address,
+//! port and protocol, its fwmark and address family, or its group name
+//! (we add the protocol, so that TCP and UDP servers over one group stay
+//! apart); a real server is its address and port within its virtual server.
+
+use crate::check::RsId;
+use crate::config::model::{Config, Protocol, VirtualServer, VirtualServerKey};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VsIdent {
+    Addr { addr: IpAddr, port: u16, proto: u8 },
+    Fwmark { mark: u32, v6: bool },
+    Group { name: String, proto: u8 },
+    Unset,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RsIdent {
+    pub vs: VsIdent,
+    pub addr: IpAddr,
+    pub port: Option<u16>,
+}
+
+fn proto(p: Protocol) -> u8 {
+    match p {
+        Protocol::Tcp => 6,
+        Protocol::Udp => 17,
+        Protocol::Sctp => 132,
+    }
+}
+
+pub fn vs_ident(vs: &VirtualServer) -> VsIdent {
+    match &vs.key {
+        VirtualServerKey::Addr { addr, port } => VsIdent::Addr { addr: *addr, port: *port, proto: proto(vs.protocol) },
+        VirtualServerKey::Fwmark(mark) => {
+            VsIdent::Fwmark { mark: *mark, v6: vs.real_servers.first().is_some_and(|r| r.addr.is_ipv6()) }
+        }
+        VirtualServerKey::Group(name) => VsIdent::Group { name: name.clone(), proto: proto(vs.protocol) },
+        VirtualServerKey::Unset => VsIdent::Unset,
+    }
+}
+
+pub fn rs_ident(config: &Config, id: RsId) -> Option<RsIdent> {
+    let vs = config.virtual_servers.get(id.vs as usize)?;
+    let rs = vs.real_servers.get(id.rs as usize)?;
+    Some(RsIdent { vs: vs_ident(vs), addr: rs.addr, port: rs.port })
+}
+
+/// Every real server of `config` by identity (the first of duplicates wins).
+pub fn rs_index(config: &Config) -> HashMap<RsIdent, RsId> {
+    let mut out = HashMap::new();
+    for (vi, vs) in config.virtual_servers.iter().enumerate() {
+        let v = vs_ident(vs);
+        for (ri, rs) in vs.real_servers.iter().enumerate() {
+            let (Ok(vi), Ok(ri)) = (u16::try_from(vi), u16::try_from(ri)) else { continue };
+            out.entry(RsIdent { vs: v.clone(), addr: rs.addr, port: rs.port }).or_insert(RsId { vs: vi, rs: ri });
+        }
+    }
+    out
+}
+
+/// For a reload from `old` to `new`: each real server of `new` that `old`
+/// has too, mapped to its id under `old`.
+pub fn carried(old: &Config, new: &Config) -> HashMap<RsId, RsId> {
+    let before = rs_index(old);
+    rs_index(new).into_iter().filter_map(|(k, new_id)| before.get(&k).map(|&old_id| (new_id, old_id))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::RealServer;
+
+    fn rs(addr: &str, port: u16) -> RealServer {
+        RealServer { addr: addr.parse().unwrap(), port: Some(port), weight: 1, ..RealServer::default() }
+    }
+
+    fn vs(key: VirtualServerKey, rss: Vec<RealServer>) -> VirtualServer {
+        VirtualServer { key, real_servers: rss, ..VirtualServer::default() }
+    }
+
+    fn addr(a: &str, p: u16) -> VirtualServerKey {
+        VirtualServerKey::Addr { addr: a.parse().unwrap(), port: p }
+    }
+
+    #[test]
+    fn reload_maps_servers_by_identity_not_index() {
+        let old = Config {
+            virtual_servers: vec![
+                vs(addr("192.0.2.1", 80), vec![rs("10.0.0.1", 80), rs("10.0.0.2", 80)]),
+                vs(VirtualServerKey::Group("g".into()), vec![rs("10.0.1.1", 80)]),
+            ],
+            ..Config::default()
+        };
+        // A new virtual server in front, a real server inserted, one gone.
+        let new = Config {
+            virtual_servers: vec![
+                vs(addr("192.0.2.9", 80), vec![rs("10.0.0.1", 80)]),
+                vs(addr("192.0.2.1", 80), vec![rs("10.0.0.3", 80), rs("10.0.0.2", 80)]),
+                vs(VirtualServerKey::Group("g".into()), vec![rs("10.0.1.1", 80)]),
+            ],
+            ..Config::default()
+        };
+        let m = carried(&old, &new);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[&RsId { vs: 1, rs: 1 }], RsId { vs: 0, rs: 1 });
+        assert_eq!(m[&RsId { vs: 2, rs: 0 }], RsId { vs: 1, rs: 0 });
+        // Same address under another virtual server is another real server.
+        assert!(!m.contains_key(&RsId { vs: 0, rs: 0 }));
+    }
+
+    #[test]
+    fn protocol_and_port_are_part_of_the_identity() {
+        let mut a = vs(addr("192.0.2.1", 80), vec![rs("10.0.0.1", 80)]);
+        let b = a.clone();
+        a.protocol = Protocol::Udp;
+        assert_ne!(vs_ident(&a), vs_ident(&b));
+        let old = Config { virtual_servers: vec![b.clone()], ..Config::default() };
+        let mut c = b;
+        c.real_servers[0].port = Some(81);
+        let new = Config { virtual_servers: vec![c], ..Config::default() };
+        assert!(carried(&old, &new).is_empty());
+    }
+}
