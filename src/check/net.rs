@@ -209,3 +209,74 @@ pub fn random_upto(max: Duration) -> Duration {
     }
     Duration::from_micros(random_u64() % (us + 1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::net::TcpListener;
+    use std::rc::Rc;
+
+    // Every connection registers a socket with the reactor, which keeps the
+    // sources of closed ones for reuse (vendor/README.md): a reused source
+    // must behave as a fresh one, whatever the previous connection's fate.
+    #[test]
+    fn connects_and_refusals_interleaved_reuse_reactor_sources() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let up = Target::new(l.local_addr().unwrap(), Duration::from_secs(5));
+        let gone = TcpListener::bind("127.0.0.1:0").unwrap();
+        let down = Target::new(gone.local_addr().unwrap(), Duration::from_secs(5));
+        drop(gone);
+        smol::block_on(async {
+            for i in 0..300 {
+                let s = tcp_connect(&up).await.expect("connect to the listener");
+                assert_eq!(s.get_ref().peer_addr().unwrap(), up.dst);
+                drop(s);
+                l.accept().unwrap();
+                if i % 3 == 0 {
+                    assert_eq!(tcp_connect(&down).await.err(), Some(Failure::Refused));
+                }
+            }
+        });
+    }
+
+    // The reactor's timer queue (vendor/README.md) must fire timers in
+    // deadline order and never fire a cancelled one. Only the order is
+    // checked, no durations.
+    #[test]
+    fn timeouts_fire_in_deadline_order_and_cancelled_ones_never() {
+        let ex = smol::LocalExecutor::new();
+        let fired: Rc<RefCell<Vec<u64>>> = Rc::default();
+        let mut tasks = Vec::new();
+        // Deadlines 1..=120 ms after one instant, in a scrambled order;
+        // every other one is cancelled by its future finishing first.
+        let base = std::time::Instant::now();
+        for k in 0..120u64 {
+            let ms = (k * 37) % 120 + 1;
+            let fired = fired.clone();
+            tasks.push(ex.spawn(async move {
+                let at = base + Duration::from_millis(ms);
+                let left = at.saturating_duration_since(std::time::Instant::now());
+                let r = timeout(left, async move {
+                    if ms % 2 == 0 {
+                        Ok(())
+                    } else {
+                        future::pending::<Result<(), Failure>>().await
+                    }
+                })
+                .await;
+                if r == Err(Failure::Timeout) {
+                    fired.borrow_mut().push(ms);
+                }
+            }));
+        }
+        smol::block_on(ex.run(async {
+            for t in tasks {
+                t.await;
+            }
+        }));
+        let fired = fired.borrow();
+        let want: Vec<u64> = (1..=120).filter(|ms| ms % 2 == 1).collect();
+        assert_eq!(*fired, want);
+    }
+}

@@ -1,5 +1,6 @@
 use std::borrow::Borrow;
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -46,6 +47,10 @@ const TIMER_QUEUE_SIZE: usize = 1000;
 #[cfg(target_os = "espidf")]
 const TIMER_QUEUE_SIZE: usize = 100;
 
+/// vigil patch: how many spare sources the reactor keeps (each a few
+/// hundred bytes at most), more than a busy checker child has open at once.
+const MAX_SPARE_SOURCES: usize = 4096;
+
 const READ: usize = 0;
 const WRITE: usize = 1;
 
@@ -79,11 +84,19 @@ pub(crate) struct Reactor {
     /// Timers are in the order in which they fire. The `usize` in this type is a timer ID used to
     /// distinguish timers that fire at the same time. The `Waker` represents the task awaiting the
     /// timer.
-    timers: Mutex<BTreeMap<(Instant, usize), Waker>>,
+    ///
+    /// vigil patch: a `TimerQueue` (below) instead of a `BTreeMap`, whose
+    /// node splits and merges allocated on most timer inserts and removes.
+    timers: Mutex<TimerQueue>,
 
     /// vigil patch: the wakers collected by one `react`, kept between calls so
     /// that a tick does not allocate a fresh Vec.
     wakers_buf: Mutex<Vec<Waker>>,
+
+    /// vigil patch: sources of dropped `Async`s, kept for the next
+    /// `insert_io` so that a connection does not allocate a `Source` (and
+    /// its wakers' slabs) each time. At most `MAX_SPARE_SOURCES`.
+    spare_sources: Mutex<Vec<Arc<Source>>>,
 
     /// A queue of timer operations (insert and remove).
     ///
@@ -104,8 +117,9 @@ impl Reactor {
                 ticker: AtomicUsize::new(0),
                 sources: Mutex::new(Slab::new()),
                 events: Mutex::new(Events::new()),
-                timers: Mutex::new(BTreeMap::new()),
-            wakers_buf: Mutex::new(Vec::with_capacity(64)),
+                timers: Mutex::new(TimerQueue::default()),
+                wakers_buf: Mutex::new(Vec::with_capacity(64)),
+                spare_sources: Mutex::new(Vec::new()),
                 timer_ops: ConcurrentQueue::bounded(TIMER_QUEUE_SIZE),
             }
         })
@@ -122,11 +136,21 @@ impl Reactor {
         let source = {
             let mut sources = self.sources.lock().unwrap();
             let key = sources.vacant_entry().key();
-            let source = Arc::new(Source {
-                registration: raw,
-                key,
-                state: Default::default(),
-            });
+            // vigil patch: a spare source if one is free (see `spare_sources`).
+            let source = match self.spare_source() {
+                Some(mut s) => {
+                    if let Some(m) = Arc::get_mut(&mut s) {
+                        m.registration = raw;
+                        m.key = key;
+                    }
+                    s
+                }
+                None => Arc::new(Source {
+                    registration: raw,
+                    key,
+                    state: Default::default(),
+                }),
+            };
             sources.insert(source.clone());
             source
         };
@@ -143,9 +167,52 @@ impl Reactor {
 
     /// Deregisters an I/O source from the reactor.
     pub(crate) fn remove_io(&self, source: &Source) -> io::Result<()> {
-        let mut sources = self.sources.lock().unwrap();
-        sources.remove(source.key);
-        source.registration.delete(&self.poller)
+        // vigil patch: keep the removed source as a spare; the sources lock
+        // is released first (`keep_spare` may drop a waker, and so a task).
+        let removed = self.sources.lock().unwrap().try_remove(source.key);
+        let res = source.registration.delete(&self.poller);
+        if let Some(s) = removed {
+            self.keep_spare(s);
+        }
+        res
+    }
+
+    /// vigil patch: a spare source no one else holds any more, or `None`.
+    fn spare_source(&self) -> Option<Arc<Source>> {
+        let mut spare = self.spare_sources.lock().unwrap();
+        // Its `Async` drops its handle just after `remove_io`: a spare still
+        // shared is one being dropped on another thread, left to its owner.
+        while let Some(mut s) = spare.pop() {
+            if Arc::get_mut(&mut s).is_some() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// vigil patch: empties a removed source's state, as a fresh one's, and
+    /// keeps it for reuse. One with wakers still registered (no `Ready`
+    /// future can outlive its `Async`, so none should be) is dropped instead.
+    fn keep_spare(&self, s: Arc<Source>) {
+        let mut left: [Option<Waker>; 2] = [None, None];
+        let reusable = {
+            let mut state = s.state.lock().unwrap();
+            let mut reusable = true;
+            for (d, w) in state.iter_mut().zip(left.iter_mut()) {
+                d.tick = 0;
+                d.ticks = None;
+                *w = d.waker.take();
+                reusable &= d.wakers.is_empty();
+            }
+            reusable
+        };
+        if reusable {
+            let mut spare = self.spare_sources.lock().unwrap();
+            if spare.len() < MAX_SPARE_SOURCES {
+                spare.push(s);
+            }
+        }
+        // `left` (and a source not kept) dropped here, with no lock held.
     }
 
     /// Registers a timer in the reactor.
@@ -220,16 +287,7 @@ impl Reactor {
         // vigil patch: take the ready timers off the front one by one instead
         // of `split_off` + `replace`, which build a new map (and allocate)
         // on every tick. Ready: due at or before `now`.
-        let mut fired = false;
-        while let Some((&(when, _), _)) = timers.first_key_value() {
-            if when > now {
-                break;
-            }
-            if let Some((_, waker)) = timers.pop_first() {
-                wakers.push(waker);
-                fired = true;
-            }
-        }
+        let fired = timers.pop_ready(now, wakers);
 
         // Calculate the duration until the next event.
         let dur = if fired {
@@ -238,9 +296,8 @@ impl Reactor {
         } else {
             // Duration until the next timer.
             timers
-                .keys()
-                .next()
-                .map(|(when, _)| when.saturating_duration_since(now))
+                .next_when()
+                .map(|when| when.saturating_duration_since(now))
         };
 
         // Drop the lock before waking.
@@ -250,7 +307,7 @@ impl Reactor {
     }
 
     /// Processes queued timer operations.
-    fn process_timer_ops(&self, timers: &mut MutexGuard<'_, BTreeMap<(Instant, usize), Waker>>) {
+    fn process_timer_ops(&self, timers: &mut MutexGuard<'_, TimerQueue>) {
         // Process only as much as fits into the queue, or else this loop could in theory run
         // forever.
         self.timer_ops
@@ -258,10 +315,10 @@ impl Reactor {
             .take(self.timer_ops.capacity().unwrap())
             .for_each(|op| match op {
                 TimerOp::Insert(when, id, waker) => {
-                    timers.insert((when, id), waker);
+                    timers.insert(when, id, waker);
                 }
                 TimerOp::Remove(when, id) => {
-                    timers.remove(&(when, id));
+                    timers.remove(when, id);
                 }
             });
     }
@@ -683,5 +740,59 @@ impl<H: Borrow<crate::Async<T>>, T> Drop for Ready<H, T> {
                 wakers.remove(key);
             }
         }
+    }
+}
+
+/// vigil patch: the registered timers, in the order they fire, without
+/// allocating once warmed up: a binary heap of (when, id) over a `Vec` plus a
+/// map from id to waker. A removed timer leaves its heap entry behind (ids
+/// are never reused, so the entry is recognised as stale and skipped); the
+/// heap is compacted in place when stale entries outnumber live ones.
+#[derive(Default)]
+struct TimerQueue {
+    heap: BinaryHeap<Reverse<(Instant, usize)>>,
+    wakers: HashMap<usize, Waker>,
+}
+
+impl TimerQueue {
+    fn insert(&mut self, when: Instant, id: usize, waker: Waker) {
+        self.heap.push(Reverse((when, id)));
+        self.wakers.insert(id, waker);
+    }
+
+    fn remove(&mut self, _when: Instant, id: usize) {
+        self.wakers.remove(&id);
+        if self.heap.len() > 2 * self.wakers.len() + 1024 {
+            let wakers = &self.wakers;
+            self.heap.retain(|Reverse((_, id))| wakers.contains_key(id));
+        }
+    }
+
+    /// Moves the wakers of the timers due at or before `now` into `wakers`;
+    /// `true` if there was one.
+    fn pop_ready(&mut self, now: Instant, wakers: &mut Vec<Waker>) -> bool {
+        let mut fired = false;
+        while let Some(&Reverse((when, id))) = self.heap.peek() {
+            if when > now {
+                break;
+            }
+            self.heap.pop();
+            if let Some(w) = self.wakers.remove(&id) {
+                wakers.push(w);
+                fired = true;
+            }
+        }
+        fired
+    }
+
+    /// When the next live timer fires (stale entries on top are dropped).
+    fn next_when(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((when, id))) = self.heap.peek() {
+            if self.wakers.contains_key(&id) {
+                return Some(when);
+            }
+            self.heap.pop();
+        }
+        None
     }
 }
