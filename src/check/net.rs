@@ -185,6 +185,27 @@ pub fn udp_connect(t: &Target) -> Result<Async<UdpSocket>, Failure> {
     Async::new(UdpSocket::from(fd)).map_err(|e| io_failure(&e))
 }
 
+/// Raises this process's soft limit on open files to its hard limit and
+/// returns the new soft limit. The checker child holds a socket per check in
+/// flight: with thousands of real servers that do not answer (each socket
+/// open for connect_timeout) the usual soft limit of 1024 runs out long
+/// before the hard one. keepalived raises its limit for the same reason.
+pub fn raise_nofile_limit() -> std::io::Result<u64> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: lim is a valid rlimit to fill in.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: lim is a valid rlimit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(lim.rlim_cur)
+}
+
 /// Kernel-random bytes (warmup jitter, DNS ids). Falls back to the clock.
 pub fn random_u64() -> u64 {
     let mut b = [0u8; 8];
@@ -238,6 +259,14 @@ mod tests {
                 }
             }
         });
+    }
+
+    #[test]
+    fn nofile_soft_limit_raised_to_the_hard_one() {
+        let soft = raise_nofile_limit().unwrap();
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        assert_eq!((soft, lim.rlim_cur), (lim.rlim_max, lim.rlim_max));
     }
 
     // The reactor's timer queue (vendor/README.md) must fire timers in
