@@ -145,10 +145,15 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                     if !plans.is_empty() {
                         let lvs2 = lvs.clone();
                         let sink: crate::check::EventSink = Rc::new(move |ev: crate::check::CheckEvent| {
-                            if let Ok(mut l) = lvs2.try_borrow_mut()
-                                && let Some(l) = l.as_mut()
-                            {
-                                l.on_event(ev);
+                            // Events come from checker tasks, never from
+                            // inside an Lvs call: the borrow cannot clash.
+                            match lvs2.try_borrow_mut() {
+                                Ok(mut l) => {
+                                    if let Some(l) = l.as_mut() {
+                                        l.on_event(ev);
+                                    }
+                                }
+                                Err(_) => log::error!("check event for real server {:?} lost: LVS state busy", ev.real_server),
                             }
                         });
                         let tls: Rc<dyn crate::check::TlsConnector> = match crate::check::tls_rustls::RustlsConnector::new() {
