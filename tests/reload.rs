@@ -56,6 +56,20 @@ fn good_reload_applies_and_bad_reload_changes_nothing() {
     std::fs::write(&path, conf("r4", 3)).unwrap();
     d.signal(libc::SIGHUP);
     d.wait_for(Duration::from_secs(10), |st| both_at(st, 3, "r4", 3));
+
+    // A typo'd keyword is refused too (it would silently change what runs).
+    std::fs::write(&path, format!("{}    lb_algoo rr\n", conf("r5", 1))).unwrap();
+    d.signal(libc::SIGHUP);
+    let st = d.wait_for(Duration::from_secs(10), |st| st["reloads_refused"] == 2);
+    assert!(both_at(&st, 3, "r4", 3), "{st:#}");
+
+    // Warnings only (defaults applied: no lb_algo, no lb_kind), as keepalived
+    // reloads and starts with them: applied, the warnings logged.
+    let plain = "virtual_server 192.0.2.50 80 {\n    protocol TCP\n    real_server 198.51.100.50 80 {\n        TCP_CHECK {\n        }\n    }\n}\n";
+    std::fs::write(&path, format!("{}{plain}", conf("r6", 1))).unwrap();
+    d.signal(libc::SIGHUP);
+    d.wait_for(Duration::from_secs(10), |st| both_at(st, 4, "r6", 2));
+    assert!(d.log().contains("setting default"), "the defaults warning was not logged");
     assert_eq!(d.terminate(Duration::from_secs(10)), Some(0));
 }
 

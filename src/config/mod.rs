@@ -83,6 +83,14 @@ impl Loaded {
     pub fn is_valid(&self) -> bool {
         self.diagnostics.is_empty()
     }
+    /// Whether a reload must keep the running configuration instead: an
+    /// error, or a keyword we do not know (most likely a typo, which would
+    /// otherwise silently change what runs). Warnings about defaults
+    /// applied or script security are logged and do not block, as
+    /// keepalived reloads such a file too (and starts with it).
+    pub fn refuses_reload(&self) -> bool {
+        self.has_errors() || self.diagnostics.iter().any(|d| d.message.starts_with("Unknown keyword"))
+    }
     /// Any problem that makes the configuration unusable.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(|d| d.severity == Severity::Error)

@@ -535,7 +535,7 @@ impl Parent {
     fn reload(&mut self) {
         log::info!("reloading {}", self.opts.config.display());
         let loaded = config::load(&self.opts.config, &config::LoadOptions { config_id: self.opts.config_id.clone() });
-        if !loaded.is_valid() {
+        if loaded.refuses_reload() {
             for d in &loaded.diagnostics {
                 log::error!("{d}");
             }
@@ -546,6 +546,9 @@ impl Parent {
                 self.generation
             );
             return;
+        }
+        for d in &loaded.diagnostics {
+            log::warn!("{d}");
         }
         self.generation += 1;
         self.config = Box::new(loaded.config);
