@@ -143,6 +143,9 @@ impl Node {
         let mut cmd = Command::new(root().join("qemu/run"));
         cmd.args(["--name", &opts.name, "--timeout", &opts.timeout.as_secs().to_string()]);
         cmd.arg("--image").arg(image_dir());
+        // The harness waits for prompts and markers itself; qemu/run's pacing (a line held
+        // back until one more `vigil> ` prompt) would stall every line sent to the shell.
+        cmd.args(["--pace", "0"]);
         if let Some(ms) = opts.watchdog_ms {
             cmd.args(["--watchdog-ms", &ms.to_string()]);
         }
@@ -249,6 +252,22 @@ impl Node {
         }
     }
 
+    /// [`Node::expect`] that returns None rather than failing when `pattern` does not come.
+    pub fn try_expect(&mut self, pattern: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(i) = self.transcript[self.pos..].find(pattern) {
+                let before = self.transcript[self.pos..self.pos + i].to_owned();
+                self.pos += i + pattern.len();
+                return Some(before);
+            }
+            let now = Instant::now();
+            if now >= deadline || !self.pump((deadline - now).min(Duration::from_millis(200))) {
+                return None;
+            }
+        }
+    }
+
     /// The first complete line anywhere in the transcript that contains `pattern`, waiting for
     /// it at most `timeout`; consumes nothing.
     pub fn line_with(&mut self, pattern: &str, timeout: Duration) -> Option<String> {
@@ -289,11 +308,20 @@ impl Node {
         self.send("sh");
         self.expect("starting a shell", COMMAND_TIMEOUT);
         self.in_shell = true;
-        self.seq += 1;
-        let n = self.seq;
-        // The echoed input shows `%s`, the output the number: only the output matches.
-        self.send(&format!("printf '@@R%s@@\\n' {n}"));
-        self.expect(&format!("@@R{n}@@"), COMMAND_TIMEOUT);
+        // Input that arrives while the shell starts may be lost: ask until it answers. The
+        // echoed input shows `%s`, the output the number: only the output matches.
+        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        loop {
+            self.seq += 1;
+            let n = self.seq;
+            self.send(&format!("printf '@@R%s@@\\n' {n}"));
+            if self.try_expect(&format!("@@R{n}@@"), Duration::from_secs(2)).is_some() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                self.fail("the guest's shell did not answer");
+            }
+        }
         let r = self.sh("dmesg -n 1", COMMAND_TIMEOUT);
         if r.status != 0 {
             self.fail(&format!("dmesg -n 1 in the guest: {r:?}"));
