@@ -7,14 +7,13 @@
 //! on a machine that does have IPVS never touches its real tables. What the client reads
 //! back is compared with the kernel's own /proc/net/ip_vs text, an independent view.
 //!
-//! To run it in the guest (not wired yet):
-//! - build it static: `cargo test --release --target x86_64-unknown-linux-musl --no-run
-//!   --test ipvs_guest`, copy the printed executable into the initramfs;
-//! - load ip_vs and its dependencies (nf_conntrack, nf_defrag_ipv4, nf_defrag_ipv6,
-//!   libcrc32c, crc32c_generic) AND the schedulers used here, ip_vs_rr, ip_vs_wlc and
-//!   ip_vs_wrr: the kernel loads a scheduler on demand through modprobe, which the image
-//!   does not have, so a missing one makes add_service fail with ENOENT;
-//! - at the console: `sh`, then `VIGIL_IPVS_REQUIRED=1 /ipvs_guest --test-threads=1`.
+//! tests/lvs_guest.rs runs it in the guest on every `cargo test`: it builds this file as a
+//! static musl test binary (`cargo test --release --target x86_64-unknown-linux-musl
+//! --no-run --test ipvs_guest`), lays it into the guest's root, and runs
+//! `VIGIL_IPVS_REQUIRED=1 /ipvs_guest --test-threads=1` from the guest's shell. The image
+//! loads ip_vs, its dependencies and every scheduler at boot (the kernel would load a
+//! missing scheduler through modprobe, which the image does not have: add_service would
+//! fail with ENOENT); this file uses rr, wlc and wrr.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
@@ -174,7 +173,14 @@ fn ipvs_guest_services_dests_timeouts_daemon() {
                         && x.syncid == 7),
                     "{ds:?}"
                 );
+                // Let the kernel's sync thread run once before stopping it. A stop that
+                // comes first makes kthread_stop() return -EINTR (the thread never ran),
+                // and netlink sends no ack at all for -EINTR (netlink_rcv_skb skips it):
+                // the daemon stops, but the request times out. On one TCG vCPU the thread
+                // has not run yet when start_daemon returns.
+                std::thread::sleep(std::time::Duration::from_millis(200));
                 ipvs.stop_daemon(DaemonState::Master).unwrap();
+                assert!(ipvs.daemons().unwrap().is_empty(), "sync daemon still listed after stop");
             }
             Err(e @ IpvsError::Kernel { .. }) => eprintln!("sync daemon on lo refused: {e}"),
             Err(e) => panic!("start_daemon: {e}"),
