@@ -75,6 +75,14 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
     let lvs: Rc<RefCell<Option<crate::lvs::program::Lvs>>> = Rc::new(RefCell::new(None));
     // Its notify scripts, awaited (bounded) at a clean stop.
     let mut lvs_hooks: Option<Rc<crate::lvs::hooks::SpawnHooks>> = None;
+    if role == Role::Check {
+        // A socket per check in flight: keepalived-scale configs (10,000
+        // real servers, many unanswering) outrun the usual 1024.
+        match crate::check::net::raise_nofile_limit() {
+            Ok(n) => log::info!("check child: open files limit {n}"),
+            Err(e) => log::warn!("check child: raising the open files limit: {e}"),
+        }
+    }
     let _ = tx.try_send(&Msg::Ready { pid: std::process::id() });
     log::info!("{} child running", role.name());
     enum Ev {

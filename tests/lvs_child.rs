@@ -1,0 +1,59 @@
+//! The checker child's process-level duties on the host: its open files
+//! limit raised at start, and ha_suspend following the virtual address in
+//! its network namespace.
+
+mod common;
+
+use common::Daemon;
+use std::time::{Duration, Instant};
+
+const BOUND: Duration = Duration::from_secs(15);
+
+/// A virtual server with one TCP_CHECK real server at 127.0.0.1:`port`.
+fn vs_conf(vip: &str, port: u16, extra: &str) -> String {
+    format!(
+        "virtual_server {vip} 80 {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n{extra}    real_server 127.0.0.1 {port} {{\n        weight 1\n        TCP_CHECK {{\n            connect_timeout 1\n            retry 1\n            delay_before_retry 1\n        }}\n    }}\n}}\n"
+    )
+}
+
+fn checker_pid(d: &Daemon) -> u64 {
+    let until = Instant::now() + BOUND;
+    loop {
+        if let Some(p) = std::fs::read_to_string(d.dir.join("checkers.pid")).ok().and_then(|s| s.trim().parse().ok()) {
+            return p;
+        }
+        assert!(Instant::now() < until, "no checker pid file\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// (soft, hard) "Max open files" of `pid`.
+fn nofile(pid: u64) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    (f[3].to_string(), f[4].to_string())
+}
+
+#[test]
+fn the_checker_child_raises_its_open_files_limit_to_the_hard_one() {
+    // The daemon inherits a soft limit below the hard one.
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    if lim.rlim_max <= 256 {
+        eprintln!("skipped: hard open files limit {} too low to lower", lim.rlim_max);
+        return;
+    }
+    let lowered = libc::rlimit { rlim_cur: 256, rlim_max: lim.rlim_max };
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) }, 0);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let d = Daemon::start_with("lvs-nofile", 1000, "-C", &vs_conf("192.0.2.10", port, ""));
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    d.wait_for(BOUND, |st| common::child(st, "check")["state"] == "running");
+    let pid = checker_pid(&d);
+    let (soft, hard) = nofile(pid);
+    assert_eq!(soft, hard, "checker child {pid}\n{}", d.log());
+    // The parent keeps what it was given: only the checker needs more.
+    assert_eq!(nofile(d.pid()).0, "256");
+}
