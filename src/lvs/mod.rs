@@ -7,6 +7,7 @@
 //! - `identity`: servers by what they are, not where they sit in the file.
 //! - `hooks`: notify scripts and SMTP alerts on transitions.
 //! - `program`: the kernel's table brought to `desired`, and the hooks.
+//! - `service`: the IPVS service settings of a virtual server.
 
 use crate::check::RsId;
 
@@ -14,6 +15,7 @@ pub mod group;
 pub mod hooks;
 pub mod identity;
 pub mod program;
+pub mod service;
 use crate::config::model::{Config, VirtualServer};
 use identity::{VsIdent, vs_ident};
 use std::collections::HashMap;

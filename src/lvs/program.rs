@@ -14,41 +14,19 @@
 //! not read the table, would leave them too, but then never remove a stale
 //! one; we remove it at the first failed check).
 
-use super::group::{self, Member};
+use super::group;
+#[cfg(test)]
+use super::group::Member;
+pub use super::service::service_for;
 use super::hooks::{Alert, AlertSubject, Hooks, STOP_SCRIPT_TIMEOUT, VsHooks};
 use super::identity::{RsIdent, VsIdent, rs_ident, vs_ident};
 use super::{QuorumChange, QuorumMemory, RsView, VsWant, default_view, desired};
 use crate::check::{CheckEvent, CheckEventKind, RsId};
-use crate::config::model::{CheckKind, Config, LbKind, Protocol as CfgProtocol, VirtualServer};
-use crate::ipvs::{Destination, FwdMethod, Ipvs, IpvsError, Op, Protocol, Service, ServiceKey, plan};
-use crate::netlink::AddrFamily;
+use crate::config::model::{CheckKind, Config, LbKind, VirtualServer};
+use crate::ipvs::{Destination, FwdMethod, Ipvs, IpvsError, Op, Service, ServiceKey, plan};
 use std::collections::{HashMap, HashSet};
 
 use std::rc::Rc;
-
-/// The IPVS service for one member of a virtual server.
-pub fn service_for(config: &Config, vs: &VirtualServer, member: Member) -> Option<Service> {
-    let proto = match vs.protocol {
-        CfgProtocol::Tcp => Protocol::Tcp,
-        CfgProtocol::Udp => Protocol::Udp,
-        CfgProtocol::Sctp => Protocol::Sctp,
-    };
-    let mut svc = match member {
-        Member::Addr { addr, port } => Service::new(proto, addr, port, &vs.lb_algo)?,
-        Member::Fwmark(m) => {
-            let af = vs.real_servers.first().map(|r| AddrFamily::of(&r.addr)).unwrap_or(AddrFamily::Inet);
-            Service::fwmark(af, m, &vs.lb_algo)?
-        }
-    };
-    if let Some(t) = group::persistence(config, vs) {
-        let prefix = match vs.persistence_granularity {
-            Some(std::net::IpAddr::V4(m)) => u32::from(m).count_ones() as u8,
-            _ => svc.af.max_prefix_len(),
-        };
-        svc = svc.persistent(t, prefix)?;
-    }
-    Some(svc)
-}
 
 fn fwd(vs: &VirtualServer) -> FwdMethod {
     match vs.lb_kind {
@@ -157,6 +135,11 @@ impl Lvs {
     pub fn apply(&mut self, config: Rc<Config>, carried: &[(RsId, RsView)]) {
         let old = std::mem::replace(&mut self.config, config.clone());
         let old_prepared = std::mem::replace(&mut self.prepared, super::hooks::prepare(&config));
+        for (vs, h) in config.virtual_servers.iter().zip(&self.prepared) {
+            for w in super::service::warnings(vs, &h.name) {
+                log::warn!("{w}");
+            }
+        }
         let new_vs: HashSet<VsIdent> = config.virtual_servers.iter().map(vs_ident).collect();
         let new_rs = super::identity::rs_index(&config);
         for (vi, vs) in old.virtual_servers.iter().enumerate() {
@@ -392,7 +375,9 @@ fn in_table(t: &Table, config: &Config, vs: &VirtualServer, rs: &crate::config::
 mod tests {
     use super::*;
     use crate::config::model::{RealServer, Script, SorryServer, VirtualServerGroup, VirtualServerKey, VsgEntry};
+    use crate::ipvs::Protocol;
     use crate::lvs::hooks::Recorder;
+    use crate::netlink::AddrFamily;
 
     fn script(tag: &str) -> Option<Script> {
         Some(Script { argv: vec!["/usr/bin/echo".into(), tag.into()], user: None, group: None })
