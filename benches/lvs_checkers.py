@@ -10,7 +10,7 @@ allocator), lets the checks spread out, then measures over a window:
   cpu%      the checker child's utime+stime / wall time (/proc/PID/stat)
   rss       its VmRSS at the end of the window (KiB)
   checks/s  delta of `checks_run` in `vigil status --json` / delta of time
-  ok%       connections the listener accepted / checks run (successes)
+  ok        checks that succeeded (with -D each failure is a log line)
   allocs    delta of the child's mem.allocs / delta of checks_run
 
 The host kernel here has no IPVS: vigil's checker child logs that once and
@@ -114,7 +114,7 @@ class Vigil:
         self.ctl = os.path.join(tmp, "ctl.sock")
         self.log = open(os.path.join(tmp, "vigil.log"), "wb")
         self.p = subprocess.Popen(
-            [binary, "-n", "-l", "-C", "-m", "--watchdog-interval=1000", "-f", conf,
+            [binary, "-n", "-l", "-D", "-G", "-C", "-m", "--watchdog-interval=1000", "-f", conf,
              "-p", os.path.join(tmp, "vigil.pid"), "-r", os.path.join(tmp, "vrrp.pid"),
              "-c", os.path.join(tmp, "checkers.pid"), "--control", self.ctl],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
@@ -153,12 +153,22 @@ class Vigil:
             time.sleep(0.1)
         raise TimeoutError("checks_run did not move within %ss" % timeout)
 
+    def failures(self):
+        """Failed checks so far: with -D each one is a debug line in the log."""
+        self.log.flush()
+        n = 0
+        with open(self.log.name, "rb") as f:
+            for line in f:
+                if b"TCP_CHECK " in line and b"real server" not in line:
+                    n += 1
+        return n
+
     def close(self):
         stop(self.p)
         self.log.close()
 
 
-def measure_host(binary, n, window, settle, sink_bin, tmp_root):
+def measure_host(binary, n, window, settle, sink_bin, tmp_root, keep_log=None):
     tmp = tempfile.mkdtemp(prefix=f"n{n}-", dir=tmp_root)
     port = free_port()
     conf = os.path.join(tmp, "keepalived.conf")
@@ -179,10 +189,12 @@ def measure_host(binary, n, window, settle, sink_bin, tmp_root):
         pid = c["pid"]
         time.sleep(settle)
         c0, t0 = v.fresh(c["checks_run"])
+        f0 = v.failures()
         cpu0, w0, s0 = cpu_ticks(pid), time.monotonic(), read_sink(count)
         sc0 = cpu_ticks(sink.pid)
         time.sleep(window)
         c1, t1 = v.fresh(c0["checks_run"])
+        f1 = v.failures()
         cpu1, w1, s1 = cpu_ticks(pid), time.monotonic(), read_sink(count)
         sc1 = cpu_ticks(sink.pid)
         checks = c1["checks_run"] - c0["checks_run"]
@@ -193,15 +205,18 @@ def measure_host(binary, n, window, settle, sink_bin, tmp_root):
             "where": "host", "impl": "vigil", "n": n,
             "cpu": 100.0 * (cpu1 - cpu0) / TICK / (w1 - w0),
             "rss": proc_kb(pid, "VmRSS"), "hwm": proc_kb(pid, "VmHWM"),
-            "rate": rate, "ok": min(1.0, accept_rate / rate) if rate else 0.0,
+            "rate": rate, "ok": 1.0 - (f1 - f0) / checks if checks else 0.0,
+            "accepted": accept_rate / rate if rate else 0.0,
             "allocs": allocs / checks if checks else float("nan"),
             "sink_cpu": 100.0 * (sc1 - sc0) / TICK / (w1 - w0),
-            "window": t1 - t0,
+            "window": t1 - t0, "checks": checks, "allocs_total": allocs,
         }
     finally:
         if v:
             v.close()
         stop(sink, grace=5)
+        if keep_log and os.path.exists(os.path.join(tmp, "vigil.log")):
+            shutil.copy(os.path.join(tmp, "vigil.log"), f"{keep_log}.n{n}")
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -213,8 +228,11 @@ def print_table(rows):
         allocs = "-" if r.get("allocs") is None else f"{r['allocs']:.2f}"
         rss = "-" if r.get("rss") is None else f"{r['rss']} ({r.get('hwm', '-')})"
         sink = "-" if r.get("sink_cpu") is None else f"{r['sink_cpu']:.1f}"
+        ok = "-" if r.get("ok") is None else f"{100 * r['ok']:.1f}%"
+        # keepalived counts no checks: its rate is the connections accepted.
+        rate = f"{r['rate']:,.0f}" + (" (accepted)" if r.get("ok") is None else "")
         print(f"| {r['where']} | {r['impl']} | {r['n']:,} | {r['cpu']:.1f} | {rss} | "
-              f"{r['rate']:,.0f} | {100 * r['ok']:.1f}% | {allocs} | {sink} |")
+              f"{rate} | {ok} | {allocs} | {sink} |")
 
 
 def main():
@@ -225,6 +243,7 @@ def main():
     ap.add_argument("--bin", default=BIN)
     ap.add_argument("--guest", action="store_true", help="also measure vigil and keepalived in the QEMU guest")
     ap.add_argument("--guest-only", action="store_true")
+    ap.add_argument("--keep-log", metavar="PATH", help="copy vigil's log to PATH.nN")
     a = ap.parse_args()
     ns = [int(x) for x in a.n.split(",")]
     if not os.access(a.bin, os.X_OK):
@@ -236,7 +255,7 @@ def main():
         if not a.guest_only:
             for n in ns:
                 print(f"host: vigil, {n} real servers ...", flush=True)
-                rows.append(measure_host(a.bin, n, a.window, a.settle, sink_bin, tmp_root))
+                rows.append(measure_host(a.bin, n, a.window, a.settle, sink_bin, tmp_root, a.keep_log))
                 print_table(rows[-1:])
         if a.guest or a.guest_only:
             import lvs_guest
