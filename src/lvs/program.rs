@@ -20,6 +20,7 @@ use super::group::Member;
 pub use super::service::service_for;
 use super::hooks::{Alert, AlertSubject, Hooks, STOP_SCRIPT_TIMEOUT, VsHooks};
 use super::identity::{RsIdent, VsIdent, rs_ident, vs_ident};
+use super::kernel::{StopFlush, TimeoutsMemory, TimeoutsStep, stop_flush};
 use super::{QuorumChange, QuorumMemory, RsView, VsWant, default_view, desired};
 use crate::check::{CheckEvent, CheckEventKind, RsId};
 use crate::config::model::{CheckKind, Config, LbKind, VirtualServer};
@@ -80,6 +81,9 @@ pub struct Lvs {
     views: HashMap<RsIdent, RsView>,
     managed: Vec<ServiceKey>,
     hooks: Rc<dyn Hooks>,
+    /// The first config has been applied (lvs_flush happens before it).
+    started: bool,
+    timeouts: TimeoutsMemory,
 }
 
 impl Lvs {
@@ -112,6 +116,8 @@ impl Lvs {
             views: HashMap::new(),
             managed: Vec::new(),
             hooks,
+            started: false,
+            timeouts: TimeoutsMemory::default(),
         }
     }
 
@@ -161,6 +167,7 @@ impl Lvs {
                 self.vs_hooks(h, false, "=> Removing <=".to_string());
             }
         }
+        self.kernel_settings();
         self.views.retain(|k, _| new_rs.contains_key(k));
         self.memory.retain(|k| new_vs.contains(k));
         for &(id, now) in carried {
@@ -286,6 +293,20 @@ impl Lvs {
         Some(t)
     }
 
+    /// lvs_flush at start, lvs_timeouts at start and reload (see `kernel`).
+    fn kernel_settings(&mut self) {
+        let first = !std::mem::replace(&mut self.started, true);
+        let Some(ipvs) = self.ipvs.as_mut() else { return };
+        if first && self.config.global.lvs_flush {
+            match ipvs.flush() {
+                Ok(()) => log::info!("IPVS: table flushed at start (lvs_flush)"),
+                Err(e) => log::error!("IPVS: lvs_flush: {e}"),
+            }
+        }
+        let want = self.config.global.lvs_timeouts.clone();
+        set_timeouts(ipvs, &mut self.timeouts, want.as_ref());
+    }
+
     /// Brings the kernel's table to the config and the checkers' view.
     pub fn sync(&mut self) {
         let table = self.read_table();
@@ -350,6 +371,15 @@ impl Lvs {
             self.vs_hooks(vh, true, "=> Shutting down <=".to_string());
         }
         let Some(ipvs) = self.ipvs.as_mut() else { return };
+        set_timeouts(ipvs, &mut self.timeouts, None);
+        if stop_flush(&self.config.global) == StopFlush::Full {
+            match ipvs.flush() {
+                Ok(()) => log::info!("IPVS: table flushed at stop (lvs_flush_on_stop)"),
+                Err(e) => log::error!("IPVS: lvs_flush_on_stop: {e}"),
+            }
+            self.managed.clear();
+            return;
+        }
         let Ok(current) = ipvs.services() else { return };
         for svc in current.iter().filter(|s| self.managed.contains(&s.key())) {
             if let Err(e) = ipvs.del_service(svc) {
@@ -357,6 +387,34 @@ impl Lvs {
             }
         }
         self.managed.clear();
+    }
+}
+
+/// Brings the kernel's timeouts to `want` (None: the kernel's own, as
+/// they were before we changed them).
+fn set_timeouts(ipvs: &mut Ipvs, mem: &mut TimeoutsMemory, want: Option<&crate::config::model::LvsTimeouts>) {
+    // Two rounds at most: save the kernel's values, then set.
+    for _ in 0..2 {
+        match mem.step(want) {
+            TimeoutsStep::Keep => return,
+            TimeoutsStep::Save => match ipvs.timeouts() {
+                Ok(t) => mem.saved = Some(t),
+                Err(e) => {
+                    log::error!("IPVS: reading timeouts: {e}");
+                    return;
+                }
+            },
+            TimeoutsStep::Set(t) => {
+                match ipvs.set_timeouts(&t) {
+                    Ok(()) => {
+                        log::info!("IPVS: timeouts tcp {} tcpfin {} udp {}", t.tcp, t.tcp_fin, t.udp);
+                        mem.set(t);
+                    }
+                    Err(e) => log::error!("IPVS: setting timeouts: {e}"),
+                }
+                return;
+            }
+        }
     }
 }
 
