@@ -75,6 +75,9 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
     let lvs: Rc<RefCell<Option<crate::lvs::program::Lvs>>> = Rc::new(RefCell::new(None));
     // Its notify scripts, awaited (bounded) at a clean stop.
     let mut lvs_hooks: Option<Rc<crate::lvs::hooks::SpawnHooks>> = None;
+    // ha_suspend's address follower: started with the first config that
+    // uses it, kept across reloads.
+    let mut ha_suspend: Option<(Rc<crate::lvs::suspend::HaSuspend>, smol::Task<()>)> = None;
     if role == Role::Check {
         // A socket per check in flight: keepalived-scale configs (10,000
         // real servers, many unanswering) outrun the usual 1024.
@@ -174,6 +177,13 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                         let c = crate::check::runner::spawn_checkers_carried(&ex, &plans, tls, sink, |p| {
                             carried.get(&p.id).and_then(|old| by_old.get(old).copied())
                         });
+                        if ha_suspend.is_none() && config.virtual_servers.iter().any(|v| v.ha_suspend) {
+                            ha_suspend = crate::lvs::suspend::HaSuspend::start(&ex);
+                        }
+                        if let Some((h, _)) = &ha_suspend {
+                            // Before the executor runs the new tasks.
+                            h.attach(shared.clone(), c.suspended().clone());
+                        }
                         for (id, up, weight) in c.states() {
                             if carried.contains_key(&id) {
                                 carried_views.push((id, crate::lvs::RsView { up, weight }));

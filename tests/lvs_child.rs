@@ -57,3 +57,71 @@ fn the_checker_child_raises_its_open_files_limit_to_the_hard_one() {
     // The parent keeps what it was given: only the checker needs more.
     assert_eq!(nofile(d.pid()).0, "256");
 }
+
+fn ip(args: &str) {
+    let out = std::process::Command::new("ip").args(args.split_whitespace()).output().expect("ip");
+    assert!(out.status.success(), "ip {args}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn wait_log(d: &Daemon, pat: &str, n: usize) {
+    let until = Instant::now() + BOUND;
+    while d.log().matches(pat).count() < n {
+        assert!(Instant::now() < until, "{pat:?} not logged {n} time(s) within {BOUND:?}\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Connections the checker made to `l` since the last call.
+fn accepted(l: &std::net::TcpListener) -> usize {
+    std::iter::from_fn(|| l.accept().ok()).count()
+}
+
+fn wait_accepts(d: &Daemon, l: &std::net::TcpListener) {
+    let until = Instant::now() + BOUND;
+    while accepted(l) == 0 {
+        assert!(Instant::now() < until, "the checker never connected within {BOUND:?}\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// ha_suspend: the checks of a virtual server whose address is not local
+/// do not run; they start when the address is added to an interface, stop
+/// when it is removed and start again when it is back. The test runs in a
+/// network namespace of its own (this thread, the daemon it starts and the
+/// `ip` commands share it), so the host's addresses are untouched.
+#[test]
+fn ha_suspend_checks_only_while_the_virtual_address_is_local() {
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        eprintln!("skipped: unshare(CLONE_NEWNET): {}", std::io::Error::last_os_error());
+        return;
+    }
+    ip("link set lo up");
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let port = l.local_addr().unwrap().port();
+    let conf = vs_conf("192.0.2.10", port, "    ha_suspend\n");
+    let d = Daemon::start_with("lvs-hasusp", 1000, "-C", &conf);
+    d.wait_for(BOUND, |st| common::child(st, "check")["state"] == "running");
+    wait_log(&d, "Deactivating healthcheckers for VS [192.0.2.10]:80", 1);
+    // delay_loop 1: three periods without a single connection.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(accepted(&l), 0, "checks ran while suspended\n{}", d.log());
+
+    ip("addr add 192.0.2.10/32 dev lo");
+    wait_log(&d, "Activating healthchecker for service [127.0.0.1]:", 1);
+    wait_accepts(&d, &l);
+
+    ip("addr del 192.0.2.10/32 dev lo");
+    wait_log(&d, "Suspending healthchecker for service [127.0.0.1]:", 1);
+    // A check already under way when the address went may still connect.
+    std::thread::sleep(Duration::from_millis(1200));
+    accepted(&l);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(accepted(&l), 0, "checks ran after the address was removed\n{}", d.log());
+    // The real server kept its state: no down/up while suspended.
+    assert!(!d.log().contains("real server 0 down"), "{}", d.log());
+
+    ip("addr add 192.0.2.10/32 dev lo");
+    wait_log(&d, "Activating healthchecker for service [127.0.0.1]:", 2);
+    wait_accepts(&d, &l);
+}

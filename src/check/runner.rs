@@ -71,12 +71,38 @@ fn kind_name(p: &Probe) -> &'static str {
 /// Where events go. Called on the scheduler thread; must not block.
 pub type EventSink = Rc<dyn Fn(CheckEvent)>;
 
+/// Virtual servers whose checkers are suspended (ha_suspend), by index.
+/// A suspended checker does not probe: it wakes every delay_loop to look
+/// again, and its real server keeps the state it had (keepalived's
+/// `checker->enabled`).
+#[derive(Clone, Debug, Default)]
+pub struct Suspended(Rc<RefCell<Vec<bool>>>);
+
+impl Suspended {
+    pub fn is(&self, vs: u16) -> bool {
+        self.0.borrow().get(vs as usize).copied().unwrap_or(false)
+    }
+
+    /// Suspends or resumes `vs`'s checkers; true when that changed.
+    pub fn set(&self, vs: u16, on: bool) -> bool {
+        let mut v = self.0.borrow_mut();
+        if v.len() <= vs as usize {
+            if !on {
+                return false;
+            }
+            v.resize(vs as usize + 1, false);
+        }
+        std::mem::replace(&mut v[vs as usize], on) != on
+    }
+}
+
 /// The running checkers. Dropping it cancels every task (sockets close,
 /// running scripts are killed by `RunningScript`'s drop).
 pub struct Checkers {
     states: Vec<Rc<RefCell<RsState>>>,
     /// Each real server's checkers, to match them with a new config's.
     specs: Vec<Vec<CheckSpec>>,
+    suspended: Suspended,
     _tasks: Vec<Task<()>>,
 }
 
@@ -106,6 +132,12 @@ pub fn match_checkers(new: &[CheckSpec], old: &[CheckSpec]) -> Vec<Option<usize>
 }
 
 impl Checkers {
+    /// The switch for suspending virtual servers' checkers (all run at
+    /// spawn; set before the executor runs them to start suspended).
+    pub fn suspended(&self) -> &Suspended {
+        &self.suspended
+    }
+
     /// Every real server's current view: (id, alive, weight set by a checker).
     pub fn states(&self) -> Vec<(RsId, bool, Option<i32>)> {
         self.states
@@ -133,9 +165,15 @@ async fn checker_loop(
     state: Rc<RefCell<RsState>>,
     tls: Rc<dyn TlsConnector>,
     sink: EventSink,
+    suspended: Suspended,
 ) {
     Timer::after(random_upto(spec.warmup)).await;
     loop {
+        let vs = state.borrow().id().vs;
+        if suspended.is(vs) {
+            Timer::after(spec.policy.delay_loop.max(MIN_DELAY)).await;
+            continue;
+        }
         let result = run_once(&spec, &*tls).await;
         let outcome = match result {
             Ok(o) => o,
@@ -191,6 +229,7 @@ pub fn spawn_checkers_carried<'a, 'c>(
     let mut states = Vec::with_capacity(plans.len());
     let mut specs = Vec::with_capacity(plans.len());
     let mut tasks = Vec::new();
+    let suspended = Suspended::default();
     for p in plans {
         let policies: Vec<_> = p.checkers.iter().map(|c| c.policy).collect();
         let st = match carried(p) {
@@ -199,7 +238,7 @@ pub fn spawn_checkers_carried<'a, 'c>(
         };
         let state = Rc::new(RefCell::new(st));
         for (idx, spec) in p.checkers.iter().enumerate() {
-            let fut = checker_loop(spec.clone(), idx, state.clone(), tls.clone(), sink.clone());
+            let fut = checker_loop(spec.clone(), idx, state.clone(), tls.clone(), sink.clone(), suspended.clone());
             tasks.push(ex.spawn(fut));
         }
         states.push(state);
@@ -208,6 +247,7 @@ pub fn spawn_checkers_carried<'a, 'c>(
     Checkers {
         states,
         specs,
+        suspended,
         _tasks: tasks,
     }
 }
@@ -235,5 +275,31 @@ mod tests {
         // Reordered, one retimed, one new: each old checker used once.
         let new = vec![spec(80, Probe::Ping, 5), spec(80, Probe::Tcp, 3), spec(82, Probe::Tcp, 1), spec(80, Probe::Tcp, 1)];
         assert_eq!(match_checkers(&new, &old), vec![Some(2), Some(0), None, None]);
+    }
+
+    #[test]
+    fn a_suspended_virtual_server_does_not_probe_and_resumes() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let mut sp = spec(l.local_addr().unwrap().port(), Probe::Tcp, 0);
+        sp.policy.delay_loop = Duration::from_millis(20);
+        let plans = vec![RealServerPlan { id: RsId { vs: 3, rs: 0 }, addr: l.local_addr().unwrap(), weight: 1, checkers: vec![sp] }];
+        let ex = LocalExecutor::new();
+        let events = Rc::new(RefCell::new(0));
+        let ev2 = events.clone();
+        let c = spawn_checkers(&ex, &plans, Rc::new(crate::check::NoTls), Rc::new(move |_| *ev2.borrow_mut() += 1));
+        assert!(c.suspended().set(3, true));
+        assert!(!c.suspended().set(3, true));
+        let accepted = |l: &std::net::TcpListener| std::iter::from_fn(|| l.accept().ok()).count();
+        let run_for = |ms| smol::future::block_on(ex.run(Timer::after(Duration::from_millis(ms))));
+        run_for(200);
+        assert_eq!(accepted(&l), 0, "a suspended checker connected");
+        let before = c.states();
+        assert!(c.suspended().set(3, false));
+        run_for(200);
+        assert!(accepted(&l) > 0, "the resumed checker never connected");
+        // Up before, up after: no event, the state as it was.
+        assert_eq!(c.states(), before);
+        assert_eq!(*events.borrow(), 0);
     }
 }

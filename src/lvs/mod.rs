@@ -9,6 +9,7 @@
 //! - `kernel`: kernel-wide settings (lvs_timeouts, lvs_flush).
 //! - `program`: the kernel's table brought to `desired`, and the hooks.
 //! - `service`: the IPVS service settings of a virtual server.
+//! - `suspend`: ha_suspend, checkers following the virtual address.
 
 use crate::check::RsId;
 
@@ -18,6 +19,7 @@ pub mod identity;
 pub mod kernel;
 pub mod program;
 pub mod service;
+pub mod suspend;
 use crate::config::model::{Config, VirtualServer};
 use identity::{VsIdent, vs_ident};
 use std::collections::HashMap;
