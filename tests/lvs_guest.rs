@@ -1,0 +1,579 @@
+//! IPVS programmed by vigil in the QEMU guest, checked with the kernel's own view (Debian's
+//! `ipvsadm` in the guest, independent of our client), in ONE boot:
+//!
+//! 1. The IPVS client's tests (tests/ipvs_guest.rs) built as a static musl test binary (with
+//!    `cargo test --target x86_64-unknown-linux-musl --no-run --test ipvs_guest`), laid
+//!    into the guest and run there with VIGIL_IPVS_REQUIRED=1: "test result: ok".
+//! 2. PID 1 boots with three virtual servers whose real servers are TCP listeners on the host
+//!    side of the guest's bridge (192.0.2.254, inside qemu/run's namespace), under TCP_CHECK:
+//!    the services and destinations are in `ipvsadm -Ln`; closing listeners takes a destination
+//!    out, sets an inhibit_on_failure one to weight 0, and loses a quorum (the sorry server comes
+//!    in); opening them again brings each back.
+//! 3. A reload (a new config copied over /etc/keepalived/keepalived.conf, then SIGHUP to PID 1)
+//!    that replaces ONE real server: only that destination changes. The kernel shows it:
+//!    connections made from the guest to each virtual service (IPVS schedules locally
+//!    originated connections too) leave nonzero counters on every destination, and the
+//!    untouched ones keep their counters and their order across the reload (a destination
+//!    deleted and added again starts from zero).
+//! 4. Equivalence with keepalived: PID 1 reloads a config without virtual servers (its
+//!    services must go), then Debian's keepalived 2.2.7 runs a config with several virtual
+//!    servers (schedulers, NAT/DR/TUN, persistence, fwmark, IPv6, inhibit_on_failure, a quorum
+//!    with a sorry server, a real server that is down, a virtual_server_group) and
+//!    `ipvsadm -Sn` is saved; keepalived stops (and must clean up), vigil runs the same
+//!    config as an ordinary daemon (`/init -n -l -C -f ...`), and its `ipvsadm -Sn` must be
+//!    the same text, byte for byte (no normalising: the destination order matches too).
+//!
+//! Needs the image (image/build), root and qemu-system-x86_64 like tests/qemu_boot.rs (a loud
+//! skip without them, a failure under VIGIL_REQUIRE_ALL=1), and cargo with the
+//! x86_64-unknown-linux-musl target for step 1 (VIGIL_IPVS_GUEST_BIN=PATH gives a prebuilt
+//! one). The console transcript goes to target/lvs_guest.log.
+
+mod guest;
+
+use guest::{HostListener, Node, NodeOpts, PROMPT, ShOut, missing_prerequisite, say};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const TEST: &str = "lvs_guest";
+const QEMU_TIMEOUT: Duration = Duration::from_secs(420);
+const BOOT_TIMEOUT: Duration = Duration::from_secs(150);
+/// How long a table change may take: delay_loop 1, connect_timeout 1, retry 0 under TCG.
+const SETTLE: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(500);
+const SH: Duration = Duration::from_secs(20);
+const IPVS_TESTS_TIMEOUT: Duration = Duration::from_secs(120);
+const HOST: &str = "192.0.2.254";
+/// Longer than the kernel's IPVS rate estimator period (2 s), which updates `--stats`.
+const ESTIMATOR_WAIT: Duration = Duration::from_millis(2500);
+
+// ------------------------------------------------------------------ ipvsadm -Ln parsing
+
+/// One destination line of `ipvsadm -Ln` (`-> ADDR:PORT FWD WEIGHT ACTIVE INACTIVE`) or of
+/// `ipvsadm -Ln --stats` (`-> ADDR:PORT CONNS INPKTS ...`): the address and the other fields.
+#[derive(Debug, Clone, PartialEq)]
+struct DestLine {
+    addr: String,
+    fields: Vec<String>,
+}
+
+/// Services by their `PROTO ADDR:PORT` (or `FWM N`), each with its other fields (scheduler,
+/// flags, or counters) and its destinations in the kernel's order.
+type Table = BTreeMap<String, (Vec<String>, Vec<DestLine>)>;
+
+fn parse_ipvsadm(text: &str) -> Table {
+    let mut t = Table::new();
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() >= 2 && ["TCP", "UDP", "SCTP", "FWM"].contains(&f[0]) {
+            let key = format!("{} {}", f[0], f[1]);
+            t.insert(key.clone(), (f[2..].iter().map(|s| s.to_string()).collect(), Vec::new()));
+            cur = Some(key);
+        } else if f.len() >= 2 && f[0] == "->" && f[1] != "RemoteAddress:Port" {
+            if let Some(k) = &cur {
+                t.get_mut(k).unwrap().1.push(DestLine {
+                    addr: f[1].to_owned(),
+                    fields: f[2..].iter().map(|s| s.to_string()).collect(),
+                });
+            }
+        }
+    }
+    t
+}
+
+fn dests<'a>(t: &'a Table, svc: &str) -> &'a [DestLine] {
+    t.get(svc).map(|(_, d)| d.as_slice()).unwrap_or(&[])
+}
+
+fn dest<'a>(t: &'a Table, svc: &str, addr: &str) -> Option<&'a DestLine> {
+    dests(t, svc).iter().find(|d| d.addr == addr)
+}
+
+/// Weight of a destination in `ipvsadm -Ln` (fields: FORWARD WEIGHT ACTIVE INACTIVE).
+fn weight(t: &Table, svc: &str, addr: &str) -> Option<u32> {
+    dest(t, svc, addr).and_then(|d| d.fields.get(1)?.parse().ok())
+}
+
+/// Conns of a destination in `ipvsadm -Ln --stats`.
+fn conns(t: &Table, svc: &str, addr: &str) -> Option<u64> {
+    dest(t, svc, addr).and_then(|d| d.fields.first()?.parse().ok())
+}
+
+fn addrs(t: &Table, svc: &str) -> Vec<String> {
+    dests(t, svc).iter().map(|d| d.addr.clone()).collect()
+}
+
+// ------------------------------------------------------------------ configs
+
+/// TCP_CHECK tuned for speed: a refused connection is a failure at once.
+fn checked(port: u16, weight: u32) -> String {
+    format!(
+        "    real_server {HOST} {port} {{\n        weight {weight}\n        TCP_CHECK {{\n            \
+         connect_timeout 1\n            retry 0\n        }}\n    }}\n"
+    )
+}
+
+const HEAD: &str = "global_defs {\n    router_id lvs_guest\n}\n\
+                    static_ipaddress {\n    192.0.2.1/24 dev eth0\n}\n";
+
+/// PID 1's first config. VS_A: three real servers, one of which goes away and comes back, and
+/// the reload replaces another. VS_B: inhibit_on_failure. VS_C: quorum 2 with weights 1, and a
+/// sorry server.
+fn scenario_config(a3: u16) -> String {
+    let mut c = String::from(HEAD);
+    c += "virtual_server 192.0.2.10 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n";
+    c += &checked(8001, 1);
+    c += &checked(8002, 1);
+    c += &checked(a3, 1);
+    c += "}\n";
+    c += "virtual_server 192.0.2.11 80 {\n    delay_loop 1\n    lb_algo wrr\n    lb_kind NAT\n    protocol TCP\n    \
+          inhibit_on_failure\n";
+    c += &checked(8011, 2);
+    c += &checked(8012, 3);
+    c += "}\n";
+    c += &format!(
+        "virtual_server 192.0.2.12 80 {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    \
+         quorum 2\n    sorry_server {HOST} 8029\n"
+    );
+    c += &checked(8021, 1);
+    c += &checked(8022, 1);
+    c += "}\n";
+    c
+}
+
+const VS_A: &str = "TCP 192.0.2.10:80";
+const VS_B: &str = "TCP 192.0.2.11:80";
+const VS_C: &str = "TCP 192.0.2.12:80";
+
+fn rs(port: u16) -> String {
+    format!("{HOST}:{port}")
+}
+
+/// The keepalived-equivalence config: several kinds of virtual server, run by keepalived and
+/// by vigil in turn. Real servers on 192.0.2.254 are checked (8101-8104 listen, 8107-8109 do
+/// not); the others have no checker, so they count as up.
+fn equivalence_config() -> String {
+    let mut c = String::from("global_defs {\n    router_id lvs_equiv\n}\n");
+    // NAT rr, one real server down (removed).
+    c += "virtual_server 192.0.2.20 80 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n";
+    c += &checked(8101, 1);
+    c += &checked(8102, 2);
+    c += &checked(8109, 1);
+    c += "}\n";
+    // NAT wrr with inhibit_on_failure: the down one stays at weight 0.
+    c += "virtual_server 192.0.2.21 80 {\n    delay_loop 1\n    lb_algo wrr\n    lb_kind NAT\n    protocol TCP\n    \
+          inhibit_on_failure\n";
+    c += &checked(8103, 4);
+    c += &checked(8108, 2);
+    c += "}\n";
+    // Quorum 2 lost (one of two weight-1 servers down): the sorry server comes in.
+    c += &format!(
+        "virtual_server 192.0.2.22 80 {{\n    delay_loop 1\n    lb_algo lc\n    lb_kind NAT\n    protocol TCP\n    \
+         quorum 2\n    sorry_server {HOST} 8199\n"
+    );
+    c += &checked(8104, 1);
+    c += &checked(8107, 1);
+    c += "}\n";
+    // DR, wlc, persistence; unchecked real servers.
+    c += "virtual_server 192.0.2.23 443 {\n    delay_loop 1\n    lb_algo wlc\n    lb_kind DR\n    protocol TCP\n    \
+          persistence_timeout 300\n    real_server 198.51.100.1 443 {\n        weight 5\n    }\n    \
+          real_server 198.51.100.2 443 {\n        weight 1\n    }\n}\n";
+    // TUN, sh, UDP.
+    c += "virtual_server 192.0.2.24 53 {\n    delay_loop 1\n    lb_algo sh\n    lb_kind TUN\n    protocol UDP\n    \
+          real_server 198.51.100.3 53 {\n        weight 1\n    }\n    real_server 198.51.100.4 53 {\n        \
+          weight 2\n    }\n}\n";
+    // fwmark, wrr, DR, persistence with a granularity.
+    c += "virtual_server fwmark 7 {\n    delay_loop 1\n    lb_algo wrr\n    lb_kind DR\n    \
+          persistence_timeout 60\n    persistence_granularity 255.255.255.0\n    \
+          real_server 198.51.100.5 80 {\n        weight 3\n    }\n    real_server 198.51.100.6 80 {\n        \
+          weight 1\n    }\n}\n";
+    // IPv6, nq, DR.
+    c += "virtual_server 2001:db8::10 80 {\n    delay_loop 1\n    lb_algo nq\n    lb_kind DR\n    protocol TCP\n    \
+          real_server 2001:db8::1 80 {\n        weight 1\n    }\n}\n";
+    // A virtual_server_group: addresses, a range and a fwmark, one service each, with a
+    // checked real server up and one down.
+    c += "virtual_server_group G1 {\n    192.0.2.40 80\n    192.0.2.41 81\n    192.0.2.50-52 80\n    fwmark 9\n}\n";
+    c += "virtual_server group G1 {\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n";
+    c += &checked(8101, 1);
+    c += &checked(8107, 1);
+    c += "}\n";
+    // sed, dh, lblc, NAT, unchecked.
+    for (i, algo) in ["sed", "dh", "lblc"].iter().enumerate() {
+        c += &format!(
+            "virtual_server 192.0.2.{} 8080 {{\n    delay_loop 1\n    lb_algo {algo}\n    lb_kind NAT\n    protocol TCP\n    \
+             real_server 198.51.100.{} 8080 {{\n        weight 1\n    }}\n}}\n",
+            30 + i,
+            10 + i
+        );
+    }
+    c
+}
+
+/// Ports of the equivalence config's real servers that listen.
+const EQUIV_UP: [u16; 5] = [8101, 8102, 8103, 8104, 8199];
+
+fn none_config() -> String {
+    String::from(HEAD)
+}
+
+// ------------------------------------------------------------------ the ipvs_guest binary
+
+/// The static musl build of tests/ipvs_guest.rs: VIGIL_IPVS_GUEST_BIN, or built with cargo.
+fn ipvs_guest_binary() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("VIGIL_IPVS_GUEST_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let t = Instant::now();
+    // The dev profile without debug info: the release profile (fat LTO, one codegen unit,
+    // panic=abort, which tests cannot use, so every dependency is built again) took 2.5 min
+    // here, this about 1 min; the binary is 2 MB either way.
+    let out = Command::new(&cargo)
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
+        .args([
+            "test",
+            "--target",
+            "x86_64-unknown-linux-musl",
+            "--no-run",
+            "--test",
+            "ipvs_guest",
+            "--message-format=json",
+        ])
+        .current_dir(guest::root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{cargo}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("building the ipvs_guest test binary for musl: {}", out.status));
+    }
+    let json = String::from_utf8_lossy(&out.stdout);
+    let exe = json
+        .lines()
+        .filter(|l| l.contains("\"reason\":\"compiler-artifact\"") && l.contains("\"name\":\"ipvs_guest\""))
+        .find_map(|l| {
+            let i = l.find("\"executable\":\"")? + "\"executable\":\"".len();
+            let j = l[i..].find('"')? + i;
+            Some(PathBuf::from(&l[i..j]))
+        })
+        .ok_or("cargo printed no executable for ipvs_guest")?;
+    say(&format!("{TEST}: ipvs_guest built for musl in {:.1} s: {}", t.elapsed().as_secs_f64(), exe.display()));
+    Ok(exe)
+}
+
+// ------------------------------------------------------------------ helpers
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+struct Overlay(PathBuf);
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Real servers on the host side of the bridge, by port.
+struct Listeners {
+    ns: String,
+    by_port: BTreeMap<u16, HostListener>,
+}
+
+impl Listeners {
+    fn start(&mut self, node: &mut Node, port: u16) {
+        let addr: SocketAddr = format!("{HOST}:{port}").parse().unwrap();
+        match HostListener::start(&self.ns, addr) {
+            Ok(l) => {
+                self.by_port.insert(port, l);
+            }
+            Err(e) => node.fail(&format!("listener on {addr} in {}: {e}", self.ns)),
+        }
+    }
+
+    fn stop(&mut self, port: u16) {
+        if let Some(mut l) = self.by_port.remove(&port) {
+            l.stop();
+        }
+    }
+}
+
+fn ipvsadm(node: &mut Node, args: &str) -> Table {
+    parse_ipvsadm(&node.sh_ok(&format!("ipvsadm {args}"), SH))
+}
+
+/// Polls `ipvsadm -Ln` until `ok` holds; fails the test with `what` and the table if it does
+/// not within SETTLE. Returns the table and how long it took.
+fn wait_table(node: &mut Node, what: &str, ok: impl Fn(&Table) -> bool) -> (Table, Duration) {
+    let t = Instant::now();
+    let (r, done) = node.sh_until("ipvsadm -Ln", POLL, SETTLE, |r: &ShOut| r.status == 0 && ok(&parse_ipvsadm(&r.out)));
+    if !done {
+        node.fail(&format!("{what}: not within {SETTLE:?}; ipvsadm -Ln:\n{}", r.out));
+    }
+    (parse_ipvsadm(&r.out), t.elapsed())
+}
+
+/// `ipvsadm -Ln --stats` once `ok` accepts it and a read ESTIMATOR_WAIT later is the same.
+fn stable_stats(node: &mut Node, what: &str, ok: impl Fn(&Table) -> bool) -> Table {
+    let deadline = Instant::now() + SETTLE;
+    let mut last: Option<Table> = None;
+    loop {
+        let now = ipvsadm(node, "-Ln --stats");
+        if ok(&now) && last.as_ref() == Some(&now) {
+            return now;
+        }
+        if Instant::now() >= deadline {
+            node.fail(&format!("{what}: ipvsadm -Ln --stats not as expected and stable within {SETTLE:?}: {now:?}"));
+        }
+        last = Some(now);
+        std::thread::sleep(ESTIMATOR_WAIT);
+    }
+}
+
+/// Makes `n` connections from the guest to `vip:port` (IPVS schedules them locally).
+fn connect_n(node: &mut Node, vip: &str, n: u32) {
+    node.sh(&format!("for i in $(seq {n}); do nc -w 1 {vip} 80 </dev/null; done"), SH + Duration::from_secs(n as u64 * 2));
+}
+
+// ------------------------------------------------------------------ the test
+
+#[test]
+fn lvs_guest_ipvs_checks_reload_and_keepalived_equivalence() {
+    if let Some(why) = missing_prerequisite() {
+        guest::skip_or_fail(TEST, &why);
+        return;
+    }
+    let started = Instant::now();
+    let bin = match ipvs_guest_binary() {
+        Ok(b) => b,
+        Err(why) => {
+            guest::skip_or_fail(TEST, &why);
+            return;
+        }
+    };
+
+    let overlay = Overlay(std::env::temp_dir().join(format!("vigil-lvs-guest-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&overlay.0);
+    let etc = overlay.0.join("etc/keepalived");
+    write(&etc.join("keepalived.conf"), &scenario_config(8003));
+    write(&etc.join("reload.conf"), &scenario_config(8004));
+    write(&etc.join("none.conf"), &none_config());
+    write(&etc.join("equiv.conf"), &equivalence_config());
+    std::fs::copy(&bin, overlay.0.join("ipvs_guest")).expect("copy ipvs_guest into the overlay");
+
+    let mut opts = NodeOpts::new(TEST, "lvs");
+    opts.timeout = QEMU_TIMEOUT;
+    opts.overlays.push(overlay.0.clone());
+    let boot = Instant::now();
+    let mut node = Node::start(opts);
+    let ns = loop {
+        if let Some(ns) = node.namespace() {
+            break ns;
+        }
+        if boot.elapsed() > Duration::from_secs(30) {
+            node.fail("qemu/run wrote no namespace name");
+        }
+        node.pump(Duration::from_millis(100));
+    };
+    // The real servers listen before the guest checks them.
+    let mut ls = Listeners { ns, by_port: BTreeMap::new() };
+    for p in [8001, 8002, 8003, 8004, 8011, 8012, 8021, 8022, 8029] {
+        ls.start(&mut node, p);
+    }
+    node.expect(PROMPT, BOOT_TIMEOUT);
+    let booted = boot.elapsed();
+    node.enter_shell();
+
+    // 1. The IPVS client's own tests, in the guest's kernel.
+    let t = Instant::now();
+    let r = node.sh("VIGIL_IPVS_REQUIRED=1 /ipvs_guest --test-threads=1", IPVS_TESTS_TIMEOUT);
+    if r.status != 0 || !r.out.contains("test result: ok") {
+        node.fail(&format!("ipvs_guest in the guest: status {}:\n{}", r.status, r.out));
+    }
+    say(&format!("{TEST}: ipvs_guest passed in the guest in {:.1} s", t.elapsed().as_secs_f64()));
+
+    // 2. The services and their destinations, as the kernel has them.
+    let (t0, took) = wait_table(&mut node, "the three virtual servers with all their real servers", |t| {
+        dests(t, VS_A).len() == 3
+            && weight(t, VS_B, &rs(8011)) == Some(2)
+            && weight(t, VS_B, &rs(8012)) == Some(3)
+            && addrs(t, VS_C).len() == 2
+            && dest(t, VS_C, &rs(8029)).is_none()
+    });
+    say(&format!("{TEST}: booted in {:.1} s; table complete {:.1} s later", booted.as_secs_f64(), took.as_secs_f64()));
+    for (svc, sched) in [(VS_A, "rr"), (VS_B, "wrr"), (VS_C, "rr")] {
+        assert_eq!(t0[svc].0.first().map(String::as_str), Some(sched), "{svc}: {t0:?}");
+    }
+    assert!(dests(&t0, VS_A).iter().all(|d| d.fields[0] == "Masq"), "{t0:?}");
+
+    // Real servers stop: the plain one leaves, the inhibited one goes to weight 0, and VS_C
+    // falls below its quorum (1 < 2): the sorry server comes in, and (as keepalived does) the
+    // real server still alive, 8021, leaves the pool while the quorum is down.
+    ls.stop(8002);
+    ls.stop(8012);
+    ls.stop(8022);
+    let (t1, took) = wait_table(&mut node, "real servers down", |t| {
+        dest(t, VS_A, &rs(8002)).is_none()
+            && dests(t, VS_A).len() == 2
+            && weight(t, VS_B, &rs(8012)) == Some(0)
+            && weight(t, VS_B, &rs(8011)) == Some(2)
+            && dest(t, VS_C, &rs(8022)).is_none()
+            && dest(t, VS_C, &rs(8021)).is_none()
+            && weight(t, VS_C, &rs(8029)) == Some(1)
+    });
+    say(&format!("{TEST}: real servers down, seen in the kernel after {:.1} s: {t1:?}", took.as_secs_f64()));
+
+    // They return.
+    ls.start(&mut node, 8002);
+    ls.start(&mut node, 8012);
+    ls.start(&mut node, 8022);
+    let (t2, took) = wait_table(&mut node, "real servers back", |t| {
+        dests(t, VS_A).len() == 3
+            && weight(t, VS_B, &rs(8012)) == Some(3)
+            && dest(t, VS_C, &rs(8022)).is_some()
+            && dest(t, VS_C, &rs(8021)).is_some()
+            && dest(t, VS_C, &rs(8029)).is_none()
+    });
+    say(&format!("{TEST}: real servers back after {:.1} s: {t2:?}", took.as_secs_f64()));
+
+    // 3. Reload replacing one real server (VS_A: 192.0.2.254:8003 -> :8004). Traffic first, so
+    // that every destination has connections the kernel counted.
+    connect_n(&mut node, "192.0.2.10", 6);
+    connect_n(&mut node, "192.0.2.11", 5);
+    connect_n(&mut node, "192.0.2.12", 4);
+    // The kernel (6.1) folds its per-CPU counters into what `--stats` shows only when its rate
+    // estimator runs, every 2 s: wait until every destination shows connections and two reads
+    // 2.5 s apart agree.
+    let before = stable_stats(&mut node, "connections counted before the reload", |t| {
+        [VS_A, VS_B, VS_C].iter().all(|svc| dests(t, svc).iter().all(|d| d.fields.first().is_some_and(|c| c != "0")))
+    });
+    let order_before = ipvsadm(&mut node, "-Ln");
+    node.sh_ok("cp /etc/keepalived/reload.conf /etc/keepalived/keepalived.conf && kill -HUP 1", SH);
+    let (_, took) = wait_table(&mut node, "the reload replacing 8003 by 8004", |t| {
+        dest(t, VS_A, &rs(8003)).is_none() && dest(t, VS_A, &rs(8004)).is_some()
+    });
+    // The new destination must have been counted (at zero) by the estimator too.
+    let after = stable_stats(&mut node, "counters after the reload", |t| conns(t, VS_A, &rs(8004)).is_some());
+    let order_after = ipvsadm(&mut node, "-Ln");
+    say(&format!(
+        "{TEST}: reload applied after {:.1} s; counters before {before:?}; after {after:?}",
+        took.as_secs_f64()
+    ));
+    assert_eq!(conns(&after, VS_A, &rs(8004)), Some(0), "the new real server starts from zero: {after:?}");
+    for (svc, addr) in [
+        (VS_A, rs(8001)),
+        (VS_A, rs(8002)),
+        (VS_B, rs(8011)),
+        (VS_B, rs(8012)),
+        (VS_C, rs(8021)),
+        (VS_C, rs(8022)),
+    ] {
+        let (b, a) = (conns(&before, svc, &addr), conns(&after, svc, &addr));
+        if b != a {
+            node.fail(&format!("{svc} {addr}: connections {b:?} before the reload, {a:?} after: it was touched"));
+        }
+    }
+    for svc in [VS_B, VS_C] {
+        assert_eq!(order_before[svc], order_after[svc], "{svc}: changed by a reload that did not name it");
+    }
+    let a_before: Vec<String> = addrs(&order_before, VS_A).into_iter().filter(|a| *a != rs(8003)).collect();
+    let a_after: Vec<String> = addrs(&order_after, VS_A).into_iter().filter(|a| *a != rs(8004)).collect();
+    assert_eq!(a_before, a_after, "VS_A's untouched destinations changed order");
+
+    // 4. Equivalence with keepalived. PID 1 lets go of its virtual servers first.
+    node.sh_ok("cp /etc/keepalived/none.conf /etc/keepalived/keepalived.conf && kill -HUP 1", SH);
+    wait_table(&mut node, "PID 1 removing its virtual servers after a reload without them", |t| t.is_empty());
+    for p in [8001, 8002, 8003, 8004, 8011, 8012, 8021, 8022, 8029] {
+        ls.stop(p);
+    }
+    for p in EQUIV_UP {
+        ls.start(&mut node, p);
+    }
+    let expected = |s: &str| {
+        // The down real servers are out (or at weight 0), the sorry server is in.
+        !s.contains(":8109 ") && s.contains("-r 192.0.2.254:8108 -m -w 0") && s.contains("-r 192.0.2.254:8199 ")
+    };
+    let k = run_and_save(
+        &mut node,
+        "keepalived",
+        "keepalived -n -l -D -C -f /etc/keepalived/equiv.conf -p /tmp/k.pid -c /tmp/kc.pid",
+        &expected,
+    );
+    let v = run_and_save(
+        &mut node,
+        "vigil",
+        "/init -n -l -D -C -f /etc/keepalived/equiv.conf -p /tmp/v.pid -c /tmp/vc.pid --control /tmp/v.sock",
+        &expected,
+    );
+    if k != v {
+        node.fail(&format!("ipvsadm -Sn differs:\n---- keepalived ----\n{k}---- vigil ----\n{v}----"));
+    }
+    say(&format!("{TEST}: ipvsadm -Sn identical after keepalived and vigil ({} lines):\n{k}", k.lines().count()));
+
+    node.poweroff(Duration::from_secs(60));
+    say(&format!("{TEST}: passed in {:.1} s; transcript in {}", started.elapsed().as_secs_f64(), node.log_path.display()));
+}
+
+/// Starts `cmd` in the background in the guest, waits for a stable `ipvsadm -Sn` that
+/// `expected` accepts, stops it by PID and checks that it removed its services; the saved
+/// table.
+fn run_and_save(node: &mut Node, name: &str, cmd: &str, expected: &impl Fn(&str) -> bool) -> String {
+    let t = Instant::now();
+    let log = format!("/tmp/{name}.log");
+    node.sh_ok(&format!("{cmd} >{log} 2>&1 & echo $! >/tmp/{name}.bgpid"), SH);
+    let saved = {
+        let deadline = Instant::now() + SETTLE;
+        let mut last = String::new();
+        loop {
+            let now = node.sh_ok("ipvsadm -Sn", SH);
+            if expected(&now) && now == last {
+                break now;
+            }
+            if Instant::now() >= deadline {
+                let l = node.sh(&format!("tail -n 40 {log}"), SH).out;
+                node.fail(&format!("{name}: ipvsadm -Sn not stable and as expected within {SETTLE:?}:\n{now}\n---- {log} ----\n{l}"));
+            }
+            last = now;
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    };
+    let settled = t.elapsed();
+    let pid = node.sh_ok(&format!("cat /tmp/{name}.bgpid"), SH).trim().to_owned();
+    node.sh_ok(&format!("kill -TERM {pid}"), SH);
+    let (r, gone) = node.sh_until(&format!("kill -0 {pid} 2>/dev/null && echo running || echo gone"), POLL, SETTLE, |r| {
+        r.out.trim() == "gone"
+    });
+    if !gone {
+        node.fail(&format!("{name} (pid {pid}) still runs {SETTLE:?} after SIGTERM: {r:?}"));
+    }
+    let left = node.sh_ok("ipvsadm -Sn", SH);
+    if !left.trim().is_empty() {
+        let l = node.sh(&format!("tail -n 40 {log}"), SH).out;
+        node.fail(&format!("{name} left services behind after SIGTERM:\n{left}\n---- {log} ----\n{l}"));
+    }
+    say(&format!("{TEST}: {name}: table stable after {:.1} s, stopped and cleaned up", settled.as_secs_f64()));
+    saved
+}
+
+#[test]
+fn parse_ipvsadm_reads_services_and_destinations() {
+    let ln = "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  \
+              -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n\
+              TCP  192.0.2.10:80 rr\n  -> 192.0.2.254:8001             Masq    1      0          0\n  \
+              -> 192.0.2.254:8002             Masq    0      0          0\n\
+              FWM  7 wrr persistent 60 mask 255.255.255.0\n  -> 198.51.100.5:0 Route 3 0 0\n";
+    let t = parse_ipvsadm(ln);
+    assert_eq!(t.len(), 2);
+    assert_eq!(weight(&t, VS_A, "192.0.2.254:8002"), Some(0));
+    assert_eq!(addrs(&t, VS_A), vec!["192.0.2.254:8001", "192.0.2.254:8002"]);
+    assert_eq!(t["FWM 7"].0[0], "wrr");
+    let stats = "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n  \
+                 -> RemoteAddress:Port\nTCP  192.0.2.10:80                       9       27        0     1620        0\n  \
+                 -> 192.0.2.254:8001                    3        9        0      540        0\n";
+    let s = parse_ipvsadm(stats);
+    assert_eq!(conns(&s, VS_A, "192.0.2.254:8001"), Some(3));
+}
