@@ -196,9 +196,18 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                         );
                         checkers = Some(c);
                     }
+                    if let Some(h) = &lvs_hooks {
+                        h.set_fifos(&config.global);
+                    }
                     if let Some(l) = lvs.borrow_mut().as_mut() {
                         l.apply(shared, &carried_views);
                     }
+                }
+                if role == Role::Check
+                    && let Some(h) = &lvs_hooks
+                {
+                    // A reload that changes only global_defs.
+                    h.set_fifos(&config.global);
                 }
                 {
                     let mut a = applied.borrow_mut();

@@ -25,7 +25,9 @@
 //! detached task on the checker child's scheduler: nothing here blocks.
 //! Deliberate differences: keepalived's checkers write their own alert text
 //! ("=> TCP CHECK succeed on service <="); ours name the checker kind in
-//! the same pattern. The LVS notify FIFO lines are not written yet.
+//! the same pattern.
+//! - notify FIFO lines (`fifo`) go out wherever a notify script would run,
+//!   configured or not, as keepalived's do_rs_notifies / do_vs_notifies.
 
 use crate::config::model::{Config, GlobalDefs, RealServer, VirtualServer, VirtualServerKey};
 use crate::notify::{RunningScript, ScriptCommand, prepare_script};
@@ -78,6 +80,8 @@ pub trait Hooks {
     /// Starts `cmd` without waiting for it; `kill_after` bounds its run.
     fn script(&self, cmd: &ScriptCommand, kill_after: Option<Duration>);
     fn alert(&self, alert: Alert);
+    /// A line for notify_fifo / lvs_notify_fifo (see `fifo`).
+    fn fifo(&self, _line: &str) {}
 }
 
 pub type LocalFuture = Pin<Box<dyn Future<Output = ()>>>;
@@ -87,13 +91,19 @@ pub struct SpawnHooks {
     spawn: Box<dyn Fn(LocalFuture)>,
     alerts: Rc<dyn AlertSink>,
     running: Rc<Cell<usize>>,
+    fifos: std::cell::RefCell<super::fifo::Fifos>,
 }
 
 impl SpawnHooks {
     /// `spawn` detaches a task on the scheduler, e.g.
     /// `move |f| ex.spawn(f).detach()`.
     pub fn new(spawn: impl Fn(LocalFuture) + 'static, alerts: Rc<dyn AlertSink>) -> SpawnHooks {
-        SpawnHooks { spawn: Box::new(spawn), alerts, running: Rc::new(Cell::new(0)) }
+        SpawnHooks { spawn: Box::new(spawn), alerts, running: Rc::new(Cell::new(0)), fifos: Default::default() }
+    }
+
+    /// Opens the FIFOs `g` names (start, reload); see `fifo::Fifos`.
+    pub fn set_fifos(&self, g: &GlobalDefs) {
+        self.fifos.borrow_mut().configure(g);
     }
 
     /// Waits (bounded) until every script started here has exited.
@@ -128,6 +138,10 @@ impl Hooks for SpawnHooks {
 
     fn alert(&self, alert: Alert) {
         self.alerts.alert(alert);
+    }
+
+    fn fifo(&self, line: &str) {
+        self.fifos.borrow_mut().write(line);
     }
 }
 
@@ -207,6 +221,7 @@ pub fn prepare(config: &Config) -> Vec<VsHooks> {
 pub struct Recorder {
     pub scripts: std::cell::RefCell<Vec<(Vec<String>, Option<Duration>)>>,
     pub alerts: std::cell::RefCell<Vec<Alert>>,
+    pub fifo_lines: std::cell::RefCell<Vec<String>>,
 }
 
 impl Hooks for Recorder {
@@ -216,6 +231,10 @@ impl Hooks for Recorder {
 
     fn alert(&self, alert: Alert) {
         self.alerts.borrow_mut().push(alert);
+    }
+
+    fn fifo(&self, line: &str) {
+        self.fifo_lines.borrow_mut().push(line.to_string());
     }
 }
 

@@ -6,6 +6,7 @@
 //! - `group`: the IPVS services a virtual server stands for (groups).
 //! - `identity`: servers by what they are, not where they sit in the file.
 //! - `hooks`: notify scripts and SMTP alerts on transitions.
+//! - `fifo`: the notify FIFO lines of those transitions.
 //! - `kernel`: kernel-wide settings (lvs_timeouts, lvs_flush).
 //! - `program`: the kernel's table brought to `desired`, and the hooks.
 //! - `service`: the IPVS service settings of a virtual server.
@@ -13,6 +14,7 @@
 
 use crate::check::RsId;
 
+pub mod fifo;
 pub mod group;
 pub mod hooks;
 pub mod identity;

@@ -220,6 +220,7 @@ impl Lvs {
         if let Some(cmd) = if up { &h.notify_up } else { &h.notify_down } {
             self.hooks.script(cmd, None);
         }
+        self.hooks.fifo(&super::fifo::rs_line(&vh.name, &h.name, up));
         if h.alert {
             self.hooks.alert(Alert {
                 subject: AlertSubject::RealServer { vs: vh.name.clone(), rs: h.name.clone() },
@@ -234,6 +235,7 @@ impl Lvs {
         if let Some(cmd) = &h.notify_down {
             self.hooks.script(cmd, stopping.then_some(STOP_SCRIPT_TIMEOUT));
         }
+        self.hooks.fifo(&super::fifo::rs_line(&vh.name, &h.name, false));
         if h.alert {
             self.hooks.alert(Alert {
                 subject: AlertSubject::RealServer { vs: vh.name.clone(), rs: h.name.clone() },
@@ -248,6 +250,7 @@ impl Lvs {
         if let Some(cmd) = &vh.quorum_down {
             self.hooks.script(cmd, stopping.then_some(STOP_SCRIPT_TIMEOUT));
         }
+        self.hooks.fifo(&super::fifo::vs_line(&vh.name, false));
         if vh.alert {
             self.hooks.alert(Alert { subject: AlertSubject::VirtualServer { vs: vh.name.clone() }, state: "DOWN", message: msg });
         }
@@ -267,6 +270,7 @@ impl Lvs {
         if let Some(cmd) = if c.up { &vh.quorum_up } else { &vh.quorum_down } {
             self.hooks.script(cmd, None);
         }
+        self.hooks.fifo(&super::fifo::vs_line(&vh.name, c.up));
         if vh.alert {
             self.hooks.alert(Alert {
                 subject: AlertSubject::VirtualServer { vs: vh.name.clone() },
@@ -484,6 +488,17 @@ mod tests {
         assert_eq!(started(&rec), vec!["down 10.0.0.2", "qdown"]);
         l.on_event(ev(1, true));
         assert_eq!(started(&rec), vec!["up 10.0.0.2", "qup"]);
+        // The FIFO lines follow the same transitions.
+        assert_eq!(
+            rec.fifo_lines.borrow_mut().drain(..).collect::<Vec<_>>(),
+            vec![
+                "VS [192.0.2.10]:80 UP\n",
+                "RS [10.0.0.2]:80 [192.0.2.10]:80 DOWN\n",
+                "VS [192.0.2.10]:80 DOWN\n",
+                "RS [10.0.0.2]:80 [192.0.2.10]:80 UP\n",
+                "VS [192.0.2.10]:80 UP\n",
+            ]
+        );
         // Real server alerts by default, with the checker kind; none for
         // the virtual server.
         let alerts = rec.alerts.borrow();
