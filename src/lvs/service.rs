@@ -8,8 +8,12 @@
 //!   UDP packets only.
 //! - `persistence_engine NAME` goes to the kernel as the service's PE name
 //!   (`sip`); the kernel refuses a name it has no module for.
-//! - Scheduler flags (`flag-1..3`, `sh-port`, `sh-fallback`, `mh-port`,
-//!   `mh-fallback`) are not wired: the config parser does not accept them.
+//! - Scheduler flags: `flag-1`..`flag-3` are IP_VS_SVC_F_SCHED1..3;
+//!   `sh-fallback`/`mh-fallback` SCHED1 and `sh-port`/`mh-port` SCHED2,
+//!   taken only with the sh or mh scheduler (keepalived 2.2.7 ignores them
+//!   otherwise: "only applies to sh scheduler - ignoring"). `hashed` is the
+//!   kernel's own bit and is not sent. The config parser does not accept
+//!   these keywords yet; once it keeps them as raw options they apply here.
 
 use super::group::{self, Member};
 use crate::config::model::{Config, Protocol as CfgProtocol, VirtualServer, VirtualServerKey};
@@ -30,6 +34,24 @@ pub fn one_packet(vs: &VirtualServer) -> bool {
 /// The configured persistence engine, if any.
 pub fn persistence_engine(vs: &VirtualServer) -> Option<&str> {
     raw(vs, "persistence_engine").and_then(|a| a.first()).map(String::as_str)
+}
+
+/// The scheduler flags the raw options ask for (see the module doc).
+pub fn sched_flags(vs: &VirtualServer) -> ServiceFlags {
+    let hashing = matches!(vs.lb_algo.as_str(), "sh" | "mh");
+    let mut f = ServiceFlags::default();
+    for o in &vs.other {
+        let bit = match o.keyword.as_str() {
+            "flag-1" => ServiceFlags::SCHED1,
+            "flag-2" => ServiceFlags::SCHED2,
+            "flag-3" => ServiceFlags::SCHED3,
+            "sh-fallback" | "mh-fallback" if hashing => ServiceFlags::SCHED1,
+            "sh-port" | "mh-port" if hashing => ServiceFlags::SCHED2,
+            _ => continue,
+        };
+        f = f.with(bit);
+    }
+    f
 }
 
 /// Why a virtual server's settings cannot all be honoured, for the log.
@@ -67,6 +89,7 @@ pub fn service_for(config: &Config, vs: &VirtualServer, member: Member) -> Optio
         };
         svc = svc.persistent(t, prefix)?;
     }
+    svc.flags = svc.flags.with(sched_flags(vs));
     let ops = raw(vs, "ops").is_some() && (proto == Protocol::Udp || matches!(member, Member::Fwmark(_)));
     if ops {
         svc.flags = svc.flags.with(ServiceFlags::ONEPACKET);
@@ -163,5 +186,18 @@ mod tests {
         let s = service_for(&l.config, v, Member::Addr { addr: "192.0.2.10".parse().unwrap(), port: 5060 }).unwrap();
         assert_eq!(s.flags, ServiceFlags::PERSISTENT.with(ServiceFlags::ONEPACKET), "{:?}", l.diagnostics);
         assert_eq!(s.pe_name.as_str(), "sip");
+    }
+
+    #[test]
+    fn scheduler_flags_and_the_hashing_schedulers() {
+        let mut v = vs(CfgProtocol::Tcp, vec![opt("flag-3", &[]), opt("sh-port", &[]), opt("mh-fallback", &[]), opt("hashed", &[])]);
+        v.lb_algo = "wlc".into();
+        // Only flag-N outside sh/mh; hashed never.
+        assert_eq!(sched_flags(&v), ServiceFlags::SCHED3);
+        v.lb_algo = "mh".into();
+        assert_eq!(sched_flags(&v), ServiceFlags::SCHED3.with(ServiceFlags::SCHED2).with(ServiceFlags::SCHED1));
+        let s = service_for(&Config::default(), &v, addr_member()).unwrap();
+        assert_eq!(s.flags, ServiceFlags::SCHED3.with(ServiceFlags::SCHED2).with(ServiceFlags::SCHED1));
+        assert_eq!(s.scheduler.as_str(), "mh");
     }
 }
