@@ -203,11 +203,16 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                         l.apply(shared, &carried_views);
                     }
                 }
-                if role == Role::Check
-                    && let Some(h) = &lvs_hooks
-                {
-                    // A reload that changes only global_defs.
-                    h.set_fifos(&config.global);
+                let global_changed = applied.borrow().config.global != config.global;
+                if role == Role::Check && !lvs_changed && global_changed {
+                    // Only global_defs changed: the same servers, new
+                    // FIFOs, lvs_timeouts, script settings, lvs_flush_on_stop.
+                    if let Some(h) = &lvs_hooks {
+                        h.set_fifos(&config.global);
+                    }
+                    if let Some(l) = lvs.borrow_mut().as_mut() {
+                        l.apply(Rc::new((*config).clone()), &[]);
+                    }
                 }
                 {
                     let mut a = applied.borrow_mut();

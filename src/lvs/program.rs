@@ -530,6 +530,23 @@ mod tests {
     }
 
     #[test]
+    fn a_global_only_reload_keeps_every_state_silently() {
+        let rec = Rc::new(Recorder::default());
+        let mut l = Lvs::without_ipvs(rec.clone());
+        l.apply(Rc::new(config()), &[]);
+        l.on_event(ev(1, false));
+        started(&rec);
+        rec.fifo_lines.borrow_mut().clear();
+        let mut c = config();
+        c.global.router_id = Some("other".into());
+        l.apply(Rc::new(c), &[]);
+        assert!(started(&rec).is_empty());
+        assert!(rec.fifo_lines.borrow().is_empty());
+        assert_eq!(l.view(RsId { vs: 0, rs: 1 }), Some(RsView { up: false, weight: None }));
+        assert_eq!(l.config().global.router_id.as_deref(), Some("other"));
+    }
+
+    #[test]
     fn omega_runs_down_notifiers_at_shutdown_only_when_set() {
         let rec = Rc::new(Recorder::default());
         let mut l = Lvs::without_ipvs(rec.clone());
