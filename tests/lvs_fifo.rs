@@ -68,7 +68,7 @@ fn lvs_notify_fifo_gets_keepalived_lines_on_transitions() {
     let port = l.local_addr().unwrap().port();
     let d = Daemon::start_with(tag, 1000, "-C", &conf(&format!("    lvs_notify_fifo {}\n", fifo.display()), 8090, port));
     let mut r = Reader::open(&d, &fifo);
-    let (rs, vs) = (format!("[127.0.0.1]:{port}"), "[127.0.0.1]:8090");
+    let (rs, vs) = (format!("[127.0.0.1]:tcp:{port}"), "[127.0.0.1]:tcp:8090");
     // Starting with quorum up.
     r.wait_line(&d, &format!("VS {vs} UP"));
     drop(l);
@@ -90,7 +90,7 @@ fn notify_fifo_lines_survive_a_reload_that_rebuilds_the_vrrp_side() {
     let d = Daemon::start_with(tag, 1000, "", &conf(&global("one"), 8091, port));
     d.wait_running(BOUND);
     let mut r = Reader::open(&d, &fifo);
-    let (rs, vs) = (format!("[127.0.0.1]:{port}"), "[127.0.0.1]:8091");
+    let (rs, vs) = (format!("[127.0.0.1]:tcp:{port}"), "[127.0.0.1]:tcp:8091");
     r.wait_line(&d, &format!("VS {vs} UP"));
     // A global_defs change: the VRRP child rebuilds its engine and with it
     // its FIFO (re-created if it was the one that made it).

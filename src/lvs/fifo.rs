@@ -3,8 +3,8 @@
 //! both `notify_fifo` and `lvs_notify_fifo`:
 //!
 //! ```text
-//! RS [10.0.0.2]:80 [192.0.2.10]:80 UP
-//! VS [192.0.2.10]:80 DOWN
+//! RS [10.0.0.2]:tcp:80 [192.0.2.10]:tcp:80 UP
+//! VS [192.0.2.10]:tcp:80 DOWN
 //! ```
 //!
 //! written wherever the notify scripts run (see `hooks`). The FIFO itself is
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn lines_as_keepalived_writes_them() {
-        assert_eq!(rs_line("[192.0.2.10]:80", "[10.0.0.2]:80", true), "RS [10.0.0.2]:80 [192.0.2.10]:80 UP\n");
+        assert_eq!(rs_line("[192.0.2.10]:tcp:80", "[10.0.0.2]:tcp:80", true), "RS [10.0.0.2]:tcp:80 [192.0.2.10]:tcp:80 UP\n");
         assert_eq!(vs_line("FWM 7", false), "VS FWM 7 DOWN\n");
     }
 

@@ -29,7 +29,7 @@
 //! - notify FIFO lines (`fifo`) go out wherever a notify script would run,
 //!   configured or not, as keepalived's do_rs_notifies / do_vs_notifies.
 
-use crate::config::model::{Config, GlobalDefs, RealServer, VirtualServer, VirtualServerKey};
+use crate::config::model::{Config, GlobalDefs, Protocol, RealServer, VirtualServer, VirtualServerKey};
 use crate::notify::{RunningScript, ScriptCommand, prepare_script};
 use async_io::Timer;
 use std::cell::Cell;
@@ -167,18 +167,36 @@ fn prep(s: &Option<crate::config::model::Script>, g: &GlobalDefs) -> Option<Scri
     s.as_ref().and_then(|s| prepare_script(s, g))
 }
 
-/// keepalived's FMT_VS: `[ADDR]:PORT`, `FWM N`, `[GROUP]:0`.
+/// The protocol as keepalived 2.2.7 names it in FMT_VS / FMT_RS
+/// (inet_sockaddrtotrio): a fwmark service has none.
+fn proto_name(vs: &VirtualServer) -> &'static str {
+    match (&vs.key, vs.protocol) {
+        (VirtualServerKey::Fwmark(_), _) => "none",
+        (_, Protocol::Tcp) => "tcp",
+        (_, Protocol::Udp) => "udp",
+        (_, Protocol::Sctp) => "sctp",
+    }
+}
+
+/// keepalived 2.2.7's FMT_VS: `[ADDR]:PROTO:PORT`, `FWM N`, `[GROUP]:0`.
 pub fn vs_name(vs: &VirtualServer) -> String {
     match &vs.key {
-        VirtualServerKey::Addr { addr, port } => format!("[{addr}]:{port}"),
+        VirtualServerKey::Addr { addr, port } => format!("[{addr}]:{}:{port}", proto_name(vs)),
         VirtualServerKey::Fwmark(m) => format!("FWM {m}"),
         VirtualServerKey::Group(g) => format!("[{g}]:0"),
         VirtualServerKey::Unset => "?".to_string(),
     }
 }
 
-pub fn rs_name(rs: &RealServer) -> String {
-    format!("[{}]:{}", rs.addr, rs.port.unwrap_or(0))
+/// keepalived 2.2.7's FMT_RS: `[ADDR]:PROTO:PORT`, the protocol the
+/// virtual server's; without a port of its own, a real server of a plain
+/// virtual server has that one's.
+pub fn rs_name(vs: &VirtualServer, rs: &RealServer) -> String {
+    let port = rs.port.unwrap_or(match vs.key {
+        VirtualServerKey::Addr { port, .. } => port,
+        _ => 0,
+    });
+    format!("[{}]:{}:{port}", rs.addr, proto_name(vs))
 }
 
 /// Whether alerts go out for a real server / a virtual server.
@@ -209,7 +227,7 @@ pub fn prepare(config: &Config) -> Vec<VsHooks> {
                     notify_up: prep(&rs.notify_up, g),
                     notify_down: prep(&rs.notify_down, g),
                     alert: rs_alert(g, rs),
-                    name: rs_name(rs),
+                    name: rs_name(vs, rs),
                 })
                 .collect(),
         })
@@ -257,7 +275,14 @@ mod tests {
         rs.smtp_alert = Some(false);
         vs.smtp_alert = Some(false);
         assert!(!rs_alert(&g, &rs) && !vs_alert(&g, &vs));
-        assert_eq!(rs_name(&rs), "[10.0.0.1]:80");
+        vs.key = VirtualServerKey::Addr { addr: "192.0.2.1".parse().unwrap(), port: 8080 };
+        assert_eq!(rs_name(&vs, &rs), "[10.0.0.1]:tcp:80");
+        assert_eq!(vs_name(&vs), "[192.0.2.1]:tcp:8080");
+        rs.port = None;
+        vs.protocol = Protocol::Udp;
+        assert_eq!(rs_name(&vs, &rs), "[10.0.0.1]:udp:8080");
+        vs.key = VirtualServerKey::Fwmark(3);
+        assert_eq!((vs_name(&vs), rs_name(&vs, &rs)), ("FWM 3".to_string(), "[10.0.0.1]:none:0".to_string()));
         vs.key = VirtualServerKey::Group("web".into());
         assert_eq!(vs_name(&vs), "[web]:0");
     }

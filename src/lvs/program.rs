@@ -492,11 +492,11 @@ mod tests {
         assert_eq!(
             rec.fifo_lines.borrow_mut().drain(..).collect::<Vec<_>>(),
             vec![
-                "VS [192.0.2.10]:80 UP\n",
-                "RS [10.0.0.2]:80 [192.0.2.10]:80 DOWN\n",
-                "VS [192.0.2.10]:80 DOWN\n",
-                "RS [10.0.0.2]:80 [192.0.2.10]:80 UP\n",
-                "VS [192.0.2.10]:80 UP\n",
+                "VS [192.0.2.10]:tcp:80 UP\n",
+                "RS [10.0.0.2]:tcp:80 [192.0.2.10]:tcp:80 DOWN\n",
+                "VS [192.0.2.10]:tcp:80 DOWN\n",
+                "RS [10.0.0.2]:tcp:80 [192.0.2.10]:tcp:80 UP\n",
+                "VS [192.0.2.10]:tcp:80 UP\n",
             ]
         );
         // Real server alerts by default, with the checker kind; none for
@@ -504,7 +504,7 @@ mod tests {
         let alerts = rec.alerts.borrow();
         assert_eq!(alerts.len(), 2);
         assert_eq!(alerts[0].message, "=> TCP CHECK failed on service <=");
-        assert_eq!(alerts[0].subject, AlertSubject::RealServer { vs: "[192.0.2.10]:80".into(), rs: "[10.0.0.2]:80".into() });
+        assert_eq!(alerts[0].subject, AlertSubject::RealServer { vs: "[192.0.2.10]:tcp:80".into(), rs: "[10.0.0.2]:tcp:80".into() });
     }
 
     #[test]

@@ -100,7 +100,7 @@ impl HaSuspend {
                     log::info!(
                         "{} healthchecker for service {} for VS {}",
                         if on { "Suspending" } else { "Activating" },
-                        rs_name(rs),
+                        rs_name(vs, rs),
                         vs_name(vs)
                     );
                 }
