@@ -102,7 +102,7 @@ fn ha_suspend_checks_only_while_the_virtual_address_is_local() {
     let conf = vs_conf("192.0.2.10", port, "    ha_suspend\n");
     let d = Daemon::start_with("lvs-hasusp", 1000, "-C", &conf);
     d.wait_for(BOUND, |st| common::child(st, "check")["state"] == "running");
-    wait_log(&d, "Deactivating healthcheckers for VS [192.0.2.10]:tcp:80", 1);
+    wait_log(&d, &format!("Deactivating healthchecker for service [127.0.0.1]:tcp:{port} for VS [192.0.2.10]:tcp:80"), 1);
     // delay_loop 1: three periods without a single connection.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(accepted(&l), 0, "checks ran while suspended\n{}", d.log());

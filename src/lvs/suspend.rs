@@ -77,7 +77,9 @@ impl HaSuspend {
             let local = self.local.borrow();
             for (vi, vs) in config.virtual_servers.iter().enumerate() {
                 if suspended(&config, vs, |a| local.contains(&a)) && s.set(vi as u16, true) {
-                    log::info!("Deactivating healthcheckers for VS {} (ha_suspend: address not local)", vs_name(vs));
+                    for rs in vs.real_servers.iter().filter(|r| !r.checkers.is_empty()) {
+                        log::info!("Deactivating healthchecker for service {} for VS {}", rs_name(vs, rs), vs_name(vs));
+                    }
                 }
             }
         }
