@@ -148,8 +148,10 @@ mod tests {
 
     #[test]
     fn both_fifos_once_each() {
-        let mut g = GlobalDefs::default();
-        g.notify_fifo = Some(Script { argv: vec!["/run/a".into()], user: None, group: None });
+        let mut g = GlobalDefs {
+            notify_fifo: Some(Script { argv: vec!["/run/a".into()], user: None, group: None }),
+            ..GlobalDefs::default()
+        };
         g.other.push(RawOption { keyword: "lvs_notify_fifo".into(), args: vec!["/run/b".into()] });
         assert_eq!(paths(&g), vec![PathBuf::from("/run/a"), PathBuf::from("/run/b")]);
         g.other[0].args[0] = "/run/a".into();
