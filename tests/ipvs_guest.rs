@@ -173,14 +173,21 @@ fn ipvs_guest_services_dests_timeouts_daemon() {
                         && x.syncid == 7),
                     "{ds:?}"
                 );
-                // Let the kernel's sync thread run once before stopping it. A stop that
-                // comes first makes kthread_stop() return -EINTR (the thread never ran),
-                // and netlink sends no ack at all for -EINTR (netlink_rcv_skb skips it):
-                // the daemon stops, but the request times out. On one TCG vCPU the thread
-                // has not run yet when start_daemon returns.
+                // Stopped at once: on one TCG vCPU the kernel's sync thread has not
+                // run yet, kthread_stop() returns -EINTR and netlink sends no ack at
+                // all (netlink_rcv_skb skips -EINTR), although the daemon is gone.
+                // stop_daemon must see that it is gone and succeed within its short wait.
+                let started = std::time::Instant::now();
+                ipvs.stop_daemon(DaemonState::Master).unwrap();
+                let took = started.elapsed();
+                assert!(ipvs.daemons().unwrap().is_empty(), "sync daemon still listed after stop");
+                // A functional bound (the wait is 2 s; it was a 30 s stall before).
+                assert!(took < std::time::Duration::from_secs(10), "stop took {took:?}");
+                // And a stop after the thread has run is answered normally.
+                ipvs.start_daemon(&d).unwrap();
                 std::thread::sleep(std::time::Duration::from_millis(200));
                 ipvs.stop_daemon(DaemonState::Master).unwrap();
-                assert!(ipvs.daemons().unwrap().is_empty(), "sync daemon still listed after stop");
+                assert!(ipvs.daemons().unwrap().is_empty(), "sync daemon still listed after the second stop");
             }
             Err(e @ IpvsError::Kernel { .. }) => eprintln!("sync daemon on lo refused: {e}"),
             Err(e) => panic!("start_daemon: {e}"),
