@@ -87,6 +87,10 @@ impl NotifyFifo {
             cleanup(created);
             return Err(FifoError::NotOurFifo);
         }
+        // Another holder in this process may have created it: whoever is
+        // the last to let go unlinks it.
+        let created = created || HOLDERS.lock().map(|h| h.iter().any(|(p, _)| p == path)).unwrap_or(false);
+        hold(path);
         Ok(NotifyFifo { path: path.to_path_buf(), file, created, written: 0, dropped: 0 })
     }
 
@@ -123,12 +127,70 @@ impl NotifyFifo {
     }
 }
 
+/// The FIFO paths this process holds open, with how many holders each: a
+/// reload opens the new engine's FIFO before the old engine's is dropped,
+/// and the old one must not unlink the path the new one writes to.
+static HOLDERS: std::sync::Mutex<Vec<(PathBuf, usize)>> = std::sync::Mutex::new(Vec::new());
+
+fn hold(path: &Path) {
+    let mut h = HOLDERS.lock().unwrap_or_else(|e| e.into_inner());
+    match h.iter_mut().find(|(p, _)| p == path) {
+        Some((_, n)) => *n += 1,
+        None => h.push((path.to_path_buf(), 1)),
+    }
+}
+
+/// Drops one holder of `path`; true when it was the last in this process.
+fn release(path: &Path) -> bool {
+    let mut h = HOLDERS.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(i) = h.iter().position(|(p, _)| p == path) else { return true };
+    h[i].1 -= 1;
+    if h[i].1 == 0 {
+        h.swap_remove(i);
+        true
+    } else {
+        false
+    }
+}
+
 impl Drop for NotifyFifo {
     fn drop(&mut self) {
+        let last = release(&self.path);
         // keepalived unlinks first, so a reader looping on reopen cannot
-        // reopen our FIFO.
-        if self.created {
-            let _ = std::fs::remove_file(&self.path);
+        // reopen our FIFO. Only the last holder in this process unlinks,
+        // and only the FIFO it has open (not one that replaced it).
+        if self.created && last {
+            let same = match (std::fs::symlink_metadata(&self.path), self.file.metadata()) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            };
+            if same {
+                let _ = std::fs::remove_file(&self.path);
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replaced_holder_does_not_unlink_the_path_still_in_use() {
+        let dir = std::env::temp_dir().join(format!("vigil-fifo-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("notify.fifo");
+        // A reload: the old engine's FIFO, then the new one on the same path,
+        // then the old one dropped.
+        let old = NotifyFifo::open(&path, None).unwrap();
+        let mut new = NotifyFifo::open(&path, None).unwrap();
+        drop(old);
+        assert!(path.exists(), "the old holder unlinked the FIFO the new one uses");
+        assert!(new.write_line("INSTANCE \"VI_1\" MASTER 100\n"));
+        // The last holder unlinks it.
+        drop(new);
+        assert!(!path.exists(), "the last holder left the FIFO behind");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
