@@ -178,7 +178,13 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
                     }
                 }
             }
-            "lvs_flush_on_stop" if !matches!(n.arg(0), None | Some("VS")) => {
+            // keepalived's deprecated spelling, same meaning.
+            "lvs_flush_onstop" if matches!(n.arg(0), None | Some("VS")) => {
+                let mut raw = ctx.raw(n);
+                raw.keyword = "lvs_flush_on_stop".into();
+                g.other.push(raw);
+            }
+            "lvs_flush_on_stop" | "lvs_flush_onstop" if !matches!(n.arg(0), None | Some("VS")) => {
                 ctx.warn(n.pos, format!("Unknown lvs_flush_on_stop type {}", n.arg(0).unwrap_or("")))
             }
             "reload_time_file" if !n.arg(0).is_some_and(|p| p.starts_with('/')) => {

@@ -187,6 +187,21 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
             "omega" => vs.omega = true,
             "ha_suspend" => vs.ha_suspend = true,
             "smtp_alert" => vs.smtp_alert = ctx.flag(c),
+            // Scheduler flags: always for flag-N; the hashing ones only under
+            // the sh or mh scheduler chosen so far (keepalived judges them
+            // line by line, and names sh in its warning either way).
+            "flag-1" | "flag-2" | "flag-3" => {
+                let raw = ctx.raw(c);
+                vs.other.push(raw);
+            }
+            "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" | "hashed" => {
+                if matches!(vs.lb_algo.as_str(), "sh" | "mh") {
+                    let raw = ctx.raw(c);
+                    vs.other.push(raw);
+                } else {
+                    ctx.warn(c.pos, format!("{kw} only applies to sh scheduler - ignoring"));
+                }
+            }
             k if RAW_VS.contains(&k) => {
                 let spec = timing_spec(k);
                 if let Some(raw) = ctx.raw_checked(c, spec) {

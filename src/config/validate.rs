@@ -413,6 +413,17 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
             diags.warn(pos, format!("Virtual server {label}: no protocol set - defaulting to UDP"));
             vs.protocol = Protocol::Udp;
         }
+        if vs.protocol != Protocol::Udp
+            && !matches!(vs.key, VirtualServerKey::Fwmark(_))
+            && vs.other.iter().any(|o| o.keyword == "ops")
+        {
+            diags.warn(pos, format!("Virtual server {label}: one packet scheduling requires UDP - resetting"));
+            vs.other.retain(|o| o.keyword != "ops");
+        }
+        if vs.ha_suspend && matches!(vs.key, VirtualServerKey::Fwmark(_)) {
+            diags.warn(pos, format!("Virtual server {label}: cannot use ha_suspend with fwmarks - clearing ha_suspend"));
+            vs.ha_suspend = false;
+        }
         if !has(&["lb_kind", "lvs_method"]) {
             diags.warn(pos, format!("Virtual server {label}: no forwarding method set, setting default NAT"));
         }
