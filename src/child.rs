@@ -45,13 +45,13 @@ pub fn run(opts: &Options) -> i32 {
         log::warn!("pid file {}: {e}", pid_file.display());
     }
     let ex: Rc<LocalExecutor<'static>> = Rc::new(LocalExecutor::new());
-    let code = async_io::block_on(ex.run(main(role, fd, ex.clone())));
+    let code = async_io::block_on(ex.run(main(role, fd, ex.clone(), opts.dont_release_ipvs)));
     crate::supervisor::remove_pid_file(&pid_file);
     log::info!("{} child stopped", role.name());
     code
 }
 
-async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
+async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, dont_release_ipvs: bool) -> i32 {
     let (tx, mut rx) = match ipc::channel(fd) {
         Ok(c) => c,
         Err(e) => {
@@ -247,7 +247,7 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                 if let Some(e) = engine.take() {
                     e.stop().await;
                 }
-                stop_lvs(&lvs, &lvs_hooks).await;
+                stop_lvs(&lvs, &lvs_hooks, !dont_release_ipvs).await;
                 return 0;
             }
             Ev::Msg(Ok(other)) => log::warn!("{} child: unexpected message {other:?}", role.name()),
@@ -263,7 +263,7 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
                 if let Some(e) = engine.take() {
                     e.stop().await;
                 }
-                stop_lvs(&lvs, &lvs_hooks).await;
+                stop_lvs(&lvs, &lvs_hooks, !dont_release_ipvs).await;
                 return 0;
             }
             Ev::Sig(Ok(sig)) if sig == libc::SIGUSR1 || sig == libc::SIGUSR2 => {
@@ -284,9 +284,9 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>) -> i32 {
 
 /// The checker child's clean stop: omega notifiers, managed IPVS services
 /// removed, then (bounded) the scripts it started are awaited.
-async fn stop_lvs(lvs: &RefCell<Option<crate::lvs::program::Lvs>>, hooks: &Option<Rc<crate::lvs::hooks::SpawnHooks>>) {
+async fn stop_lvs(lvs: &RefCell<Option<crate::lvs::program::Lvs>>, hooks: &Option<Rc<crate::lvs::hooks::SpawnHooks>>, release: bool) {
     if let Some(l) = lvs.borrow_mut().as_mut() {
-        l.teardown();
+        l.teardown(release);
     }
     if let Some(h) = hooks {
         h.idle(crate::lvs::hooks::STOP_SCRIPT_TIMEOUT + std::time::Duration::from_millis(500)).await;

@@ -52,6 +52,11 @@ pub struct Options {
     pub checkers_pid_file: PathBuf,
     pub config_id: Option<String>,
     pub mem_check: bool,
+    /// -I: leave the IPVS services in the kernel at stop.
+    pub dont_release_ipvs: bool,
+    /// -V / -X: accepted for keepalived's command line, not implemented
+    /// (a warning is logged at start).
+    pub unsupported_flags: Vec<String>,
     pub watchdog: Duration,
     pub init: bool,
     pub console: bool,
@@ -76,6 +81,8 @@ impl Default for Options {
             checkers_pid_file: PathBuf::from("/run/checkers.pid"),
             config_id: None,
             mem_check: false,
+            dont_release_ipvs: false,
+            unsupported_flags: Vec::new(),
             watchdog: DEFAULT_WATCHDOG,
             init: false,
             console: false,
@@ -111,6 +118,8 @@ Usage: vigil [OPTION...]
                                or any lines beginning @^ that do match.
   -t, --config-test            Check the configuration for obvious errors
   -m, --mem-check              Count allocations per process (debug memory mode)
+  -I, --dont-release-ipvs      Don't remove IPVS topology on daemon stop
+  -V, -X                       Accepted for keepalived's command line; not implemented (logged)
   -v, --version                Display the version number
   -h, --help                   Display this help message
 vigil's own:
@@ -177,6 +186,13 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Usage
             "-n" | "--dont-fork" => flag_only(&mut o, |o| o.dont_fork = true)?,
             "-R" | "--dont-respawn" => flag_only(&mut o, |o| o.dont_respawn = true)?,
             "-m" | "--mem-check" => flag_only(&mut o, |o| o.mem_check = true)?,
+            "-I" | "--dont-release-ipvs" => flag_only(&mut o, |o| o.dont_release_ipvs = true)?,
+            "-V" | "--dont-release-vrrp" | "-X" | "--release-vips" => {
+                if inline.is_some() && name.starts_with("--") {
+                    return Err(UsageError(format!("option {name} takes no value")));
+                }
+                o.unsupported_flags.push(name.clone());
+            }
             "-p" | "--pid" => o.pid_file = PathBuf::from(value("-p")?),
             "-r" | "--vrrp_pid" => o.vrrp_pid_file = PathBuf::from(value("-r")?),
             "-c" | "--checkers_pid" => o.checkers_pid_file = PathBuf::from(value("-c")?),
@@ -232,6 +248,9 @@ impl Options {
         if self.mem_check {
             v.push("-m".into());
         }
+        if self.dont_release_ipvs {
+            v.push("-I".into());
+        }
         if let Some(id) = &self.config_id {
             v.push("-i".into());
             v.push(id.into());
@@ -252,6 +271,16 @@ mod tests {
 
     fn p(s: &str) -> Result<Options, UsageError> {
         parse(s.split_whitespace().map(OsString::from))
+    }
+
+    #[test]
+    fn dont_release_ipvs_reaches_the_checker_child() {
+        let o = p("-n -I -V --release-vips").unwrap();
+        assert!(o.dont_release_ipvs);
+        assert_eq!(o.unsupported_flags, vec!["-V".to_string(), "--release-vips".to_string()]);
+        let args: Vec<String> = o.child_args(Role::Check).into_iter().map(|a| a.into_string().unwrap()).collect();
+        assert!(args.contains(&"-I".to_string()), "{args:?}");
+        assert!(p("--dont-release-ipvs=1").is_err());
     }
 
     #[test]

@@ -358,8 +358,10 @@ impl Lvs {
 
     /// At a clean stop: with omega, the notifiers of real servers that are
     /// up (notify_down) and of each virtual server (quorum_down) run, killed
-    /// after a second; then the managed services are removed.
-    pub fn teardown(&mut self) {
+    /// after a second; then the managed services are removed, unless
+    /// `release` is false (-I, --dont-release-ipvs: the table stays as it
+    /// is, timeouts included).
+    pub fn teardown(&mut self, release: bool) {
         for (vi, vs) in self.config.virtual_servers.iter().enumerate() {
             if !vs.omega {
                 continue;
@@ -375,6 +377,11 @@ impl Lvs {
             self.vs_hooks(vh, true, "=> Shutting down <=".to_string());
         }
         let Some(ipvs) = self.ipvs.as_mut() else { return };
+        if !release {
+            log::info!("IPVS: leaving {} service(s) in the kernel at stop (--dont-release-ipvs)", self.managed.len());
+            self.managed.clear();
+            return;
+        }
         set_timeouts(ipvs, &mut self.timeouts, None);
         if stop_flush(&self.config.global) == StopFlush::Full {
             match ipvs.flush() {
@@ -553,7 +560,7 @@ mod tests {
         l.apply(Rc::new(config()), &[]);
         l.on_event(ev(0, false));
         started(&rec);
-        l.teardown();
+        l.teardown(true);
         assert!(started(&rec).is_empty());
         let mut c = config();
         c.virtual_servers[0].omega = true;
@@ -561,7 +568,7 @@ mod tests {
         l.apply(Rc::new(c), &[]);
         l.on_event(ev(0, false));
         started(&rec);
-        l.teardown();
+        l.teardown(true);
         let got = rec.scripts.borrow().clone();
         assert_eq!(got.iter().map(|(a, _)| a[1..].join(" ")).collect::<Vec<_>>(), vec!["down 10.0.0.2", "qdown"]);
         assert!(got.iter().all(|(_, k)| *k == Some(STOP_SCRIPT_TIMEOUT)));

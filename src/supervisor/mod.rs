@@ -200,6 +200,9 @@ impl Parent {
             interval.as_millis(),
             self.opts.config.display()
         );
+        for f in &self.opts.unsupported_flags {
+            log::warn!("option {f} is accepted for keepalived's command line but not implemented; ignored");
+        }
         for i in 0..2 {
             if self.slots[i].enabled {
                 self.start_child(i);
