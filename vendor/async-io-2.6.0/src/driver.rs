@@ -55,7 +55,21 @@ fn main_loop(parker: parking::Parker) {
     loop {
         let tick = Reactor::get().ticker();
 
-        if last_tick == tick {
+        // vigil patch: with exactly one `block_on` thread (each vigil
+        // process), that thread polls the reactor itself whenever it has
+        // nothing to run. This thread only covers its busy spells, with
+        // non-blocking polls: upstream took the reactor and blocked in the
+        // poller, so the `block_on` thread found it taken and parked, and
+        // every timer and wake-up then crossed threads (eventfd, futex and
+        // context switches on each check; costly under QEMU TCG).
+        let sole = BLOCK_ON_COUNT.load(Ordering::SeqCst) == 1;
+        if last_tick == tick && sole {
+            if let Some(mut reactor_lock) = Reactor::get().try_lock() {
+                reactor_lock.react(Some(Duration::from_secs(0))).ok();
+                // No reset of `sleeps`: keep backing off to 10 ms.
+                last_tick = Reactor::get().ticker();
+            }
+        } else if last_tick == tick {
             let reactor_lock = if sleeps >= 10 {
                 // If no new ticks have occurred for a while, stop sleeping and spinning in
                 // this loop and just block on the reactor lock.
@@ -264,7 +278,11 @@ pub fn block_on<T>(future: impl Future<Output = T>) -> T {
                     }
 
                     // Check if this thread been handling I/O events for a long time.
-                    if start.elapsed() > Duration::from_micros(500) {
+                    // vigil patch: not when it is the only `block_on`
+                    // thread: there is no one to hand the reactor to.
+                    if start.elapsed() > Duration::from_micros(500)
+                        && BLOCK_ON_COUNT.load(Ordering::SeqCst) > 1
+                    {
                         #[cfg(feature = "tracing")]
                         tracing::trace!("stops hogging the reactor");
 
@@ -287,7 +305,16 @@ pub fn block_on<T>(future: impl Future<Output = T>) -> T {
                 // Wait for an actual notification.
                 #[cfg(feature = "tracing")]
                 tracing::trace!("sleep until notification");
-                p.park();
+                if BLOCK_ON_COUNT.load(Ordering::SeqCst) == 1 {
+                    // vigil patch: the holder is the async-io thread, which
+                    // (see `main_loop`) lets go at once, unless it was
+                    // blocked in the poller from before this `block_on`
+                    // began: wake it, and try again shortly.
+                    Reactor::get().notify();
+                    p.park_timeout(Duration::from_micros(100));
+                } else {
+                    p.park();
+                }
             }
         }
     })

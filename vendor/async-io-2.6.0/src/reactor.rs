@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 
 use std::panic;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -103,6 +103,12 @@ pub(crate) struct Reactor {
     /// When inserting or removing a timer, we don't process it immediately - we just push it into
     /// this queue. Timers actually get processed when the queue fills up or the reactor is polled.
     timer_ops: ConcurrentQueue<TimerOp>,
+
+    /// vigil patch: true from just before `react` takes the queued timer
+    /// operations until its `poller.wait` has returned. A new timer needs a
+    /// `notify` (an eventfd write, then a wake-up and a read) only then: at
+    /// any other time the next `react` sees it before choosing its timeout.
+    waiting: AtomicBool,
 }
 
 impl Reactor {
@@ -121,6 +127,7 @@ impl Reactor {
                 wakers_buf: Mutex::new(Vec::with_capacity(64)),
                 spare_sources: Mutex::new(Vec::new()),
                 timer_ops: ConcurrentQueue::bounded(TIMER_QUEUE_SIZE),
+                waiting: AtomicBool::new(false),
             }
         })
     }
@@ -235,7 +242,20 @@ impl Reactor {
         }
 
         // Notify that a timer has been inserted.
-        self.notify();
+        //
+        // vigil patch: only if a `react` may be blocked with a timeout chosen
+        // without it. Upstream wrote the eventfd on every insert, from the
+        // reacting thread too: four extra system calls per TCP_CHECK.
+        // No lost wake-up: this is Dekker's pattern with `react` (push op;
+        // fence; load `waiting` here, store `waiting`; fence; take ops
+        // there). The SeqCst fences order each side's two accesses in one
+        // total order, so either this load sees `true` (and notifies) or
+        // that `process_timer_ops` sees the op (and the timeout counts it).
+        // A `react` that sees neither store nor op cannot exist.
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) {
+            self.notify();
+        }
 
         id
     }
@@ -341,6 +361,11 @@ impl ReactorLock<'_> {
         // vigil patch: reuse the reactor's wakers buffer (see `wakers_buf`).
         let mut wakers = core::mem::take(&mut *self.reactor.wakers_buf.lock().unwrap());
 
+        // vigil patch: from here until `poller.wait` returns, a new timer
+        // must notify (see `insert_timer`); the fence pairs with its fence.
+        self.reactor.waiting.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+
         // Process ready timers.
         let next_timer = self.reactor.process_timers(&mut wakers);
 
@@ -361,7 +386,11 @@ impl ReactorLock<'_> {
         self.events.clear();
 
         // Block on I/O events.
-        let res = match self.reactor.poller.wait(&mut self.events, timeout) {
+        let waited = self.reactor.poller.wait(&mut self.events, timeout);
+        // vigil patch: timers inserted from now on are seen by the next
+        // `react` (or the `process_timers` below) before any wait.
+        self.reactor.waiting.store(false, Ordering::SeqCst);
+        let res = match waited {
             // No I/O events occurred.
             Ok(0) => {
                 if timeout != Some(Duration::from_secs(0)) {
