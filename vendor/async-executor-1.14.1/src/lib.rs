@@ -44,6 +44,7 @@ extern crate alloc;
 
 use alloc::rc::Rc;
 use alloc::sync::Arc;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
 use core::marker::PhantomData;
@@ -357,14 +358,8 @@ impl<'a> Executor<'a> {
 
         // TODO: If possible, push into the current local queue and notify the ticker.
         move |runnable| {
-            match state.queue.push(runnable) {
-                Ok(()) => state.notify(),
-                // vigil patch: more than QUEUE_CAP tasks runnable at once;
-                // never expected. Run it here rather than lose it.
-                Err(e) => {
-                    e.into_inner().run();
-                }
-            }
+            state.push(runnable);
+            state.notify();
         }
     }
 
@@ -434,7 +429,7 @@ impl Drop for Executor<'_> {
         }
         drop(active);
 
-        while state.queue.pop().is_ok() {}
+        while state.pop().is_some() {}
     }
 }
 
@@ -688,6 +683,11 @@ struct State {
 
     /// Currently active tasks.
     active: Mutex<Slab<Waker>>,
+
+    /// vigil patch: runnable tasks beyond `queue`'s capacity, in order
+    /// (see `State::push`); `overflowing` is set while it holds any.
+    overflow: Mutex<VecDeque<Runnable>>,
+    overflowing: AtomicBool,
 }
 
 impl State {
@@ -709,7 +709,51 @@ impl State {
                 free_ids: Vec::new(),
             }),
             active: Mutex::new(Slab::new()),
+            overflow: Mutex::new(VecDeque::new()),
+            overflowing: AtomicBool::new(false),
         }
+    }
+
+    /// vigil patch: queues a runnable task. Beyond `QUEUE_CAP` (10,000
+    /// checkers due at once) the rest wait in `overflow`, a `VecDeque` that
+    /// keeps its capacity, so a burst allocates only while it grows past its
+    /// largest size yet. Upstream's unbounded queue allocated a block every
+    /// 31 pushes; running the task inline (our earlier patch) ran it out of
+    /// order, inside whatever woke it (the reactor). While `overflow` holds
+    /// tasks every new one goes behind them: FIFO on one thread.
+    fn push(&self, runnable: Runnable) {
+        if !self.overflowing.load(Ordering::Acquire) {
+            match self.queue.push(runnable) {
+                Ok(()) => return,
+                Err(e) => {
+                    let mut o = self.overflow.lock().unwrap_or_else(PoisonError::into_inner);
+                    o.push_back(e.into_inner());
+                    self.overflowing.store(true, Ordering::Release);
+                    return;
+                }
+            }
+        }
+        let mut o = self.overflow.lock().unwrap_or_else(PoisonError::into_inner);
+        o.push_back(runnable);
+        self.overflowing.store(true, Ordering::Release);
+    }
+
+    /// vigil patch: the next runnable task of the global queue, which is
+    /// topped up from `overflow` first.
+    fn pop(&self) -> Option<Runnable> {
+        if self.overflowing.load(Ordering::Acquire) {
+            let mut o = self.overflow.lock().unwrap_or_else(PoisonError::into_inner);
+            while let Some(r) = o.pop_front() {
+                if let Err(e) = self.queue.push(r) {
+                    o.push_front(e.into_inner());
+                    break;
+                }
+            }
+            if o.is_empty() {
+                self.overflowing.store(false, Ordering::Release);
+            }
+        }
+        self.queue.pop().ok()
     }
 
     /// Returns a reference to currently active tasks.
@@ -737,9 +781,9 @@ impl State {
     }
 
     pub(crate) fn try_tick(&self) -> bool {
-        match self.queue.pop() {
-            Err(_) => false,
-            Ok(runnable) => {
+        match self.pop() {
+            None => false,
+            Some(runnable) => {
                 // Notify another ticker now to pick up where this ticker left off, just in case
                 // running the task takes a long time.
                 self.notify();
@@ -920,7 +964,7 @@ impl<'a> Ticker<'a> {
 
     /// Waits for the next runnable task to run.
     async fn runnable(&mut self) -> Runnable {
-        self.runnable_with(|| self.state.queue.pop().ok()).await
+        self.runnable_with(|| self.state.pop()).await
     }
 
     /// Waits for the next runnable task to run, given a function that searches for a task.
@@ -1021,7 +1065,7 @@ impl<'a> Runner<'a> {
                 }
 
                 // Try stealing from the global queue.
-                if let Ok(r) = self.state.queue.pop() {
+                if let Some(r) = self.state.pop() {
                     steal(&self.state.queue, &self.local);
                     return Some(r);
                 }
