@@ -20,6 +20,9 @@ pub struct Applied {
     pub config: Config,
 }
 
+/// Checker tasks spawned per turn of the message loop.
+const SPAWN_BATCH: usize = 256;
+
 pub fn summarize(c: &Config) -> ConfigSummary {
     ConfigSummary {
         vrrp_instances: c.vrrp_instances.len() as u32,
@@ -91,14 +94,37 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, dont_rele
     enum Ev {
         Msg(Result<Msg, ipc::IpcError>),
         Sig(std::io::Result<i32>),
+        /// A batch of start-up work: checker tasks to spawn, the LVS
+        /// reconcile's netlink ops.
+        Work,
     }
     loop {
+        // The start-up work is done here, a batch per turn, after any
+        // message (the watchdog's hello) and between the executor's turns
+        // (the checkers); in a task of its own it would run up to 200
+        // batches per executor turn before this loop ran again.
+        let busy = checkers.as_ref().is_some_and(|c| c.spawning())
+            || lvs.borrow().as_ref().is_some_and(|l| l.reconciling());
         let ev = smol::future::or(
             async { Ev::Msg(rx.recv().await) },
-            async { Ev::Sig(signals.read_with(|fd| crate::signals::read(fd)).await) },
+            smol::future::or(async { Ev::Sig(signals.read_with(|fd| crate::signals::read(fd)).await) }, async {
+                if !busy {
+                    std::future::pending::<()>().await;
+                }
+                smol::future::yield_now().await;
+                Ev::Work
+            }),
         )
         .await;
         match ev {
+            Ev::Work => {
+                if let Some(c) = checkers.as_mut() {
+                    c.spawn_more(&ex, SPAWN_BATCH);
+                }
+                if let Some(l) = lvs.borrow_mut().as_mut() {
+                    l.reconcile_step(crate::lvs::program::RECONCILE_BATCH);
+                }
+            }
             Ev::Msg(Ok(Msg::Hello { seq })) => {
                 if let Err(e) = tx.try_send(&Msg::HelloAck { seq, mem: crate::mem::stats(), checks: crate::check::checks_run() }) {
                     log::warn!("answering hello: {e}");
@@ -174,7 +200,8 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, dont_rele
                                 Rc::new(crate::check::NoTls)
                             }
                         };
-                        let c = crate::check::runner::spawn_checkers_carried(&ex, &plans, tls, sink, |p| {
+                        // Their tasks are spawned a batch per turn (Ev::Work).
+                        let c = crate::check::runner::prepare_checkers_carried(&plans, tls, sink, |p| {
                             carried.get(&p.id).and_then(|old| by_old.get(old).copied())
                         });
                         if ha_suspend.is_none() && config.virtual_servers.iter().any(|v| v.ha_suspend) {

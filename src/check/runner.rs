@@ -19,6 +19,7 @@ use super::{dns, file, http, misc, ping, smtp, tcp, udp};
 use async_io::Timer;
 use smol::{LocalExecutor, Task};
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -103,6 +104,11 @@ pub struct Checkers {
     /// Each real server's checkers, to match them with a new config's.
     specs: Vec<Vec<CheckSpec>>,
     suspended: Suspended,
+    /// Checkers whose tasks are not spawned yet (`spawn_more`), in order,
+    /// with what their tasks need.
+    unspawned: VecDeque<(CheckSpec, usize, Rc<RefCell<RsState>>)>,
+    tls: Rc<dyn TlsConnector>,
+    sink: EventSink,
     _tasks: Vec<Task<()>>,
 }
 
@@ -136,6 +142,23 @@ impl Checkers {
     /// spawn; set before the executor runs them to start suspended).
     pub fn suspended(&self) -> &Suspended {
         &self.suspended
+    }
+
+    /// Spawns the tasks of up to `n` more checkers onto `ex`; true once
+    /// all are spawned. 10,000 at once would keep the caller's loop from
+    /// answering the watchdog.
+    pub fn spawn_more<'a>(&mut self, ex: &LocalExecutor<'a>, n: usize) -> bool {
+        for _ in 0..n {
+            let Some((spec, idx, state)) = self.unspawned.pop_front() else { break };
+            let fut = checker_loop(spec, idx, state, self.tls.clone(), self.sink.clone(), self.suspended.clone());
+            self._tasks.push(ex.spawn(fut));
+        }
+        self.unspawned.is_empty()
+    }
+
+    /// Whether checkers are left for `spawn_more`.
+    pub fn spawning(&self) -> bool {
+        !self.unspawned.is_empty()
     }
 
     /// Every real server's current view: (id, alive, weight set by a checker).
@@ -226,9 +249,23 @@ pub fn spawn_checkers_carried<'a, 'c>(
     sink: EventSink,
     carried: impl Fn(&RealServerPlan) -> Option<&'c CarriedState>,
 ) -> Checkers {
+    let mut c = prepare_checkers_carried(plans, tls, sink, carried);
+    c.spawn_more(ex, usize::MAX);
+    c
+}
+
+/// As `spawn_checkers_carried` with no task spawned yet: the states are
+/// there (and `suspended`, to set before the tasks run); `spawn_more`
+/// spawns the tasks.
+pub fn prepare_checkers_carried<'c>(
+    plans: &[RealServerPlan],
+    tls: Rc<dyn TlsConnector>,
+    sink: EventSink,
+    carried: impl Fn(&RealServerPlan) -> Option<&'c CarriedState>,
+) -> Checkers {
     let mut states = Vec::with_capacity(plans.len());
     let mut specs = Vec::with_capacity(plans.len());
-    let mut tasks = Vec::new();
+    let mut unspawned = VecDeque::new();
     let suspended = Suspended::default();
     for p in plans {
         let policies: Vec<_> = p.checkers.iter().map(|c| c.policy).collect();
@@ -238,16 +275,19 @@ pub fn spawn_checkers_carried<'a, 'c>(
         };
         let state = Rc::new(RefCell::new(st));
         for (idx, spec) in p.checkers.iter().enumerate() {
-            let fut = checker_loop(spec.clone(), idx, state.clone(), tls.clone(), sink.clone(), suspended.clone());
-            tasks.push(ex.spawn(fut));
+            unspawned.push_back((spec.clone(), idx, state.clone()));
         }
         states.push(state);
         specs.push(p.checkers.clone());
     }
+    let tasks = Vec::with_capacity(unspawned.len());
     Checkers {
         states,
         specs,
         suspended,
+        unspawned,
+        tls,
+        sink,
         _tasks: tasks,
     }
 }

@@ -105,7 +105,24 @@ pub fn default_view(vs: &VirtualServer, rs: &crate::config::model::RealServer) -
 pub fn desired(config: &Config, rs: impl Fn(RsId) -> Option<RsView>, memory: &mut QuorumMemory) -> (Vec<VsWant>, Vec<QuorumChange>) {
     let mut out = Vec::with_capacity(config.virtual_servers.len());
     let mut changes = Vec::new();
-    for (vi, vs) in config.virtual_servers.iter().enumerate() {
+    for vi in 0..config.virtual_servers.len() {
+        let Some((want, change)) = desired_vs(config, vi, &rs, memory) else { continue };
+        out.push(want);
+        changes.extend(change);
+    }
+    (out, changes)
+}
+
+/// `desired` for the virtual server at `vi` alone (a check event touches
+/// only its own virtual server); None if there is none at `vi`.
+pub fn desired_vs(
+    config: &Config,
+    vi: usize,
+    rs: impl Fn(RsId) -> Option<RsView>,
+    memory: &mut QuorumMemory,
+) -> Option<(VsWant, Option<QuorumChange>)> {
+    let vs = config.virtual_servers.get(vi)?;
+    {
         let ident = vs_ident(vs);
         let mut reals = Vec::new();
         let mut live: i64 = 0;
@@ -131,9 +148,7 @@ pub fn desired(config: &Config, rs: impl Fn(RsId) -> Option<RsView>, memory: &mu
             None => now || vs.sorry_server.is_some(),
             Some(w) => w != now,
         };
-        if report {
-            changes.push(QuorumChange { index: vi, up: now, init: was.is_none(), live, threshold });
-        }
+        let change = report.then_some(QuorumChange { index: vi, up: now, init: was.is_none(), live, threshold });
         memory.up.insert(ident.clone(), now);
         let sorry_in = !now && vs.sorry_server.is_some();
         let mut dests = Vec::new();
@@ -161,9 +176,8 @@ pub fn desired(config: &Config, rs: impl Fn(RsId) -> Option<RsView>, memory: &mu
             seen.push(k);
             fresh
         });
-        out.push(VsWant { index: vi, ident, dests, quorum_up: now });
+        Some((VsWant { index: vi, ident, dests, quorum_up: now }, change))
     }
-    (out, changes)
 }
 
 #[cfg(test)]

@@ -13,6 +13,15 @@
 //! not pull and re-add destinations that were fine (keepalived, which does
 //! not read the table, would leave them too, but then never remove a stale
 //! one; we remove it at the first failed check).
+//!
+//! The kernel's table is read only for a full reconcile: at start, at a
+//! reload, and so after a checker child restart. Its ops run a batch at a
+//! time (`reconcile_step`), so that the child's message loop answers the
+//! watchdog between batches: 10,000 destinations are 10,000 netlink round
+//! trips. Between reads, what we know of our services is `cache`, kept by
+//! our own successful ops; a check event computes only its own virtual
+//! server and applies the difference from the cache. An op that fails
+//! re-reads its service, and the difference is planned again once.
 
 use super::group;
 #[cfg(test)]
@@ -21,11 +30,14 @@ pub use super::service::service_for;
 use super::hooks::{Alert, AlertSubject, Hooks, STOP_SCRIPT_TIMEOUT, VsHooks};
 use super::identity::{RsIdent, VsIdent, rs_ident, vs_ident};
 use super::kernel::{StopFlush, TimeoutsMemory, TimeoutsStep, stop_flush};
-use super::{QuorumChange, QuorumMemory, RsView, VsWant, default_view, desired};
+use super::{QuorumChange, QuorumMemory, RsView, VsWant, default_view, desired, desired_vs};
 use crate::check::{CheckEvent, CheckEventKind, RsId};
 use crate::config::model::{CheckKind, Config, LbKind, VirtualServer};
-use crate::ipvs::{Destination, FwdMethod, Ipvs, IpvsError, Op, Service, ServiceKey, plan};
-use std::collections::{HashMap, HashSet};
+use crate::ipvs::{Destination, FwdMethod, Ipvs, IpvsError, Op, Service, ServiceKey};
+#[cfg(test)]
+use crate::ipvs::plan;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 
 use std::rc::Rc;
 
@@ -73,6 +85,10 @@ fn check_kind_name(k: &CheckKind) -> &'static str {
 /// The kernel's table as last read.
 type Table = Vec<(Service, Vec<Destination>)>;
 
+/// Our services as the kernel has them, as far as we know: read at a full
+/// reconcile, then kept by our own successful ops.
+type Cache = HashMap<ServiceKey, (Service, Vec<Destination>)>;
+
 pub struct Lvs {
     ipvs: Option<Ipvs>,
     config: Rc<Config>,
@@ -80,11 +96,26 @@ pub struct Lvs {
     memory: QuorumMemory,
     views: HashMap<RsIdent, RsView>,
     managed: Vec<ServiceKey>,
+    cache: Cache,
+    /// The full reconcile's ops not run yet, and what `managed` becomes
+    /// once they are (until then it also holds the services they remove).
+    pending: VecDeque<Op>,
+    wanted_keys: Vec<ServiceKey>,
+    /// Virtual servers with events during the reconcile: planned against
+    /// the cache again once its ops are done. `stale`: services whose op
+    /// failed, read again then; `owners`: the virtual server of each.
+    dirty: HashSet<usize>,
+    stale: HashSet<ServiceKey>,
+    owners: HashMap<ServiceKey, usize>,
+    reconciling: bool,
     hooks: Rc<dyn Hooks>,
     /// The first config has been applied (lvs_flush happens before it).
     started: bool,
     timeouts: TimeoutsMemory,
 }
+
+/// Netlink ops per `reconcile_step`.
+pub const RECONCILE_BATCH: usize = 64;
 
 impl Lvs {
     /// Opens IPVS (logs once if the kernel has none).
@@ -115,6 +146,13 @@ impl Lvs {
             memory: QuorumMemory::default(),
             views: HashMap::new(),
             managed: Vec::new(),
+            cache: Cache::new(),
+            pending: VecDeque::new(),
+            wanted_keys: Vec::new(),
+            dirty: HashSet::new(),
+            stale: HashSet::new(),
+            owners: HashMap::new(),
+            reconciling: false,
             hooks,
             started: false,
             timeouts: TimeoutsMemory::default(),
@@ -130,7 +168,8 @@ impl Lvs {
         self.views.get(&rs_ident(&self.config, id)?).copied()
     }
 
-    /// Takes `config` in force (start or reload) and syncs. `carried`: the
+    /// Takes `config` in force (start or reload) and plans a full reconcile
+    /// (run by `reconcile_step`). `carried`: the
     /// state of every real server that the previous config had too, as the
     /// new checkers continue it (by its id in `config`).
     ///
@@ -184,7 +223,18 @@ impl Lvs {
                 self.rs_transition(id, now.up, None);
             }
         }
-        self.sync();
+        self.begin_reconcile();
+    }
+
+    /// Whether a full reconcile has ops left (see `reconcile_step`).
+    pub fn reconciling(&self) -> bool {
+        self.reconciling
+    }
+
+    /// Applies `apply`'s full reconcile to the end at once (tests).
+    pub fn sync(&mut self) {
+        self.begin_reconcile();
+        while !self.reconcile_step(usize::MAX) {}
     }
 
     pub fn on_event(&mut self, ev: CheckEvent) {
@@ -205,7 +255,7 @@ impl Lvs {
             let kind = rs.checkers.get(ev.checker as usize).map(|c| check_kind_name(&c.kind));
             self.rs_transition(id, ev.up, kind);
         }
-        self.sync();
+        self.sync_vs(id.vs as usize);
     }
 
     fn rs_transition(&self, id: RsId, up: bool, checker: Option<&str>) {
@@ -311,8 +361,13 @@ impl Lvs {
         set_timeouts(ipvs, &mut self.timeouts, want.as_ref());
     }
 
-    /// Brings the kernel's table to the config and the checkers' view.
-    pub fn sync(&mut self) {
+    /// Reads the kernel's table, computes every virtual server (quorum
+    /// hooks run here) and queues the ops that bring our services to it.
+    fn begin_reconcile(&mut self) {
+        self.pending.clear();
+        self.dirty.clear();
+        self.stale.clear();
+        self.reconciling = false;
         let table = self.read_table();
         let config = self.config.clone();
         let views = &self.views;
@@ -324,7 +379,7 @@ impl Lvs {
             let rs = vs.real_servers.get(id.rs as usize)?;
             // No verdict yet under alpha: what the kernel has (see above).
             if vs.alpha && !rs.checkers.is_empty() {
-                let present = table.as_ref().is_some_and(|t| in_table(t, &config, vs, rs));
+                let present = table.as_ref().is_some_and(|t| in_table(t.iter(), &config, vs, rs));
                 return Some(RsView { up: present, weight: None });
             }
             None
@@ -334,26 +389,162 @@ impl Lvs {
             self.quorum_change(c);
         }
         let Some(table) = table else { return };
-        let Some(ipvs) = self.ipvs.as_mut() else { return };
-        let wanted: Vec<(Service, Vec<Destination>)> = wants.iter().flat_map(|w| to_ipvs(&config, w)).collect();
-        let wanted_keys: Vec<ServiceKey> = wanted.iter().map(|(s, _)| s.key()).collect();
-        let ours: Vec<(Service, Vec<Destination>)> =
-            table.into_iter().filter(|(s, _)| wanted_keys.contains(&s.key()) || self.managed.contains(&s.key())).collect();
-        for op in plan(&ours, &wanted) {
-            let r = match &op {
-                Op::AddService(s) => ipvs.add_service(s),
-                Op::EditService(s) => ipvs.edit_service(s),
-                Op::DelService(s) => ipvs.del_service(s),
-                Op::AddDest(s, d) => ipvs.add_dest(s, d),
-                Op::EditDest(s, d) => ipvs.edit_dest(s, d),
-                Op::DelDest(s, d) => ipvs.del_dest(s, d),
-            };
-            match r {
-                Ok(()) => log::info!("IPVS: {op:?}"),
-                Err(e) => log::error!("IPVS: {op:?}: {e}"),
+        let mut wanted: Vec<(Service, Vec<Destination>)> = Vec::new();
+        self.owners.clear();
+        for w in &wants {
+            for t in to_ipvs(&config, w) {
+                self.owners.entry(t.0.key()).or_insert(w.index);
+                wanted.push(t);
             }
         }
-        self.managed = wanted_keys;
+        let wanted_keys: Vec<ServiceKey> = wanted.iter().map(|(s, _)| s.key()).collect();
+        let wanted_set: HashSet<ServiceKey> = wanted_keys.iter().cloned().collect();
+        let managed: HashSet<ServiceKey> = self.managed.iter().cloned().collect();
+        self.cache = table
+            .into_iter()
+            .filter(|(s, _)| wanted_set.contains(&s.key()) || managed.contains(&s.key()))
+            .map(|t| (t.0.key(), t))
+            .collect();
+        for (k, (svc, _)) in &self.cache {
+            if !wanted_set.contains(k) {
+                self.pending.push_back(Op::DelService(svc.clone()));
+            }
+        }
+        let mut seen = HashSet::new();
+        for w in &wanted {
+            if seen.insert(w.0.key()) {
+                self.pending.extend(plan_service(self.cache.get(&w.0.key()), w));
+            }
+        }
+        // Until the ops are done, a stop removes what they would remove too.
+        self.managed.extend(wanted_keys.iter().filter(|k| !managed.contains(k)).cloned());
+        self.wanted_keys = wanted_keys;
+        self.reconciling = true;
+    }
+
+    /// Runs up to `budget` ops of the full reconcile; true when it is done
+    /// (then the virtual servers that had events meanwhile are synced).
+    pub fn reconcile_step(&mut self, budget: usize) -> bool {
+        if !self.reconciling {
+            return true;
+        }
+        for _ in 0..budget {
+            let Some(op) = self.pending.pop_front() else { break };
+            if !self.run_op(&op) {
+                self.stale.insert(op_service(&op).key());
+            }
+        }
+        if !self.pending.is_empty() {
+            return false;
+        }
+        self.reconciling = false;
+        // A failed op: its service is read again and planned once more.
+        for key in std::mem::take(&mut self.stale) {
+            self.resync_service(&key);
+            if let Some(&vi) = self.owners.get(&key) {
+                self.dirty.insert(vi);
+            }
+        }
+        self.managed = std::mem::take(&mut self.wanted_keys);
+        let mut dirty: Vec<usize> = self.dirty.drain().collect();
+        dirty.sort_unstable();
+        for vi in dirty {
+            self.sync_vs(vi);
+        }
+        true
+    }
+
+    /// Brings one virtual server's services to the config and the
+    /// checkers' view, from what the cache says the kernel has.
+    fn sync_vs(&mut self, vi: usize) {
+        let config = self.config.clone();
+        let views = &self.views;
+        let cache = &self.cache;
+        let view = |id: RsId| -> Option<RsView> {
+            if let Some(v) = rs_ident(&config, id).and_then(|k| views.get(&k).copied()) {
+                return Some(v);
+            }
+            let vs = config.virtual_servers.get(id.vs as usize)?;
+            let rs = vs.real_servers.get(id.rs as usize)?;
+            if vs.alpha && !rs.checkers.is_empty() {
+                let present = in_table(cache.values(), &config, vs, rs);
+                return Some(RsView { up: present, weight: None });
+            }
+            None
+        };
+        let Some((want, change)) = desired_vs(&config, vi, view, &mut self.memory) else { return };
+        if let Some(c) = &change {
+            self.quorum_change(c);
+        }
+        if self.ipvs.is_none() {
+            return;
+        }
+        if self.reconciling {
+            self.dirty.insert(vi);
+            return;
+        }
+        for w in to_ipvs(&config, &want) {
+            let key = w.0.key();
+            let mut failed = false;
+            for op in plan_service(self.cache.get(&key), &w) {
+                failed |= !self.run_op(&op);
+            }
+            if failed {
+                // Once more from what the kernel says.
+                self.resync_service(&key);
+                for op in plan_service(self.cache.get(&key), &w) {
+                    self.run_op(&op);
+                }
+            }
+            if !self.managed.contains(&key) {
+                self.managed.push(key);
+            }
+        }
+    }
+
+    /// Runs one op; on success the cache follows it.
+    fn run_op(&mut self, op: &Op) -> bool {
+        let Some(ipvs) = self.ipvs.as_mut() else { return false };
+        let r = match op {
+            Op::AddService(s) => ipvs.add_service(s),
+            Op::EditService(s) => ipvs.edit_service(s),
+            Op::DelService(s) => ipvs.del_service(s),
+            Op::AddDest(s, d) => ipvs.add_dest(s, d),
+            Op::EditDest(s, d) => ipvs.edit_dest(s, d),
+            Op::DelDest(s, d) => ipvs.del_dest(s, d),
+        };
+        match r {
+            Ok(()) => {
+                log::info!("IPVS: {op:?}");
+                record(&mut self.cache, op);
+                true
+            }
+            Err(e) => {
+                log::error!("IPVS: {op:?}: {e}");
+                false
+            }
+        }
+    }
+
+    /// Reads one of our services back from the kernel into the cache.
+    fn resync_service(&mut self, key: &ServiceKey) {
+        let Some(ipvs) = self.ipvs.as_mut() else { return };
+        let svc = match ipvs.services() {
+            Ok(list) => list.into_iter().find(|s| s.key() == *key),
+            Err(e) => {
+                log::error!("IPVS: listing services: {e}");
+                return;
+            }
+        };
+        match svc {
+            Some(svc) => {
+                let dests = ipvs.dests(&svc).unwrap_or_default();
+                self.cache.insert(*key, (svc, dests));
+            }
+            None => {
+                self.cache.remove(key);
+            }
+        }
     }
 
     /// At a clean stop: with omega, the notifiers of real servers that are
@@ -376,6 +567,8 @@ impl Lvs {
             }
             self.vs_hooks(vh, true, "=> Shutting down <=".to_string());
         }
+        self.pending.clear();
+        self.reconciling = false;
         let Some(ipvs) = self.ipvs.as_mut() else { return };
         if !release {
             log::info!("IPVS: leaving {} service(s) in the kernel at stop (--dont-release-ipvs)", self.managed.len());
@@ -430,14 +623,101 @@ fn set_timeouts(ipvs: &mut Ipvs, mem: &mut TimeoutsMemory, want: Option<&crate::
 }
 
 /// Whether the kernel's table has `rs` with a weight under one of `vs`'s services.
-fn in_table(t: &Table, config: &Config, vs: &VirtualServer, rs: &crate::config::model::RealServer) -> bool {
+fn in_table<'t>(
+    t: impl Iterator<Item = &'t (Service, Vec<Destination>)> + Clone,
+    config: &Config,
+    vs: &VirtualServer,
+    rs: &crate::config::model::RealServer,
+) -> bool {
     group::members(config, vs).into_iter().any(|m| {
         service_for(config, vs, m).is_some_and(|svc| {
             let port = group::rs_port(vs, rs, m);
             let key = svc.key();
-            t.iter().any(|(s, ds)| s.key() == key && ds.iter().any(|d| d.addr == rs.addr && d.port == port && d.weight > 0))
+            t.clone().any(|(s, ds)| s.key() == key && ds.iter().any(|d| d.addr == rs.addr && d.port == port && d.weight > 0))
         })
     })
+}
+
+fn op_service(op: &Op) -> &Service {
+    match op {
+        Op::AddService(s) | Op::EditService(s) | Op::DelService(s) => s,
+        Op::AddDest(s, _) | Op::EditDest(s, _) | Op::DelDest(s, _) => s,
+    }
+}
+
+/// The cache after `op` succeeded.
+fn record(cache: &mut Cache, op: &Op) {
+    let key = op_service(op).key();
+    match op {
+        Op::AddService(s) => {
+            cache.insert(key, (s.clone(), Vec::new()));
+        }
+        Op::EditService(s) => {
+            if let Some(e) = cache.get_mut(&key) {
+                e.0 = s.clone();
+            }
+        }
+        Op::DelService(_) => {
+            cache.remove(&key);
+        }
+        Op::AddDest(_, d) | Op::EditDest(_, d) => {
+            if let Some((_, ds)) = cache.get_mut(&key) {
+                match ds.iter_mut().find(|c| c.key() == d.key()) {
+                    Some(c) => *c = *d,
+                    None => ds.push(*d),
+                }
+            }
+        }
+        Op::DelDest(_, d) => {
+            if let Some((_, ds)) = cache.get_mut(&key) {
+                ds.retain(|c| c.key() != d.key());
+            }
+        }
+    }
+}
+
+/// `ipvs::plan` for one wanted service against what we know of it (None:
+/// absent), the same ops in the same order, with the current destinations
+/// indexed so that 1,000 destinations are not 1,000,000 comparisons.
+fn plan_service(current: Option<&(Service, Vec<Destination>)>, wanted: &(Service, Vec<Destination>)) -> Vec<Op> {
+    let (w, wdests) = wanted;
+    let mut ops = Vec::new();
+    let cdests: &[Destination] = match current {
+        None => {
+            ops.push(Op::AddService(w.clone()));
+            &[]
+        }
+        Some((c, d)) => {
+            if !c.same_settings(w) {
+                ops.push(Op::EditService(w.clone()));
+            }
+            d
+        }
+    };
+    let mut by_key: HashMap<(IpAddr, u16), &Destination> = HashMap::with_capacity(cdests.len());
+    for c in cdests {
+        by_key.entry(c.key()).or_insert(c);
+    }
+    let mut edits = Vec::new();
+    let mut wanted_dests = HashSet::with_capacity(wdests.len());
+    for d in wdests {
+        if !wanted_dests.insert(d.key()) {
+            continue;
+        }
+        match by_key.get(&d.key()) {
+            None => ops.push(Op::AddDest(w.clone(), *d)),
+            Some(c) if *c != d => edits.push(Op::EditDest(w.clone(), *d)),
+            Some(_) => {}
+        }
+    }
+    ops.extend(edits);
+    let mut deleted = HashSet::new();
+    for c in cdests {
+        if !wanted_dests.contains(&c.key()) && deleted.insert(c.key()) {
+            ops.push(Op::DelDest(w.clone(), *c));
+        }
+    }
+    ops
 }
 
 #[cfg(test)]
@@ -614,6 +894,44 @@ mod tests {
     }
 
     #[test]
+    fn plan_service_plans_as_ipvs_plan_and_the_cache_follows() {
+        let c = config();
+        let vs = &c.virtual_servers[0];
+        let svc = service_for(&c, vs, Member::Addr { addr: "192.0.2.10".parse().unwrap(), port: 80 }).unwrap();
+        let d = |a: &str, w: u32| Destination::new(a.parse().unwrap(), 80, FwdMethod::Masq).with_weight(w);
+        let cur = (svc.clone(), vec![d("10.0.0.1", 1), d("10.0.0.2", 1), d("10.0.0.3", 1)]);
+        let mut other = svc.clone();
+        other.scheduler = "rr".try_into().unwrap();
+        let wants = [
+            (svc.clone(), vec![d("10.0.0.2", 0), d("10.0.0.4", 1), d("10.0.0.1", 1), d("10.0.0.4", 3)]),
+            (other, vec![d("10.0.0.3", 1)]),
+            (svc.clone(), vec![]),
+        ];
+        for w in &wants {
+            assert_eq!(plan_service(Some(&cur), w), plan(std::slice::from_ref(&cur), std::slice::from_ref(w)));
+            assert_eq!(plan_service(None, w), plan(&[], std::slice::from_ref(w)));
+            // Recording the ops on the cache gives what was wanted.
+            let mut cache = Cache::from([(svc.key(), cur.clone())]);
+            for op in plan_service(Some(&cur), w) {
+                record(&mut cache, &op);
+            }
+            let got = &cache[&svc.key()];
+            assert!(got.0.same_settings(&w.0));
+            // The first of each destination wanted, in any order.
+            let mut first: Vec<Destination> = Vec::new();
+            for x in &w.1 {
+                if !first.iter().any(|f| f.key() == x.key()) {
+                    first.push(*x);
+                }
+            }
+            let mut have = got.1.clone();
+            have.sort_by_key(|x| x.key());
+            first.sort_by_key(|x| x.key());
+            assert_eq!(have, first);
+        }
+    }
+
+    #[test]
     fn alpha_without_a_verdict_keeps_what_the_kernel_has() {
         let mut c = config();
         c.virtual_servers[0].alpha = true;
@@ -626,9 +944,9 @@ mod tests {
                 Destination::new("10.0.0.2".parse().unwrap(), 80, FwdMethod::Masq).with_weight(0),
             ],
         )];
-        assert!(in_table(&table, &c, vs, &vs.real_servers[0]));
+        assert!(in_table(table.iter(), &c, vs, &vs.real_servers[0]));
         // Weight 0 (inhibited) is not up; absent is not up.
-        assert!(!in_table(&table, &c, vs, &vs.real_servers[1]));
-        assert!(!in_table(&Vec::new(), &c, vs, &vs.real_servers[0]));
+        assert!(!in_table(table.iter(), &c, vs, &vs.real_servers[1]));
+        assert!(!in_table(Vec::new().iter(), &c, vs, &vs.real_servers[0]));
     }
 }
