@@ -29,8 +29,7 @@
 //!    `-o`, `--pe sip` and `-b FLAGS` (seen in the guest), and `ipvsadm -L --timeout` must be
 //!    the same too. A service added by hand before each start (no lvs_flush) must be left
 //!    alone, and the timeouts (set to 901 121 301 before each start) must be put back at a
-//!    clean stop, as keepalived does. One known difference is reported, not failed (see
-//!    KNOWN_DIFFERENCE).
+//!    clean stop, as keepalived does.
 //! 5. `lvs_flush` and `lvs_flush_on_stop` under keepalived and vigil: a service added by hand
 //!    before the start is gone once the daemon's own is in; one added while it runs goes with
 //!    the whole table at a clean stop; the table and timeouts are the same under both.
@@ -295,13 +294,6 @@ fn equivalence_pieces() -> Vec<(&'static str, String)> {
         ("50-ip_vs_twos", sched(73, "twos")),
     ]
 }
-
-/// The one line in which vigil's table is known to differ from keepalived's, reported loudly
-/// rather than failed: a virtual_server_group of fwmarks only, with `protocol TCP` and `ops`.
-/// keepalived 2.2.7 resets ops for non-UDP only on address services and groups with addresses
-/// (check_data.c, validate_check_config), so FWM 11 keeps it; vigil's config validation
-/// (src/config/validate.rs, virtual_servers) resets it for every group. Remove this once fixed.
-const KNOWN_DIFFERENCE: (&str, &str) = ("-A -f 11 -s rr -o\n", "-A -f 11 -s rr\n");
 
 /// Modules every image built from Debian 12's kernel has (image/build takes them as optional):
 /// under VIGIL_REQUIRE_ALL=1 a piece needing one of them must not be left out.
@@ -639,16 +631,11 @@ fn lvs_guest_ipvs_checks_reload_and_keepalived_equivalence() {
     let k = run_daemon(&mut node, "keepalived", &keepalived_cmd("/tmp/equiv.conf", "k"), &prepare, "", &expected);
     let v = run_daemon(&mut node, "vigil", &vigil_cmd("/tmp/equiv.conf", "v"), &prepare, "", &expected);
     if k.table != v.table {
-        if k.table.replace(KNOWN_DIFFERENCE.0, KNOWN_DIFFERENCE.1) == v.table {
-            say(&format!(
-                "\n**** {TEST}: KNOWN DIFFERENCE (src/config/validate.rs, virtual_servers: ops reset on a fwmark-only \
-                 group): keepalived {:?}, vigil {:?} ****\n",
-                KNOWN_DIFFERENCE.0.trim(),
-                KNOWN_DIFFERENCE.1.trim()
-            ));
-        } else {
-            node.fail(&format!("ipvsadm -Sn differs:\n---- keepalived ----\n{}---- vigil ----\n{}----", k.table, v.table));
-        }
+        node.fail(&format!("ipvsadm -Sn differs:\n---- keepalived ----\n{}---- vigil ----\n{}----", k.table, v.table));
+    }
+    // A fwmark-only group keeps ops under TCP, as keepalived (the UDP rule is for addresses).
+    if !v.table.contains("-A -f 11 -s rr -o") {
+        node.fail(&format!("ipvsadm -Sn lacks ops on the fwmark-only group:\n{}", v.table));
     }
     // ipvsadm -Sn shows ops (-o), the persistence engine (--pe sip) and scheduler flags (-b):
     // seen in this guest, so they are compared above; check that they are there at all.

@@ -409,12 +409,23 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
         }
         let kids = node.map(|n| n.children()).unwrap_or(&[]);
         let has = |k: &[&str]| kids.iter().any(|c| k.contains(&c.keyword.as_str()));
-        if !matches!(vs.key, VirtualServerKey::Fwmark(_)) && !has(&["protocol"]) {
+        // keepalived's protocol checks (the UDP default, ops needing UDP)
+        // apply to address services and to groups with address members;
+        // a fwmark, or a group of fwmarks only, has no protocol in IPVS.
+        let fwmark_only = match &vs.key {
+            VirtualServerKey::Fwmark(_) => true,
+            VirtualServerKey::Group(g) => cfg_groups
+                .iter()
+                .find(|grp| &grp.name == g)
+                .is_some_and(|grp| grp.entries.iter().all(|e| matches!(e, VsgEntry::Fwmark(_)))),
+            _ => false,
+        };
+        if !fwmark_only && !has(&["protocol"]) {
             diags.warn(pos, format!("Virtual server {label}: no protocol set - defaulting to UDP"));
             vs.protocol = Protocol::Udp;
         }
         if vs.protocol != Protocol::Udp
-            && !matches!(vs.key, VirtualServerKey::Fwmark(_))
+            && !fwmark_only
             && vs.other.iter().any(|o| o.keyword == "ops")
         {
             diags.warn(pos, format!("Virtual server {label}: one packet scheduling requires UDP - resetting"));
