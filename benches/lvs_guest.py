@@ -135,8 +135,12 @@ def measure(binary, ns, window, settle, sink_bin, tmp_root, make_config, mem_mb=
     shutil.copy(binary, os.path.join(ov, "bench/vigil"))
     per_run = settle + window + 60
     total = 300 + len(ns) * 2 * per_run
+    # The image gives the kernel, keepalived and ipvsadm; vigil comes in the
+    # overlay. VIGIL_IMAGE_OUT names another image, as for image/build.
+    image = os.environ.get("VIGIL_IMAGE_OUT")
     con = Console([os.path.join(ROOT, "qemu/run"), "--name", "lvsbench", "--mem", str(mem_mb),
-                   "--pace", "0", "--timeout", str(int(total)), "--overlay", ov])
+                   "--pace", "0", "--timeout", str(int(total)), "--overlay", ov]
+                  + (["--image", image] if image else []))
     rows = []
     powered_off = False
     try:
