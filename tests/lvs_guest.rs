@@ -30,6 +30,7 @@
 //!    the same too. A service added by hand before each start (no lvs_flush) must be left
 //!    alone, and the timeouts (set to 901 121 301 before each start) must be put back at a
 //!    clean stop, as keepalived does.
+//! 6. (after 5) `-I` (--dont-release-ipvs) under both: the table stays at stop, the same.
 //! 5. `lvs_flush` and `lvs_flush_on_stop` under keepalived and vigil: a service added by hand
 //!    before the start is gone once the daemon's own is in; one added while it runs goes with
 //!    the whole table at a clean stop; the table and timeouts are the same under both.
@@ -695,7 +696,23 @@ fn lvs_guest_ipvs_checks_reload_and_keepalived_equivalence() {
         "{TEST}: lvs_flush/lvs_flush_on_stop: same under both; timeouts after stop: keepalived {:?}, vigil {:?}",
         kf.timeouts_after, vf.timeouts_after
     ));
-    say(&format!("{TEST}: equivalence and flush runs took {:.1} s", t_equiv.elapsed().as_secs_f64()));
+
+    // 6. -I (--dont-release-ipvs): the topology stays in the kernel at stop, under both, and
+    // what each leaves (table and timeouts) is the same.
+    let prepare = format!("ipvsadm -C && {BASELINE_SET} && ipvsadm {FOREIGN}");
+    let ki = run_daemon(&mut node, "keepalived-I", &format!("{} -I", keepalived_cmd("/tmp/equiv.conf", "ki")), &prepare, "", &expected);
+    let vi = run_daemon(&mut node, "vigil-I", &format!("{} -I", vigil_cmd("/tmp/equiv.conf", "vi")), &prepare, "", &expected);
+    if vi.left != vi.table {
+        node.fail(&format!("vigil -I did not leave its table in the kernel:\n---- running ----\n{}---- after stop ----\n{}", vi.table, vi.left));
+    }
+    if ki.left != vi.left || ki.timeouts_after != vi.timeouts_after {
+        node.fail(&format!(
+            "-I leaves different things:\n---- keepalived ({}) ----\n{}---- vigil ({}) ----\n{}",
+            ki.timeouts_after, ki.left, vi.timeouts_after, vi.left
+        ));
+    }
+    say(&format!("{TEST}: -I: both leave their {} table lines and timeouts {:?}", vi.left.lines().count(), vi.timeouts_after));
+    say(&format!("{TEST}: equivalence, flush and -I runs took {:.1} s", t_equiv.elapsed().as_secs_f64()));
 
     node.poweroff(Duration::from_secs(60));
     say(&format!("{TEST}: passed in {:.1} s; transcript in {}", started.elapsed().as_secs_f64(), node.log_path.display()));

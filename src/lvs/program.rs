@@ -551,7 +551,7 @@ impl Lvs {
     /// up (notify_down) and of each virtual server (quorum_down) run, killed
     /// after a second; then the managed services are removed, unless
     /// `release` is false (-I, --dont-release-ipvs: the table stays as it
-    /// is, timeouts included).
+    /// is; the timeouts are put back all the same, as keepalived).
     pub fn teardown(&mut self, release: bool) {
         for (vi, vs) in self.config.virtual_servers.iter().enumerate() {
             if !vs.omega {
@@ -570,12 +570,14 @@ impl Lvs {
         self.pending.clear();
         self.reconciling = false;
         let Some(ipvs) = self.ipvs.as_mut() else { return };
+        // The kernel's timeouts are put back even with -I, as keepalived
+        // 2.2.7 does (seen in the guest: tests/lvs_guest.rs, step 6).
+        set_timeouts(ipvs, &mut self.timeouts, None);
         if !release {
             log::info!("IPVS: leaving {} service(s) in the kernel at stop (--dont-release-ipvs)", self.managed.len());
             self.managed.clear();
             return;
         }
-        set_timeouts(ipvs, &mut self.timeouts, None);
         if stop_flush(&self.config.global) == StopFlush::Full {
             match ipvs.flush() {
                 Ok(()) => log::info!("IPVS: table flushed at stop (lvs_flush_on_stop)"),
