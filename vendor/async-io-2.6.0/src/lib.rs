@@ -61,10 +61,10 @@
     html_logo_url = "https://raw.githubusercontent.com/smol-rs/smol/master/assets/images/logo_fullsize_transparent.png"
 )]
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -2056,16 +2056,19 @@ impl TryFrom<std::os::unix::net::UnixDatagram> for Async<std::os::unix::net::Uni
 }
 
 /// Polls a future once, waits for a wakeup, and then optimistically assumes the future is ready.
-///
-/// vigil patch: it polls `fut` each time instead. Assuming readiness on any
-/// second poll made every spurious poll (a task polled for another reason:
-/// the checker child's message loop is polled on each executor wake-up) retry
-/// the operation and re-arm epoll, four system calls per wake-up there. `fut`
-/// (`Ready`) answers a poll without an event from its state alone, keeps its
-/// waker slot and registration, and is ready once an event of a later reactor
-/// round arrived, so waiting on it directly loses no readiness.
 async fn optimistic(fut: impl Future<Output = io::Result<()>>) -> io::Result<()> {
-    fut.await
+    let mut polled = false;
+    let mut fut = pin!(fut);
+
+    poll_fn(|cx| {
+        if !polled {
+            polled = true;
+            fut.as_mut().poll(cx)
+        } else {
+            Poll::Ready(Ok(()))
+        }
+    })
+    .await
 }
 
 fn connect(
