@@ -48,12 +48,7 @@ pub fn run(opts: &Options) -> i32 {
         log::warn!("pid file {}: {e}", pid_file.display());
     }
     let ex: Rc<LocalExecutor<'static>> = Rc::new(LocalExecutor::new());
-    // The message loop is a task of its own, polled only when one of its
-    // own wakers fires: as the block_on future it was polled on every
-    // wake-up of any task (each check), and each such poll retried the IPC
-    // and signalfd reads (async-io assumes readiness on a second poll).
-    let main_task = ex.spawn(main(role, fd, ex.clone(), opts.dont_release_ipvs));
-    let code = async_io::block_on(ex.run(main_task));
+    let code = async_io::block_on(ex.run(main(role, fd, ex.clone(), opts.dont_release_ipvs)));
     crate::supervisor::remove_pid_file(&pid_file);
     log::info!("{} child stopped", role.name());
     code
