@@ -12,6 +12,11 @@ use smol::LocalExecutor;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::rc::Rc;
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 
 /// The configuration this child runs with, and its generation.
 #[derive(Default)]
@@ -98,6 +103,11 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, dont_rele
         /// reconcile's netlink ops.
         Work,
     }
+    // This loop is the block_on future, polled on every wake-up of any task
+    // (each check), which keeps the watchdog's hello prompt; the gate lets
+    // it look at its sockets only when one of them woke it.
+    let gate = Arc::new(Gate { woken: AtomicBool::new(false), outer: Mutex::new(None) });
+    let gate_waker = Waker::from(gate.clone());
     loop {
         // The start-up work is done here, a batch per turn, after any
         // message (the watchdog's hello) and between the executor's turns
@@ -105,7 +115,7 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, dont_rele
         // batches per executor turn before this loop ran again.
         let busy = checkers.as_ref().is_some_and(|c| c.spawning())
             || lvs.borrow().as_ref().is_some_and(|l| l.reconciling());
-        let ev = smol::future::or(
+        let ev = std::pin::pin!(smol::future::or(
             async { Ev::Msg(rx.recv().await) },
             smol::future::or(async { Ev::Sig(signals.read_with(|fd| crate::signals::read(fd)).await) }, async {
                 if !busy {
@@ -114,8 +124,8 @@ async fn main(role: Role, fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, dont_rele
                 smol::future::yield_now().await;
                 Ev::Work
             }),
-        )
-        .await;
+        ));
+        let ev = Gated { gate: &gate, inner: &gate_waker, fut: ev, started: false }.await;
         match ev {
             Ev::Work => {
                 if let Some(c) = checkers.as_mut() {
@@ -317,5 +327,59 @@ async fn stop_lvs(lvs: &RefCell<Option<crate::lvs::program::Lvs>>, hooks: &Optio
     }
     if let Some(h) = hooks {
         h.idle(crate::lvs::hooks::STOP_SCRIPT_TIMEOUT + std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// The wakers a gated future hands out: a wake marks the gate and passes the
+/// wake on to whoever polls the gated future.
+struct Gate {
+    woken: AtomicBool,
+    outer: Mutex<Option<Waker>>,
+}
+
+impl Wake for Gate {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        if let Some(w) = self.outer.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            w.wake_by_ref();
+        }
+    }
+}
+
+/// Polls `fut` on its first poll and then only after one of its own wakers
+/// fired: a poll for another reason returns Pending without touching it.
+/// async-io takes a second poll of an I/O future for readiness and retries
+/// the read (a syscall and two epoll_ctl each), so polling the message
+/// loop's sockets on every check's wake-up cost about four syscalls a check.
+/// No wake is lost: the outer waker is stored before `woken` is read, and a
+/// wake that comes while `fut` is polled sets `woken` again.
+struct Gated<'a, F> {
+    gate: &'a Arc<Gate>,
+    inner: &'a Waker,
+    fut: F,
+    started: bool,
+}
+
+impl<F: Future + Unpin> Future for Gated<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        {
+            let mut outer = self.gate.outer.lock().unwrap_or_else(|e| e.into_inner());
+            if !outer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *outer = Some(cx.waker().clone());
+            }
+        }
+        let woken = self.gate.woken.swap(false, Ordering::SeqCst);
+        if self.started && !woken {
+            return Poll::Pending;
+        }
+        self.started = true;
+        let inner = self.inner;
+        Pin::new(&mut self.fut).poll(&mut Context::from_waker(inner))
     }
 }
