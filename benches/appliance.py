@@ -11,49 +11,12 @@ compare RSS.
 
 usage: benches/appliance.py [--rounds N]
 """
-import argparse, os, re, select, statistics, subprocess, sys, tempfile, time
+import argparse, os, re, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from guest_console import Console
 BIN = os.path.join(ROOT, "target/x86_64-unknown-linux-musl/release/vigil")
 TS = re.compile(r"\[\s*(\d+)\.(\d{3})\]")
-
-
-class Console:
-    def __init__(self, cmd):
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
-        self.buf = ""
-
-    def read_until(self, pattern, timeout):
-        rx = re.compile(pattern)
-        end = time.time() + timeout
-        while True:
-            m = rx.search(self.buf)
-            if m:
-                return m
-            left = end - time.time()
-            if left <= 0:
-                raise TimeoutError(f"no {pattern!r} within {timeout}s; console tail:\n{self.buf[-2000:]}")
-            r, _, _ = select.select([self.p.stdout], [], [], min(left, 0.5))
-            if r:
-                chunk = os.read(self.p.stdout.fileno(), 65536)
-                if not chunk:
-                    raise EOFError(self.buf[-2000:])
-                self.buf += chunk.decode(errors="replace")
-
-    def send(self, line):
-        self.p.stdin.write((line + "\n").encode())
-        self.p.stdin.flush()
-
-    def close(self):
-        try:
-            self.p.stdin.close()
-        except Exception:
-            pass
-        try:
-            self.p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
 
 
 def ms(m):

@@ -10,9 +10,10 @@ figures are computed here. PID 1 runs a config without virtual servers, so
 its own checker child stays idle. keepalived has no check counter: its
 checks per second are the connections the listener accepted per second.
 """
-import os, re, select, shutil, subprocess, tempfile, time
+import os, re, shutil, subprocess, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from guest_console import Console
 PORT = 18080
 
 BENCH_SH = r'''#!/bin/sh
@@ -57,49 +58,6 @@ wait
 ipvsadm -C
 echo "@@DONE $impl $n"
 '''
-
-
-class Console:
-    def __init__(self, cmd):
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, cwd=ROOT)
-        self.buf = ""
-
-    def read_until(self, pattern, timeout):
-        rx = re.compile(pattern)
-        end = time.time() + timeout
-        while True:
-            m = rx.search(self.buf)
-            if m:
-                return m
-            left = end - time.time()
-            if left <= 0:
-                raise TimeoutError(f"no {pattern!r} within {timeout}s; console tail:\n{self.buf[-3000:]}")
-            r, _, _ = select.select([self.p.stdout], [], [], min(left, 0.5))
-            if r:
-                chunk = os.read(self.p.stdout.fileno(), 65536)
-                if not chunk:
-                    raise EOFError(self.buf[-3000:])
-                self.buf += chunk.decode(errors="replace")
-
-    def send(self, line):
-        self.p.stdin.write((line + "\n").encode())
-        self.p.stdin.flush()
-
-    def close(self, wait=90):
-        try:
-            self.p.stdin.close()
-        except Exception:
-            pass
-        try:
-            self.p.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            self.p.terminate()  # qemu/run kills qemu and removes its namespace
-            try:
-                self.p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
 
 
 def parse_t(line):
