@@ -316,6 +316,9 @@ fn fault_and_recovery() {
     assert_eq!(f.state(), State::Backup);
 }
 
+/// RFC 9568 §6.4.2: a Backup takes Active_Adver_Interval from the advert
+/// and recomputes Skew_Time and Active_Down_Interval from it (the step RFC
+/// 9568 added to RFC 5798's text); §6.4.3: a router yielding does the same.
 #[test]
 fn v3_backup_adopts_the_master_interval_then_advertises_its_own() {
     let mut f = started(cfg(100, v3(100)), 0);
@@ -349,6 +352,9 @@ fn v2_interval_mismatch_is_dropped_and_version_mismatch_too() {
     assert_eq!(f.poll_at(), Some(at(3 * S + 609_375)));
 }
 
+/// RFC 9568 §6.4.3: the Active router answers a priority-0 advert and a
+/// lower priority one with an advert at once (the second is new in RFC
+/// 9568; keepalived did it already, `lower_prio_no_advert` turns it off).
 #[test]
 fn master_answers_priority_zero_and_lower_priority_at_once() {
     let mut f = master(cfg(150, v2(1)));

@@ -31,6 +31,10 @@ pub struct Heard {
     pub src: IpAddr,
     pub interval: AdvertInterval,
     pub addresses_match: bool,
+    /// VRRPv3 over IPv4 whose checksum covers the message alone, as RFC 9568
+    /// §5.2.8 now words it (RFC 5798 and the deployed base, keepalived
+    /// 2.2.7 and FRR included, put the IPv4 pseudo-header under it).
+    pub message_only_checksum: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,13 +108,21 @@ impl AdvertCtx {
             vrid: inst.virtual_router_id,
             src,
             repr: VrrpRepr { vrid: inst.virtual_router_id, priority: 0, fields, addresses },
-            rx: RxConfig { auth: key, accept: wire::AcceptChecksums::STRICT, unicast },
+            rx: RxConfig { auth: key, accept: V3_IPV4_ACCEPT, unicast },
             ah_key,
             ah_seq: AhSeqCounter::new(),
             ident: 0,
         })
     }
 }
+
+/// VRRPv3 over IPv4: the checksums we accept. We send RFC 5798's
+/// pseudo-header form, which keepalived 2.2.7 and FRR 8.4 send and require
+/// (a message-only advert is "Invalid VRRPv3 checksum" to them); RFC 9568
+/// §5.2.8 computes it over the VRRP message alone, so a router that follows
+/// the new text is accepted too, and counted (`Heard::message_only_checksum`).
+pub const V3_IPV4_ACCEPT: wire::AcceptChecksums =
+    wire::AcceptChecksums { pseudo_header: true, old_unicast: false, message_only: true };
 
 /// Builds our advert for `dst` into `buf`; returns its length. IPv4: the
 /// whole datagram (sent with IP_HDRINCL, as AH covers the IP header);
@@ -153,6 +165,7 @@ pub fn decode(pkt: &[u8], meta: &Received, ctx: &mut AdvertCtx) -> Result<Heard,
     if peek_vrid(pkt, v6) != Some(ctx.vrid) {
         return Err(Reject::OtherVrid);
     }
+    let mut message_only_checksum = false;
     let (src, repr) = if v6 {
         let s = match meta.src {
             IpAddr::V6(s) => s,
@@ -169,6 +182,7 @@ pub fn decode(pkt: &[u8], meta: &Received, ctx: &mut AdvertCtx) -> Result<Heard,
         if let Some(seq) = a.ah_seq {
             ctx.ah_seq.accept(seq).map_err(|_| Reject::Replay)?;
         }
+        message_only_checksum = a.repr.version() == wire::Version::V3 && a.checksum == wire::ChecksumKind::MessageOnly;
         (IpAddr::V4(a.src), a.repr)
     };
     if repr.version() != ctx.repr.version() {
@@ -179,7 +193,7 @@ pub fn decode(pkt: &[u8], meta: &Received, ctx: &mut AdvertCtx) -> Result<Heard,
         VersionFields::V3 { adver_int } => AdvertInterval::V3(fsm::Centiseconds::from_wire(adver_int.get())),
     };
     let addresses_match = same_addresses(&repr.addresses, &ctx.repr.addresses);
-    Ok(Heard { vrid: repr.vrid, priority: repr.priority, src, interval, addresses_match })
+    Ok(Heard { vrid: repr.vrid, priority: repr.priority, src, interval, addresses_match, message_only_checksum })
 }
 
 fn same_addresses(a: &VirtualAddresses, b: &VirtualAddresses) -> bool {
@@ -190,3 +204,52 @@ fn same_addresses(a: &VirtualAddresses, b: &VirtualAddresses) -> bool {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn ctx() -> AdvertCtx {
+        let inst = VrrpInstance { virtual_router_id: 51, ..VrrpInstance::default() };
+        let vip = IpAddress { addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)), prefix_len: 24, ..IpAddress::default() };
+        let interval = AdvertInterval::V3(fsm::Centiseconds::new(100).expect("1 s"));
+        AdvertCtx::new(&inst, 3, interval, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), &[vip]).expect("ctx")
+    }
+
+    fn internet_checksum(data: &[u8]) -> u16 {
+        let mut acc: u32 = data.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
+        while acc > 0xffff {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        !(acc as u16)
+    }
+
+    /// RFC 9568 §5.2.8: a v3 IPv4 advert whose checksum covers the VRRP
+    /// message alone is accepted and counted as such; ours (RFC 5798's
+    /// pseudo-header form) is accepted and not; a wrong one of either form
+    /// is still dropped.
+    #[test]
+    fn rfc9568_message_only_checksum_is_accepted_and_marked() {
+        let mut tx = ctx();
+        let mut buf = [0u8; 1500];
+        let dst = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
+        let n = encode(&mut tx, 150, dst, &mut buf).expect("encode");
+        let meta = Received { len: n, src: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), dst: None, hop_limit: None, ifindex: None };
+        let mut rx = ctx();
+        let h = decode(&buf[..n], &meta, &mut rx).expect("pseudo-header form");
+        assert!(!h.message_only_checksum);
+        assert_eq!(h.priority, 150);
+
+        let ihl = usize::from(buf[0] & 0x0f) * 4;
+        let mut msg_only = buf;
+        msg_only[ihl + 6..ihl + 8].fill(0);
+        let c = internet_checksum(&msg_only[ihl..n]);
+        msg_only[ihl + 6..ihl + 8].copy_from_slice(&c.to_be_bytes());
+        let h = decode(&msg_only[..n], &meta, &mut rx).expect("message-only form");
+        assert!(h.message_only_checksum);
+
+        msg_only[ihl + 7] ^= 1;
+        assert_eq!(decode(&msg_only[..n], &meta, &mut rx).map(|_| ()), Err(Reject::Wire(wire::Error::BadChecksum)));
+    }
+}

@@ -25,6 +25,8 @@ pub struct Counters {
     pub rejected: u64,
     pub send_errors: u64,
     pub address_list_mismatch: u64,
+    /// Accepted v3 IPv4 adverts with RFC 9568's message-only checksum.
+    pub rfc9568_checksum: u64,
     pub garp_sent: u64,
     pub vip_errors: u64,
     /// Heap allocations made while handling packets, timers and tracking
@@ -268,6 +270,12 @@ impl Instance {
             }
             Ok(h) => {
                 self.counters.adverts_received += 1;
+                if h.message_only_checksum {
+                    self.counters.rfc9568_checksum += 1;
+                    if self.counters.rfc9568_checksum == 1 {
+                        log::info!("({}) {} sends RFC 9568 message-only checksums; accepted (we send RFC 5798's, as keepalived)", self.name, h.src);
+                    }
+                }
                 if !h.addresses_match && !self.skip_check_adv_addr {
                     self.counters.address_list_mismatch += 1;
                     if self.counters.address_list_mismatch == 1 {

@@ -25,7 +25,7 @@ enum DownArm {
     SkewOnly(Instant),
 }
 
-/// One VRRP instance's state machine (RFC 5798 §6 with keepalived's FAULT
+/// One VRRP instance's state machine (RFC 9568 §6 with keepalived's FAULT
 /// and STOP). Pure: no I/O, no clock.
 #[derive(Debug, Clone)]
 pub struct Fsm {
@@ -221,7 +221,7 @@ impl Fsm {
         if self.faulted {
             self.enter(State::Fault, from, out);
         } else if self.is_owner() {
-            // RFC 5798 §6.4.1 and keepalived: the owner does not wait.
+            // RFC 9568 §6.4.1 and keepalived: the owner does not wait.
             self.become_master(now, out);
         } else {
             // keepalived without a sync group: `state MASTER` below 255 also
@@ -400,9 +400,19 @@ impl Fsm {
         }
         // RFC 3768 §7.1: a v2 advert whose interval differs from ours MUST
         // be discarded; keepalived drops it (VRRP_PACKET_DROP) and logs.
+        // RFC 9568 §7.1: logged subject to rate-limiting (a peer sends one
+        // every interval, a flood many more): the first, then at each
+        // power of two of the count.
         if !adv.interval.is_v3() && adv.interval != self.cfg.advert_interval {
             self.stats.interval_mismatch += 1;
-            log::info!("vrrp: advert interval mismatch: ours {:?}, received {:?}", self.cfg.advert_interval, adv.interval);
+            if self.stats.interval_mismatch.is_power_of_two() {
+                log::info!(
+                    "vrrp: advert interval mismatch: ours {:?}, received {:?} ({} so far)",
+                    self.cfg.advert_interval,
+                    adv.interval,
+                    self.stats.interval_mismatch
+                );
+            }
             return;
         }
         if adv.priority == PRIORITY_STOP {
@@ -415,18 +425,20 @@ impl Fsm {
         }
     }
 
-    /// RFC 5798 §6.4.2 with keepalived's `preempt_delay` (`vrrp_state_backup`).
+    /// RFC 9568 §6.4.2 with keepalived's `preempt_delay` (`vrrp_state_backup`).
     fn backup_rx(&mut self, now: Instant, adv: Advert) {
         let ours = self.effective_priority;
         if adv.priority == PRIORITY_STOP {
-            // Take over after Skew_Time.
+            // RFC 9568 §6.4.2: Active_Down_Timer := Skew_Time.
             self.down_arm = Some(DownArm::SkewOnly(now));
             return;
         }
         let delaying = self.cfg.preempt_delay > Duration::ZERO && self.preempt_at.is_none_or(|t| t > now);
         if !self.cfg.preempt || adv.priority >= ours || delaying {
             if adv.interval.is_v3() {
-                // RFC 5798: Master_Adver_Interval := the advert's interval.
+                // RFC 9568 §6.4.2: Active_Adver_Interval := the advert's
+                // interval; Skew_Time and Active_Down_Interval follow from
+                // it when the timer is armed.
                 self.master_interval = adv.interval;
             }
             self.down_arm = Some(DownArm::Full(now));
@@ -444,7 +456,7 @@ impl Fsm {
         }
     }
 
-    /// RFC 5798 §6.4.3 as keepalived does it (`vrrp_state_master_rx`).
+    /// RFC 9568 §6.4.3 as keepalived does it (`vrrp_state_master_rx`).
     fn master_rx(&mut self, now: Instant, adv: Advert, out: &mut Actions) {
         let cmp = compare_addr(adv.src, self.cfg.primary_addr);
         let ours = self.effective_priority;
@@ -462,8 +474,9 @@ impl Fsm {
                 self.stats.own_address_conflict += 1;
                 log::warn!("vrrp: equal priority advert from our own address {}", adv.src);
             } else if ours == PRIORITY_OWNER {
-                // keepalived: two owners is a configuration error; it steps
-                // down to 254 so that the election can end.
+                // keepalived: two owners is a configuration error (RFC 9568
+                // §8.3.2, to be logged); it steps down to 254 so that the
+                // election can end, which logs once.
                 self.stats.owner_conflict += 1;
                 log::error!("vrrp: {} is also address owner; lowering our priority to 254", adv.src);
                 self.base_priority = PRIORITY_OWNER - 1;
@@ -472,8 +485,10 @@ impl Fsm {
         }
         let ours = self.effective_priority;
         if adv.priority < ours || (adv.priority == ours && cmp == Ordering::Less) {
-            // Lower priority: keepalived re-asserts at once (unless
-            // lower_prio_no_advert) and can refresh ARP caches.
+            // Lower priority: RFC 9568 §6.4.3 discards it and sends an
+            // advert at once (new in RFC 9568; keepalived already did,
+            // unless lower_prio_no_advert), and keepalived can refresh ARP
+            // caches.
             if !self.cfg.lower_prio_no_advert {
                 self.send_advert(now, out);
             }

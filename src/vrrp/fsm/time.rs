@@ -98,7 +98,7 @@ impl Seconds {
 }
 
 /// A VRRPv3 advert interval: centiseconds in a 12-bit wire field
-/// (RFC 5798 §5.2.7), so at most 4095 cs = 40.95 s.
+/// (RFC 9568 §5.2.7, Max Advertise Interval), so at most 4095 cs = 40.95 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct Centiseconds(u16);

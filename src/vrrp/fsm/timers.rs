@@ -17,8 +17,8 @@ pub const DEFAULT_DOWN_TIMER_ADVERTS: u8 = 3;
 ///
 /// - v2 (RFC 3768 §6.1): `(256 - Priority) / 256` seconds; the interval does
 ///   not enter.
-/// - v3 (RFC 5798 §6.1): `((256 - Priority) * Master_Adver_Interval) / 256`
-///   centiseconds.
+/// - v3 (RFC 9568 §6.1): `((256 - Priority) * Active_Adver_Interval) / 256`
+///   centiseconds (RFC 5798's Master_Adver_Interval).
 pub fn skew_time(master_interval: AdvertInterval, priority: u8) -> Duration {
     let weight = 256 - u64::from(priority); // 1..=256, never underflows
     match master_interval {
@@ -27,7 +27,9 @@ pub fn skew_time(master_interval: AdvertInterval, priority: u8) -> Duration {
     }
 }
 
-/// Master_Down_Interval = down_adverts * Master_Adver_Interval + Skew_Time.
+/// Master_Down_Interval (RFC 9568 §6.1: Active_Down_Interval) =
+/// down_adverts * Master_Adver_Interval + Skew_Time; the RFC's down_adverts
+/// is 3, keepalived's `down_timer_adverts` may change it.
 pub fn master_down_interval(master_interval: AdvertInterval, priority: u8, down_adverts: u8) -> Duration {
     master_interval
         .to_duration()

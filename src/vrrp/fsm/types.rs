@@ -5,7 +5,7 @@ use core::net::IpAddr;
 use super::time::{AdvertInterval, Duration};
 use super::timers::DEFAULT_DOWN_TIMER_ADVERTS;
 
-/// Priority of the address owner (RFC 5798 §5.2.4).
+/// Priority of the address owner (RFC 9568 §5.2.4).
 pub const PRIORITY_OWNER: u8 = 255;
 /// Priority a master sends when it stops being master.
 pub const PRIORITY_STOP: u8 = 0;
@@ -16,7 +16,8 @@ pub const PRIORITY_STOP: u8 = 0;
 /// counted in `Stats::actions_dropped`, never a panic.
 pub const MAX_ACTIONS: usize = 8;
 
-/// The states: RFC 5798 §6.4 plus keepalived's FAULT and STOP.
+/// The states: RFC 9568 §6.4 (Master is its Active) plus keepalived's FAULT
+/// and STOP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum State {
     Initialize,

@@ -1,4 +1,4 @@
-//! VRRP v2 (RFC 3768) and v3 (RFC 5798) adverts on the wire, IPv4 and IPv6.
+//! VRRP v2 (RFC 3768) and v3 (RFC 9568, which obsoletes RFC 5798) adverts on the wire, IPv4 and IPv6.
 //!
 //! Built as smoltcp's `wire/`: zero-copy views (`Packet<T: AsRef<[u8]>>`) with field offset
 //! constants, `new_checked` = `new_unchecked` + `check_len`, setters only on `AsMut<[u8]>`, and a
