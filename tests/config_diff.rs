@@ -85,6 +85,12 @@ const KNOWN: &[Known] = &[
         "tracked interface with a weight on an address owner (MASTER without priority = 255): reported by keepalived",
     ),
     open(
+        "tracking-weights-address-owner",
+        VigilLaxer,
+        "due to address_owner",
+        "a weight on a tracked file or script of an address owner (priority 255) is ignored, and reported, by keepalived",
+    ),
+    open(
         "sync-group-weights",
         VigilLaxer,
         "due to SYNC group",
@@ -125,6 +131,18 @@ const KNOWN: &[Known] = &[
         VigilLaxer,
         "has port specified - port will be ignored",
         "a port on a real server or sorry server of a fwmark group (or a group's sorry server): keepalived reports it is ignored",
+    ),
+    open(
+        "fwmark-dr-sorry-port",
+        VigilLaxer,
+        "sorry server has port specified - clearing",
+        "a port on the sorry server of a `virtual_server fwmark` with DR/TUN: keepalived reports and clears it (vigil does so for real servers only)",
+    ),
+    open(
+        "sorry_server_lvs_method-order",
+        VigilLaxer,
+        "sorry_server forwarding used without sorry_server",
+        "sorry_server_lvs_method before (or without) sorry_server: reported by keepalived",
     ),
     open(
         "dr-tun-ports-mismatch",
