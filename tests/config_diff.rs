@@ -407,6 +407,7 @@ fn config_diff_verdicts_match_keepalived() {
     for (i, why) in &tally.vigil_broken {
         report += &format!("\n==== file {i}: vigil -t broken: {why}\n{}", indent(&texts[*i]));
     }
+    say(&tally.count_mismatch_summary(if count == DEFAULT_COUNT { 5 } else { 12 }));
     if !grouped.is_empty() {
         say(&table);
     }

@@ -141,6 +141,7 @@ pub struct VsSpec {
     /// `protocol` line (None: left out).
     pub protocol: Option<&'static str>,
     pub lb_algo: &'static str,
+    pub delay_loop: u32,
 }
 
 impl VsSpec {
@@ -185,7 +186,7 @@ impl VsSpec {
             }
             _ => format!("10.1.{}.1 {}", self.n, Self::PORT),
         };
-        let _ = writeln!(out, "virtual_server {head} {{\n    delay_loop 6\n    lb_algo {}\n    lb_kind {}", self.lb_algo, self.lb_kind);
+        let _ = writeln!(out, "virtual_server {head} {{\n    delay_loop {}\n    lb_algo {}\n    lb_kind {}", self.delay_loop, self.lb_algo, self.lb_kind);
         if let Some(p) = self.protocol {
             let _ = writeln!(out, "    protocol {p}");
         }
@@ -345,7 +346,7 @@ fn random_vs(n: u32, rng: &mut Rng, tree: &ScriptTree, track_files: &[String], a
     if let Some(s) = sorry {
         axes.push(format!("sorry:{s}"));
     }
-    let spec = VsSpec { n, kind, lb_kind, rs_port, inhibit, sorry, real, extra, after_sorry, protocol, lb_algo };
+    let spec = VsSpec { n, kind, lb_kind, rs_port, inhibit, sorry, real, extra, after_sorry, protocol, lb_algo, delay_loop: 6 };
     // inhibit_on_failure on a real server instead of the service, now and then.
     (spec, members)
 }
@@ -547,6 +548,7 @@ pub fn lvs_cover(first: u32, down: &dyn Fn(u32) -> (String, u16)) -> (String, Ve
         after_sorry: vec![],
         protocol: (kind != "fwmark").then_some("TCP"),
         lb_algo: "wrr",
+        delay_loop: 1,
     };
     for kind in VS_KINDS {
         for lb_kind in LB_KINDS {

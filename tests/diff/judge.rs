@@ -318,6 +318,10 @@ pub struct Tally {
     pub classes: BTreeMap<Class, Vec<usize>>,
     /// (keepalived's exit, vigil's exit) -> how many files.
     pub exit_codes: BTreeMap<(String, String), usize>,
+    /// Files both call invalid with a different number of problem lines: how often each
+    /// (normalized) line of each side occurs in them.
+    pub count_mismatch_ka: BTreeMap<String, usize>,
+    pub count_mismatch_vigil: BTreeMap<String, usize>,
 }
 
 impl Tally {
@@ -335,6 +339,12 @@ impl Tally {
                         t.same_count += 1;
                     } else {
                         t.diff_count += 1;
+                        for m in judge.ka_messages(o) {
+                            *t.count_mismatch_ka.entry(m).or_default() += 1;
+                        }
+                        for m in judge.vigil_messages(o) {
+                            *t.count_mismatch_vigil.entry(m).or_default() += 1;
+                        }
                     }
                 }
                 Compared::Disagree(d) => {
@@ -366,5 +376,21 @@ impl Tally {
         let codes: Vec<String> = self.exit_codes.iter().map(|((k, v), n)| format!("({k}, {v}) x{n}")).collect();
         s += &codes.join(", ");
         s
+    }
+
+    /// The `n` most frequent problem lines of each side in files both call invalid with a
+    /// different number of lines.
+    pub fn count_mismatch_summary(&self, n: usize) -> String {
+        let top = |m: &BTreeMap<String, usize>| {
+            let mut v: Vec<(&String, &usize)> = m.iter().collect();
+            v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            v.iter().take(n).map(|(l, c)| format!("  {c:5}  {l}\n")).collect::<String>()
+        };
+        format!(
+            "both invalid, different number of problem lines ({} files): most frequent lines\n keepalived:\n{} vigil:\n{}",
+            self.diff_count,
+            top(&self.count_mismatch_ka),
+            top(&self.count_mismatch_vigil)
+        )
     }
 }
