@@ -151,6 +151,12 @@ const KNOWN: &[Known] = &[
         "DR/TUN (also by per-real-server lvs_method or sorry_server_lvs_method) need the real/sorry server's port to equal the service's: keepalived reports and resets it",
     ),
     open(
+        "rs-lvs_method-ignored",
+        VigilStricter,
+        "ports don't match - resetting",
+        "a real server with its own `lvs_method NAT` under a DR/TUN service may have another port; vigil judges it by the service's lb_kind (and programs it so: see KNOWN_TABLE_DIFFERENCES in tests/lvs_guest.rs)",
+    ),
+    open(
         "fwmark-group-protocol",
         VigilLaxer,
         "protocol specified for fwmark - protocol will be ignored",
@@ -424,7 +430,7 @@ fn config_diff_verdicts_match_keepalived() {
     assert!(tally.vigil_broken.is_empty(), "vigil -t crashed, hung or used an unknown exit code on {} files", tally.vigil_broken.len());
     assert!(tally.compared * 10 >= texts.len() * 9, "keepalived gave a verdict on only {} of {} files", tally.compared, texts.len());
     // A generator that only makes broken files would compare nothing of interest.
-    assert!(tally.agree_valid * 5 >= tally.compared, "fewer than 20 % of the files are valid under both: {}", tally.summary());
+    assert!(tally.agree_valid * 10 >= tally.compared, "fewer than 10 % of the files are valid under both: {}", tally.summary());
     assert_eq!(unknown, 0, "{unknown} files disagree in ways that are not known differences (see above):{table}");
 }
 
