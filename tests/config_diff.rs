@@ -211,6 +211,9 @@ const REQUIRED_AXES: &[&str] = &[
     "script:bin-symlink",
     "script:tree-link",
     "script:tree-open-dir",
+    "script:tree-file-symlink",
+    "script:tree-link-to-open-dir",
+    "script:tree-symlink-in-open-dir",
 ];
 
 fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {

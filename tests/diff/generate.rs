@@ -75,6 +75,12 @@ impl ScriptTree {
         }
         std::fs::write(r.join("state"), "0\n")?;
         std::os::unix::fs::symlink(r.join("real"), r.join("link"))?;
+        // A link to a secure script, a link to the insecure directory, and a link to a secure
+        // script that lives in the insecure directory: keepalived resolves the path
+        // (realpath) before it checks who may write each component.
+        std::os::unix::fs::symlink("check.sh", r.join("real/alias.sh"))?;
+        std::os::unix::fs::symlink(r.join("open"), r.join("linkopen"))?;
+        std::os::unix::fs::symlink(r.join("real/check.sh"), r.join("open/alias.sh"))?;
         Ok(tree)
     }
 
@@ -97,7 +103,7 @@ pub struct Case {
 
 /// Where a script lives, as its own axis value.
 fn script(rng: &mut Rng, tree: &ScriptTree, axes: &mut Vec<String>) -> String {
-    let (tag, path) = match rng.below(20) {
+    let (tag, path) = match rng.below(23) {
         0..=3 => ("bin-symlink", "/bin/true".to_string()),
         4..=5 => ("bin-symlink-args", "\"/bin/sh -c true\"".to_string()),
         6..=7 => ("usr-bin", "/usr/bin/true".to_string()),
@@ -106,6 +112,9 @@ fn script(rng: &mut Rng, tree: &ScriptTree, axes: &mut Vec<String>) -> String {
         14..=15 => ("tree-real", tree.path("real/check.sh")),
         16 => ("tree-open-dir", tree.path("open/check.sh")),
         17 => ("tree-noexec", tree.path("real/noexec.sh")),
+        18 => ("tree-file-symlink", tree.path("link/alias.sh")),
+        19 => ("tree-link-to-open-dir", tree.path("linkopen/check.sh")),
+        20 => ("tree-symlink-in-open-dir", tree.path("open/alias.sh")),
         _ => ("missing", "/nonexistent/check.sh".to_string()),
     };
     axes.push(format!("script:{tag}"));
