@@ -103,6 +103,18 @@ const KNOWN: &[Known] = &[
         "the same interface tracked by an instance and by its sync group: reported by keepalived",
     ),
     open(
+        "strict-master-not-owner",
+        VigilLaxer,
+        "State MASTER must match being address owner",
+        "under vrrp_strict, state MASTER with a priority below 255 is reported by keepalived",
+    ),
+    open(
+        "preempt_delay-master",
+        VigilLaxer,
+        "preempt delay will not work with initial state MASTER",
+        "preempt_delay on an instance with state MASTER: keepalived reports and clears it",
+    ),
+    open(
         "unicast-vmac-xmit-base",
         VigilLaxer,
         "unicast with use_vmac requires vmac_xmit_base",

@@ -382,6 +382,11 @@ pub fn generate(seed: u64, index: u64, tree: &ScriptTree) -> Case {
             axes.push("no_script_user".into());
         }
     }
+    let strict = rng.chance(5);
+    if strict {
+        c += "    vrrp_strict\n";
+        axes.push("vrrp_strict".into());
+    }
     let global_v3 = rng.chance(15);
     if global_v3 {
         c += "    vrrp_version 3\n";
@@ -469,6 +474,14 @@ pub fn generate(seed: u64, index: u64, tree: &ScriptTree) -> Case {
         if !master && rng.chance(20) {
             c += "    nopreempt\n";
         }
+        if rng.chance(10) {
+            axes.push("preempt_delay".into());
+            c += "    preempt_delay 5\n";
+        }
+        if rng.chance(10) {
+            axes.push("garp".into());
+            c += "    garp_master_delay 2\n    garp_master_refresh 60\n";
+        }
         if rng.chance(30) {
             axes.push("unicast".into());
             c += &format!("    unicast_src_ip 192.168.{k}.1\n    unicast_peer {{\n        192.168.{k}.2\n    }}\n");
@@ -484,7 +497,15 @@ pub fn generate(seed: u64, index: u64, tree: &ScriptTree) -> Case {
         if rng.chance(20) {
             c += &format!("        10.200.{k}.2/24 dev eth3\n");
         }
+        if v3 && rng.chance(15) {
+            axes.push("vip:ipv6".into());
+            c += &format!("        2001:db8:{k}::1/64\n");
+        }
         c += "    }\n";
+        if rng.chance(10) {
+            axes.push("virtual_routes".into());
+            c += &format!("    virtual_routes {{\n        10.201.{k}.0/24 via 10.200.{k}.254 dev {iface}\n    }}\n");
+        }
         if rng.chance(30) {
             axes.push("track_interface".into());
             c += &format!("    track_interface {{\n        eth{}{}\n    }}\n", 1 + rng.below(3), if rng.chance(50) { " weight -10" } else { "" });
