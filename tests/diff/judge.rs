@@ -242,8 +242,9 @@ impl Judge {
 
     /// Shrinks `text` by deleting lines and whole blocks while it still disagrees in the
     /// same direction as `class`, with problems among `class`'s (so that shrinking cannot
-    /// wander off to a disagreement the deletions made); at most `budget` judgements.
-    pub fn minimize(&self, text: &str, class: &Class, budget: usize) -> String {
+    /// wander off to a disagreement the deletions made), and, when `keep` is not empty, with
+    /// at least one of `keep`'s problems; at most `budget` judgements.
+    pub fn minimize(&self, text: &str, class: &Class, keep: &[String], budget: usize) -> String {
         let mut lines: Vec<String> = text.lines().map(String::from).collect();
         let mut spent = 0;
         let mut changed = true;
@@ -262,8 +263,10 @@ impl Judge {
                 let trial_text = trial.join("\n") + "\n";
                 spent += 1;
                 let o = self.judge(&trial_text);
-                let same = o.compare() == Compared::Disagree(class.direction)
-                    && self.class(&o, class.direction).messages.iter().all(|m| class.messages.contains(m));
+                let same = o.compare() == Compared::Disagree(class.direction) && {
+                    let now = self.class(&o, class.direction).messages;
+                    now.iter().all(|m| class.messages.contains(m)) && (keep.is_empty() || now.iter().any(|m| keep.contains(m)))
+                };
                 if same {
                     lines = trial;
                     changed = true;
