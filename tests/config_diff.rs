@@ -31,8 +31,9 @@ mod diff;
 
 use common::ka::skip_or_fail;
 use diff::generate::{self as cases, ScriptTree};
-use diff::judge::{Class, Compared, Direction, Judge, Outcome, Tally};
-use std::collections::{BTreeMap, BTreeSet};
+use diff::judge::{Class, Direction, Judge, Tally};
+use diff::report::{Report, report};
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::time::Instant;
 
@@ -259,43 +260,6 @@ fn is_known(c: &Class) -> bool {
     c.messages.iter().all(|m| known_for(c.direction, m).is_some())
 }
 
-/// The files of one class after shrinking.
-struct Group {
-    members: Vec<usize>,
-    /// The classes (before shrinking) merged here.
-    pre: Vec<Class>,
-    /// The smallest shrunk example, how it was judged, and the file it came from.
-    example: Option<(String, Outcome, usize)>,
-}
-
-/// Shrinks each (text, class) on `threads` threads (or not, when `shrink` is false);
-/// each example with its outcome.
-fn shrink_all(judge: &Judge, items: &[(String, Class)], shrink: bool, threads: usize) -> Vec<(String, Outcome)> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let out: Vec<std::sync::Mutex<Option<(String, Outcome)>>> = items.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..threads.max(1) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((text, class)) = items.get(i) else { break };
-                    // A class that is not known keeps one of its unknown problems while it shrinks.
-                    let keep: Vec<String> =
-                        class.messages.iter().filter(|m| known_for(class.direction, m).is_none()).cloned().collect();
-                    let t = if shrink { judge.minimize(text, class, &keep, 300) } else { text.clone() };
-                    let o = judge.judge(&t);
-                    *out[i].lock().unwrap() = Some((t, o));
-                }
-            });
-        }
-    });
-    out.into_iter().map(|m| m.into_inner().unwrap().expect("shrunk")).collect()
-}
-
-fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("    | {l}\n")).collect()
-}
-
 #[test]
 fn config_diff_generator_is_deterministic() {
     let tree = ScriptTree::create("det").expect("script tree");
@@ -376,81 +340,22 @@ fn config_diff_verdicts_match_keepalived() {
     // Files whose disagreement is not (entirely) a known difference.
     let unknown: usize =
         tally.classes.iter().filter(|(c, _)| !is_known(c)).map(|(_, m)| m.len()).sum();
-    // Each class's smallest file, shrunk while it disagrees the same way (in parallel), then
-    // classes regrouped by what their shrunk file says: a file with two problems falls
-    // under the class of one of them.
     let shrink = minimize && (unknown > 0 || count != DEFAULT_COUNT);
-    let reps: Vec<(&Class, &Vec<usize>, usize)> = tally
-        .classes
-        .iter()
-        .map(|(c, m)| (c, m, *m.iter().min_by_key(|&&i| texts[i].len()).unwrap()))
-        .collect();
-    let examples = shrink_all(&judge, &reps.iter().map(|(c, _, i)| (texts[*i].clone(), (*c).clone())).collect::<Vec<_>>(), shrink, threads);
-    let mut grouped: BTreeMap<Class, Group> = BTreeMap::new();
-    for ((class, members, smallest), (example, outcome)) in reps.iter().zip(examples) {
-        let final_class = match outcome.compare() {
-            Compared::Disagree(d) => judge.class(&outcome, d),
-            _ => (*class).clone(),
-        };
-        let g = grouped.entry(final_class).or_insert_with(|| Group { members: Vec::new(), pre: Vec::new(), example: None });
-        g.members.extend(members.iter().copied());
-        g.pre.push((*class).clone());
-        let smaller = g.example.as_ref().is_none_or(|(e, _, _)| example.len() < e.len());
-        if smaller {
-            g.example = Some((example, outcome, *smallest));
-        }
-    }
     // Problem lines no known difference names (a class made of several lines may shrink into
     // known classes and still hold one).
     for (class, members) in tally.classes.iter().filter(|(c, _)| !is_known(c)) {
         let lines: Vec<&String> = class.messages.iter().filter(|m| known_for(class.direction, m).is_none()).collect();
-        say(&format!("config_diff: not a known difference ({}, {} files, e.g. file {}): {lines:?}", class.direction.describe(), members.len(), members[0]));
+        say(&format!(
+            "config_diff: not a known difference ({}, {} files, e.g. file {}): {lines:?}",
+            class.direction.describe(),
+            members.len(),
+            members[0]
+        ));
     }
-    let mut table = String::from("\n| class (after shrinking) | files | known difference |\n|---|---:|---|\n");
-    let mut report = String::new();
-    for (class, g) in &grouped {
-        let names: BTreeSet<&str> = class.messages.iter().filter_map(|m| known_for(class.direction, m)).map(|k| k.name).collect();
-        let k = if is_known(class) { names.iter().copied().collect::<Vec<_>>().join(", ") } else { "NO".to_string() };
-        let reasons: BTreeSet<String> = class
-            .messages
-            .iter()
-            .filter_map(|m| known_for(class.direction, m))
-            .map(|k| format!("{}: {}", k.name, k.reason))
-            .collect();
-        table += &format!("| {class} | {} | {k} |\n", g.members.len());
-        let mut common: Option<BTreeSet<&String>> = None;
-        for &i in &g.members {
-            let s: BTreeSet<&String> = axes[i].iter().collect();
-            common = Some(match common {
-                None => s,
-                Some(c) => c.intersection(&s).copied().collect(),
-            });
-        }
-        let (example, o, smallest) = g.example.as_ref().unwrap();
-        let (kc, vc) = o.exit_codes();
-        report += &format!(
-            "\n==== {class}\n  {} files; known: {k} {reasons:?}; axes all of them share: {:?}\n  classes before shrinking: {}\n  \
-             config (from file {smallest}{}):\n{}  keepalived -t (exit {kc}):\n{}  vigil -t (exit {vc}):\n{}",
-            g.members.len(),
-            common.unwrap_or_default(),
-            g.pre.len(),
-            if shrink { ", shrunk" } else { "" },
-            indent(example),
-            indent(&o.ka.stderr),
-            indent(&o.vigil.stderr),
-        );
-        if o.compare() != Compared::Disagree(class.direction) {
-            report += "  (this example did not disagree when judged again: flaky?)\n";
-        }
-    }
-    for (i, why) in &tally.not_compared {
-        report += &format!("\n==== file {i}: keepalived gave no verdict ({why}); not compared\n{}", indent(&texts[*i]));
-    }
-    for (i, why) in &tally.vigil_broken {
-        report += &format!("\n==== file {i}: vigil -t broken: {why}\n{}", indent(&texts[*i]));
-    }
+    let lookup = |d: Direction, m: &str| known_for(d, m).map(|k| (k.name, k.reason));
+    let Report { table, details } = report(&judge, &tally, &texts, &axes, shrink, threads, &lookup);
     say(&tally.count_mismatch_summary(if count == DEFAULT_COUNT { 5 } else { 12 }));
-    if !grouped.is_empty() {
+    if !tally.classes.is_empty() {
         say(&table);
     }
     let seen: BTreeSet<&str> = tally
@@ -460,7 +365,7 @@ fn config_diff_verdicts_match_keepalived() {
         .collect();
     let unseen: Vec<&str> = KNOWN.iter().map(|k| k.name).filter(|n| !seen.contains(n)).collect();
     say(&format!("config_diff: known differences not seen in this run: {unseen:?}"));
-    say(&report);
+    say(&details);
     say(&format!("config_diff: done in {:.1} s", started.elapsed().as_secs_f64()));
 
     assert!(tally.vigil_broken.is_empty(), "vigil -t crashed, hung or used an unknown exit code on {} files", tally.vigil_broken.len());

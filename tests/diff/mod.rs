@@ -1,4 +1,6 @@
 //! The differential harness: a generator of configurations over the model's axes
-//! ([`generate`]) and the judge that runs keepalived -t and vigil -t on each ([`judge`]).
+//! ([`generate`]), the judge that runs keepalived -t and vigil -t on each ([`judge`]), and
+//! the report of what a run found ([`report`]).
 pub mod generate;
 pub mod judge;
+pub mod report;
