@@ -1,10 +1,10 @@
 //! Differential test of the `-t` verdict: configurations generated over the model's axes
-//! (tests/diff/generate.rs: virtual server by address / fwmark / group, NAT / DR / TUN and
-//! per-real-server lvs_method, real-server port absent / equal / different,
-//! inhibit_on_failure, sorry servers, every checker kind, VRRP v2 / v3, unicast, use_vmac,
-//! every kind of tracking, sync groups, scripts through symlinked directories with and
-//! without enable_script_security), each judged by Debian's `keepalived -t` and by
-//! `vigil -t`, as processes, in one network namespace with eth0..eth3.
+//! (tests/diff/generate.rs and tests/diff/lvs.rs: virtual server by address / fwmark /
+//! group, NAT / DR / TUN and per-real-server lvs_method, real-server port absent / equal /
+//! different, inhibit_on_failure, sorry servers, every checker kind, VRRP v2 / v3, unicast,
+//! use_vmac, vrrp_strict, every kind of tracking, sync groups, scripts through symlinked
+//! directories with and without enable_script_security), each judged by Debian's
+//! `keepalived -t` and by `vigil -t`, as processes, in one network namespace with eth0..eth3.
 //!
 //! The verdicts (valid / invalid) must agree, except for the named differences in
 //! [`KNOWN`]; messages of a disagreement are printed side by side, with the disagreement
@@ -318,7 +318,7 @@ fn config_diff_verdicts_match_keepalived() {
         axes.push(c.axes);
     }
     // The LVS covering sample of tests/lvs_guest.rs, judged by -t as well.
-    let (cover, _) = cases::lvs_cover(0, &|n| (format!("10.3.{n}.1"), 9));
+    let (cover, _) = diff::lvs::lvs_cover(0, &|n| (format!("10.3.{n}.1"), 9));
     texts.push(format!("global_defs {{\n    router_id cover\n}}\n{cover}"));
     axes.push(vec!["lvs_cover".into()]);
     if seed == DEFAULT_SEED && count >= DEFAULT_COUNT {

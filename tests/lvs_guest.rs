@@ -35,7 +35,7 @@
 //!    before the start is gone once the daemon's own is in; one added while it runs goes with
 //!    the whole table at a clean stop; the table and timeouts are the same under both.
 //!
-//! 7. (after 6) Every LVS axis: the covering sample of tests/diff/generate.rs (also judged by
+//! 7. (after 6) Every LVS axis: the covering sample of tests/diff/lvs.rs (also judged by
 //!    `-t` in tests/config_diff.rs) - virtual server by address / fwmark / group x NAT / DR /
 //!    TUN x real-server port absent / equal / different, inhibit_on_failure, a lost quorum with
 //!    a sorry server with a port, without one and equal to a real server, per-real-server
@@ -53,10 +53,10 @@
 //! one). The console transcript goes to target/lvs_guest.log.
 
 mod guest;
-#[path = "diff/generate.rs"]
-mod cover_gen;
+#[path = "diff/lvs.rs"]
+mod cover_lvs;
 
-use cover_gen::VsSpec;
+use cover_lvs::VsSpec;
 use guest::{HostListener, Node, NodeOpts, PROMPT, ShOut, missing_prerequisite, say};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -338,14 +338,14 @@ fn none_config() -> String {
 /// Port of the covering sample's checked real servers: nothing listens there, so each is down.
 const COVER_DOWN_PORT: u16 = 8109;
 
-/// The LVS covering sample of tests/diff/generate.rs (also judged by `-t` in
+/// The LVS covering sample of tests/diff/lvs.rs (also judged by `-t` in
 /// tests/config_diff.rs): virtual server by address / fwmark / group (an address and a
 /// fwmark) x NAT / DR / TUN x real-server port absent / equal / different, inhibit_on_failure,
 /// a lost quorum with a sorry server with a port, without, and equal to a real server, and
 /// per-real-server lvs_method. Each service has an unchecked real server (10.2.N.1) and a
 /// checked one that is down (10.2.N.2).
 fn cover_config() -> (String, Vec<VsSpec>) {
-    let (text, specs) = cover_gen::lvs_cover(0, &|_| (HOST.to_string(), COVER_DOWN_PORT));
+    let (text, specs) = cover_lvs::lvs_cover(0, &|_| (HOST.to_string(), COVER_DOWN_PORT));
     (format!("global_defs {{\n    router_id lvs_cover\n}}\n{text}"), specs)
 }
 
@@ -845,7 +845,7 @@ fn lvs_guest_ipvs_checks_reload_and_keepalived_equivalence() {
     say(&format!("{TEST}: -I: both leave their {} table lines and timeouts {:?}", vi.left.lines().count(), vi.timeouts_after));
     say(&format!("{TEST}: equivalence, flush and -I runs took {:.1} s", t_equiv.elapsed().as_secs_f64()));
 
-    // 7. Every LVS axis (the covering sample of tests/diff/generate.rs), under both daemons:
+    // 7. Every LVS axis (the covering sample of tests/diff/lvs.rs), under both daemons:
     // the same table, line for line, except for deliberate differences.
     let t_cover = Instant::now();
     let (_, specs) = cover_config();
@@ -994,9 +994,9 @@ fn parse_ipvsadm_reads_services_and_destinations() {
 #[test]
 fn covering_sample_spans_every_lvs_axis_and_tables_compare_line_for_line() {
     let (text, specs) = cover_config();
-    for kind in cover_gen::VS_KINDS {
-        for lb_kind in cover_gen::LB_KINDS {
-            for port in cover_gen::RS_PORTS {
+    for kind in cover_lvs::VS_KINDS {
+        for lb_kind in cover_lvs::LB_KINDS {
+            for port in cover_lvs::RS_PORTS {
                 assert!(
                     specs.iter().any(|s| (s.kind, s.lb_kind, s.rs_port) == (kind, lb_kind, port) && !s.inhibit && s.sorry.is_none()),
                     "{kind} {lb_kind} {port} missing"
