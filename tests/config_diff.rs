@@ -329,6 +329,22 @@ fn config_diff_verdicts_match_keepalived() {
 
     let outcomes = judge.judge_all(&texts, threads);
     let tally = Tally::of(&judge, &outcomes);
+    // The two combinations that once slipped must be in the sample and judged valid by
+    // keepalived (so that the verdicts above compare them): a script under the symlinked
+    // /bin with enable_script_security, and a fwmark service with NAT whose real servers
+    // have ports.
+    if seed == DEFAULT_SEED && count >= DEFAULT_COUNT {
+        let ka_valid_with = |want: &[&str]| {
+            (0..count).filter(|&i| want.iter().all(|w| axes[i].iter().any(|a| a == w)) && outcomes[i].ka_valid() == Ok(true)).count()
+        };
+        let bin = ka_valid_with(&["enable_script_security", "script:bin-symlink"]);
+        let fwmark_nat = ka_valid_with(&["vs:fwmark", "lb_kind:NAT", "rs_port:different"]);
+        say(&format!(
+            "config_diff: files keepalived calls valid: {bin} with a /bin script under enable_script_security, \
+             {fwmark_nat} with a fwmark NAT service whose real servers have another port"
+        ));
+        assert!(bin > 0 && fwmark_nat > 0, "the sample lacks a valid file for a combination that once slipped");
+    }
     let judged_in = started.elapsed();
     say(&format!(
         "config_diff: seed {seed}, {} files ({count} generated + the LVS covering sample), judged in {:.1} s on {threads} threads\n{}",
