@@ -39,8 +39,9 @@
 //!    `-t` in tests/config_diff.rs) - virtual server by address / fwmark / group x NAT / DR /
 //!    TUN x real-server port absent / equal / different, inhibit_on_failure, a lost quorum with
 //!    a sorry server with a port, without one and equal to a real server, per-real-server
-//!    lvs_method; 42 services, each with a real server up and one down - under keepalived and
-//!    then vigil: `ipvsadm -Sn` compared line for line (fwmark+NAT, fwmark+DR and group+NAT
+//!    lvs_method, groups of addresses only / of a range without real-server ports; 48
+//!    services, each with a real server up and one down - under keepalived and then vigil:
+//!    `ipvsadm -Sn` compared line for line (fwmark+NAT, fwmark+DR and group+NAT
 //!    real servers with and without ports printed side by side). Lines may differ only in the
 //!    named ways of KNOWN_TABLE_DIFFERENCES (open vigil bugs; VIGIL_DIFF_STRICT=1 refuses
 //!    them), and vigil must leave nothing behind at a clean stop.
@@ -342,7 +343,8 @@ const COVER_DOWN_PORT: u16 = 8109;
 /// tests/config_diff.rs): virtual server by address / fwmark / group (an address and a
 /// fwmark) x NAT / DR / TUN x real-server port absent / equal / different, inhibit_on_failure,
 /// a lost quorum with a sorry server with a port, without, and equal to a real server, and
-/// per-real-server lvs_method. Each service has an unchecked real server (10.2.N.1) and a
+/// per-real-server lvs_method, and groups of addresses only / of a range whose real servers
+/// have no port. Each service has an unchecked real server (10.2.N.1) and a
 /// checked one that is down (10.2.N.2).
 fn cover_config() -> (String, Vec<VsSpec>) {
     let (text, specs) = cover_lvs::lvs_cover(0, &|_| (HOST.to_string(), COVER_DOWN_PORT));
@@ -376,7 +378,9 @@ const KNOWN_TABLE_DIFFERENCES: &[(&str, &str)] = &[
     ),
     (
         "nat-no-port-takes-service-port",
-        "NAT, a real server of a virtual_server_group or a sorry server without a port: keepalived programs 0, vigil the service's port",
+        "NAT, a real server of a virtual_server_group (mixed, addresses, range) or a sorry server without a port: keepalived \
+         programs 0, vigil the service's port (with DR/TUN both program the member's port, whatever the README's \
+         deliberate difference says)",
     ),
     ("rs-lvs_method-ignored", "a real server's own lvs_method (NAT under a DR service): keepalived programs -m, vigil the service's -g"),
 ];
@@ -872,11 +876,12 @@ fn lvs_guest_ipvs_checks_reload_and_keepalived_equivalence() {
     // programmed), shown side by side.
     let base = specs.iter().filter(|s| s.sorry.is_none() && !s.inhibit && s.real.iter().all(|r| r.1.is_none()));
     for s in base.filter(|s| matches!((s.kind, s.lb_kind), ("fwmark", "NAT" | "DR") | ("group", "NAT"))) {
-        let svc = if s.kind == "fwmark" { format!("-a -f {} ", s.fwmark()) } else { format!("-a -t 10.1.{}.1:80 ", s.n) };
+        let svc = if s.kind == "fwmark" { format!("-a -f {} ", s.fwmark()) } else { format!("-a -t {}:80 ", s.address()) };
         let up = format!("{svc}-r 10.2.{}.1:", s.n);
         let pick = |t: &str| t.lines().find(|l| l.starts_with(&up)).map(str::to_owned);
         let (k, v) = (pick(&kc.table), pick(&vc.table));
-        say(&format!("{TEST}: {}+{} real-server port {}: keepalived {k:?}, vigil {v:?}", s.kind, s.lb_kind, s.rs_port));
+        let group = if s.kind == "group" { format!(" ({})", s.members) } else { String::new() };
+        say(&format!("{TEST}: {}{group}+{} real-server port {}: keepalived {k:?}, vigil {v:?}", s.kind, s.lb_kind, s.rs_port));
         if k.is_none() || v.is_none() {
             node.fail(&format!("{}+{} port {}: no {up:?} line in a table:\n---- keepalived ----\n{}---- vigil ----\n{}", s.kind, s.lb_kind, s.rs_port, kc.table, vc.table));
         }

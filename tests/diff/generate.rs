@@ -163,7 +163,7 @@ fn checker(kind: &str, rng: &mut Rng, tree: &ScriptTree, port: Option<u16>, trac
 }
 
 /// A random virtual server.
-fn random_vs(n: u32, rng: &mut Rng, tree: &ScriptTree, track_files: &[String], axes: &mut Vec<String>) -> (VsSpec, &'static str) {
+fn random_vs(n: u32, rng: &mut Rng, tree: &ScriptTree, track_files: &[String], axes: &mut Vec<String>) -> VsSpec {
     let kind = *rng.pick(&VS_KINDS);
     let lb_kind = *rng.pick(&LB_KINDS);
     let rs_port = *rng.pick(&RS_PORTS);
@@ -241,9 +241,8 @@ fn random_vs(n: u32, rng: &mut Rng, tree: &ScriptTree, track_files: &[String], a
     if let Some(s) = sorry {
         axes.push(format!("sorry:{s}"));
     }
-    let spec = VsSpec { n, kind, lb_kind, rs_port, inhibit, sorry, real, extra, after_sorry, protocol, lb_algo, delay_loop: 6 };
-    // inhibit_on_failure on a real server instead of the service, now and then.
-    (spec, members)
+    let spec = VsSpec { n, kind, members, lb_kind, rs_port, inhibit, sorry, real, extra, after_sorry, protocol, lb_algo, delay_loop: 6 };
+    spec
 }
 
 /// A random configuration: global_defs, tracking objects, 0-3 VRRP instances (maybe a sync
@@ -432,8 +431,7 @@ pub fn generate(seed: u64, index: u64, tree: &ScriptTree) -> Case {
 
     // Virtual servers.
     for n in 0..n_vs {
-        let (spec, members) = random_vs(n as u32, &mut rng, tree, &files, &mut axes);
-        spec.emit(members, &mut c);
+        random_vs(n as u32, &mut rng, tree, &files, &mut axes).emit(&mut c);
     }
     axes.sort();
     axes.dedup();

@@ -18,6 +18,8 @@ pub struct VsSpec {
     /// Index: addresses and fwmarks derive from it.
     pub n: u32,
     pub kind: &'static str,
+    /// A group's members: "addresses", "range", "fwmark" or "mixed" (an address and a fwmark).
+    pub members: &'static str,
     pub lb_kind: &'static str,
     pub rs_port: &'static str,
     pub inhibit: bool,
@@ -52,14 +54,20 @@ impl VsSpec {
         100 + self.n
     }
 
+    /// The service's (first) address: 10.1.N.1, or 10.1.N.10 for a group of a range.
+    pub fn address(&self) -> String {
+        let host = if self.kind == "group" && self.members == "range" { 10 } else { 1 };
+        format!("10.1.{}.{host}", self.n)
+    }
+
     /// `virtual_server_group` block (for kind "group"), then the `virtual_server` block.
-    pub fn emit(&self, members: &str, out: &mut String) {
+    pub fn emit(&self, out: &mut String) {
         let head = match self.kind {
             "fwmark" => format!("fwmark {}", self.fwmark()),
             "group" => {
                 let _ = writeln!(out, "virtual_server_group GV{} {{", self.n);
                 let addr = format!("10.1.{}", self.n);
-                match members {
+                match self.members {
                     "addresses" => {
                         let _ = writeln!(out, "    {addr}.1 {}\n    {addr}.2 {}", Self::PORT, Self::PORT);
                     }
@@ -124,7 +132,8 @@ impl VsSpec {
 
 /// A deterministic sample covering every LVS axis: each virtual-server kind × lb_kind ×
 /// real-server port (27 services), then inhibit_on_failure and the sorry-server variants on
-/// each kind. Each service has an unchecked real server (up) and, from `down`, a
+/// each kind, per-real-server lvs_method, and groups of addresses only and of a range whose
+/// real servers have no port. Each service has an unchecked real server (up) and, from `down`, a
 /// TCP_CHECK'ed real server that never answers: `down(n)` gives its (address, port) for
 /// TCP_CHECK's connect_ip/connect_port. With `quorum` set high the sorry server comes in.
 pub fn lvs_cover(first: u32, down: &dyn Fn(u32) -> (String, u16)) -> (String, Vec<VsSpec>) {
@@ -137,6 +146,7 @@ pub fn lvs_cover(first: u32, down: &dyn Fn(u32) -> (String, u16)) -> (String, Ve
     let base = |n: u32, kind: &'static str, lb_kind: &'static str, rs_port: &'static str| VsSpec {
         n,
         kind,
+        members: "mixed",
         lb_kind,
         rs_port,
         inhibit: false,
@@ -180,9 +190,19 @@ pub fn lvs_cover(first: u32, down: &dyn Fn(u32) -> (String, u16)) -> (String, Ve
         specs.push(s);
         n += 1;
     }
+    // Groups of addresses only (and of a range): a real server without a port, under each
+    // lb_kind.
+    for members in ["addresses", "range"] {
+        for lb_kind in LB_KINDS {
+            let mut s = base(n, "group", lb_kind, "absent");
+            s.members = members;
+            specs.push(s);
+            n += 1;
+        }
+    }
     let mut text = String::new();
     for s in &specs {
-        s.emit("mixed", &mut text);
+        s.emit(&mut text);
     }
     (text, specs)
 }
