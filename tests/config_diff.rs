@@ -65,7 +65,8 @@ const KNOWN: &[Known] = &[
         "track_file-block",
         VigilStricter,
         "Block track_file has extra parameters",
-        "the top-level `track_file NAME { file ... }` block (2.2.7's name for vrrp_track_file) is refused by vigil",
+        "`track_file NAME` is refused by vigil as a block keyword with a parameter: the top-level `track_file NAME { file ... }` \
+         (2.2.7's name for vrrp_track_file) and FILE_CHECK's `track_file NAME` line",
     ),
     open(
         "fwmark-nat-rs-port",
