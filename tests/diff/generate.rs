@@ -131,7 +131,15 @@ fn checker(kind: &str, rng: &mut Rng, tree: &ScriptTree, port: Option<u16>, trac
     // and then (keepalived judges that too).
     let cport = if port.is_none() && rng.chance(75) { "connect_port 80\n" } else { "" };
     let body = match kind {
-        "TCP_CHECK" => format!("{cport}connect_timeout 3\n"),
+        "TCP_CHECK" => {
+            let more = match rng.below(6) {
+                0 => "warmup 5\n",
+                1 => "delay_before_retry 2\nretry 3\n",
+                2 => "bindto 10.200.0.1\n",
+                _ => "",
+            };
+            format!("{cport}connect_timeout 3\n{more}")
+        }
         "HTTP_GET" => format!("url {{\npath /health\nstatus_code 200\n}}\n{cport}connect_timeout 3\nretry 2\n"),
         "SSL_GET" => format!("url {{\npath /\ndigest 9b3a0c85a887a256d6939da88aabd8cd\n}}\n{cport}"),
         "SMTP_CHECK" => format!("helo_name mail.example.com\n{cport}connect_timeout 5\n"),
@@ -209,6 +217,16 @@ fn random_vs(n: u32, rng: &mut Rng, tree: &ScriptTree, track_files: &[String], a
     let mut extra = Vec::new();
     if rng.chance(20) {
         extra.push("persistence_timeout 300".to_string());
+        if rng.chance(30) {
+            extra.push("persistence_granularity 255.255.255.0".to_string());
+        }
+    }
+    // Further service settings, now and then (each its own axis).
+    for (pct, line) in [(8, "ha_suspend"), (8, "alpha"), (8, "omega"), (6, "ops"), (6, "virtualhost www.example.com")] {
+        if rng.chance(pct) {
+            axes.push(format!("vs:{}", line.split(' ').next().unwrap_or(line)));
+            extra.push(line.to_string());
+        }
     }
     if rng.chance(15) {
         extra.push("quorum 2".to_string());
@@ -266,6 +284,14 @@ pub fn generate(seed: u64, index: u64, tree: &ScriptTree) -> Case {
         } else {
             axes.push("no_script_user".into());
         }
+    }
+    if rng.chance(8) {
+        axes.push("smtp_server".into());
+        c += "    smtp_server 127.0.0.1\n    notification_email {\n        root@localhost\n    }\n";
+    }
+    if rng.chance(6) {
+        axes.push("notify_fifo".into());
+        c += &format!("    notify_fifo {}\n", tree.path("fifo"));
     }
     let strict = rng.chance(5);
     if strict {
@@ -362,6 +388,12 @@ pub fn generate(seed: u64, index: u64, tree: &ScriptTree) -> Case {
         if rng.chance(10) {
             axes.push("preempt_delay".into());
             c += "    preempt_delay 5\n";
+        }
+        for (pct, line) in [(8, "dont_track_primary"), (6, "accept"), (6, "no_accept"), (6, "smtp_alert")] {
+            if rng.chance(pct) {
+                axes.push(format!("vrrp:{line}"));
+                c += &format!("    {line}\n");
+            }
         }
         if rng.chance(10) {
             axes.push("garp".into());

@@ -8,6 +8,15 @@ use std::collections::{BTreeMap, BTreeSet};
 /// How a problem line is excused: (name, reason) of a known difference, or None.
 pub type KnownLookup<'a> = &'a (dyn Fn(Direction, &str) -> Option<(&'static str, &'static str)> + Sync);
 
+/// Which classes' examples are shrunk.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Shrink {
+    None,
+    /// Only classes that are not known differences.
+    Unknown,
+    All,
+}
+
 /// A markdown table of the classes (after shrinking), and the details of each.
 pub struct Report {
     pub table: String,
@@ -19,16 +28,17 @@ struct Group {
     members: Vec<usize>,
     /// The classes (before shrinking) merged here.
     pre: Vec<Class>,
-    /// The smallest shrunk example, how it was judged, and the file it came from.
-    example: Option<(String, Outcome, usize)>,
+    /// The smallest example, how it was judged, the file it came from, and whether it was
+    /// shrunk.
+    example: Option<(String, Outcome, usize, bool)>,
 }
 
 fn indent(s: &str) -> String {
     s.lines().map(|l| format!("    | {l}\n")).collect()
 }
 
-/// Shrinks each class's smallest file (when `shrink`; a class that is not known keeps one
-/// of its unknown problems while it shrinks), regroups the classes by what their shrunk
+/// Shrinks each class's smallest file (as `shrink` says; a class that is not known keeps
+/// one of its unknown problems while it shrinks), regroups the classes by what their shrunk
 /// file says (a file with two problems falls under the class of one of them), and writes
 /// the report.
 pub fn report(
@@ -36,7 +46,7 @@ pub fn report(
     tally: &Tally,
     texts: &[String],
     axes: &[Vec<String>],
-    shrink: bool,
+    shrink: Shrink,
     threads: usize,
     known: KnownLookup,
 ) -> Report {
@@ -49,6 +59,7 @@ pub fn report(
     let examples = shrink_all(judge, &items, shrink, threads, known);
     let mut grouped: BTreeMap<Class, Group> = BTreeMap::new();
     for ((class, members, smallest), (example, outcome)) in reps.iter().zip(examples) {
+        let shrunk = example.len() < texts[*smallest].len();
         let final_class = match outcome.compare() {
             Compared::Disagree(d) => judge.class(&outcome, d),
             _ => (*class).clone(),
@@ -56,8 +67,8 @@ pub fn report(
         let g = grouped.entry(final_class).or_insert_with(|| Group { members: Vec::new(), pre: Vec::new(), example: None });
         g.members.extend(members.iter().copied());
         g.pre.push((*class).clone());
-        if g.example.as_ref().is_none_or(|(e, _, _)| example.len() < e.len()) {
-            g.example = Some((example, outcome, *smallest));
+        if g.example.as_ref().is_none_or(|(e, _, _, _)| example.len() < e.len()) {
+            g.example = Some((example, outcome, *smallest, shrunk));
         }
     }
     let mut table = String::from("\n| class (after shrinking) | files | known difference |\n|---|---:|---|\n");
@@ -77,7 +88,7 @@ pub fn report(
                 Some(c) => c.intersection(&s).copied().collect(),
             });
         }
-        let (example, o, smallest) = g.example.as_ref().unwrap();
+        let (example, o, smallest, shrunk) = g.example.as_ref().unwrap();
         let (kc, vc) = o.exit_codes();
         details += &format!(
             "\n==== {class}\n  {} files; known: {k} {reasons:?}; axes all of them share: {:?}\n  classes before shrinking: {}\n  \
@@ -85,7 +96,7 @@ pub fn report(
             g.members.len(),
             common.unwrap_or_default(),
             g.pre.len(),
-            if shrink { ", shrunk" } else { "" },
+            if *shrunk { ", shrunk" } else { "" },
             indent(example),
             indent(&o.ka.stderr),
             indent(&o.vigil.stderr),
@@ -103,12 +114,12 @@ pub fn report(
     Report { table, details }
 }
 
-/// Shrinks each (text, class) on `threads` threads (or not, when `shrink` is false); each
-/// example with its outcome.
+/// Shrinks each (text, class) as `shrink` says, on `threads` threads; each example with its
+/// outcome.
 fn shrink_all(
     judge: &Judge,
     items: &[(String, Class)],
-    shrink: bool,
+    shrink: Shrink,
     threads: usize,
     known: KnownLookup,
 ) -> Vec<(String, Outcome)> {
@@ -122,7 +133,8 @@ fn shrink_all(
                     let Some((text, class)) = items.get(i) else { break };
                     let keep: Vec<String> =
                         class.messages.iter().filter(|m| known(class.direction, m).is_none()).cloned().collect();
-                    let t = if shrink { judge.minimize(text, class, &keep, 300) } else { text.clone() };
+                    let now = shrink == Shrink::All || (shrink == Shrink::Unknown && !keep.is_empty());
+                    let t = if now { judge.minimize(text, class, &keep, 300) } else { text.clone() };
                     let o = judge.judge(&t);
                     *out[i].lock().unwrap() = Some((t, o));
                 }
