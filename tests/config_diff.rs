@@ -210,6 +210,23 @@ const KNOWN: &[Known] = &[
     ),
 ];
 
+/// The two combinations that once slipped (issue 10), always judged: a script under the
+/// symlinked /bin with enable_script_security (vigil refused it), and a fwmark service with
+/// NAT whose real servers have ports (vigil cleared them).
+const SLIPPED: [(&str, &str); 2] = [
+    (
+        "/bin script under enable_script_security",
+        "global_defs {\n    enable_script_security\n    script_user root\n}\nvrrp_script chk {\n    script \"/bin/sh -c true\"\n}\n\
+         vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 1\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n\
+         track_script {\n        chk\n    }\n    notify_master /bin/true\n}\n",
+    ),
+    (
+        "fwmark NAT real servers with ports",
+        "virtual_server fwmark 1 {\n    lb_algo rr\n    lb_kind NAT\n    real_server 10.0.0.2 80 {\n    }\n\
+         real_server 10.0.0.3 8080 {\n    }\n}\n",
+    ),
+];
+
 const DEFAULT_COUNT: usize = 300;
 const DEFAULT_SEED: u64 = 1;
 
@@ -342,6 +359,12 @@ fn config_diff_verdicts_match_keepalived() {
     let (cover, _) = diff::lvs::lvs_cover(0, &|n| (format!("10.3.{n}.1"), 9));
     texts.push(format!("global_defs {{\n    router_id cover\n}}\n{cover}"));
     axes.push(vec!["lvs_cover".into()]);
+    let mut slipped = Vec::new();
+    for (what, text) in SLIPPED {
+        slipped.push((texts.len(), what));
+        texts.push(text.to_string());
+        axes.push(vec![format!("slipped:{what}")]);
+    }
     if seed == DEFAULT_SEED && count >= DEFAULT_COUNT {
         let seen: BTreeSet<&str> = axes.iter().flatten().map(String::as_str).collect();
         let missing: Vec<&&str> = REQUIRED_AXES.iter().filter(|a| !seen.contains(**a)).collect();
@@ -350,26 +373,18 @@ fn config_diff_verdicts_match_keepalived() {
 
     let outcomes = judge.judge_all(&texts, threads);
     let tally = Tally::of(&judge, &outcomes);
-    // The two combinations that once slipped must be in the sample and judged valid by
-    // keepalived (so that the verdicts above compare them): a script under the symlinked
-    // /bin with enable_script_security, and a fwmark service with NAT whose real servers
-    // have ports.
-    if seed == DEFAULT_SEED && count >= DEFAULT_COUNT {
-        let ka_valid_with = |want: &[&str]| {
-            (0..count).filter(|&i| want.iter().all(|w| axes[i].iter().any(|a| a == w)) && outcomes[i].ka_valid() == Ok(true)).count()
-        };
-        let bin = ka_valid_with(&["enable_script_security", "script:bin-symlink"]);
-        let fwmark_nat = ka_valid_with(&["vs:fwmark", "lb_kind:NAT", "rs_port:different"]);
-        say(&format!(
-            "config_diff: files keepalived calls valid: {bin} with a /bin script under enable_script_security, \
-             {fwmark_nat} with a fwmark NAT service whose real servers have another port"
-        ));
-        assert!(bin > 0 && fwmark_nat > 0, "the sample lacks a valid file for a combination that once slipped");
+    // The two combinations that once slipped are always in the sample, and keepalived must
+    // call them valid (so that the comparison above is about them).
+    for (i, what) in &slipped {
+        if outcomes[*i].ka_valid() != Ok(true) {
+            panic!("keepalived -t does not call the {what} file valid:\n{}\n{}", texts[*i], outcomes[*i].ka.stderr);
+        }
     }
     let judged_in = started.elapsed();
     say(&format!(
-        "config_diff: seed {seed}, {} files ({count} generated + the LVS covering sample), judged in {:.1} s on {threads} threads\n{}",
+        "config_diff: seed {seed}, {} files ({count} generated, the LVS covering sample, {} that once slipped), judged in {:.1} s on {threads} threads\n{}",
         texts.len(),
+        SLIPPED.len(),
         judged_in.as_secs_f64(),
         tally.summary()
     ));
