@@ -3,14 +3,12 @@
 //! not) equals `keepalived -t`'s, both judged inside one network namespace
 //! with known interfaces eth0..eth3.
 
+mod common;
+
+use common::ka::{KaVerdict, Netns, keepalived, keepalived_verdict, skip_or_fail};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 use vigil::config::{Config, LoadOptions, load};
-
-/// How long keepalived -t may take before we call it hung.
-const KEEPALIVED_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Files excluded from the verdict comparison, each with its reason
 /// (see src/config/DIFFERENCES.md).
@@ -18,17 +16,6 @@ const EXCLUDED: &[(&str, &str)] = &[(
     "bad_net_namespace_keepalived_exits_0.conf",
     "keepalived -t exits 0 with a top-level net_namespace even after reporting errors; vigil reports them",
 )];
-
-fn require_all() -> bool {
-    std::env::var("VIGIL_REQUIRE_ALL").is_ok_and(|v| v == "1")
-}
-
-fn skip_or_fail(what: &str) {
-    if require_all() {
-        panic!("{what} (VIGIL_REQUIRE_ALL=1)");
-    }
-    eprintln!("!!!!!!!! SKIPPED: {what} !!!!!!!!");
-}
 
 fn samples() -> Option<Vec<PathBuf>> {
     let dir = std::env::var_os("VIGIL_KEEPALIVED_SAMPLES")
@@ -41,13 +28,6 @@ fn samples() -> Option<Vec<PathBuf>> {
         .collect();
     files.sort();
     (!files.is_empty()).then_some(files)
-}
-
-fn keepalived() -> Option<PathBuf> {
-    let in_path = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p).map(|d| d.join("keepalived")).find(|p| p.is_file())
-    });
-    in_path.or_else(|| Some(PathBuf::from("/usr/sbin/keepalived")).filter(|p| p.is_file()))
 }
 
 #[test]
@@ -64,91 +44,6 @@ fn config_corpus_parses_and_round_trips() {
         assert!(!vigil::config::to_json(&loaded.config).is_empty());
     }
     println!("corpus: {} files parsed and round-tripped", files.len());
-}
-
-/// A network namespace with eth0..eth3 (two veth pairs), deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn create() -> Option<Netns> {
-        // Tests run in parallel threads: one namespace each.
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!("vigil-cfg-{}-{n}", std::process::id());
-        let ip = |args: &[&str]| {
-            Command::new("ip").args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-        };
-        if !ip(&["netns", "add", &name]) {
-            return None;
-        }
-        let ns = Netns(name.clone());
-        let ok = ip(&["-n", &name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"])
-            && ip(&["-n", &name, "link", "add", "eth2", "type", "veth", "peer", "name", "eth3"])
-            && ["lo", "eth0", "eth1", "eth2", "eth3"].iter().all(|i| ip(&["-n", &name, "link", "set", i, "up"]));
-        ok.then_some(ns)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// What keepalived -t made of a file.
-enum KaVerdict {
-    Exit(bool),
-    /// Killed itself with SIGTERM without a word: the non-root script_user
-    /// case of DIFFERENCES.md, where vigil says valid.
-    NoVerdict,
-    /// Crashed (e.g. SIGSEGV; 0: hung past the timeout): nothing to
-    /// compare with.
-    Crashed(i32),
-}
-
-/// keepalived's verdict, and what it printed.
-fn keepalived_verdict(bin: &Path, ns: &str, file: &Path) -> (KaVerdict, String) {
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns])
-        .arg(bin)
-        .arg("-t")
-        .arg("-f")
-        .arg(file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn();
-    let Ok(mut child) = child else { return (KaVerdict::Crashed(-1), "cannot spawn keepalived".into()) };
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                }
-                // keepalived -t with a non-root script_user kills itself
-                // with SIGTERM (or hangs, under a terminal): no verdict.
-                // If it reported problems before dying, that is its verdict.
-                if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
-                    let v = if !err.trim().is_empty() {
-                        KaVerdict::Exit(false)
-                    } else if sig == libc::SIGTERM {
-                        KaVerdict::NoVerdict
-                    } else {
-                        KaVerdict::Crashed(sig)
-                    };
-                    return (v, format!("killed by signal {sig}: {err}"));
-                }
-                return (KaVerdict::Exit(status.success()), err);
-            }
-            Ok(None) if start.elapsed() < KEEPALIVED_TIMEOUT => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return (KaVerdict::Crashed(0), "timed out".into());
-            }
-        }
-    }
 }
 
 /// vigil's verdict, from a thread that has joined the namespace so that

@@ -1,6 +1,8 @@
 //! Helpers for tests that run the daemon as an ordinary process.
 #![allow(dead_code)]
 
+pub mod ka;
+
 use serde_json::Value;
 use std::io::Write as _;
 use std::os::unix::process::CommandExt as _;
