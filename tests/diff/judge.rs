@@ -25,6 +25,9 @@ pub enum Direction {
     VigilStricter,
     /// keepalived -t reports problems, vigil -t exits 0.
     VigilLaxer,
+    /// Both report problems, with different exit codes: one calls them a script
+    /// security violation (6), the other a configuration problem (5).
+    ExitCode,
 }
 
 impl Direction {
@@ -32,6 +35,7 @@ impl Direction {
         match self {
             Direction::VigilStricter => "keepalived valid, vigil invalid",
             Direction::VigilLaxer => "keepalived invalid, vigil valid",
+            Direction::ExitCode => "both invalid, different exit codes",
         }
     }
 }
@@ -43,11 +47,27 @@ pub enum Compared {
     Disagree(Direction),
     /// keepalived crashed, hung, or gave no verdict: nothing to compare with.
     NoKeepalivedVerdict(String),
-    /// vigil -t ended other than with 0 or 1 (a panic, a signal, a hang): always a bug.
+    /// vigil -t ended other than with 0, 5 or 6 (a panic, a signal, a hang): always a bug.
     VigilBroken(String),
 }
 
 impl Outcome {
+    /// keepalived -t's exit code: 0 valid, 5 problems, 6 a script security violation.
+    pub fn ka_code(&self) -> Option<i32> {
+        match self.ka.ended {
+            Ended::Exit(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// vigil -t's exit code, as keepalived's: 0, 5 or 6.
+    pub fn vigil_code(&self) -> Option<i32> {
+        match self.vigil.ended {
+            Ended::Exit(c @ (0 | 5 | 6)) => Some(c),
+            _ => None,
+        }
+    }
+
     pub fn ka_valid(&self) -> Result<bool, String> {
         match ka::ka_verdict(&self.ka) {
             KaVerdict::Exit(ok) => Ok(ok),
@@ -62,7 +82,7 @@ impl Outcome {
     pub fn vigil_valid(&self) -> Result<bool, String> {
         match &self.vigil.ended {
             Ended::Exit(0) => Ok(true),
-            Ended::Exit(1) => Ok(false),
+            Ended::Exit(5 | 6) => Ok(false),
             other => Err(format!("{other:?}: {}", self.vigil.stderr.trim())),
         }
     }
@@ -74,6 +94,10 @@ impl Outcome {
         };
         match self.ka_valid() {
             Err(e) => Compared::NoKeepalivedVerdict(e),
+            // Both invalid: the exit code says which kind of problem (5 or 6).
+            Ok(false) if !v && self.ka_code().is_some() && self.ka_code() != self.vigil_code() => {
+                Compared::Disagree(Direction::ExitCode)
+            }
             Ok(k) if k == v => Compared::Agree { valid: k },
             Ok(true) => Compared::Disagree(Direction::VigilStricter),
             Ok(false) => Compared::Disagree(Direction::VigilLaxer),
@@ -234,6 +258,9 @@ impl Judge {
         let mut m = match d {
             Direction::VigilStricter => self.vigil_messages(o),
             Direction::VigilLaxer => self.ka_messages(o),
+            // The side that called it a security violation says why.
+            Direction::ExitCode if o.ka_code() == Some(6) => self.ka_messages(o),
+            Direction::ExitCode => self.vigil_messages(o),
         };
         m.sort();
         m.dedup();
