@@ -42,9 +42,10 @@
 //!    lvs_method, groups of addresses only / of a range without real-server ports; 48
 //!    services, each with a real server up and one down - under keepalived and then vigil:
 //!    `ipvsadm -Sn` compared line for line (fwmark+NAT, fwmark+DR and group+NAT
-//!    real servers with and without ports printed side by side). Lines may differ only in the
-//!    named ways of KNOWN_TABLE_DIFFERENCES (open vigil bugs; VIGIL_DIFF_STRICT=1 refuses
-//!    them), and vigil must leave nothing behind at a clean stop.
+//!    real servers with and without ports printed side by side). No line may differ (the
+//!    fwmark+NAT port of issue 10, NAT real servers without a port under a group and a
+//!    real server's own lvs_method were found here and fixed), and vigil must leave
+//!    nothing behind at a clean stop.
 //!
 //! Also: /usr/bin/genhash is vigil's genhash (a link to /init).
 //!
@@ -367,82 +368,17 @@ fn cover_complete(specs: &[VsSpec], table: &str) -> bool {
     })
 }
 
-/// Known differences in the programmed table: lines that differ only in the real server's
-/// port or forwarding method, in one of these ways. All are open vigil bugs found by the
-/// covering sample (issue 10's report); VIGIL_DIFF_STRICT=1 refuses them. Each is (name,
-/// what keepalived programs -> what vigil programs).
-const KNOWN_TABLE_DIFFERENCES: &[(&str, &str)] = &[
-    (
-        "fwmark-nat-rs-port",
-        "a fwmark service with NAT: keepalived keeps the real server's port (-r RS:8080 -m), vigil programs 0 (the defect of issue 10, still there)",
-    ),
-    (
-        "nat-no-port-takes-service-port",
-        "NAT, a real server of a virtual_server_group (mixed, addresses, range) or a sorry server without a port: keepalived \
-         programs 0, vigil the service's port (with DR/TUN both program the member's port, whatever the README's \
-         deliberate difference says)",
-    ),
-    ("rs-lvs_method-ignored", "a real server's own lvs_method (NAT under a DR service): keepalived programs -m, vigil the service's -g"),
-];
-
-/// `-a SVC-KIND SVC -r ADDR:PORT FWD rest...` split into (service, address, port, forwarding,
-/// rest).
-fn dest_fields(l: &str) -> Option<(String, String, String, String, String)> {
-    let w: Vec<&str> = l.split_whitespace().collect();
-    if w.len() < 6 || w[0] != "-a" || w[3] != "-r" {
-        return None;
-    }
-    let (addr, port) = w[4].rsplit_once(':')?;
-    Some((format!("{} {}", w[1], w[2]), addr.into(), port.into(), w[5].into(), w[6..].join(" ")))
-}
-
-/// The known differences (names from [`KNOWN_TABLE_DIFFERENCES`]) that explain a line
-/// keepalived programmed and the line vigil programmed in its place; None when they do not.
-fn known_table_difference(ka: &str, vigil: &str) -> Option<Vec<&'static str>> {
-    if std::env::var("VIGIL_DIFF_STRICT").is_ok_and(|v| v == "1") {
-        return None;
-    }
-    let (k, v) = (dest_fields(ka)?, dest_fields(vigil)?);
-    if (&k.0, &k.1, &k.4) != (&v.0, &v.1, &v.4) {
-        return None;
-    }
-    let mut names = Vec::new();
-    if k.2 != v.2 {
-        let fwmark = k.0.starts_with("-f ");
-        if fwmark && k.3 == "-m" && v.2 == "0" {
-            names.push("fwmark-nat-rs-port");
-        } else if !fwmark && k.3 == "-m" && k.2 == "0" && k.0.ends_with(&format!(":{}", v.2)) {
-            names.push("nat-no-port-takes-service-port");
-        } else {
-            return None;
-        }
-    }
-    if k.3 != v.3 {
-        if (k.3.as_str(), v.3.as_str()) == ("-m", "-g") {
-            names.push("rs-lvs_method-ignored");
-        } else {
-            return None;
-        }
-    }
-    Some(names)
-}
-
-/// Compares two `ipvsadm -Sn` texts line for line: (lines compared, differences not
-/// explained by [`known_table_difference`], the known ones seen).
-fn compare_tables(ka: &str, vigil: &str) -> (usize, Vec<String>, Vec<String>) {
+/// Compares two `ipvsadm -Sn` texts line for line: (lines compared, the differences).
+/// There are no known ones: the covering sample's tables are byte for byte the same.
+fn compare_tables(ka: &str, vigil: &str) -> (usize, Vec<String>) {
     let (k, v): (Vec<&str>, Vec<&str>) = (ka.lines().collect(), vigil.lines().collect());
     let mut bad = Vec::new();
-    let mut known = Vec::new();
     if k.len() != v.len() {
         bad.push(format!("keepalived programmed {} lines, vigil {}", k.len(), v.len()));
     }
     for (i, (a, b)) in k.iter().zip(&v).enumerate() {
-        if a == b {
-            continue;
-        }
-        match known_table_difference(a, b) {
-            Some(names) => known.push(format!("line {}: {}: keepalived {a:?}, vigil {b:?}", i + 1, names.join(" + "))),
-            None => bad.push(format!("line {}: keepalived {a:?}, vigil {b:?}", i + 1)),
+        if a != b {
+            bad.push(format!("line {}: keepalived {a:?}, vigil {b:?}", i + 1));
         }
     }
     for extra in k.iter().skip(v.len()) {
@@ -451,7 +387,7 @@ fn compare_tables(ka: &str, vigil: &str) -> (usize, Vec<String>, Vec<String>) {
     for extra in v.iter().skip(k.len()) {
         bad.push(format!("only vigil: {extra:?}"));
     }
-    (k.len().max(v.len()), bad, known)
+    (k.len().max(v.len()), bad)
 }
 
 // ------------------------------------------------------------------ the ipvs_guest binary
@@ -850,27 +786,20 @@ fn lvs_guest_ipvs_checks_reload_and_keepalived_equivalence() {
     say(&format!("{TEST}: equivalence, flush and -I runs took {:.1} s", t_equiv.elapsed().as_secs_f64()));
 
     // 7. Every LVS axis (the covering sample of tests/diff/lvs.rs), under both daemons:
-    // the same table, line for line, except for deliberate differences.
+    // the same table, line for line.
     let t_cover = Instant::now();
     let (_, specs) = cover_config();
     let complete = |s: &str| cover_complete(&specs, s);
     let kc = run_daemon(&mut node, "keepalived-cover", &keepalived_cmd("/etc/keepalived/cover.conf", "kc"), "ipvsadm -C", "", &complete);
     let vc = run_daemon(&mut node, "vigil-cover", &vigil_cmd("/etc/keepalived/cover.conf", "vc"), "ipvsadm -C", "", &complete);
-    let (lines, bad, known) = compare_tables(&kc.table, &vc.table);
+    let (lines, bad) = compare_tables(&kc.table, &vc.table);
     say(&format!(
-        "{TEST}: covering sample ({} services): {lines} ipvsadm -Sn lines compared, {} identical, {} known differences, {} other differences; {:.1} s",
+        "{TEST}: covering sample ({} services): {lines} ipvsadm -Sn lines compared, {}, {} differences; {:.1} s",
         specs.len(),
-        if kc.table == vc.table { "byte for byte" } else { "not byte for byte" },
-        known.len(),
+        if kc.table == vc.table { "byte for byte identical" } else { "not byte for byte" },
         bad.len(),
         t_cover.elapsed().as_secs_f64()
     ));
-    for k in &known {
-        say(&format!("{TEST}: known difference: {k}"));
-    }
-    for (name, what) in KNOWN_TABLE_DIFFERENCES.iter().filter(|(n, _)| known.iter().any(|k| k.contains(n))) {
-        say(&format!("{TEST}: {name}: {what}"));
-    }
     // The combinations that once slipped, named: fwmark+NAT, fwmark+DR and group+NAT real
     // servers with and without ports. Each must be in both tables (its up real server
     // programmed), shown side by side.
@@ -1022,28 +951,21 @@ fn covering_sample_spans_every_lvs_axis_and_tables_compare_line_for_line() {
     assert!(!cover_complete(one, "-A -t 10.1.0.1:80 -s wrr\n-a -t 10.1.0.1:80 -r 10.2.0.1:0 -m -w 1\n-a -t 10.1.0.1:80 -r 10.2.0.2:0 -m -w 2\n"));
     assert!(cover_complete(one, "-A -t 10.1.0.1:80 -s wrr\n-a -t 10.1.0.1:80 -r 10.2.0.1:0 -m -w 1\n"));
 
-    // Line for line; the known differences are named, anything else is not.
+    // Line for line: the table of issue 10's defects (fwmark+NAT port 0, a NAT group real
+    // server without a port given the service's, lvs_method ignored) differs in three lines.
     let ka = "-A -f 111 -s wrr\n-a -f 111 -r 10.2.11.1:8080 -m -w 1\n-a -t 10.1.18.1:80 -r 10.2.18.1:0 -m -w 1\n\
               -a -f 140 -r 10.2.40.1:80 -m -w 1\n";
-    let vigil = "-A -f 111 -s wrr\n-a -f 111 -r 10.2.11.1:0 -m -w 1\n-a -t 10.1.18.1:80 -r 10.2.18.1:80 -m -w 1\n\
-                 -a -f 140 -r 10.2.40.1:0 -g -w 1\n";
-    let (n, bad, known) = compare_tables(ka, vigil);
-    if std::env::var("VIGIL_DIFF_STRICT").is_ok_and(|v| v == "1") {
-        assert_eq!(bad.len(), 3);
-    } else {
-        assert_eq!((n, bad.len(), known.len()), (4, 0, 3), "{bad:?} {known:?}");
-        assert!(known[2].contains("fwmark-nat-rs-port + rs-lvs_method-ignored"), "{known:?}");
-    }
-    // Not known: another port, a weight, a missing line, DR losing its port.
-    for other in [
-        vigil.replace("10.2.11.1:0 ", "10.2.11.1:81 "),
-        vigil.replace("-m -w 1\n-a -t", "-m -w 2\n-a -t"),
-        vigil.replace("-A -f 111 -s wrr\n", ""),
-    ] {
-        let (_, bad, _) = compare_tables(ka, &other);
+    let old = "-A -f 111 -s wrr\n-a -f 111 -r 10.2.11.1:0 -m -w 1\n-a -t 10.1.18.1:80 -r 10.2.18.1:80 -m -w 1\n\
+               -a -f 140 -r 10.2.40.1:0 -g -w 1\n";
+    assert_eq!(compare_tables(ka, ka), (4, Vec::<String>::new()));
+    let (n, bad) = compare_tables(ka, old);
+    assert_eq!((n, bad.len()), (4, 3), "{bad:?}");
+    // A weight, a missing line, DR losing its port.
+    for other in [ka.replace("-m -w 1\n-a -t", "-m -w 2\n-a -t"), ka.replace("-A -f 111 -s wrr\n", "")] {
+        let (_, bad) = compare_tables(ka, &other);
         assert!(!bad.is_empty(), "{other}");
     }
     let dr = "-a -t 10.1.21.1:80 -r 10.2.21.1:80 -g -w 1\n";
-    let (_, bad, _) = compare_tables(dr, &dr.replace(":80 -g", ":0 -g"));
+    let (_, bad) = compare_tables(dr, &dr.replace(":80 -g", ":0 -g"));
     assert_eq!(bad.len(), 1);
 }

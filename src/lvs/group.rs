@@ -77,18 +77,16 @@ pub fn persistence(config: &Config, vs: &VirtualServer) -> Option<u32> {
 }
 
 /// The destination port of a real server (or sorry server, `port` its
-/// configured port) under `member`. NAT: the configured port, else the
-/// member's. Direct routing and tunnelling cannot change the port: the
-/// member's port (keepalived resets a differing one). A fwmark service has
-/// no port: 0 unless NAT names one.
-///
-/// keepalived leaves an unset port at 0 under a group, which the kernel
-/// treats as "the packet's port": for an address member that is the
-/// member's port, which we program explicitly so that the table reads the
-/// same as for a plain virtual server.
+/// configured port) under `member`, as keepalived 2.2.7 programs it (seen
+/// with ipvsadm -Sn in the guest, tests/lvs_guest.rs step 7). NAT: the
+/// configured port, else 0 (the config model already gave a plain address
+/// virtual server's real servers its port, as keepalived does; under a group,
+/// and for a NAT sorry server, keepalived leaves 0, the packet's port).
+/// Direct routing and tunnelling cannot change the port: the member's port.
+/// A fwmark service has no port: 0 unless NAT names one.
 pub fn dest_port(fwd: LbKind, port: Option<u16>, member: Member) -> u16 {
     match (member, fwd) {
-        (Member::Addr { port: mp, .. }, LbKind::Nat) => port.unwrap_or(mp),
+        (Member::Addr { .. }, LbKind::Nat) => port.unwrap_or(0),
         (Member::Addr { port: mp, .. }, _) => mp,
         (Member::Fwmark(_), LbKind::Nat) => port.unwrap_or(0),
         (Member::Fwmark(_), _) => 0,
@@ -170,7 +168,7 @@ mod tests {
     fn destination_ports() {
         let a = Member::Addr { addr: ip("192.0.2.1"), port: 80 };
         let f = Member::Fwmark(3);
-        assert_eq!(dest_port(LbKind::Nat, None, a), 80);
+        assert_eq!(dest_port(LbKind::Nat, None, a), 0);
         assert_eq!(dest_port(LbKind::Nat, Some(8080), a), 8080);
         assert_eq!(dest_port(LbKind::Nat, None, f), 0);
         assert_eq!(dest_port(LbKind::Nat, Some(8080), f), 8080);

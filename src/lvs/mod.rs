@@ -39,7 +39,8 @@ pub struct RsView {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DestWant {
     pub addr: IpAddr,
-    /// As configured; None: the service's port (see `group::dest_port`).
+    /// As configured (a plain address virtual server's real servers always
+    /// have one); None: see `group::dest_port`.
     pub port: Option<u16>,
     pub weight: i32,
     /// How IPVS forwards to it (its own `lvs_method`, else the virtual

@@ -889,8 +889,13 @@ mod tests {
         let got = to_ipvs(&c, &wants[0]);
         assert_eq!(got.len(), 3);
         let ports: Vec<Vec<u16>> = got.iter().map(|(_, d)| d.iter().map(|d| d.port).collect()).collect();
-        // The second real server has no port: the member's (443), 0 under fwmark.
-        assert_eq!(ports, vec![vec![80, 443], vec![80, 443], vec![80, 0]]);
+        // The second real server has no port: with NAT, 0 under every member
+        // (keepalived's table in the guest); with DR, the address member's.
+        assert_eq!(ports, vec![vec![80, 0], vec![80, 0], vec![80, 0]]);
+        c.virtual_servers[0].lb_kind = LbKind::Dr;
+        let (wants, _) = desired(&c, |_| None, &mut QuorumMemory::default());
+        let ports: Vec<Vec<u16>> = to_ipvs(&c, &wants[0]).iter().map(|(_, d)| d.iter().map(|d| d.port).collect()).collect();
+        assert_eq!(ports, vec![vec![443, 443], vec![443, 443], vec![0, 0]]);
         assert_eq!(got[2].0.key(), Service::fwmark(AddrFamily::Inet, 5, "wlc").unwrap().key());
         assert_eq!(got[1].0.key(), Service::new(Protocol::Tcp, "192.0.2.2".parse().unwrap(), 443, "wlc").unwrap().key());
     }
