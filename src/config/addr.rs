@@ -148,6 +148,8 @@ pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node) -> Vec<IpAddress> {
         return Vec::new();
     };
     let mut tmpl = IpAddress { prefix_len: len.unwrap_or(if addrs[0].is_ipv4() { 32 } else { 128 }), ..Default::default() };
+    let mut have_broadcast = false;
+    let mut brd_fill: Option<bool> = None;
     let mut i = 1;
     while i < w.len() {
         let key = w[i];
@@ -161,10 +163,29 @@ pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node) -> Vec<IpAddress> {
                 Some(s) => tmpl.scope = Some(s),
                 None => ctx.warn(n.pos, format!("Invalid scope '{v}' specified for {} - ignoring", w[0])),
             },
-            ("brd" | "broadcast", Some(v)) => match parse_ip(v) {
-                Some(b) => tmpl.broadcast = Some(b),
-                None => ctx.warn(n.pos, format!("Invalid broadcast address '{v}' for {} - ignoring", w[0])),
-            },
+            ("brd" | "broadcast", Some(v)) => {
+                if addrs[0].is_ipv6() {
+                    ctx.warn(
+                        n.pos,
+                        format!("VRRP is trying to assign a broadcast {key} to the IPv6 address {} !!?? WTF... skipping VIP...", w[0]),
+                    );
+                    return Vec::new();
+                }
+                have_broadcast = true;
+                // `+`: host bits set, `-`: host bits clear (iproute2's forms),
+                // resolved once the prefix (or peer) is known.
+                match v {
+                    "+" => brd_fill = Some(true),
+                    "-" => brd_fill = Some(false),
+                    _ => match v.parse::<Ipv4Addr>() {
+                        Ok(b) => tmpl.broadcast = Some(IpAddr::V4(b)),
+                        Err(_) => {
+                            ctx.warn(n.pos, format!("VRRP is trying to assign invalid broadcast {v}. skipping VIP..."));
+                            return Vec::new();
+                        }
+                    },
+                }
+            }
             ("peer", Some(v)) => match parse_prefix(v) {
                 Some(p) => tmpl.peer = Some(p),
                 None => ctx.warn(n.pos, format!("Invalid peer address '{v}' for {} - ignoring", w[0])),
@@ -195,8 +216,8 @@ pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node) -> Vec<IpAddress> {
                 takes = false
             }
             ("dev" | "label" | "track_group" | "scope" | "brd" | "broadcast" | "peer" | "preferred_lft", None) => {
-                ctx.warn(n.pos, format!("Missing value for '{key}' for ip address {}", w[0]));
-                takes = false
+                ctx.warn(n.pos, format!("No {key} parameter specified for {}", w[0]));
+                return Vec::new();
             }
             _ => {
                 ctx.warn(n.pos, format!("Unknown configuration entry '{key}' for ip address - ignoring"));
@@ -204,6 +225,22 @@ pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node) -> Vec<IpAddress> {
             }
         }
         i += if takes { 2 } else { 1 };
+    }
+    if have_broadcast && tmpl.peer.is_some() {
+        ctx.warn(n.pos, "Cannot specify broadcast and peer addresses - ignoring broadcast address");
+        tmpl.broadcast = None;
+    } else if let Some(fill) = brd_fill {
+        if tmpl.prefix_len <= 30 {
+            let base = match tmpl.peer.map(|p| p.addr).unwrap_or(addrs[0]) {
+                IpAddr::V4(a) => u32::from(a),
+                IpAddr::V6(_) => 0,
+            };
+            let host = u32::MAX.checked_shr(u32::from(tmpl.prefix_len)).unwrap_or(0);
+            let b = if fill { base | host } else { base & !host };
+            tmpl.broadcast = Some(IpAddr::V4(Ipv4Addr::from(b)));
+        } else {
+            ctx.warn(n.pos, format!("Address prefix length {} too long for broadcast", tmpl.prefix_len));
+        }
     }
     addrs.into_iter().map(|addr| IpAddress { addr, ..tmpl.clone() }).collect()
 }

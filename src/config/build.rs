@@ -28,19 +28,35 @@ const RAW_TOP: &[&str] = &[
     "SSL",
 ];
 
-/// Keywords whose block keepalived reads as raw value lines.
-const VALUE_BLOCKS: &[&str] = &[
-    "virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules", "static_ipaddress",
-    "static_routes", "static_rules", "unicast_peer", "track_interface", "track_script", "track_file",
-    "track_process", "track_bfd", "notification_email", "group",
+/// Keywords whose block keepalived reads as raw value lines, by the block
+/// they sit in ("" for the top level). A keyword is a value block only
+/// there: a top-level `track_file NAME { ... }` defines a track file, and
+/// `track_file NAME` in FILE_CHECK names one.
+const VALUE_BLOCKS: &[(&str, &[&str])] = &[
+    ("", &["static_ipaddress", "static_routes", "static_rules", "linkbeat_interfaces", "interface_up_down_delays"]),
+    (
+        "vrrp_instance",
+        &[
+            "virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules", "unicast_peer",
+            "track_interface", "track_script", "track_file", "track_process", "track_bfd",
+        ],
+    ),
+    ("vrrp_sync_group", &["group", "track_interface", "track_script", "track_file", "track_process", "track_bfd"]),
+    ("global_defs", &["notification_email"]),
+    ("garp_group", &["interfaces"]),
+    ("track_group", &["group"]),
 ];
+
+fn is_value_block(parent: &str, keyword: &str) -> bool {
+    VALUE_BLOCKS.iter().any(|(p, kws)| *p == parent && kws.contains(&keyword))
+}
 
 /// keepalived reads the lines after a value-block keyword that has no `{`
 /// as its values, up to the next `}`: the statements that follow it are
 /// swallowed (and are almost never valid values).
-fn check_value_blocks(nodes: &[Node], diags: &mut Diags) {
+fn check_value_blocks(nodes: &[Node], parent: &str, diags: &mut Diags) {
     for (i, n) in nodes.iter().enumerate() {
-        let value_block = VALUE_BLOCKS.contains(&n.keyword.as_str());
+        let value_block = is_value_block(parent, &n.keyword);
         if value_block && !n.args.is_empty() && n.keyword != "group" {
             diags.warn(n.pos, format!("Block {} has extra parameters {} ...", n.keyword, n.args.join(" ")));
         }
@@ -49,13 +65,13 @@ fn check_value_blocks(nodes: &[Node], diags: &mut Diags) {
         }
         // A value block's lines are values, not statements.
         if !value_block {
-            check_value_blocks(n.children(), diags);
+            check_value_blocks(n.children(), &n.keyword, diags);
         }
     }
 }
 
 pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
-    check_value_blocks(tree, diags);
+    check_value_blocks(tree, "", diags);
     let mut ctx = Ctx { diags };
     let mut cfg = Config::default();
     let mut next_pref = FIRST_DEFAULT_RULE_PREF;
@@ -123,6 +139,14 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
             "virtual_server" => {
                 if let Some(v) = virtual_server(&mut ctx, n) {
                     cfg.virtual_servers.push(v);
+                }
+            }
+            "interface_up_down_delays" => {
+                // One `IFNAME DOWN_DELAY [UP_DELAY]` line per interface; the
+                // interface is checked with the others in validate.
+                for c in ctx.value_block(n) {
+                    let args = super::addr::words(c).into_iter().map(String::from).collect();
+                    cfg.other.push(super::model::RawOption { keyword: n.keyword.clone(), args });
                 }
             }
             k if RAW_TOP.contains(&k) => {

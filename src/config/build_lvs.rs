@@ -88,7 +88,7 @@ fn parse_u32_any(s: &str) -> Option<u32> {
 }
 
 /// The IPVS schedulers keepalived accepts by name.
-const IPVS_SCHEDULERS: &[&str] =
+pub(super) const IPVS_SCHEDULERS: &[&str] =
     &["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"];
 
 const RAW_VS: &[&str] = &[
@@ -138,15 +138,17 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
                 Some("NAT") => vs.lb_kind = LbKind::Nat,
                 Some("DR") => vs.lb_kind = LbKind::Dr,
                 Some("TUN") => vs.lb_kind = LbKind::Tun,
-                other => ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method.", other.unwrap_or(""))),
+                other => ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for virtual server.", other.unwrap_or(""))),
             },
             "protocol" => {
                 protocol_set = true;
-                match c.arg(0) {
+                // keepalived compares the protocol without case (strcasecmp);
+                // lb_kind and lb_algo are case-sensitive.
+                match c.arg(0).map(str::to_ascii_uppercase).as_deref() {
                     Some("TCP") => vs.protocol = Protocol::Tcp,
                     Some("UDP") => vs.protocol = Protocol::Udp,
                     Some("SCTP") => vs.protocol = Protocol::Sctp,
-                    other => ctx.warn(c.pos, format!("Unknown protocol {} - ignoring", other.unwrap_or(""))),
+                    _ => ctx.warn(c.pos, format!("Unknown protocol {} - ignoring", c.arg(0).unwrap_or(""))),
                 }
             }
             "persistence_timeout" => {
@@ -165,8 +167,11 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
                     let port = p.and_then(|p| port(ctx, c, p));
                     vs.sorry_server = Some(SorryServer { addr, port });
                 }
-                _ => ctx.warn(c.pos, format!("Invalid sorry_server '{}'", c.args.join(" "))),
+                _ => ctx.warn(c.pos, format!("Invalid sorry server IP address {} - skipping", c.arg(0).unwrap_or(""))),
             },
+            "sorry_server_inhibit" if vs.sorry_server.is_none() => {
+                ctx.warn(c.pos, "Ignoring sorry_server inhibit used before or without sorry_server")
+            }
             "sorry_server_inhibit" => vs.sorry_server_inhibit = true,
             "quorum" => {
                 if let Some(q) = ctx.u32(c, 1, u32::MAX) {
@@ -251,6 +256,15 @@ fn timing_spec(k: &str) -> super::values::ArgSpec {
 }
 
 /// Query types DNS_CHECK accepts.
+/// keepalived 2.2.7's empty-label test for a DNS_CHECK name: a leading
+/// '.' (other than "."), "..", and also a '.' as the second character (its
+/// scan starts at the name's first character, not at a '.', so "a.b" is
+/// refused too).
+fn dns_name_has_empty_label(name: &str) -> bool {
+    let b = name.as_bytes();
+    (b.first() == Some(&b'.') && b.len() > 1) || b.get(1) == Some(&b'.') || name.contains("..")
+}
+
 const DNS_TYPES: &[&str] = &["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"];
 
 const RAW_RS: &[&str] = &[
@@ -300,6 +314,26 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
         }
     }
     Some(rs)
+}
+
+/// A checker's retry count as keepalived's read_unsigned reads it, with
+/// its complaint about the number and then the keyword's own.
+fn retry_value(ctx: &mut Ctx<'_>, c: &Node, invalid: &str) -> Option<u32> {
+    let a = c.arg(0).unwrap_or("");
+    let complaint = if a.starts_with('-') {
+        format!("negative number '{a}'")
+    } else {
+        match super::values::parse_i64(a) {
+            Some(v) => match u32::try_from(v) {
+                Ok(v) => return Some(v),
+                Err(_) => format!("number '{a}' outside unsigned integer range"),
+            },
+            None => format!("invalid number '{a}'"),
+        }
+    };
+    ctx.warn(c.pos, complaint);
+    ctx.warn(c.pos, format!("{invalid} '{a}'"));
+    None
 }
 
 fn checker_kind(kw: &str) -> Option<CheckKind> {
@@ -379,7 +413,12 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
                     ch.target.connect_timeout = Some(t);
                 }
             }
-            "retry" | "nb_get_retry" => ch.retry = ctx.u32(c, 0, u32::MAX),
+            "retry" => ch.retry = retry_value(ctx, c, "Invalid retry connection value"),
+            // HTTP_GET and SSL_GET only (check_http.c); elsewhere unknown.
+            "nb_get_retry" if matches!(kind, CheckKind::Http(_) | CheckKind::Ssl(_)) => {
+                ctx.warn(c.pos, "nb_get_retry is deprecated - please use 'retry'");
+                ch.retry = retry_value(ctx, c, "Invalid nb_get_retry value");
+            }
             "delay_before_retry" => ch.delay_before_retry = ctx.timer(c, 0.0, MAX_TIMER_SECS),
             "warmup" => ch.warmup = ctx.timer(c, 0.0, MAX_TIMER_SECS),
             "delay_loop" => ch.delay_loop = ctx.timer(c, 0.000_001, MAX_TIMER_SECS),
@@ -449,11 +488,17 @@ fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
             _ => return false,
         },
         (CheckKind::Dns(d), k) => match k {
-            "type" => match c.arg(0) {
-                Some(t) if DNS_TYPES.contains(&t) => d.query_type = t.to_string(),
-                other => ctx.warn(c.pos, format!("Unknown DNS check type {} - ignoring", other.unwrap_or(""))),
+            // The type is compared without case (strcasecmp).
+            "type" => match c.arg(0).map(str::to_ascii_uppercase) {
+                Some(t) if DNS_TYPES.contains(&t.as_str()) => d.query_type = t,
+                _ => ctx.warn(c.pos, format!("Unknown DNS check type {} - ignoring", c.arg(0).unwrap_or(""))),
             },
-            "name" => d.name = ctx.string(c).unwrap_or_else(|| d.name.clone()),
+            "name" => match c.arg(0) {
+                Some(name) if dns_name_has_empty_label(name) => {
+                    ctx.warn(c.pos, format!("DNS_CHECK name '{name}' has empty label - ignoring"))
+                }
+                _ => d.name = ctx.string(c).unwrap_or_else(|| d.name.clone()),
+            },
             _ => return false,
         },
         (CheckKind::Udp(u), k) => match k {

@@ -7,10 +7,11 @@ use super::model::{
     TrackRef, UnicastPeer, VrrpInstance, VrrpScript,
 };
 use super::tree::Node;
-use super::values::{ArgSpec, Ctx, parse_decimal, parse_i64};
+use super::values::{ArgSpec, Ctx, parse_i64};
 
-/// Largest advert interval keepalived accepts for v2 (seconds, one byte).
-const MAX_ADVERT_SECS: f64 = 255.0;
+/// The advert interval keepalived reads: 0.01 s to 255 s.
+const MIN_ADVERT_MICROS: u64 = 10_000;
+const MAX_ADVERT_MICROS: u64 = 255_000_000;
 /// VRRP authentication data is 8 bytes.
 const AUTH_PASS_LEN: usize = 8;
 
@@ -406,6 +407,14 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
     Some(v)
 }
 
+/// An `advert_int` line's value in microseconds (keepalived reads it with
+/// 6 decimal places, between 0.01 s and 255 s), with keepalived's
+/// complaints about the number.
+pub(super) fn advert_micros(c: &Node) -> (Option<u64>, Vec<String>) {
+    let r = super::values::read_decimal_micros(c.arg(0).unwrap_or(""), MIN_ADVERT_MICROS, MAX_ADVERT_MICROS);
+    (r.value, r.complaints)
+}
+
 fn child_line(n: &Node, kw: &str) -> super::diag::Pos {
     n.children().iter().find(|c| c.keyword == kw).map(|c| c.pos).unwrap_or(n.pos)
 }
@@ -426,12 +435,21 @@ fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {
             Some(p) if (1..=255).contains(&p) => v.priority = p as u8,
             _ => ctx.warn(c.pos, format!("({}) Priority not valid! must be between 1 & 255. Using default 100", v.name)),
         },
-        "advert_int" => match c.arg(0).and_then(parse_decimal) {
-            Some(s) if s > 0.0 && s <= MAX_ADVERT_SECS => match Centiseconds::from_secs_f64(s) {
-                Some(cs) if cs.0 > 0 => v.advert_int = cs,
-                _ => ctx.warn(c.pos, format!("({}) Advert interval {} too small", v.name, c.arg(0).unwrap_or(""))),
-            },
-            _ => ctx.warn(c.pos, format!("({}) Advert interval (in sec) not valid! must be between 0.01 & 255", v.name)),
+        "advert_int" => match advert_micros(c) {
+            (Some(us), complaints) => {
+                for m in complaints {
+                    ctx.warn(c.pos, m);
+                }
+                // Rounded to the centisecond here; validate reports (and
+                // rounds) what the instance's VRRP version cannot carry.
+                v.advert_int = Centiseconds(((us + 5_000) / 10_000).min(u64::from(u32::MAX)) as u32);
+            }
+            (None, complaints) => {
+                for m in complaints {
+                    ctx.warn(c.pos, m);
+                }
+                ctx.warn(c.pos, format!("({}) Advert interval ({}) not valid! Must be > 0 - ignoring", v.name, c.arg(0).unwrap_or("")));
+            }
         },
         "version" => match c.arg(0).and_then(parse_i64) {
             Some(x @ 2..=3) => v.version = Some(x as u8),
@@ -448,7 +466,10 @@ fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {
         "no_accept" => v.accept = Some(false),
         "unicast_src_ip" => match c.arg(0).and_then(parse_ip) {
             Some(a) => v.unicast_src_ip = Some(a),
-            None => ctx.warn(c.pos, format!("({}) Invalid unicast_src_ip '{}'", v.name, c.arg(0).unwrap_or(""))),
+            None => ctx.warn(
+                c.pos,
+                format!("Configuration error: VRRP instance[{}] malformed src address[{}]. Skipping...", v.name, c.arg(0).unwrap_or("")),
+            ),
         },
         "linkbeat_use_polling" => {
             ctx.warn(c.pos, format!("({}) 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block", v.name))

@@ -319,11 +319,11 @@ impl<'d> Expander<'d> {
         self.lines.push(Line { pos, text });
     }
 
-    /// One pass of replacing `${NAME}` and `$NAME` (followed by whitespace
-    /// or the end); Ok(None) when nothing was replaced. The caller processes
+    /// One pass of replacing `${NAME}` and `$NAME` (followed by a blank,
+    /// ',', ')' or the end); Ok(None) when nothing was replaced. The caller processes
     /// a changed line again, so replacement is recursive but lazy: a
     /// multi-line value's later lines see definitions made by earlier ones.
-    fn substitute_once(&mut self, text: &str) -> Result<Option<String>, String> {
+    pub(super) fn substitute_once(&mut self, text: &str) -> Result<Option<String>, String> {
         if !text.contains('$') {
             return Ok(None);
         }
@@ -359,7 +359,8 @@ impl<'d> Expander<'d> {
             while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
                 end += 1;
             }
-            if end > start && (end == b.len() || b[end].is_ascii_whitespace())
+            // keepalived also ends a name at ',' and ')' (find_definition).
+            if end > start && (end == b.len() || b[end].is_ascii_whitespace() || matches!(b[end], b',' | b')'))
                 && let Some(value) = self.lookup(&text[start..end]) {
                     out.push_str(&text[last..i]);
                     out.push_str(&value);

@@ -130,3 +130,5 @@ pub fn to_json(config: &Config) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_verdicts;

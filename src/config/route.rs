@@ -30,6 +30,10 @@ pub fn route_line(ctx: &mut Ctx<'_>, n: &Node) -> Option<Route> {
     let mut dst_text = String::new();
     let mut i = 0;
     let mut bad = false;
+    // The family named by `inet`/`inet6` or set by the first address
+    // (true: IPv6).
+    let mut family: Option<bool> = None;
+    let mut dst_default = false;
     while i < w.len() {
         let key = w[i];
         let val = w.get(i + 1).copied();
@@ -38,20 +42,50 @@ pub fn route_line(ctx: &mut Ctx<'_>, n: &Node) -> Option<Route> {
             "src" => match val.and_then(parse_ip) {
                 Some(a) => r.src = Some(a),
                 None => {
-                    ctx.warn(n.pos, format!("Invalid route src address {}", val.unwrap_or("")));
+                    ctx.warn(n.pos, format!("invalid route src address {}", val.unwrap_or("")));
                     bad = true
                 }
             },
+            "inet" | "inet6" => {
+                let v6 = key == "inet6";
+                if family.is_some_and(|f| f != v6) {
+                    let other = if v6 { "IPv4" } else { "IPv6" };
+                    ctx.warn(n.pos, format!("{key} specified for {other} route"));
+                    bad = true;
+                }
+                family = Some(v6);
+                // keepalived 2.2.7 steps over the word after `inet`/`inet6`
+                // too (its loop adds one more): `inet6 DST ...` loses DST.
+                step = if val.is_some() { 2 } else { 1 };
+            }
             "via" | "gw" => {
                 if key == "gw" {
                     ctx.warn(n.pos, "\"gw\" for routes is deprecated. Please use \"via\"");
                 }
+                // `via [inet|inet6] ADDR`, as iproute2 writes it.
+                let (named, val) = match val {
+                    Some(f @ ("inet" | "inet6")) => {
+                        step = 3;
+                        (Some(f == "inet6"), w.get(i + 2).copied())
+                    }
+                    v => (None, v),
+                };
                 match val.and_then(parse_ip) {
-                    Some(a) => r.gateway = Some(a),
-                    None => {
-                        ctx.warn(n.pos, format!("Invalid route via address {}", val.unwrap_or("")));
+                    Some(a) if named.is_some_and(|v6| v6 != a.is_ipv6()) || family.is_some_and(|v6| v6 != a.is_ipv6()) => {
+                        ctx.warn(n.pos, "Cannot mix IPv4 and IPv6 addresses for route");
                         bad = true
                     }
+                    Some(a) => {
+                        family = Some(a.is_ipv6());
+                        r.gateway = Some(a)
+                    }
+                    None => {
+                        ctx.warn(n.pos, format!("invalid route via address {}", val.unwrap_or("")));
+                        bad = true
+                    }
+                }
+                if val.is_none() {
+                    step = 2;
                 }
             }
             "or" => {
@@ -73,10 +107,25 @@ pub fn route_line(ctx: &mut Ctx<'_>, n: &Node) -> Option<Route> {
                 while j < w.len() && w[j] != "nexthop" {
                     match (w[j], w.get(j + 1).copied()) {
                         ("via" | "gw", Some(v)) => {
+                            // `via [inet|inet6] ADDR`
+                            let (named, v) = match v {
+                                "inet" | "inet6" => {
+                                    j += 1;
+                                    (Some(v == "inet6"), w.get(j + 1).copied().unwrap_or(""))
+                                }
+                                _ => (None, v),
+                            };
                             nh.via = parse_ip(v);
-                            if nh.via.is_none() {
-                                ctx.warn(n.pos, format!("Invalid nexthop address {v}"));
-                                bad = true;
+                            match nh.via {
+                                None => {
+                                    ctx.warn(n.pos, format!("invalid nexthop address {v}"));
+                                    bad = true;
+                                }
+                                Some(a) if named.is_some_and(|v6| v6 != a.is_ipv6()) => {
+                                    ctx.warn(n.pos, "Address family mismatch for next hop");
+                                    bad = true;
+                                }
+                                Some(_) => {}
                             }
                             j += 2
                         }
@@ -153,11 +202,21 @@ pub fn route_line(ctx: &mut Ctx<'_>, n: &Node) -> Option<Route> {
             _ => {
                 // A word that reads as an address is the destination; a
                 // later one replaces an earlier one, as in keepalived.
-                let target = if key == "default" { "0.0.0.0/0" } else { key };
+                // `default` (also `any`, `all`) takes the family of the
+                // rest of the line.
+                let is_default = matches!(key, "default" | "any" | "all");
+                let target = if is_default { "0.0.0.0/0" } else { key };
                 if let Some(p) = parse_prefix(target).or_else(|| {
                     parse_ipv4_aton(target).map(|addr| IpPrefix { addr, prefix_len: 32 })
                 }) {
+                    if !is_default && family.is_some_and(|v6| v6 != p.addr.is_ipv6()) {
+                        ctx.warn(n.pos, format!("Cannot mix IPv4 and IPv6 addresses for route ({key})"));
+                        bad = true;
+                    } else if !is_default {
+                        family = Some(p.addr.is_ipv6());
+                    }
                     dst = Some(p);
+                    dst_default = is_default;
                     dst_text = key.to_string();
                 } else if let (None, Some(t)) = (dst, route_type(key)) {
                     r.route_type = t;
@@ -169,16 +228,21 @@ pub fn route_line(ctx: &mut Ctx<'_>, n: &Node) -> Option<Route> {
                 step = 1;
             }
         }
-        if step == 2 && val.is_none() {
+        if step >= 2 && val.is_none() {
             ctx.warn(n.pos, format!("Missing value for route option '{key}'"));
             bad = true;
         }
         i += step.max(1);
     }
-    let Some(dst) = dst else {
-        ctx.warn(n.pos, "Route has no destination");
+    let Some(mut dst) = dst else {
+        if !bad {
+            ctx.warn(n.pos, "Route must have a destination");
+        }
         return None;
     };
+    if dst_default && family == Some(true) {
+        dst = IpPrefix { addr: std::net::Ipv6Addr::UNSPECIFIED.into(), prefix_len: 0 };
+    }
     r.dst = dst;
     if bad {
         return None;

@@ -75,6 +75,17 @@ fn child_pos(tree: &[Node], keyword: &str, name: &str, child: &str) -> Pos {
         .unwrap_or_else(|| pos_of(tree, keyword, Some(name)))
 }
 
+/// The line of the value line starting `first` in the first top-level
+/// `keyword` block.
+fn child_pos_top(tree: &[Node], keyword: &str, first: &str) -> Pos {
+    tree.iter()
+        .filter(|n| n.keyword == keyword)
+        .flat_map(|n| n.children())
+        .find(|c| c.keyword == first)
+        .map(|c| c.pos)
+        .unwrap_or_else(|| pos_of(tree, keyword, None))
+}
+
 pub fn validate(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
     // With `net_namespace`, interfaces live in a namespace that may not
     // exist yet: they cannot be checked from here.
@@ -146,17 +157,63 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
                 *missing_if = true;
             }
         }
-        let unicast_kw = inst.unicast_src_ip.is_some()
-            || inst.check_unicast_src
-            || inst.other.iter().any(|o| matches!(o.keyword.as_str(), "unicast_ttl" | "old_unicast_checksum"));
-        if unicast_kw && inst.unicast_peers.is_empty() {
+        // keepalived's VRRP_FLAG_UNICAST_CONFIGURED: set by these keywords
+        // as they are read, whether or not their value is good (an empty
+        // `unicast_peer {}` sets it too); `unicast_ttl` does not.
+        let inst_kids: Vec<&Node> = tree
+            .iter()
+            .filter(|n| n.keyword == "vrrp_instance" && n.arg(0) == Some(name.as_str()))
+            .take(1)
+            .flat_map(|n| n.children())
+            .collect();
+        let has_kw = |k: &str| inst_kids.iter().any(|c| c.keyword == k);
+        let unicast_configured = ["unicast_peer", "unicast_src_ip", "unicast_fault_no_peer", "check_unicast_src", "old_unicast_checksum"]
+            .iter()
+            .any(|k| has_kw(k));
+        let fault_no_peers = has_kw("unicast_fault_no_peer");
+        let has_other = |inst: &super::model::VrrpInstance, k: &str| inst.other.iter().any(|o| o.keyword == k);
+        // vrrp_end_handler: unicast with a VMAC (or ipvlan).
+        if unicast_configured && (inst.use_vmac.is_some() || has_other(inst, "use_ipvlan")) {
+            if inst.interface.is_none() {
+                diags.warn(ipos, format!("({name}): Cannot use VMAC/ipvlan with unicast and no interface - clearing use_vmac"));
+                inst.use_vmac = None;
+                inst.other.retain(|o| o.keyword != "use_ipvlan");
+            } else if !inst.vmac_xmit_base {
+                diags.warn(ipos, format!("({name}) unicast with use_vmac requires vmac_xmit_base - setting"));
+                inst.vmac_xmit_base = true;
+            }
+        }
+        if inst.unicast_peers.is_empty() && has_other(inst, "unicast_ttl") {
+            diags.warn(ipos, format!("({name}): Cannot use unicast_ttl without unicast peers - resetting"));
+            inst.other.retain(|o| o.keyword != "unicast_ttl");
+        }
+        if unicast_configured && inst.unicast_peers.is_empty() && !fault_no_peers {
             diags.warn(
                 ipos,
                 format!("({name}) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration."),
             );
         }
+        // vrrp_complete_instance: a VMAC promotes secondaries by itself.
+        if inst.interface.is_some() && inst.use_vmac.is_some() && has_other(inst, "promote_secondaries") {
+            diags.warn(ipos, format!("({name}) promote_secondaries is automatically set for vmacs - ignoring"));
+            inst.other.retain(|o| o.keyword != "promote_secondaries");
+        }
         if inst.vmac_xmit_base && inst.use_vmac.is_none() {
             diags.warn(ipos, format!("({name}) vmac_xmit_base is only valid with a vmac"));
+            inst.vmac_xmit_base = false;
+        }
+        // Tracking the instance's own interface is what it does anyway.
+        if let Some(own) = inst.interface.clone() {
+            inst.track_interfaces.retain(|t| {
+                if t.name != own {
+                    return true;
+                }
+                diags.warn(
+                    child_pos(tree, "vrrp_instance", &name, &t.name),
+                    format!("({name}) Ignoring track_interface {own} since own interface"),
+                );
+                false
+            });
         }
         if inst.virtual_router_id == 0 {
             diags.warn(ipos, format!("({name}) the virtual router id must be set"));
@@ -251,24 +308,29 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
                 inst.state = InitialState::Backup;
             }
         }
-        // Version-dependent advert interval.
-        if version == 2 && inst.advert_int.0 % 100 != 0 {
-            diags.warn(
-                ipos,
-                format!("({name}) VRRPv2 advertisement interval {:.6}s must be an integer. rounding", f64::from(inst.advert_int.0) / 100.0),
-            );
-            let secs = (inst.advert_int.0 + 50) / 100;
-            inst.advert_int = Centiseconds(secs.max(1) * 100);
+        // Version-dependent advert interval, judged on the microseconds
+        // written (the model holds centiseconds).
+        let us = inst_kids
+            .iter()
+            .filter(|c| c.keyword == "advert_int")
+            .filter_map(|c| super::build_vrrp::advert_micros(c).0)
+            .last()
+            .unwrap_or(inst.advert_int.as_micros());
+        let secs_f = us as f64 / 1_000_000.0;
+        if version == 2 && us % 1_000_000 != 0 {
+            diags.warn(ipos, format!("({name}) VRRPv2 advertisement interval {secs_f:.6}s must be an integer. rounding"));
+            let secs = (us + 500_000) / 1_000_000;
+            inst.advert_int = Centiseconds(secs.max(1) as u32 * 100);
         }
-        if version == 3 && inst.advert_int > Centiseconds::V3_MAX {
+        if version == 3 && us >= (u64::from(Centiseconds::V3_MAX.0) + 1) * 10_000 {
             diags.warn(
                 ipos,
-                format!(
-                    "({name}) VRRPv3 advertisement interval {:.2}s is out of range. Must be less than 40.96s. Setting to 40.95s",
-                    f64::from(inst.advert_int.0) / 100.0
-                ),
+                format!("({name}) VRRPv3 advertisement interval {secs_f:.2}s is out of range. Must be less than 40.96s. Setting to 40.95s"),
             );
             inst.advert_int = Centiseconds::V3_MAX;
+        } else if version == 3 && us % 10_000 != 0 {
+            diags.warn(ipos, format!("({name}) VRRPv3 advertisement interval {secs_f:.6}s must be in units of 10ms - rounding"));
+            inst.advert_int = Centiseconds((((us + 5_000) / 10_000) as u32).max(1));
         }
         // Resolve what the rest of vigil needs spelled out.
         inst.version = Some(version);
@@ -338,6 +400,14 @@ fn sync_groups(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
 }
 
 fn statics(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
+    for o in cfg.other.iter().filter(|o| o.keyword == "interface_up_down_delays") {
+        if let Some(i) = o.args.first().filter(|i| !env.interface_exists(i)) {
+            diags.warn(
+                child_pos_top(tree, "interface_up_down_delays", i),
+                format!("unknown interface {i} specified for up/down delay"),
+            );
+        }
+    }
     for a in &cfg.static_ipaddress {
         if let Some(dev) = &a.dev
             && !env.interface_exists(dev) {
@@ -375,7 +445,13 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
         };
         idx += 1;
         let pos = node.map(|n| n.pos).unwrap_or_default();
-        let label = describe(&vs.key);
+        let kids = node.map(|n| n.children()).unwrap_or(&[]);
+        // keepalived's service_type: set only by a protocol it took.
+        let protocol_set = kids.iter().any(|c| {
+            c.keyword == "protocol"
+                && c.arg(0).is_some_and(|p| ["TCP", "UDP", "SCTP"].contains(&p.to_ascii_uppercase().as_str()))
+        });
+        let mut label = describe(&vs.key, protocol_set.then_some(vs.protocol));
         if let VirtualServerKey::Group(g) = &vs.key {
             let has_fwmark = cfg_groups
                 .iter()
@@ -407,8 +483,6 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
             diags.warn(pos, format!("Virtual server {label} has no real servers - ignoring"));
             return false;
         }
-        let kids = node.map(|n| n.children()).unwrap_or(&[]);
-        let has = |k: &[&str]| kids.iter().any(|c| k.contains(&c.keyword.as_str()));
         // keepalived's protocol checks (the UDP default, ops needing UDP)
         // apply to address services and to groups with address members;
         // a fwmark, or a group of fwmarks only, has no protocol in IPVS.
@@ -420,9 +494,10 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
                 .is_some_and(|grp| grp.entries.iter().all(|e| matches!(e, VsgEntry::Fwmark(_)))),
             _ => false,
         };
-        if !fwmark_only && !has(&["protocol"]) {
+        if !fwmark_only && !protocol_set {
             diags.warn(pos, format!("Virtual server {label}: no protocol set - defaulting to UDP"));
             vs.protocol = Protocol::Udp;
+            label = describe(&vs.key, Some(Protocol::Udp));
         }
         if vs.protocol != Protocol::Udp
             && !fwmark_only
@@ -435,11 +510,37 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
             diags.warn(pos, format!("Virtual server {label}: cannot use ha_suspend with fwmarks - clearing ha_suspend"));
             vs.ha_suspend = false;
         }
-        if !has(&["lb_kind", "lvs_method"]) {
+        // Set only by a value keepalived took (lb_kind and lb_algo are
+        // case-sensitive).
+        let has_valid = |k: &[&str], ok: &dyn Fn(&str) -> bool| {
+            kids.iter().any(|c| k.contains(&c.keyword.as_str()) && c.arg(0).is_some_and(ok))
+        };
+        if !has_valid(&["lb_kind", "lvs_method"], &|a| matches!(a, "NAT" | "DR" | "TUN")) {
             diags.warn(pos, format!("Virtual server {label}: no forwarding method set, setting default NAT"));
         }
-        if !has(&["lb_algo", "lvs_sched"]) {
+        if !has_valid(&["lb_algo", "lvs_sched"], &|a| super::build_lvs::IPVS_SCHEDULERS.contains(&a)) {
             diags.warn(pos, format!("Virtual server {label}: no scheduler set, setting default 'wlc'"));
+        }
+        // A real server that is also the sorry server (same address and
+        // port as written) decides the sorry server's inhibit setting.
+        if let Some(ss) = vs.sorry_server.clone() {
+            for rs in &vs.real_servers {
+                if rs.addr != ss.addr || rs.port.unwrap_or(0) != ss.port.unwrap_or(0) {
+                    continue;
+                }
+                let rs_inhibit = rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure);
+                if rs_inhibit != vs.sorry_server_inhibit {
+                    diags.warn(
+                        pos,
+                        format!(
+                            "Virtual server {label}: real server {} matches sorry server, but inhibit setting differs, {}ing on sorry server",
+                            trio(rs.addr, Some(vs.protocol), rs.port.unwrap_or(0)),
+                            if rs_inhibit { "sett" } else { "clear" }
+                        ),
+                    );
+                    vs.sorry_server_inhibit = rs_inhibit;
+                }
+            }
         }
         let total: u64 = vs.real_servers.iter().map(|r| u64::from(r.weight.max(0) as u32)).sum();
         if u64::from(vs.quorum) > total {
@@ -468,13 +569,26 @@ fn same_key(n: &Node, key: &VirtualServerKey) -> bool {
     }
 }
 
-fn describe(key: &VirtualServerKey) -> String {
+/// keepalived's FMT_VS: `[ADDR]:PROTO:PORT`, `FWM N` or `[GROUP]:0`.
+fn describe(key: &VirtualServerKey, proto: Option<Protocol>) -> String {
     match key {
-        VirtualServerKey::Addr { addr, port } => format!("[{addr}]:{port}"),
+        VirtualServerKey::Addr { addr, port } => trio(*addr, proto, *port),
         VirtualServerKey::Fwmark(m) => format!("FWM {m}"),
-        VirtualServerKey::Group(g) => format!("[{g}]"),
+        VirtualServerKey::Group(g) => format!("[{g}]:0"),
         VirtualServerKey::Unset => "?".into(),
     }
+}
+
+/// keepalived's inet_sockaddrtotrio: `[ADDR]:PROTO:PORT` (PROTO "none"
+/// while no protocol is set).
+fn trio(addr: IpAddr, proto: Option<Protocol>, port: u16) -> String {
+    let p = match proto {
+        Some(Protocol::Tcp) => "tcp",
+        Some(Protocol::Udp) => "udp",
+        Some(Protocol::Sctp) => "sctp",
+        None => "none",
+    };
+    format!("[{addr}]:{p}:{port}")
 }
 
 /// Default PATH keepalived searches for scripts named without a '/'.
