@@ -13,6 +13,11 @@ mod exit {
     pub const OK: u8 = 0;
     pub const USAGE: u8 = 1;
     pub const CONFIG: u8 = 1;
+    /// keepalived -t: the configuration has problems (KEEPALIVED_EXIT_CONFIG_TEST).
+    pub const CONFIG_TEST: u8 = 5;
+    /// keepalived -t: among them a script security violation
+    /// (KEEPALIVED_EXIT_CONFIG_TEST_SECURITY).
+    pub const CONFIG_TEST_SECURITY: u8 = 6;
     pub const RUNNING: u8 = 3;
     pub const STATUS: u8 = 4;
 }
@@ -60,7 +65,13 @@ fn test_config(opts: &Options) -> ExitCode {
     for d in &loaded.diagnostics {
         eprintln!("{d}");
     }
-    if loaded.is_valid() { ExitCode::from(exit::OK) } else { ExitCode::from(exit::CONFIG) }
+    ExitCode::from(if loaded.is_valid() {
+        exit::OK
+    } else if loaded.security_violation() {
+        exit::CONFIG_TEST_SECURITY
+    } else {
+        exit::CONFIG_TEST
+    })
 }
 
 fn dump_config(opts: &Options) -> ExitCode {

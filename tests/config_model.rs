@@ -59,7 +59,7 @@ fn config_keepalived_conf_sample() {
     assert_eq!(vs.lb_kind, LbKind::Nat);
     assert_eq!(vs.protocol, Protocol::Tcp);
     assert_eq!(vs.persistence_timeout, Some(50));
-    assert_eq!(vs.sorry_server, Some(SorryServer { addr: v4(192, 168, 200, 200), port: Some(1358) }));
+    assert_eq!(vs.sorry_server, Some(SorryServer { addr: v4(192, 168, 200, 200), port: Some(1358), lb_kind: None }));
     assert_eq!(vs.quorum, 1);
     let rs = &vs.real_servers[0];
     assert_eq!((rs.addr, rs.port, rs.weight), (v4(192, 168, 200, 2), Some(1358), 1));
@@ -122,4 +122,70 @@ fn config_json_dump_is_the_model() {
     assert!(json.contains("\"advert_int\": 50"), "{json}");
     let back: vigil::config::Config = serde_json::from_str(&json).expect("json");
     assert_eq!(back, l.config);
+}
+
+/// Real-server and sorry-server ports as keepalived 2.2.7 settles them
+/// (validate_check_config): only NAT can change a port, so a fwmark NAT real
+/// server keeps its port, a DR/TUN one loses it; under an address virtual
+/// server a missing port is the virtual server's; a real server's own
+/// `lvs_method` decides over the virtual server's `lb_kind`.
+#[test]
+fn config_real_server_ports_follow_the_forwarding_method() {
+    let text = "
+virtual_server fwmark 7 {
+    lb_algo rr
+    lb_kind NAT
+    real_server 10.99.2.13 80 {
+    }
+    real_server 10.99.2.14 {
+    }
+    real_server 10.99.2.15 81 {
+        lvs_method DR
+    }
+    sorry_server 10.99.2.20 8080
+}
+virtual_server 10.0.0.1 80 {
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 10.99.2.13 {
+    }
+    real_server 10.99.2.14 8080 {
+    }
+    real_server 10.99.2.15 8080 {
+        lvs_method NAT
+    }
+    sorry_server 10.99.2.20 8080
+    sorry_server_lvs_method TUN
+}
+virtual_server 10.0.0.2 443 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.99.2.16 {
+    }
+}
+";
+    let loaded = load_str(text, Path::new("ports.conf"), &LoadOptions::default());
+    let vs = &loaded.config.virtual_servers;
+    let ports = |i: usize| vs[i].real_servers.iter().map(|r| r.port).collect::<Vec<_>>();
+    let kinds = |i: usize| vs[i].real_servers.iter().map(|r| vs[i].rs_lb_kind(r)).collect::<Vec<_>>();
+    assert_eq!(ports(0), [Some(80), None, None]);
+    assert_eq!(kinds(0), [LbKind::Nat, LbKind::Nat, LbKind::Dr]);
+    assert_eq!(vs[0].sorry_server.as_ref().map(|s| s.port), Some(Some(8080)), "a NAT sorry server keeps its port");
+    assert_eq!(ports(1), [Some(80), Some(80), Some(8080)]);
+    assert_eq!(kinds(1), [LbKind::Dr, LbKind::Dr, LbKind::Nat]);
+    let sorry = vs[1].sorry_server.as_ref().expect("sorry server");
+    assert_eq!((sorry.port, vs[1].sorry_lb_kind(sorry)), (Some(80), LbKind::Tun));
+    assert_eq!(ports(2), [Some(443)]);
+    // keepalived's words for what it changed, and nothing about the NAT ones.
+    let msgs: Vec<&str> = loaded.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        msgs,
+        [
+            "WARNING - fwmark virtual server FWM 7, real server [10.99.2.15]:none:81 has port specified - clearing",
+            "WARNING - virtual server [10.0.0.1]:tcp:80 and real server [10.99.2.14]:tcp:8080 ports don't match - resetting",
+            "WARNING - virtual server [10.0.0.1]:tcp:80 and sorry server ports don't match - resetting",
+        ]
+    );
 }

@@ -192,3 +192,37 @@ fn lvs_reload_keeps_the_state_of_unchanged_real_servers() {
     drop((b, c));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every LVS script kind by the machine's real /bin (on Debian 12 a symlink
+/// to usr/bin) under enable_script_security, as keepalived 2.2.7 runs them:
+/// MISC_CHECK decides the real server's state, notify_up / notify_down and
+/// quorum_up / quorum_down record it. Before the command was resolved as
+/// keepalived resolves it, each was disabled ("wrong file type '/bin'").
+#[test]
+fn lvs_scripts_through_the_real_bin_run_under_script_security() {
+    let dir = script_dir("binsh");
+    let ev = dir.join("events");
+    let flag = dir.join("healthy");
+    std::fs::write(&flag, "").unwrap();
+    let sh = |what: &str| format!("\"/bin/sh -c 'echo {what} >> {}'\"", ev.display());
+    let conf = format!(
+        "{GLOBAL}virtual_server 127.0.0.1 8085 {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n    quorum_up {}\n    quorum_down {}\n    real_server 127.0.0.1 9 {{\n        weight 1\n        notify_up {}\n        notify_down {}\n        MISC_CHECK {{\n            misc_path \"/bin/sh -c 'test -f {}'\"\n            misc_timeout 5\n            retry 0\n        }}\n    }}\n}}\n",
+        sh("quorum_up"),
+        sh("quorum_down"),
+        sh("up"),
+        sh("down"),
+        flag.display()
+    );
+    let mut d = Daemon::start_with("lvs-binsh", 1000, "-C", &conf);
+    wait_count(&d, &dir, "quorum_up", 1);
+    std::fs::remove_file(&flag).unwrap();
+    wait_count(&d, &dir, "down", 1);
+    wait_count(&d, &dir, "quorum_down", 1);
+    std::fs::write(&flag, "").unwrap();
+    wait_count(&d, &dir, "up", 1);
+    wait_count(&d, &dir, "quorum_up", 2);
+    let log = d.log();
+    assert!(!log.contains("wrong file type") && !log.contains("disabling"), "{log}");
+    d.terminate(BOUND);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -132,3 +132,84 @@ fn script_user_nobody_runs_as_65534() {
     assert_eq!(id.trim(), format!("{uid} {gid}"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// GlobalDefs with enable_script_security and `script_user root`.
+fn secure_root() -> GlobalDefs {
+    GlobalDefs {
+        enable_script_security: true,
+        script_user: Some(Script { argv: vec![], user: Some("root".into()), group: None }),
+        ..Default::default()
+    }
+}
+
+/// The machine's real /bin (on Debian 12, merged /usr: a symlink to
+/// usr/bin). keepalived 2.2.7 resolves the command first, so `/bin/sh` is
+/// run as `/usr/bin/sh` and its components are all real directories; the
+/// script runs under enable_script_security. vigil used to lstat `/bin`
+/// itself and disable the script ("wrong file type '/bin'").
+#[test]
+fn bin_sh_through_the_real_bin_runs_under_script_security() {
+    let dir = setup("binsh");
+    let flag = dir.join("ok");
+    let global = secure_root();
+    let cfg = Script { argv: vec!["/bin/sh".into(), "-c".into(), format!("test -f {}", flag.display())], user: None, group: None };
+    let cmd: ScriptCommand = prepare_script(&cfg, &global).expect("/bin/sh accepted under enable_script_security");
+    let bin_is_link = std::fs::symlink_metadata("/bin").map(|m| m.file_type().is_symlink()).unwrap_or(false);
+    let expect = if bin_is_link {
+        std::fs::canonicalize("/bin").expect("realpath /bin").join("sh")
+    } else {
+        eprintln!("note: /bin is not a symlink here; the merged-/usr case is covered by the temp tree test only");
+        PathBuf::from("/bin/sh")
+    };
+    let ok = check_script("/bin/sh", ROOT, true).expect("accepted");
+    assert_eq!(ok.path, expect, "argv[0] is the resolved path, keeping the name sh");
+    assert!(!ok.insecure);
+    // It really runs, and its result is the test's.
+    let run = |cmd: &ScriptCommand| smol::block_on(run_script(cmd, Some(std::time::Duration::from_secs(10))));
+    assert_eq!(run(&cmd), ScriptOutcome::Exited(1));
+    std::fs::write(&flag, "").expect("flag");
+    assert_eq!(run(&cmd), ScriptOutcome::Exited(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A temp tree with a symlinked directory and a symlinked file:
+///   real/dir/impl.sh, real/dir/name -> impl.sh, link -> real/dir,
+///   etc/check -> real/dir/impl.sh
+/// As keepalived: a symlinked directory is resolved (no "wrong file type");
+/// a symlink chosen by name is run by that name in the real directory; a
+/// symlink whose name is not in the real directory runs the real file; the
+/// directory holding such a symlink is not walked, the real one is.
+#[test]
+fn symlinked_directories_and_files_are_resolved_as_keepalived() {
+    let dir = setup("links");
+    let real = dir.join("real/dir");
+    std::fs::create_dir_all(&real).expect("mkdir");
+    chmod(&dir.join("real"), 0o755);
+    chmod(&real, 0o755);
+    let imp = script(&real, "impl.sh", "exit 0", 0o755);
+    std::os::unix::fs::symlink("impl.sh", real.join("name")).expect("symlink name");
+    std::os::unix::fs::symlink("real/dir", dir.join("link")).expect("symlink dir");
+    let etc = dir.join("etc");
+    std::fs::create_dir(&etc).expect("mkdir etc");
+    chmod(&etc, 0o755);
+    std::os::unix::fs::symlink(&imp, etc.join("check")).expect("symlink check");
+    let path_of = |p: PathBuf| check_script(&p.to_string_lossy(), ROOT, true).map(|a| a.path);
+
+    assert_eq!(path_of(dir.join("link/impl.sh")), Ok(imp.clone()), "directory symlink resolved");
+    assert_eq!(path_of(dir.join("link/name")), Ok(real.join("name")), "file name kept in the real directory");
+    assert_eq!(path_of(etc.join("check")), Ok(imp.clone()), "name not in the real directory: the real file");
+
+    // The symlink's own directory is not on the resolved path: keepalived
+    // runs it even when that directory is world-writable.
+    chmod(&etc, 0o777);
+    assert_eq!(path_of(etc.join("check")), Ok(imp.clone()));
+    chmod(&etc, 0o755);
+    // The real directory is: refused.
+    chmod(&real, 0o777);
+    let err = check_script(&etc.join("check").to_string_lossy(), ROOT, true).expect_err("real dir world-writable");
+    assert!(matches!(&err.reason, RefuseReason::Insecure { component, .. } if *component == real), "{err:?}");
+    let err = check_script(&dir.join("link/name").to_string_lossy(), ROOT, true).expect_err("real dir world-writable");
+    assert!(matches!(&err.reason, RefuseReason::Insecure { .. }), "{err:?}");
+    chmod(&real, 0o755);
+    let _ = std::fs::remove_dir_all(&dir);
+}

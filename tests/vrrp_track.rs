@@ -295,3 +295,41 @@ fn sync_group_notify_scripts() {
     let got = std::fs::read_to_string(&out).unwrap_or_default();
     assert_eq!(got, "GROUP G BACKUP 0\nGROUP G MASTER 0\nGROUP G STOP 0\n", "group notify saw:\n{got}\n{}", d.log());
 }
+
+/// vrrp_script and notify scripts by the machine's real /bin (on Debian 12
+/// a symlink to usr/bin) under enable_script_security and script_user root:
+/// keepalived 2.2.7 resolves `/bin/sh` to `/usr/bin/sh` and runs it; vigil
+/// used to disable both ("wrong file type '/bin'"), so tracking silently
+/// stopped.
+#[test]
+fn scripts_through_the_real_bin_track_under_script_security() {
+    if !ready("scripts_through_the_real_bin_track_under_script_security") {
+        return;
+    }
+    let lab = Lab::new("tbin", 2);
+    let flag = lab.node_dir(1).join("fail");
+    let out = lab.node_dir(1).join("notify.out");
+    let mut c1 = VrrpConf::new(1, 3, 150, "0.1", &["192.0.2.100/24"]);
+    c1.extra = format!("track_script {{\nchk\n}}\nnotify_master \"/bin/sh -c 'echo master >> {}'\"", out.display());
+    let head = format!(
+        "vrrp_script chk {{\n    script \"/bin/sh -c 'test ! -e {}'\"\n    interval 1\n    weight -60\n    fall 2\n    rise 2\n}}\n",
+        flag.display()
+    );
+    let secure = "global_defs {\n    enable_script_security\n    script_user root\n";
+    let text = format!("{head}{}", c1.render().replacen("global_defs {\n", secure, 1));
+    let d1 = lab.start(1, vigil(), &text);
+    let d2 = lab.start(2, vigil(), &VrrpConf::new(2, 3, 100, "0.1", &["192.0.2.100/24"]).render());
+    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d1.log());
+    std::fs::write(&flag, "").unwrap();
+    assert!(lab.wait_addr(2, VIP, true, Duration::from_secs(10)), "{}\n{}", d1.log(), d2.log());
+    assert!(d1.log().contains("Changing effective priority from 150 to 90"), "{}", d1.log());
+    std::fs::remove_file(&flag).unwrap();
+    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d1.log());
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until && std::fs::read_to_string(&out).unwrap_or_default().lines().count() < 2 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let got = std::fs::read_to_string(&out).unwrap_or_default();
+    assert_eq!(got, "master\nmaster\n", "notify_master by /bin/sh ran at each MASTER\n{}", d1.log());
+    assert!(!d1.log().contains("wrong file type"), "{}", d1.log());
+}

@@ -93,7 +93,7 @@ pub(super) const IPVS_SCHEDULERS: &[&str] =
 
 const RAW_VS: &[&str] = &[
     "weight",
-    "persistence_engine", "sorry_server_lvs_method", "ops", "ip_family", "retry", "delay_before_retry", "warmup",
+    "persistence_engine", "ops", "ip_family", "retry", "delay_before_retry", "warmup",
     "connect_timeout", "snmp_name",
 ];
 
@@ -134,11 +134,9 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
                 Some(a) if IPVS_SCHEDULERS.contains(&a) => vs.lb_algo = a.to_string(),
                 other => ctx.warn(c.pos, format!("Invalid lvs_scheduler '{}' - ignoring", other.unwrap_or(""))),
             },
-            "lb_kind" | "lvs_method" => match c.arg(0) {
-                Some("NAT") => vs.lb_kind = LbKind::Nat,
-                Some("DR") => vs.lb_kind = LbKind::Dr,
-                Some("TUN") => vs.lb_kind = LbKind::Tun,
-                other => ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for virtual server.", other.unwrap_or(""))),
+            "lb_kind" | "lvs_method" => match c.arg(0).and_then(lb_kind_word) {
+                Some(k) => vs.lb_kind = k,
+                None => ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for virtual server.", c.arg(0).unwrap_or(""))),
             },
             "protocol" => {
                 protocol_set = true;
@@ -165,7 +163,7 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
             "sorry_server" => match (c.arg(0).and_then(parse_ip), c.arg(1)) {
                 (Some(addr), p) => {
                     let port = p.and_then(|p| port(ctx, c, p));
-                    vs.sorry_server = Some(SorryServer { addr, port });
+                    vs.sorry_server = Some(SorryServer { addr, port, lb_kind: None });
                 }
                 _ => ctx.warn(c.pos, format!("Invalid sorry server IP address {} - skipping", c.arg(0).unwrap_or(""))),
             },
@@ -173,6 +171,14 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
                 ctx.warn(c.pos, "Ignoring sorry_server inhibit used before or without sorry_server")
             }
             "sorry_server_inhibit" => vs.sorry_server_inhibit = true,
+            // keepalived applies it to the sorry server configured so far.
+            "sorry_server_lvs_method" => match (vs.sorry_server.as_mut(), c.arg(0).and_then(lb_kind_word)) {
+                (None, _) => ctx.warn(c.pos, "sorry_server forwarding used without sorry_server"),
+                (Some(s), Some(k)) => s.lb_kind = Some(k),
+                (Some(_), None) => {
+                    ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for sorry server.", c.arg(0).unwrap_or("")))
+                }
+            },
             "quorum" => {
                 if let Some(q) = ctx.u32(c, 1, u32::MAX) {
                     vs.quorum = q;
@@ -216,29 +222,103 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
             _ => ctx.unknown(c),
         }
     }
-    if let VirtualServerKey::Fwmark(m) = vs.key {
-        for rs in &mut vs.real_servers {
-            if let Some(p) = rs.port.take() {
-                ctx.warn(
-                    n.pos,
-                    format!("WARNING - fwmark virtual server FWM {m}, real server [{}]:{p} has port specified - clearing", rs.addr),
-                );
-            }
-        }
-    }
-    if let (VirtualServerKey::Addr { port: vport, .. }, LbKind::Dr | LbKind::Tun) = (&vs.key, vs.lb_kind) {
-        let vport = *vport;
-        for rs in &mut vs.real_servers {
-            if let Some(p) = rs.port.filter(|p| *p != vport && vport != 0) {
-                ctx.warn(n.pos, format!("WARNING - virtual server {} and real server [{}]:{p} ports don't match - resetting", n.args.join(" "), rs.addr));
-                rs.port = Some(vport);
-            }
-        }
-    }
+    sorry_server_inhibit(ctx, n, &mut vs, protocol_set);
+    real_server_ports(ctx, n, &mut vs);
     if protocol_set && matches!(vs.key, VirtualServerKey::Fwmark(_)) {
         ctx.warn(n.pos, format!("Warning: Virtual server FWM {}: protocol specified for fwmark - protocol will be ignored", n.arg(1).unwrap_or("")));
     }
     Some(vs)
+}
+
+/// A real server that is also the sorry server (the same address and port
+/// as written: no port is 0) decides the sorry server's inhibit setting, as
+/// in keepalived's validate_check_config (before ports are settled).
+fn sorry_server_inhibit(ctx: &mut Ctx<'_>, n: &Node, vs: &mut VirtualServer, protocol_set: bool) {
+    let Some(ss) = vs.sorry_server.clone() else { return };
+    // By then keepalived has defaulted a missing protocol to UDP.
+    let mut shown = VirtualServer { key: vs.key.clone(), protocol: vs.protocol, ..Default::default() };
+    if !protocol_set {
+        shown.protocol = Protocol::Udp;
+    }
+    for rs in &vs.real_servers {
+        if rs.addr != ss.addr || rs.port.unwrap_or(0) != ss.port.unwrap_or(0) {
+            continue;
+        }
+        let rs_inhibit = rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure);
+        if rs_inhibit != vs.sorry_server_inhibit {
+            let as_written = RealServer { addr: rs.addr, port: Some(rs.port.unwrap_or(0)), ..Default::default() };
+            ctx.warn(
+                n.pos,
+                format!(
+                    "Virtual server {}: real server {} matches sorry server, but inhibit setting differs, {}ing on sorry server",
+                    shown.fmt_vs(),
+                    shown.fmt_rs(&as_written),
+                    if rs_inhibit { "sett" } else { "clear" }
+                ),
+            );
+            vs.sorry_server_inhibit = rs_inhibit;
+        }
+    }
+}
+
+/// A forwarding method as `lb_kind`, `lvs_method` and
+/// `sorry_server_lvs_method` spell it.
+fn lb_kind_word(w: &str) -> Option<LbKind> {
+    match w {
+        "NAT" => Some(LbKind::Nat),
+        "DR" => Some(LbKind::Dr),
+        "TUN" => Some(LbKind::Tun),
+        _ => None,
+    }
+}
+
+/// keepalived's port rules for real servers and the sorry server, in its
+/// validate_check_config. Only NAT can change the port, so:
+/// - NAT: a port is kept; without one, a real server of an address virtual
+///   server takes that one's port (a fwmark's stays unset: 0);
+/// - DR/TUN under a fwmark: a port is cleared (reported);
+/// - DR/TUN under an address: none takes the virtual server's port, a
+///   different one is reset to it (reported);
+/// - under a group nothing is changed (`lvs::group::dest_port` programs
+///   each member), only reported: a DR/TUN port with fwmark members, or
+///   one differing from an address member's.
+fn real_server_ports(ctx: &mut Ctx<'_>, n: &Node, vs: &mut VirtualServer) {
+    let vs_label = vs.fmt_vs();
+    let mut reals = std::mem::take(&mut vs.real_servers);
+    for rs in &mut reals {
+        let nat = vs.rs_lb_kind(rs) == LbKind::Nat;
+        match (&vs.key, rs.port) {
+            (VirtualServerKey::Addr { port: vport, .. }, None) => rs.port = Some(*vport),
+            (VirtualServerKey::Addr { port: vport, .. }, Some(p)) if !nat && p != *vport => {
+                let rs_label = vs.fmt_rs(rs);
+                ctx.warn(n.pos, format!("WARNING - virtual server {vs_label} and real server {rs_label} ports don't match - resetting"));
+                rs.port = Some(*vport);
+            }
+            (VirtualServerKey::Fwmark(_), Some(_)) if !nat => {
+                let rs_label = vs.fmt_rs(rs);
+                ctx.warn(n.pos, format!("WARNING - fwmark virtual server {vs_label}, real server {rs_label} has port specified - clearing"));
+                rs.port = None;
+            }
+            _ => {}
+        }
+    }
+    vs.real_servers = reals;
+    let Some(mut sorry) = vs.sorry_server.take() else { return };
+    if vs.sorry_lb_kind(&sorry) != LbKind::Nat {
+        match (&vs.key, sorry.port) {
+            (VirtualServerKey::Addr { port: vport, .. }, None) => sorry.port = Some(*vport),
+            (VirtualServerKey::Addr { port: vport, .. }, Some(p)) if p != *vport => {
+                ctx.warn(n.pos, format!("WARNING - virtual server {vs_label} and sorry server ports don't match - resetting"));
+                sorry.port = Some(*vport);
+            }
+            (VirtualServerKey::Fwmark(_), Some(_)) => {
+                ctx.warn(n.pos, format!("WARNING - virtual server {vs_label}, sorry server has port specified - clearing"));
+                sorry.port = None;
+            }
+            _ => {}
+        }
+    }
+    vs.sorry_server = Some(sorry);
 }
 
 /// What the checker defaults given on a virtual or real server take.
@@ -270,7 +350,7 @@ const DNS_TYPES: &[&str] = &["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"];
 const RAW_RS: &[&str] = &[
     "snmp_name",
     "uthreshold", "lthreshold", "alpha", "retry", "delay_before_retry", "warmup", "delay_loop", "connect_timeout",
-    "virtualhost", "lvs_method", "log_all_failures", "BFD_CHECK",
+    "virtualhost", "log_all_failures", "BFD_CHECK",
 ];
 
 fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
@@ -302,9 +382,10 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
             "notify_up" => ctx.script_once(c, &mut rs.notify_up, "real server"),
             "notify_down" => ctx.script_once(c, &mut rs.notify_down, "real server"),
             "smtp_alert" => rs.smtp_alert = ctx.flag(c),
-            "lvs_method" if !matches!(c.arg(0), Some("NAT" | "DR" | "TUN")) => {
-                ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for real server.", c.arg(0).unwrap_or("")))
-            }
+            "lvs_method" => match c.arg(0).and_then(lb_kind_word) {
+                Some(k) => rs.lb_kind = Some(k),
+                None => ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for real server.", c.arg(0).unwrap_or(""))),
+            },
             k if RAW_RS.contains(&k) => {
                 if let Some(raw) = ctx.raw_checked(c, timing_spec(k)) {
                     rs.other.push(raw);

@@ -78,6 +78,9 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// How keepalived's (and our) script security violation diagnostics begin.
+pub const SECURITY_VIOLATION: &str = "SECURITY VIOLATION";
+
 impl Loaded {
     /// True iff `keepalived -t` would exit 0: it reported no problem.
     pub fn is_valid(&self) -> bool {
@@ -90,6 +93,11 @@ impl Loaded {
     /// keepalived reloads such a file too (and starts with it).
     pub fn refuses_reload(&self) -> bool {
         self.has_errors() || self.diagnostics.iter().any(|d| d.message.starts_with("Unknown keyword"))
+    }
+    /// Whether keepalived would call this a script security violation
+    /// (its `-t` then exits 6 rather than 5, whatever else it reported).
+    pub fn security_violation(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.message.starts_with(SECURITY_VIOLATION))
     }
     /// Any problem that makes the configuration unusable.
     pub fn has_errors(&self) -> bool {

@@ -626,6 +626,8 @@ pub enum Protocol {
 pub struct SorryServer {
     pub addr: IpAddr,
     pub port: Option<u16>,
+    /// `sorry_server_lvs_method`; None: the virtual server's `lb_kind`.
+    pub lb_kind: Option<LbKind>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -690,6 +692,8 @@ pub struct RealServer {
     pub notify_down: Option<Script>,
     /// None: inherits the virtual server's setting.
     pub inhibit_on_failure: Option<bool>,
+    /// The real server's own `lvs_method`; None: the virtual server's.
+    pub lb_kind: Option<LbKind>,
     pub smtp_alert: Option<bool>,
     pub checkers: Vec<Checker>,
     pub other: Vec<RawOption>,
@@ -837,7 +841,56 @@ impl Default for UnicastPeer {
 
 impl Default for SorryServer {
     fn default() -> Self {
-        SorryServer { addr: UNSPEC, port: None }
+        SorryServer { addr: UNSPEC, port: None, lb_kind: None }
+    }
+}
+
+impl VirtualServer {
+    /// How IPVS forwards to `rs`: its own `lvs_method`, else the virtual
+    /// server's `lb_kind` (keepalived fills an unset one in the same way).
+    pub fn rs_lb_kind(&self, rs: &RealServer) -> LbKind {
+        rs.lb_kind.unwrap_or(self.lb_kind)
+    }
+
+    /// The protocol as keepalived 2.2.7 names it in FMT_VS / FMT_RS
+    /// (inet_sockaddrtotrio): a fwmark service has none.
+    fn proto_name(&self) -> &'static str {
+        match (&self.key, self.protocol) {
+            (VirtualServerKey::Fwmark(_), _) => "none",
+            (_, Protocol::Tcp) => "tcp",
+            (_, Protocol::Udp) => "udp",
+            (_, Protocol::Sctp) => "sctp",
+        }
+    }
+
+    /// keepalived 2.2.7's FMT_VS: `[ADDR]:PROTO:PORT`, `FWM N`, `[GROUP]:0`.
+    pub fn fmt_vs(&self) -> String {
+        match &self.key {
+            VirtualServerKey::Addr { addr, port } => format!("[{addr}]:{}:{port}", self.proto_name()),
+            VirtualServerKey::Fwmark(m) => format!("FWM {m}"),
+            VirtualServerKey::Group(g) => format!("[{g}]:0"),
+            VirtualServerKey::Unset => "?".to_string(),
+        }
+    }
+
+    /// keepalived 2.2.7's FMT_RS: `[ADDR]:PROTO:PORT`, the protocol the
+    /// virtual server's; without a port of its own, a real server of a
+    /// plain virtual server has that one's.
+    pub fn fmt_rs(&self, rs: &RealServer) -> String {
+        self.fmt_rs_port(rs, rs.port)
+    }
+
+    fn fmt_rs_port(&self, rs: &RealServer, port: Option<u16>) -> String {
+        let port = port.unwrap_or(match self.key {
+            VirtualServerKey::Addr { port, .. } => port,
+            _ => 0,
+        });
+        format!("[{}]:{}:{port}", rs.addr, self.proto_name())
+    }
+
+    /// How IPVS forwards to the sorry server.
+    pub fn sorry_lb_kind(&self, s: &SorryServer) -> LbKind {
+        s.lb_kind.unwrap_or(self.lb_kind)
     }
 }
 
@@ -850,6 +903,7 @@ impl Default for RealServer {
             notify_up: None,
             notify_down: None,
             inhibit_on_failure: None,
+            lb_kind: None,
             smtp_alert: None,
             checkers: Vec::new(),
             other: Vec::new(),

@@ -521,27 +521,6 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
         if !has_valid(&["lb_algo", "lvs_sched"], &|a| super::build_lvs::IPVS_SCHEDULERS.contains(&a)) {
             diags.warn(pos, format!("Virtual server {label}: no scheduler set, setting default 'wlc'"));
         }
-        // A real server that is also the sorry server (same address and
-        // port as written) decides the sorry server's inhibit setting.
-        if let Some(ss) = vs.sorry_server.clone() {
-            for rs in &vs.real_servers {
-                if rs.addr != ss.addr || rs.port.unwrap_or(0) != ss.port.unwrap_or(0) {
-                    continue;
-                }
-                let rs_inhibit = rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure);
-                if rs_inhibit != vs.sorry_server_inhibit {
-                    diags.warn(
-                        pos,
-                        format!(
-                            "Virtual server {label}: real server {} matches sorry server, but inhibit setting differs, {}ing on sorry server",
-                            trio(rs.addr, Some(vs.protocol), rs.port.unwrap_or(0)),
-                            if rs_inhibit { "sett" } else { "clear" }
-                        ),
-                    );
-                    vs.sorry_server_inhibit = rs_inhibit;
-                }
-            }
-        }
         let total: u64 = vs.real_servers.iter().map(|r| u64::from(r.weight.max(0) as u32)).sum();
         if u64::from(vs.quorum) > total {
             diags.warn(pos, format!("Warning - quorum {} for {label} exceeds total weight of real servers {total}, reducing quorum to {total}", vs.quorum));

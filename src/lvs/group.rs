@@ -86,8 +86,8 @@ pub fn persistence(config: &Config, vs: &VirtualServer) -> Option<u32> {
 /// treats as "the packet's port": for an address member that is the
 /// member's port, which we program explicitly so that the table reads the
 /// same as for a plain virtual server.
-pub fn dest_port(vs: &VirtualServer, port: Option<u16>, member: Member) -> u16 {
-    match (member, vs.lb_kind) {
+pub fn dest_port(fwd: LbKind, port: Option<u16>, member: Member) -> u16 {
+    match (member, fwd) {
         (Member::Addr { port: mp, .. }, LbKind::Nat) => port.unwrap_or(mp),
         (Member::Addr { port: mp, .. }, _) => mp,
         (Member::Fwmark(_), LbKind::Nat) => port.unwrap_or(0),
@@ -97,7 +97,7 @@ pub fn dest_port(vs: &VirtualServer, port: Option<u16>, member: Member) -> u16 {
 
 /// `dest_port` for a real server.
 pub fn rs_port(vs: &VirtualServer, rs: &RealServer, member: Member) -> u16 {
-    dest_port(vs, rs.port, member)
+    dest_port(vs.rs_lb_kind(rs), rs.port, member)
 }
 
 #[cfg(test)]
@@ -168,15 +168,19 @@ mod tests {
 
     #[test]
     fn destination_ports() {
-        let mut vs = group_vs();
         let a = Member::Addr { addr: ip("192.0.2.1"), port: 80 };
         let f = Member::Fwmark(3);
-        assert_eq!(dest_port(&vs, None, a), 80);
-        assert_eq!(dest_port(&vs, Some(8080), a), 8080);
-        assert_eq!(dest_port(&vs, None, f), 0);
-        assert_eq!(dest_port(&vs, Some(8080), f), 8080);
+        assert_eq!(dest_port(LbKind::Nat, None, a), 80);
+        assert_eq!(dest_port(LbKind::Nat, Some(8080), a), 8080);
+        assert_eq!(dest_port(LbKind::Nat, None, f), 0);
+        assert_eq!(dest_port(LbKind::Nat, Some(8080), f), 8080);
+        assert_eq!(dest_port(LbKind::Dr, Some(8080), a), 80);
+        assert_eq!(dest_port(LbKind::Dr, Some(8080), f), 0);
+        assert_eq!(dest_port(LbKind::Tun, None, f), 0);
+        // A real server's own lvs_method decides, not the virtual server's.
+        let mut vs = group_vs();
         vs.lb_kind = LbKind::Dr;
-        assert_eq!(dest_port(&vs, Some(8080), a), 80);
-        assert_eq!(dest_port(&vs, Some(8080), f), 0);
+        let rs = RealServer { port: Some(8080), lb_kind: Some(LbKind::Nat), ..RealServer::default() };
+        assert_eq!(rs_port(&vs, &rs, a), 8080);
     }
 }

@@ -29,7 +29,7 @@
 //! - notify FIFO lines (`fifo`) go out wherever a notify script would run,
 //!   configured or not, as keepalived's do_rs_notifies / do_vs_notifies.
 
-use crate::config::model::{Config, GlobalDefs, Protocol, RealServer, VirtualServer, VirtualServerKey};
+use crate::config::model::{Config, GlobalDefs, RealServer, VirtualServer};
 use crate::notify::{RunningScript, ScriptCommand, prepare_script};
 use async_io::Timer;
 use std::cell::Cell;
@@ -167,36 +167,14 @@ fn prep(s: &Option<crate::config::model::Script>, g: &GlobalDefs) -> Option<Scri
     s.as_ref().and_then(|s| prepare_script(s, g))
 }
 
-/// The protocol as keepalived 2.2.7 names it in FMT_VS / FMT_RS
-/// (inet_sockaddrtotrio): a fwmark service has none.
-fn proto_name(vs: &VirtualServer) -> &'static str {
-    match (&vs.key, vs.protocol) {
-        (VirtualServerKey::Fwmark(_), _) => "none",
-        (_, Protocol::Tcp) => "tcp",
-        (_, Protocol::Udp) => "udp",
-        (_, Protocol::Sctp) => "sctp",
-    }
-}
-
-/// keepalived 2.2.7's FMT_VS: `[ADDR]:PROTO:PORT`, `FWM N`, `[GROUP]:0`.
+/// keepalived 2.2.7's FMT_VS (see `VirtualServer::fmt_vs`).
 pub fn vs_name(vs: &VirtualServer) -> String {
-    match &vs.key {
-        VirtualServerKey::Addr { addr, port } => format!("[{addr}]:{}:{port}", proto_name(vs)),
-        VirtualServerKey::Fwmark(m) => format!("FWM {m}"),
-        VirtualServerKey::Group(g) => format!("[{g}]:0"),
-        VirtualServerKey::Unset => "?".to_string(),
-    }
+    vs.fmt_vs()
 }
 
-/// keepalived 2.2.7's FMT_RS: `[ADDR]:PROTO:PORT`, the protocol the
-/// virtual server's; without a port of its own, a real server of a plain
-/// virtual server has that one's.
+/// keepalived 2.2.7's FMT_RS (see `VirtualServer::fmt_rs`).
 pub fn rs_name(vs: &VirtualServer, rs: &RealServer) -> String {
-    let port = rs.port.unwrap_or(match vs.key {
-        VirtualServerKey::Addr { port, .. } => port,
-        _ => 0,
-    });
-    format!("[{}]:{}:{port}", rs.addr, proto_name(vs))
+    vs.fmt_rs(rs)
 }
 
 /// Whether alerts go out for a real server / a virtual server.
@@ -259,6 +237,7 @@ impl Hooks for Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::model::{Protocol, VirtualServerKey};
 
     #[test]
     fn alert_defaults_follow_keepalived() {

@@ -22,7 +22,7 @@ pub mod kernel;
 pub mod program;
 pub mod service;
 pub mod suspend;
-use crate::config::model::{Config, VirtualServer};
+use crate::config::model::{Config, LbKind, VirtualServer};
 use identity::{VsIdent, vs_ident};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -42,6 +42,9 @@ pub struct DestWant {
     /// As configured; None: the service's port (see `group::dest_port`).
     pub port: Option<u16>,
     pub weight: i32,
+    /// How IPVS forwards to it (its own `lvs_method`, else the virtual
+    /// server's `lb_kind`).
+    pub fwd: LbKind,
     /// The sorry server rather than a real server.
     pub sorry: bool,
 }
@@ -153,7 +156,7 @@ pub fn desired_vs(
         let sorry_in = !now && vs.sorry_server.is_some();
         let mut dests = Vec::new();
         for (r, up, weight, inhibit) in reals {
-            let d = |weight| DestWant { addr: r.addr, port: r.port, weight, sorry: false };
+            let d = |weight| DestWant { addr: r.addr, port: r.port, weight, fwd: vs.rs_lb_kind(r), sorry: false };
             if up && !sorry_in {
                 dests.push(d(weight));
             } else if inhibit {
@@ -163,9 +166,9 @@ pub fn desired_vs(
         if let Some(s) = &vs.sorry_server {
             if sorry_in {
                 // First, so that it wins over a real server at the same address.
-                dests.insert(0, DestWant { addr: s.addr, port: s.port, weight: 1, sorry: true });
+                dests.insert(0, DestWant { addr: s.addr, port: s.port, weight: 1, fwd: vs.sorry_lb_kind(s), sorry: true });
             } else if vs.sorry_server_inhibit {
-                dests.push(DestWant { addr: s.addr, port: s.port, weight: 0, sorry: true });
+                dests.push(DestWant { addr: s.addr, port: s.port, weight: 0, fwd: vs.sorry_lb_kind(s), sorry: true });
             }
         }
         // A sorry server that is also a real server: one destination.
@@ -195,7 +198,7 @@ mod tests {
             quorum,
             hysteresis,
             inhibit_on_failure: inhibit,
-            sorry_server: sorry.then(|| SorryServer { addr: "192.0.2.99".parse().unwrap(), port: Some(8080) }),
+            sorry_server: sorry.then(|| SorryServer { addr: "192.0.2.99".parse().unwrap(), port: Some(8080), lb_kind: None }),
             real_servers: vec![rs("198.51.100.1", 2), rs("198.51.100.2", 3)],
             ..VirtualServer::default()
         };
@@ -239,7 +242,7 @@ mod tests {
         assert!(!t[0].quorum_up);
         assert_eq!(ups(&ch), vec![(false, false)]);
         assert_eq!((ch[0].live, ch[0].threshold), (2, 3));
-        assert_eq!(t[0].dests, vec![DestWant { addr: "192.0.2.99".parse().unwrap(), port: Some(8080), weight: 1, sorry: true }]);
+        assert_eq!(t[0].dests, vec![DestWant { addr: "192.0.2.99".parse().unwrap(), port: Some(8080), weight: 1, fwd: LbKind::Nat, sorry: true }]);
         let (t, ch) = desired(&c, view([false, true]), &mut m);
         // 3 < 4 + 1: stays down.
         assert!(!t[0].quorum_up && ch.is_empty());

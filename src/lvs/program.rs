@@ -41,8 +41,8 @@ use std::net::IpAddr;
 
 use std::rc::Rc;
 
-fn fwd(vs: &VirtualServer) -> FwdMethod {
-    match vs.lb_kind {
+fn fwd(kind: LbKind) -> FwdMethod {
+    match kind {
         LbKind::Nat => FwdMethod::Masq,
         LbKind::Dr => FwdMethod::DirectRoute,
         LbKind::Tun => FwdMethod::Tunnel,
@@ -61,7 +61,7 @@ pub fn to_ipvs(config: &Config, want: &VsWant) -> Vec<(Service, Vec<Destination>
             let dests = want
                 .dests
                 .iter()
-                .map(|d| Destination::new(d.addr, group::dest_port(vs, d.port, m), fwd(vs)).with_weight(d.weight.max(0) as u32))
+                .map(|d| Destination::new(d.addr, group::dest_port(d.fwd, d.port, m), fwd(d.fwd)).with_weight(d.weight.max(0) as u32))
                 .collect();
             Some((svc, dests))
         })
@@ -862,7 +862,7 @@ mod tests {
         let mut l = Lvs::without_ipvs(rec.clone());
         let mut c = config();
         c.virtual_servers[0].alpha = true;
-        c.virtual_servers[0].sorry_server = Some(SorryServer { addr: "10.9.9.9".parse().unwrap(), port: None });
+        c.virtual_servers[0].sorry_server = Some(SorryServer { addr: "10.9.9.9".parse().unwrap(), port: None, lb_kind: None });
         l.apply(Rc::new(c), &[]);
         // Alpha, nothing checked: quorum down at start, reported (sorry server).
         assert_eq!(started(&rec), vec!["qdown"]);

@@ -5,9 +5,14 @@
 //!   user may execute; found: warn "please specify full path" and use it.
 //! - The file must exist and be executable by the script user, else the
 //!   script is disabled (whatever enable_script_security says).
+//! - The path is resolved as keepalived 2.2.7 resolves it: realpath of the
+//!   command, but when the last component was a symlink (the file name
+//!   changed), the original name in the resolved directory, which is the
+//!   same file (`/bin/sh` on a merged-/usr system is `/usr/bin/sh`, not
+//!   `/usr/bin/dash`). That path replaces argv[0].
 //! - Protection is needed when the script runs as uid 0 or gid 0, or is
-//!   setuid-root / setgid-root. Then every component of the path as written
-//!   and of its resolved real path, from "/", is lstat'ed: a directory
+//!   setuid-root / setgid-root. Then every component of the resolved path
+//!   and of the real file's path, from "/", is lstat'ed: a directory
 //!   component must be a directory, the last a regular file or symlink
 //!   (else disabled); a component is unsafe when it is not owned by root, or
 //!   when it is a regular file or a directory without the sticky bit that is
@@ -139,6 +144,29 @@ fn walk(path: &Path) -> Walk {
     Walk::Safe
 }
 
+/// The path a script is run by and the real file's path, as keepalived
+/// 2.2.7's check_script_secure finds them: the real path, except that when
+/// its file name differs from the command's (a symlink at the end), the
+/// command's file name in the real directory is used if it names the same
+/// file, so that a symlink chosen by name (`/bin/sh` -> `dash`) stays what
+/// is run (as `/usr/bin/sh`). Directory symlinks (`/bin` -> `usr/bin`) are
+/// resolved either way, so no later component check meets them.
+fn resolve(path: &Path) -> Option<(PathBuf, PathBuf)> {
+    let real = std::fs::canonicalize(path).ok()?;
+    let (Some(name), Some(real_name), Some(real_dir)) = (path.file_name(), real.file_name(), real.parent()) else {
+        return Some((real.clone(), real));
+    };
+    if name == real_name {
+        return Some((real.clone(), real));
+    }
+    let by_name = real_dir.join(name);
+    let same = |a: &Path, b: &Path| match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    };
+    if same(&by_name, &real) { Some((by_name, real)) } else { Some((real.clone(), real)) }
+}
+
 /// keepalived's check for one script, run as `who`. Logs what keepalived
 /// logs (the path search warning, unsafe permissions without security).
 pub fn check_script(argv0: &str, who: RunAs, script_security: bool) -> Result<Accepted, Refused> {
@@ -161,7 +189,7 @@ pub fn check_script(argv0: &str, who: RunAs, script_security: bool) -> Result<Ac
             None => return refuse(RefuseReason::NotFound),
         }
     };
-    let Ok(real) = std::fs::canonicalize(&path) else {
+    let Some((path, real)) = resolve(&path) else {
         return refuse(RefuseReason::NotFound);
     };
     let Ok(md) = std::fs::metadata(&real) else {
