@@ -33,6 +33,7 @@ mod lexer;
 mod seq;
 mod limits;
 mod route;
+mod script_security;
 mod rule;
 mod tree;
 mod validate;

@@ -192,3 +192,19 @@ fn interface_up_down_delays_are_read() {
     let l = load_t("interface_up_down_delays {\n nosuch9 1 2\n}");
     assert_eq!(messages(&l), ["unknown interface nosuch9 specified for up/down delay"]);
 }
+
+#[test]
+fn script_violations_per_side() {
+    // No vrrp_instance: keepalived checks no VRRP script at all.
+    let l = load_t("vrrp_script chk {\n script /nonexistent/x\n}\nvrrp_script ok {\n script /bin/true\n}");
+    assert!(l.is_valid(), "{:?}", messages(&l));
+    let l = load_t(
+        "virtual_server 10.0.0.1 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 10.0.1.1 80 {\n  notify_up /bin/true\n }\n}",
+    );
+    assert_eq!(messages(&l), ["SECURITY VIOLATION - check scripts are being executed but script_security not enabled."]);
+    let l = load_t("global_defs {\n startup_script /bin/true\n}");
+    assert_eq!(messages(&l), ["SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled."]);
+    assert!(l.security_violation());
+    let l = load_t(&instance(" notify_deleted /bin/true"));
+    assert_eq!(messages(&l), ["SECURITY VIOLATION - scripts are being executed but script_security not enabled."]);
+}

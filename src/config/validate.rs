@@ -5,12 +5,11 @@
 
 use super::diag::{Diags, Pos};
 use super::model::{
-    AuthType, Centiseconds, Config, InitialState, Protocol, Script, VirtualServerKey, VsgEntry,
+    AuthType, Centiseconds, Config, InitialState, Protocol, VirtualServerKey, VsgEntry,
 };
 use super::tree::Node;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::Path;
 
 /// What validation needs to know about the host.
 pub struct HostEnv {
@@ -48,7 +47,7 @@ impl HostEnv {
 
 /// The line of the top-level `keyword NAME` block, or of the first
 /// top-level `keyword` when `name` is None.
-fn pos_of(tree: &[Node], keyword: &str, name: Option<&str>) -> Pos {
+pub(super) fn pos_of(tree: &[Node], keyword: &str, name: Option<&str>) -> Pos {
     tree.iter()
         .find(|n| n.keyword == keyword && (name.is_none() || n.arg(0) == name))
         .map(|n| n.pos)
@@ -57,7 +56,7 @@ fn pos_of(tree: &[Node], keyword: &str, name: Option<&str>) -> Pos {
 
 /// The line of `child` (first word) inside the top-level `keyword NAME`
 /// block, searching nested blocks too.
-fn child_pos(tree: &[Node], keyword: &str, name: &str, child: &str) -> Pos {
+pub(super) fn child_pos(tree: &[Node], keyword: &str, name: &str, child: &str) -> Pos {
     fn find(nodes: &[Node], child: &str) -> Option<Pos> {
         for n in nodes {
             if n.keyword == child {
@@ -101,7 +100,7 @@ pub fn validate(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diag
     sync_groups(cfg, tree, diags);
     statics(cfg, tree, env, diags, &mut missing_interface);
     virtual_servers(cfg, tree, diags);
-    scripts(cfg, tree, env, diags);
+    super::script_security::check(cfg, tree, env, diags);
     if missing_interface {
         diags.warn(tree.first().map(|n| n.pos).unwrap_or_default(), "Non-existent interface specified in configuration");
     }
@@ -568,112 +567,4 @@ fn trio(addr: IpAddr, proto: Option<Protocol>, port: u16) -> String {
         None => "none",
     };
     format!("[{addr}]:{p}:{port}")
-}
-
-/// Default PATH keepalived searches for scripts named without a '/'.
-const SCRIPT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Whether a script's program exists as a file (keepalived only runs, and
-/// only checks the security of, scripts it can find).
-fn script_exists(s: &Script) -> bool {
-    let Some(prog) = s.argv.first() else { return false };
-    if prog.contains('/') {
-        return Path::new(prog).is_file();
-    }
-    let env_path = std::env::var("PATH").unwrap_or_default();
-    env_path
-        .split(':')
-        .chain(SCRIPT_PATH.split(':'))
-        .filter(|d| !d.is_empty())
-        .any(|d| Path::new(d).join(prog).is_file())
-}
-
-fn is_root_name(u: &str) -> bool {
-    u == "root" || u == "0"
-}
-
-/// Every script with the position of the line that configures it.
-fn collect_scripts(cfg: &Config, tree: &[Node]) -> Vec<(Pos, Script)> {
-    let mut out = Vec::new();
-    let mut add = |pos: Pos, s: &Option<Script>| {
-        if let Some(s) = s {
-            out.push((pos, s.clone()));
-        }
-    };
-    for s in &cfg.vrrp_scripts {
-        add(child_pos(tree, "vrrp_script", &s.name, "script"), &Some(s.script.clone()));
-    }
-    for i in &cfg.vrrp_instances {
-        let p = |k: &str| child_pos(tree, "vrrp_instance", &i.name, k);
-        add(p("notify"), &i.notify);
-        add(p("notify_master"), &i.notify_master);
-        add(p("notify_backup"), &i.notify_backup);
-        add(p("notify_fault"), &i.notify_fault);
-        add(p("notify_stop"), &i.notify_stop);
-        add(p("notify_master_rx_lower_pri"), &i.notify_master_rx_lower_pri);
-    }
-    for g in &cfg.sync_groups {
-        let p = |k: &str| child_pos(tree, "vrrp_sync_group", &g.name, k);
-        add(p("notify"), &g.notify);
-        add(p("notify_master"), &g.notify_master);
-        add(p("notify_backup"), &g.notify_backup);
-        add(p("notify_fault"), &g.notify_fault);
-        add(p("notify_stop"), &g.notify_stop);
-    }
-    let vs_pos = pos_of(tree, "virtual_server", None);
-    for vs in &cfg.virtual_servers {
-        add(vs_pos, &vs.quorum_up);
-        add(vs_pos, &vs.quorum_down);
-        for rs in &vs.real_servers {
-            add(vs_pos, &rs.notify_up);
-            add(vs_pos, &rs.notify_down);
-            for c in &rs.checkers {
-                if let super::model::CheckKind::Misc(m) = &c.kind {
-                    add(vs_pos, &Some(m.misc_path.clone()));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn scripts(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
-    // A vrrp_script whose program cannot be found is disabled (notify and
-    // MISC_CHECK scripts that cannot be found are not complained about).
-    for s in &cfg.vrrp_scripts {
-        if !script_exists(&s.script) {
-            diags.warn(
-                child_pos(tree, "vrrp_script", &s.name, "script"),
-                format!("Disabling track script {} since not found/accessible", s.name),
-            );
-        }
-    }
-    let all = collect_scripts(cfg, tree);
-    if all.is_empty() {
-        return;
-    }
-    let global_user = cfg.global.script_user.as_ref().and_then(|s| s.user.clone());
-    let effective_user = |s: &Script| -> Option<String> {
-        s.user.clone().or_else(|| global_user.clone()).or_else(|| {
-            env.default_script_user_exists.then(|| "keepalived_script".to_string())
-        })
-    };
-    if cfg.global.enable_script_security {
-        // Without a usable default user keepalived refuses each script that
-        // names none.
-        if global_user.is_none() && !env.default_script_user_exists
-            && let Some((pos, _)) = all.iter().find(|(_, s)| s.user.is_none()) {
-                diags.warn(*pos, "Unable to set default user keepalived_script for script");
-            }
-        return;
-    }
-    // Without script security, a script that keepalived would run as root
-    // is a security violation (keepalived -t exits 6).
-    let violation = all.iter().find(|(_, s)| {
-        let root = effective_user(s).is_none_or(|u| is_root_name(&u));
-        root && script_exists(s)
-    });
-    if let Some((pos, _)) = violation {
-        diags.warn(*pos, "SECURITY VIOLATION - scripts are being executed but script_security not enabled.");
-    }
 }
