@@ -149,6 +149,11 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
                     cfg.other.push(super::model::RawOption { keyword: n.keyword.clone(), args });
                 }
             }
+            "bfd_instance" => {
+                ctx.warn(n.pos, format!("bfd_instance {}: {}", n.arg(0).unwrap_or(""), super::BFD_UNSUPPORTED));
+                let raw = ctx.raw(n);
+                cfg.other.push(raw);
+            }
             k if RAW_TOP.contains(&k) => {
                 let raw = ctx.raw(n);
                 cfg.other.push(raw);

@@ -350,7 +350,7 @@ const DNS_TYPES: &[&str] = &["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"];
 const RAW_RS: &[&str] = &[
     "snmp_name",
     "uthreshold", "lthreshold", "alpha", "retry", "delay_before_retry", "warmup", "delay_loop", "connect_timeout",
-    "virtualhost", "log_all_failures", "BFD_CHECK",
+    "virtualhost", "log_all_failures",
 ];
 
 fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
@@ -369,6 +369,14 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
             if let Some(ch) = checker(ctx, c, kind) {
                 rs.checkers.push(ch);
             }
+            continue;
+        }
+        if kw == "BFD_CHECK" {
+            // A checker block naming a bfd_instance: nothing runs it.
+            let name = c.children().iter().find(|k| k.keyword == "name").and_then(|k| k.arg(0)).unwrap_or("");
+            ctx.warn(c.pos, format!("BFD_CHECK {name}: {}", super::BFD_UNSUPPORTED));
+            let raw = ctx.raw(c);
+            rs.other.push(raw);
             continue;
         }
         ctx.no_block(c);

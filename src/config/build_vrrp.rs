@@ -211,6 +211,12 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
             "track_script" => g.track_scripts = track_refs(ctx, c, -254, 254),
             "track_file" => g.track_files = track_refs(ctx, c, -254, 254),
             "track_process" => g.track_processes = track_refs(ctx, c, -254, 254),
+            "track_bfd" => {
+                for l in ctx.value_block(c) {
+                    ctx.warn(l.pos, format!("vrrp_sync_group {}: track_bfd {}: {}", g.name, l.keyword, super::BFD_UNSUPPORTED));
+                    g.other.push(super::model::RawOption { keyword: "track_bfd".into(), args: vec![l.keyword.clone()] });
+                }
+            }
             kw => {
                 ctx.no_block(c);
                 match kw {
@@ -237,7 +243,7 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
                     "smtp_alert" => g.smtp_alert = ctx.flag(c),
                     "global_tracking" => g.global_tracking = true,
                     "sync_group_tracking_weight" => g.sync_group_tracking_weight = true,
-                    "notify_deleted" | "notify_priority_changes" | "track_bfd" => {
+                    "notify_deleted" | "notify_priority_changes" => {
                         let raw = ctx.raw(c);
                         g.other.push(raw)
                     }
@@ -362,8 +368,8 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
             "track_file" => v.track_files.extend(track_refs(ctx, c, -254, 254)),
             "track_process" => v.track_processes.extend(track_refs(ctx, c, -254, 254)),
             "track_bfd" => {
-                if !c.args.is_empty() {
-                    ctx.warn(c.pos, format!("Block track_bfd has extra parameters {} ...", c.args.join(" ")));
+                for l in c.children() {
+                    ctx.warn(l.pos, format!("({}) track_bfd {}: {}", v.name, l.keyword, super::BFD_UNSUPPORTED));
                 }
                 let refs = track_refs(ctx, c, -253, 253);
                 for r in refs {

@@ -79,6 +79,11 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// How each BFD diagnostic ends: vigil has no BFD yet, so a configuration
+/// that asks for it is reported (a deliberate difference from keepalived,
+/// which says valid; DIFFERENCES.md).
+pub const BFD_UNSUPPORTED: &str = "BFD is not supported by vigil yet - ignoring";
+
 /// How keepalived's (and our) script security violation diagnostics begin.
 pub const SECURITY_VIOLATION: &str = "SECURITY VIOLATION";
 

@@ -208,3 +208,27 @@ fn script_violations_per_side() {
     let l = load_t(&instance(" notify_deleted /bin/true"));
     assert_eq!(messages(&l), ["SECURITY VIOLATION - scripts are being executed but script_security not enabled."]);
 }
+
+#[test]
+fn bfd_is_reported_as_not_supported_where_it_is_asked_for() {
+    let text = format!(
+        "bfd_instance B1 {{\n neighbor_ip 10.0.0.2\n}}\nvrrp_sync_group G {{\n group {{\n  A\n  Z\n }}\n track_bfd {{\n  B1\n }}\n}}\n{}vrrp_instance Z {{\n interface lo\n virtual_router_id 2\n virtual_ipaddress {{\n  10.0.0.2/24\n }}\n}}\nvirtual_server 10.0.0.1 80 {{\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 10.0.1.1 80 {{\n  BFD_CHECK {{\n   name B1\n  }}\n }}\n}}\n",
+        instance(" track_bfd {\n  B1\n }")
+    );
+    let l = load_t(&text);
+    let got: Vec<(u32, String)> = l.diagnostics.iter().map(|d| (d.line, d.message.clone())).collect();
+    let bfd = BFD_UNSUPPORTED;
+    assert_eq!(
+        got,
+        [
+            (1, format!("bfd_instance B1: {bfd}")),
+            (10, format!("vrrp_sync_group G: track_bfd B1: {bfd}")),
+            (20, format!("(A) track_bfd B1: {bfd}")),
+            (35, format!("BFD_CHECK B1: {bfd}")),
+        ]
+    );
+    assert!(l.diagnostics.iter().all(|d| d.severity == Severity::Warning));
+    assert!(!l.is_valid());
+    // Only warnings: a reload with BFD in it is not refused.
+    assert!(!l.refuses_reload());
+}
