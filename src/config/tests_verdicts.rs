@@ -232,3 +232,28 @@ fn bfd_is_reported_as_not_supported_where_it_is_asked_for() {
     // Only warnings: a reload with BFD in it is not refused.
     assert!(!l.refuses_reload());
 }
+
+#[test]
+fn owner_and_sync_group_priorities_do_not_float() {
+    // The address owner drops weighted interfaces and files; a file at its
+    // default weight 1 is made unweighted.
+    let l = load_t(&format!(
+        "track_file T1 {{\n file /tmp/x\n}}\ntrack_file T2 {{\n file /tmp/y\n}}\n{}",
+        instance(" priority 255\n track_interface {\n  lo weight 5\n }\n track_file {\n  T1\n  T2 weight 4\n }")
+    ));
+    let i = &l.config.vrrp_instances[0];
+    assert!(i.track_interfaces.is_empty(), "{:?}", i.track_interfaces);
+    assert_eq!(i.track_files.len(), 1);
+    assert_eq!(i.track_files[0].weight, Some(0));
+    let m = messages(&l);
+    assert!(m.contains(&"(A) ignoring tracked file T2 with weight 4 due to address_owner".to_string()), "{m:?}");
+    // In a sync group the interface stays, unweighted.
+    let l = load_t(&format!(
+        "vrrp_sync_group G {{\n group {{\n  A\n  Z\n }}\n}}\n{}vrrp_instance Z {{\n interface lo\n virtual_router_id 2\n virtual_ipaddress {{\n  10.0.0.2/24\n }}\n}}\n",
+        instance(" track_interface {\n  dummy0 weight 5\n }")
+    ));
+    let i = &l.config.vrrp_instances[0];
+    assert_eq!(i.track_interfaces.len(), 1);
+    assert_eq!(i.track_interfaces[0].weight, Some(0));
+    assert!(messages(&l).contains(&"(A) ignoring dummy0 tracked interface weight due to SYNC group".to_string()));
+}

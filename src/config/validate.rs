@@ -109,6 +109,11 @@ pub fn validate(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diag
 fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
     let scripts: Vec<String> = cfg.vrrp_scripts.iter().map(|s| s.name.clone()).collect();
     let files: Vec<String> = cfg.track_files.iter().map(|s| s.name.clone()).collect();
+    let script_weights: HashMap<String, i32> = cfg.vrrp_scripts.iter().map(|s| (s.name.clone(), s.weight)).collect();
+    let file_weights: HashMap<String, i32> = cfg.track_files.iter().map(|s| (s.name.clone(), s.weight)).collect();
+    // (members, sync_group_tracking_weight) of each sync group.
+    let sync_weights: Vec<(Vec<String>, bool)> =
+        cfg.sync_groups.iter().map(|g| (g.group.clone(), g.sync_group_tracking_weight)).collect();
     let procs: Vec<String> = cfg.track_processes.iter().map(|s| s.name.clone()).collect();
     let global_version = cfg.global.vrrp_version;
     let strict = cfg.global.vrrp_strict;
@@ -259,6 +264,49 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
             }
             ok
         });
+        // In a sync group (without sync_group_tracking_weight), or as the
+        // address owner, an instance's priority cannot float: keepalived's
+        // vrrp_complete_instance drops (or zeroes) weighted tracking.
+        let in_sync = sync_weights.iter().find(|(members, _)| members.contains(&name)).map(|(_, tw)| *tw);
+        let sync_no_weight = in_sync == Some(false);
+        if sync_no_weight || inst.priority == 255 {
+            let why = |owner_word: &'static str| if sync_no_weight { "SYNC group" } else { owner_word };
+            inst.track_interfaces.retain_mut(|t| {
+                if t.weight.unwrap_or(0) == 0 {
+                    return true;
+                }
+                let w = if sync_no_weight { "weight " } else { "" };
+                diags.warn(ipos, format!("({name}) ignoring {} tracked interface {w}due to {}", t.name, why("address owner")));
+                t.weight = Some(0);
+                sync_no_weight
+            });
+            inst.track_scripts.retain(|t| {
+                let w = t.weight.unwrap_or_else(|| script_weights.get(&t.name).copied().unwrap_or(0));
+                if w == 0 {
+                    return true;
+                }
+                diags.warn(ipos, format!("({name}) ignoring tracked script {} with weights due to {}", t.name, why("address_owner")));
+                false
+            });
+            inst.track_files.retain_mut(|t| {
+                let w = t.weight.unwrap_or_else(|| file_weights.get(&t.name).copied().unwrap_or(1));
+                match w {
+                    0 => true,
+                    1 => {
+                        diags.warn(
+                            ipos,
+                            format!("({name}) ignoring weight from tracked file {} due to {}. specify weight 0", t.name, why("address_owner")),
+                        );
+                        t.weight = Some(0);
+                        true
+                    }
+                    w => {
+                        diags.warn(ipos, format!("({name}) ignoring tracked file {} with weight {w} due to {}", t.name, why("address_owner")));
+                        false
+                    }
+                }
+            });
+        }
         for a in inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded) {
             if let Some(dev) = &a.dev
                 && !env.interface_exists(dev) {
