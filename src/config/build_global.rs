@@ -119,8 +119,8 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             "vrrp_garp_master_refresh_repeat" => set(&mut g.vrrp_garp_master_refresh_repeat, ctx.u32(n, 0, 1_000_000)),
             "vrrp_garp_lower_prio_delay" => g.vrrp_garp_lower_prio_delay = ctx.u32(n, 0, 86400),
             "vrrp_garp_lower_prio_repeat" => g.vrrp_garp_lower_prio_repeat = ctx.u32(n, 0, 1_000_000),
-            "vrrp_garp_interval" => set(&mut g.vrrp_garp_interval, ctx.timer(n, 0.0, 4_294.967_295)),
-            "vrrp_gna_interval" => set(&mut g.vrrp_gna_interval, ctx.timer(n, 0.0, 4_294.967_295)),
+            "vrrp_garp_interval" => set(&mut g.vrrp_garp_interval, garp_interval(ctx, n)),
+            "vrrp_gna_interval" => set(&mut g.vrrp_gna_interval, garp_interval(ctx, n)),
             "vrrp_lower_prio_no_advert" => g.vrrp_lower_prio_no_advert = ctx.flag(n).unwrap_or(true),
             "vrrp_higher_prio_send_advert" => g.vrrp_higher_prio_send_advert = ctx.flag(n).unwrap_or(true),
             "vrrp_mcast_group4" => match n.arg(0).and_then(parse_ip) {
@@ -209,6 +209,20 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             _ => ctx.unknown(n),
         }
     }
+}
+
+/// `vrrp_garp_interval` / `vrrp_gna_interval`: 0.000001 s to 4294.967295 s
+/// (keepalived's read_decimal_unsigned: 0 is refused), its complaints.
+fn garp_interval(ctx: &mut Ctx<'_>, n: &Node) -> Option<super::model::Microseconds> {
+    let a = n.arg(0).unwrap_or("");
+    let r = super::values::read_decimal_micros(a, 1, u64::from(u32::MAX));
+    for m in r.complaints {
+        ctx.warn(n.pos, m);
+    }
+    if r.value.is_none() {
+        ctx.warn(n.pos, format!("{} '{a}' is invalid", n.keyword));
+    }
+    r.value.map(super::model::Microseconds)
 }
 
 fn set<T>(slot: &mut T, v: Option<T>) {

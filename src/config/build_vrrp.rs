@@ -386,18 +386,8 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
     if !priority_set && v.state == InitialState::Master {
         v.priority = 255;
     }
-    if v.nopreempt && v.priority == 255 {
-        ctx.warn(n.pos, format!("({}) nopreempt is incompatible with priority 255. resetting nopreempt", v.name));
-        v.nopreempt = false;
-    }
-    if v.nopreempt && v.state == InitialState::Master {
-        ctx.warn(n.pos, format!("({}) Warning - nopreempt will not work with initial state MASTER - clearing", v.name));
-        v.state = InitialState::Backup;
-    }
-    if v.nopreempt && v.preempt_delay.0 != 0 {
-        ctx.warn(n.pos, format!("({}) preempt_delay is incompatible with nopreempt mode - resetting", v.name));
-        v.preempt_delay = super::model::Microseconds(0);
-    }
+    // The state and preemption rules that depend on strict mode (known once
+    // the whole file is read) are in validate.
     // The first VIP sets the instance's family; keepalived drops the others.
     if let Some(first) = v.virtual_ipaddress.first().map(|a| a.addr.is_ipv4()) {
         let name = v.name.clone();

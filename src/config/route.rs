@@ -189,6 +189,8 @@ pub fn route_line(ctx: &mut Ctx<'_>, n: &Node) -> Option<Route> {
                 r.onlink = true;
                 step = 1
             }
+            // `to DST`, as ip route writes it.
+            "to" => step = 1,
             "no_track" => {
                 r.no_track = true;
                 step = 1

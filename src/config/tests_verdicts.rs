@@ -257,3 +257,24 @@ fn owner_and_sync_group_priorities_do_not_float() {
     assert_eq!(i.track_interfaces[0].weight, Some(0));
     assert!(messages(&l).contains(&"(A) ignoring dummy0 tracked interface weight due to SYNC group".to_string()));
 }
+
+#[test]
+fn initial_state_and_preemption_as_keepalived_completes_them() {
+    let l = load_t(&instance(" priority 255"));
+    assert!(l.is_valid(), "{:?}", messages(&l));
+    assert_eq!(l.config.vrrp_instances[0].state, InitialState::Master);
+    // nopreempt is cleared; the state stays MASTER.
+    let l = load_t(&instance(" state MASTER\n priority 100\n nopreempt"));
+    assert_eq!(messages(&l), ["(A) Warning - nopreempt will not work with initial state MASTER - clearing"]);
+    let i = &l.config.vrrp_instances[0];
+    assert_eq!((i.state, i.nopreempt), (InitialState::Master, false));
+    // In strict mode only the owner may start MASTER.
+    let l = load_t(&format!("global_defs {{\n vrrp_strict\n}}\n{}", instance(" state MASTER\n priority 100")));
+    assert_eq!(messages(&l), ["(A) State MASTER must match being address owner"]);
+    assert_eq!(l.config.vrrp_instances[0].state, InitialState::Backup);
+    let l = load_t("global_defs {\n vrrp_garp_interval 0\n}");
+    assert_eq!(messages(&l), ["number '0' outside range [0.000001, 4294.967295]", "vrrp_garp_interval '0' is invalid"]);
+    let l = load_t("static_routes {\n to 10.2.0.0/16 via 10.0.0.253 dev lo\n}");
+    assert!(l.is_valid(), "{:?}", messages(&l));
+    assert_eq!(l.config.static_routes[0].dst.prefix_len, 16);
+}

@@ -324,11 +324,39 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
         let version = inst.version.unwrap_or(if v6 { 3 } else { global_version });
         // Strict mode (RFC conformance) refuses what the RFCs do not have.
         let strict = inst.strict_mode.unwrap_or(strict);
-        if strict {
+        // State and preemption, in vrrp_complete_instance's order: without a
+        // `state` line the address owner starts MASTER; in strict mode only
+        // the owner may.
+        let owner = inst.priority == 255;
+        if !has_kw("state") {
+            inst.state = if owner { InitialState::Master } else { InitialState::Backup };
+        } else if strict && (inst.state == InitialState::Master) != owner {
+            diags.warn(ipos, format!("({name}) State MASTER must match being address owner"));
+            inst.state = if owner { InitialState::Master } else { InitialState::Backup };
+        }
+        if owner && inst.nopreempt {
+            diags.warn(ipos, format!("({name}) nopreempt is incompatible with priority 255. resetting nopreempt"));
+            inst.nopreempt = false;
+        }
+        if inst.state == InitialState::Master {
+            if inst.nopreempt {
+                diags.warn(ipos, format!("({name}) Warning - nopreempt will not work with initial state MASTER - clearing"));
+                inst.nopreempt = false;
+            }
             if inst.preempt_delay.0 != 0 {
-                diags.warn(ipos, format!("({name}) preempt_delay is incompatible with strict mode - resetting"));
+                diags.warn(ipos, format!("({name}) Warning - preempt delay will not work with initial state MASTER - clearing"));
                 inst.preempt_delay = super::model::Microseconds(0);
             }
+        }
+        if inst.preempt_delay.0 != 0 && strict {
+            diags.warn(ipos, format!("({name}) preempt_delay is incompatible with strict mode - resetting"));
+            inst.preempt_delay = super::model::Microseconds(0);
+        }
+        if inst.preempt_delay.0 != 0 && inst.nopreempt {
+            diags.warn(ipos, format!("({name}) preempt_delay is incompatible with nopreempt mode - resetting"));
+            inst.preempt_delay = super::model::Microseconds(0);
+        }
+        if strict {
             if inst.accept == Some(true) && version == 2 {
                 diags.warn(ipos, format!("({name}) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting"));
                 inst.accept = Some(false);
