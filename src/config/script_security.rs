@@ -8,7 +8,8 @@
 //!   server is left (MISC_CHECK, quorum_up/down, notify_up/down, the global
 //!   and LVS notify_fifo scripts); startup/shutdown scripts always;
 //! - a script is looked at as keepalived's check_script_secure does (the
-//!   same code vigil runs at start, `notify::check_script`);
+//!   same code vigil runs at start, `notify::check_script`); one starting
+//!   `</` only tests that a file opens and is no script at all;
 //! - a vrrp_script that cannot be found is "Disabling track script NAME
 //!   since not found/accessible"; one refused for its path (a component of
 //!   the wrong type, or unsafe permissions under enable_script_security) is
@@ -211,6 +212,13 @@ pub fn check(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
                 env.default_script_user_exists.then(|| "keepalived_script".to_string())
             });
             let Some(prog) = e.script.argv.first() else { continue };
+            // `</path`: a check that a file can be opened, nothing is run
+            // (keepalived's SC_SYSTEM): neither a script nor missing.
+            if let Some(rest) = prog.strip_prefix('<')
+                && rest.trim_start_matches([' ', '\t']).starts_with('/')
+            {
+                continue;
+            }
             let root = user.as_deref().is_none_or(is_root_name);
             if !root {
                 // keepalived -t gives no verdict here (see the module doc);
