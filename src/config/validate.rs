@@ -32,6 +32,21 @@ impl HostEnv {
         }
     }
 
+    /// Whether `name` is a macvlan (a VMAC keepalived may take over). A
+    /// fixed list holds none.
+    pub fn is_macvlan(&self, name: &str) -> bool {
+        if self.any_interface {
+            return true;
+        }
+        if self.interfaces.is_some() {
+            return false;
+        }
+        let Ok(n) = crate::netlink::types::IfName::try_from(name) else { return false };
+        crate::netlink::rtnl::Rtnl::new()
+            .and_then(|mut r| r.link(&crate::netlink::link::LinkRef::Name(n)))
+            .is_ok_and(|l| l.kind.as_deref() == Some("macvlan"))
+    }
+
     pub fn interface_exists(&self, name: &str) -> bool {
         if self.any_interface {
             return true;
@@ -117,6 +132,8 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
     let procs: Vec<String> = cfg.track_processes.iter().map(|s| s.name.clone()).collect();
     let global_version = cfg.global.vrrp_version;
     let strict = cfg.global.vrrp_strict;
+    // (instance, VMAC name) of the VMACs named so far.
+    let mut vmac_names: Vec<(String, String)> = Vec::new();
     // (interface, family is v6, vrid) -> instance name
     let mut vrids: HashMap<(String, bool, u8), String> = HashMap::new();
     // A second instance of the same name is refused.
@@ -176,6 +193,25 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
             .any(|k| has_kw(k));
         let fault_no_peers = has_kw("unicast_fault_no_peer");
         let has_other = |inst: &super::model::VrrpInstance, k: &str| inst.other.iter().any(|o| o.keyword == k);
+        // use_vmac NAME (vrrp_vmac_handler): a usable interface name, not
+        // another instance's, not an existing interface other than a
+        // macvlan (keepalived also wants it private). Else the default name.
+        if let Some(vmac) = inst.use_vmac.clone().filter(|v| !v.is_empty()) {
+            let vpos = child_pos(tree, "vrrp_instance", &name, "use_vmac");
+            let valid = vmac.len() < 16 && vmac != "." && vmac != ".." && !vmac.contains(['/', ':']) && !vmac.chars().any(char::is_whitespace);
+            if !valid {
+                diags.warn(vpos, format!("VMAC interface name '{vmac}' too long or invalid characters - ignoring"));
+                inst.use_vmac = Some(String::new());
+            } else if let Some(other) = vmac_names.iter().find(|(_, n)| *n == vmac).map(|(i, _)| i.clone()) {
+                diags.warn(vpos, format!("({name}) VRRP instance {other} is already using {vmac} - ignoring name"));
+                inst.use_vmac = Some(String::new());
+            } else if env.interface_exists(&vmac) && !env.is_macvlan(&vmac) {
+                diags.warn(vpos, format!("({name}) interface {vmac} already exists and is not a private macvlan; ignoring vmac if_name"));
+                inst.use_vmac = Some(String::new());
+            } else {
+                vmac_names.push((name.clone(), vmac));
+            }
+        }
         // vrrp_end_handler: unicast with a VMAC (or ipvlan).
         if unicast_configured && (inst.use_vmac.is_some() || has_other(inst, "use_ipvlan")) {
             if inst.interface.is_none() {
