@@ -411,6 +411,19 @@ pub(super) fn advert_micros(c: &Node) -> (Option<u64>, Vec<String>) {
     (r.value, r.complaints)
 }
 
+/// Whether an IPv4 address read so far (VIPs, unicast peers, source
+/// addresses) made the instance's family IPv4.
+fn ipv4_so_far(v: &VrrpInstance) -> bool {
+    let first = v
+        .virtual_ipaddress
+        .first()
+        .map(|a| a.addr)
+        .or(v.unicast_src_ip)
+        .or(v.mcast_src_ip)
+        .or(v.unicast_peers.first().map(|p| p.addr));
+    first.is_some_and(|a| a.is_ipv4())
+}
+
 fn child_line(n: &Node, kw: &str) -> super::diag::Pos {
     n.children().iter().find(|c| c.keyword == kw).map(|c| c.pos).unwrap_or(n.pos)
 }
@@ -510,7 +523,28 @@ fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {
             _ => v.garp_master_repeat = ctx.u32(c, 1, 1_000_000),
         },
         "garp_master_refresh" => v.garp_master_refresh = ctx.u32(c, 0, 1_000_000),
-        "garp_master_refresh_repeat" => v.garp_master_refresh_repeat = ctx.u32(c, 0, 1_000_000),
+        "garp_master_refresh_repeat" => match c.arg(0).and_then(parse_i64) {
+            Some(0) => {
+                ctx.warn(c.pos, format!("({}): garp_master_refresh_repeat must be greater than 0, setting to 1", v.name));
+                v.garp_master_refresh_repeat = Some(1);
+            }
+            _ => v.garp_master_refresh_repeat = ctx.u32(c, 1, 1_000_000),
+        },
+        "notify_priority_changes" if c.arg(0).is_some_and(|a| super::values::parse_bool(a).is_none()) => ctx.warn(
+            c.pos,
+            format!("({}) Invalid value '{}' for notify_priority_changes specified", v.name, c.arg(0).unwrap_or("")),
+        ),
+        // Order matters, as in keepalived: `interface` already read.
+        "vrf" if v.interface.is_some() => {
+            ctx.warn(c.pos, format!("({}) Cannot specify VRF interface and interface - ignoring", v.name))
+        }
+        "vrf" if c.arg(0).is_some_and(|n| n.len() >= 16) => {
+            ctx.warn(c.pos, format!("({}) VRF interface name '{}' too long - ignoring", v.name, c.arg(0).unwrap_or("")))
+        }
+        // The family is IPv4 once an IPv4 address has been read.
+        "native_ipv6" if ipv4_so_far(v) => {
+            ctx.warn(c.pos, format!("({}) Cannot specify native_ipv6 with IPv4 addresses", v.name))
+        }
         "garp_lower_prio_delay" => v.garp_lower_prio_delay = ctx.u32(c, 0, 86400),
         "garp_lower_prio_repeat" => v.garp_lower_prio_repeat = ctx.u32(c, 0, 1_000_000),
         "lower_prio_no_advert" => v.lower_prio_no_advert = ctx.flag(c),

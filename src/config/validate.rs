@@ -233,6 +233,14 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
                 format!("({name}) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration."),
             );
         }
+        // An IPv4 ipvlan needs its own address (`use_ipvlan [IF] ADDR/LEN ...`).
+        let ipvlan_v4_no_addr = inst.other.iter().find(|o| o.keyword == "use_ipvlan").is_some_and(|o| {
+            !o.args.iter().any(|a| super::addr::parse_prefix(a).is_some())
+                && !inst.virtual_ipaddress.first().is_some_and(|a| a.addr.is_ipv6())
+        });
+        if ipvlan_v4_no_addr && inst.interface.is_some() {
+            diags.warn(ipos, format!("({name}) IPv4 ipvlan requires a source ip address to be configured. setting instance to fault state"));
+        }
         // vrrp_complete_instance: a VMAC promotes secondaries by itself.
         if inst.interface.is_some() && inst.use_vmac.is_some() && has_other(inst, "promote_secondaries") {
             diags.warn(ipos, format!("({name}) promote_secondaries is automatically set for vmacs - ignoring"));
