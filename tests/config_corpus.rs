@@ -130,7 +130,11 @@ fn keepalived_verdict(bin: &Path, ns: &str, file: &Path) -> (KaVerdict, String) 
                 // with SIGTERM (or hangs, under a terminal): no verdict.
                 // If it reported problems before dying, that is its verdict.
                 if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
-                    let v = if !err.trim().is_empty() {
+                    // A crash (glibc's "double free" abort, a segfault) is no
+                    // verdict, whatever it printed before.
+                    let v = if sig == libc::SIGABRT || sig == libc::SIGSEGV {
+                        KaVerdict::Crashed(sig)
+                    } else if !err.trim().is_empty() {
                         KaVerdict::Exit(false)
                     } else if sig == libc::SIGTERM {
                         KaVerdict::NoVerdict

@@ -213,6 +213,13 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
                     ctx.warn(c.pos, format!("{kw} only applies to sh scheduler - ignoring"));
                 }
             }
+            "ip_family" if !matches!(c.arg(0), Some("inet" | "inet6")) => {
+                ctx.warn(c.pos, format!("unknown address family {}", c.arg(0).unwrap_or("")))
+            }
+            "retry" if !c.arg(0).and_then(parse_i64).is_some_and(|v| (1..=i64::from(u32::MAX)).contains(&v)) => {
+                let a = c.arg(0).unwrap_or("");
+                retry_value_complaint(ctx, c, a);
+            }
             k if RAW_VS.contains(&k) => {
                 let spec = timing_spec(k);
                 if let Some(raw) = ctx.raw_checked(c, spec) {
@@ -327,7 +334,8 @@ fn timing_spec(k: &str) -> super::values::ArgSpec {
     match k {
         "snmp_name" => One,
         "ip_family" | "virtualhost" | "lvs_method" | "persistence_engine" | "sorry_server_lvs_method" => Word,
-        "retry" | "uthreshold" | "lthreshold" => Num(0, u32::MAX as i64),
+        "retry" => Num(1, u32::MAX as i64),
+        "uthreshold" | "lthreshold" => Num(0, u32::MAX as i64),
         "weight" => Num(1, i32::MAX as i64),
         "connect_timeout" => TimerSecs,
         "delay_before_retry" | "warmup" | "delay_loop" => Secs,
@@ -381,10 +389,23 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
         }
         ctx.no_block(c);
         match kw {
-            "weight" => {
-                if let Some(w) = ctx.int(c, 0, 65535) {
-                    rs.weight = w as i32;
-                }
+            "weight" => match c.arg(0).and_then(parse_i64).and_then(|w| i32::try_from(w).ok()).filter(|w| *w >= 0) {
+                Some(w) => rs.weight = w,
+                None => ctx.warn(
+                    c.pos,
+                    format!("Real server weight {} is outside range 0-{}", c.arg(0).unwrap_or(""), i32::MAX),
+                ),
+            },
+            "alpha" if c.arg(0).is_some_and(|a| super::values::parse_bool(a).is_none()) => {
+                ctx.warn(c.pos, format!("Invalid alpha parameter {}", c.arg(0).unwrap_or("")))
+            }
+            "retry" if !c.arg(0).and_then(parse_i64).is_some_and(|v| (1..=i64::from(u32::MAX)).contains(&v)) => {
+                let a = c.arg(0).unwrap_or("");
+                retry_value_complaint(ctx, c, a);
+            }
+            "delay_loop" if !c.arg(0).and_then(super::values::parse_decimal).is_some_and(|d| d > 0.0) => {
+                let a = c.arg(0).unwrap_or("");
+                ctx.warn(c.pos, format!("real server delay_loop '{a}' invalid - ignoring"))
             }
             "inhibit_on_failure" => rs.inhibit_on_failure = ctx.flag(c),
             "notify_up" => ctx.script_once(c, &mut rs.notify_up, "real server"),
@@ -425,6 +446,20 @@ fn retry_value(ctx: &mut Ctx<'_>, c: &Node, invalid: &str) -> Option<u32> {
     None
 }
 
+/// A virtual or real server's `retry` outside 1..=4294967295: the number's
+/// complaint, then the keyword's.
+fn retry_value_complaint(ctx: &mut Ctx<'_>, c: &Node, a: &str) {
+    let first = if a.starts_with('-') {
+        format!("negative number '{a}'")
+    } else if parse_i64(a).is_some() {
+        format!("number '{a}' outside range [1, 4294967295]")
+    } else {
+        format!("invalid number '{a}'")
+    };
+    ctx.warn(c.pos, first);
+    ctx.warn(c.pos, format!("retry value invalid - {a}"));
+}
+
 fn checker_kind(kw: &str) -> Option<CheckKind> {
     Some(match kw {
         "TCP_CHECK" => CheckKind::Tcp,
@@ -456,9 +491,17 @@ fn target_keyword(ctx: &mut Ctx<'_>, c: &Node, t: &mut CheckTarget) -> bool {
             Some(a) => t.bindto = Some(a),
             None => ctx.warn(c.pos, format!("Invalid bindto '{}'", c.arg(0).unwrap_or(""))),
         },
-        "bind_port" => t.bind_port = c.arg(0).and_then(|s| port(ctx, c, s)),
+        "bind_port" => match ctx.arg(c, 0).map(|a| (a, parse_i64(a))) {
+            Some((_, Some(p @ 1..=65535))) => t.bind_port = Some(p as u16),
+            Some((a, _)) => ctx.warn(c.pos, format!("Invalid checker bind_port '{a}'")),
+            None => {}
+        },
         "bind_if" => t.bind_if = ctx.string(c),
-        "fwmark" => t.fwmark = c.arg(0).and_then(parse_u32_any),
+        "fwmark" => match ctx.arg(c, 0).map(|a| (a, parse_i64(a).and_then(|v| u32::try_from(v).ok()))) {
+            Some((_, Some(m))) => t.fwmark = Some(m),
+            Some((a, None)) => ctx.warn(c.pos, format!("Invalid fwmark connection value '{a}'")),
+            None => {}
+        },
         _ => return false,
     }
     true
