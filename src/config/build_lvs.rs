@@ -563,6 +563,16 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
             }
         }
     }
+    // keepalived removes a MISC_CHECK whose user (or group) cannot be set.
+    if let CheckKind::Misc(m) = &kind
+        && let Some(u) = &m.misc_path.user
+        && (!super::build_global::user_exists(u)
+            || m.misc_path.group.as_deref().is_some_and(|g| !super::build_global::group_exists(g)))
+    {
+        let pos = n.children().iter().rev().find(|c| c.keyword == "user").map(|c| c.pos).unwrap_or(n.pos);
+        ctx.warn(pos, format!("Failed to set uid/gid for misc checker script '{}' - removing", m.misc_path.argv.join(" ")));
+        return None;
+    }
     if let CheckKind::Misc(m) = &kind
         && m.misc_path.argv.is_empty() {
             ctx.warn(n.pos, "MISC_CHECK has no misc_path - ignoring");
@@ -600,8 +610,17 @@ fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
                 Some(v @ ("1.0" | "1.1" | "1.0C" | "1.0c")) => h.http_protocol = Some(v.to_string()),
                 other => ctx.warn(c.pos, format!("Invalid http_protocol version {}", other.unwrap_or(""))),
             },
-            "enable_sni" => h.enable_sni = true,
-            "fast_recovery" => h.fast_recovery = true,
+            "enable_sni" | "fast_recovery" => match c.arg(0).map(super::values::parse_bool) {
+                Some(None) => ctx.warn(c.pos, format!("Invalid {k} parameter {}", c.arg(0).unwrap_or(""))),
+                v => {
+                    let on = v.flatten().unwrap_or(true);
+                    if k == "enable_sni" {
+                        h.enable_sni = on
+                    } else {
+                        h.fast_recovery = on
+                    }
+                }
+            },
             _ => return false,
         },
         (CheckKind::Smtp(s), "helo_name") => s.helo_name = ctx.string(c),
@@ -642,12 +661,14 @@ fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
         },
         (CheckKind::File(f), k) => match k {
             "track_file" => f.track_file = ctx.string(c).unwrap_or_default(),
-            "weight" => {
-                if let Some(w) = ctx.int(c, -254, 254) {
-                    f.weight = w as i32;
+            "weight" => match c.arg(0).and_then(parse_i64).and_then(|w| i32::try_from(w).ok()).filter(|w| *w != i32::MIN) {
+                Some(w) => {
+                    f.weight = w;
                     f.weight_reverse = c.arg(1) == Some("reverse");
                 }
-            }
+                None if c.arg(0).is_none() => ctx.warn(c.pos, "track file weight missing"),
+                None => ctx.warn(c.pos, format!("weight for track file must be in [{}..{}] inclusive. Ignoring...", -i32::MAX, i32::MAX)),
+            },
             _ => return false,
         },
         _ => return false,
@@ -655,30 +676,66 @@ fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
     true
 }
 
-fn hex_bytes(ctx: &mut Ctx<'_>, c: &Node) -> Option<Vec<u8>> {
-    let s: String = c.args.concat();
-    let s = s.strip_prefix("0x").unwrap_or(&s);
+/// keepalived's read_hex_str over the words joined by blanks: pairs of hex
+/// digits (a lone digit before a blank or the end is one byte), blanks
+/// skipped; in `require_reply` an `x` is a wildcard nibble. None: not hex
+/// (or nothing). The model has no mask: a reply pattern keeps the bytes
+/// before its first wildcard (the check compares a prefix, so it never
+/// fails where keepalived's masked compare passes).
+fn read_hex(s: &str, wildcard: bool) -> Option<Vec<u8>> {
+    let nibble = |c: u8| -> Option<Option<u8>> {
+        match c {
+            b'0'..=b'9' => Some(Some(c - b'0')),
+            b'a'..=b'f' => Some(Some(c - b'a' + 10)),
+            b'A'..=b'F' => Some(Some(c - b'A' + 10)),
+            b'x' | b'X' if wildcard => Some(None),
+            _ => None,
+        }
+    };
     let b = s.as_bytes();
-    if b.is_empty() {
-        ctx.warn(c.pos, format!("{} needs hex digits", c.keyword));
-        return None;
-    }
-    // An odd count reads as if it had a leading 0, as keepalived reads it
-    // (so a lone `x` becomes the prefix `0x` and nothing).
-    let padded: Vec<u8> = if b.len() % 2 == 1 { std::iter::once(b'0').chain(b.iter().copied()).collect() } else { b.to_vec() };
-    let digits = padded.strip_prefix(b"0x").unwrap_or(&padded);
-    let mut out = Vec::with_capacity(digits.len() / 2);
-    for pair in digits.chunks(2) {
-        let hex = std::str::from_utf8(pair).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-        match hex {
-            Some(v) => out.push(v),
-            None => {
-                ctx.warn(c.pos, "Invalid hex string for UDP_CHECK reply");
-                return None;
-            }
+    let mut out = Vec::new();
+    let mut masked = false;
+    let mut i = 0;
+    loop {
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let hi = nibble(b[i])?;
+        i += 1;
+        let mut byte = hi.unwrap_or(0);
+        let mut this_masked = hi.is_none();
+        if i < b.len() && b[i] != b' ' {
+            let lo = nibble(b[i])?;
+            i += 1;
+            byte = byte << 4 | lo.unwrap_or(0);
+            this_masked |= lo.is_none();
+        }
+        masked |= this_masked;
+        if !masked {
+            out.push(byte);
         }
     }
-    Some(out)
+    (masked || !out.is_empty()).then_some(out)
+}
+
+fn hex_bytes(ctx: &mut Ctx<'_>, c: &Node) -> Option<Vec<u8>> {
+    let reply = c.keyword == "require_reply";
+    if c.args.is_empty() {
+        // `require_reply` alone: any reply (an empty prefix); a payload
+        // needs its bytes.
+        if !reply {
+            ctx.warn(c.pos, "UDP_CHECK payload requires a payload");
+        }
+        return reply.then(Vec::new);
+    }
+    let v = read_hex(&c.args.join(" "), reply);
+    if v.is_none() {
+        ctx.warn(c.pos, format!("Invalid hex string for UDP_CHECK {}", if reply { "reply" } else { "payload" }));
+    }
+    v
 }
 
 fn url(ctx: &mut Ctx<'_>, n: &Node) -> Option<HttpUrl> {
@@ -704,7 +761,8 @@ fn url(ctx: &mut Ctx<'_>, n: &Node) -> Option<HttpUrl> {
                 }
             }
             "virtualhost" => u.virtualhost = ctx.string(c),
-            "regex" => u.regex = ctx.string(c),
+            // keepalived takes `regex` alone (and then has none).
+            "regex" => u.regex = c.arg(0).map(String::from),
             "regex_no_match" | "regex_options" | "regex_stack" | "regex_min_offset" | "regex_max_offset" => {}
             _ => ctx.unknown(c),
         }

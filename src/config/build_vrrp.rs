@@ -9,6 +9,20 @@ use super::model::{
 use super::tree::Node;
 use super::values::{ArgSpec, Ctx, parse_i64};
 
+/// A vrrp_script's interval and timeout: whole seconds up to UINT_MAX / 10^6.
+const MAX_SCRIPT_SECS: i64 = 4294;
+
+/// keepalived's read_unsigned complaint about a number outside [min, max].
+fn unsigned_complaint(a: &str, min: i64, max: i64) -> String {
+    if a.starts_with('-') {
+        format!("negative number '{a}'")
+    } else if parse_i64(a).is_some() {
+        format!("number '{a}' outside range [{min}, {max}]")
+    } else {
+        format!("invalid number '{a}'")
+    }
+}
+
 /// The advert interval keepalived reads: 0.01 s to 255 s.
 const MIN_ADVERT_MICROS: u64 = 10_000;
 const MAX_ADVERT_MICROS: u64 = 255_000_000;
@@ -39,14 +53,31 @@ pub fn vrrp_script(ctx: &mut Ctx<'_>, n: &Node) -> Option<VrrpScript> {
                 sc.group = None;
                 sc
             }),
-            "interval" => {
-                if let Some(v) = ctx.timer(c, 0.0, 4_294_967.0) {
-                    s.interval = v.0.div_ceil(1_000_000).max(1) as u32;
-                }
-            }
-            "timeout" => {
-                if let Some(v) = ctx.timer(c, 0.0, 4_294_967.0) {
-                    s.timeout = Some(v.0.div_ceil(1_000_000).max(1) as u32);
+            // Whole seconds, 0 ..= 4294 (UINT_MAX / TIMER_HZ); 0 is taken as 1.
+            "interval" | "timeout" => {
+                let a = c.arg(0).unwrap_or("");
+                let what = &c.keyword;
+                let v = match parse_i64(a).filter(|v| (0..=MAX_SCRIPT_SECS).contains(v)) {
+                    Some(0) => {
+                        ctx.warn(c.pos, format!("({}): vrrp script {what} must be greater than 0, setting to 1", s.name));
+                        Some(1)
+                    }
+                    Some(v) => Some(v as u32),
+                    None => {
+                        ctx.warn(c.pos, unsigned_complaint(a, 0, MAX_SCRIPT_SECS));
+                        ctx.warn(c.pos, match what.as_str() {
+                            "interval" => format!("({}): vrrp script interval '{a}' must be between 1 and {MAX_SCRIPT_SECS} - ignoring", s.name),
+                            _ => format!("({}): vrrp script timeout '{a}' invalid - ignoring", s.name),
+                        });
+                        None
+                    }
+                };
+                if let Some(v) = v {
+                    if what == "interval" {
+                        s.interval = v;
+                    } else {
+                        s.timeout = Some(v);
+                    }
                 }
             }
             "weight" => {
@@ -139,7 +170,10 @@ pub fn track_process_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackProcessDef>
         ctx.no_block(c);
         match c.keyword.as_str() {
             "process" => t.process = c.args.clone(),
-            "param_match" => t.param_match = Some(c.arg(0).unwrap_or("exact").to_string()),
+            "param_match" => match c.arg(0) {
+                None | Some("initial" | "partial") => t.param_match = Some(c.arg(0).unwrap_or("exact").to_string()),
+                Some(o) => ctx.warn(c.pos, format!("Invalid param_match type {o} - ignoring")),
+            },
             "weight" => {
                 if let Some(w) = ctx.int(c, -254, 254) {
                     t.weight = w as i32;
@@ -148,9 +182,25 @@ pub fn track_process_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackProcessDef>
             }
             "quorum" => set(&mut t.quorum, ctx.u32(c, 1, 65535)),
             "quorum_max" => t.quorum_max = ctx.u32(c, 0, 65535),
-            "delay" => t.delay = ctx.timer(c, 0.0, 3600.0),
-            "terminate_delay" => t.terminate_delay = ctx.timer(c, 0.0, 3600.0),
-            "fork_delay" => t.fork_delay = ctx.timer(c, 0.0, 3600.0),
+            "delay" | "terminate_delay" | "fork_delay" => {
+                let a = c.arg(0).unwrap_or("");
+                let r = super::values::read_decimal_micros(a, 1, 3_600_000_000);
+                for m in r.complaints {
+                    ctx.warn(c.pos, m);
+                }
+                let prefix = c.keyword.strip_suffix("delay").unwrap_or("");
+                match r.value.map(super::model::Microseconds) {
+                    None => ctx.warn(
+                        c.pos,
+                        format!("{prefix}delay ({a}) for vrrp_track_process {} must be between [0.000001..3600] inclusive. Ignoring...", t.name),
+                    ),
+                    Some(d) => match c.keyword.as_str() {
+                        "delay" => t.delay = Some(d),
+                        "terminate_delay" => t.terminate_delay = Some(d),
+                        _ => t.fork_delay = Some(d),
+                    },
+                }
+            }
             "full_command" => t.full_command = true,
             _ => ctx.unknown(c),
         }
@@ -241,7 +291,14 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
                         ctx.script_once(c, &mut g.notify_stop, &owner)
                     }
                     "smtp_alert" => g.smtp_alert = ctx.flag(c),
-                    "global_tracking" => g.global_tracking = true,
+                    "global_tracking" => {
+                        ctx.warn(c.pos, format!("({}) global_tracking is deprecated. Use track_interface/script/file on the sync group", g.name));
+                        g.global_tracking = true
+                    }
+                    "notify_priority_changes" if c.arg(0).is_some_and(|a| super::values::parse_bool(a).is_none()) => ctx.warn(
+                        c.pos,
+                        format!("({}) Invalid value '{}' for sync group notify_priority_changes specified", g.name, c.arg(0).unwrap_or("")),
+                    ),
                     "sync_group_tracking_weight" => g.sync_group_tracking_weight = true,
                     "notify_deleted" | "notify_priority_changes" => {
                         let raw = ctx.raw(c);

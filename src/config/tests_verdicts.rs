@@ -278,3 +278,28 @@ fn initial_state_and_preemption_as_keepalived_completes_them() {
     assert!(l.is_valid(), "{:?}", messages(&l));
     assert_eq!(l.config.static_routes[0].dst.prefix_len, 16);
 }
+
+#[test]
+fn udp_check_hex_as_keepalived_reads_it() {
+    let vs = |lines: &str| {
+        format!(
+            "virtual_server 10.0.0.1 53 {{\n lb_algo rr\n lb_kind NAT\n protocol UDP\n real_server 10.0.1.1 53 {{\n  UDP_CHECK {{\n{lines}\n  }}\n }}\n}}"
+        )
+    };
+    let udp = |l: &Loaded| match l.config.virtual_servers.first().and_then(|v| v.real_servers.first()).and_then(|r| r.checkers.first()).map(|c| &c.kind) {
+        Some(CheckKind::Udp(u)) => Some(u.clone()),
+        _ => None,
+    };
+    // A lone digit before a blank is one byte; `require_reply` alone wants
+    // any reply (an empty prefix); a wildcard nibble ends the prefix.
+    let l = load_t(&vs("   payload 41 4 0a\n   require_reply 42xx43"));
+    assert!(l.is_valid(), "{:?}", messages(&l));
+    let u = udp(&l);
+    assert_eq!(u.as_ref().and_then(|u| u.payload.clone()), Some(vec![0x41, 0x04, 0x0a]));
+    assert_eq!(u.as_ref().and_then(|u| u.require_reply.clone()), Some(vec![0x42]));
+    let l = load_t(&vs("   require_reply"));
+    assert_eq!(udp(&l).and_then(|u| u.require_reply), Some(vec![]));
+    // `0x` is no prefix to keepalived: x is not a hex digit in a payload.
+    let l = load_t(&vs("   payload 0x41"));
+    assert_eq!(messages(&l), ["Invalid hex string for UDP_CHECK payload"]);
+}
