@@ -141,7 +141,7 @@ fn parse_range(s: &str) -> Option<(Vec<IpAddr>, Option<u8>)> {
 }
 
 /// One `virtual_ipaddress`-style line; a range gives several entries.
-pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node) -> Vec<IpAddress> {
+pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node, is_static: bool) -> Vec<IpAddress> {
     let w = words(n);
     let Some((addrs, len)) = parse_range(w[0]) else {
         ctx.warn(n.pos, format!("VRRP parsed invalid IP {}. skipping IP...", w[0]));
@@ -158,7 +158,10 @@ pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node) -> Vec<IpAddress> {
         match (key, val) {
             ("dev", Some(v)) => tmpl.dev = Some(v.to_string()),
             ("label", Some(v)) => tmpl.label = Some(v.to_string()),
-            ("track_group", Some(v)) => tmpl.track_group = Some(v.to_string()),
+            // Static addresses only (keepalived's alloc_ipaddress).
+            ("track_group", Some(v)) if is_static => tmpl.track_group = Some(v.to_string()),
+            ("use_vmac", _) if !is_static => takes = false,
+            ("mngtmpaddr", _) => takes = false,
             ("scope", Some(v)) => match parse_scope(v) {
                 Some(s) => tmpl.scope = Some(s),
                 None => ctx.warn(n.pos, format!("Invalid scope '{v}' specified for {} - ignoring", w[0])),
@@ -186,9 +189,26 @@ pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node) -> Vec<IpAddress> {
                     },
                 }
             }
-            ("peer", Some(v)) => match parse_prefix(v) {
-                Some(p) => tmpl.peer = Some(p),
-                None => ctx.warn(n.pos, format!("Invalid peer address '{v}' for {} - ignoring", w[0])),
+            // keepalived: a peer address without a prefix length, of the
+            // address's family, once; the address's own length is then
+            // the peer's.
+            ("peer", Some(v)) => match parse_ip(v) {
+                _ if tmpl.peer.is_some() => ctx.warn(n.pos, format!("Peer {v} - another peer has already been specified")),
+                Some(a) if a.is_ipv4() != addrs[0].is_ipv4() => {
+                    ctx.warn(n.pos, format!("Peer address {v} does not match address family"))
+                }
+                Some(a) => {
+                    let host = if a.is_ipv4() { 32 } else { 128 };
+                    if tmpl.prefix_len != host {
+                        ctx.warn(n.pos, "Cannot specify address prefix when specifying peer address - ignoring");
+                    }
+                    tmpl.peer = Some(IpPrefix { addr: a, prefix_len: host });
+                    tmpl.prefix_len = host;
+                }
+                None => {
+                    ctx.warn(n.pos, format!("VRRP parsed invalid IP {v}. skipping IP..."));
+                    ctx.warn(n.pos, format!("Invalid peer address {v}"));
+                }
             },
             ("preferred_lft", Some(v)) => match parse_i64(v).and_then(|x| u32::try_from(x).ok()) {
                 Some(x) => tmpl.preferred_lft = Some(x),
@@ -215,7 +235,7 @@ pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node) -> Vec<IpAddress> {
                 tmpl.no_track = true;
                 takes = false
             }
-            ("dev" | "label" | "track_group" | "scope" | "brd" | "broadcast" | "peer" | "preferred_lft", None) => {
+            ("dev" | "label" | "scope" | "brd" | "broadcast" | "peer" | "preferred_lft", None) => {
                 ctx.warn(n.pos, format!("No {key} parameter specified for {}", w[0]));
                 return Vec::new();
             }

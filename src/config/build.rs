@@ -88,13 +88,13 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
             }
             "static_ipaddress" => {
                 for c in ctx.value_block(n) {
-                    let v = addr::ip_address_line(&mut ctx, c);
+                    let v = addr::ip_address_line(&mut ctx, c, true);
                     cfg.static_ipaddress.extend(v);
                 }
             }
             "static_routes" => {
                 for c in ctx.value_block(n) {
-                    if let Some(r) = super::route::route_line(&mut ctx, c) {
+                    if let Some(r) = super::route::route_line(&mut ctx, c, true) {
                         cfg.static_routes.push(r);
                     }
                 }

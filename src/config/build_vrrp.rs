@@ -12,16 +12,6 @@ use super::values::{ArgSpec, Ctx, parse_i64};
 /// A vrrp_script's interval and timeout: whole seconds up to UINT_MAX / 10^6.
 const MAX_SCRIPT_SECS: i64 = 4294;
 
-/// keepalived's read_unsigned complaint about a number outside [min, max].
-fn unsigned_complaint(a: &str, min: i64, max: i64) -> String {
-    if a.starts_with('-') {
-        format!("negative number '{a}'")
-    } else if parse_i64(a).is_some() {
-        format!("number '{a}' outside range [{min}, {max}]")
-    } else {
-        format!("invalid number '{a}'")
-    }
-}
 
 /// The advert interval keepalived reads: 0.01 s to 255 s.
 const MIN_ADVERT_MICROS: u64 = 10_000;
@@ -64,7 +54,7 @@ pub fn vrrp_script(ctx: &mut Ctx<'_>, n: &Node) -> Option<VrrpScript> {
                     }
                     Some(v) => Some(v as u32),
                     None => {
-                        ctx.warn(c.pos, unsigned_complaint(a, 0, MAX_SCRIPT_SECS));
+                        ctx.warn(c.pos, super::values::unsigned_complaint(a, 0, MAX_SCRIPT_SECS));
                         ctx.warn(c.pos, match what.as_str() {
                             "interval" => format!("({}): vrrp script interval '{a}' must be between 1 and {MAX_SCRIPT_SECS} - ignoring", s.name),
                             _ => format!("({}): vrrp script timeout '{a}' invalid - ignoring", s.name),
@@ -212,6 +202,52 @@ pub fn track_process_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackProcessDef>
     Some(t)
 }
 
+/// `IFNAME [weight N [reverse]]` lines of a track_interface block, as
+/// keepalived's alloc_track_if reads them (`owner`: the instance or group).
+fn track_interface_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str) -> Vec<TrackRef> {
+    let mut out: Vec<TrackRef> = Vec::new();
+    for c in ctx.value_block(n) {
+        let name = &c.keyword;
+        if out.iter().any(|o| &o.name == name) {
+            ctx.warn(c.pos, format!("({owner}) duplicate track_interface {name} - ignoring"));
+            continue;
+        }
+        let mut r = TrackRef { name: name.clone(), weight: None, reverse: false };
+        match c.args.as_slice() {
+            [] => {}
+            [o, ..] if o != "weight" => {
+                ctx.warn(c.pos, format!("({owner}) unknown track_interface {name} option {o} - ignoring"));
+                continue;
+            }
+            [_] => {
+                ctx.warn(c.pos, format!("({owner}) weight without value specified for track_interface {name} - ignoring"));
+                continue;
+            }
+            [_, w, rest @ ..] => {
+                r.weight = Some(match parse_i64(w).filter(|w| (-254..=254).contains(w)) {
+                    Some(w @ (-254 | 254)) => {
+                        ctx.warn(c.pos, format!("({owner}) weight for {name} cannot be +/-254. Setting to +/-253"));
+                        if w < 0 { -253 } else { 253 }
+                    }
+                    Some(w) => w as i32,
+                    None => {
+                        ctx.warn(c.pos, format!("({owner}) weight {w} for {name} must be between [-253..253] inclusive. Ignoring..."));
+                        0
+                    }
+                });
+                match rest.first().map(String::as_str) {
+                    None => {}
+                    Some("reverse") => r.reverse = true,
+                    // keepalived's own spelling.
+                    Some(o) => ctx.warn(c.pos, format!("({owner}) unknown track_interace {name} weight option {o} - ignoring")),
+                }
+            }
+        }
+        out.push(r);
+    }
+    out
+}
+
 /// `NAME [weight N [reverse]]` lines of track_* blocks.
 fn track_refs(ctx: &mut Ctx<'_>, n: &Node, min: i64, max: i64) -> Vec<TrackRef> {
     let mut out = Vec::new();
@@ -257,7 +293,10 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
                     g.group.extend(m.args.iter().cloned());
                 }
             }
-            "track_interface" => g.track_interfaces = track_refs(ctx, c, -254, 254),
+            "track_interface" => {
+                let owner = g.name.clone();
+                g.track_interfaces = track_interface_refs(ctx, c, &owner)
+            }
             "track_script" => g.track_scripts = track_refs(ctx, c, -254, 254),
             "track_file" => g.track_files = track_refs(ctx, c, -254, 254),
             "track_process" => g.track_processes = track_refs(ctx, c, -254, 254),
@@ -375,19 +414,19 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
             }
             "virtual_ipaddress" => {
                 for a in ctx.value_block(c) {
-                    let list = addr::ip_address_line(ctx, a);
+                    let list = addr::ip_address_line(ctx, a, false);
                     v.virtual_ipaddress.extend(list);
                 }
             }
             "virtual_ipaddress_excluded" => {
                 for a in ctx.value_block(c) {
-                    let list = addr::ip_address_line(ctx, a);
+                    let list = addr::ip_address_line(ctx, a, false);
                     v.virtual_ipaddress_excluded.extend(list);
                 }
             }
             "virtual_routes" => {
                 for a in ctx.value_block(c) {
-                    if let Some(r) = super::route::route_line(ctx, a) {
+                    if let Some(r) = super::route::route_line(ctx, a, false) {
                         v.virtual_routes.push(r);
                     }
                 }
@@ -404,15 +443,37 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
                     match parse_ip(&a.keyword) {
                         Some(addr) => {
                             let mut p = UnicastPeer { addr, min_ttl: None, max_ttl: None };
+                            // OPTION VALUE pairs (alloc_vrrp_unicast_peer).
                             let mut i = 0;
                             while i < a.args.len() {
-                                let val = a.arg(i + 1).and_then(parse_i64).and_then(|x| u8::try_from(x).ok());
-                                match a.args[i].as_str() {
-                                    "min_ttl" => p.min_ttl = val,
-                                    "max_ttl" => p.max_ttl = val,
-                                    other => ctx.warn(a.pos, format!("Unknown unicast_peer option '{other}'")),
+                                let opt = a.args[i].as_str();
+                                let Some(val) = a.arg(i + 1) else {
+                                    ctx.warn(a.pos, format!("({}) {opt} is missing a value", v.name));
+                                    break;
+                                };
+                                match parse_i64(val).and_then(|x| u8::try_from(x).ok()).filter(|_| !val.starts_with('-')) {
+                                    None => ctx.warn(a.pos, super::values::unsigned_complaint(val, 0, 255)),
+                                    Some(t) => match opt {
+                                        "min_ttl" => p.min_ttl = Some(t),
+                                        "max_ttl" => p.max_ttl = Some(t),
+                                        _ => {
+                                            ctx.warn(a.pos, format!("({}) unknown unicast_peer option {opt}", v.name));
+                                            break;
+                                        }
+                                    },
                                 }
                                 i += 2;
+                            }
+                            if p.min_ttl.unwrap_or(0) > p.max_ttl.unwrap_or(255) {
+                                ctx.warn(
+                                    a.pos,
+                                    format!(
+                                        "({}) min_ttl {} > max_ttl {} - all packets will be discarded",
+                                        v.name,
+                                        p.min_ttl.unwrap_or(0),
+                                        p.max_ttl.unwrap_or(255)
+                                    ),
+                                );
                             }
                             v.unicast_peers.push(p);
                         }
@@ -420,7 +481,11 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
                     }
                 }
             }
-            "track_interface" => v.track_interfaces.extend(track_refs(ctx, c, -254, 254)),
+            "track_interface" => {
+                let owner = v.name.clone();
+                let refs = track_interface_refs(ctx, c, &owner);
+                v.track_interfaces.extend(refs)
+            }
             "track_script" => v.track_scripts.extend(track_refs(ctx, c, -254, 254)),
             "track_file" => v.track_files.extend(track_refs(ctx, c, -254, 254)),
             "track_process" => v.track_processes.extend(track_refs(ctx, c, -254, 254)),

@@ -92,6 +92,17 @@ pub fn read_decimal_micros(s: &str, min: u64, max: u64) -> DecimalMicros {
     DecimalMicros { value: Some(v), complaints }
 }
 
+/// keepalived's read_unsigned complaint about a number outside [min, max].
+pub fn unsigned_complaint(a: &str, min: i64, max: i64) -> String {
+    if a.starts_with('-') {
+        format!("negative number '{a}'")
+    } else if parse_i64(a).is_some() {
+        format!("number '{a}' outside range [{min}, {max}]")
+    } else {
+        format!("invalid number '{a}'")
+    }
+}
+
 /// keepalived splits a script into argv at unquoted whitespace; single
 /// quotes group words.
 pub fn split_script(cmd: &str) -> Vec<String> {
