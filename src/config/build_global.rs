@@ -45,8 +45,18 @@ const RAW_GLOBAL: &[(&str, ArgSpec)] = {
 };
 
 pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
+    // The fifo keywords already read: each may be given once.
+    const FIFO_KWS: &[&str] = &[
+        "notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo", "notify_fifo_script", "vrrp_notify_fifo_script",
+        "lvs_notify_fifo_script",
+    ];
+    let mut seen_fifo: Vec<&str> = Vec::new();
     for n in children {
         let kw = n.keyword.as_str();
+        let fifo_again = FIFO_KWS.contains(&kw) && seen_fifo.contains(&kw);
+        if FIFO_KWS.contains(&kw) {
+            seen_fifo.push(kw);
+        }
         if kw != "notification_email" {
             ctx.no_block(n);
         }
@@ -155,6 +165,8 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             "checker_no_swap" => g.checker_no_swap = true,
             "vrrp_rt_priority" => g.vrrp_rt_priority = ctx.u32(n, 1, 99),
             "checker_rt_priority" => g.checker_rt_priority = ctx.u32(n, 1, 99),
+            // A second one is ignored, with keepalived's complaint.
+            _ if fifo_again => ctx.warn(n.pos, format!("{kw} already specified - ignoring {}", n.arg(0).unwrap_or(""))),
             "vrrp_notify_fifo" => g.vrrp_notify_fifo = ctx.script(n),
             "notify_fifo" => g.notify_fifo = ctx.script(n),
             "lvs_flush" => g.lvs_flush = true,

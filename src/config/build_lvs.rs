@@ -135,7 +135,12 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
                 other => ctx.warn(c.pos, format!("Invalid lvs_scheduler '{}' - ignoring", other.unwrap_or(""))),
             },
             "lb_kind" | "lvs_method" => match c.arg(0).and_then(lb_kind_word) {
-                Some(k) => vs.lb_kind = k,
+                Some(k) => {
+                    vs.lb_kind = k;
+                    if let Err(m) = tunnel_options(&c.args[1..], "virtual") {
+                        ctx.warn(c.pos, m);
+                    }
+                }
                 None => ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for virtual server.", c.arg(0).unwrap_or(""))),
             },
             "protocol" => {
@@ -174,7 +179,12 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
             // keepalived applies it to the sorry server configured so far.
             "sorry_server_lvs_method" => match (vs.sorry_server.as_mut(), c.arg(0).and_then(lb_kind_word)) {
                 (None, _) => ctx.warn(c.pos, "sorry_server forwarding used without sorry_server"),
-                (Some(s), Some(k)) => s.lb_kind = Some(k),
+                (Some(s), Some(k)) => {
+                    s.lb_kind = Some(k);
+                    if let Err(m) = tunnel_options(&c.args[1..], "sorry") {
+                        ctx.warn(c.pos, m);
+                    }
+                }
                 (Some(_), None) => {
                     ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for sorry server.", c.arg(0).unwrap_or("")))
                 }
@@ -270,6 +280,46 @@ fn sorry_server_inhibit(ctx: &mut Ctx<'_>, n: &Node, vs: &mut VirtualServer, pro
 
 /// A forwarding method as `lb_kind`, `lvs_method` and
 /// `sorry_server_lvs_method` spell it.
+/// The words after a forwarding method (`TUN type gue port 6080 csum`), as
+/// keepalived's svr_forwarding_handler checks them (for any method).
+fn tunnel_options(words: &[String], s_type: &str) -> Result<(), String> {
+    let (mut tun_type, mut port, mut csum) = ("ipip", None::<u16>, "nocsum");
+    let mut i = 0;
+    while i < words.len() {
+        match words[i].as_str() {
+            "type" => {
+                let t = words.get(i + 1).ok_or_else(|| format!("Missing tunnel type for {s_type} server."))?;
+                match t.as_str() {
+                    "ipip" | "gue" | "gre" => tun_type = if t == "ipip" { "ipip" } else if t == "gue" { "gue" } else { "gre" },
+                    _ => return Err(format!("Unknown tunnel type {t} for {s_type} server.")),
+                }
+                i += 1;
+            }
+            "port" => {
+                let p = words.get(i + 1).ok_or_else(|| format!("Missing port for {s_type} server gue tunnel."))?;
+                match parse_i64(p).filter(|v| (1..=65535).contains(v)) {
+                    Some(v) => port = Some(v as u16),
+                    None => return Err(format!("Invalid gue tunnel port {p} for {s_type} server.")),
+                }
+                i += 1;
+            }
+            c @ ("nocsum" | "csum" | "remcsum") => csum = if c == "nocsum" { "nocsum" } else if c == "csum" { "csum" } else { "remcsum" },
+            o => return Err(format!("Invalid tunnel option {o} for {s_type} server.")),
+        }
+        i += 1;
+    }
+    if (tun_type == "gue") != port.is_some() {
+        return Err("gue tunnels require port, otherwise cannot have port.".into());
+    }
+    if tun_type == "ipip" && csum != "nocsum" {
+        return Err("ipip tunnels do not support checksum option.".into());
+    }
+    if tun_type == "gre" && csum == "remcsum" {
+        return Err("gre tunnels do not support remote checksum option.".into());
+    }
+    Ok(())
+}
+
 fn lb_kind_word(w: &str) -> Option<LbKind> {
     match w {
         "NAT" => Some(LbKind::Nat),
@@ -412,7 +462,12 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
             "notify_down" => ctx.script_once(c, &mut rs.notify_down, "real server"),
             "smtp_alert" => rs.smtp_alert = ctx.flag(c),
             "lvs_method" => match c.arg(0).and_then(lb_kind_word) {
-                Some(k) => rs.lb_kind = Some(k),
+                Some(k) => {
+                    rs.lb_kind = Some(k);
+                    if let Err(m) = tunnel_options(&c.args[1..], "real") {
+                        ctx.warn(c.pos, m);
+                    }
+                }
                 None => ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for real server.", c.arg(0).unwrap_or(""))),
             },
             k if RAW_RS.contains(&k) => {

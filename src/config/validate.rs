@@ -104,7 +104,9 @@ pub fn validate(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diag
     // With `net_namespace`, interfaces live in a namespace that may not
     // exist yet: they cannot be checked from here.
     let in_other_ns;
-    let env = if cfg.global.net_namespace.is_some() {
+    // With `dynamic_interfaces`, keepalived waits for missing interfaces
+    // (if_get_by_ifname creates them) instead of reporting them.
+    let env = if cfg.global.net_namespace.is_some() || cfg.global.dynamic_interfaces {
         in_other_ns = HostEnv { interfaces: None, default_script_user_exists: env.default_script_user_exists, any_interface: true };
         &in_other_ns
     } else {
