@@ -145,6 +145,13 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
                 // One `IFNAME DOWN_DELAY [UP_DELAY]` line per interface; the
                 // interface is checked with the others in validate.
                 for c in ctx.value_block(n) {
+                    // The delays are timers of 0 to 255 s (read_timer's
+                    // complaints; keepalived then only logs the line).
+                    for d in c.args.iter().take(2) {
+                        for m in super::values::read_decimal_micros(d, 0, 255_000_000).complaints {
+                            ctx.warn(c.pos, m);
+                        }
+                    }
                     let args = super::addr::words(c).into_iter().map(String::from).collect();
                     cfg.other.push(super::model::RawOption { keyword: n.keyword.clone(), args });
                 }

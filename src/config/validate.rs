@@ -636,7 +636,10 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
         let has_valid = |k: &[&str], ok: &dyn Fn(&str) -> bool| {
             kids.iter().any(|c| k.contains(&c.keyword.as_str()) && c.arg(0).is_some_and(ok))
         };
-        if !has_valid(&["lb_kind", "lvs_method"], &|a| matches!(a, "NAT" | "DR" | "TUN")) {
+        // Reported when a real (or the sorry) server has no method of its own.
+        let someone_unset = vs.real_servers.iter().any(|r| r.lb_kind.is_none())
+            || vs.sorry_server.as_ref().is_some_and(|s| s.lb_kind.is_none());
+        if someone_unset && !has_valid(&["lb_kind", "lvs_method"], &|a| matches!(a, "NAT" | "DR" | "TUN")) {
             diags.warn(pos, format!("Virtual server {label}: no forwarding method set, setting default NAT"));
         }
         if !has_valid(&["lb_algo", "lvs_sched"], &|a| super::build_lvs::IPVS_SCHEDULERS.contains(&a)) {
@@ -656,6 +659,22 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
                 diags.warn(pos, format!("Virtual server {label}: zero port only valid for persistent services - setting"));
                 vs.persistence_timeout = Some(360);
             }
+        // A group's address blocks need ports too, unless persistent.
+        if let VirtualServerKey::Group(g) = &vs.key
+            && vs.persistence_timeout.is_none()
+            && cfg_groups
+                .iter()
+                .find(|grp| &grp.name == g)
+                .is_some_and(|grp| grp.entries.iter().any(|e| matches!(e, VsgEntry::Range { port: 0, .. })))
+        {
+            diags.warn(pos, format!("Virtual server {label}: zero port only valid for persistent services - setting"));
+            vs.persistence_timeout = Some(360);
+        }
+        // A group of fwmarks only ignores the protocol (an fwmark virtual
+        // server's own case is reported as it is read).
+        if fwmark_only && protocol_set && matches!(vs.key, VirtualServerKey::Group(_)) {
+            diags.warn(pos, format!("Warning: Virtual server {label}: protocol specified for fwmark - protocol will be ignored"));
+        }
         true
     });
 }
