@@ -640,7 +640,7 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
         }
     if let CheckKind::File(f) = &kind
         && f.track_file.is_empty() {
-            ctx.warn(n.pos, "FILE_CHECK has no track_file - ignoring");
+            ctx.warn(n.pos, "FILE_CHECK has no track_file specified - ignoring");
             return None;
         }
     if let Some(IpAddr::V6(a)) = ch.target.connect_ip

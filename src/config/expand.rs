@@ -147,8 +147,13 @@ fn split_at_brace(t: &str) -> Option<(&str, &str)> {
             None
         }
         '{' | '}' if !in_quote => Some(i),
+        // A comment (one a substitution made, too) hides what follows.
+        '#' | '!' if !in_quote => Some(usize::MAX),
         _ => None,
     })?;
+    if at == usize::MAX {
+        return None;
+    }
     let (head, rest) = if at == 0 {
         (&t[..1], t[1..].trim_start_matches([' ', '\t']))
     } else {

@@ -100,6 +100,17 @@ fn child_pos_top(tree: &[Node], keyword: &str, first: &str) -> Pos {
         .unwrap_or_else(|| pos_of(tree, keyword, None))
 }
 
+/// The line of the first `keyword ARG` statement under `nodes`, at any depth.
+fn find_line(nodes: &[Node], keyword: &str, arg: &str) -> Option<Pos> {
+    nodes.iter().find_map(|n| {
+        if n.keyword == keyword && n.arg(0) == Some(arg) {
+            Some(n.pos)
+        } else {
+            find_line(n.children(), keyword, arg)
+        }
+    })
+}
+
 pub fn validate(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
     // With `net_namespace`, interfaces live in a namespace that may not
     // exist yet: they cannot be checked from here.
@@ -554,6 +565,7 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
     let vs_nodes: Vec<&Node> = tree.iter().filter(|n| n.keyword == "virtual_server").collect();
     let groups: Vec<String> = cfg.virtual_server_groups.iter().map(|g| g.name.clone()).collect();
     let cfg_groups = cfg.virtual_server_groups.clone();
+    let cfg_track_files: Vec<String> = cfg.track_files.iter().map(|t| t.name.clone()).collect();
     let mut idx = 0;
     cfg.virtual_servers.retain_mut(|vs| {
         // Builders keep virtual servers in tree order; find this one's node.
@@ -566,6 +578,19 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
         };
         idx += 1;
         let pos = node.map(|n| n.pos).unwrap_or_default();
+        // FILE_CHECK names a track file defined earlier (check_file.c).
+        let tf_names: Vec<&str> = cfg_track_files.iter().map(String::as_str).collect();
+        for rs in vs.real_servers.iter_mut() {
+            rs.checkers.retain(|c| match &c.kind {
+                super::model::CheckKind::File(f) if !tf_names.contains(&f.track_file.as_str()) => {
+                    let at = node.and_then(|n| find_line(n.children(), "track_file", &f.track_file)).unwrap_or(pos);
+                    diags.warn(at, format!("track_file {} not found", f.track_file));
+                    diags.warn(at, "FILE_CHECK has no track_file specified - ignoring");
+                    false
+                }
+                _ => true,
+            });
+        }
         let kids = node.map(|n| n.children()).unwrap_or(&[]);
         // keepalived's service_type: set only by a protocol it took.
         let protocol_set = kids.iter().any(|c| {
