@@ -37,12 +37,15 @@ pub fn vrrp_script(ctx: &mut Ctx<'_>, n: &Node) -> Option<VrrpScript> {
     for c in ctx.need_block(n) {
         ctx.no_block(c);
         match c.keyword.as_str() {
-            "script" => script = ctx.script(c).map(|mut sc| {
-                // The user comes from `user`, not extra words here.
-                sc.user = None;
-                sc.group = None;
-                sc
-            }),
+            // The command is the first word (quoted for arguments); further
+            // words are ignored: the user comes from `user`
+            // (vrrp_vscript_script_handler).
+            "script" => {
+                if let Some(cmd) = ctx.arg(c, 0) {
+                    let argv = super::values::split_script(cmd);
+                    script = (!argv.is_empty()).then_some(Script { argv, user: None, group: None });
+                }
+            }
             // Whole seconds, 0 ..= 4294 (UINT_MAX / TIMER_HZ); 0 is taken as 1.
             "interval" | "timeout" => {
                 let a = c.arg(0).unwrap_or("");
