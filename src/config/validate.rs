@@ -616,6 +616,15 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
                 log::info!("config: virtual server group {g} not found");
                 return true;
             }
+        // A sorry server of the other family (unless tunnelled) is dropped
+        // (vs_end_handler).
+        if let (VirtualServerKey::Addr { addr, .. }, Some(ss)) = (&vs.key, &vs.sorry_server)
+            && ss.addr.is_ipv4() != addr.is_ipv4()
+            && vs.sorry_lb_kind(ss) != super::model::LbKind::Tun
+        {
+            diags.warn(pos, format!("Address family of virtual server and sorry server {} don't match - skipping sorry server.", ss.addr));
+            vs.sorry_server = None;
+        }
         if let VirtualServerKey::Addr { addr, .. } = vs.key {
             vs.real_servers.retain(|rs| {
                 let same = rs.addr.is_ipv4() == addr.is_ipv4();
