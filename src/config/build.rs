@@ -75,6 +75,7 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
     let mut ctx = Ctx { diags };
     let mut cfg = Config::default();
     let mut next_pref = FIRST_DEFAULT_RULE_PREF;
+    let mut garp_groups = 0;
     for n in tree {
         match n.keyword.as_str() {
             "global_defs" => {
@@ -156,6 +157,14 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
                     cfg.other.push(super::model::RawOption { keyword: n.keyword.clone(), args });
                 }
             }
+            "garp_group" => {
+                super::build_misc::garp_group(&mut ctx, n, garp_groups, &mut cfg);
+                garp_groups += 1;
+            }
+            "linkbeat_interfaces" => super::build_misc::linkbeat_interfaces(&mut ctx, n, &mut cfg),
+            "track_group" => super::build_misc::track_group(&mut ctx, n, &mut cfg),
+            "SSL" => super::build_misc::ssl(&mut ctx, n, &mut cfg),
+            "child_wait_time" | "instance" => super::build_misc::scalar(&mut ctx, n, &mut cfg),
             "bfd_instance" => {
                 ctx.warn(n.pos, format!("bfd_instance {}: {}", n.arg(0).unwrap_or(""), super::BFD_UNSUPPORTED));
                 let raw = ctx.raw(n);

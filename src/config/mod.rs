@@ -25,6 +25,7 @@ mod addr;
 mod build;
 mod build_global;
 mod build_lvs;
+mod build_misc;
 mod build_vrrp;
 mod diag;
 mod expand;

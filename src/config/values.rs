@@ -73,7 +73,12 @@ pub fn read_decimal_micros(s: &str, min: u64, max: u64) -> DecimalMicros {
     let body = digits.strip_prefix('+').unwrap_or(&digits);
     if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
         complaints.push(format!("invalid number '{s}'"));
-        return DecimalMicros { value: None, complaints };
+        // keepalived (ignore_error) still takes what strtoull read of the
+        // padded digits ("x" is 0, "1x" is 1 µs) when it is in range.
+        let lead: String = body.chars().take_while(char::is_ascii_digit).collect();
+        let v = if lead.is_empty() { Some(0) } else { lead.parse::<u64>().ok() };
+        let value = v.map(|v| v + u64::from(round_up)).filter(|v| (min..=max).contains(v));
+        return DecimalMicros { value, complaints };
     }
     let Some(v) = body.parse::<u64>().ok().and_then(|v| v.checked_add(u64::from(round_up))) else {
         complaints.push(format!("number '{s}' outside unsigned decimal range"));
@@ -308,6 +313,10 @@ mod tests {
         assert_eq!(r("0.001").value, None);
         assert_eq!(r("-1").complaints, ["negative number '-1'"]);
         assert_eq!(r("1x").complaints, ["invalid number '1x'"]);
+        // strtoull's reading of "1x000000" is 1 µs: below the minimum.
+        assert_eq!(r("1x").value, None);
+        let g = read_decimal_micros("x", 0, 1_000_000);
+        assert_eq!((g.value, g.complaints.len()), (Some(0), 1));
         assert_eq!(r("").value, None);
         assert_eq!(r("99999999999999999999").value, None);
     }
