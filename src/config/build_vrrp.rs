@@ -163,10 +163,17 @@ pub fn track_process_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackProcessDef>
         ctx.no_block(c);
         match c.keyword.as_str() {
             "process" => t.process = c.args.clone(),
-            "param_match" => match c.arg(0) {
-                None | Some("initial" | "partial") => t.param_match = Some(c.arg(0).unwrap_or("exact").to_string()),
-                Some(o) => ctx.warn(c.pos, format!("Invalid param_match type {o} - ignoring")),
-            },
+            // keepalived takes exact (no value), initial or partial, the
+            // parameters coming from the `process` line. vigil's tracker
+            // (vrrp/watch.rs) still reads a value here as the parameter
+            // prefix, so the value is kept while keepalived's complaint is
+            // made (a follow-up for the tracker).
+            "param_match" => {
+                if let Some(o) = c.arg(0).filter(|o| !matches!(*o, "initial" | "partial")) {
+                    ctx.warn(c.pos, format!("Invalid param_match type {o} - ignoring"));
+                }
+                t.param_match = Some(c.arg(0).unwrap_or("exact").to_string())
+            }
             "weight" => {
                 if let Some(w) = ctx.int(c, -254, 254) {
                     t.weight = w as i32;
