@@ -141,13 +141,15 @@ fn parse_range(s: &str) -> Option<(Vec<IpAddr>, Option<u8>)> {
 }
 
 /// One `virtual_ipaddress`-style line; a range gives several entries.
-pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node) -> Vec<IpAddress> {
+pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node, is_static: bool) -> Vec<IpAddress> {
     let w = words(n);
     let Some((addrs, len)) = parse_range(w[0]) else {
         ctx.warn(n.pos, format!("VRRP parsed invalid IP {}. skipping IP...", w[0]));
         return Vec::new();
     };
     let mut tmpl = IpAddress { prefix_len: len.unwrap_or(if addrs[0].is_ipv4() { 32 } else { 128 }), ..Default::default() };
+    let mut have_broadcast = false;
+    let mut brd_fill: Option<bool> = None;
     let mut i = 1;
     while i < w.len() {
         let key = w[i];
@@ -156,18 +158,57 @@ pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node) -> Vec<IpAddress> {
         match (key, val) {
             ("dev", Some(v)) => tmpl.dev = Some(v.to_string()),
             ("label", Some(v)) => tmpl.label = Some(v.to_string()),
-            ("track_group", Some(v)) => tmpl.track_group = Some(v.to_string()),
+            // Static addresses only (keepalived's alloc_ipaddress).
+            ("track_group", Some(v)) if is_static => tmpl.track_group = Some(v.to_string()),
+            ("use_vmac", _) if !is_static => takes = false,
+            ("mngtmpaddr", _) => takes = false,
             ("scope", Some(v)) => match parse_scope(v) {
                 Some(s) => tmpl.scope = Some(s),
                 None => ctx.warn(n.pos, format!("Invalid scope '{v}' specified for {} - ignoring", w[0])),
             },
-            ("brd" | "broadcast", Some(v)) => match parse_ip(v) {
-                Some(b) => tmpl.broadcast = Some(b),
-                None => ctx.warn(n.pos, format!("Invalid broadcast address '{v}' for {} - ignoring", w[0])),
-            },
-            ("peer", Some(v)) => match parse_prefix(v) {
-                Some(p) => tmpl.peer = Some(p),
-                None => ctx.warn(n.pos, format!("Invalid peer address '{v}' for {} - ignoring", w[0])),
+            ("brd" | "broadcast", Some(v)) => {
+                if addrs[0].is_ipv6() {
+                    ctx.warn(
+                        n.pos,
+                        format!("VRRP is trying to assign a broadcast {key} to the IPv6 address {} !!?? WTF... skipping VIP...", w[0]),
+                    );
+                    return Vec::new();
+                }
+                have_broadcast = true;
+                // `+`: host bits set, `-`: host bits clear (iproute2's forms),
+                // resolved once the prefix (or peer) is known.
+                match v {
+                    "+" => brd_fill = Some(true),
+                    "-" => brd_fill = Some(false),
+                    _ => match v.parse::<Ipv4Addr>() {
+                        Ok(b) => tmpl.broadcast = Some(IpAddr::V4(b)),
+                        Err(_) => {
+                            ctx.warn(n.pos, format!("VRRP is trying to assign invalid broadcast {v}. skipping VIP..."));
+                            return Vec::new();
+                        }
+                    },
+                }
+            }
+            // keepalived: a peer address without a prefix length, of the
+            // address's family, once; the address's own length is then
+            // the peer's.
+            ("peer", Some(v)) => match parse_ip(v) {
+                _ if tmpl.peer.is_some() => ctx.warn(n.pos, format!("Peer {v} - another peer has already been specified")),
+                Some(a) if a.is_ipv4() != addrs[0].is_ipv4() => {
+                    ctx.warn(n.pos, format!("Peer address {v} does not match address family"))
+                }
+                Some(a) => {
+                    let host = if a.is_ipv4() { 32 } else { 128 };
+                    if tmpl.prefix_len != host {
+                        ctx.warn(n.pos, "Cannot specify address prefix when specifying peer address - ignoring");
+                    }
+                    tmpl.peer = Some(IpPrefix { addr: a, prefix_len: host });
+                    tmpl.prefix_len = host;
+                }
+                None => {
+                    ctx.warn(n.pos, format!("VRRP parsed invalid IP {v}. skipping IP..."));
+                    ctx.warn(n.pos, format!("Invalid peer address {v}"));
+                }
             },
             ("preferred_lft", Some(v)) => match parse_i64(v).and_then(|x| u32::try_from(x).ok()) {
                 Some(x) => tmpl.preferred_lft = Some(x),
@@ -194,9 +235,9 @@ pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node) -> Vec<IpAddress> {
                 tmpl.no_track = true;
                 takes = false
             }
-            ("dev" | "label" | "track_group" | "scope" | "brd" | "broadcast" | "peer" | "preferred_lft", None) => {
-                ctx.warn(n.pos, format!("Missing value for '{key}' for ip address {}", w[0]));
-                takes = false
+            ("dev" | "label" | "scope" | "brd" | "broadcast" | "peer" | "preferred_lft", None) => {
+                ctx.warn(n.pos, format!("No {key} parameter specified for {}", w[0]));
+                return Vec::new();
             }
             _ => {
                 ctx.warn(n.pos, format!("Unknown configuration entry '{key}' for ip address - ignoring"));
@@ -204,6 +245,22 @@ pub fn ip_address_line(ctx: &mut Ctx<'_>, n: &Node) -> Vec<IpAddress> {
             }
         }
         i += if takes { 2 } else { 1 };
+    }
+    if have_broadcast && tmpl.peer.is_some() {
+        ctx.warn(n.pos, "Cannot specify broadcast and peer addresses - ignoring broadcast address");
+        tmpl.broadcast = None;
+    } else if let Some(fill) = brd_fill {
+        if tmpl.prefix_len <= 30 {
+            let base = match tmpl.peer.map(|p| p.addr).unwrap_or(addrs[0]) {
+                IpAddr::V4(a) => u32::from(a),
+                IpAddr::V6(_) => 0,
+            };
+            let host = u32::MAX.checked_shr(u32::from(tmpl.prefix_len)).unwrap_or(0);
+            let b = if fill { base | host } else { base & !host };
+            tmpl.broadcast = Some(IpAddr::V4(Ipv4Addr::from(b)));
+        } else {
+            ctx.warn(n.pos, format!("Address prefix length {} too long for broadcast", tmpl.prefix_len));
+        }
     }
     addrs.into_iter().map(|addr| IpAddress { addr, ..tmpl.clone() }).collect()
 }

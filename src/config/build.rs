@@ -28,19 +28,35 @@ const RAW_TOP: &[&str] = &[
     "SSL",
 ];
 
-/// Keywords whose block keepalived reads as raw value lines.
-const VALUE_BLOCKS: &[&str] = &[
-    "virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules", "static_ipaddress",
-    "static_routes", "static_rules", "unicast_peer", "track_interface", "track_script", "track_file",
-    "track_process", "track_bfd", "notification_email", "group",
+/// Keywords whose block keepalived reads as raw value lines, by the block
+/// they sit in ("" for the top level). A keyword is a value block only
+/// there: a top-level `track_file NAME { ... }` defines a track file, and
+/// `track_file NAME` in FILE_CHECK names one.
+const VALUE_BLOCKS: &[(&str, &[&str])] = &[
+    ("", &["static_ipaddress", "static_routes", "static_rules", "linkbeat_interfaces", "interface_up_down_delays"]),
+    (
+        "vrrp_instance",
+        &[
+            "virtual_ipaddress", "virtual_ipaddress_excluded", "virtual_routes", "virtual_rules", "unicast_peer",
+            "track_interface", "track_script", "track_file", "track_process", "track_bfd",
+        ],
+    ),
+    ("vrrp_sync_group", &["group", "track_interface", "track_script", "track_file", "track_process", "track_bfd"]),
+    ("global_defs", &["notification_email"]),
+    ("garp_group", &["interfaces"]),
+    ("track_group", &["group"]),
 ];
+
+fn is_value_block(parent: &str, keyword: &str) -> bool {
+    VALUE_BLOCKS.iter().any(|(p, kws)| *p == parent && kws.contains(&keyword))
+}
 
 /// keepalived reads the lines after a value-block keyword that has no `{`
 /// as its values, up to the next `}`: the statements that follow it are
 /// swallowed (and are almost never valid values).
-fn check_value_blocks(nodes: &[Node], diags: &mut Diags) {
+fn check_value_blocks(nodes: &[Node], parent: &str, diags: &mut Diags) {
     for (i, n) in nodes.iter().enumerate() {
-        let value_block = VALUE_BLOCKS.contains(&n.keyword.as_str());
+        let value_block = is_value_block(parent, &n.keyword);
         if value_block && !n.args.is_empty() && n.keyword != "group" {
             diags.warn(n.pos, format!("Block {} has extra parameters {} ...", n.keyword, n.args.join(" ")));
         }
@@ -49,16 +65,17 @@ fn check_value_blocks(nodes: &[Node], diags: &mut Diags) {
         }
         // A value block's lines are values, not statements.
         if !value_block {
-            check_value_blocks(n.children(), diags);
+            check_value_blocks(n.children(), &n.keyword, diags);
         }
     }
 }
 
 pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
-    check_value_blocks(tree, diags);
+    check_value_blocks(tree, "", diags);
     let mut ctx = Ctx { diags };
     let mut cfg = Config::default();
     let mut next_pref = FIRST_DEFAULT_RULE_PREF;
+    let mut garp_groups = 0;
     for n in tree {
         match n.keyword.as_str() {
             "global_defs" => {
@@ -72,13 +89,13 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
             }
             "static_ipaddress" => {
                 for c in ctx.value_block(n) {
-                    let v = addr::ip_address_line(&mut ctx, c);
+                    let v = addr::ip_address_line(&mut ctx, c, true);
                     cfg.static_ipaddress.extend(v);
                 }
             }
             "static_routes" => {
                 for c in ctx.value_block(n) {
-                    if let Some(r) = super::route::route_line(&mut ctx, c) {
+                    if let Some(r) = super::route::route_line(&mut ctx, c, true) {
                         cfg.static_routes.push(r);
                     }
                 }
@@ -124,6 +141,34 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
                 if let Some(v) = virtual_server(&mut ctx, n) {
                     cfg.virtual_servers.push(v);
                 }
+            }
+            "interface_up_down_delays" => {
+                // One `IFNAME DOWN_DELAY [UP_DELAY]` line per interface; the
+                // interface is checked with the others in validate.
+                for c in ctx.value_block(n) {
+                    // The delays are timers of 0 to 255 s (read_timer's
+                    // complaints; keepalived then only logs the line).
+                    for d in c.args.iter().take(2) {
+                        for m in super::values::read_decimal_micros(d, 0, 255_000_000).complaints {
+                            ctx.warn(c.pos, m);
+                        }
+                    }
+                    let args = super::addr::words(c).into_iter().map(String::from).collect();
+                    cfg.other.push(super::model::RawOption { keyword: n.keyword.clone(), args });
+                }
+            }
+            "garp_group" => {
+                super::build_misc::garp_group(&mut ctx, n, garp_groups, &mut cfg);
+                garp_groups += 1;
+            }
+            "linkbeat_interfaces" => super::build_misc::linkbeat_interfaces(&mut ctx, n, &mut cfg),
+            "track_group" => super::build_misc::track_group(&mut ctx, n, &mut cfg),
+            "SSL" => super::build_misc::ssl(&mut ctx, n, &mut cfg),
+            "child_wait_time" | "instance" => super::build_misc::scalar(&mut ctx, n, &mut cfg),
+            "bfd_instance" => {
+                ctx.warn(n.pos, format!("bfd_instance {}: {}", n.arg(0).unwrap_or(""), super::BFD_UNSUPPORTED));
+                let raw = ctx.raw(n);
+                cfg.other.push(raw);
             }
             k if RAW_TOP.contains(&k) => {
                 let raw = ctx.raw(n);

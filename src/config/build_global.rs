@@ -3,7 +3,7 @@
 use super::addr::parse_ip;
 use super::model::{GlobalDefs, IptablesChains, LvsSyncDaemon, LvsTimeouts, SmtpServer};
 use super::tree::Node;
-use super::values::{ArgSpec, Ctx, parse_i64};
+use super::values::{ArgSpec, Ctx, parse_bool, parse_i64};
 use std::net::IpAddr;
 
 /// global_defs keywords keepalived 2.2.7 (Debian build) knows and we keep
@@ -14,8 +14,8 @@ const RAW_GLOBAL: &[(&str, ArgSpec)] = {
     &[
         ("bfd_cpu_affinity", NumList), ("bfd_no_swap", Any), ("bfd_priority", Num(-20, 19)),
         ("bfd_process_name", Word), ("bfd_rlimit_rttime", Num(1, U)), ("bfd_rt_priority", Num(1, 99)),
-        ("checker_cpu_affinity", NumList), ("checker_log_all_failures", Any), ("checker_process_name", Word),
-        ("checker_rlimit_rttime", Num(1, U)), ("config_save_dir", Word), ("data_use_instance", OptBool),
+        ("checker_cpu_affinity", NumList), ("checker_log_all_failures", OptBool), ("checker_process_name", Word),
+        ("checker_rlimit_rttime", Num(1, U)), ("data_use_instance", OptBool),
         ("dbus_service_name", Word), ("disable_local_igmp", Any), ("enable_dbus", Any),
         ("enable_snmp_checker", Any), ("enable_snmp_rfc", Any), ("enable_snmp_rfcv2", Any),
         ("enable_snmp_rfcv3", Any), ("enable_snmp_vrrp", Any), ("enable_snmp_keepalived", Any),
@@ -24,30 +24,39 @@ const RAW_GLOBAL: &[(&str, ArgSpec)] = {
         ("lvs_netlink_cmd_rcv_bufs", Num(0, U)), ("lvs_netlink_cmd_rcv_bufs_force", OptBool),
         ("lvs_netlink_monitor_rcv_bufs", Num(0, U)), ("lvs_netlink_monitor_rcv_bufs_force", OptBool),
         ("lvs_notify_fifo", Word), ("lvs_notify_fifo_script", Word),
-        ("min_auto_priority_delay", Num(0, U)), 
         ("nftables", Any), ("nftables_counters", Any), ("nftables_ifindex", Any), ("nftables_ipvs", Any),
         ("nftables_ipvs_priority", Num(i32::MIN as i64, i32::MAX as i64)),
         ("nftables_ipvs_start_fwmark", Num(1, U)), ("nftables_priority", Num(i32::MIN as i64, i32::MAX as i64)),
-        ("no_checker_emails", Any), ("no_email_faults", Any), ("notify_fifo_script", Word),
+        ("no_checker_emails", OptBool), ("log_unknown_vrids", Any), ("lvs_process_name", Word), ("no_email_faults", Any), ("notify_fifo_script", Word),
         ("process_monitor_rcv_bufs", Num(0, U)), ("process_monitor_rcv_bufs_force", OptBool),
         ("process_names", Any), ("process_name", Word), ("random_seed", Num(0, U)),
         ("reload_check_config", Any), ("reload_file", Any), ("reload_repeat", Any), ("reload_time_file", Word),
         ("rs_init_notifies", OptBool), ("shutdown_script", Word), ("shutdown_script_timeout", Num(1, 1000)),
         ("snmp_socket", Word), ("startup_script", Word), ("startup_script_timeout", Num(1, 1000)),
-        ("tmp_config_directory", Word), ("umask", Word), ("vmac_addr_prefix", Word),
+        ("tmp_config_directory", Word), ("vmac_addr_prefix", Word),
         ("vmac_prefix", Word), ("vrrp_cpu_affinity", NumList), ("vrrp_down_timer_adverts", Num(1, 100)),
         ("vrrp_min_garp", OptBool), ("vrrp_netlink_cmd_rcv_bufs", Num(0, U)),
         ("vrrp_netlink_cmd_rcv_bufs_force", OptBool), ("vrrp_netlink_monitor_rcv_bufs", Num(0, U)),
         ("vrrp_netlink_monitor_rcv_bufs_force", OptBool), ("vrrp_notify_fifo_script", Word),
         ("vrrp_notify_priority_changes", OptBool), ("vrrp_process_name", Word), ("vrrp_rlimit_rttime", Num(1, U)),
-        ("vrrp_rx_bufs_multiplier", Num(1, U)), ("vrrp_rx_bufs_policy", Word), ("vrrp_startup_delay", Secs),
+        ("vrrp_rx_bufs_multiplier", Num(1, U)), 
        
     ]
 };
 
 pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
+    // The fifo keywords already read: each may be given once.
+    const FIFO_KWS: &[&str] = &[
+        "notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo", "notify_fifo_script", "vrrp_notify_fifo_script",
+        "lvs_notify_fifo_script",
+    ];
+    let mut seen_fifo: Vec<&str> = Vec::new();
     for n in children {
         let kw = n.keyword.as_str();
+        let fifo_again = FIFO_KWS.contains(&kw) && seen_fifo.contains(&kw);
+        if FIFO_KWS.contains(&kw) {
+            seen_fifo.push(kw);
+        }
         if kw != "notification_email" {
             ctx.no_block(n);
         }
@@ -82,7 +91,12 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
                     g.smtp_connect_timeout = v;
                 }
             }
-            "smtp_helo_name" => g.smtp_helo_name = ctx.string(n),
+            // keepalived ignores it without a value.
+            "smtp_helo_name" => {
+                if let Some(h) = n.arg(0) {
+                    g.smtp_helo_name = Some(h.to_string());
+                }
+            }
             "smtp_alert" => g.smtp_alert = ctx.flag(n),
             "smtp_alert_vrrp" => g.smtp_alert_vrrp = ctx.flag(n),
             "smtp_alert_checker" => g.smtp_alert_checker = ctx.flag(n),
@@ -103,7 +117,7 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
                 }
             }
             "default_interface" => g.default_interface = ctx.string(n),
-            "dynamic_interfaces" => g.dynamic_interfaces = true,
+            "dynamic_interfaces" if n.arg(0).is_none_or(|a| a == "allow_if_changes") => g.dynamic_interfaces = true,
             "vrrp_version" => {
                 if let Some(v) = ctx.u32(n, 2, 3) {
                     g.vrrp_version = v as u8;
@@ -114,13 +128,13 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             // keepalived ignores any argument here.
             "vrrp_skip_check_adv_addr" => g.vrrp_skip_check_adv_addr = true,
             "vrrp_garp_master_delay" => set(&mut g.vrrp_garp_master_delay, ctx.u32(n, 0, 86400)),
-            "vrrp_garp_master_repeat" => set(&mut g.vrrp_garp_master_repeat, ctx.u32(n, 0, 1_000_000)),
+            "vrrp_garp_master_repeat" => set(&mut g.vrrp_garp_master_repeat, repeat_count(ctx, n)),
             "vrrp_garp_master_refresh" => set(&mut g.vrrp_garp_master_refresh, ctx.u32(n, 0, 1_000_000)),
-            "vrrp_garp_master_refresh_repeat" => set(&mut g.vrrp_garp_master_refresh_repeat, ctx.u32(n, 0, 1_000_000)),
+            "vrrp_garp_master_refresh_repeat" => set(&mut g.vrrp_garp_master_refresh_repeat, repeat_count(ctx, n)),
             "vrrp_garp_lower_prio_delay" => g.vrrp_garp_lower_prio_delay = ctx.u32(n, 0, 86400),
             "vrrp_garp_lower_prio_repeat" => g.vrrp_garp_lower_prio_repeat = ctx.u32(n, 0, 1_000_000),
-            "vrrp_garp_interval" => set(&mut g.vrrp_garp_interval, ctx.timer(n, 0.0, 4_294.967_295)),
-            "vrrp_gna_interval" => set(&mut g.vrrp_gna_interval, ctx.timer(n, 0.0, 4_294.967_295)),
+            "vrrp_garp_interval" => set(&mut g.vrrp_garp_interval, garp_interval(ctx, n)),
+            "vrrp_gna_interval" => set(&mut g.vrrp_gna_interval, garp_interval(ctx, n)),
             "vrrp_lower_prio_no_advert" => g.vrrp_lower_prio_no_advert = ctx.flag(n).unwrap_or(true),
             "vrrp_higher_prio_send_advert" => g.vrrp_higher_prio_send_advert = ctx.flag(n).unwrap_or(true),
             "vrrp_mcast_group4" => match n.arg(0).and_then(parse_ip) {
@@ -151,6 +165,8 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             "checker_no_swap" => g.checker_no_swap = true,
             "vrrp_rt_priority" => g.vrrp_rt_priority = ctx.u32(n, 1, 99),
             "checker_rt_priority" => g.checker_rt_priority = ctx.u32(n, 1, 99),
+            // A second one is ignored, with keepalived's complaint.
+            _ if fifo_again => ctx.warn(n.pos, format!("{kw} already specified - ignoring {}", n.arg(0).unwrap_or(""))),
             "vrrp_notify_fifo" => g.vrrp_notify_fifo = ctx.script(n),
             "notify_fifo" => g.notify_fifo = ctx.script(n),
             "lvs_flush" => g.lvs_flush = true,
@@ -158,7 +174,7 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             "vrrp_garp_extra_if" => {
                 let secs = if n.arg(0) == Some("all") { n.arg(1) } else { n.arg(0) };
                 match secs.and_then(parse_i64) {
-                    Some(v) if (0..=86400).contains(&v) => {
+                    Some(v) if (1..=86400).contains(&v) => {
                         let raw = ctx.raw(n);
                         g.other.push(raw);
                     }
@@ -187,8 +203,70 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             "lvs_flush_on_stop" | "lvs_flush_onstop" if !matches!(n.arg(0), None | Some("VS")) => {
                 ctx.warn(n.pos, format!("Unknown lvs_flush_on_stop type {}", n.arg(0).unwrap_or("")))
             }
-            "reload_time_file" if !n.arg(0).is_some_and(|p| p.starts_with('/')) => {
-                ctx.warn(n.pos, "reload_time_file invalid")
+            "reload_time_file" if n.args.len() != 1 => ctx.warn(n.pos, "reload_time_file invalid"),
+            // Deprecated spellings of the *_rlimit_rttime keywords.
+            "vrrp_rlimit_rtime" | "checker_rlimit_rtime" | "bfd_rlimit_rtime" => {
+                if let Some(raw) = ctx.raw_checked(n, ArgSpec::Num(1, i64::from(u32::MAX))) {
+                    g.other.push(raw);
+                }
+            }
+            "checker_log_all_failures" if n.arg(0).is_some_and(|a| parse_bool(a).is_none()) => {
+                ctx.warn(n.pos, "Invalid value for checker_log_all_failures specified")
+            }
+            "dynamic_interfaces" if n.arg(0).is_some_and(|a| a != "allow_if_changes") => {
+                g.dynamic_interfaces = true;
+                ctx.warn(n.pos, format!("Unknown dynamic_interfaces option '{}'", n.arg(0).unwrap_or("")))
+            }
+            "min_auto_priority_delay" => match n.arg(0).and_then(parse_i64) {
+                Some(v) if (1..=10_000_000).contains(&v) => {
+                    let raw = ctx.raw(n);
+                    g.other.push(raw);
+                }
+                v => {
+                    let a = n.arg(0).unwrap_or("");
+                    ctx.warn(n.pos, match v {
+                        Some(_) => format!("number '{a}' outside range [1, 10000000]"),
+                        None => format!("invalid number '{a}'"),
+                    });
+                    ctx.warn(n.pos, format!("min_auto_priority_delay '{a}' must be in [1, 10000000] - ignoring"))
+                }
+            },
+            "config_save_dir" => {
+                let Some(d) = ctx.arg(n, 0) else { continue };
+                if std::path::Path::new(d).exists() && !std::path::Path::new(d).is_dir() {
+                    ctx.warn(n.pos, format!("config_save_dir {d} exists and is not a directory"))
+                } else {
+                    let raw = ctx.raw(n);
+                    g.other.push(raw);
+                }
+            }
+            "umask" => match umask_bits(&n.args) {
+                Ok(_) => {
+                    let raw = ctx.raw(n);
+                    g.other.push(raw);
+                }
+                Err(m) => ctx.warn(n.pos, m),
+            },
+            "vrrp_rx_bufs_policy" => {
+                for m in rx_bufs_policy(&n.args) {
+                    ctx.warn(n.pos, m);
+                }
+                let raw = ctx.raw(n);
+                g.other.push(raw);
+            }
+            "vrrp_startup_delay" => {
+                let a = n.arg(0).unwrap_or("");
+                let r = super::values::read_decimal_micros(a, 1_000, u64::from(u32::MAX));
+                for m in r.complaints {
+                    ctx.warn(n.pos, m);
+                }
+                match r.value {
+                    Some(_) => {
+                        let raw = ctx.raw(n);
+                        g.other.push(raw);
+                    }
+                    None => ctx.warn(n.pos, format!("vrrp_startup_delay '{a}' is invalid")),
+                }
             }
             "lvs_sync_daemon" => {
                 if let Some(d) = &g.lvs_sync_daemon {
@@ -209,6 +287,120 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
             _ => ctx.unknown(n),
         }
     }
+}
+
+/// `vrrp_garp_interval` / `vrrp_gna_interval`: 0.000001 s to 4294.967295 s
+/// (keepalived's read_decimal_unsigned: 0 is refused), its complaints.
+fn garp_interval(ctx: &mut Ctx<'_>, n: &Node) -> Option<super::model::Microseconds> {
+    let a = n.arg(0).unwrap_or("");
+    let r = super::values::read_decimal_micros(a, 1, u64::from(u32::MAX));
+    for m in r.complaints {
+        ctx.warn(n.pos, m);
+    }
+    if r.value.is_none() {
+        ctx.warn(n.pos, format!("{} '{a}' is invalid", n.keyword));
+    }
+    r.value.map(super::model::Microseconds)
+}
+
+/// A global GARP repeat count: 0 is taken as 1, with keepalived's
+/// complaint.
+fn repeat_count(ctx: &mut Ctx<'_>, n: &Node) -> Option<u32> {
+    match n.arg(0).and_then(parse_i64).and_then(|v| u32::try_from(v).ok()) {
+        Some(0) => {
+            ctx.warn(n.pos, format!("{} must be greater than 0, setting to 1", n.keyword));
+            Some(1)
+        }
+        Some(v) => Some(v),
+        None => {
+            ctx.warn(n.pos, format!("{} '{}' invalid - ignoring", n.keyword, n.arg(0).unwrap_or("")));
+            None
+        }
+    }
+}
+
+/// keepalived's umask: a number (C base rules) within 0777, or
+/// `IRUSR|IWGRP|...` across the words.
+fn umask_bits(args: &[String]) -> Result<u32, String> {
+    const BITS: &[(&str, u32)] = &[
+        ("IRUSR", 0o400), ("IWUSR", 0o200), ("IXUSR", 0o100), ("IRGRP", 0o040), ("IWGRP", 0o020),
+        ("IXGRP", 0o010), ("IROTH", 0o004), ("IWOTH", 0o002), ("IXOTH", 0o001),
+    ];
+    let Some(first) = args.first() else { return Err("umask missing bit value".into()) };
+    if first.starts_with(|c: char| c.is_ascii_digit()) {
+        if args.len() != 1 {
+            return Err("Extra parameter(s) to umask option".into());
+        }
+        let v = if let Some(h) = first.strip_prefix("0x").or_else(|| first.strip_prefix("0X")) {
+            u32::from_str_radix(h, 16).ok()
+        } else if first.len() > 1 && first.starts_with('0') {
+            u32::from_str_radix(&first[1..], 8).ok()
+        } else {
+            first.parse().ok()
+        };
+        return v.filter(|v| v & !0o777 == 0).ok_or_else(|| format!("invalid umask value {first}"));
+    }
+    let mut bits = 0;
+    let mut need_or = false;
+    for a in args {
+        let mut p = a.as_str();
+        while !p.is_empty() {
+            if need_or {
+                match p.strip_prefix('|') {
+                    Some(r) => {
+                        p = r;
+                        need_or = false;
+                        continue;
+                    }
+                    None => return Err(format!("Invalid umask syntax {a}")),
+                }
+            }
+            match BITS.iter().find(|(name, _)| p.starts_with(name)) {
+                Some((name, b)) => {
+                    bits |= b;
+                    p = &p[name.len()..];
+                    need_or = true;
+                }
+                None => return Err(format!("Unknown umask bit {p}")),
+            }
+        }
+    }
+    if !need_or {
+        return Err("umask missing bit value".into());
+    }
+    Ok(bits)
+}
+
+/// keepalived's vrrp_rx_bufs_policy: MTU, ADVERT (any case) or a size;
+/// its complaints. (It reads the size from the first word whatever word it
+/// is looking at.)
+fn rx_bufs_policy(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(first) = args.first() else { return vec!["vrrp_rx_bufs_policy missing".into()] };
+    let (mut mtu, mut advert, mut size) = (false, false, false);
+    for a in args {
+        match a.to_ascii_uppercase().as_str() {
+            "MTU" => mtu = true,
+            "ADVERT" => advert = true,
+            _ => {
+                if first.starts_with('-') {
+                    out.push(format!("negative number '{first}'"));
+                    out.push(format!("Invalid vrrp_rx_bufs_policy {a}"));
+                } else if parse_i64(first).and_then(|v| u32::try_from(v).ok()).is_some() {
+                    size = true;
+                } else {
+                    out.push(format!("invalid number '{first}'"));
+                    out.push(format!("Invalid vrrp_rx_bufs_policy {a}"));
+                }
+            }
+        }
+    }
+    if size && (mtu || advert) {
+        out.push("Cannot set vrrp_rx_bufs_policy size and policy, ignoring policy".into());
+    } else if mtu && advert {
+        out.push("Cannot set both vrrp_rx_bufs_policy MTU and ADVERT, ignoring ADVERT".into());
+    }
+    out
 }
 
 fn set<T>(slot: &mut T, v: Option<T>) {

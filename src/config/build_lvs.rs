@@ -88,7 +88,7 @@ fn parse_u32_any(s: &str) -> Option<u32> {
 }
 
 /// The IPVS schedulers keepalived accepts by name.
-const IPVS_SCHEDULERS: &[&str] =
+pub(super) const IPVS_SCHEDULERS: &[&str] =
     &["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"];
 
 const RAW_VS: &[&str] = &[
@@ -135,16 +135,23 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
                 other => ctx.warn(c.pos, format!("Invalid lvs_scheduler '{}' - ignoring", other.unwrap_or(""))),
             },
             "lb_kind" | "lvs_method" => match c.arg(0).and_then(lb_kind_word) {
-                Some(k) => vs.lb_kind = k,
-                None => ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method.", c.arg(0).unwrap_or(""))),
+                Some(k) => {
+                    vs.lb_kind = k;
+                    if let Err(m) = tunnel_options(&c.args[1..], "virtual") {
+                        ctx.warn(c.pos, m);
+                    }
+                }
+                None => ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for virtual server.", c.arg(0).unwrap_or(""))),
             },
             "protocol" => {
                 protocol_set = true;
-                match c.arg(0) {
+                // keepalived compares the protocol without case (strcasecmp);
+                // lb_kind and lb_algo are case-sensitive.
+                match c.arg(0).map(str::to_ascii_uppercase).as_deref() {
                     Some("TCP") => vs.protocol = Protocol::Tcp,
                     Some("UDP") => vs.protocol = Protocol::Udp,
                     Some("SCTP") => vs.protocol = Protocol::Sctp,
-                    other => ctx.warn(c.pos, format!("Unknown protocol {} - ignoring", other.unwrap_or(""))),
+                    _ => ctx.warn(c.pos, format!("Unknown protocol {} - ignoring", c.arg(0).unwrap_or(""))),
                 }
             }
             "persistence_timeout" => {
@@ -163,13 +170,21 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
                     let port = p.and_then(|p| port(ctx, c, p));
                     vs.sorry_server = Some(SorryServer { addr, port, lb_kind: None });
                 }
-                _ => ctx.warn(c.pos, format!("Invalid sorry_server '{}'", c.args.join(" "))),
+                _ => ctx.warn(c.pos, format!("Invalid sorry server IP address {} - skipping", c.arg(0).unwrap_or(""))),
             },
+            "sorry_server_inhibit" if vs.sorry_server.is_none() => {
+                ctx.warn(c.pos, "Ignoring sorry_server inhibit used before or without sorry_server")
+            }
             "sorry_server_inhibit" => vs.sorry_server_inhibit = true,
             // keepalived applies it to the sorry server configured so far.
             "sorry_server_lvs_method" => match (vs.sorry_server.as_mut(), c.arg(0).and_then(lb_kind_word)) {
                 (None, _) => ctx.warn(c.pos, "sorry_server forwarding used without sorry_server"),
-                (Some(s), Some(k)) => s.lb_kind = Some(k),
+                (Some(s), Some(k)) => {
+                    s.lb_kind = Some(k);
+                    if let Err(m) = tunnel_options(&c.args[1..], "sorry") {
+                        ctx.warn(c.pos, m);
+                    }
+                }
                 (Some(_), None) => {
                     ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for sorry server.", c.arg(0).unwrap_or("")))
                 }
@@ -208,6 +223,13 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
                     ctx.warn(c.pos, format!("{kw} only applies to sh scheduler - ignoring"));
                 }
             }
+            "ip_family" if !matches!(c.arg(0), Some("inet" | "inet6")) => {
+                ctx.warn(c.pos, format!("unknown address family {}", c.arg(0).unwrap_or("")))
+            }
+            "retry" if !c.arg(0).and_then(parse_i64).is_some_and(|v| (1..=i64::from(u32::MAX)).contains(&v)) => {
+                let a = c.arg(0).unwrap_or("");
+                retry_value_complaint(ctx, c, a);
+            }
             k if RAW_VS.contains(&k) => {
                 let spec = timing_spec(k);
                 if let Some(raw) = ctx.raw_checked(c, spec) {
@@ -217,6 +239,7 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
             _ => ctx.unknown(c),
         }
     }
+    sorry_server_inhibit(ctx, n, &mut vs, protocol_set);
     real_server_ports(ctx, n, &mut vs);
     if protocol_set && matches!(vs.key, VirtualServerKey::Fwmark(_)) {
         ctx.warn(n.pos, format!("Warning: Virtual server FWM {}: protocol specified for fwmark - protocol will be ignored", n.arg(1).unwrap_or("")));
@@ -224,8 +247,79 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
     Some(vs)
 }
 
+/// A real server that is also the sorry server (the same address and port
+/// as written: no port is 0) decides the sorry server's inhibit setting, as
+/// in keepalived's validate_check_config (before ports are settled).
+fn sorry_server_inhibit(ctx: &mut Ctx<'_>, n: &Node, vs: &mut VirtualServer, protocol_set: bool) {
+    let Some(ss) = vs.sorry_server.clone() else { return };
+    // By then keepalived has defaulted a missing protocol to UDP.
+    let mut shown = VirtualServer { key: vs.key.clone(), protocol: vs.protocol, ..Default::default() };
+    if !protocol_set {
+        shown.protocol = Protocol::Udp;
+    }
+    for rs in &vs.real_servers {
+        if rs.addr != ss.addr || rs.port.unwrap_or(0) != ss.port.unwrap_or(0) {
+            continue;
+        }
+        let rs_inhibit = rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure);
+        if rs_inhibit != vs.sorry_server_inhibit {
+            let as_written = RealServer { addr: rs.addr, port: Some(rs.port.unwrap_or(0)), ..Default::default() };
+            ctx.warn(
+                n.pos,
+                format!(
+                    "Virtual server {}: real server {} matches sorry server, but inhibit setting differs, {}ing on sorry server",
+                    shown.fmt_vs(),
+                    shown.fmt_rs(&as_written),
+                    if rs_inhibit { "sett" } else { "clear" }
+                ),
+            );
+            vs.sorry_server_inhibit = rs_inhibit;
+        }
+    }
+}
+
 /// A forwarding method as `lb_kind`, `lvs_method` and
 /// `sorry_server_lvs_method` spell it.
+/// The words after a forwarding method (`TUN type gue port 6080 csum`), as
+/// keepalived's svr_forwarding_handler checks them (for any method).
+fn tunnel_options(words: &[String], s_type: &str) -> Result<(), String> {
+    let (mut tun_type, mut port, mut csum) = ("ipip", None::<u16>, "nocsum");
+    let mut i = 0;
+    while i < words.len() {
+        match words[i].as_str() {
+            "type" => {
+                let t = words.get(i + 1).ok_or_else(|| format!("Missing tunnel type for {s_type} server."))?;
+                match t.as_str() {
+                    "ipip" | "gue" | "gre" => tun_type = if t == "ipip" { "ipip" } else if t == "gue" { "gue" } else { "gre" },
+                    _ => return Err(format!("Unknown tunnel type {t} for {s_type} server.")),
+                }
+                i += 1;
+            }
+            "port" => {
+                let p = words.get(i + 1).ok_or_else(|| format!("Missing port for {s_type} server gue tunnel."))?;
+                match parse_i64(p).filter(|v| (1..=65535).contains(v)) {
+                    Some(v) => port = Some(v as u16),
+                    None => return Err(format!("Invalid gue tunnel port {p} for {s_type} server.")),
+                }
+                i += 1;
+            }
+            c @ ("nocsum" | "csum" | "remcsum") => csum = if c == "nocsum" { "nocsum" } else if c == "csum" { "csum" } else { "remcsum" },
+            o => return Err(format!("Invalid tunnel option {o} for {s_type} server.")),
+        }
+        i += 1;
+    }
+    if (tun_type == "gue") != port.is_some() {
+        return Err("gue tunnels require port, otherwise cannot have port.".into());
+    }
+    if tun_type == "ipip" && csum != "nocsum" {
+        return Err("ipip tunnels do not support checksum option.".into());
+    }
+    if tun_type == "gre" && csum == "remcsum" {
+        return Err("gre tunnels do not support remote checksum option.".into());
+    }
+    Ok(())
+}
+
 fn lb_kind_word(w: &str) -> Option<LbKind> {
     match w {
         "NAT" => Some(LbKind::Nat),
@@ -290,7 +384,8 @@ fn timing_spec(k: &str) -> super::values::ArgSpec {
     match k {
         "snmp_name" => One,
         "ip_family" | "virtualhost" | "lvs_method" | "persistence_engine" | "sorry_server_lvs_method" => Word,
-        "retry" | "uthreshold" | "lthreshold" => Num(0, u32::MAX as i64),
+        "retry" => Num(1, u32::MAX as i64),
+        "uthreshold" | "lthreshold" => Num(0, u32::MAX as i64),
         "weight" => Num(1, i32::MAX as i64),
         "connect_timeout" => TimerSecs,
         "delay_before_retry" | "warmup" | "delay_loop" => Secs,
@@ -299,12 +394,21 @@ fn timing_spec(k: &str) -> super::values::ArgSpec {
 }
 
 /// Query types DNS_CHECK accepts.
+/// keepalived 2.2.7's empty-label test for a DNS_CHECK name: a leading
+/// '.' (other than "."), "..", and also a '.' as the second character (its
+/// scan starts at the name's first character, not at a '.', so "a.b" is
+/// refused too).
+fn dns_name_has_empty_label(name: &str) -> bool {
+    let b = name.as_bytes();
+    (b.first() == Some(&b'.') && b.len() > 1) || b.get(1) == Some(&b'.') || name.contains("..")
+}
+
 const DNS_TYPES: &[&str] = &["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"];
 
 const RAW_RS: &[&str] = &[
     "snmp_name",
     "uthreshold", "lthreshold", "alpha", "retry", "delay_before_retry", "warmup", "delay_loop", "connect_timeout",
-    "virtualhost", "log_all_failures", "BFD_CHECK",
+    "virtualhost", "log_all_failures",
 ];
 
 fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
@@ -325,19 +429,45 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
             }
             continue;
         }
+        if kw == "BFD_CHECK" {
+            // A checker block naming a bfd_instance: nothing runs it.
+            let name = c.children().iter().find(|k| k.keyword == "name").and_then(|k| k.arg(0)).unwrap_or("");
+            ctx.warn(c.pos, format!("BFD_CHECK {name}: {}", super::BFD_UNSUPPORTED));
+            let raw = ctx.raw(c);
+            rs.other.push(raw);
+            continue;
+        }
         ctx.no_block(c);
         match kw {
-            "weight" => {
-                if let Some(w) = ctx.int(c, 0, 65535) {
-                    rs.weight = w as i32;
-                }
+            "weight" => match c.arg(0).and_then(parse_i64).and_then(|w| i32::try_from(w).ok()).filter(|w| *w >= 0) {
+                Some(w) => rs.weight = w,
+                None => ctx.warn(
+                    c.pos,
+                    format!("Real server weight {} is outside range 0-{}", c.arg(0).unwrap_or(""), i32::MAX),
+                ),
+            },
+            "alpha" if c.arg(0).is_some_and(|a| super::values::parse_bool(a).is_none()) => {
+                ctx.warn(c.pos, format!("Invalid alpha parameter {}", c.arg(0).unwrap_or("")))
+            }
+            "retry" if !c.arg(0).and_then(parse_i64).is_some_and(|v| (1..=i64::from(u32::MAX)).contains(&v)) => {
+                let a = c.arg(0).unwrap_or("");
+                retry_value_complaint(ctx, c, a);
+            }
+            "delay_loop" if !c.arg(0).and_then(super::values::parse_decimal).is_some_and(|d| d > 0.0) => {
+                let a = c.arg(0).unwrap_or("");
+                ctx.warn(c.pos, format!("real server delay_loop '{a}' invalid - ignoring"))
             }
             "inhibit_on_failure" => rs.inhibit_on_failure = ctx.flag(c),
             "notify_up" => ctx.script_once(c, &mut rs.notify_up, "real server"),
             "notify_down" => ctx.script_once(c, &mut rs.notify_down, "real server"),
             "smtp_alert" => rs.smtp_alert = ctx.flag(c),
             "lvs_method" => match c.arg(0).and_then(lb_kind_word) {
-                Some(k) => rs.lb_kind = Some(k),
+                Some(k) => {
+                    rs.lb_kind = Some(k);
+                    if let Err(m) = tunnel_options(&c.args[1..], "real") {
+                        ctx.warn(c.pos, m);
+                    }
+                }
                 None => ctx.warn(c.pos, format!("PARSER : unknown [{}] routing method for real server.", c.arg(0).unwrap_or(""))),
             },
             k if RAW_RS.contains(&k) => {
@@ -349,6 +479,40 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
         }
     }
     Some(rs)
+}
+
+/// A checker's retry count as keepalived's read_unsigned reads it, with
+/// its complaint about the number and then the keyword's own.
+fn retry_value(ctx: &mut Ctx<'_>, c: &Node, invalid: &str) -> Option<u32> {
+    let a = c.arg(0).unwrap_or("");
+    let complaint = if a.starts_with('-') {
+        format!("negative number '{a}'")
+    } else {
+        match super::values::parse_i64(a) {
+            Some(v) => match u32::try_from(v) {
+                Ok(v) => return Some(v),
+                Err(_) => format!("number '{a}' outside unsigned integer range"),
+            },
+            None => format!("invalid number '{a}'"),
+        }
+    };
+    ctx.warn(c.pos, complaint);
+    ctx.warn(c.pos, format!("{invalid} '{a}'"));
+    None
+}
+
+/// A virtual or real server's `retry` outside 1..=4294967295: the number's
+/// complaint, then the keyword's.
+fn retry_value_complaint(ctx: &mut Ctx<'_>, c: &Node, a: &str) {
+    let first = if a.starts_with('-') {
+        format!("negative number '{a}'")
+    } else if parse_i64(a).is_some() {
+        format!("number '{a}' outside range [1, 4294967295]")
+    } else {
+        format!("invalid number '{a}'")
+    };
+    ctx.warn(c.pos, first);
+    ctx.warn(c.pos, format!("retry value invalid - {a}"));
 }
 
 fn checker_kind(kw: &str) -> Option<CheckKind> {
@@ -382,9 +546,17 @@ fn target_keyword(ctx: &mut Ctx<'_>, c: &Node, t: &mut CheckTarget) -> bool {
             Some(a) => t.bindto = Some(a),
             None => ctx.warn(c.pos, format!("Invalid bindto '{}'", c.arg(0).unwrap_or(""))),
         },
-        "bind_port" => t.bind_port = c.arg(0).and_then(|s| port(ctx, c, s)),
+        "bind_port" => match ctx.arg(c, 0).map(|a| (a, parse_i64(a))) {
+            Some((_, Some(p @ 1..=65535))) => t.bind_port = Some(p as u16),
+            Some((a, _)) => ctx.warn(c.pos, format!("Invalid checker bind_port '{a}'")),
+            None => {}
+        },
         "bind_if" => t.bind_if = ctx.string(c),
-        "fwmark" => t.fwmark = c.arg(0).and_then(parse_u32_any),
+        "fwmark" => match ctx.arg(c, 0).map(|a| (a, parse_i64(a).and_then(|v| u32::try_from(v).ok()))) {
+            Some((_, Some(m))) => t.fwmark = Some(m),
+            Some((a, None)) => ctx.warn(c.pos, format!("Invalid fwmark connection value '{a}'")),
+            None => {}
+        },
         _ => return false,
     }
     true
@@ -428,7 +600,12 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
                     ch.target.connect_timeout = Some(t);
                 }
             }
-            "retry" | "nb_get_retry" => ch.retry = ctx.u32(c, 0, u32::MAX),
+            "retry" => ch.retry = retry_value(ctx, c, "Invalid retry connection value"),
+            // HTTP_GET and SSL_GET only (check_http.c); elsewhere unknown.
+            "nb_get_retry" if matches!(kind, CheckKind::Http(_) | CheckKind::Ssl(_)) => {
+                ctx.warn(c.pos, "nb_get_retry is deprecated - please use 'retry'");
+                ch.retry = retry_value(ctx, c, "Invalid nb_get_retry value");
+            }
             "delay_before_retry" => ch.delay_before_retry = ctx.timer(c, 0.0, MAX_TIMER_SECS),
             "warmup" => ch.warmup = ctx.timer(c, 0.0, MAX_TIMER_SECS),
             "delay_loop" => ch.delay_loop = ctx.timer(c, 0.000_001, MAX_TIMER_SECS),
@@ -440,6 +617,16 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
                 }
             }
         }
+    }
+    // keepalived removes a MISC_CHECK whose user (or group) cannot be set.
+    if let CheckKind::Misc(m) = &kind
+        && let Some(u) = &m.misc_path.user
+        && (!super::build_global::user_exists(u)
+            || m.misc_path.group.as_deref().is_some_and(|g| !super::build_global::group_exists(g)))
+    {
+        let pos = n.children().iter().rev().find(|c| c.keyword == "user").map(|c| c.pos).unwrap_or(n.pos);
+        ctx.warn(pos, format!("Failed to set uid/gid for misc checker script '{}' - removing", m.misc_path.argv.join(" ")));
+        return None;
     }
     if let CheckKind::Misc(m) = &kind
         && m.misc_path.argv.is_empty() {
@@ -453,7 +640,7 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
         }
     if let CheckKind::File(f) = &kind
         && f.track_file.is_empty() {
-            ctx.warn(n.pos, "FILE_CHECK has no track_file - ignoring");
+            ctx.warn(n.pos, "FILE_CHECK has no track_file specified - ignoring");
             return None;
         }
     if let Some(IpAddr::V6(a)) = ch.target.connect_ip
@@ -478,8 +665,17 @@ fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
                 Some(v @ ("1.0" | "1.1" | "1.0C" | "1.0c")) => h.http_protocol = Some(v.to_string()),
                 other => ctx.warn(c.pos, format!("Invalid http_protocol version {}", other.unwrap_or(""))),
             },
-            "enable_sni" => h.enable_sni = true,
-            "fast_recovery" => h.fast_recovery = true,
+            "enable_sni" | "fast_recovery" => match c.arg(0).map(super::values::parse_bool) {
+                Some(None) => ctx.warn(c.pos, format!("Invalid {k} parameter {}", c.arg(0).unwrap_or(""))),
+                v => {
+                    let on = v.flatten().unwrap_or(true);
+                    if k == "enable_sni" {
+                        h.enable_sni = on
+                    } else {
+                        h.fast_recovery = on
+                    }
+                }
+            },
             _ => return false,
         },
         (CheckKind::Smtp(s), "helo_name") => s.helo_name = ctx.string(c),
@@ -498,11 +694,17 @@ fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
             _ => return false,
         },
         (CheckKind::Dns(d), k) => match k {
-            "type" => match c.arg(0) {
-                Some(t) if DNS_TYPES.contains(&t) => d.query_type = t.to_string(),
-                other => ctx.warn(c.pos, format!("Unknown DNS check type {} - ignoring", other.unwrap_or(""))),
+            // The type is compared without case (strcasecmp).
+            "type" => match c.arg(0).map(str::to_ascii_uppercase) {
+                Some(t) if DNS_TYPES.contains(&t.as_str()) => d.query_type = t,
+                _ => ctx.warn(c.pos, format!("Unknown DNS check type {} - ignoring", c.arg(0).unwrap_or(""))),
             },
-            "name" => d.name = ctx.string(c).unwrap_or_else(|| d.name.clone()),
+            "name" => match c.arg(0) {
+                Some(name) if dns_name_has_empty_label(name) => {
+                    ctx.warn(c.pos, format!("DNS_CHECK name '{name}' has empty label - ignoring"))
+                }
+                _ => d.name = ctx.string(c).unwrap_or_else(|| d.name.clone()),
+            },
             _ => return false,
         },
         (CheckKind::Udp(u), k) => match k {
@@ -514,12 +716,14 @@ fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
         },
         (CheckKind::File(f), k) => match k {
             "track_file" => f.track_file = ctx.string(c).unwrap_or_default(),
-            "weight" => {
-                if let Some(w) = ctx.int(c, -254, 254) {
-                    f.weight = w as i32;
+            "weight" => match c.arg(0).and_then(parse_i64).and_then(|w| i32::try_from(w).ok()).filter(|w| *w != i32::MIN) {
+                Some(w) => {
+                    f.weight = w;
                     f.weight_reverse = c.arg(1) == Some("reverse");
                 }
-            }
+                None if c.arg(0).is_none() => ctx.warn(c.pos, "track file weight missing"),
+                None => ctx.warn(c.pos, format!("weight for track file must be in [{}..{}] inclusive. Ignoring...", -i32::MAX, i32::MAX)),
+            },
             _ => return false,
         },
         _ => return false,
@@ -527,30 +731,66 @@ fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
     true
 }
 
-fn hex_bytes(ctx: &mut Ctx<'_>, c: &Node) -> Option<Vec<u8>> {
-    let s: String = c.args.concat();
-    let s = s.strip_prefix("0x").unwrap_or(&s);
+/// keepalived's read_hex_str over the words joined by blanks: pairs of hex
+/// digits (a lone digit before a blank or the end is one byte), blanks
+/// skipped; in `require_reply` an `x` is a wildcard nibble. None: not hex
+/// (or nothing). The model has no mask: a reply pattern keeps the bytes
+/// before its first wildcard (the check compares a prefix, so it never
+/// fails where keepalived's masked compare passes).
+fn read_hex(s: &str, wildcard: bool) -> Option<Vec<u8>> {
+    let nibble = |c: u8| -> Option<Option<u8>> {
+        match c {
+            b'0'..=b'9' => Some(Some(c - b'0')),
+            b'a'..=b'f' => Some(Some(c - b'a' + 10)),
+            b'A'..=b'F' => Some(Some(c - b'A' + 10)),
+            b'x' | b'X' if wildcard => Some(None),
+            _ => None,
+        }
+    };
     let b = s.as_bytes();
-    if b.is_empty() {
-        ctx.warn(c.pos, format!("{} needs hex digits", c.keyword));
-        return None;
-    }
-    // An odd count reads as if it had a leading 0, as keepalived reads it
-    // (so a lone `x` becomes the prefix `0x` and nothing).
-    let padded: Vec<u8> = if b.len() % 2 == 1 { std::iter::once(b'0').chain(b.iter().copied()).collect() } else { b.to_vec() };
-    let digits = padded.strip_prefix(b"0x").unwrap_or(&padded);
-    let mut out = Vec::with_capacity(digits.len() / 2);
-    for pair in digits.chunks(2) {
-        let hex = std::str::from_utf8(pair).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-        match hex {
-            Some(v) => out.push(v),
-            None => {
-                ctx.warn(c.pos, "Invalid hex string for UDP_CHECK reply");
-                return None;
-            }
+    let mut out = Vec::new();
+    let mut masked = false;
+    let mut i = 0;
+    loop {
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let hi = nibble(b[i])?;
+        i += 1;
+        let mut byte = hi.unwrap_or(0);
+        let mut this_masked = hi.is_none();
+        if i < b.len() && b[i] != b' ' {
+            let lo = nibble(b[i])?;
+            i += 1;
+            byte = byte << 4 | lo.unwrap_or(0);
+            this_masked |= lo.is_none();
+        }
+        masked |= this_masked;
+        if !masked {
+            out.push(byte);
         }
     }
-    Some(out)
+    (masked || !out.is_empty()).then_some(out)
+}
+
+fn hex_bytes(ctx: &mut Ctx<'_>, c: &Node) -> Option<Vec<u8>> {
+    let reply = c.keyword == "require_reply";
+    if c.args.is_empty() {
+        // `require_reply` alone: any reply (an empty prefix); a payload
+        // needs its bytes.
+        if !reply {
+            ctx.warn(c.pos, "UDP_CHECK payload requires a payload");
+        }
+        return reply.then(Vec::new);
+    }
+    let v = read_hex(&c.args.join(" "), reply);
+    if v.is_none() {
+        ctx.warn(c.pos, format!("Invalid hex string for UDP_CHECK {}", if reply { "reply" } else { "payload" }));
+    }
+    v
 }
 
 fn url(ctx: &mut Ctx<'_>, n: &Node) -> Option<HttpUrl> {
@@ -576,7 +816,8 @@ fn url(ctx: &mut Ctx<'_>, n: &Node) -> Option<HttpUrl> {
                 }
             }
             "virtualhost" => u.virtualhost = ctx.string(c),
-            "regex" => u.regex = ctx.string(c),
+            // keepalived takes `regex` alone (and then has none).
+            "regex" => u.regex = c.arg(0).map(String::from),
             "regex_no_match" | "regex_options" | "regex_stack" | "regex_min_offset" | "regex_max_offset" => {}
             _ => ctx.unknown(c),
         }

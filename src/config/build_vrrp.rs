@@ -7,10 +7,15 @@ use super::model::{
     TrackRef, UnicastPeer, VrrpInstance, VrrpScript,
 };
 use super::tree::Node;
-use super::values::{ArgSpec, Ctx, parse_decimal, parse_i64};
+use super::values::{ArgSpec, Ctx, parse_i64};
 
-/// Largest advert interval keepalived accepts for v2 (seconds, one byte).
-const MAX_ADVERT_SECS: f64 = 255.0;
+/// A vrrp_script's interval and timeout: whole seconds up to UINT_MAX / 10^6.
+const MAX_SCRIPT_SECS: i64 = 4294;
+
+
+/// The advert interval keepalived reads: 0.01 s to 255 s.
+const MIN_ADVERT_MICROS: u64 = 10_000;
+const MAX_ADVERT_MICROS: u64 = 255_000_000;
 /// VRRP authentication data is 8 bytes.
 const AUTH_PASS_LEN: usize = 8;
 
@@ -32,20 +37,40 @@ pub fn vrrp_script(ctx: &mut Ctx<'_>, n: &Node) -> Option<VrrpScript> {
     for c in ctx.need_block(n) {
         ctx.no_block(c);
         match c.keyword.as_str() {
-            "script" => script = ctx.script(c).map(|mut sc| {
-                // The user comes from `user`, not extra words here.
-                sc.user = None;
-                sc.group = None;
-                sc
-            }),
-            "interval" => {
-                if let Some(v) = ctx.timer(c, 0.0, 4_294_967.0) {
-                    s.interval = v.0.div_ceil(1_000_000).max(1) as u32;
+            // The command is the first word (quoted for arguments); further
+            // words are ignored: the user comes from `user`
+            // (vrrp_vscript_script_handler).
+            "script" => {
+                if let Some(cmd) = ctx.arg(c, 0) {
+                    let argv = super::values::split_script(cmd);
+                    script = (!argv.is_empty()).then_some(Script { argv, user: None, group: None });
                 }
             }
-            "timeout" => {
-                if let Some(v) = ctx.timer(c, 0.0, 4_294_967.0) {
-                    s.timeout = Some(v.0.div_ceil(1_000_000).max(1) as u32);
+            // Whole seconds, 0 ..= 4294 (UINT_MAX / TIMER_HZ); 0 is taken as 1.
+            "interval" | "timeout" => {
+                let a = c.arg(0).unwrap_or("");
+                let what = &c.keyword;
+                let v = match parse_i64(a).filter(|v| (0..=MAX_SCRIPT_SECS).contains(v)) {
+                    Some(0) => {
+                        ctx.warn(c.pos, format!("({}): vrrp script {what} must be greater than 0, setting to 1", s.name));
+                        Some(1)
+                    }
+                    Some(v) => Some(v as u32),
+                    None => {
+                        ctx.warn(c.pos, super::values::unsigned_complaint(a, 0, MAX_SCRIPT_SECS));
+                        ctx.warn(c.pos, match what.as_str() {
+                            "interval" => format!("({}): vrrp script interval '{a}' must be between 1 and {MAX_SCRIPT_SECS} - ignoring", s.name),
+                            _ => format!("({}): vrrp script timeout '{a}' invalid - ignoring", s.name),
+                        });
+                        None
+                    }
+                };
+                if let Some(v) = v {
+                    if what == "interval" {
+                        s.interval = v;
+                    } else {
+                        s.timeout = Some(v);
+                    }
                 }
             }
             "weight" => {
@@ -138,7 +163,17 @@ pub fn track_process_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackProcessDef>
         ctx.no_block(c);
         match c.keyword.as_str() {
             "process" => t.process = c.args.clone(),
-            "param_match" => t.param_match = Some(c.arg(0).unwrap_or("exact").to_string()),
+            // keepalived takes exact (no value), initial or partial, the
+            // parameters coming from the `process` line. vigil's tracker
+            // (vrrp/watch.rs) still reads a value here as the parameter
+            // prefix, so the value is kept while keepalived's complaint is
+            // made (a follow-up for the tracker).
+            "param_match" => {
+                if let Some(o) = c.arg(0).filter(|o| !matches!(*o, "initial" | "partial")) {
+                    ctx.warn(c.pos, format!("Invalid param_match type {o} - ignoring"));
+                }
+                t.param_match = Some(c.arg(0).unwrap_or("exact").to_string())
+            }
             "weight" => {
                 if let Some(w) = ctx.int(c, -254, 254) {
                     t.weight = w as i32;
@@ -147,9 +182,25 @@ pub fn track_process_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackProcessDef>
             }
             "quorum" => set(&mut t.quorum, ctx.u32(c, 1, 65535)),
             "quorum_max" => t.quorum_max = ctx.u32(c, 0, 65535),
-            "delay" => t.delay = ctx.timer(c, 0.0, 3600.0),
-            "terminate_delay" => t.terminate_delay = ctx.timer(c, 0.0, 3600.0),
-            "fork_delay" => t.fork_delay = ctx.timer(c, 0.0, 3600.0),
+            "delay" | "terminate_delay" | "fork_delay" => {
+                let a = c.arg(0).unwrap_or("");
+                let r = super::values::read_decimal_micros(a, 1, 3_600_000_000);
+                for m in r.complaints {
+                    ctx.warn(c.pos, m);
+                }
+                let prefix = c.keyword.strip_suffix("delay").unwrap_or("");
+                match r.value.map(super::model::Microseconds) {
+                    None => ctx.warn(
+                        c.pos,
+                        format!("{prefix}delay ({a}) for vrrp_track_process {} must be between [0.000001..3600] inclusive. Ignoring...", t.name),
+                    ),
+                    Some(d) => match c.keyword.as_str() {
+                        "delay" => t.delay = Some(d),
+                        "terminate_delay" => t.terminate_delay = Some(d),
+                        _ => t.fork_delay = Some(d),
+                    },
+                }
+            }
             "full_command" => t.full_command = true,
             _ => ctx.unknown(c),
         }
@@ -159,6 +210,52 @@ pub fn track_process_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackProcessDef>
         return None;
     }
     Some(t)
+}
+
+/// `IFNAME [weight N [reverse]]` lines of a track_interface block, as
+/// keepalived's alloc_track_if reads them (`owner`: the instance or group).
+fn track_interface_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str) -> Vec<TrackRef> {
+    let mut out: Vec<TrackRef> = Vec::new();
+    for c in ctx.value_block(n) {
+        let name = &c.keyword;
+        if out.iter().any(|o| &o.name == name) {
+            ctx.warn(c.pos, format!("({owner}) duplicate track_interface {name} - ignoring"));
+            continue;
+        }
+        let mut r = TrackRef { name: name.clone(), weight: None, reverse: false };
+        match c.args.as_slice() {
+            [] => {}
+            [o, ..] if o != "weight" => {
+                ctx.warn(c.pos, format!("({owner}) unknown track_interface {name} option {o} - ignoring"));
+                continue;
+            }
+            [_] => {
+                ctx.warn(c.pos, format!("({owner}) weight without value specified for track_interface {name} - ignoring"));
+                continue;
+            }
+            [_, w, rest @ ..] => {
+                r.weight = Some(match parse_i64(w).filter(|w| (-254..=254).contains(w)) {
+                    Some(w @ (-254 | 254)) => {
+                        ctx.warn(c.pos, format!("({owner}) weight for {name} cannot be +/-254. Setting to +/-253"));
+                        if w < 0 { -253 } else { 253 }
+                    }
+                    Some(w) => w as i32,
+                    None => {
+                        ctx.warn(c.pos, format!("({owner}) weight {w} for {name} must be between [-253..253] inclusive. Ignoring..."));
+                        0
+                    }
+                });
+                match rest.first().map(String::as_str) {
+                    None => {}
+                    Some("reverse") => r.reverse = true,
+                    // keepalived's own spelling.
+                    Some(o) => ctx.warn(c.pos, format!("({owner}) unknown track_interace {name} weight option {o} - ignoring")),
+                }
+            }
+        }
+        out.push(r);
+    }
+    out
 }
 
 /// `NAME [weight N [reverse]]` lines of track_* blocks.
@@ -206,10 +303,19 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
                     g.group.extend(m.args.iter().cloned());
                 }
             }
-            "track_interface" => g.track_interfaces = track_refs(ctx, c, -254, 254),
+            "track_interface" => {
+                let owner = g.name.clone();
+                g.track_interfaces = track_interface_refs(ctx, c, &owner)
+            }
             "track_script" => g.track_scripts = track_refs(ctx, c, -254, 254),
             "track_file" => g.track_files = track_refs(ctx, c, -254, 254),
             "track_process" => g.track_processes = track_refs(ctx, c, -254, 254),
+            "track_bfd" => {
+                for l in ctx.value_block(c) {
+                    ctx.warn(l.pos, format!("vrrp_sync_group {}: track_bfd {}: {}", g.name, l.keyword, super::BFD_UNSUPPORTED));
+                    g.other.push(super::model::RawOption { keyword: "track_bfd".into(), args: vec![l.keyword.clone()] });
+                }
+            }
             kw => {
                 ctx.no_block(c);
                 match kw {
@@ -234,9 +340,16 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
                         ctx.script_once(c, &mut g.notify_stop, &owner)
                     }
                     "smtp_alert" => g.smtp_alert = ctx.flag(c),
-                    "global_tracking" => g.global_tracking = true,
+                    "global_tracking" => {
+                        ctx.warn(c.pos, format!("({}) global_tracking is deprecated. Use track_interface/script/file on the sync group", g.name));
+                        g.global_tracking = true
+                    }
+                    "notify_priority_changes" if c.arg(0).is_some_and(|a| super::values::parse_bool(a).is_none()) => ctx.warn(
+                        c.pos,
+                        format!("({}) Invalid value '{}' for sync group notify_priority_changes specified", g.name, c.arg(0).unwrap_or("")),
+                    ),
                     "sync_group_tracking_weight" => g.sync_group_tracking_weight = true,
-                    "notify_deleted" | "notify_priority_changes" | "track_bfd" => {
+                    "notify_deleted" | "notify_priority_changes" => {
                         let raw = ctx.raw(c);
                         g.other.push(raw)
                     }
@@ -311,19 +424,19 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
             }
             "virtual_ipaddress" => {
                 for a in ctx.value_block(c) {
-                    let list = addr::ip_address_line(ctx, a);
+                    let list = addr::ip_address_line(ctx, a, false);
                     v.virtual_ipaddress.extend(list);
                 }
             }
             "virtual_ipaddress_excluded" => {
                 for a in ctx.value_block(c) {
-                    let list = addr::ip_address_line(ctx, a);
+                    let list = addr::ip_address_line(ctx, a, false);
                     v.virtual_ipaddress_excluded.extend(list);
                 }
             }
             "virtual_routes" => {
                 for a in ctx.value_block(c) {
-                    if let Some(r) = super::route::route_line(ctx, a) {
+                    if let Some(r) = super::route::route_line(ctx, a, false) {
                         v.virtual_routes.push(r);
                     }
                 }
@@ -340,15 +453,37 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
                     match parse_ip(&a.keyword) {
                         Some(addr) => {
                             let mut p = UnicastPeer { addr, min_ttl: None, max_ttl: None };
+                            // OPTION VALUE pairs (alloc_vrrp_unicast_peer).
                             let mut i = 0;
                             while i < a.args.len() {
-                                let val = a.arg(i + 1).and_then(parse_i64).and_then(|x| u8::try_from(x).ok());
-                                match a.args[i].as_str() {
-                                    "min_ttl" => p.min_ttl = val,
-                                    "max_ttl" => p.max_ttl = val,
-                                    other => ctx.warn(a.pos, format!("Unknown unicast_peer option '{other}'")),
+                                let opt = a.args[i].as_str();
+                                let Some(val) = a.arg(i + 1) else {
+                                    ctx.warn(a.pos, format!("({}) {opt} is missing a value", v.name));
+                                    break;
+                                };
+                                match parse_i64(val).and_then(|x| u8::try_from(x).ok()).filter(|_| !val.starts_with('-')) {
+                                    None => ctx.warn(a.pos, super::values::unsigned_complaint(val, 0, 255)),
+                                    Some(t) => match opt {
+                                        "min_ttl" => p.min_ttl = Some(t),
+                                        "max_ttl" => p.max_ttl = Some(t),
+                                        _ => {
+                                            ctx.warn(a.pos, format!("({}) unknown unicast_peer option {opt}", v.name));
+                                            break;
+                                        }
+                                    },
                                 }
                                 i += 2;
+                            }
+                            if p.min_ttl.unwrap_or(0) > p.max_ttl.unwrap_or(255) {
+                                ctx.warn(
+                                    a.pos,
+                                    format!(
+                                        "({}) min_ttl {} > max_ttl {} - all packets will be discarded",
+                                        v.name,
+                                        p.min_ttl.unwrap_or(0),
+                                        p.max_ttl.unwrap_or(255)
+                                    ),
+                                );
                             }
                             v.unicast_peers.push(p);
                         }
@@ -356,13 +491,17 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
                     }
                 }
             }
-            "track_interface" => v.track_interfaces.extend(track_refs(ctx, c, -254, 254)),
+            "track_interface" => {
+                let owner = v.name.clone();
+                let refs = track_interface_refs(ctx, c, &owner);
+                v.track_interfaces.extend(refs)
+            }
             "track_script" => v.track_scripts.extend(track_refs(ctx, c, -254, 254)),
             "track_file" => v.track_files.extend(track_refs(ctx, c, -254, 254)),
             "track_process" => v.track_processes.extend(track_refs(ctx, c, -254, 254)),
             "track_bfd" => {
-                if !c.args.is_empty() {
-                    ctx.warn(c.pos, format!("Block track_bfd has extra parameters {} ...", c.args.join(" ")));
+                for l in c.children() {
+                    ctx.warn(l.pos, format!("({}) track_bfd {}: {}", v.name, l.keyword, super::BFD_UNSUPPORTED));
                 }
                 let refs = track_refs(ctx, c, -253, 253);
                 for r in refs {
@@ -379,18 +518,8 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
     if !priority_set && v.state == InitialState::Master {
         v.priority = 255;
     }
-    if v.nopreempt && v.priority == 255 {
-        ctx.warn(n.pos, format!("({}) nopreempt is incompatible with priority 255. resetting nopreempt", v.name));
-        v.nopreempt = false;
-    }
-    if v.nopreempt && v.state == InitialState::Master {
-        ctx.warn(n.pos, format!("({}) Warning - nopreempt will not work with initial state MASTER - clearing", v.name));
-        v.state = InitialState::Backup;
-    }
-    if v.nopreempt && v.preempt_delay.0 != 0 {
-        ctx.warn(n.pos, format!("({}) preempt_delay is incompatible with nopreempt mode - resetting", v.name));
-        v.preempt_delay = super::model::Microseconds(0);
-    }
+    // The state and preemption rules that depend on strict mode (known once
+    // the whole file is read) are in validate.
     // The first VIP sets the instance's family; keepalived drops the others.
     if let Some(first) = v.virtual_ipaddress.first().map(|a| a.addr.is_ipv4()) {
         let name = v.name.clone();
@@ -404,6 +533,27 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
         });
     }
     Some(v)
+}
+
+/// An `advert_int` line's value in microseconds (keepalived reads it with
+/// 6 decimal places, between 0.01 s and 255 s), with keepalived's
+/// complaints about the number.
+pub(super) fn advert_micros(c: &Node) -> (Option<u64>, Vec<String>) {
+    let r = super::values::read_decimal_micros(c.arg(0).unwrap_or(""), MIN_ADVERT_MICROS, MAX_ADVERT_MICROS);
+    (r.value, r.complaints)
+}
+
+/// Whether an IPv4 address read so far (VIPs, unicast peers, source
+/// addresses) made the instance's family IPv4.
+fn ipv4_so_far(v: &VrrpInstance) -> bool {
+    let first = v
+        .virtual_ipaddress
+        .first()
+        .map(|a| a.addr)
+        .or(v.unicast_src_ip)
+        .or(v.mcast_src_ip)
+        .or(v.unicast_peers.first().map(|p| p.addr));
+    first.is_some_and(|a| a.is_ipv4())
 }
 
 fn child_line(n: &Node, kw: &str) -> super::diag::Pos {
@@ -426,12 +576,21 @@ fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {
             Some(p) if (1..=255).contains(&p) => v.priority = p as u8,
             _ => ctx.warn(c.pos, format!("({}) Priority not valid! must be between 1 & 255. Using default 100", v.name)),
         },
-        "advert_int" => match c.arg(0).and_then(parse_decimal) {
-            Some(s) if s > 0.0 && s <= MAX_ADVERT_SECS => match Centiseconds::from_secs_f64(s) {
-                Some(cs) if cs.0 > 0 => v.advert_int = cs,
-                _ => ctx.warn(c.pos, format!("({}) Advert interval {} too small", v.name, c.arg(0).unwrap_or(""))),
-            },
-            _ => ctx.warn(c.pos, format!("({}) Advert interval (in sec) not valid! must be between 0.01 & 255", v.name)),
+        "advert_int" => match advert_micros(c) {
+            (Some(us), complaints) => {
+                for m in complaints {
+                    ctx.warn(c.pos, m);
+                }
+                // Rounded to the centisecond here; validate reports (and
+                // rounds) what the instance's VRRP version cannot carry.
+                v.advert_int = Centiseconds(((us + 5_000) / 10_000).min(u64::from(u32::MAX)) as u32);
+            }
+            (None, complaints) => {
+                for m in complaints {
+                    ctx.warn(c.pos, m);
+                }
+                ctx.warn(c.pos, format!("({}) Advert interval ({}) not valid! Must be > 0 - ignoring", v.name, c.arg(0).unwrap_or("")));
+            }
         },
         "version" => match c.arg(0).and_then(parse_i64) {
             Some(x @ 2..=3) => v.version = Some(x as u8),
@@ -448,7 +607,10 @@ fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {
         "no_accept" => v.accept = Some(false),
         "unicast_src_ip" => match c.arg(0).and_then(parse_ip) {
             Some(a) => v.unicast_src_ip = Some(a),
-            None => ctx.warn(c.pos, format!("({}) Invalid unicast_src_ip '{}'", v.name, c.arg(0).unwrap_or(""))),
+            None => ctx.warn(
+                c.pos,
+                format!("Configuration error: VRRP instance[{}] malformed src address[{}]. Skipping...", v.name, c.arg(0).unwrap_or("")),
+            ),
         },
         "linkbeat_use_polling" => {
             ctx.warn(c.pos, format!("({}) 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block", v.name))
@@ -493,7 +655,28 @@ fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {
             _ => v.garp_master_repeat = ctx.u32(c, 1, 1_000_000),
         },
         "garp_master_refresh" => v.garp_master_refresh = ctx.u32(c, 0, 1_000_000),
-        "garp_master_refresh_repeat" => v.garp_master_refresh_repeat = ctx.u32(c, 0, 1_000_000),
+        "garp_master_refresh_repeat" => match c.arg(0).and_then(parse_i64) {
+            Some(0) => {
+                ctx.warn(c.pos, format!("({}): garp_master_refresh_repeat must be greater than 0, setting to 1", v.name));
+                v.garp_master_refresh_repeat = Some(1);
+            }
+            _ => v.garp_master_refresh_repeat = ctx.u32(c, 1, 1_000_000),
+        },
+        "notify_priority_changes" if c.arg(0).is_some_and(|a| super::values::parse_bool(a).is_none()) => ctx.warn(
+            c.pos,
+            format!("({}) Invalid value '{}' for notify_priority_changes specified", v.name, c.arg(0).unwrap_or("")),
+        ),
+        // Order matters, as in keepalived: `interface` already read.
+        "vrf" if v.interface.is_some() => {
+            ctx.warn(c.pos, format!("({}) Cannot specify VRF interface and interface - ignoring", v.name))
+        }
+        "vrf" if c.arg(0).is_some_and(|n| n.len() >= 16) => {
+            ctx.warn(c.pos, format!("({}) VRF interface name '{}' too long - ignoring", v.name, c.arg(0).unwrap_or("")))
+        }
+        // The family is IPv4 once an IPv4 address has been read.
+        "native_ipv6" if ipv4_so_far(v) => {
+            ctx.warn(c.pos, format!("({}) Cannot specify native_ipv6 with IPv4 addresses", v.name))
+        }
         "garp_lower_prio_delay" => v.garp_lower_prio_delay = ctx.u32(c, 0, 86400),
         "garp_lower_prio_repeat" => v.garp_lower_prio_repeat = ctx.u32(c, 0, 1_000_000),
         "lower_prio_no_advert" => v.lower_prio_no_advert = ctx.flag(c),

@@ -127,6 +127,42 @@ pub(super) enum Next {
     StartMultiline(String, Vec<String>),
 }
 
+/// What one piece of a line left: done, or where the text after its first
+/// brace starts (a byte offset into the piece).
+enum Piece {
+    Next(Next),
+    Rest(usize),
+}
+
+/// keepalived's cut of a line at its first `{` or `}` outside `"`s: a line
+/// that starts with one gives the brace alone and the rest (blanks after it
+/// skipped); otherwise the text before it and the rest from the brace on.
+/// None when there is nothing to cut (also after a quote with no end,
+/// where keepalived gives up looking).
+fn split_at_brace(t: &str) -> Option<(&str, &str)> {
+    let mut in_quote = false;
+    let at = t.char_indices().find_map(|(i, c)| match c {
+        '"' => {
+            in_quote = !in_quote;
+            None
+        }
+        '{' | '}' if !in_quote => Some(i),
+        // A comment (one a substitution made, too) hides what follows.
+        '#' | '!' if !in_quote => Some(usize::MAX),
+        _ => None,
+    })?;
+    if at == usize::MAX {
+        return None;
+    }
+    let (head, rest) = if at == 0 {
+        (&t[..1], t[1..].trim_start_matches([' ', '\t']))
+    } else {
+        (&t[..at], &t[at..])
+    };
+    let rest = rest.trim_end_matches([' ', '\t']);
+    (!rest.is_empty()).then_some((head, rest))
+}
+
 impl<'d> Expander<'d> {
     fn new(opts: &LoadOptions, diags: &'d mut Diags) -> Self {
         let seed = std::time::SystemTime::now()
@@ -226,8 +262,40 @@ impl<'d> Expander<'d> {
     }
 
     /// One logical line: conditional, definition, repetition, substitution,
-    /// include, or a line for the tree.
+    /// include, or a line for the tree. As keepalived's read_line does, a
+    /// line is cut at its first `{` or `}` (outside quotes) and the rest is
+    /// read as a line of its own, conditionals and definitions included
+    /// (`global_defs { @^id router_id x`).
     pub(super) fn process_line(&mut self, text: &str, pos: Pos, include_depth: usize, depth: usize) -> Next {
+        // A loop, not recursion: a line may hold thousands of braces. Each
+        // round costs a work unit, and each rest is a shorter suffix of
+        // `text` (no copy).
+        let mut start = 0;
+        loop {
+            match self.process_piece(&text[start..], pos, include_depth, depth) {
+                Piece::Next(n) => return n,
+                Piece::Rest(off) => start += off,
+            }
+        }
+    }
+
+    fn process_piece(&mut self, text: &str, pos: Pos, include_depth: usize, depth: usize) -> Piece {
+        let mut rest = None;
+        let next = self.process_piece_inner(text, pos, include_depth, depth, &mut rest);
+        match (next, rest) {
+            (Next::Done, Some(off)) if !self.aborted && off > 0 && off <= text.len() => Piece::Rest(off),
+            (next, _) => Piece::Next(next),
+        }
+    }
+
+    fn process_piece_inner(
+        &mut self,
+        text: &str,
+        pos: Pos,
+        include_depth: usize,
+        depth: usize,
+        rest_at: &mut Option<usize>,
+    ) -> Next {
         if self.aborted {
             return Next::Done;
         }
@@ -296,13 +364,27 @@ impl<'d> Expander<'d> {
             }
             Ok(None) => {}
         }
-        let words = split_words(t);
-        if let Some(first) = words.first()
-            && !first.quoted && is_include(&first.text) {
+        // Only a line that starts with "include" can be one: the cheap test
+        // first (a long line is cut into many pieces at its braces).
+        if t.starts_with("include") {
+            let words = split_words(t);
+            if let Some(first) = words.first()
+                && !first.quoted
+                && is_include(&first.text)
+            {
                 self.include(&first.text, &words[1..].iter().map(|w| w.text.clone()).collect::<Vec<_>>(), pos, include_depth);
                 return Next::Done;
             }
-        self.emit(pos, t.to_string());
+        }
+        match split_at_brace(t) {
+            Some((head, rest)) => {
+                self.emit(pos, head.to_string());
+                // `t`, and so `rest`, is a slice of `text` here (substitution
+                // returned above): its offset is where the next piece starts.
+                *rest_at = (rest.as_ptr() as usize).checked_sub(text.as_ptr() as usize);
+            }
+            None => self.emit(pos, t.to_string()),
+        }
         Next::Done
     }
 
@@ -319,11 +401,11 @@ impl<'d> Expander<'d> {
         self.lines.push(Line { pos, text });
     }
 
-    /// One pass of replacing `${NAME}` and `$NAME` (followed by whitespace
-    /// or the end); Ok(None) when nothing was replaced. The caller processes
+    /// One pass of replacing `${NAME}` and `$NAME` (followed by a blank,
+    /// ',', ')' or the end); Ok(None) when nothing was replaced. The caller processes
     /// a changed line again, so replacement is recursive but lazy: a
     /// multi-line value's later lines see definitions made by earlier ones.
-    fn substitute_once(&mut self, text: &str) -> Result<Option<String>, String> {
+    pub(super) fn substitute_once(&mut self, text: &str) -> Result<Option<String>, String> {
         if !text.contains('$') {
             return Ok(None);
         }
@@ -359,7 +441,8 @@ impl<'d> Expander<'d> {
             while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
                 end += 1;
             }
-            if end > start && (end == b.len() || b[end].is_ascii_whitespace())
+            // keepalived also ends a name at ',' and ')' (find_definition).
+            if end > start && (end == b.len() || b[end].is_ascii_whitespace() || matches!(b[end], b',' | b')'))
                 && let Some(value) = self.lookup(&text[start..end]) {
                     out.push_str(&text[last..i]);
                     out.push_str(&value);
@@ -544,7 +627,9 @@ mod tests {
     #[test]
     fn dollar_needs_whitespace_or_braces() {
         let t = "$A=x\n$A y\n$Ab\n${A}b\n${UNDEF} $UNDEF";
-        assert_eq!(run(t, "x").0, ["x y", "$Ab", "xb", "${UNDEF} $UNDEF"]);
+        // An undefined ${NAME} stays, and its braces cut the line as any
+        // other brace does (keepalived then reports "Unexpected '{'").
+        assert_eq!(run(t, "x").0, ["x y", "$Ab", "xb", "$", "{", "UNDEF", "}", "$UNDEF"]);
     }
 
     #[test]
@@ -559,8 +644,21 @@ mod tests {
         let t = "$RS= \\\nreal_server ${N} { \\\n  weight 1 \\\n}\n$VS= \\\nvs { \\\n $N=1 \\\n $RS \\\n $N=2 \\\n $RS \\\n}\n$VS";
         assert_eq!(
             run(t, "x").0,
-            ["vs {", "real_server 1 {", "weight 1", "}", "real_server 2 {", "weight 1", "}", "}"]
+            ["vs ", "{", "real_server 1 ", "{", "weight 1", "}", "real_server 2 ", "{", "weight 1", "}", "}"]
         );
+    }
+
+    #[test]
+    fn a_brace_cuts_the_line_and_the_rest_is_read_again() {
+        // The rest after a brace is a line of its own: a conditional or a
+        // definition there applies (keepalived's read_line).
+        assert_eq!(run("g { @^main r 1\n@main x { $D=2\ny $D }", "main").0, ["g ", "{", "x ", "{", "y 2 ", "}"]);
+        assert_eq!(run("g { @^main r 1", "other").0, ["g ", "{", "r 1"]);
+        // Braces inside quotes do not cut; a quote with no end stops the search.
+        assert_eq!(run("s \"a { b\" {", "x").0, ["s \"a { b\" ", "{"]);
+        assert_eq!(run("s \"a { b", "x").0, ["s \"a { b"]);
+        // Thousands of braces on one line: a loop, not a deep recursion.
+        assert_eq!(run(&"{ ".repeat(20_000), "x").0.len(), 20_000);
     }
 
     #[test]

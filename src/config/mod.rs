@@ -25,6 +25,7 @@ mod addr;
 mod build;
 mod build_global;
 mod build_lvs;
+mod build_misc;
 mod build_vrrp;
 mod diag;
 mod expand;
@@ -33,6 +34,7 @@ mod lexer;
 mod seq;
 mod limits;
 mod route;
+mod script_security;
 mod rule;
 mod tree;
 mod validate;
@@ -77,6 +79,11 @@ pub struct Loaded {
     pub config: Config,
     pub diagnostics: Vec<Diagnostic>,
 }
+
+/// How each BFD diagnostic ends: vigil has no BFD yet, so a configuration
+/// that asks for it is reported (a deliberate difference from keepalived,
+/// which says valid; DIFFERENCES.md).
+pub const BFD_UNSUPPORTED: &str = "BFD is not supported by vigil yet - ignoring";
 
 /// How keepalived's (and our) script security violation diagnostics begin.
 pub const SECURITY_VIOLATION: &str = "SECURITY VIOLATION";
@@ -138,3 +145,5 @@ pub fn to_json(config: &Config) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_verdicts;

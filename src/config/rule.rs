@@ -67,7 +67,12 @@ pub fn rule_line(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option<Rul
                     r.action = RuleAction::Goto;
                     r.goto_target = Some(t)
                 }
-                None => bad = true,
+                None => {
+                    // read_unsigned's complaint, then the rule's.
+                    ctx.warn(n.pos, super::values::unsigned_complaint(val.unwrap_or(""), 0, i64::from(u32::MAX)));
+                    ctx.warn(n.pos, "Invalid target goto specified");
+                    bad = true
+                }
             },
             "no_op" | "nop" => {
                 r.action = RuleAction::Nop;
@@ -85,7 +90,8 @@ pub fn rule_line(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option<Rul
                 r.action = RuleAction::Prohibit;
                 step = 1
             }
-            "priority" | "preference" | "pref" => match u32_of(val) {
+            // `pref` is iproute2's, not keepalived's ("Unknown rule option").
+            "priority" | "preference" | "order" => match u32_of(val) {
                 Some(p) => r.priority = Some(p),
                 None => {
                     ctx.warn(n.pos, format!("Invalid rule preference {}", val.unwrap_or("")));
@@ -119,6 +125,8 @@ pub fn rule_line(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option<Rul
                     Some((u32_of(Some(a))?, u32_of(Some(b))?))
                 });
                 if r.uidrange.is_none() {
+                    // keepalived names the keyword, not the value.
+                    ctx.warn(n.pos, "Invalid uidrange uidrange specified");
                     bad = true;
                 }
             }
@@ -151,7 +159,8 @@ pub fn rule_line(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option<Rul
             }
             "track_group" => r.track_group = val.map(String::from),
             _ => {
-                ctx.warn(n.pos, format!("Unknown rule option '{key}'"));
+                ctx.warn(n.pos, format!("Unknown rule option {key}"));
+                bad = true;
                 step = 1;
             }
         }
@@ -160,6 +169,10 @@ pub fn rule_line(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option<Rul
             bad = true;
         }
         i += step;
+        // keepalived stops reading the line at its first error.
+        if bad {
+            break;
+        }
     }
     if bad {
         return None;

@@ -7,6 +7,10 @@ use super::diag::Pos;
 use super::expand::{Expander, Next, valid_name};
 use super::limits::MAX_LINES;
 
+/// How many rounds of definition replacement the numbers of a `~SEQ` get
+/// (a definition may name another).
+const MAX_SEQ_SUBSTITUTIONS: usize = 32;
+
 impl Expander<'_> {
     /// `~SEQ(var, [start,] [step,] end) REST`, `~SEQx(...)`, `~LST(var, v...)`
     /// and `~LST({a,b}, {1,2}, ...)`.
@@ -48,6 +52,22 @@ impl Expander<'_> {
                 iterations.push(vars.iter().cloned().zip(vals).collect());
             }
         } else {
+            // keepalived replaces definitions in the numbers (`$START`,
+            // `${END}`), not in the variable's name.
+            let (var_part, nums_part) = spec.split_once(',').unwrap_or((spec, ""));
+            let mut nums_text = nums_part.to_string();
+            for _ in 0..MAX_SEQ_SUBSTITUTIONS {
+                match self.substitute_once(&nums_text) {
+                    Ok(Some(t)) => nums_text = t,
+                    Ok(None) => break,
+                    Err(msg) => {
+                        self.abort(pos, msg);
+                        return;
+                    }
+                }
+            }
+            let spec_text = format!("{var_part},{nums_text}");
+            let spec = if nums_part.is_empty() { spec } else { spec_text.as_str() };
             let parts: Vec<&str> = spec.split(',').map(str::trim).collect();
             let var = parts.first().copied().unwrap_or("");
             let nums: Option<Vec<i64>> = parts.iter().skip(1).map(|s| parse_seq_num(s)).collect();

@@ -5,12 +5,11 @@
 
 use super::diag::{Diags, Pos};
 use super::model::{
-    AuthType, Centiseconds, Config, InitialState, Protocol, Script, VirtualServerKey, VsgEntry,
+    AuthType, Centiseconds, Config, InitialState, Protocol, VirtualServerKey, VsgEntry,
 };
 use super::tree::Node;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::Path;
 
 /// What validation needs to know about the host.
 pub struct HostEnv {
@@ -33,6 +32,21 @@ impl HostEnv {
         }
     }
 
+    /// Whether `name` is a macvlan (a VMAC keepalived may take over). A
+    /// fixed list holds none.
+    pub fn is_macvlan(&self, name: &str) -> bool {
+        if self.any_interface {
+            return true;
+        }
+        if self.interfaces.is_some() {
+            return false;
+        }
+        let Ok(n) = crate::netlink::types::IfName::try_from(name) else { return false };
+        crate::netlink::rtnl::Rtnl::new()
+            .and_then(|mut r| r.link(&crate::netlink::link::LinkRef::Name(n)))
+            .is_ok_and(|l| l.kind.as_deref() == Some("macvlan"))
+    }
+
     pub fn interface_exists(&self, name: &str) -> bool {
         if self.any_interface {
             return true;
@@ -48,7 +62,7 @@ impl HostEnv {
 
 /// The line of the top-level `keyword NAME` block, or of the first
 /// top-level `keyword` when `name` is None.
-fn pos_of(tree: &[Node], keyword: &str, name: Option<&str>) -> Pos {
+pub(super) fn pos_of(tree: &[Node], keyword: &str, name: Option<&str>) -> Pos {
     tree.iter()
         .find(|n| n.keyword == keyword && (name.is_none() || n.arg(0) == name))
         .map(|n| n.pos)
@@ -57,7 +71,7 @@ fn pos_of(tree: &[Node], keyword: &str, name: Option<&str>) -> Pos {
 
 /// The line of `child` (first word) inside the top-level `keyword NAME`
 /// block, searching nested blocks too.
-fn child_pos(tree: &[Node], keyword: &str, name: &str, child: &str) -> Pos {
+pub(super) fn child_pos(tree: &[Node], keyword: &str, name: &str, child: &str) -> Pos {
     fn find(nodes: &[Node], child: &str) -> Option<Pos> {
         for n in nodes {
             if n.keyword == child {
@@ -75,11 +89,35 @@ fn child_pos(tree: &[Node], keyword: &str, name: &str, child: &str) -> Pos {
         .unwrap_or_else(|| pos_of(tree, keyword, Some(name)))
 }
 
+/// The line of the value line starting `first` in the first top-level
+/// `keyword` block.
+fn child_pos_top(tree: &[Node], keyword: &str, first: &str) -> Pos {
+    tree.iter()
+        .filter(|n| n.keyword == keyword)
+        .flat_map(|n| n.children())
+        .find(|c| c.keyword == first)
+        .map(|c| c.pos)
+        .unwrap_or_else(|| pos_of(tree, keyword, None))
+}
+
+/// The line of the first `keyword ARG` statement under `nodes`, at any depth.
+fn find_line(nodes: &[Node], keyword: &str, arg: &str) -> Option<Pos> {
+    nodes.iter().find_map(|n| {
+        if n.keyword == keyword && n.arg(0) == Some(arg) {
+            Some(n.pos)
+        } else {
+            find_line(n.children(), keyword, arg)
+        }
+    })
+}
+
 pub fn validate(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
     // With `net_namespace`, interfaces live in a namespace that may not
     // exist yet: they cannot be checked from here.
     let in_other_ns;
-    let env = if cfg.global.net_namespace.is_some() {
+    // With `dynamic_interfaces`, keepalived waits for missing interfaces
+    // (if_get_by_ifname creates them) instead of reporting them.
+    let env = if cfg.global.net_namespace.is_some() || cfg.global.dynamic_interfaces {
         in_other_ns = HostEnv { interfaces: None, default_script_user_exists: env.default_script_user_exists, any_interface: true };
         &in_other_ns
     } else {
@@ -90,7 +128,7 @@ pub fn validate(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diag
     sync_groups(cfg, tree, diags);
     statics(cfg, tree, env, diags, &mut missing_interface);
     virtual_servers(cfg, tree, diags);
-    scripts(cfg, tree, env, diags);
+    super::script_security::check(cfg, tree, env, diags);
     if missing_interface {
         diags.warn(tree.first().map(|n| n.pos).unwrap_or_default(), "Non-existent interface specified in configuration");
     }
@@ -99,9 +137,16 @@ pub fn validate(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diag
 fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
     let scripts: Vec<String> = cfg.vrrp_scripts.iter().map(|s| s.name.clone()).collect();
     let files: Vec<String> = cfg.track_files.iter().map(|s| s.name.clone()).collect();
+    let script_weights: HashMap<String, i32> = cfg.vrrp_scripts.iter().map(|s| (s.name.clone(), s.weight)).collect();
+    let file_weights: HashMap<String, i32> = cfg.track_files.iter().map(|s| (s.name.clone(), s.weight)).collect();
+    // (members, sync_group_tracking_weight) of each sync group.
+    let sync_weights: Vec<(Vec<String>, bool)> =
+        cfg.sync_groups.iter().map(|g| (g.group.clone(), g.sync_group_tracking_weight)).collect();
     let procs: Vec<String> = cfg.track_processes.iter().map(|s| s.name.clone()).collect();
     let global_version = cfg.global.vrrp_version;
     let strict = cfg.global.vrrp_strict;
+    // (instance, VMAC name) of the VMACs named so far.
+    let mut vmac_names: Vec<(String, String)> = Vec::new();
     // (interface, family is v6, vrid) -> instance name
     let mut vrids: HashMap<(String, bool, u8), String> = HashMap::new();
     // A second instance of the same name is refused.
@@ -146,17 +191,90 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
                 *missing_if = true;
             }
         }
-        let unicast_kw = inst.unicast_src_ip.is_some()
-            || inst.check_unicast_src
-            || inst.other.iter().any(|o| matches!(o.keyword.as_str(), "unicast_ttl" | "old_unicast_checksum"));
-        if unicast_kw && inst.unicast_peers.is_empty() {
+        // keepalived's VRRP_FLAG_UNICAST_CONFIGURED: set by these keywords
+        // as they are read, whether or not their value is good (an empty
+        // `unicast_peer {}` sets it too); `unicast_ttl` does not.
+        let inst_kids: Vec<&Node> = tree
+            .iter()
+            .filter(|n| n.keyword == "vrrp_instance" && n.arg(0) == Some(name.as_str()))
+            .take(1)
+            .flat_map(|n| n.children())
+            .collect();
+        let has_kw = |k: &str| inst_kids.iter().any(|c| c.keyword == k);
+        let unicast_configured = ["unicast_peer", "unicast_src_ip", "unicast_fault_no_peer", "check_unicast_src", "old_unicast_checksum"]
+            .iter()
+            .any(|k| has_kw(k));
+        let fault_no_peers = has_kw("unicast_fault_no_peer");
+        let has_other = |inst: &super::model::VrrpInstance, k: &str| inst.other.iter().any(|o| o.keyword == k);
+        // use_vmac NAME (vrrp_vmac_handler): a usable interface name, not
+        // another instance's, not an existing interface other than a
+        // macvlan (keepalived also wants it private). Else the default name.
+        if let Some(vmac) = inst.use_vmac.clone().filter(|v| !v.is_empty()) {
+            let vpos = child_pos(tree, "vrrp_instance", &name, "use_vmac");
+            let valid = vmac.len() < 16 && vmac != "." && vmac != ".." && !vmac.contains(['/', ':']) && !vmac.chars().any(char::is_whitespace);
+            if !valid {
+                diags.warn(vpos, format!("VMAC interface name '{vmac}' too long or invalid characters - ignoring"));
+                inst.use_vmac = Some(String::new());
+            } else if let Some(other) = vmac_names.iter().find(|(_, n)| *n == vmac).map(|(i, _)| i.clone()) {
+                diags.warn(vpos, format!("({name}) VRRP instance {other} is already using {vmac} - ignoring name"));
+                inst.use_vmac = Some(String::new());
+            } else if env.interface_exists(&vmac) && !env.is_macvlan(&vmac) {
+                diags.warn(vpos, format!("({name}) interface {vmac} already exists and is not a private macvlan; ignoring vmac if_name"));
+                inst.use_vmac = Some(String::new());
+            } else {
+                vmac_names.push((name.clone(), vmac));
+            }
+        }
+        // vrrp_end_handler: unicast with a VMAC (or ipvlan).
+        if unicast_configured && (inst.use_vmac.is_some() || has_other(inst, "use_ipvlan")) {
+            if inst.interface.is_none() {
+                diags.warn(ipos, format!("({name}): Cannot use VMAC/ipvlan with unicast and no interface - clearing use_vmac"));
+                inst.use_vmac = None;
+                inst.other.retain(|o| o.keyword != "use_ipvlan");
+            } else if !inst.vmac_xmit_base {
+                diags.warn(ipos, format!("({name}) unicast with use_vmac requires vmac_xmit_base - setting"));
+                inst.vmac_xmit_base = true;
+            }
+        }
+        if inst.unicast_peers.is_empty() && has_other(inst, "unicast_ttl") {
+            diags.warn(ipos, format!("({name}): Cannot use unicast_ttl without unicast peers - resetting"));
+            inst.other.retain(|o| o.keyword != "unicast_ttl");
+        }
+        if unicast_configured && inst.unicast_peers.is_empty() && !fault_no_peers {
             diags.warn(
                 ipos,
                 format!("({name}) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration."),
             );
         }
+        // An IPv4 ipvlan needs its own address (`use_ipvlan [IF] ADDR/LEN ...`).
+        let ipvlan_v4_no_addr = inst.other.iter().find(|o| o.keyword == "use_ipvlan").is_some_and(|o| {
+            !o.args.iter().any(|a| super::addr::parse_prefix(a).is_some())
+                && !inst.virtual_ipaddress.first().is_some_and(|a| a.addr.is_ipv6())
+        });
+        if ipvlan_v4_no_addr && inst.interface.is_some() {
+            diags.warn(ipos, format!("({name}) IPv4 ipvlan requires a source ip address to be configured. setting instance to fault state"));
+        }
+        // vrrp_complete_instance: a VMAC promotes secondaries by itself.
+        if inst.interface.is_some() && inst.use_vmac.is_some() && has_other(inst, "promote_secondaries") {
+            diags.warn(ipos, format!("({name}) promote_secondaries is automatically set for vmacs - ignoring"));
+            inst.other.retain(|o| o.keyword != "promote_secondaries");
+        }
         if inst.vmac_xmit_base && inst.use_vmac.is_none() {
             diags.warn(ipos, format!("({name}) vmac_xmit_base is only valid with a vmac"));
+            inst.vmac_xmit_base = false;
+        }
+        // Tracking the instance's own interface is what it does anyway.
+        if let Some(own) = inst.interface.clone() {
+            inst.track_interfaces.retain(|t| {
+                if t.name != own {
+                    return true;
+                }
+                diags.warn(
+                    child_pos(tree, "vrrp_instance", &name, &t.name),
+                    format!("({name}) Ignoring track_interface {own} since own interface"),
+                );
+                false
+            });
         }
         if inst.virtual_router_id == 0 {
             diags.warn(ipos, format!("({name}) the virtual router id must be set"));
@@ -203,6 +321,49 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
             }
             ok
         });
+        // In a sync group (without sync_group_tracking_weight), or as the
+        // address owner, an instance's priority cannot float: keepalived's
+        // vrrp_complete_instance drops (or zeroes) weighted tracking.
+        let in_sync = sync_weights.iter().find(|(members, _)| members.contains(&name)).map(|(_, tw)| *tw);
+        let sync_no_weight = in_sync == Some(false);
+        if sync_no_weight || inst.priority == 255 {
+            let why = |owner_word: &'static str| if sync_no_weight { "SYNC group" } else { owner_word };
+            inst.track_interfaces.retain_mut(|t| {
+                if t.weight.unwrap_or(0) == 0 {
+                    return true;
+                }
+                let w = if sync_no_weight { "weight " } else { "" };
+                diags.warn(ipos, format!("({name}) ignoring {} tracked interface {w}due to {}", t.name, why("address owner")));
+                t.weight = Some(0);
+                sync_no_weight
+            });
+            inst.track_scripts.retain(|t| {
+                let w = t.weight.unwrap_or_else(|| script_weights.get(&t.name).copied().unwrap_or(0));
+                if w == 0 {
+                    return true;
+                }
+                diags.warn(ipos, format!("({name}) ignoring tracked script {} with weights due to {}", t.name, why("address_owner")));
+                false
+            });
+            inst.track_files.retain_mut(|t| {
+                let w = t.weight.unwrap_or_else(|| file_weights.get(&t.name).copied().unwrap_or(1));
+                match w {
+                    0 => true,
+                    1 => {
+                        diags.warn(
+                            ipos,
+                            format!("({name}) ignoring weight from tracked file {} due to {}. specify weight 0", t.name, why("address_owner")),
+                        );
+                        t.weight = Some(0);
+                        true
+                    }
+                    w => {
+                        diags.warn(ipos, format!("({name}) ignoring tracked file {} with weight {w} due to {}", t.name, why("address_owner")));
+                        false
+                    }
+                }
+            });
+        }
         for a in inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded) {
             if let Some(dev) = &a.dev
                 && !env.interface_exists(dev) {
@@ -220,11 +381,39 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
         let version = inst.version.unwrap_or(if v6 { 3 } else { global_version });
         // Strict mode (RFC conformance) refuses what the RFCs do not have.
         let strict = inst.strict_mode.unwrap_or(strict);
-        if strict {
+        // State and preemption, in vrrp_complete_instance's order: without a
+        // `state` line the address owner starts MASTER; in strict mode only
+        // the owner may.
+        let owner = inst.priority == 255;
+        if !has_kw("state") {
+            inst.state = if owner { InitialState::Master } else { InitialState::Backup };
+        } else if strict && (inst.state == InitialState::Master) != owner {
+            diags.warn(ipos, format!("({name}) State MASTER must match being address owner"));
+            inst.state = if owner { InitialState::Master } else { InitialState::Backup };
+        }
+        if owner && inst.nopreempt {
+            diags.warn(ipos, format!("({name}) nopreempt is incompatible with priority 255. resetting nopreempt"));
+            inst.nopreempt = false;
+        }
+        if inst.state == InitialState::Master {
+            if inst.nopreempt {
+                diags.warn(ipos, format!("({name}) Warning - nopreempt will not work with initial state MASTER - clearing"));
+                inst.nopreempt = false;
+            }
             if inst.preempt_delay.0 != 0 {
-                diags.warn(ipos, format!("({name}) preempt_delay is incompatible with strict mode - resetting"));
+                diags.warn(ipos, format!("({name}) Warning - preempt delay will not work with initial state MASTER - clearing"));
                 inst.preempt_delay = super::model::Microseconds(0);
             }
+        }
+        if inst.preempt_delay.0 != 0 && strict {
+            diags.warn(ipos, format!("({name}) preempt_delay is incompatible with strict mode - resetting"));
+            inst.preempt_delay = super::model::Microseconds(0);
+        }
+        if inst.preempt_delay.0 != 0 && inst.nopreempt {
+            diags.warn(ipos, format!("({name}) preempt_delay is incompatible with nopreempt mode - resetting"));
+            inst.preempt_delay = super::model::Microseconds(0);
+        }
+        if strict {
             if inst.accept == Some(true) && version == 2 {
                 diags.warn(ipos, format!("({name}) warning - accept mode for VRRP version 2 does not comply with RFC3768 - resetting"));
                 inst.accept = Some(false);
@@ -251,24 +440,29 @@ fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missi
                 inst.state = InitialState::Backup;
             }
         }
-        // Version-dependent advert interval.
-        if version == 2 && inst.advert_int.0 % 100 != 0 {
-            diags.warn(
-                ipos,
-                format!("({name}) VRRPv2 advertisement interval {:.6}s must be an integer. rounding", f64::from(inst.advert_int.0) / 100.0),
-            );
-            let secs = (inst.advert_int.0 + 50) / 100;
-            inst.advert_int = Centiseconds(secs.max(1) * 100);
+        // Version-dependent advert interval, judged on the microseconds
+        // written (the model holds centiseconds).
+        let us = inst_kids
+            .iter()
+            .filter(|c| c.keyword == "advert_int")
+            .filter_map(|c| super::build_vrrp::advert_micros(c).0)
+            .last()
+            .unwrap_or(inst.advert_int.as_micros());
+        let secs_f = us as f64 / 1_000_000.0;
+        if version == 2 && us % 1_000_000 != 0 {
+            diags.warn(ipos, format!("({name}) VRRPv2 advertisement interval {secs_f:.6}s must be an integer. rounding"));
+            let secs = (us + 500_000) / 1_000_000;
+            inst.advert_int = Centiseconds(secs.max(1) as u32 * 100);
         }
-        if version == 3 && inst.advert_int > Centiseconds::V3_MAX {
+        if version == 3 && us >= (u64::from(Centiseconds::V3_MAX.0) + 1) * 10_000 {
             diags.warn(
                 ipos,
-                format!(
-                    "({name}) VRRPv3 advertisement interval {:.2}s is out of range. Must be less than 40.96s. Setting to 40.95s",
-                    f64::from(inst.advert_int.0) / 100.0
-                ),
+                format!("({name}) VRRPv3 advertisement interval {secs_f:.2}s is out of range. Must be less than 40.96s. Setting to 40.95s"),
             );
             inst.advert_int = Centiseconds::V3_MAX;
+        } else if version == 3 && us % 10_000 != 0 {
+            diags.warn(ipos, format!("({name}) VRRPv3 advertisement interval {secs_f:.6}s must be in units of 10ms - rounding"));
+            inst.advert_int = Centiseconds((((us + 5_000) / 10_000) as u32).max(1));
         }
         // Resolve what the rest of vigil needs spelled out.
         inst.version = Some(version);
@@ -338,6 +532,15 @@ fn sync_groups(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
 }
 
 fn statics(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
+    super::build_misc::check_interfaces(tree, |i| env.interface_exists(i), diags);
+    for o in cfg.other.iter().filter(|o| o.keyword == "interface_up_down_delays") {
+        if let Some(i) = o.args.first().filter(|i| !env.interface_exists(i)) {
+            diags.warn(
+                child_pos_top(tree, "interface_up_down_delays", i),
+                format!("unknown interface {i} specified for up/down delay"),
+            );
+        }
+    }
     for a in &cfg.static_ipaddress {
         if let Some(dev) = &a.dev
             && !env.interface_exists(dev) {
@@ -363,6 +566,7 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
     let vs_nodes: Vec<&Node> = tree.iter().filter(|n| n.keyword == "virtual_server").collect();
     let groups: Vec<String> = cfg.virtual_server_groups.iter().map(|g| g.name.clone()).collect();
     let cfg_groups = cfg.virtual_server_groups.clone();
+    let cfg_track_files: Vec<String> = cfg.track_files.iter().map(|t| t.name.clone()).collect();
     let mut idx = 0;
     cfg.virtual_servers.retain_mut(|vs| {
         // Builders keep virtual servers in tree order; find this one's node.
@@ -375,7 +579,26 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
         };
         idx += 1;
         let pos = node.map(|n| n.pos).unwrap_or_default();
-        let label = describe(&vs.key);
+        // FILE_CHECK names a track file defined earlier (check_file.c).
+        let tf_names: Vec<&str> = cfg_track_files.iter().map(String::as_str).collect();
+        for rs in vs.real_servers.iter_mut() {
+            rs.checkers.retain(|c| match &c.kind {
+                super::model::CheckKind::File(f) if !tf_names.contains(&f.track_file.as_str()) => {
+                    let at = node.and_then(|n| find_line(n.children(), "track_file", &f.track_file)).unwrap_or(pos);
+                    diags.warn(at, format!("track_file {} not found", f.track_file));
+                    diags.warn(at, "FILE_CHECK has no track_file specified - ignoring");
+                    false
+                }
+                _ => true,
+            });
+        }
+        let kids = node.map(|n| n.children()).unwrap_or(&[]);
+        // keepalived's service_type: set only by a protocol it took.
+        let protocol_set = kids.iter().any(|c| {
+            c.keyword == "protocol"
+                && c.arg(0).is_some_and(|p| ["TCP", "UDP", "SCTP"].contains(&p.to_ascii_uppercase().as_str()))
+        });
+        let mut label = describe(&vs.key, protocol_set.then_some(vs.protocol));
         if let VirtualServerKey::Group(g) = &vs.key {
             let has_fwmark = cfg_groups
                 .iter()
@@ -394,6 +617,15 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
                 log::info!("config: virtual server group {g} not found");
                 return true;
             }
+        // A sorry server of the other family (unless tunnelled) is dropped
+        // (vs_end_handler).
+        if let (VirtualServerKey::Addr { addr, .. }, Some(ss)) = (&vs.key, &vs.sorry_server)
+            && ss.addr.is_ipv4() != addr.is_ipv4()
+            && vs.sorry_lb_kind(ss) != super::model::LbKind::Tun
+        {
+            diags.warn(pos, format!("Address family of virtual server and sorry server {} don't match - skipping sorry server.", ss.addr));
+            vs.sorry_server = None;
+        }
         if let VirtualServerKey::Addr { addr, .. } = vs.key {
             vs.real_servers.retain(|rs| {
                 let same = rs.addr.is_ipv4() == addr.is_ipv4();
@@ -407,8 +639,6 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
             diags.warn(pos, format!("Virtual server {label} has no real servers - ignoring"));
             return false;
         }
-        let kids = node.map(|n| n.children()).unwrap_or(&[]);
-        let has = |k: &[&str]| kids.iter().any(|c| k.contains(&c.keyword.as_str()));
         // keepalived's protocol checks (the UDP default, ops needing UDP)
         // apply to address services and to groups with address members;
         // a fwmark, or a group of fwmarks only, has no protocol in IPVS.
@@ -420,9 +650,10 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
                 .is_some_and(|grp| grp.entries.iter().all(|e| matches!(e, VsgEntry::Fwmark(_)))),
             _ => false,
         };
-        if !fwmark_only && !has(&["protocol"]) {
+        if !fwmark_only && !protocol_set {
             diags.warn(pos, format!("Virtual server {label}: no protocol set - defaulting to UDP"));
             vs.protocol = Protocol::Udp;
+            label = describe(&vs.key, Some(Protocol::Udp));
         }
         if vs.protocol != Protocol::Udp
             && !fwmark_only
@@ -435,10 +666,18 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
             diags.warn(pos, format!("Virtual server {label}: cannot use ha_suspend with fwmarks - clearing ha_suspend"));
             vs.ha_suspend = false;
         }
-        if !has(&["lb_kind", "lvs_method"]) {
+        // Set only by a value keepalived took (lb_kind and lb_algo are
+        // case-sensitive).
+        let has_valid = |k: &[&str], ok: &dyn Fn(&str) -> bool| {
+            kids.iter().any(|c| k.contains(&c.keyword.as_str()) && c.arg(0).is_some_and(ok))
+        };
+        // Reported when a real (or the sorry) server has no method of its own.
+        let someone_unset = vs.real_servers.iter().any(|r| r.lb_kind.is_none())
+            || vs.sorry_server.as_ref().is_some_and(|s| s.lb_kind.is_none());
+        if someone_unset && !has_valid(&["lb_kind", "lvs_method"], &|a| matches!(a, "NAT" | "DR" | "TUN")) {
             diags.warn(pos, format!("Virtual server {label}: no forwarding method set, setting default NAT"));
         }
-        if !has(&["lb_algo", "lvs_sched"]) {
+        if !has_valid(&["lb_algo", "lvs_sched"], &|a| super::build_lvs::IPVS_SCHEDULERS.contains(&a)) {
             diags.warn(pos, format!("Virtual server {label}: no scheduler set, setting default 'wlc'"));
         }
         let total: u64 = vs.real_servers.iter().map(|r| u64::from(r.weight.max(0) as u32)).sum();
@@ -455,6 +694,22 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
                 diags.warn(pos, format!("Virtual server {label}: zero port only valid for persistent services - setting"));
                 vs.persistence_timeout = Some(360);
             }
+        // A group's address blocks need ports too, unless persistent.
+        if let VirtualServerKey::Group(g) = &vs.key
+            && vs.persistence_timeout.is_none()
+            && cfg_groups
+                .iter()
+                .find(|grp| &grp.name == g)
+                .is_some_and(|grp| grp.entries.iter().any(|e| matches!(e, VsgEntry::Range { port: 0, .. })))
+        {
+            diags.warn(pos, format!("Virtual server {label}: zero port only valid for persistent services - setting"));
+            vs.persistence_timeout = Some(360);
+        }
+        // A group of fwmarks only ignores the protocol (an fwmark virtual
+        // server's own case is reported as it is read).
+        if fwmark_only && protocol_set && matches!(vs.key, VirtualServerKey::Group(_)) {
+            diags.warn(pos, format!("Warning: Virtual server {label}: protocol specified for fwmark - protocol will be ignored"));
+        }
         true
     });
 }
@@ -468,119 +723,24 @@ fn same_key(n: &Node, key: &VirtualServerKey) -> bool {
     }
 }
 
-fn describe(key: &VirtualServerKey) -> String {
+/// keepalived's FMT_VS: `[ADDR]:PROTO:PORT`, `FWM N` or `[GROUP]:0`.
+fn describe(key: &VirtualServerKey, proto: Option<Protocol>) -> String {
     match key {
-        VirtualServerKey::Addr { addr, port } => format!("[{addr}]:{port}"),
+        VirtualServerKey::Addr { addr, port } => trio(*addr, proto, *port),
         VirtualServerKey::Fwmark(m) => format!("FWM {m}"),
-        VirtualServerKey::Group(g) => format!("[{g}]"),
+        VirtualServerKey::Group(g) => format!("[{g}]:0"),
         VirtualServerKey::Unset => "?".into(),
     }
 }
 
-/// Default PATH keepalived searches for scripts named without a '/'.
-const SCRIPT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Whether a script's program exists as a file (keepalived only runs, and
-/// only checks the security of, scripts it can find).
-fn script_exists(s: &Script) -> bool {
-    let Some(prog) = s.argv.first() else { return false };
-    if prog.contains('/') {
-        return Path::new(prog).is_file();
-    }
-    let env_path = std::env::var("PATH").unwrap_or_default();
-    env_path
-        .split(':')
-        .chain(SCRIPT_PATH.split(':'))
-        .filter(|d| !d.is_empty())
-        .any(|d| Path::new(d).join(prog).is_file())
-}
-
-fn is_root_name(u: &str) -> bool {
-    u == "root" || u == "0"
-}
-
-/// Every script with the position of the line that configures it.
-fn collect_scripts(cfg: &Config, tree: &[Node]) -> Vec<(Pos, Script)> {
-    let mut out = Vec::new();
-    let mut add = |pos: Pos, s: &Option<Script>| {
-        if let Some(s) = s {
-            out.push((pos, s.clone()));
-        }
+/// keepalived's inet_sockaddrtotrio: `[ADDR]:PROTO:PORT` (PROTO "none"
+/// while no protocol is set).
+fn trio(addr: IpAddr, proto: Option<Protocol>, port: u16) -> String {
+    let p = match proto {
+        Some(Protocol::Tcp) => "tcp",
+        Some(Protocol::Udp) => "udp",
+        Some(Protocol::Sctp) => "sctp",
+        None => "none",
     };
-    for s in &cfg.vrrp_scripts {
-        add(child_pos(tree, "vrrp_script", &s.name, "script"), &Some(s.script.clone()));
-    }
-    for i in &cfg.vrrp_instances {
-        let p = |k: &str| child_pos(tree, "vrrp_instance", &i.name, k);
-        add(p("notify"), &i.notify);
-        add(p("notify_master"), &i.notify_master);
-        add(p("notify_backup"), &i.notify_backup);
-        add(p("notify_fault"), &i.notify_fault);
-        add(p("notify_stop"), &i.notify_stop);
-        add(p("notify_master_rx_lower_pri"), &i.notify_master_rx_lower_pri);
-    }
-    for g in &cfg.sync_groups {
-        let p = |k: &str| child_pos(tree, "vrrp_sync_group", &g.name, k);
-        add(p("notify"), &g.notify);
-        add(p("notify_master"), &g.notify_master);
-        add(p("notify_backup"), &g.notify_backup);
-        add(p("notify_fault"), &g.notify_fault);
-        add(p("notify_stop"), &g.notify_stop);
-    }
-    let vs_pos = pos_of(tree, "virtual_server", None);
-    for vs in &cfg.virtual_servers {
-        add(vs_pos, &vs.quorum_up);
-        add(vs_pos, &vs.quorum_down);
-        for rs in &vs.real_servers {
-            add(vs_pos, &rs.notify_up);
-            add(vs_pos, &rs.notify_down);
-            for c in &rs.checkers {
-                if let super::model::CheckKind::Misc(m) = &c.kind {
-                    add(vs_pos, &Some(m.misc_path.clone()));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn scripts(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
-    // A vrrp_script whose program cannot be found is disabled (notify and
-    // MISC_CHECK scripts that cannot be found are not complained about).
-    for s in &cfg.vrrp_scripts {
-        if !script_exists(&s.script) {
-            diags.warn(
-                child_pos(tree, "vrrp_script", &s.name, "script"),
-                format!("Disabling track script {} since not found/accessible", s.name),
-            );
-        }
-    }
-    let all = collect_scripts(cfg, tree);
-    if all.is_empty() {
-        return;
-    }
-    let global_user = cfg.global.script_user.as_ref().and_then(|s| s.user.clone());
-    let effective_user = |s: &Script| -> Option<String> {
-        s.user.clone().or_else(|| global_user.clone()).or_else(|| {
-            env.default_script_user_exists.then(|| "keepalived_script".to_string())
-        })
-    };
-    if cfg.global.enable_script_security {
-        // Without a usable default user keepalived refuses each script that
-        // names none.
-        if global_user.is_none() && !env.default_script_user_exists
-            && let Some((pos, _)) = all.iter().find(|(_, s)| s.user.is_none()) {
-                diags.warn(*pos, "Unable to set default user keepalived_script for script");
-            }
-        return;
-    }
-    // Without script security, a script that keepalived would run as root
-    // is a security violation (keepalived -t exits 6).
-    let violation = all.iter().find(|(_, s)| {
-        let root = effective_user(s).is_none_or(|u| is_root_name(&u));
-        root && script_exists(s)
-    });
-    if let Some((pos, _)) = violation {
-        diags.warn(*pos, "SECURITY VIOLATION - scripts are being executed but script_security not enabled.");
-    }
+    format!("[{addr}]:{p}:{port}")
 }

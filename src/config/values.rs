@@ -14,8 +14,9 @@ pub fn parse_i64(s: &str) -> Option<i64> {
     t.parse().ok()
 }
 
+/// keepalived's check_true_false: lower case only (`On` is refused).
 pub fn parse_bool(s: &str) -> Option<bool> {
-    match s.to_ascii_lowercase().as_str() {
+    match s {
         "on" | "true" | "yes" => Some(true),
         "off" | "false" | "no" => Some(false),
         _ => None,
@@ -40,6 +41,71 @@ pub fn parse_decimal(s: &str) -> Option<f64> {
         return None;
     }
     t.parse().ok()
+}
+
+/// What keepalived's read_decimal_unsigned (6 decimal places, as for
+/// `advert_int`) makes of a number of seconds: microseconds, exactly, or
+/// the complaint it prints. More than 6 decimal places are reported and
+/// rounded, but the value is still used.
+pub struct DecimalMicros {
+    pub value: Option<u64>,
+    pub complaints: Vec<String>,
+}
+
+pub fn read_decimal_micros(s: &str, min: u64, max: u64) -> DecimalMicros {
+    const PLACES: usize = 6;
+    let mut complaints = Vec::new();
+    if s.starts_with('-') {
+        complaints.push(format!("negative number '{s}'"));
+        return DecimalMicros { value: None, complaints };
+    }
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let mut round_up = false;
+    let frac = if frac.len() > PLACES {
+        complaints.push(format!("number '{s}' has too many decimal places"));
+        round_up = frac.as_bytes()[PLACES] >= b'5';
+        &frac[..PLACES]
+    } else {
+        frac
+    };
+    let digits = format!("{int}{frac:0<PLACES$}");
+    // strtoull: an optional '+', then digits only.
+    let body = digits.strip_prefix('+').unwrap_or(&digits);
+    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
+        complaints.push(format!("invalid number '{s}'"));
+        // keepalived (ignore_error) still takes what strtoull read of the
+        // padded digits ("x" is 0, "1x" is 1 µs) when it is in range.
+        let lead: String = body.chars().take_while(char::is_ascii_digit).collect();
+        let v = if lead.is_empty() { Some(0) } else { lead.parse::<u64>().ok() };
+        let value = v.map(|v| v + u64::from(round_up)).filter(|v| (min..=max).contains(v));
+        return DecimalMicros { value, complaints };
+    }
+    let Some(v) = body.parse::<u64>().ok().and_then(|v| v.checked_add(u64::from(round_up))) else {
+        complaints.push(format!("number '{s}' outside unsigned decimal range"));
+        return DecimalMicros { value: None, complaints };
+    };
+    if !(min..=max).contains(&v) {
+        complaints.push(format!(
+            "number '{s}' outside range [{}.{:06}, {}.{:06}]",
+            min / 1_000_000,
+            min % 1_000_000,
+            max / 1_000_000,
+            max % 1_000_000
+        ));
+        return DecimalMicros { value: None, complaints };
+    }
+    DecimalMicros { value: Some(v), complaints }
+}
+
+/// keepalived's read_unsigned complaint about a number outside [min, max].
+pub fn unsigned_complaint(a: &str, min: i64, max: i64) -> String {
+    if a.starts_with('-') {
+        format!("negative number '{a}'")
+    } else if parse_i64(a).is_some() {
+        format!("number '{a}' outside range [{min}, {max}]")
+    } else {
+        format!("invalid number '{a}'")
+    }
 }
 
 /// keepalived splits a script into argv at unquoted whitespace; single
@@ -231,6 +297,28 @@ mod tests {
         assert_eq!(parse_decimal("1.2.3"), None);
         assert_eq!(parse_decimal("-1"), None);
         assert_eq!(parse_decimal("1e3"), None);
+    }
+
+    #[test]
+    fn decimal_micros() {
+        let r = |s: &str| read_decimal_micros(s, 10_000, 255_000_000);
+        assert_eq!(r("1").value, Some(1_000_000));
+        assert_eq!(r("0.015").value, Some(15_000));
+        assert_eq!(r("+2.5").value, Some(2_500_000));
+        assert!(r("0.015").complaints.is_empty());
+        let x = r("0.0150005");
+        assert_eq!(x.value, Some(15_001));
+        assert_eq!(x.complaints, ["number '0.0150005' has too many decimal places"]);
+        assert_eq!(r("0.001").complaints, ["number '0.001' outside range [0.010000, 255.000000]"]);
+        assert_eq!(r("0.001").value, None);
+        assert_eq!(r("-1").complaints, ["negative number '-1'"]);
+        assert_eq!(r("1x").complaints, ["invalid number '1x'"]);
+        // strtoull's reading of "1x000000" is 1 µs: below the minimum.
+        assert_eq!(r("1x").value, None);
+        let g = read_decimal_micros("x", 0, 1_000_000);
+        assert_eq!((g.value, g.complaints.len()), (Some(0), 1));
+        assert_eq!(r("").value, None);
+        assert_eq!(r("99999999999999999999").value, None);
     }
 
     #[test]

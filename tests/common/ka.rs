@@ -145,6 +145,9 @@ pub enum KaVerdict {
 pub fn ka_verdict(run: &Run) -> KaVerdict {
     match &run.ended {
         Ended::Exit(code) => KaVerdict::Exit(*code == 0),
+        // A crash (glibc's "double free" abort, a segfault) is no verdict,
+        // whatever it printed before.
+        Ended::Signal(sig) if *sig == libc::SIGABRT || *sig == libc::SIGSEGV => KaVerdict::Crashed(*sig),
         Ended::Signal(_) if !run.stderr.trim().is_empty() => KaVerdict::Exit(false),
         Ended::Signal(sig) if *sig == libc::SIGTERM => KaVerdict::NoVerdict,
         Ended::Signal(sig) => KaVerdict::Crashed(*sig),
