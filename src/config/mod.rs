@@ -38,6 +38,7 @@ mod script_security;
 mod rule;
 mod tree;
 mod validate;
+mod validate_group;
 mod values;
 
 use std::path::{Path, PathBuf};

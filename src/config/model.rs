@@ -854,7 +854,7 @@ impl VirtualServer {
 
     /// The protocol as keepalived 2.2.7 names it in FMT_VS / FMT_RS
     /// (inet_sockaddrtotrio): a fwmark service has none.
-    fn proto_name(&self) -> &'static str {
+    pub fn protocol_name(&self) -> &'static str {
         match (&self.key, self.protocol) {
             (VirtualServerKey::Fwmark(_), _) => "none",
             (_, Protocol::Tcp) => "tcp",
@@ -866,7 +866,7 @@ impl VirtualServer {
     /// keepalived 2.2.7's FMT_VS: `[ADDR]:PROTO:PORT`, `FWM N`, `[GROUP]:0`.
     pub fn fmt_vs(&self) -> String {
         match &self.key {
-            VirtualServerKey::Addr { addr, port } => format!("[{addr}]:{}:{port}", self.proto_name()),
+            VirtualServerKey::Addr { addr, port } => format!("[{addr}]:{}:{port}", self.protocol_name()),
             VirtualServerKey::Fwmark(m) => format!("FWM {m}"),
             VirtualServerKey::Group(g) => format!("[{g}]:0"),
             VirtualServerKey::Unset => "?".to_string(),
@@ -885,7 +885,7 @@ impl VirtualServer {
             VirtualServerKey::Addr { port, .. } => port,
             _ => 0,
         });
-        format!("[{}]:{}:{port}", rs.addr, self.proto_name())
+        format!("[{}]:{}:{port}", rs.addr, self.protocol_name())
     }
 
     /// How IPVS forwards to the sorry server.

@@ -599,17 +599,10 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
                 && c.arg(0).is_some_and(|p| ["TCP", "UDP", "SCTP"].contains(&p.to_ascii_uppercase().as_str()))
         });
         let mut label = describe(&vs.key, protocol_set.then_some(vs.protocol));
-        if let VirtualServerKey::Group(g) = &vs.key {
-            let has_fwmark = cfg_groups
-                .iter()
-                .any(|grp| &grp.name == g && grp.entries.iter().any(|e| matches!(e, VsgEntry::Fwmark(_))));
-            if has_fwmark && vs.lb_kind != super::model::LbKind::Nat {
-                for rs in vs.real_servers.iter() {
-                    if let Some(p) = rs.port {
-                        diags.warn(pos, format!("WARNING - fwmark virtual server [{g}]:0, real server [{}]:{p} has port specified - port will be ignored", rs.addr));
-                    }
-                }
-            }
+        if let VirtualServerKey::Group(g) = &vs.key
+            && let Some(grp) = cfg_groups.iter().find(|grp| &grp.name == g)
+        {
+            super::validate_group::port_warnings(vs, &grp.entries, pos, diags);
         }
         if let VirtualServerKey::Group(g) = &vs.key
             && !groups.contains(g) {
@@ -662,7 +655,17 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
             diags.warn(pos, format!("Virtual server {label}: one packet scheduling requires UDP - resetting"));
             vs.other.retain(|o| o.keyword != "ops");
         }
-        if vs.ha_suspend && matches!(vs.key, VirtualServerKey::Fwmark(_)) {
+        // A fwmark, or a group with any fwmark member (keepalived looks at
+        // the group's fwmark list, mixed or not).
+        let any_fwmark = match &vs.key {
+            VirtualServerKey::Fwmark(_) => true,
+            VirtualServerKey::Group(g) => cfg_groups
+                .iter()
+                .find(|grp| &grp.name == g)
+                .is_some_and(|grp| grp.entries.iter().any(|e| matches!(e, VsgEntry::Fwmark(_)))),
+            _ => false,
+        };
+        if vs.ha_suspend && any_fwmark {
             diags.warn(pos, format!("Virtual server {label}: cannot use ha_suspend with fwmarks - clearing ha_suspend"));
             vs.ha_suspend = false;
         }
