@@ -184,6 +184,93 @@ fn entries(cfg: &Config, tree: &[Node], side: Side, gated: bool) -> Vec<Entry> {
     }
 }
 
+/// The `notify_fifo` / `vrrp_notify_fifo` / `lvs_notify_fifo` lines naming
+/// no user that come after `enable_script_security` in global_defs:
+/// keepalived's handler looks up the default script user for each as it
+/// reads it, script or not (so the order of the lines matters).
+fn fifos_wanting_default_user(tree: &[Node]) -> Vec<Pos> {
+    let mut out = Vec::new();
+    for g in tree.iter().filter(|n| n.keyword == "global_defs") {
+        let mut secure = false;
+        for c in g.children() {
+            match c.keyword.as_str() {
+                "enable_script_security" => secure = true,
+                "notify_fifo" | "vrrp_notify_fifo" | "lvs_notify_fifo" if secure && c.args.len() <= 1 => out.push(c.pos),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// What keepalived makes of one script at config time.
+enum Judged {
+    /// `</path`: a check that a file can be opened, nothing is run
+    /// (keepalived's SC_SYSTEM): neither a script nor missing.
+    NotAScript,
+    /// Run as a non-root user (keepalived -t gives no verdict on those).
+    NotRoot { exists: bool },
+    /// enable_script_security without a user and without keepalived_script:
+    /// refused (reported once, by `check`).
+    NoDefaultUser,
+    /// Run as root: found (SC_ISSCRIPT), refused for its path (SC_INHIBIT),
+    /// whether a path non-root users can write leads to it (SC_INSECURE),
+    /// and whether it will run at all.
+    Root { is_script: bool, inhibit: bool, insecure: bool, runs: bool },
+}
+
+fn judge(script: &Script, cfg: &Config, env: &HostEnv) -> Judged {
+    let security = cfg.global.enable_script_security;
+    let global_user = cfg.global.script_user.as_ref().and_then(|s| s.user.clone());
+    let user = script
+        .user
+        .clone()
+        .or(global_user)
+        .or_else(|| env.default_script_user_exists.then(|| "keepalived_script".to_string()));
+    let Some(prog) = script.argv.first() else { return Judged::NotAScript };
+    if let Some(rest) = prog.strip_prefix('<')
+        && rest.trim_start_matches([' ', '\t']).starts_with('/')
+    {
+        return Judged::NotAScript;
+    }
+    if !user.as_deref().is_none_or(is_root_name) {
+        return Judged::NotRoot { exists: script_exists(script) };
+    }
+    if security && user.is_none() {
+        return Judged::NoDefaultUser;
+    }
+    match check_script(prog, RunAs { uid: 0, gid: 0 }, security) {
+        Ok(a) => Judged::Root { is_script: true, inhibit: false, insecure: a.insecure, runs: true },
+        Err(r) => {
+            let (is_script, inhibit, insecure) = match r.reason {
+                RefuseReason::EmptyCommand | RefuseReason::NotFound => (false, false, false),
+                // Found but not executable: keepalived disables it without a word.
+                RefuseReason::NotExecutable { .. } => (true, false, false),
+                RefuseReason::WrongType { .. } => (true, true, false),
+                RefuseReason::Insecure { .. } => (true, true, true),
+            };
+            Judged::Root { is_script, inhibit, insecure, runs: false }
+        }
+    }
+}
+
+/// The vrrp_scripts keepalived disables before it completes the instances
+/// (not found, not executable, refused for their path, no default user):
+/// their `track_script` references go without a word, so no weight on them
+/// is reported either.
+pub fn disabled_vrrp_scripts(cfg: &Config, env: &HostEnv) -> Vec<String> {
+    cfg.vrrp_scripts
+        .iter()
+        .filter(|s| match judge(&s.script, cfg, env) {
+            Judged::NotAScript => false,
+            Judged::NotRoot { exists } => !exists,
+            Judged::NoDefaultUser => true,
+            Judged::Root { runs, .. } => !runs,
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
 pub fn check(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
     let security = cfg.global.enable_script_security;
     let global_user = cfg.global.script_user.as_ref().and_then(|s| s.user.clone());
@@ -196,6 +283,7 @@ pub fn check(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
             .flat_map(|side| entries(cfg, tree, side, false))
             .filter(|e| e.script.user.is_none())
             .map(|e| e.pos)
+            .chain(fifos_wanting_default_user(tree))
             .min_by_key(|p| (p.file, p.line));
         if let Some(pos) = first {
             diags.warn(pos, "Unable to set default user keepalived_script for script");
@@ -208,48 +296,22 @@ pub fn check(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags) {
         let mut found: Option<Pos> = None;
         let mut insecure = false;
         for e in &all {
-            let user = e.script.user.clone().or_else(|| global_user.clone()).or_else(|| {
-                env.default_script_user_exists.then(|| "keepalived_script".to_string())
-            });
-            let Some(prog) = e.script.argv.first() else { continue };
-            // `</path`: a check that a file can be opened, nothing is run
-            // (keepalived's SC_SYSTEM): neither a script nor missing.
-            if let Some(rest) = prog.strip_prefix('<')
-                && rest.trim_start_matches([' ', '\t']).starts_with('/')
-            {
-                continue;
-            }
-            let root = user.as_deref().is_none_or(is_root_name);
-            if !root {
-                // keepalived -t gives no verdict here (see the module doc);
-                // only a vrrp_script that is not there is still reported.
-                if let Some(name) = &e.track_script
-                    && !script_exists(&e.script)
-                {
-                    diags.warn(e.pos, format!("Disabling track script {name} since not found/accessible"));
-                }
-                continue;
-            }
-            if security && user.is_none() {
-                // Refused above for want of a default user.
-                continue;
-            }
-            // keepalived's SC_NOTFOUND vs. a script it found (SC_ISSCRIPT),
-            // and whether it was refused for its path (SC_INHIBIT).
-            let (is_script, inhibit) = match check_script(prog, RunAs { uid: 0, gid: 0 }, security) {
-                Ok(a) => {
-                    insecure |= a.insecure;
-                    (true, false)
-                }
-                Err(r) => match r.reason {
-                    RefuseReason::EmptyCommand | RefuseReason::NotFound => (false, false),
-                    RefuseReason::NotExecutable { .. } => (true, false),
-                    RefuseReason::WrongType { .. } => (true, true),
-                    RefuseReason::Insecure { .. } => {
-                        insecure = true;
-                        (true, true)
+            let (is_script, inhibit) = match judge(&e.script, cfg, env) {
+                Judged::NotAScript | Judged::NoDefaultUser => continue,
+                Judged::NotRoot { exists } => {
+                    // keepalived -t gives no verdict here (see the module doc);
+                    // only a vrrp_script that is not there is still reported.
+                    if let Some(name) = &e.track_script
+                        && !exists
+                    {
+                        diags.warn(e.pos, format!("Disabling track script {name} since not found/accessible"));
                     }
-                },
+                    continue;
+                }
+                Judged::Root { is_script, inhibit, insecure: i, .. } => {
+                    insecure |= i;
+                    (is_script, inhibit)
+                }
             };
             if let Some(name) = &e.track_script {
                 if inhibit {

@@ -135,6 +135,12 @@ pub fn validate(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diag
 }
 
 fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
+    // Scripts keepalived disables leave the instances before their weights
+    // are judged, without a word (the reasons are reported with the scripts).
+    let disabled = super::script_security::disabled_vrrp_scripts(cfg, env);
+    for inst in cfg.vrrp_instances.iter_mut() {
+        inst.track_scripts.retain(|t| !disabled.contains(&t.name));
+    }
     let scripts: Vec<String> = cfg.vrrp_scripts.iter().map(|s| s.name.clone()).collect();
     let files: Vec<String> = cfg.track_files.iter().map(|s| s.name.clone()).collect();
     let script_weights: HashMap<String, i32> = cfg.vrrp_scripts.iter().map(|s| (s.name.clone(), s.weight)).collect();
@@ -529,6 +535,30 @@ fn sync_groups(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
             _ => true,
         }
     });
+    tracked_twice(cfg, tree, diags);
+}
+
+/// keepalived's add_vrrp_to_interface: an interface a sync group tracks
+/// that one of its members also tracks (by `track_interface`, or as its own
+/// interface unless `dont_track_primary`) is reported for that member.
+fn tracked_twice(cfg: &Config, tree: &[Node], diags: &mut Diags) {
+    for g in &cfg.sync_groups {
+        for m in &g.group {
+            let Some(inst) = cfg.vrrp_instances.iter().find(|i| &i.name == m) else { continue };
+            let own = inst.interface.as_deref().filter(|_| !inst.dont_track_primary);
+            for t in &g.track_interfaces {
+                if own == Some(t.name.as_str()) || inst.track_interfaces.iter().any(|i| i.name == t.name) {
+                    diags.warn(
+                        pos_of(tree, "vrrp_instance", Some(m)),
+                        format!(
+                            "({m}) track_interface {} is configured on VRRP instance and sync group. Remove vrrp instance or sync group config",
+                            t.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn statics(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
