@@ -13,11 +13,6 @@ mod exit {
     pub const OK: u8 = 0;
     pub const USAGE: u8 = 1;
     pub const CONFIG: u8 = 1;
-    /// keepalived -t: the configuration has problems (KEEPALIVED_EXIT_CONFIG_TEST).
-    pub const CONFIG_TEST: u8 = 5;
-    /// keepalived -t: among them a script security violation
-    /// (KEEPALIVED_EXIT_CONFIG_TEST_SECURITY).
-    pub const CONFIG_TEST_SECURITY: u8 = 6;
     pub const RUNNING: u8 = 3;
     pub const STATUS: u8 = 4;
 }
@@ -65,13 +60,9 @@ fn test_config(opts: &Options) -> ExitCode {
     for d in &loaded.diagnostics {
         eprintln!("{d}");
     }
-    ExitCode::from(if loaded.is_valid() {
-        exit::OK
-    } else if loaded.security_violation() {
-        exit::CONFIG_TEST_SECURITY
-    } else {
-        exit::CONFIG_TEST
-    })
+    // keepalived's codes: 0, 4 (a bad interface), 5 (problems), 6 (a
+    // script security violation, or a missing include).
+    ExitCode::from(loaded.test_exit_code())
 }
 
 fn dump_config(opts: &Options) -> ExitCode {

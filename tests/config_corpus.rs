@@ -48,7 +48,7 @@ fn config_corpus_parses_and_round_trips() {
 
 /// vigil's verdict, from a thread that has joined the namespace so that
 /// interface look-ups see eth0..eth3.
-fn vigil_verdicts(ns: &str, files: &[PathBuf]) -> Vec<(bool, Vec<String>)> {
+fn vigil_verdicts(ns: &str, files: &[PathBuf]) -> Vec<(i32, Vec<String>)> {
     let ns_path = PathBuf::from("/run/netns").join(ns);
     let files = files.to_vec();
     std::thread::spawn(move || {
@@ -61,7 +61,8 @@ fn vigil_verdicts(ns: &str, files: &[PathBuf]) -> Vec<(bool, Vec<String>)> {
             .iter()
             .map(|p| {
                 let l = load(p, &LoadOptions::default());
-                (l.is_valid(), l.diagnostics.iter().map(|d| d.to_string()).collect())
+                // vigil -t's exit code (src/main.rs), as keepalived's.
+                (i32::from(l.test_exit_code()), l.diagnostics.iter().map(|d| d.to_string()).collect())
             })
             .collect()
     })
@@ -76,7 +77,9 @@ fn bfd_only(diags: &[String]) -> bool {
     !diags.is_empty() && diags.iter().all(|d| d.ends_with(vigil::config::BFD_UNSUPPORTED))
 }
 
-/// Compares vigil's and keepalived's verdicts on `files`:
+/// Compares vigil's and keepalived's verdicts on `files`, as `-t` exit codes
+/// (0 valid, 4 a bad interface, 5 problems, 6 a script security violation
+/// or a missing include among them):
 /// (compared, agreeing, report of disagreements).
 fn compare(files: &[PathBuf]) -> Option<(usize, usize, String)> {
     let Some(bin) = keepalived() else {
@@ -91,17 +94,17 @@ fn compare(files: &[PathBuf]) -> Option<(usize, usize, String)> {
     let mut compared = 0;
     let mut agree = 0;
     let mut report = String::new();
-    for (f, (vigil_ok, diags)) in files.iter().zip(ours) {
+    for (f, (vigil_code, diags)) in files.iter().zip(ours) {
         let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if EXCLUDED.iter().any(|(n, _)| *n == name) {
             continue;
         }
         let (theirs, err) = keepalived_verdict(&bin, &ns.0, f);
-        let ka_ok = match theirs {
-            KaVerdict::Exit(ok) => ok,
+        let ka_code = match theirs {
+            KaVerdict::Exit(code) => code,
             // keepalived hangs or kills itself on some script_user settings
             // (DIFFERENCES.md): we hold such a file valid, as vigil does.
-            KaVerdict::NoVerdict => true,
+            KaVerdict::NoVerdict => 0,
             KaVerdict::Crashed(sig) => {
                 let what = if sig == 0 { "hung".to_string() } else { format!("crashed (signal {sig})") };
                 println!("{name}: keepalived {what}; not compared");
@@ -109,17 +112,15 @@ fn compare(files: &[PathBuf]) -> Option<(usize, usize, String)> {
             }
         };
         compared += 1;
-        if ka_ok == vigil_ok {
+        if ka_code == vigil_code {
             agree += 1;
-        } else if ka_ok && bfd_only(&diags) {
+        } else if ka_code == 0 && bfd_only(&diags) {
             // DIFFERENCES.md: vigil has no BFD and says so; keepalived runs it.
             agree += 1;
             println!("{name}: expected difference: keepalived valid, vigil reports BFD as not supported ({} lines)", diags.len());
         } else {
             report.push_str(&format!(
-                "\n{name}: keepalived {} vigil {}\n  keepalived said: {}\n  vigil said: {:?}\n",
-                if ka_ok { "valid" } else { "invalid" },
-                if vigil_ok { "valid" } else { "invalid" },
+                "\n{name}: keepalived -t exits {ka_code}, vigil -t {vigil_code}\n  keepalived said: {}\n  vigil said: {:?}\n",
                 err.trim(),
                 diags
             ));

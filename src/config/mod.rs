@@ -107,6 +107,28 @@ impl Loaded {
     pub fn security_violation(&self) -> bool {
         self.diagnostics.iter().any(|d| d.message.starts_with(SECURITY_VIOLATION))
     }
+
+    /// `keepalived -t`'s exit code for what was reported (its
+    /// config_test_exit over the worst problem kind, seen on Debian's 2.2.7):
+    /// 0 nothing; 6 a script security violation or a missing or directory
+    /// include; 4 only a bad interface in `interface_up_down_delays`
+    /// (CONFIG_BAD_IF); 5 anything else.
+    pub fn test_exit_code(&self) -> u8 {
+        self.diagnostics
+            .iter()
+            .map(|d| {
+                let m = d.message.as_str();
+                if m.starts_with(SECURITY_VIOLATION) || m.starts_with("Config files missing") || m.ends_with("is a directory - skipping") {
+                    6
+                } else if m.ends_with("specified for up/down delay") {
+                    4
+                } else {
+                    5
+                }
+            })
+            .max()
+            .unwrap_or(0)
+    }
     /// Any problem that makes the configuration unusable.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(|d| d.severity == Severity::Error)

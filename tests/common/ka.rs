@@ -130,7 +130,9 @@ pub fn run_test_mode(program: &Path, ns: &str, file: &Path, timeout: Duration) -
 /// What keepalived -t made of a file.
 #[derive(Clone, Debug, PartialEq)]
 pub enum KaVerdict {
-    Exit(bool),
+    /// keepalived -t's exit code: 0 valid, 5 problems, 6 a script security
+    /// violation among them.
+    Exit(i32),
     /// Killed itself with SIGTERM without a word: the non-root script_user
     /// case of DIFFERENCES.md, where vigil says valid.
     NoVerdict,
@@ -139,16 +141,16 @@ pub enum KaVerdict {
     Crashed(i32),
 }
 
-/// keepalived's verdict from a run: exit 0 is valid, any other exit invalid. keepalived -t
-/// with a non-root script_user kills itself with SIGTERM (or hangs, under a terminal): no
-/// verdict; if it reported problems before dying, that is its verdict.
+/// keepalived's verdict from a run: its exit code. keepalived -t with a non-root
+/// script_user kills itself with SIGTERM (or hangs, under a terminal): no verdict; if it
+/// reported problems before dying, that is its verdict (as exit 5, problems).
 pub fn ka_verdict(run: &Run) -> KaVerdict {
     match &run.ended {
-        Ended::Exit(code) => KaVerdict::Exit(*code == 0),
+        Ended::Exit(code) => KaVerdict::Exit(*code),
         // A crash (glibc's "double free" abort, a segfault) is no verdict,
         // whatever it printed before.
         Ended::Signal(sig) if *sig == libc::SIGABRT || *sig == libc::SIGSEGV => KaVerdict::Crashed(*sig),
-        Ended::Signal(_) if !run.stderr.trim().is_empty() => KaVerdict::Exit(false),
+        Ended::Signal(_) if !run.stderr.trim().is_empty() => KaVerdict::Exit(5),
         Ended::Signal(sig) if *sig == libc::SIGTERM => KaVerdict::NoVerdict,
         Ended::Signal(sig) => KaVerdict::Crashed(*sig),
         Ended::Hung => KaVerdict::Crashed(0),

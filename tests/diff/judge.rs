@@ -25,8 +25,8 @@ pub enum Direction {
     VigilStricter,
     /// keepalived -t reports problems, vigil -t exits 0.
     VigilLaxer,
-    /// Both report problems, with different exit codes: one calls them a script
-    /// security violation (6), the other a configuration problem (5).
+    /// Both report problems, with different exit codes (4 a bad interface, 5 problems,
+    /// 6 a script security violation or a missing include).
     ExitCode,
 }
 
@@ -47,7 +47,7 @@ pub enum Compared {
     Disagree(Direction),
     /// keepalived crashed, hung, or gave no verdict: nothing to compare with.
     NoKeepalivedVerdict(String),
-    /// vigil -t ended other than with 0, 5 or 6 (a panic, a signal, a hang): always a bug.
+    /// vigil -t ended other than with 0, 4, 5 or 6 (a panic, a signal, a hang): always a bug.
     VigilBroken(String),
 }
 
@@ -63,14 +63,14 @@ impl Outcome {
     /// vigil -t's exit code, as keepalived's: 0, 5 or 6.
     pub fn vigil_code(&self) -> Option<i32> {
         match self.vigil.ended {
-            Ended::Exit(c @ (0 | 5 | 6)) => Some(c),
+            Ended::Exit(c @ (0 | 4 | 5 | 6)) => Some(c),
             _ => None,
         }
     }
 
     pub fn ka_valid(&self) -> Result<bool, String> {
         match ka::ka_verdict(&self.ka) {
-            KaVerdict::Exit(ok) => Ok(ok),
+            KaVerdict::Exit(code) => Ok(code == 0),
             // No generated file names a non-root script_user, so keepalived's silent SIGTERM
             // is not the known case of DIFFERENCES.md: report it rather than guess.
             KaVerdict::NoVerdict => Err("killed itself with SIGTERM, printing nothing".into()),
@@ -82,7 +82,7 @@ impl Outcome {
     pub fn vigil_valid(&self) -> Result<bool, String> {
         match &self.vigil.ended {
             Ended::Exit(0) => Ok(true),
-            Ended::Exit(5 | 6) => Ok(false),
+            Ended::Exit(4 | 5 | 6) => Ok(false),
             other => Err(format!("{other:?}: {}", self.vigil.stderr.trim())),
         }
     }
@@ -258,8 +258,8 @@ impl Judge {
         let mut m = match d {
             Direction::VigilStricter => self.vigil_messages(o),
             Direction::VigilLaxer => self.ka_messages(o),
-            // The side that called it a security violation says why.
-            Direction::ExitCode if o.ka_code() == Some(6) => self.ka_messages(o),
+            // The side with the worse code says why.
+            Direction::ExitCode if o.ka_code() > o.vigil_code() => self.ka_messages(o),
             Direction::ExitCode => self.vigil_messages(o),
         };
         m.sort();
