@@ -55,6 +55,28 @@ fn track_interface_fault_and_recovery() {
     assert!(log[fault..].contains("Entering BACKUP STATE"), "FAULT -> BACKUP missing\n{log}");
 }
 
+/// Node 1 (priority 150) tracks `script` (weight -60, fall 2, rise 2), which
+/// fails while `flag` exists; node 2 has 100. The VIP moves to node 2 when
+/// the flag appears and back when it goes. `global` is added to node 1's
+/// global_defs, `extra` to its instance. Returns node 1's daemon.
+fn track_script_moves_mastership(lab: &Lab, flag: &std::path::Path, script: &str, global: &str, extra: &str) -> lab::DaemonHandle {
+    let mut c1 = VrrpConf::new(1, 3, 150, "0.1", &["192.0.2.100/24"]);
+    c1.extra = format!("track_script {{\nchk\n}}\n{extra}");
+    let head = format!("vrrp_script chk {{\n    script \"{script}\"\n    interval 1\n    weight -60\n    fall 2\n    rise 2\n}}\n");
+    let text = format!("{head}{}", c1.render().replacen("global_defs {\n", &format!("global_defs {{\n{global}"), 1));
+    let d1 = lab.start(1, vigil(), &text);
+    let d2 = lab.start(2, vigil(), &VrrpConf::new(2, 3, 100, "0.1", &["192.0.2.100/24"]).render());
+    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d1.log());
+    std::fs::write(flag, "").unwrap();
+    // fall 2 at 1 s: down after ~2 s; 150-60 = 90 < 100: n2 takes over.
+    assert!(lab.wait_addr(2, VIP, true, Duration::from_secs(10)), "{}\n{}", d1.log(), d2.log());
+    assert!(d1.log().contains("Changing effective priority from 150 to 90"), "{}", d1.log());
+    std::fs::remove_file(flag).unwrap();
+    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d1.log());
+    assert!(d1.log().contains("Changing effective priority from 90 to 150"), "{}", d1.log());
+    d1
+}
+
 #[test]
 fn track_script_weight_moves_mastership() {
     if !ready("track_script_weight_moves_mastership") {
@@ -64,21 +86,8 @@ fn track_script_weight_moves_mastership() {
     let flag = lab.node_dir(1).join("fail");
     let script = lab.node_dir(1).join("check.sh");
     std::fs::write(&script, format!("#!/bin/sh\ntest ! -e {}\n", flag.display())).unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&script).unwrap().permissions(), 0o755);
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let mut c1 = VrrpConf::new(1, 3, 150, "0.1", &["192.0.2.100/24"]);
-    c1.extra = "track_script {\nchk\n}".into();
-    let head = format!("vrrp_script chk {{\n    script \"{}\"\n    interval 1\n    weight -60\n    fall 2\n    rise 2\n}}\n", script.display());
-    let d1 = lab.start(1, vigil(), &format!("{head}{}", c1.render()));
-    let d2 = lab.start(2, vigil(), &VrrpConf::new(2, 3, 100, "0.1", &["192.0.2.100/24"]).render());
-    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d1.log());
-    std::fs::write(&flag, "").unwrap();
-    // fall 2 at 1 s: down after ~2 s; 150-60 = 90 < 100: n2 takes over.
-    assert!(lab.wait_addr(2, VIP, true, Duration::from_secs(10)), "{}\n{}", d1.log(), d2.log());
-    assert!(d1.log().contains("Changing effective priority from 150 to 90"), "{}", d1.log());
-    std::fs::remove_file(&flag).unwrap();
-    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d1.log());
-    assert!(d1.log().contains("Changing effective priority from 90 to 150"), "{}", d1.log());
+    track_script_moves_mastership(&lab, &flag, &script.display().to_string(), "", "");
 }
 
 #[test]
@@ -309,22 +318,13 @@ fn scripts_through_the_real_bin_track_under_script_security() {
     let lab = Lab::new("tbin", 2);
     let flag = lab.node_dir(1).join("fail");
     let out = lab.node_dir(1).join("notify.out");
-    let mut c1 = VrrpConf::new(1, 3, 150, "0.1", &["192.0.2.100/24"]);
-    c1.extra = format!("track_script {{\nchk\n}}\nnotify_master \"/bin/sh -c 'echo master >> {}'\"", out.display());
-    let head = format!(
-        "vrrp_script chk {{\n    script \"/bin/sh -c 'test ! -e {}'\"\n    interval 1\n    weight -60\n    fall 2\n    rise 2\n}}\n",
-        flag.display()
+    let d1 = track_script_moves_mastership(
+        &lab,
+        &flag,
+        &format!("/bin/sh -c 'test ! -e {}'", flag.display()),
+        "    enable_script_security\n    script_user root\n",
+        &format!("notify_master \"/bin/sh -c 'echo master >> {}'\"", out.display()),
     );
-    let secure = "global_defs {\n    enable_script_security\n    script_user root\n";
-    let text = format!("{head}{}", c1.render().replacen("global_defs {\n", secure, 1));
-    let d1 = lab.start(1, vigil(), &text);
-    let d2 = lab.start(2, vigil(), &VrrpConf::new(2, 3, 100, "0.1", &["192.0.2.100/24"]).render());
-    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d1.log());
-    std::fs::write(&flag, "").unwrap();
-    assert!(lab.wait_addr(2, VIP, true, Duration::from_secs(10)), "{}\n{}", d1.log(), d2.log());
-    assert!(d1.log().contains("Changing effective priority from 150 to 90"), "{}", d1.log());
-    std::fs::remove_file(&flag).unwrap();
-    assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d1.log());
     let until = Instant::now() + Duration::from_secs(5);
     while Instant::now() < until && std::fs::read_to_string(&out).unwrap_or_default().lines().count() < 2 {
         std::thread::sleep(Duration::from_millis(50));

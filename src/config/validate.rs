@@ -665,14 +665,19 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
         // keepalived's protocol checks (the UDP default, ops needing UDP)
         // apply to address services and to groups with address members;
         // a fwmark, or a group of fwmarks only, has no protocol in IPVS.
-        let fwmark_only = match &vs.key {
-            VirtualServerKey::Fwmark(_) => true,
-            VirtualServerKey::Group(g) => cfg_groups
-                .iter()
-                .find(|grp| &grp.name == g)
-                .is_some_and(|grp| grp.entries.iter().all(|e| matches!(e, VsgEntry::Fwmark(_)))),
-            _ => false,
+        // (fwmark members, members) of the service, if it has any: a fwmark
+        // is one of one.
+        let members = match &vs.key {
+            VirtualServerKey::Fwmark(_) => Some((1, 1)),
+            VirtualServerKey::Group(g) => cfg_groups.iter().find(|grp| &grp.name == g).map(|grp| {
+                (grp.entries.iter().filter(|e| matches!(e, VsgEntry::Fwmark(_))).count(), grp.entries.len())
+            }),
+            _ => None,
         };
+        let fwmark_only = members.is_some_and(|(fw, all)| fw == all);
+        // keepalived's ha_suspend check looks at the group's fwmark list,
+        // mixed with addresses or not.
+        let any_fwmark = members.is_some_and(|(fw, _)| fw > 0);
         if !fwmark_only && !protocol_set {
             diags.warn(pos, format!("Virtual server {label}: no protocol set - defaulting to UDP"));
             vs.protocol = Protocol::Udp;
@@ -685,16 +690,6 @@ fn virtual_servers(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
             diags.warn(pos, format!("Virtual server {label}: one packet scheduling requires UDP - resetting"));
             vs.other.retain(|o| o.keyword != "ops");
         }
-        // A fwmark, or a group with any fwmark member (keepalived looks at
-        // the group's fwmark list, mixed or not).
-        let any_fwmark = match &vs.key {
-            VirtualServerKey::Fwmark(_) => true,
-            VirtualServerKey::Group(g) => cfg_groups
-                .iter()
-                .find(|grp| &grp.name == g)
-                .is_some_and(|grp| grp.entries.iter().any(|e| matches!(e, VsgEntry::Fwmark(_)))),
-            _ => false,
-        };
         if vs.ha_suspend && any_fwmark {
             diags.warn(pos, format!("Virtual server {label}: cannot use ha_suspend with fwmarks - clearing ha_suspend"));
             vs.ha_suspend = false;
