@@ -54,6 +54,13 @@ pub fn virtual_server_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer
         };
         g.entries.push(VsgEntry::Range { first: range.0, last: range.1, port: p });
     }
+    if n.args.len() > 1 {
+        ctx.warn(n.pos, format!("virtual_server_group {name} has extra parameters {} - ignoring", n.args[1..].join(" ")));
+    }
+    if g.entries.is_empty() {
+        ctx.warn(n.pos, format!("virtual server group {name} has no entries - removing"));
+        return None;
+    }
     Some(g)
 }
 

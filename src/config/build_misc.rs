@@ -61,7 +61,7 @@ pub fn linkbeat_interfaces(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
 
 /// `track_group NAME { group { INSTANCE... } }`
 pub fn track_group(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
-    let Some(name) = n.arg(0) else {
+    let (Some(name), 1) = (n.arg(0), n.args.len()) else {
         ctx.warn(n.pos, "track_group must have a name - skipping");
         return;
     };

@@ -145,6 +145,9 @@ pub fn split_script(cmd: &str) -> Vec<String> {
 /// section uses.
 pub struct Ctx<'d> {
     pub diags: &'d mut Diags,
+    /// The file's last statement: keepalived says nothing of a missing
+    /// `{` when the file ends there.
+    pub last: Option<Pos>,
 }
 
 impl Ctx<'_> {
@@ -168,7 +171,7 @@ impl Ctx<'_> {
 
     /// A keyword that needs a block was given none.
     pub fn need_block<'n>(&mut self, n: &'n Node) -> &'n [Node] {
-        if n.block.is_none() {
+        if n.block.is_none() && self.last != Some(n.pos) {
             self.diags.warn(n.pos, format!("Missing '{{' at beginning of {} configuration block", n.keyword));
         }
         n.children()
