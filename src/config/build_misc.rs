@@ -149,3 +149,25 @@ pub fn check_interfaces(tree: &[Node], exists: impl Fn(&str) -> bool, diags: &mu
         }
     }
 }
+
+/// `track_group NAME` on static addresses, routes and rules must name a
+/// track_group defined before it (static_track_group_find).
+pub fn check_track_groups(tree: &[Node], diags: &mut Diags) {
+    let mut defined: Vec<&str> = Vec::new();
+    for n in tree {
+        match n.keyword.as_str() {
+            "track_group" => defined.extend(n.arg(0)),
+            "static_ipaddress" | "static_routes" | "static_rules" => {
+                for l in n.children() {
+                    let words: Vec<&str> = std::iter::once(l.keyword.as_str()).chain(l.args.iter().map(String::as_str)).collect();
+                    for w in words.windows(2).filter(|w| w[0] == "track_group") {
+                        if !defined.contains(&w[1]) {
+                            diags.warn(l.pos, format!("track_group {} not found", w[1]));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
