@@ -122,6 +122,8 @@ pub fn scalar(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
 /// The interfaces garp_group and linkbeat_interfaces blocks name that the
 /// host does not have.
 pub fn check_interfaces(tree: &[Node], exists: impl Fn(&str) -> bool, diags: &mut Diags) {
+    // An interface belongs to one garp_group.
+    let mut grouped: Vec<&str> = Vec::new();
     for n in tree {
         match n.keyword.as_str() {
             "garp_group" => {
@@ -135,8 +137,14 @@ pub fn check_interfaces(tree: &[Node], exists: impl Fn(&str) -> bool, diags: &mu
                             .collect(),
                         _ => Vec::new(),
                     };
-                    for (i, pos) in names.into_iter().filter(|(i, _)| !exists(i)) {
-                        diags.warn(pos, format!("WARNING - interface {i} specified for garp_group doesn't exist"));
+                    for (i, pos) in names {
+                        if !exists(i) {
+                            diags.warn(pos, format!("WARNING - interface {i} specified for garp_group doesn't exist"));
+                        } else if grouped.contains(&i) {
+                            diags.warn(pos, format!("garp_group already specified for {i} - ignoring"));
+                        } else {
+                            grouped.push(i);
+                        }
                     }
                 }
             }
