@@ -16,6 +16,9 @@ fn raw(keyword: &str, args: Vec<String>) -> RawOption {
 pub fn garp_group(ctx: &mut Ctx<'_>, n: &Node, index: usize, cfg: &mut Config) {
     let mut have_delay = false;
     for c in ctx.need_block(n) {
+        if c.keyword != "interfaces" {
+            ctx.no_block(c);
+        }
         match c.keyword.as_str() {
             "garp_interval" | "gna_interval" => {
                 let Some(a) = ctx.arg(c, 0) else { continue };
@@ -81,6 +84,7 @@ pub fn track_group(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
 /// `SSL { password P; ca FILE; certificate FILE; key FILE }`
 pub fn ssl(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
     for c in ctx.need_block(n) {
+        ctx.no_block(c);
         let what = match c.keyword.as_str() {
             "password" => "password",
             "ca" => "cafile",
