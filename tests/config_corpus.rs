@@ -206,6 +206,12 @@ fn compare(files: &[PathBuf]) -> Option<(usize, usize, String)> {
             continue;
         }
         let (theirs, err) = keepalived_verdict(&bin, &ns.0, f);
+        // A file removed under us (a shared /tmp cleaned) is no verdict:
+        // keepalived says "Config files missing" and exits 0.
+        if !f.exists() {
+            println!("{name}: file vanished; not compared");
+            continue;
+        }
         let ka_ok = match theirs {
             KaVerdict::Exit(ok) => ok,
             // keepalived hangs or kills itself on some script_user settings
