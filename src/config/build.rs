@@ -72,7 +72,7 @@ fn check_value_blocks(nodes: &[Node], parent: &str, diags: &mut Diags) {
 
 pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
     check_value_blocks(tree, "", diags);
-    let mut ctx = Ctx { diags };
+    let mut ctx = Ctx { diags, last: tree.last().filter(|n| n.block.is_none()).map(|n| n.pos) };
     let mut cfg = Config::default();
     let mut next_pref = FIRST_DEFAULT_RULE_PREF;
     let mut garp_groups = 0;
@@ -171,6 +171,10 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
                 cfg.other.push(raw);
             }
             k if RAW_TOP.contains(&k) => {
+                // These take values, not blocks.
+                if matches!(k, "net_namespace_ipvs" | "namespace_with_ipsets" | "use_pid_dir" | "linkbeat_use_polling") {
+                    ctx.no_block(n);
+                }
                 let raw = ctx.raw(n);
                 cfg.other.push(raw);
             }

@@ -54,6 +54,13 @@ pub fn virtual_server_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer
         };
         g.entries.push(VsgEntry::Range { first: range.0, last: range.1, port: p });
     }
+    if n.args.len() > 1 {
+        ctx.warn(n.pos, format!("virtual_server_group {name} has extra parameters {} - ignoring", n.args[1..].join(" ")));
+    }
+    if g.entries.is_empty() {
+        ctx.warn(n.pos, format!("virtual server group {name} has no entries - removing"));
+        return None;
+    }
     Some(g)
 }
 
@@ -699,6 +706,7 @@ fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
                 Some(t) if DNS_TYPES.contains(&t.as_str()) => d.query_type = t,
                 _ => ctx.warn(c.pos, format!("Unknown DNS check type {} - ignoring", c.arg(0).unwrap_or(""))),
             },
+            "name" if d.name != "." => ctx.warn(c.pos, "DNS_CHECK name already specified - ignoring"),
             "name" => match c.arg(0) {
                 Some(name) if dns_name_has_empty_label(name) => {
                     ctx.warn(c.pos, format!("DNS_CHECK name '{name}' has empty label - ignoring"))

@@ -16,6 +16,9 @@ fn raw(keyword: &str, args: Vec<String>) -> RawOption {
 pub fn garp_group(ctx: &mut Ctx<'_>, n: &Node, index: usize, cfg: &mut Config) {
     let mut have_delay = false;
     for c in ctx.need_block(n) {
+        if c.keyword != "interfaces" {
+            ctx.no_block(c);
+        }
         match c.keyword.as_str() {
             "garp_interval" | "gna_interval" => {
                 let Some(a) = ctx.arg(c, 0) else { continue };
@@ -61,7 +64,7 @@ pub fn linkbeat_interfaces(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
 
 /// `track_group NAME { group { INSTANCE... } }`
 pub fn track_group(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
-    let Some(name) = n.arg(0) else {
+    let (Some(name), 1) = (n.arg(0), n.args.len()) else {
         ctx.warn(n.pos, "track_group must have a name - skipping");
         return;
     };
@@ -81,6 +84,7 @@ pub fn track_group(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
 /// `SSL { password P; ca FILE; certificate FILE; key FILE }`
 pub fn ssl(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
     for c in ctx.need_block(n) {
+        ctx.no_block(c);
         let what = match c.keyword.as_str() {
             "password" => "password",
             "ca" => "cafile",
@@ -122,6 +126,8 @@ pub fn scalar(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
 /// The interfaces garp_group and linkbeat_interfaces blocks name that the
 /// host does not have.
 pub fn check_interfaces(tree: &[Node], exists: impl Fn(&str) -> bool, diags: &mut Diags) {
+    // An interface belongs to one garp_group.
+    let mut grouped: Vec<&str> = Vec::new();
     for n in tree {
         match n.keyword.as_str() {
             "garp_group" => {
@@ -135,14 +141,42 @@ pub fn check_interfaces(tree: &[Node], exists: impl Fn(&str) -> bool, diags: &mu
                             .collect(),
                         _ => Vec::new(),
                     };
-                    for (i, pos) in names.into_iter().filter(|(i, _)| !exists(i)) {
-                        diags.warn(pos, format!("WARNING - interface {i} specified for garp_group doesn't exist"));
+                    for (i, pos) in names {
+                        if !exists(i) {
+                            diags.warn(pos, format!("WARNING - interface {i} specified for garp_group doesn't exist"));
+                        } else if grouped.contains(&i) {
+                            diags.warn(pos, format!("garp_group already specified for {i} - ignoring"));
+                        } else {
+                            grouped.push(i);
+                        }
                     }
                 }
             }
             "linkbeat_interfaces" => {
                 for l in n.children().iter().filter(|l| !exists(&l.keyword)) {
                     diags.warn(l.pos, format!("unknown interface {} specified for linkbeat interface", l.keyword));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `track_group NAME` on static addresses, routes and rules must name a
+/// track_group defined before it (static_track_group_find).
+pub fn check_track_groups(tree: &[Node], diags: &mut Diags) {
+    let mut defined: Vec<&str> = Vec::new();
+    for n in tree {
+        match n.keyword.as_str() {
+            "track_group" => defined.extend(n.arg(0)),
+            "static_ipaddress" | "static_routes" | "static_rules" => {
+                for l in n.children() {
+                    let words: Vec<&str> = std::iter::once(l.keyword.as_str()).chain(l.args.iter().map(String::as_str)).collect();
+                    for w in words.windows(2).filter(|w| w[0] == "track_group") {
+                        if !defined.contains(&w[1]) {
+                            diags.warn(l.pos, format!("track_group {} not found", w[1]));
+                        }
+                    }
                 }
             }
             _ => {}

@@ -258,38 +258,62 @@ fn track_interface_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str) -> Vec<TrackRe
     out
 }
 
-/// `NAME [weight N [reverse]]` lines of track_* blocks.
-fn track_refs(ctx: &mut Ctx<'_>, n: &Node, min: i64, max: i64) -> Vec<TrackRef> {
-    let mut out = Vec::new();
+/// `NAME [weight N [reverse|noreverse]]` lines of the track_script,
+/// track_file and track_process blocks, as keepalived's alloc_track_* read
+/// them (`owner`: the instance or sync group); track_bfd keeps the simple
+/// reading (vigil has no BFD).
+fn track_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str) -> Vec<TrackRef> {
+    let what = n.keyword.strip_prefix("track_").unwrap_or(&n.keyword).to_string();
+    let mut out: Vec<TrackRef> = Vec::new();
     for c in ctx.value_block(n) {
-        let mut r = TrackRef { name: c.keyword.clone(), weight: None, reverse: false };
-        let mut i = 0;
-        while i < c.args.len() {
-            match c.args[i].as_str() {
-                "weight" => {
-                    match c.arg(i + 1).and_then(parse_i64) {
-                        Some(w) if (min..=max).contains(&w) => r.weight = Some(w as i32),
-                        _ => ctx.warn(c.pos, format!("{} weight for {} must be between {} and {} - ignoring", n.keyword, c.keyword, min, max)),
+        let name = &c.keyword;
+        let mut r = TrackRef { name: name.clone(), weight: None, reverse: false };
+        match c.args.as_slice() {
+            [] => {}
+            [o, ..] if o != "weight" => {
+                ctx.warn(c.pos, format!("({owner}) unknown track {what} option {o} - ignoring"));
+                continue;
+            }
+            [_] => {
+                ctx.warn(c.pos, format!("({owner}) weight without value specified for track {what} {name} - ignoring"));
+                continue;
+            }
+            [_, w, rest @ ..] => {
+                match parse_i64(w).filter(|w| (-254..=254).contains(w)) {
+                    Some(w @ (-254 | 254)) if what == "script" => {
+                        ctx.warn(c.pos, format!("({owner}) weight for {name} cannot be +/-254. Setting to +/-253"));
+                        r.weight = Some(if w < 0 { -253 } else { 253 });
                     }
-                    i += 2;
+                    Some(w) => r.weight = Some(w as i32),
+                    None => ctx.warn(c.pos, match what.as_str() {
+                        "script" => format!("({owner}) track script {name}: weight must be between [-253..253] inclusive, ignoring..."),
+                        _ => format!("({owner}) weight for track {what} {name} must be in [-254..254] inclusive. Ignoring..."),
+                    }),
                 }
-                "reverse" => {
-                    r.reverse = true;
-                    i += 1;
-                }
-                other => {
-                    ctx.warn(c.pos, format!("{} {} option '{}' is invalid - ignoring", n.keyword, c.keyword, other));
-                    i += 1;
+                match rest.first().map(String::as_str) {
+                    None | Some("noreverse") => {}
+                    Some("reverse") => r.reverse = true,
+                    Some(o) if what == "file" => {
+                        ctx.warn(c.pos, format!("({owner}) unknown track file {name} weight option {o} - ignoring"));
+                        continue;
+                    }
+                    Some(o) => ctx.warn(c.pos, format!("({owner}) unknown track_{what} {name} weight option {o} - ignoring")),
                 }
             }
         }
-        if out.iter().any(|o: &TrackRef| o.name == r.name) {
+        if out.iter().any(|o| o.name == r.name) {
             ctx.warn(c.pos, format!("duplicate {} {} - ignoring", n.keyword, r.name));
             continue;
         }
         out.push(r);
     }
     out
+}
+
+/// track_bfd lines: `NAME [weight N [reverse]]` (vigil has no BFD; only
+/// the names are kept).
+fn bfd_refs(ctx: &mut Ctx<'_>, n: &Node) -> Vec<TrackRef> {
+    ctx.value_block(n).iter().map(|c| TrackRef { name: c.keyword.clone(), weight: None, reverse: false }).collect()
 }
 
 pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
@@ -307,9 +331,15 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
                 let owner = g.name.clone();
                 g.track_interfaces = track_interface_refs(ctx, c, &owner)
             }
-            "track_script" => g.track_scripts = track_refs(ctx, c, -254, 254),
-            "track_file" => g.track_files = track_refs(ctx, c, -254, 254),
-            "track_process" => g.track_processes = track_refs(ctx, c, -254, 254),
+            "track_script" | "track_file" | "track_process" => {
+                let owner = g.name.clone();
+                let refs = track_refs(ctx, c, &owner);
+                match c.keyword.as_str() {
+                    "track_script" => g.track_scripts = refs,
+                    "track_file" => g.track_files = refs,
+                    _ => g.track_processes = refs,
+                }
+            }
             "track_bfd" => {
                 for l in ctx.value_block(c) {
                     ctx.warn(l.pos, format!("vrrp_sync_group {}: track_bfd {}: {}", g.name, l.keyword, super::BFD_UNSUPPORTED));
@@ -496,14 +526,20 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
                 let refs = track_interface_refs(ctx, c, &owner);
                 v.track_interfaces.extend(refs)
             }
-            "track_script" => v.track_scripts.extend(track_refs(ctx, c, -254, 254)),
-            "track_file" => v.track_files.extend(track_refs(ctx, c, -254, 254)),
-            "track_process" => v.track_processes.extend(track_refs(ctx, c, -254, 254)),
+            "track_script" | "track_file" | "track_process" => {
+                let owner = v.name.clone();
+                let refs = track_refs(ctx, c, &owner);
+                match c.keyword.as_str() {
+                    "track_script" => v.track_scripts.extend(refs),
+                    "track_file" => v.track_files.extend(refs),
+                    _ => v.track_processes.extend(refs),
+                }
+            }
             "track_bfd" => {
                 for l in c.children() {
                     ctx.warn(l.pos, format!("({}) track_bfd {}: {}", v.name, l.keyword, super::BFD_UNSUPPORTED));
                 }
-                let refs = track_refs(ctx, c, -253, 253);
+                let refs = bfd_refs(ctx, c);
                 for r in refs {
                     v.other.push(super::model::RawOption { keyword: "track_bfd".into(), args: vec![r.name] });
                 }

@@ -563,6 +563,7 @@ fn tracked_twice(cfg: &Config, tree: &[Node], diags: &mut Diags) {
 
 fn statics(cfg: &Config, tree: &[Node], env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
     super::build_misc::check_interfaces(tree, |i| env.interface_exists(i), diags);
+    super::build_misc::check_track_groups(tree, diags);
     for o in cfg.other.iter().filter(|o| o.keyword == "interface_up_down_delays") {
         if let Some(i) = o.args.first().filter(|i| !env.interface_exists(i)) {
             diags.warn(

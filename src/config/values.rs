@@ -64,6 +64,11 @@ pub fn read_decimal_micros(s: &str, min: u64, max: u64) -> DecimalMicros {
     let frac = if frac.len() > PLACES {
         complaints.push(format!("number '{s}' has too many decimal places"));
         round_up = frac.as_bytes()[PLACES] >= b'5';
+        // A cut inside a multi-byte character: not a number anyway.
+        if !frac.is_char_boundary(PLACES) {
+            complaints.push(format!("invalid number '{s}'"));
+            return DecimalMicros { value: None, complaints };
+        }
         &frac[..PLACES]
     } else {
         frac
@@ -145,6 +150,9 @@ pub fn split_script(cmd: &str) -> Vec<String> {
 /// section uses.
 pub struct Ctx<'d> {
     pub diags: &'d mut Diags,
+    /// The file's last statement: keepalived says nothing of a missing
+    /// `{` when the file ends there.
+    pub last: Option<Pos>,
 }
 
 impl Ctx<'_> {
@@ -168,7 +176,7 @@ impl Ctx<'_> {
 
     /// A keyword that needs a block was given none.
     pub fn need_block<'n>(&mut self, n: &'n Node) -> &'n [Node] {
-        if n.block.is_none() {
+        if n.block.is_none() && self.last != Some(n.pos) {
             self.diags.warn(n.pos, format!("Missing '{{' at beginning of {} configuration block", n.keyword));
         }
         n.children()
@@ -318,6 +326,9 @@ mod tests {
         let g = read_decimal_micros("x", 0, 1_000_000);
         assert_eq!((g.value, g.complaints.len()), (Some(0), 1));
         assert_eq!(r("").value, None);
+        // Multi-byte characters past the sixth place must not panic.
+        assert_eq!(r("0.12345é").value, None);
+        assert_eq!(r("1.ééééé").value, None);
         assert_eq!(r("99999999999999999999").value, None);
     }
 
