@@ -189,3 +189,15 @@ virtual_server 10.0.0.2 443 {
         ]
     );
 }
+
+/// The README's configuration differences are src/config/DIFFERENCES.md's
+/// text (headings one level down): a difference added to one is in both.
+#[test]
+fn readme_carries_the_configuration_differences() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let diffs = std::fs::read_to_string(root.join("src/config/DIFFERENCES.md")).expect("DIFFERENCES.md");
+    let body = diffs.split_once('\n').map(|(_, b)| b.trim()).unwrap_or_default().replace("\n## ", "\n#### ");
+    assert!(!body.is_empty());
+    assert!(readme.contains(&body), "README.md's configuration section is not DIFFERENCES.md's text: copy it over");
+}
