@@ -263,7 +263,8 @@ fn track_process_fault_when_it_dies() {
     let mut proc_ = std::process::Command::new("sleep").arg(&marker).spawn().unwrap();
     let mut c1 = VrrpConf::new(1, 3, 150, "0.1", &["192.0.2.100/24"]);
     c1.extra = "track_process {\nworker\n}".into();
-    let head = format!("vrrp_track_process worker {{\n    process sleep\n    param_match {marker}\n    weight 0\n}}\n");
+    // keepalived's form: the parameters on the `process` line, matched exactly.
+    let head = format!("vrrp_track_process worker {{\n    process sleep {marker}\n    weight 0\n}}\n");
     let d1 = lab.start(1, vigil(), &format!("{head}{}", c1.render()));
     let _d2 = lab.start(2, vigil(), &VrrpConf::new(2, 3, 100, "0.1", &["192.0.2.100/24"]).render());
     assert!(lab.wait_addr(1, VIP, true, Duration::from_secs(10)), "{}", d1.log());

@@ -164,16 +164,12 @@ pub fn track_process_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackProcessDef>
         match c.keyword.as_str() {
             "process" => t.process = c.args.clone(),
             // keepalived takes exact (no value), initial or partial, the
-            // parameters coming from the `process` line. vigil's tracker
-            // (vrrp/watch.rs) still reads a value here as the parameter
-            // prefix, so the value is kept while keepalived's complaint is
-            // made (a follow-up for the tracker).
-            "param_match" => {
-                if let Some(o) = c.arg(0).filter(|o| !matches!(*o, "initial" | "partial")) {
-                    ctx.warn(c.pos, format!("Invalid param_match type {o} - ignoring"));
-                }
-                t.param_match = Some(c.arg(0).unwrap_or("exact").to_string())
-            }
+            // parameters coming from the `process` line (vrrp/watch.rs).
+            "param_match" => match c.arg(0) {
+                None => t.param_match = Some("exact".to_string()),
+                Some(o @ ("initial" | "partial")) => t.param_match = Some(o.to_string()),
+                Some(o) => ctx.warn(c.pos, format!("Invalid param_match type {o} - ignoring")),
+            },
             "weight" => {
                 if let Some(w) = ctx.int(c, -254, 254) {
                     t.weight = w as i32;

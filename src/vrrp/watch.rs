@@ -89,34 +89,72 @@ fn inotify(dir: &Path) -> std::io::Result<async_io::Async<OwnedFd>> {
     async_io::Async::new(fd)
 }
 
+/// How keepalived compares a process's parameters with the ones on the
+/// `process` line (its check_params): both as NUL-terminated words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ParamMatch {
+    /// Parameters not looked at (no parameters, no `param_match`).
+    Any,
+    /// The same parameters, no more (`param_match`, or parameters given).
+    Exact,
+    /// The process's parameters start with ours, whole words
+    /// (`param_match partial`).
+    Partial,
+    /// The process's parameters start with ours, the last of ours may be
+    /// the start of a word (`param_match initial`).
+    Initial,
+}
+
+fn param_match(def: &TrackProcessDef) -> ParamMatch {
+    match def.param_match.as_deref() {
+        Some("partial") => ParamMatch::Partial,
+        Some("initial") => ParamMatch::Initial,
+        Some(_) => ParamMatch::Exact,
+        None if def.process.len() > 1 => ParamMatch::Exact,
+        None => ParamMatch::Any,
+    }
+}
+
+/// Whether a process with `comm` and NUL-separated `cmdline` is one that
+/// `def` tracks, as keepalived's track_process decides: by name (its comm,
+/// at most 15 bytes) or, with `full_command`, parameters or `param_match`,
+/// by argv[0] and the parameters after it.
+fn process_matches(def: &TrackProcessDef, comm: &str, cmdline: &[u8]) -> bool {
+    let Some(want) = def.process.first() else { return false };
+    let mode = param_match(def);
+    if def.full_command || mode != ParamMatch::Any {
+        let (argv0, params) = match cmdline.iter().position(|&b| b == 0) {
+            Some(i) => (&cmdline[..i], &cmdline[i + 1..]),
+            None => (cmdline, &[][..]),
+        };
+        if argv0 != want.as_bytes() {
+            return false;
+        }
+        let ours: Vec<u8> = def.process[1..].iter().flat_map(|p| p.bytes().chain([0])).collect();
+        match mode {
+            ParamMatch::Any => true,
+            ParamMatch::Exact => params == ours.as_slice(),
+            _ if ours.is_empty() => true,
+            ParamMatch::Partial => params.starts_with(&ours),
+            ParamMatch::Initial => params.starts_with(&ours[..ours.len() - 1]),
+        }
+    } else {
+        // The kernel keeps 15 bytes of a process's name.
+        let name = want.as_bytes();
+        comm.as_bytes() == &name[..name.len().min(15)]
+    }
+}
+
 /// How many running processes match the definition.
 pub fn count_processes(def: &TrackProcessDef) -> u32 {
-    let Some(want) = def.process.first() else { return 0 };
     let mut n = 0;
     let Ok(rd) = std::fs::read_dir("/proc") else { return 0 };
     for e in rd.flatten() {
         let name = e.file_name();
         let Some(pid) = name.to_str().filter(|s| s.bytes().all(|b| b.is_ascii_digit())) else { continue };
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).filter(|a| !a.is_empty()).collect();
-        let matches = if def.full_command {
-            // The whole command line, as one string.
-            let joined: Vec<u8> = args.join(&b' ');
-            joined == want.as_bytes()
-        } else {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            let exe0 = args.first().map(|a| a.rsplit(|&b| b == b'/').next().unwrap_or(a)).unwrap_or(&[]);
-            let named = comm.trim_end() == want || exe0 == want.as_bytes();
-            named
-                && match &def.param_match {
-                    None => true,
-                    Some(p) => {
-                        let params: Vec<u8> = args.get(1..).unwrap_or(&[]).join(&b' ');
-                        params.starts_with(p.as_bytes())
-                    }
-                }
-        };
-        if matches {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if process_matches(def, comm.trim_end(), &cmdline) {
             n += 1;
         }
     }
@@ -143,6 +181,40 @@ pub async fn watch_process(def: TrackProcessDef, mut on_up: impl FnMut(bool)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn def(process: &[&str], param_match: Option<&str>, full_command: bool) -> TrackProcessDef {
+        TrackProcessDef {
+            process: process.iter().map(|s| s.to_string()).collect(),
+            param_match: param_match.map(str::to_string),
+            full_command,
+            ..TrackProcessDef::default()
+        }
+    }
+
+    /// keepalived's check_params and name rules, case by case.
+    #[test]
+    fn processes_match_as_keepalived_matches_them() {
+        let cmd = b"/usr/sbin/nginx\0-c\0/etc/nginx.conf\0";
+        // By name (comm), parameters not looked at.
+        assert!(process_matches(&def(&["nginx"], None, false), "nginx", cmd));
+        assert!(!process_matches(&def(&["nginx"], None, false), "nginx-worker", cmd));
+        assert!(process_matches(&def(&["a_very_long_process_name"], None, false), "a_very_long_pro", b""));
+        // full_command: argv[0] as written, any parameters.
+        assert!(process_matches(&def(&["/usr/sbin/nginx"], None, true), "nginx", cmd));
+        assert!(!process_matches(&def(&["nginx"], None, true), "nginx", cmd));
+        // Parameters given: exact by default.
+        assert!(process_matches(&def(&["/usr/sbin/nginx", "-c", "/etc/nginx.conf"], None, false), "nginx", cmd));
+        assert!(!process_matches(&def(&["/usr/sbin/nginx", "-c"], None, false), "nginx", cmd));
+        // `param_match` alone: exact, so no parameters at all.
+        assert!(!process_matches(&def(&["/usr/sbin/nginx"], Some("exact"), false), "nginx", cmd));
+        assert!(process_matches(&def(&["/usr/sbin/nginx"], Some("exact"), false), "nginx", b"/usr/sbin/nginx\0"));
+        // partial: whole leading words; initial: the last may be cut short.
+        assert!(process_matches(&def(&["/usr/sbin/nginx", "-c"], Some("partial"), false), "nginx", cmd));
+        assert!(!process_matches(&def(&["/usr/sbin/nginx", "-c", "/etc/ng"], Some("partial"), false), "nginx", cmd));
+        assert!(process_matches(&def(&["/usr/sbin/nginx", "-c", "/etc/ng"], Some("initial"), false), "nginx", cmd));
+        assert!(!process_matches(&def(&["/usr/sbin/nginx", "-x"], Some("initial"), false), "nginx", cmd));
+        assert!(process_matches(&def(&["/usr/sbin/nginx"], Some("partial"), false), "nginx", cmd));
+    }
 
     #[test]
     fn values_as_keepalived_reads_them() {
