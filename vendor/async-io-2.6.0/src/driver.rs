@@ -62,14 +62,20 @@ fn main_loop(parker: parking::Parker) {
         // poller, so the `block_on` thread found it taken and parked, and
         // every timer and wake-up then crossed threads (eventfd, futex and
         // context switches on each check; costly under QEMU TCG).
-        let sole = BLOCK_ON_COUNT.load(Ordering::SeqCst) == 1;
-        if last_tick == tick && sole {
-            if let Some(mut reactor_lock) = Reactor::get().try_lock() {
-                reactor_lock.react(Some(Duration::from_secs(0))).ok();
-                // No reset of `sleeps`: keep backing off to 10 ms.
-                last_tick = Reactor::get().ticker();
-            }
-        } else if last_tick == tick {
+        //
+        // vigil patch (issue 11, "idle means asleep"): and while that thread
+        // is the only one, this thread sleeps until `block_on` ends. Its
+        // 10 ms polls of the busy spells woke every vigil process about 100
+        // times a second when it had nothing to do. The `block_on` thread
+        // needs no help: the executor yields to it every few hundred tasks
+        // and it then polls the reactor itself.
+        if BLOCK_ON_COUNT.load(Ordering::SeqCst) == 1 {
+            parker.park();
+            last_tick = Reactor::get().ticker();
+            sleeps = 0;
+            continue;
+        }
+        if last_tick == tick {
             let reactor_lock = if sleeps >= 10 {
                 // If no new ticks have occurred for a while, stop sleeping and spinning in
                 // this loop and just block on the reactor lock.
