@@ -156,8 +156,11 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Usage
                 Some((n, v)) => (format!("--{n}"), Some(v.to_string())),
                 None => (arg.clone(), None),
             }
-        } else if arg.starts_with('-') && arg.len() > 2 {
-            (arg[..2].to_string(), Some(arg[2..].to_string()))
+        } else if let Some(short) = arg.strip_prefix('-').and_then(|r| r.chars().next()).filter(|_| arg.chars().count() > 2) {
+            // By characters, not bytes: `-é` must be an unknown option, not a
+            // slice through a UTF-8 sequence (a panic; in PID 1 a reboot).
+            let rest = &arg[1 + short.len_utf8()..];
+            (format!("-{short}"), Some(rest.to_string()))
         } else {
             (arg.clone(), None)
         };
@@ -307,6 +310,12 @@ mod tests {
         assert!(p("--watchdog-interval 0").is_err());
         assert!(p("--role other").is_err());
         assert!(p("--dont-fork=yes").is_err());
+        // Any argv gives an error, never a panic (issue 11).
+        for bad in ["-é", "-éé", "-fé", "-\u{1F600}x", "--é", "-", "é"] {
+            let _ = parse(vec![std::ffi::OsString::from(bad)]);
+        }
+        assert!(p("-é").unwrap_err().0.contains("unknown option"));
+        assert_eq!(p("-fé").unwrap().config, std::path::PathBuf::from("é"));
     }
 
     #[test]
