@@ -2,6 +2,9 @@
 //! rtnetlink, in a network namespace private to one test thread (network
 //! namespaces are per thread, so nothing reaches the host's interfaces).
 
+#[path = "support/skip.rs"]
+mod skip;
+
 use std::path::Path;
 use vigil::config::{LoadOptions, load_str};
 use vigil::netlink::{AddrFamily, Rtnl};
@@ -25,10 +28,7 @@ fn static_addressing_is_applied_in_a_private_namespace() {
     let t = std::thread::spawn(|| {
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
             let e = std::io::Error::last_os_error();
-            if std::env::var_os("VIGIL_REQUIRE_ALL").is_some() {
-                panic!("unshare(CLONE_NEWNET): {e} (needs root)");
-            }
-            eprintln!("SKIPPED (loudly): unshare(CLONE_NEWNET): {e}; run as root");
+            skip::skip_or_fail(&format!("unshare(CLONE_NEWNET): {e}; run as root"));
             return;
         }
         let mut nl = Rtnl::new().unwrap();

@@ -3,7 +3,6 @@
 //! tests/config_diff.rs.
 #![allow(dead_code)]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,18 +10,8 @@ use std::time::{Duration, Instant};
 /// How long keepalived -t may take before we call it hung.
 pub const KEEPALIVED_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn require_all() -> bool {
-    std::env::var("VIGIL_REQUIRE_ALL").is_ok_and(|v| v == "1")
-}
-
-/// A missing prerequisite: a loud skip on stderr, or a failure under VIGIL_REQUIRE_ALL=1.
-pub fn skip_or_fail(what: &str) {
-    if require_all() {
-        panic!("{what} (VIGIL_REQUIRE_ALL=1)");
-    }
-    // Straight to stderr: libtest captures eprintln! of passing tests, and a skip must be seen.
-    let _ = writeln!(std::io::stderr(), "!!!!!!!! SKIPPED: {what} !!!!!!!!");
-}
+#[allow(unused_imports)]
+pub use super::skip::{require_all, skip_or_fail};
 
 /// Debian's keepalived: on PATH, or /usr/sbin/keepalived.
 pub fn keepalived() -> Option<PathBuf> {

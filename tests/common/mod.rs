@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod ka;
+#[path = "../support/skip.rs"]
+pub mod skip;
 
 use serde_json::Value;
 use std::io::Write as _;
