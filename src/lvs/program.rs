@@ -515,12 +515,12 @@ impl Lvs {
         };
         match r {
             Ok(()) => {
-                log::info!("IPVS: {op:?}");
+                log::info!("IPVS: {op}");
                 record(&mut self.cache, op);
                 true
             }
             Err(e) => {
-                log::error!("IPVS: {op:?}: {e}");
+                log::error!("IPVS: {op}: {e}");
                 false
             }
         }
