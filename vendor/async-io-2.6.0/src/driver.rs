@@ -11,6 +11,14 @@ use parking::Parker;
 
 use crate::reactor::Reactor;
 
+/// vigil patch: how long a `block_on` thread that is not driving the reactor
+/// waits for a notification while other `block_on` threads run (never in a
+/// vigil process, which has one; in tests, which run many). Upstream waited
+/// without bound, counting on the "async-io" thread to drive the reactor;
+/// ours sleeps while one `block_on` thread is left (`main_loop`), so a
+/// thread that began waiting while there were two must look again itself.
+const MULTI_WAIT: Duration = Duration::from_millis(10);
+
 /// Number of currently active `block_on()` invocations.
 static BLOCK_ON_COUNT: AtomicUsize = AtomicUsize::new(0);
 
@@ -302,8 +310,9 @@ pub fn block_on<T>(future: impl Future<Output = T>) -> T {
                         // processing I/O events. This way we prevent a potential latency spike.
                         unparker().unpark();
 
-                        // Wait for a notification.
-                        p.park();
+                        // Wait for a notification (vigil patch: bounded,
+                        // see `MULTI_WAIT`).
+                        p.park_timeout(MULTI_WAIT);
                         break;
                     }
                 }
@@ -319,7 +328,8 @@ pub fn block_on<T>(future: impl Future<Output = T>) -> T {
                     Reactor::get().notify();
                     p.park_timeout(Duration::from_micros(100));
                 } else {
-                    p.park();
+                    // vigil patch: bounded, see `MULTI_WAIT`.
+                    p.park_timeout(MULTI_WAIT);
                 }
             }
         }
