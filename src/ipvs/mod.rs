@@ -14,7 +14,7 @@
 //!
 //! # Why not neli
 //!
-//! neli 0.7 is in Cargo.toml and could resolve the family and own the socket. This module
+//! neli (named by the design card, not a dependency) could resolve the family and own the socket. This module
 //! instead reuses `netlink::wire` (the bounds-checked `Attrs` reader and the `MsgWriter`
 //! the rtnetlink code uses) and `netlink::reply::classify`, with its own small
 //! NETLINK_GENERIC socket:

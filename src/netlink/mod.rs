@@ -20,7 +20,7 @@
 //!
 //! # Why not neli's typed messages
 //!
-//! neli 0.7 is in Cargo.toml, but this module builds and parses the rtnetlink bytes itself
+//! neli (named by the design card) is not a dependency: this module builds and parses the rtnetlink bytes itself
 //! over a plain socket (nix + one `setsockopt` via libc):
 //! - neli's `Rtattr` buffers are `Vec`-backed, so every parsed notification allocates; the
 //!   reflector runs on the steady-state path, where the design wants no allocation.
