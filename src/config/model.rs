@@ -845,6 +845,33 @@ impl Default for SorryServer {
     }
 }
 
+impl VrrpInstance {
+    /// The notify scripts with the keyword that sets each.
+    pub fn notify_scripts(&self) -> [(&'static str, &Option<Script>); 6] {
+        [
+            ("notify", &self.notify),
+            ("notify_master", &self.notify_master),
+            ("notify_backup", &self.notify_backup),
+            ("notify_fault", &self.notify_fault),
+            ("notify_stop", &self.notify_stop),
+            ("notify_master_rx_lower_pri", &self.notify_master_rx_lower_pri),
+        ]
+    }
+}
+
+impl SyncGroup {
+    /// The notify scripts with the keyword that sets each.
+    pub fn notify_scripts(&self) -> [(&'static str, &Option<Script>); 5] {
+        [
+            ("notify", &self.notify),
+            ("notify_master", &self.notify_master),
+            ("notify_backup", &self.notify_backup),
+            ("notify_fault", &self.notify_fault),
+            ("notify_stop", &self.notify_stop),
+        ]
+    }
+}
+
 impl VirtualServer {
     /// How IPVS forwards to `rs`: its own `lvs_method`, else the virtual
     /// server's `lb_kind` (keepalived fills an unset one in the same way).

@@ -115,12 +115,9 @@ fn entries(cfg: &Config, tree: &[Node], side: Side, gated: bool) -> Vec<Entry> {
             }
             for i in &cfg.vrrp_instances {
                 let p = |k: &str| child_pos(tree, "vrrp_instance", &i.name, k);
-                add(p("notify"), &i.notify);
-                add(p("notify_master"), &i.notify_master);
-                add(p("notify_backup"), &i.notify_backup);
-                add(p("notify_fault"), &i.notify_fault);
-                add(p("notify_stop"), &i.notify_stop);
-                add(p("notify_master_rx_lower_pri"), &i.notify_master_rx_lower_pri);
+                for (k, s) in i.notify_scripts() {
+                    add(p(k), s);
+                }
                 // `notify_deleted [SCRIPT]`: kept unmodelled.
                 let deleted = i.other.iter().find(|o| o.keyword == "notify_deleted").and_then(|o| o.args.first());
                 if let Some(cmd) = deleted.map(|c| split_script(c)).filter(|a| !a.is_empty()) {
@@ -128,12 +125,9 @@ fn entries(cfg: &Config, tree: &[Node], side: Side, gated: bool) -> Vec<Entry> {
                 }
             }
             for g in &cfg.sync_groups {
-                let p = |k: &str| child_pos(tree, "vrrp_sync_group", &g.name, k);
-                add(p("notify"), &g.notify);
-                add(p("notify_master"), &g.notify_master);
-                add(p("notify_backup"), &g.notify_backup);
-                add(p("notify_fault"), &g.notify_fault);
-                add(p("notify_stop"), &g.notify_stop);
+                for (k, s) in g.notify_scripts() {
+                    add(child_pos(tree, "vrrp_sync_group", &g.name, k), s);
+                }
             }
             out.extend(global_script(tree, other, "notify_fifo_script"));
             out.extend(global_script(tree, other, "vrrp_notify_fifo_script"));

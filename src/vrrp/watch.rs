@@ -115,11 +115,17 @@ fn param_match(def: &TrackProcessDef) -> ParamMatch {
     }
 }
 
+/// The parameters of the `process` line as keepalived keeps them: each
+/// followed by a NUL, as in /proc/PID/cmdline. Built once per count.
+fn params_bytes(def: &TrackProcessDef) -> Vec<u8> {
+    def.process.iter().skip(1).flat_map(|p| p.bytes().chain([0])).collect()
+}
+
 /// Whether a process with `comm` and NUL-separated `cmdline` is one that
 /// `def` tracks, as keepalived's track_process decides: by name (its comm,
 /// at most 15 bytes) or, with `full_command`, parameters or `param_match`,
-/// by argv[0] and the parameters after it.
-fn process_matches(def: &TrackProcessDef, comm: &str, cmdline: &[u8]) -> bool {
+/// by argv[0] and the parameters after it (`ours`: `params_bytes(def)`).
+fn process_matches(def: &TrackProcessDef, ours: &[u8], comm: &str, cmdline: &[u8]) -> bool {
     let Some(want) = def.process.first() else { return false };
     let mode = param_match(def);
     if def.full_command || mode != ParamMatch::Any {
@@ -130,12 +136,11 @@ fn process_matches(def: &TrackProcessDef, comm: &str, cmdline: &[u8]) -> bool {
         if argv0 != want.as_bytes() {
             return false;
         }
-        let ours: Vec<u8> = def.process[1..].iter().flat_map(|p| p.bytes().chain([0])).collect();
         match mode {
             ParamMatch::Any => true,
-            ParamMatch::Exact => params == ours.as_slice(),
+            ParamMatch::Exact => params == ours,
             _ if ours.is_empty() => true,
-            ParamMatch::Partial => params.starts_with(&ours),
+            ParamMatch::Partial => params.starts_with(ours),
             ParamMatch::Initial => params.starts_with(&ours[..ours.len() - 1]),
         }
     } else {
@@ -147,6 +152,7 @@ fn process_matches(def: &TrackProcessDef, comm: &str, cmdline: &[u8]) -> bool {
 
 /// How many running processes match the definition.
 pub fn count_processes(def: &TrackProcessDef) -> u32 {
+    let ours = params_bytes(def);
     let mut n = 0;
     let Ok(rd) = std::fs::read_dir("/proc") else { return 0 };
     for e in rd.flatten() {
@@ -154,7 +160,7 @@ pub fn count_processes(def: &TrackProcessDef) -> u32 {
         let Some(pid) = name.to_str().filter(|s| s.bytes().all(|b| b.is_ascii_digit())) else { continue };
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if process_matches(def, comm.trim_end(), &cmdline) {
+        if process_matches(def, &ours, comm.trim_end(), &cmdline) {
             n += 1;
         }
     }
@@ -191,29 +197,33 @@ mod tests {
         }
     }
 
+    fn matches(d: &TrackProcessDef, comm: &str, cmdline: &[u8]) -> bool {
+        process_matches(d, &params_bytes(d), comm, cmdline)
+    }
+
     /// keepalived's check_params and name rules, case by case.
     #[test]
     fn processes_match_as_keepalived_matches_them() {
         let cmd = b"/usr/sbin/nginx\0-c\0/etc/nginx.conf\0";
         // By name (comm), parameters not looked at.
-        assert!(process_matches(&def(&["nginx"], None, false), "nginx", cmd));
-        assert!(!process_matches(&def(&["nginx"], None, false), "nginx-worker", cmd));
-        assert!(process_matches(&def(&["a_very_long_process_name"], None, false), "a_very_long_pro", b""));
+        assert!(matches(&def(&["nginx"], None, false), "nginx", cmd));
+        assert!(!matches(&def(&["nginx"], None, false), "nginx-worker", cmd));
+        assert!(matches(&def(&["a_very_long_process_name"], None, false), "a_very_long_pro", b""));
         // full_command: argv[0] as written, any parameters.
-        assert!(process_matches(&def(&["/usr/sbin/nginx"], None, true), "nginx", cmd));
-        assert!(!process_matches(&def(&["nginx"], None, true), "nginx", cmd));
+        assert!(matches(&def(&["/usr/sbin/nginx"], None, true), "nginx", cmd));
+        assert!(!matches(&def(&["nginx"], None, true), "nginx", cmd));
         // Parameters given: exact by default.
-        assert!(process_matches(&def(&["/usr/sbin/nginx", "-c", "/etc/nginx.conf"], None, false), "nginx", cmd));
-        assert!(!process_matches(&def(&["/usr/sbin/nginx", "-c"], None, false), "nginx", cmd));
+        assert!(matches(&def(&["/usr/sbin/nginx", "-c", "/etc/nginx.conf"], None, false), "nginx", cmd));
+        assert!(!matches(&def(&["/usr/sbin/nginx", "-c"], None, false), "nginx", cmd));
         // `param_match` alone: exact, so no parameters at all.
-        assert!(!process_matches(&def(&["/usr/sbin/nginx"], Some("exact"), false), "nginx", cmd));
-        assert!(process_matches(&def(&["/usr/sbin/nginx"], Some("exact"), false), "nginx", b"/usr/sbin/nginx\0"));
+        assert!(!matches(&def(&["/usr/sbin/nginx"], Some("exact"), false), "nginx", cmd));
+        assert!(matches(&def(&["/usr/sbin/nginx"], Some("exact"), false), "nginx", b"/usr/sbin/nginx\0"));
         // partial: whole leading words; initial: the last may be cut short.
-        assert!(process_matches(&def(&["/usr/sbin/nginx", "-c"], Some("partial"), false), "nginx", cmd));
-        assert!(!process_matches(&def(&["/usr/sbin/nginx", "-c", "/etc/ng"], Some("partial"), false), "nginx", cmd));
-        assert!(process_matches(&def(&["/usr/sbin/nginx", "-c", "/etc/ng"], Some("initial"), false), "nginx", cmd));
-        assert!(!process_matches(&def(&["/usr/sbin/nginx", "-x"], Some("initial"), false), "nginx", cmd));
-        assert!(process_matches(&def(&["/usr/sbin/nginx"], Some("partial"), false), "nginx", cmd));
+        assert!(matches(&def(&["/usr/sbin/nginx", "-c"], Some("partial"), false), "nginx", cmd));
+        assert!(!matches(&def(&["/usr/sbin/nginx", "-c", "/etc/ng"], Some("partial"), false), "nginx", cmd));
+        assert!(matches(&def(&["/usr/sbin/nginx", "-c", "/etc/ng"], Some("initial"), false), "nginx", cmd));
+        assert!(!matches(&def(&["/usr/sbin/nginx", "-x"], Some("initial"), false), "nginx", cmd));
+        assert!(matches(&def(&["/usr/sbin/nginx"], Some("partial"), false), "nginx", cmd));
     }
 
     #[test]
