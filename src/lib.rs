@@ -4,24 +4,18 @@
 //! else lives in these modules so that tests, benchmarks and the fuzz crate
 //! can reach it.
 
-pub mod boot_net;
 pub mod check;
-pub mod child;
 pub mod cli;
 pub mod config;
-pub mod genhash;
-pub mod console_io;
 pub mod init;
 pub mod ipvs;
 pub mod ipc;
 pub mod log;
 pub mod lvs;
-pub mod mem;
-pub mod netconf;
 pub mod netlink;
 pub mod notify;
-pub mod pidfile;
-pub mod sched;
-pub mod signals;
+pub mod os;
+pub mod role;
+pub mod script;
 pub mod supervisor;
 pub mod vrrp;

@@ -6,7 +6,7 @@ use vigil::cli::{self, Command, Options, Role};
 use vigil::{config, supervisor};
 
 #[global_allocator]
-static ALLOC: vigil::mem::Counting = vigil::mem::Counting;
+static ALLOC: vigil::os::mem::Counting = vigil::os::mem::Counting;
 
 /// Exit codes (keepalived's where it has one).
 mod exit {
@@ -23,10 +23,10 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let called = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a) == "genhash").unwrap_or(false);
     if called {
-        return ExitCode::from(vigil::genhash::main(&argv[1..]));
+        return ExitCode::from(vigil::cli::genhash::main(&argv[1..]));
     }
     if matches!(argv.get(1).map(String::as_str), Some("genhash" | "-T" | "--genhash")) {
-        return ExitCode::from(vigil::genhash::main(&argv[2..]));
+        return ExitCode::from(vigil::cli::genhash::main(&argv[2..]));
     }
     let opts = match cli::parse(std::env::args_os().skip(1)) {
         Ok(o) => o,
@@ -108,14 +108,14 @@ fn sinks(opts: &Options) -> vigil::log::Sinks {
 
 fn run(mut opts: Options) -> u8 {
     if opts.mem_check {
-        vigil::mem::enable();
+        vigil::os::mem::enable();
     }
     if opts.role != Role::Parent {
-        if let Err(e) = vigil::signals::block(vigil::signals::CHILD_SIGNALS) {
+        if let Err(e) = vigil::os::signals::block(vigil::os::signals::CHILD_SIGNALS) {
             eprintln!("vigil: blocking signals: {e}");
         }
         vigil::log::init(if opts.role == Role::Vrrp { "vrrp" } else { "check" }, sinks(&opts));
-        return vigil::child::run(&opts).clamp(0, 255) as u8;
+        return vigil::role::run(&opts).clamp(0, 255) as u8;
     }
     let init = std::process::id() == 1 || opts.init;
     if init {
@@ -130,7 +130,7 @@ fn run(mut opts: Options) -> u8 {
         }
     }
     // Before any thread exists, so that every thread has them blocked.
-    if let Err(e) = vigil::signals::block(vigil::signals::PARENT_SIGNALS) {
+    if let Err(e) = vigil::os::signals::block(vigil::os::signals::PARENT_SIGNALS) {
         eprintln!("vigil: blocking signals: {e}");
     }
     let boot = if init { Some(vigil::init::early_boot()) } else { None };
@@ -141,13 +141,13 @@ fn run(mut opts: Options) -> u8 {
             opts.watchdog = std::time::Duration::from_millis(ms);
         }
     }
-    if let Some(pid) = vigil::pidfile::running(&opts.pid_file) {
+    if let Some(pid) = vigil::os::pidfile::running(&opts.pid_file) {
         log::error!("daemon is already running (pid {pid} in {})", opts.pid_file.display());
         if !init {
             return exit::RUNNING;
         }
     }
-    if let Err(e) = vigil::pidfile::write(&opts.pid_file) {
+    if let Err(e) = vigil::os::pidfile::write(&opts.pid_file) {
         log::warn!("pid file {}: {e}", opts.pid_file.display());
     }
     let loaded = load(&opts);
@@ -155,7 +155,7 @@ fn run(mut opts: Options) -> u8 {
         log::warn!("{d}");
     }
     if init {
-        vigil::boot_net::apply_static(&loaded.config);
+        vigil::init::boot_net::apply_static(&loaded.config);
     }
     let how = supervisor::run(opts.clone(), init, loaded.config);
     supervisor::remove_pid_file(&opts.pid_file);

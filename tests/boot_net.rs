@@ -38,10 +38,10 @@ fn static_addressing_is_applied_in_a_private_namespace() {
         // `-t` semantics need the interfaces to exist; they do in this thread.
         let loaded = load_str(CONF, Path::new("static.conf"), &LoadOptions::default());
         assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
-        let applied = vigil::boot_net::apply_static(&loaded.config);
-        assert_eq!(applied, vigil::boot_net::Applied { addresses: 2, routes: 2, rules: 1, failed: 0 });
+        let applied = vigil::init::boot_net::apply_static(&loaded.config);
+        assert_eq!(applied, vigil::init::boot_net::Applied { addresses: 2, routes: 2, rules: 1, failed: 0 });
         // Applying again (a re-exec, a reload) is not an error.
-        assert_eq!(vigil::boot_net::apply_static(&loaded.config).failed, 0);
+        assert_eq!(vigil::init::boot_net::apply_static(&loaded.config).failed, 0);
 
         let idx = nl.link_index("vg0").unwrap();
         let addrs = nl.addrs().unwrap();

@@ -21,7 +21,7 @@ use vigil::check::{
     http_request, run_once,
 };
 use vigil::config::model::UdpCheck;
-use vigil::notify::{RunAs, ScriptCommand};
+use vigil::script::{RunAs, ScriptCommand};
 
 const IO: Duration = Duration::from_millis(400);
 const DEADLINE: Duration = Duration::from_secs(20);

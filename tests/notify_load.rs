@@ -2,7 +2,7 @@
 //! binary, so nothing else opens fds or forks meanwhile.
 
 use std::time::Duration;
-use vigil::notify::{RunAs, ScriptCommand, ScriptOutcome, run_script};
+use vigil::script::{RunAs, ScriptCommand, ScriptOutcome, run_script};
 
 fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)

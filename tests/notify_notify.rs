@@ -7,7 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
-use vigil::notify::{NotifyFifo, NotifyScripts, NotifyState, Notifier, RunAs, ScriptCommand};
+use vigil::notify::{NotifyFifo, NotifyScripts, NotifyState, Notifier};
+use vigil::script::{RunAs, ScriptCommand};
 
 struct TempDir(PathBuf);
 impl TempDir {

@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use vigil::config::model::{GlobalDefs, Script};
-use vigil::notify::{RefuseReason, RunAs, ScriptCommand, ScriptOutcome, check_script, prepare_script, resolve_user, run_script, script_run_as};
+use vigil::script::{RefuseReason, RunAs, ScriptCommand, ScriptOutcome, check_script, prepare_script, resolve_user, run_script, script_run_as};
 
 /// Captures log lines, to check that a refusal names the path.
 struct Capture(Mutex<Vec<String>>);

@@ -5,7 +5,7 @@ use smol::{LocalExecutor, Timer};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-use vigil::notify::{RunAs, RunningScript, ScriptCommand, ScriptOutcome, run_script};
+use vigil::script::{RunAs, RunningScript, ScriptCommand, ScriptOutcome, run_script};
 
 fn sh(script: &str) -> ScriptCommand {
     ScriptCommand::new(vec!["/bin/sh".into(), "-c".into(), script.into()], RunAs::current())

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::os::unix::fs::PermissionsExt;
 use std::rc::Rc;
 use std::time::Duration;
-use vigil::notify::{RunAs, ScriptCommand, ScriptState, ScriptTracker, TrackEffect, TrackEvent, TrackWeight, effective_priority, run_tracker};
+use vigil::script::{RunAs, ScriptCommand, ScriptState, ScriptTracker, TrackEffect, TrackEvent, TrackWeight, effective_priority, run_tracker};
 
 /// Trailing run of identical results in the script's log, and that result.
 fn trailing(log: &str) -> (usize, String) {
@@ -103,5 +103,5 @@ fn hung_check_counts_as_failure() {
     drop(task);
     let ev = got.borrow();
     assert_eq!(ev.first().map(|e| e.state), Some(ScriptState::Down));
-    assert_eq!(ev.first().map(|e| e.outcome), Some(vigil::notify::ScriptOutcome::TimedOut));
+    assert_eq!(ev.first().map(|e| e.outcome), Some(vigil::script::ScriptOutcome::TimedOut));
 }

@@ -9,7 +9,7 @@
 
 use super::net::Failure;
 use super::state::Outcome;
-use crate::notify::{ScriptCommand, ScriptOutcome, run_script};
+use crate::script::{ScriptCommand, ScriptOutcome, run_script};
 use std::time::Duration;
 
 /// The verdict for one script run.

@@ -15,7 +15,7 @@ use crate::config::model::{
     CheckKind, Checker, Config, DnsCheck, FileCheck, HttpCheck, HttpUrl, Microseconds, MiscCheck,
     RawOption, RealServer, SmtpCheck, UdpCheck, VirtualServer,
 };
-use crate::notify::{ScriptCommand, prepare_script};
+use crate::script::{ScriptCommand, prepare_script};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 

@@ -27,8 +27,8 @@ use super::model::{CheckKind, Config, RawOption, Script};
 use super::tree::Node;
 use super::validate::{HostEnv, child_pos, pos_of};
 use super::values::split_script;
-use crate::notify::security::{RefuseReason, check_script};
-use crate::notify::spawn::RunAs;
+use crate::script::security::{RefuseReason, check_script};
+use crate::script::spawn::RunAs;
 use std::path::Path;
 
 /// Default PATH keepalived searches for scripts named without a '/'.

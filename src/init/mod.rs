@@ -1,6 +1,7 @@
 //! PID-1 duties: the appliance's early boot and its final power-off.
 //! Nothing here may panic or exit: a failure is logged and boot goes on.
 
+pub mod boot_net;
 mod modules;
 
 use std::path::Path;

@@ -7,7 +7,7 @@ mod frame;
 
 pub use frame::{FRAG_MAX, FrameError, Reassembler, fragments};
 
-use crate::mem::MemStats;
+use crate::os::mem::MemStats;
 use serde::{Deserialize, Serialize};
 
 /// Everything that crosses a parent/child channel, in both directions.

@@ -30,7 +30,7 @@
 //!   configured or not, as keepalived's do_rs_notifies / do_vs_notifies.
 
 use crate::config::model::{Config, GlobalDefs, RealServer, VirtualServer};
-use crate::notify::{RunningScript, ScriptCommand, prepare_script};
+use crate::script::{RunningScript, ScriptCommand, prepare_script};
 use async_io::Timer;
 use std::cell::Cell;
 use std::future::Future;

@@ -40,6 +40,7 @@ mod error;
 pub mod event;
 pub mod link;
 pub mod mirror;
+pub mod netconf;
 pub mod nft;
 pub mod reflector;
 pub mod reply;

@@ -24,7 +24,7 @@
 //! transitions; beyond that a transition's scripts are dropped and counted.
 
 use super::fifo::NotifyFifo;
-use super::spawn::{RunningScript, ScriptCommand};
+use crate::script::spawn::{RunningScript, ScriptCommand};
 use async_io::Timer;
 use smol::channel::{Receiver, Sender, TrySendError, bounded};
 use smol::future;
@@ -311,6 +311,34 @@ async fn worker(inner: std::rc::Weak<Inner>, rx: Receiver<Job>) {
         .await;
         if let Some(me) = inner.upgrade() {
             me.busy.set(me.busy.get().saturating_sub(1));
+        }
+    }
+}
+
+fn prep(s: &Option<crate::config::model::Script>, global: &crate::config::model::GlobalDefs) -> Option<ScriptCommand> {
+    s.as_ref().and_then(|s| crate::script::prepare_script(s, global))
+}
+
+impl NotifyScripts {
+    pub fn for_instance(vi: &crate::config::model::VrrpInstance, global: &crate::config::model::GlobalDefs) -> NotifyScripts {
+        NotifyScripts {
+            notify: prep(&vi.notify, global),
+            master: prep(&vi.notify_master, global),
+            backup: prep(&vi.notify_backup, global),
+            fault: prep(&vi.notify_fault, global),
+            stop: prep(&vi.notify_stop, global),
+            master_rx_lower_pri: prep(&vi.notify_master_rx_lower_pri, global),
+        }
+    }
+
+    pub fn for_group(sg: &crate::config::model::SyncGroup, global: &crate::config::model::GlobalDefs) -> NotifyScripts {
+        NotifyScripts {
+            notify: prep(&sg.notify, global),
+            master: prep(&sg.notify_master, global),
+            backup: prep(&sg.notify_backup, global),
+            fault: prep(&sg.notify_fault, global),
+            stop: prep(&sg.notify_stop, global),
+            master_rx_lower_pri: None,
         }
     }
 }

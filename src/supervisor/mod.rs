@@ -7,6 +7,7 @@
 //! `Event`s; one loop owns all state and handles events in order.
 
 pub mod console;
+pub mod console_io;
 mod control;
 pub mod policy;
 pub mod spawn;
@@ -17,7 +18,7 @@ pub use control::query;
 use crate::cli::{Options, Role};
 use crate::config::{self, Config};
 use crate::ipc::{self, ConfigSummary, Msg};
-use crate::mem::MemStats;
+use crate::os::mem::MemStats;
 use console::{ConsoleCmd, Fault, PROMPT};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -269,12 +270,12 @@ impl Parent {
     }
 
     fn spawn_signal_task(&self) -> std::io::Result<Task<()>> {
-        let fd = crate::signals::signalfd(crate::signals::PARENT_SIGNALS)?;
+        let fd = crate::os::signals::signalfd(crate::os::signals::PARENT_SIGNALS)?;
         let io = async_io::Async::new(fd)?;
         let tx = self.tx.clone();
         Ok(self.ex.spawn(async move {
             loop {
-                match io.read_with(|fd| crate::signals::read(fd)).await {
+                match io.read_with(|fd| crate::os::signals::read(fd)).await {
                     Ok(sig) => {
                         if tx.send(Event::Signal(sig)).await.is_err() {
                             return;
@@ -435,7 +436,7 @@ impl Parent {
                 let msg = Msg::Config { generation: self.generation, config: self.config.clone() };
                 // A restarted VRRP child resumes what its predecessor held:
                 // a crash must not cost the mastership.
-                let masters: Vec<String> = s.vrrp.iter().filter(|i| i.state == "MASTER").map(|i| i.name.clone()).collect();
+                let masters: Vec<String> = s.vrrp.iter().filter(|i| i.state == crate::vrrp::fsm::State::Master).map(|i| i.name.clone()).collect();
                 let resume = (role == Role::Vrrp && !masters.is_empty()).then_some(Msg::Resume { masters });
                 let to_child = sender.clone();
                 s.tasks.push(self.ex.spawn(async move {
@@ -621,7 +622,7 @@ impl Parent {
             config_file: self.opts.config.display().to_string(),
             config_generation: self.generation,
             reloads_refused: self.reloads_refused,
-            mem: crate::mem::stats(),
+            mem: crate::os::mem::stats(),
             rss_kb: status::rss_kb(std::process::id()),
             children: self
                 .slots
@@ -660,7 +661,7 @@ impl Parent {
         if !self.console_enabled {
             return;
         }
-        match crate::console_io::reader(self.tx.clone(), |l| Event::ConsoleLine(l), || Event::ConsoleClosed) {
+        match crate::supervisor::console_io::reader(self.tx.clone(), |l| Event::ConsoleLine(l), || Event::ConsoleClosed) {
             Ok(fut) => self.console_task = Some(self.ex.spawn(fut)),
             Err(e) => log::warn!("console: {e}"),
         }
@@ -724,7 +725,7 @@ impl Parent {
                     None => out = format!("{} child is not running\n", role.name()),
                 }
             }
-            ConsoleCmd::Shell => match crate::console_io::shell() {
+            ConsoleCmd::Shell => match crate::supervisor::console_io::shell() {
                 Ok(pid) => {
                     self.console_task = None;
                     self.shell_pid = Some(pid);

@@ -2,7 +2,7 @@
 //! the console (`ps`, `mem`).
 
 use crate::ipc::ConfigSummary;
-use crate::mem::MemStats;
+use crate::os::mem::MemStats;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

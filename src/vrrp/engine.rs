@@ -3,15 +3,16 @@
 //! waits on three things only: its receive socket, its state machine's
 //! next deadline, and commands from the child (stop).
 
-use super::fsm::{self, Input};
+use super::fsm::{self, Input, State};
 use super::instance::{Instance, InstanceStatus};
 use super::syncd::{SyncdLink, SyncdSpec};
 use super::track::{Coordinator, Inbox};
 use crate::netlink::mirror::Change;
 use crate::netlink::reflector::{Reflector, ReflectorConfig};
-use crate::notify::{Notifier, NotifyScripts, prepare_script};
+use crate::notify::{Notifier, NotifyScripts};
+use crate::script::prepare_script;
 use crate::notify::fifo::NotifyFifo;
-use crate::notify::track::{ScriptTracker, intervals, run_tracker};
+use crate::script::track::{ScriptTracker, intervals, run_tracker};
 use crate::config::Config;
 use smol::{LocalExecutor, Task};
 use std::cell::RefCell;
@@ -103,7 +104,7 @@ impl Engine {
         let mut instances = Vec::new();
         for (i, inst) in config.vrrp_instances.iter().enumerate() {
             let follow = syncd.clone().filter(|l| l.spec().instance == i);
-            status.borrow_mut().push(InstanceStatus { name: inst.name.clone(), state: "INIT".into(), priority: inst.priority, ..Default::default() });
+            status.borrow_mut().push(InstanceStatus { name: inst.name.clone(), state: State::Initialize, priority: inst.priority, ..Default::default() });
             let slot = Rc::new(RefCell::new(None));
             let Some(inbox) = inboxes.get(i).cloned() else { continue };
             match Instance::setup(config, inst) {
@@ -121,7 +122,7 @@ impl Engine {
                 Err(e) => {
                     log::error!("({}) cannot start: {e}; instance stays in FAULT", inst.name);
                     if let Some(s) = status.borrow_mut().get_mut(i) {
-                        s.state = "FAULT".into();
+                        s.state = State::Fault;
                     }
                     // keepalived runs the backup daemon for an instance in FAULT too.
                     if let Some(l) = follow {
@@ -225,7 +226,7 @@ impl Engine {
             let b = new.vrrp_instances.iter().find(|i| i.name == name);
             matches!((a, b), (Some(a), Some(b)) if a.interface == b.interface && a.virtual_router_id == b.virtual_router_id && a.use_vmac == b.use_vmac)
         };
-        let keep: Vec<String> = self.status.borrow().iter().filter(|s| s.state == "MASTER" && same(&s.name)).map(|s| s.name.clone()).collect();
+        let keep: Vec<String> = self.status.borrow().iter().filter(|s| s.state == State::Master && same(&s.name)).map(|s| s.name.clone()).collect();
         // With lvs_sync_daemon still configured the new engine's first report reconciles
         // the kernel with it (nothing changes for a daemon that stays as it is); without it,
         // the daemon stops here.
@@ -353,7 +354,7 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
         .await;
         // With -m, count what our own handling of this wake-up allocates
         // (the reactor's own allocations fall outside this window).
-        let allocs_before = crate::mem::thread_allocs();
+        let allocs_before = crate::os::mem::thread_allocs();
         let mut changed_state = false;
         // Tracking first: a fault or a priority change applies before the
         // packets that arrived with it.
@@ -382,7 +383,7 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
         }
         // Steady state is what allocates nothing: a turn with a state change
         // (notify scripts, status strings) is counted apart.
-        let allocs = crate::mem::thread_allocs() - allocs_before;
+        let allocs = crate::os::mem::thread_allocs() - allocs_before;
         if changed_state {
             inst.counters.transition_allocs += allocs;
         } else {

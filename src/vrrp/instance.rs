@@ -9,7 +9,7 @@ use super::fsm::{self, Action, Actions, AdvertInterval, Centiseconds, Fsm, FsmCo
 use super::net::garp::{ArpSocket, Mac, NaSocket};
 use super::net::{AdvertSocket, Received};
 use crate::config::model::{self, Config, VrrpInstance};
-use crate::netconf;
+use crate::netlink::netconf;
 use crate::netlink::{AddrSpec, Rtnl, RouteSpec, RuleSpec};
 use std::net::IpAddr;
 
@@ -50,7 +50,7 @@ impl std::fmt::Display for Counters {
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct InstanceStatus {
     pub name: String,
-    pub state: String,
+    pub state: State,
     pub priority: u8,
     pub effective_priority: u8,
     pub counters: Counters,
@@ -252,7 +252,7 @@ impl Instance {
     pub fn status(&self) -> InstanceStatus {
         InstanceStatus {
             name: self.name.clone(),
-            state: state_name(self.fsm.state()).to_string(),
+            state: self.fsm.state(),
             priority: self.fsm.base_priority(),
             effective_priority: self.fsm.effective_priority(),
             counters: self.counters,
@@ -314,7 +314,7 @@ impl Instance {
                 Action::SendGratuitous { repeat } => self.send_gratuitous(repeat),
                 Action::Notify(change) => {
                     changed = true;
-                    log::info!("({}) Entering {} STATE", self.name, state_name(change.to));
+                    log::info!("({}) Entering {} STATE", self.name, change.to.name());
                     let state = match change.to {
                         State::Master => Some(crate::notify::NotifyState::Master),
                         State::Backup => Some(crate::notify::NotifyState::Backup),
@@ -431,12 +431,3 @@ impl Instance {
     }
 }
 
-pub fn state_name(s: State) -> &'static str {
-    match s {
-        State::Initialize => "INIT",
-        State::Backup => "BACKUP",
-        State::Master => "MASTER",
-        State::Fault => "FAULT",
-        State::Stop => "STOP",
-    }
-}

@@ -18,7 +18,7 @@
 use super::fsm::Input;
 use crate::config::model::{Config, VrrpInstance};
 use crate::netlink::mirror::Mirror;
-use crate::notify::track::{ScriptState, TrackEffect, TrackWeight, effective_priority};
+use crate::script::track::{ScriptState, TrackEffect, TrackWeight, effective_priority};
 use crate::notify::{Notifier, NotifyScripts, NotifyState};
 use std::cell::RefCell;
 use std::net::IpAddr;

@@ -18,13 +18,40 @@ pub const MAX_ACTIONS: usize = 8;
 
 /// The states: RFC 9568 §6.4 (Master is its Active) plus keepalived's FAULT
 /// and STOP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// Crosses IPC as its variant index and reads in JSON (status) as
+/// keepalived names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum State {
+    #[default]
+    #[serde(rename = "INIT")]
     Initialize,
+    #[serde(rename = "BACKUP")]
     Backup,
+    #[serde(rename = "MASTER")]
     Master,
+    #[serde(rename = "FAULT")]
     Fault,
+    #[serde(rename = "STOP")]
     Stop,
+}
+
+impl State {
+    /// keepalived's name of the state, as in its logs and dumps.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Initialize => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+            State::Stop => "STOP",
+        }
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// keepalived's `state MASTER|BACKUP`.

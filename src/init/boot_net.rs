@@ -5,7 +5,7 @@
 //! applied (a re-exec or reload must not fail on them).
 
 use crate::config::model::{self, Config};
-use crate::netconf::{self, NetconfError, exists_ok};
+use crate::netlink::netconf::{self, NetconfError, exists_ok};
 use crate::netlink::{LinkRef, Rtnl};
 
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -1,5 +1,7 @@
 //! keepalived's command line, plus vigil's own flags for roles and labs.
 
+pub mod genhash;
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,0 +1,8 @@
+//! What the process asks of the operating system, whatever its role:
+//! signals read through a signalfd, pid files, the counting allocator, and
+//! the children's priority, scheduling class and memory locking.
+
+pub mod mem;
+pub mod pidfile;
+pub mod priority;
+pub mod signals;

@@ -1,0 +1,174 @@
+//! The checker child's duties: the health checkers and the IPVS side they
+//! drive. A reload rebuilds the checkers; a real server both configs have
+//! (same identity, whatever its place in the file) continues its state, so
+//! a reload touches only what it changes.
+
+use super::{Applied, Duties, Runtime, Stop};
+use crate::check::runner::CarriedState;
+use crate::check::{CheckEvent, Checkers, EventSink, RsId, TlsConnector};
+use crate::cli::Role;
+use crate::config::Config;
+use crate::lvs::RsView;
+use crate::lvs::hooks::{LogAlerts, STOP_SCRIPT_TIMEOUT, SpawnHooks};
+use crate::lvs::program::{Lvs, RECONCILE_BATCH};
+use crate::lvs::suspend::HaSuspend;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Checker tasks spawned per turn of the message loop.
+const SPAWN_BATCH: usize = 256;
+
+pub struct Check {
+    checkers: Option<Checkers>,
+    /// Opened on the first config with virtual servers, kept across
+    /// reloads, torn down at a clean stop. Shared with the checkers' event
+    /// sink.
+    lvs: Rc<RefCell<Option<Lvs>>>,
+    /// The LVS notify scripts, awaited (bounded) at a clean stop.
+    hooks: Option<Rc<SpawnHooks>>,
+    /// ha_suspend's address follower: started with the first config that
+    /// uses it, kept across reloads.
+    ha_suspend: Option<(Rc<HaSuspend>, smol::Task<()>)>,
+}
+
+impl Duties for Check {
+    const ROLE: Role = Role::Check;
+
+    fn new(_rt: &Runtime) -> Self {
+        // A socket per check in flight: keepalived-scale configs (10,000
+        // real servers, many unanswering) outrun the usual 1024.
+        match crate::check::net::raise_nofile_limit() {
+            Ok(n) => log::info!("check child: open files limit {n}"),
+            Err(e) => log::warn!("check child: raising the open files limit: {e}"),
+        }
+        Check { checkers: None, lvs: Rc::new(RefCell::new(None)), hooks: None, ha_suspend: None }
+    }
+
+    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Config) {
+        let lvs_changed = old.first()
+            || old.config.virtual_servers != new.virtual_servers
+            || old.config.virtual_server_groups != new.virtual_server_groups;
+        if lvs_changed {
+            self.rebuild(rt, &old.config, new);
+        } else if old.config.global != new.global {
+            // Only global_defs changed: the same servers, new FIFOs,
+            // lvs_timeouts, script settings, lvs_flush_on_stop.
+            if let Some(h) = &self.hooks {
+                h.set_fifos(&new.global);
+            }
+            if let Some(l) = self.lvs.borrow_mut().as_mut() {
+                l.apply(Rc::new(new.clone()), &[]);
+            }
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.checkers.as_ref().is_some_and(|c| c.spawning()) || self.lvs.borrow().as_ref().is_some_and(|l| l.reconciling())
+    }
+
+    fn work(&mut self, rt: &Runtime) {
+        if let Some(c) = self.checkers.as_mut() {
+            c.spawn_more(&rt.ex, SPAWN_BATCH);
+        }
+        if let Some(l) = self.lvs.borrow_mut().as_mut() {
+            l.reconcile_step(RECONCILE_BATCH);
+        }
+    }
+
+    fn dump(&self) {
+        if let Some(c) = &self.checkers {
+            for (id, up, weight) in c.states() {
+                let weight = weight.map(|w| format!(" weight {w}")).unwrap_or_default();
+                log::info!("virtual server {} real server {}: {}{weight}", id.vs, id.rs, if up { "up" } else { "down" });
+            }
+        }
+    }
+
+    async fn stop(&mut self, rt: &Runtime, how: Stop) {
+        if how == Stop::Orphaned {
+            // No parent: the services stay as they are for whoever comes next.
+            return;
+        }
+        // Omega notifiers, managed IPVS services removed, then (bounded)
+        // the scripts we started are awaited.
+        if let Some(l) = self.lvs.borrow_mut().as_mut() {
+            l.teardown(!rt.dont_release_ipvs);
+        }
+        if let Some(h) = &self.hooks {
+            h.idle(STOP_SCRIPT_TIMEOUT + std::time::Duration::from_millis(500)).await;
+        }
+    }
+}
+
+impl Check {
+    /// New checkers for `new`, carrying the state of the real servers
+    /// `old` has too, then the IPVS side brought to `new`.
+    fn rebuild(&mut self, rt: &Runtime, old: &Config, new: &Config) {
+        let snapshot = self.checkers.take().map(|c| c.snapshot()).unwrap_or_default();
+        let carried = crate::lvs::identity::carried(old, new);
+        let by_old: HashMap<RsId, &CarriedState> = snapshot.iter().map(|c| (c.id, c)).collect();
+        let plans = crate::check::plan(new);
+        let shared: Rc<Config> = Rc::new(new.clone());
+        if !new.virtual_servers.is_empty() && self.lvs.borrow().is_none() {
+            let ex = rt.ex.clone();
+            let h = Rc::new(SpawnHooks::new(move |f| ex.spawn(f).detach(), Rc::new(LogAlerts)));
+            self.hooks = Some(h.clone());
+            *self.lvs.borrow_mut() = Some(Lvs::new(h));
+        }
+        let mut carried_views = Vec::new();
+        if !plans.is_empty() {
+            // Their tasks are spawned a batch per turn (`work`).
+            let c = crate::check::runner::prepare_checkers_carried(&plans, tls(), self.sink(), |p| {
+                carried.get(&p.id).and_then(|old| by_old.get(old).copied())
+            });
+            if self.ha_suspend.is_none() && new.virtual_servers.iter().any(|v| v.ha_suspend) {
+                self.ha_suspend = HaSuspend::start(&rt.ex);
+            }
+            if let Some((h, _)) = &self.ha_suspend {
+                // Before the executor runs the new tasks.
+                h.attach(shared.clone(), c.suspended().clone());
+            }
+            for (id, up, weight) in c.states() {
+                if carried.contains_key(&id) {
+                    carried_views.push((id, RsView { up, weight }));
+                }
+            }
+            log::info!("check child: {} real server(s) under check, {} carried over", plans.len(), carried_views.len());
+            self.checkers = Some(c);
+        }
+        if let Some(h) = &self.hooks {
+            h.set_fifos(&new.global);
+        }
+        if let Some(l) = self.lvs.borrow_mut().as_mut() {
+            l.apply(shared, &carried_views);
+        }
+    }
+
+    /// Where the checkers' results go: the IPVS side.
+    fn sink(&self) -> EventSink {
+        let lvs = self.lvs.clone();
+        Rc::new(move |ev: CheckEvent| {
+            // Events come from checker tasks, never from inside an Lvs
+            // call: the borrow cannot clash.
+            match lvs.try_borrow_mut() {
+                Ok(mut l) => {
+                    if let Some(l) = l.as_mut() {
+                        l.on_event(ev);
+                    }
+                }
+                Err(_) => log::error!("check event for real server {:?} lost: LVS state busy", ev.real_server),
+            }
+        })
+    }
+}
+
+fn tls() -> Rc<dyn TlsConnector> {
+    match crate::check::tls_rustls::RustlsConnector::new() {
+        Ok(c) => Rc::new(c),
+        Err(e) => {
+            log::error!("TLS unavailable for SSL_GET: {e}");
+            Rc::new(crate::check::NoTls)
+        }
+    }
+}

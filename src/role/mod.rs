@@ -1,0 +1,255 @@
+//! A child process (`--role vrrp` or `--role check`): the runtime every
+//! role shares, and one file per role for what it does with it.
+//!
+//! The runtime owns the child's single-threaded scheduler, its channel to
+//! the parent on fd 3, its signalfd and its pid file. It answers the
+//! watchdog hello from its message loop, so a wedged loop stops the
+//! answers. A role (`Duties`) is handed each new configuration, the
+//! start-up work it asks for a batch at a time, the dump signals and the
+//! stop.
+//!
+//! - `vrrp`: the VRRP engine, rebuilt when its part of the config changes.
+//! - `check`: the health checkers and the IPVS side they drive.
+//! - `gate`: what keeps the message loop off its sockets when a check, not
+//!   the parent, woke the scheduler.
+
+mod check;
+mod gate;
+mod vrrp;
+
+use crate::cli::{Options, Role};
+use crate::config::Config;
+use crate::ipc::{self, ConfigSummary, Msg};
+use crate::supervisor::spawn::CHILD_IPC_FD;
+use gate::{Gate, Gated};
+use smol::LocalExecutor;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::rc::Rc;
+
+/// The configuration this child runs with, and its generation.
+#[derive(Default)]
+pub struct Applied {
+    pub generation: u32,
+    pub config: Config,
+}
+
+impl Applied {
+    /// True before the first configuration.
+    pub fn first(&self) -> bool {
+        self.generation == 0
+    }
+}
+
+/// What a role's duties reach of the runtime.
+pub struct Runtime {
+    pub ex: Rc<LocalExecutor<'static>>,
+    pub tx: ipc::Sender,
+    /// `--dont-release-ipvs`: leave the IPVS services at a clean stop.
+    pub dont_release_ipvs: bool,
+}
+
+/// How a child stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Asked to (the parent's Stop, SIGTERM, SIGINT): release what we hold.
+    Clean,
+    /// The parent went away: stop sending, leave the kernel state in place.
+    Orphaned,
+}
+
+/// What a role does with the runtime's events. Each method runs on the
+/// message loop: none may block.
+#[allow(async_fn_in_trait)]
+pub trait Duties: Sized {
+    const ROLE: Role;
+    fn new(rt: &Runtime) -> Self;
+    /// Puts `new` in force; `old` is the configuration in force until now
+    /// (empty, generation 0, at start).
+    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Config);
+    /// The instances a restarted VRRP child's predecessor held as master.
+    fn resume(&mut self, _masters: Vec<String>) {}
+    /// True while start-up work is left: the loop then calls `work` a batch
+    /// per turn.
+    fn busy(&self) -> bool {
+        false
+    }
+    fn work(&mut self, _rt: &Runtime) {}
+    /// SIGUSR1 / SIGUSR2.
+    fn dump(&self);
+    async fn stop(&mut self, rt: &Runtime, how: Stop);
+}
+
+pub fn summarize(c: &Config) -> ConfigSummary {
+    ConfigSummary {
+        vrrp_instances: c.vrrp_instances.len() as u32,
+        virtual_servers: c.virtual_servers.len() as u32,
+        router_id: c.global.router_id.clone().unwrap_or_default(),
+    }
+}
+
+/// Runs the child named by `opts.role` until it stops; its exit code.
+pub fn run(opts: &Options) -> i32 {
+    let role = opts.role;
+    let pid_file = match role {
+        Role::Vrrp => opts.vrrp_pid_file.clone(),
+        _ => opts.checkers_pid_file.clone(),
+    };
+    if nix::fcntl::fcntl(CHILD_IPC_FD, nix::fcntl::FcntlArg::F_GETFD).is_err() {
+        log::error!("{} child: no channel on fd {CHILD_IPC_FD}; not started by vigil?", role.name());
+        return 2;
+    }
+    // SAFETY: fd 3 is open (checked above) and nothing else in this process
+    // owns it: the parent put our channel end there and closed the rest.
+    let fd = unsafe { OwnedFd::from_raw_fd(CHILD_IPC_FD) };
+    let _ = nix::fcntl::fcntl(CHILD_IPC_FD, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    if let Err(e) = crate::os::pidfile::write(&pid_file) {
+        log::warn!("pid file {}: {e}", pid_file.display());
+    }
+    let ex: Rc<LocalExecutor<'static>> = Rc::new(LocalExecutor::new());
+    let code = match role {
+        Role::Vrrp => async_io::block_on(ex.run(serve::<vrrp::Vrrp>(fd, ex.clone(), opts.dont_release_ipvs))),
+        _ => async_io::block_on(ex.run(serve::<check::Check>(fd, ex.clone(), opts.dont_release_ipvs))),
+    };
+    crate::supervisor::remove_pid_file(&pid_file);
+    log::info!("{} child stopped", role.name());
+    code
+}
+
+enum Ev {
+    Msg(Result<Msg, ipc::IpcError>),
+    Sig(std::io::Result<i32>),
+    /// A turn for the role's start-up work (checker tasks to spawn, the LVS
+    /// reconcile's netlink ops).
+    Work,
+}
+
+/// What the loop does after an event.
+enum Next {
+    Go,
+    Exit(i32),
+}
+
+/// The message loop: parent messages, signals and the role's start-up work.
+async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, dont_release_ipvs: bool) -> i32 {
+    let name = D::ROLE.name();
+    let (tx, mut rx) = match ipc::channel(fd) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("{name} child: channel: {e}");
+            return 2;
+        }
+    };
+    let signals = match crate::os::signals::signalfd(crate::os::signals::CHILD_SIGNALS).and_then(async_io::Async::new) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{name} child: signalfd: {e}");
+            return 2;
+        }
+    };
+    let rt = Runtime { ex, tx, dont_release_ipvs };
+    let mut duties = D::new(&rt);
+    let mut applied = Applied::default();
+    let _ = rt.tx.try_send(&Msg::Ready { pid: std::process::id() });
+    log::info!("{name} child running");
+    // This loop is the block_on future, polled on every wake-up of any task
+    // (each check), which keeps the watchdog's hello prompt; the gate lets
+    // it look at its sockets only when one of them woke it.
+    let (gate, gate_waker) = Gate::new();
+    loop {
+        // The start-up work is done here, a batch per turn, after any
+        // message (the watchdog's hello) and between the executor's turns
+        // (the checkers); in a task of its own it would run up to 200
+        // batches per executor turn before this loop ran again.
+        let busy = duties.busy();
+        let ev = std::pin::pin!(smol::future::or(
+            async { Ev::Msg(rx.recv().await) },
+            smol::future::or(async { Ev::Sig(signals.read_with(|fd| crate::os::signals::read(fd)).await) }, async {
+                if !busy {
+                    std::future::pending::<()>().await;
+                }
+                smol::future::yield_now().await;
+                Ev::Work
+            }),
+        ));
+        let ev = Gated::new(&gate, &gate_waker, ev).await;
+        let next = match ev {
+            Ev::Work => {
+                duties.work(&rt);
+                Next::Go
+            }
+            Ev::Msg(m) => on_message(&rt, &mut duties, &mut applied, m).await,
+            Ev::Sig(Ok(sig)) if sig == libc::SIGTERM || sig == libc::SIGINT => {
+                duties.stop(&rt, Stop::Clean).await;
+                Next::Exit(0)
+            }
+            Ev::Sig(Ok(sig)) if sig == libc::SIGUSR1 || sig == libc::SIGUSR2 => {
+                duties.dump();
+                Next::Go
+            }
+            Ev::Sig(Ok(sig)) => {
+                log::debug!("{name} child: signal {sig}");
+                Next::Go
+            }
+            Ev::Sig(Err(e)) => {
+                log::warn!("{name} child: signalfd: {e}");
+                Next::Go
+            }
+        };
+        if let Next::Exit(code) = next {
+            return code;
+        }
+    }
+}
+
+async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, applied: &mut Applied, m: Result<Msg, ipc::IpcError>) -> Next {
+    let name = D::ROLE.name();
+    match m {
+        Ok(Msg::Hello { seq }) => {
+            let ack = Msg::HelloAck { seq, mem: crate::os::mem::stats(), checks: crate::check::checks_run() };
+            if let Err(e) = rt.tx.try_send(&ack) {
+                log::warn!("answering hello: {e}");
+            }
+        }
+        Ok(Msg::Config { generation, config }) => {
+            let summary = summarize(&config);
+            crate::os::priority::apply(D::ROLE, &config.global);
+            duties.apply(rt, applied, &config).await;
+            applied.generation = generation;
+            applied.config = *config;
+            log::info!(
+                "{name} child: config generation {generation} in force ({} vrrp instances, {} virtual servers)",
+                summary.vrrp_instances,
+                summary.virtual_servers
+            );
+            if let Err(e) = rt.tx.send(&Msg::ConfigApplied { generation, summary }).await {
+                log::warn!("reporting config: {e}");
+            }
+        }
+        Ok(Msg::Resume { masters }) => {
+            log::info!("{name} child: resuming as master: {}", masters.join(", "));
+            duties.resume(masters);
+        }
+        Ok(Msg::DumpLog) => {
+            let _ = rt.tx.send(&Msg::LogLines { lines: crate::log::recent_lines() }).await;
+        }
+        Ok(Msg::Wedge) => {
+            log::warn!("{name} child: wedging the scheduler loop on request (fault injection)");
+            #[allow(clippy::empty_loop)]
+            loop {
+                std::hint::spin_loop();
+            }
+        }
+        Ok(Msg::Stop) => {
+            duties.stop(rt, Stop::Clean).await;
+            return Next::Exit(0);
+        }
+        Ok(other) => log::warn!("{name} child: unexpected message {other:?}"),
+        Err(ipc::IpcError::Closed) | Err(ipc::IpcError::Io(_)) => {
+            log::warn!("{name} child: parent channel closed; stopping");
+            duties.stop(rt, Stop::Orphaned).await;
+            return Next::Exit(1);
+        }
+        Err(e) => log::warn!("{name} child: {e}"),
+    }
+    Next::Go
+}
