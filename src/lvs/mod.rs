@@ -1,7 +1,9 @@
-//! What the IPVS table should hold, given the configuration and what the
-//! checkers say: keepalived's rules for real servers, inhibit_on_failure,
-//! quorum with hysteresis, and the sorry server. Pure: no I/O, tested on its
-//! own; the checker child reconciles the kernel's table to it.
+//! The checker child's IPVS side. This file is pure (no I/O, tested on its
+//! own): what the IPVS table should hold, given the configuration and what
+//! the checkers say: keepalived's rules for real servers,
+//! inhibit_on_failure, quorum with hysteresis, and the sorry server.
+//! `program` does the I/O: it reconciles the kernel's table to that, and
+//! runs the hooks; `kernel` and `suspend` talk to the kernel too.
 //!
 //! - `group`: the IPVS services a virtual server stands for (groups).
 //! - `identity`: servers by what they are, not where they sit in the file.

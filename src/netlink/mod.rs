@@ -1,4 +1,6 @@
-//! rtnetlink: links, addresses, routes and policy rules.
+//! Netlink: the framing every netlink user here shares (`wire`, `reply`),
+//! rtnetlink (links, addresses, routes and policy rules), nftables for
+//! no_accept, and keepalived.conf's addresses turned into requests.
 //!
 //! Used at boot to apply keepalived's `static_ipaddress`, `static_routes` and `static_rules`,
 //! later by the VRRP engine for VIPs, virtual routes and rules, and by the reflector that
@@ -17,6 +19,11 @@
 //! - [`socket`]: [`NlSocket`], an `OwnedFd`-backed NETLINK_ROUTE socket (`AsFd`), usable
 //!   blocking or wrapped in `async_io::Async` with [`NlSocket::set_nonblocking`].
 //! - [`rtnl`]: [`Rtnl`], blocking request/ACK and dump transactions with sequence numbers.
+//! - [`mirror`], [`reflector`]: the kernel's links and addresses followed from the
+//!   RTMGRP_* broadcasts (keepalived's netlink reflector).
+//! - [`netconf`]: the config model's addresses, routes and rules as request specs.
+//! - [`nft`]: the nftables rules no_accept needs. The IPVS client (`crate::ipvs`) uses
+//!   [`wire`] and [`reply`] for generic netlink.
 //!
 //! # Why not neli's typed messages
 //!

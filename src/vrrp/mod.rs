@@ -1,4 +1,16 @@
-//! VRRP: the wire codec, the pure state machine, and (to come) the I/O layer.
+//! VRRP (RFC 3768 v2, RFC 9568 v3), from the wire up to the engine the
+//! VRRP child runs.
+//!
+//! - `wire`: adverts on the wire, zero-copy views and checked lengths.
+//! - `fsm`: the state machine, pure: (state, input, now) -> actions.
+//! - `advert`: the engine's view of an advert (ours to send, one received).
+//! - `net`: the sockets (raw protocol 112, AF_PACKET for GARP, ICMPv6 NA).
+//! - `instance`: one instance at run time, executing its machine's actions.
+//! - `track`: interfaces, scripts, files, processes and sync groups.
+//! - `watch`: vrrp_track_file and vrrp_track_process watchers.
+//! - `vmac`: use_vmac's macvlan.
+//! - `syncd`: lvs_sync_daemon following an instance.
+//! - `engine`: one task per instance on the child's scheduler.
 
 pub mod advert;
 pub mod engine;
