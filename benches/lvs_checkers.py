@@ -80,6 +80,17 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
 
 
+def switches(pid):
+    """Wake-ups so far of every thread of `pid`: its context switches."""
+    n = 0
+    for t in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{t}/status") as f:
+            for line in f:
+                if "_ctxt_switches" in line:
+                    n += int(line.split()[1])
+    return n
+
+
 def proc_kb(pid, key):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -192,15 +203,17 @@ def measure_host(binary, n, window, settle, sink_bin, tmp_root, keep_log=None):
         f0 = v.failures()
         cpu0, w0, s0 = cpu_ticks(pid), time.monotonic(), read_sink(count)
         sc0 = cpu_ticks(sink.pid)
+        wp0, wc0 = switches(v.p.pid), switches(pid)
         time.sleep(window)
         c1, t1 = v.fresh(c0["checks_run"])
         f1 = v.failures()
         cpu1, w1, s1 = cpu_ticks(pid), time.monotonic(), read_sink(count)
         sc1 = cpu_ticks(sink.pid)
+        wp1, wc1 = switches(v.p.pid), switches(pid)
         checks = c1["checks_run"] - c0["checks_run"]
         rate = checks / (t1 - t0)
         accept_rate = (s1[0] - s0[0]) / (s1[1] - s0[1])
-        allocs = c1["mem"]["allocs"] - c0["mem"]["allocs"]
+        allocs = (c1["mem"]["allocs"] - c1["mem"].get("on_request", 0)) - (c0["mem"]["allocs"] - c0["mem"].get("on_request", 0))
         return {
             "where": "host", "impl": "vigil", "n": n,
             "cpu": 100.0 * (cpu1 - cpu0) / TICK / (w1 - w0),
@@ -210,6 +223,7 @@ def measure_host(binary, n, window, settle, sink_bin, tmp_root, keep_log=None):
             "allocs": allocs / checks if checks else float("nan"),
             "sink_cpu": 100.0 * (sc1 - sc0) / TICK / (w1 - w0),
             "window": t1 - t0, "checks": checks, "allocs_total": allocs,
+            "wake_parent": (wp1 - wp0) / (w1 - w0), "wake_check": (wc1 - wc0) / (w1 - w0),
         }
     finally:
         if v:
@@ -222,8 +236,8 @@ def measure_host(binary, n, window, settle, sink_bin, tmp_root, keep_log=None):
 
 def print_table(rows):
     print()
-    print("| where | daemon | real servers | checker CPU % | RSS KiB (peak) | checks/s | checks ok | allocs/check | listener CPU % |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| where | daemon | real servers | checker CPU % | RSS KiB (peak) | checks/s | checks ok | allocs/check | listener CPU % | wake-ups/s parent, checker |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         allocs = "-" if r.get("allocs") is None else f"{r['allocs']:.2f}"
         rss = "-" if r.get("rss") is None else f"{r['rss']} ({r.get('hwm', '-')})"
@@ -231,8 +245,9 @@ def print_table(rows):
         ok = "-" if r.get("ok") is None else f"{100 * r['ok']:.1f}%"
         # keepalived counts no checks: its rate is the connections accepted.
         rate = f"{r['rate']:,.0f}" + (" (accepted)" if r.get("ok") is None else "")
+        wake = "-" if r.get("wake_check") is None else f"{r['wake_parent']:.1f}, {r['wake_check']:,.0f}"
         print(f"| {r['where']} | {r['impl']} | {r['n']:,} | {r['cpu']:.1f} | {rss} | "
-              f"{rate} | {ok} | {allocs} | {sink} |")
+              f"{rate} | {ok} | {allocs} | {sink} | {wake} |")
 
 
 def main():

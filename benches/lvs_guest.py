@@ -40,6 +40,11 @@ sample() {
         echo "@@F $1 $(grep 'TCP_CHECK ' /tmp/d.log | grep -vc 'real server')"
     fi
     echo "@@T $1 $(cat /proc/uptime) | $(cat /proc/$pid/stat) | $(grep VmRSS /proc/$pid/status) $(grep VmHWM /proc/$pid/status) | $(cat /tmp/acc)"
+    echo "@@W $1 $(switches $(cat /tmp/p.pid 2>/dev/null)) $(switches $pid)"
+}
+# Wake-ups so far of every thread of process $1: its context switches.
+switches() {
+    cat /proc/$1/task/*/status 2>/dev/null | awk '/_ctxt_switches/ { n += $2 } END { print n + 0 }'
 }
 if [ -n "$pid" ] && [ -d /proc/$pid ]; then
     sleep $settle
@@ -141,6 +146,7 @@ def figures(impl, n, out):
     t = {}
     j = {}
     fails = {}
+    wake = {}
     for line in out.splitlines():
         m = re.search(r"@@T (\d) (.*)$", line)
         if m:
@@ -148,6 +154,9 @@ def figures(impl, n, out):
         m = re.search(r"@@J (\d) (\{.*\})\s*$", line)
         if m:
             j[m.group(1)] = checker_status(m.group(2))
+        m = re.search(r"@@W (\d) (\d+) (\d+)", line)
+        if m:
+            wake[m.group(1)] = (int(m.group(2)), int(m.group(3)))
         m = re.search(r"@@F (\d) (\d+)", line)
         if m:
             fails[m.group(1)] = int(m.group(2))
@@ -159,13 +168,17 @@ def figures(impl, n, out):
     row = {"where": "guest (TCG)", "impl": impl, "n": n, "cpu": 100.0 * (t1["ticks"] - t0["ticks"]) / 100 / dt,
            "rss": t1["rss"], "hwm": t1["hwm"], "sink_cpu": None, "allocs": None}
     accepted = (t1["acc"] - t0["acc"]) / dt
+    if wake.get("0") and wake.get("1"):
+        row["wake_parent"] = (wake["1"][0] - wake["0"][0]) / dt
+        row["wake_check"] = (wake["1"][1] - wake["0"][1]) / dt
     if impl == "vigil" and j.get("0") and j.get("1"):
         c0, c1 = j["0"], j["1"]
         checks = c1["checks_run"] - c0["checks_run"]
         # checks_run is as of each status's last hello answer.
         span = dt - c1["last_answer_ms"] / 1000.0 + c0["last_answer_ms"] / 1000.0
         row["rate"] = checks / span if span > 0 else 0.0
-        row["allocs"] = (c1["mem"]["allocs"] - c0["mem"]["allocs"]) / checks if checks else None
+        steady = lambda c: c["mem"]["allocs"] - c["mem"].get("on_request", 0)
+        row["allocs"] = (steady(c1) - steady(c0)) / checks if checks else None
         row["ok"] = 1.0 - (fails.get("1", 0) - fails.get("0", 0)) / checks if checks else 0.0
     else:
         # keepalived counts nothing we can read: every check is a connection.

@@ -88,11 +88,7 @@ fn status(opts: &Options, json: bool) -> ExitCode {
     }
     match serde_json::from_str::<supervisor::status::Status>(&reply) {
         Ok(st) => {
-            println!(
-                "vigil pid {}, up {} ms, config {} (generation {}, {} reload(s) refused)",
-                st.pid, st.uptime_ms, st.config_file, st.config_generation, st.reloads_refused
-            );
-            print!("{}", st.ps_table());
+            print!("{}", st.text());
             ExitCode::from(exit::OK)
         }
         Err(e) => {

@@ -39,3 +39,30 @@ fn wait_log(d: &Daemon, pat: &str, bound: Duration) {
     }
     panic!("no {pat:?} within {bound:?}\n{}", d.log());
 }
+
+/// The serial console's views of the running daemon, asked of the children
+/// when typed: `lvs` (virtual and real servers with their checks), `vrrp`
+/// (none here), `status` (everything as text) and `status json`.
+#[test]
+fn console_views_show_the_checkers_as_they_are_now() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let conf = format!(
+        "virtual_server 127.0.0.1 8081 {{\n    delay_loop 1\n    lb_algo wrr\n    lb_kind NAT\n    protocol TCP\n    real_server 127.0.0.1 {port} {{\n        weight 4\n        TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n    real_server 127.0.0.1 1 {{\n        TCP_CHECK {{\n            connect_timeout 1\n        }}\n    }}\n}}\n"
+    );
+    let d = Daemon::start_with("chkcon", 1000, "-C", &conf);
+    d.wait_for(Duration::from_secs(10), |st| common::child(st, "check")["state"] == "running");
+    std::thread::sleep(Duration::from_millis(2500));
+    d.console("lvs");
+    wait_log(&d, "Virtual servers\n  [127.0.0.1]:tcp:8081 wrr NAT, quorum up", Duration::from_secs(5));
+    wait_log(&d, &format!("[127.0.0.1]:tcp:{port}  up    weight 4  checks "), Duration::from_secs(5));
+    wait_log(&d, "[127.0.0.1]:tcp:1", Duration::from_secs(5));
+    wait_log(&d, "last TCP_CHECK failed: connection refused", Duration::from_secs(5));
+    d.console("vrrp");
+    wait_log(&d, "VRRP instances\n  (none)", Duration::from_secs(5));
+    d.console("status");
+    wait_log(&d, "Processes\n  ROLE", Duration::from_secs(5));
+    d.console("status json");
+    wait_log(&d, "\"virtual_servers\": [", Duration::from_secs(5));
+    drop(listener);
+}

@@ -97,6 +97,18 @@ impl Suspended {
     }
 }
 
+/// One real server's state as status shows it.
+#[derive(Clone, Copy, Debug)]
+pub struct RsReport {
+    pub id: RsId,
+    pub up: bool,
+    /// A weight set by a checker.
+    pub weight: Option<i32>,
+    pub checks_run: u64,
+    /// The last check: its kind, and why it failed (None: it succeeded).
+    pub last: Option<(&'static str, Option<Failure>)>,
+}
+
 /// The running checkers. Dropping it cancels every task (sockets close,
 /// running scripts are killed by `RunningScript`'s drop).
 pub struct Checkers {
@@ -176,6 +188,19 @@ impl Checkers {
             .collect()
     }
 
+    /// Every real server's state as status shows it.
+    pub fn report(&self) -> Vec<RsReport> {
+        self.states
+            .iter()
+            .zip(&self.specs)
+            .filter_map(|(s, specs)| {
+                let s = s.try_borrow().ok()?;
+                let last = s.last().map(|l| (specs.get(l.checker as usize).map_or("?", |c| kind_name(&c.probe)), l.failure));
+                Some(RsReport { id: s.id(), up: s.alive(), weight: s.weight(), checks_run: s.checks_run(), last })
+            })
+            .collect()
+    }
+
     /// Every real server's state, for the next config to continue.
     pub fn snapshot(&self) -> Vec<CarriedState> {
         self.states
@@ -235,7 +260,11 @@ async fn checker_loop<P: RunProbe>(
             Ok(o) => o,
             Err(_) => Outcome::Down,
         };
-        let step = state.borrow_mut().on_result(idx, outcome);
+        let step = {
+            let mut st = state.borrow_mut();
+            st.note(idx, result.err());
+            st.on_result(idx, outcome)
+        };
         if let Err(f) = result {
             log::debug!(
                 "{} {}: {f}{}",

@@ -177,6 +177,17 @@ pub struct RsState {
     weights: Vec<Option<i32>>,
     alive: bool,
     weight: Option<i32>,
+    /// Checks run on this real server (all its checkers), for status.
+    checks_run: u64,
+    last: Option<LastCheck>,
+}
+
+/// The latest check run on a real server: which checker, and why it
+/// failed (None: it succeeded). Plain values, kept without allocating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LastCheck {
+    pub checker: u16,
+    pub failure: Option<super::net::Failure>,
 }
 
 /// The result of feeding one outcome to a real server.
@@ -198,6 +209,8 @@ impl RsState {
             checkers,
             alive,
             weight: None,
+            checks_run: 0,
+            last: None,
         }
     }
 
@@ -230,7 +243,23 @@ impl RsState {
         }
         rs.alive = rs.checkers.iter().all(|c| c.is_up);
         rs.weight = rs.weights.iter().rev().find_map(|w| *w);
+        rs.checks_run = old.checks_run;
+        rs.last = old.last;
         rs
+    }
+
+    /// Records what checker `idx`'s run found, for status.
+    pub fn note(&mut self, idx: usize, failure: Option<super::net::Failure>) {
+        self.checks_run += 1;
+        self.last = Some(LastCheck { checker: idx as u16, failure });
+    }
+
+    pub fn checks_run(&self) -> u64 {
+        self.checks_run
+    }
+
+    pub fn last(&self) -> Option<LastCheck> {
+        self.last
     }
 
     pub fn id(&self) -> RsId {

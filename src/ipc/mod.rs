@@ -28,6 +28,11 @@ pub enum Msg {
     /// Parent → restarted VRRP child, before its config: the instances its
     /// predecessor held as master, to be resumed as master at once.
     Resume { masters: Vec<String> },
+    /// Parent → child: report your status now (a status, console or
+    /// metrics request is waiting for it).
+    Query { id: u32 },
+    /// Child → parent: the answer to Query.
+    Report { id: u32, report: Report },
     /// Parent → child: send your recent log lines.
     DumpLog,
     /// Child → parent: recent log lines, oldest first.
@@ -36,6 +41,15 @@ pub enum Msg {
     Wedge,
     /// Parent → child: stop cleanly.
     Stop,
+}
+
+/// A child's status as of the moment it answered a Query; each child
+/// fills in its own part.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub vrrp: Vec<crate::vrrp::instance::InstanceStatus>,
+    pub sync_groups: Vec<crate::vrrp::instance::SyncGroupStatus>,
+    pub virtual_servers: Vec<crate::lvs::status::VirtualServerStatus>,
 }
 
 /// What a child says it applied, so that a reload can be checked from outside.
@@ -212,7 +226,7 @@ mod tests {
         let (m, n) = round_trip(&Msg::Hello { seq: 7 });
         assert_eq!(m, Msg::Hello { seq: 7 });
         assert_eq!(n, 1);
-        let ack = Msg::HelloAck { seq: 7, mem: MemStats { enabled: true, allocs: 1 << 40, frees: 3, live_bytes: 9, peak_bytes: 10 }, checks: 5 };
+        let ack = Msg::HelloAck { seq: 7, mem: MemStats { enabled: true, allocs: 1 << 40, frees: 3, live_bytes: 9, peak_bytes: 10, on_request: 2 }, checks: 5 };
         assert_eq!(round_trip(&ack), (ack.clone(), 1));
     }
 

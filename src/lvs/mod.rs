@@ -13,6 +13,7 @@
 //! - `program`: the kernel's table brought to `desired`, and the hooks.
 //! - `service`: the IPVS service settings of a virtual server.
 //! - `suspend`: ha_suspend, checkers following the virtual address.
+//! - `status`: virtual and real servers as status shows them.
 
 use crate::check::RsId;
 
@@ -23,6 +24,7 @@ pub mod identity;
 pub mod kernel;
 pub mod program;
 pub mod service;
+pub mod status;
 pub mod suspend;
 use crate::config::model::{Config, LbKind, VirtualServer};
 use identity::{VsIdent, vs_ident};

@@ -163,6 +163,12 @@ impl Lvs {
         &self.config
     }
 
+    /// Virtual server `index`'s quorum as last evaluated.
+    pub fn quorum_up(&self, index: usize) -> Option<bool> {
+        let vs = self.config.virtual_servers.get(index)?;
+        self.memory.get(&crate::lvs::identity::vs_ident(vs))
+    }
+
     /// The checkers' view of a real server, by its id in the current config.
     pub fn view(&self, id: RsId) -> Option<RsView> {
         self.views.get(&rs_ident(&self.config, id)?).copied()

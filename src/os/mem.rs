@@ -14,6 +14,7 @@ static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static FREES: AtomicU64 = AtomicU64::new(0);
 static LIVE: AtomicU64 = AtomicU64::new(0);
 static PEAK: AtomicU64 = AtomicU64::new(0);
+static ON_REQUEST: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemStats {
@@ -22,6 +23,10 @@ pub struct MemStats {
     pub frees: u64,
     pub live_bytes: u64,
     pub peak_bytes: u64,
+    /// Of `allocs`, those made answering a request (a status query builds
+    /// its report): steady state is `allocs - on_request` not moving.
+    #[serde(default)]
+    pub on_request: u64,
 }
 
 /// Turns counting on (debug mode). Counts start from zero at this point.
@@ -40,6 +45,7 @@ pub fn stats() -> MemStats {
         frees: FREES.load(Relaxed),
         live_bytes: LIVE.load(Relaxed),
         peak_bytes: PEAK.load(Relaxed),
+        on_request: ON_REQUEST.load(Relaxed),
     }
 }
 
@@ -52,6 +58,12 @@ thread_local! {
 /// a window of our own code while other threads (the reactor's) run.
 pub fn thread_allocs() -> u64 {
     THREAD_ALLOCS.with(|c| c.get())
+}
+
+/// Counts `n` allocations of the calling thread as made answering a
+/// request (see `MemStats::on_request`).
+pub fn count_on_request(n: u64) {
+    ON_REQUEST.fetch_add(n, Relaxed);
 }
 
 fn on_alloc(size: usize) {

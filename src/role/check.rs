@@ -85,6 +85,14 @@ impl Duties for Check {
         }
     }
 
+    fn report(&self) -> crate::ipc::Report {
+        let servers = self.checkers.as_ref().map(|c| c.report()).unwrap_or_default();
+        let lvs = self.lvs.borrow();
+        let Some(l) = lvs.as_ref() else { return crate::ipc::Report::default() };
+        let virtual_servers = crate::lvs::status::report(l.config(), &servers, |i| l.quorum_up(i));
+        crate::ipc::Report { virtual_servers, ..Default::default() }
+    }
+
     async fn stop(&mut self, rt: &Runtime, how: Stop) {
         if how == Stop::Orphaned {
             // No parent: the services stay as they are for whoever comes next.

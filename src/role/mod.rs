@@ -76,6 +76,8 @@ pub trait Duties: Sized {
     fn work(&mut self, _rt: &Runtime) {}
     /// SIGUSR1 / SIGUSR2.
     fn dump(&self);
+    /// This role's part of a status report, as of now.
+    fn report(&self) -> crate::ipc::Report;
     async fn stop(&mut self, rt: &Runtime, how: Stop);
 }
 
@@ -224,6 +226,16 @@ async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, applied: &mut Appli
             if let Err(e) = rt.tx.send(&Msg::ConfigApplied { generation, summary }).await {
                 log::warn!("reporting config: {e}");
             }
+        }
+        Ok(Msg::Query { id }) => {
+            // A report is built and sent on request only; what that
+            // allocates is counted apart from the steady state's.
+            let before = crate::os::mem::thread_allocs();
+            let report = duties.report();
+            if let Err(e) = rt.tx.send(&Msg::Report { id, report }).await {
+                log::warn!("answering a status query: {e}");
+            }
+            crate::os::mem::count_on_request(crate::os::mem::thread_allocs() - before);
         }
         Ok(Msg::Resume { masters }) => {
             log::info!("{name} child: resuming as master: {}", masters.join(", "));

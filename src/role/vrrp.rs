@@ -53,6 +53,11 @@ impl Duties for Vrrp {
         }
     }
 
+    fn report(&self) -> crate::ipc::Report {
+        let Some(e) = &self.engine else { return crate::ipc::Report::default() };
+        crate::ipc::Report { vrrp: e.status(), sync_groups: e.sync_groups(), ..Default::default() }
+    }
+
     async fn stop(&mut self, _rt: &Runtime, _how: Stop) {
         // Orphaned or not, a master says goodbye (priority 0) and removes
         // its addresses: with no parent, nothing would restart us.

@@ -11,7 +11,10 @@ commands:
   help                     this text
   ps                       processes: role, pid, state, restarts, age of last answer
   mem                      allocation counters per process (counting needs -m)
-  status                   the status dump as JSON
+  status                   instances, sync groups, virtual and real servers, processes
+  status json              the same as JSON (as vigil status --json)
+  vrrp                     the VRRP instances: state, priorities, master, counters
+  lvs                      the virtual servers and their real servers' checks
   log                      recent log records of every process
   ipvs                     the kernel's IPVS table (as ipvsadm -Ln)
   reload                   re-read the configuration (as SIGHUP)
@@ -37,6 +40,9 @@ pub enum ConsoleCmd {
     Ps,
     Mem,
     Status,
+    StatusJson,
+    Vrrp,
+    Lvs,
     Log,
     Ipvs,
     Reload,
@@ -67,6 +73,9 @@ pub fn parse(line: &str) -> ConsoleCmd {
         (Some("ps"), []) => ConsoleCmd::Ps,
         (Some("mem"), []) => ConsoleCmd::Mem,
         (Some("status"), []) => ConsoleCmd::Status,
+        (Some("status"), ["json"]) => ConsoleCmd::StatusJson,
+        (Some("vrrp"), []) => ConsoleCmd::Vrrp,
+        (Some("lvs"), []) => ConsoleCmd::Lvs,
         (Some("log"), []) => ConsoleCmd::Log,
         (Some("ipvs"), []) => ConsoleCmd::Ipvs,
         (Some("reload"), []) => ConsoleCmd::Reload,
@@ -103,5 +112,9 @@ mod tests {
         assert!(matches!(parse("fault explode vrrp"), ConsoleCmd::Unknown(_)));
         assert!(matches!(parse("ps extra"), ConsoleCmd::Unknown(_)));
         assert_eq!(parse("poweroff"), ConsoleCmd::PowerOff);
+        assert_eq!(parse("status json"), ConsoleCmd::StatusJson);
+        assert_eq!(parse(" vrrp "), ConsoleCmd::Vrrp);
+        assert_eq!(parse("lvs"), ConsoleCmd::Lvs);
+        assert!(matches!(parse("status xml"), ConsoleCmd::Unknown(_)));
     }
 }

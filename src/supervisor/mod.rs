@@ -10,6 +10,7 @@ pub mod console;
 pub mod console_io;
 mod control;
 pub mod policy;
+mod query;
 pub mod spawn;
 pub mod status;
 
@@ -51,6 +52,8 @@ enum Event {
     ConsoleClosed,
     Control(control::Request),
     StopDeadline,
+    /// A status request waited long enough for the children's reports.
+    QueryDeadline(u32),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +98,11 @@ struct Slot {
     mem: MemStats,
     /// Checks the child has run (the checker child), from its last answer.
     checks: u64,
+    /// Its last report (the VRRP child's instances, the checker child's
+    /// virtual servers).
     vrrp: Vec<crate::vrrp::instance::InstanceStatus>,
+    sync_groups: Vec<crate::vrrp::instance::SyncGroupStatus>,
+    virtual_servers: Vec<crate::lvs::status::VirtualServerStatus>,
 }
 
 impl Slot {
@@ -119,6 +126,8 @@ impl Slot {
             mem: MemStats::default(),
             checks: 0,
             vrrp: Vec::new(),
+            sync_groups: Vec::new(),
+            virtual_servers: Vec::new(),
         }
     }
 }
@@ -141,6 +150,9 @@ pub struct Parent {
     console_task: Option<Task<()>>,
     shell_pid: Option<u32>,
     control_task: Option<Task<()>>,
+    /// Status requests waiting for the children's reports.
+    queries: Vec<query::Pending>,
+    query_id: u32,
 }
 
 /// Runs the parent until it has stopped everything; returns what to do next.
@@ -166,6 +178,8 @@ pub fn run(opts: Options, init: bool, config: Config) -> Shutdown {
         console_task: None,
         shell_pid: None,
         control_task: None,
+        queries: Vec::new(),
+        query_id: 0,
     };
     async_io::block_on(ex.run(parent.main(rx)))
 }
@@ -255,6 +269,12 @@ impl Parent {
                 self.console_task = None;
             }
             Event::Control(req) => self.on_control(req),
+            Event::QueryDeadline(id) => {
+                if let Some(k) = self.queries.iter().position(|q| q.id == id) {
+                    let q = self.queries.swap_remove(k);
+                    self.answer(q.asker);
+                }
+            }
             Event::StopDeadline => {
                 for s in &self.slots {
                     if let Some(pid) = s.pid {
@@ -497,6 +517,21 @@ impl Parent {
             Msg::VrrpStatus { instances } => {
                 s.vrrp = instances;
             }
+            Msg::Report { id, report } => {
+                if i == 0 {
+                    s.vrrp = report.vrrp;
+                    s.sync_groups = report.sync_groups;
+                } else {
+                    s.virtual_servers = report.virtual_servers;
+                }
+                if let Some(k) = self.queries.iter().position(|q| q.id == id) {
+                    self.queries[k].waiting[i] = false;
+                    if self.queries[k].done() {
+                        let q = self.queries.swap_remove(k);
+                        self.answer(q.asker);
+                    }
+                }
+            }
             Msg::LogLines { lines } => {
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "--- {} child log ---", s.role.name());
@@ -642,12 +677,63 @@ impl Parent {
                 })
                 .collect(),
             vrrp: self.slots[0].vrrp.clone(),
+            sync_groups: self.slots[0].sync_groups.clone(),
+            virtual_servers: self.slots[1].virtual_servers.clone(),
+        }
+    }
+
+    /// Asks every running child for its report; `asker` is answered when
+    /// all have replied or after `query::QUERY_TIMEOUT`.
+    fn ask(&mut self, asker: query::Asker) {
+        self.query_id = self.query_id.wrapping_add(1);
+        let id = self.query_id;
+        let mut waiting = [false; 2];
+        for (i, s) in self.slots.iter().enumerate() {
+            if let (Some(tx), Some(_)) = (&s.sender, s.pid) {
+                waiting[i] = tx.try_send(&Msg::Query { id }).is_ok();
+            }
+        }
+        let q = query::Pending { id, waiting, asker };
+        if q.done() {
+            self.answer(q.asker);
+            return;
+        }
+        self.queries.push(q);
+        let tx = self.tx.clone();
+        self.ex
+            .spawn(async move {
+                async_io::Timer::after(query::QUERY_TIMEOUT).await;
+                let _ = tx.send(Event::QueryDeadline(id)).await;
+            })
+            .detach();
+    }
+
+    fn answer(&mut self, asker: query::Asker) {
+        let st = self.status();
+        match asker {
+            query::Asker::ControlStatus(req) => {
+                let text = serde_json::to_string(&st).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")) + "\n";
+                self.ex.spawn(control::reply(req, text)).detach();
+            }
+            query::Asker::Console(view) => {
+                let text = match view {
+                    query::ConsoleView::Status => st.text(),
+                    query::ConsoleView::Json => serde_json::to_string_pretty(&st).unwrap_or_default() + "\n",
+                    query::ConsoleView::Vrrp => st.vrrp_text(),
+                    query::ConsoleView::Lvs => st.lvs_text(),
+                };
+                let mut o = std::io::stdout().lock();
+                let _ = o.write_all(text.as_bytes());
+                let _ = o.flush();
+                drop(o);
+                print_prompt();
+            }
         }
     }
 
     fn on_control(&mut self, req: control::Request) {
         let reply = match req.line.trim() {
-            "status" => serde_json::to_string(&self.status()).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")) + "\n",
+            "status" => return self.ask(query::Asker::ControlStatus(req)),
             "reload" => {
                 self.reload();
                 "ok\n".to_string()
@@ -676,7 +762,16 @@ impl Parent {
             ConsoleCmd::Help => out = format!("{}\n", console::HELP),
             ConsoleCmd::Ps => out = self.status().ps_table(),
             ConsoleCmd::Mem => out = self.status().mem_table(),
-            ConsoleCmd::Status => out = serde_json::to_string_pretty(&self.status()).unwrap_or_default() + "\n",
+            ConsoleCmd::Status | ConsoleCmd::StatusJson | ConsoleCmd::Vrrp | ConsoleCmd::Lvs => {
+                let view = match console::parse(line) {
+                    ConsoleCmd::Vrrp => query::ConsoleView::Vrrp,
+                    ConsoleCmd::Lvs => query::ConsoleView::Lvs,
+                    ConsoleCmd::StatusJson => query::ConsoleView::Json,
+                    _ => query::ConsoleView::Status,
+                };
+                self.ask(query::Asker::Console(view));
+                prompt = false;
+            }
             ConsoleCmd::Log => {
                 out.push_str("--- parent log ---\n");
                 crate::log::for_each_recent(|l| {

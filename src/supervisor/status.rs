@@ -1,5 +1,6 @@
 //! The status snapshot the parent serves on its control socket and prints on
-//! the console (`ps`, `mem`).
+//! the console (`status`, `vrrp`, `lvs`, `ps`, `mem`); `vigil status`
+//! prints the same text.
 
 use crate::ipc::ConfigSummary;
 use crate::os::mem::MemStats;
@@ -19,8 +20,14 @@ pub struct Status {
     /// Resident set size in KiB (VmRSS), from /proc.
     pub rss_kb: Option<u64>,
     pub children: Vec<ChildStatus>,
-    /// VRRP instances as the VRRP child last reported them.
+    /// VRRP instances as the VRRP child reported them (when answering a
+    /// status request: as of that request).
     pub vrrp: Vec<crate::vrrp::instance::InstanceStatus>,
+    #[serde(default)]
+    pub sync_groups: Vec<crate::vrrp::instance::SyncGroupStatus>,
+    /// Virtual servers as the checker child reported them.
+    #[serde(default)]
+    pub virtual_servers: Vec<crate::lvs::status::VirtualServerStatus>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -72,6 +79,149 @@ impl Status {
         row(&mut s, "parent", self.rss_kb, &self.mem);
         for c in &self.children {
             row(&mut s, &c.role, c.rss_kb, &c.mem);
+        }
+        s
+    }
+}
+
+fn duration(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+/// Columns padded to the widest cell, two spaces apart.
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let width: Vec<usize> = (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|x| x.chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::from("  ");
+        for (c, cell) in r.iter().enumerate() {
+            line.push_str(cell);
+            if c + 1 < r.len() {
+                line.extend(std::iter::repeat_n(' ', width[c] - cell.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+impl Status {
+    /// Everything, as a person reads it: `vigil status`, the console's `status`.
+    pub fn text(&self) -> String {
+        let mut s = format!(
+            "vigil pid {}, up {}, config {} (generation {}, {} reload(s) refused)\n",
+            self.pid,
+            duration(self.uptime_ms),
+            self.config_file,
+            self.config_generation,
+            self.reloads_refused
+        );
+        if !self.vrrp.is_empty() {
+            s.push('\n');
+            s.push_str(&self.vrrp_text());
+        }
+        if !self.virtual_servers.is_empty() {
+            s.push('\n');
+            s.push_str(&self.lvs_text());
+        }
+        s.push_str("\nProcesses\n");
+        let mut rows = vec![["ROLE", "PID", "STATE", "RESTARTS", "WATCHDOG KILLS", "LAST ANSWER", "RSS KiB"].map(String::from).to_vec()];
+        rows.push(vec!["parent".into(), self.pid.to_string(), "running".into(), "-".into(), "-".into(), "-".into(), self.rss_kb.map_or("-".into(), |r| r.to_string())]);
+        for c in &self.children {
+            rows.push(vec![
+                c.role.clone(),
+                c.pid.map_or("-".into(), |p| p.to_string()),
+                c.state.clone(),
+                c.restarts.to_string(),
+                c.watchdog_kills.to_string(),
+                c.last_answer_ms.map_or("-".into(), |a| format!("{a} ms ago")),
+                c.rss_kb.map_or("-".into(), |r| r.to_string()),
+            ]);
+        }
+        s.push_str(&table(&rows));
+        s
+    }
+
+    /// The VRRP instances and sync groups (the console's `vrrp`).
+    pub fn vrrp_text(&self) -> String {
+        let mut s = String::from("VRRP instances\n");
+        if self.vrrp.is_empty() {
+            s.push_str("  (none)\n");
+            return s;
+        }
+        let mut rows = vec![["NAME", "STATE", "VRID", "VER", "INTERFACE", "PRIORITY", "MASTER", "VIPS", "SENT", "RECEIVED", "DROPPED", "BECAME MASTER"].map(String::from).to_vec()];
+        for i in &self.vrrp {
+            let master = match (i.master, i.state) {
+                (Some(a), crate::vrrp::fsm::State::Master) => format!("{a} (us)"),
+                (Some(a), _) => format!("{a} ({})", i.master_priority),
+                (None, _) => "-".into(),
+            };
+            let vips = if i.vips.is_empty() { "-".into() } else { format!("{}{}", i.vips.join(","), if i.vips_set { " (set)" } else { "" }) };
+            rows.push(vec![
+                i.name.clone(),
+                i.state.name().into(),
+                i.vrid.to_string(),
+                i.version.to_string(),
+                i.interface.clone(),
+                if i.effective_priority == i.priority { i.priority.to_string() } else { format!("{} (base {})", i.effective_priority, i.priority) },
+                master,
+                vips,
+                i.counters.adverts_sent.to_string(),
+                i.counters.adverts_received.to_string(),
+                (i.counters.rejected + i.counters.other_vrid).to_string(),
+                i.fsm.become_master.to_string(),
+            ]);
+        }
+        s.push_str(&table(&rows));
+        if !self.sync_groups.is_empty() {
+            s.push_str("\nSync groups\n");
+            let mut rows = vec![["NAME", "STATE", "MEMBERS"].map(String::from).to_vec()];
+            for g in &self.sync_groups {
+                rows.push(vec![g.name.clone(), g.state.clone().unwrap_or_else(|| "-".into()), g.members.join(", ")]);
+            }
+            s.push_str(&table(&rows));
+        }
+        s
+    }
+
+    /// The virtual servers and their real servers (the console's `lvs`).
+    pub fn lvs_text(&self) -> String {
+        let mut s = String::from("Virtual servers\n");
+        if self.virtual_servers.is_empty() {
+            s.push_str("  (none)\n");
+            return s;
+        }
+        for v in &self.virtual_servers {
+            let quorum = match v.quorum_up {
+                Some(true) => "quorum up",
+                Some(false) => "quorum down",
+                None => "quorum not evaluated yet",
+            };
+            s.push_str(&format!("  {} {} {}, {quorum}\n", v.name, v.lb_algo, v.lb_kind));
+            let mut rows = Vec::new();
+            for r in &v.real_servers {
+                let last = match (&r.last_check, r.last_ok, &r.last_error) {
+                    (Some(k), Some(true), _) => format!("last {k} ok"),
+                    (Some(k), _, Some(e)) => format!("last {k} failed: {e}"),
+                    _ => "not checked yet".into(),
+                };
+                rows.push(vec![
+                    format!("  {}", r.name),
+                    if r.up { "up".into() } else { "down".into() },
+                    format!("weight {}", r.weight),
+                    format!("checks {}", r.checks_run),
+                    last,
+                ]);
+            }
+            s.push_str(&table(&rows));
         }
         s
     }

@@ -104,7 +104,15 @@ impl Engine {
         let mut instances = Vec::new();
         for (i, inst) in config.vrrp_instances.iter().enumerate() {
             let follow = syncd.clone().filter(|l| l.spec().instance == i);
-            status.borrow_mut().push(InstanceStatus { name: inst.name.clone(), state: State::Initialize, priority: inst.priority, ..Default::default() });
+            status.borrow_mut().push(InstanceStatus {
+                name: inst.name.clone(),
+                state: State::Initialize,
+                priority: inst.priority,
+                vrid: inst.virtual_router_id,
+                version: inst.version.unwrap_or(config.global.vrrp_version),
+                interface: inst.interface.clone().unwrap_or_default(),
+                ..Default::default()
+            });
             let slot = Rc::new(RefCell::new(None));
             let Some(inbox) = inboxes.get(i).cloned() else { continue };
             match Instance::setup(config, inst) {
@@ -188,6 +196,10 @@ impl Engine {
             }));
         }
         Engine { instances, coord, watchers, notifier, status, clock, no_accept, syncd }
+    }
+
+    pub fn sync_groups(&self) -> Vec<super::instance::SyncGroupStatus> {
+        self.coord.borrow().group_status()
     }
 
     pub fn status(&self) -> Vec<InstanceStatus> {
@@ -392,8 +404,9 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
         if changed_state {
             report(inst);
         } else if let Some(s) = status.borrow_mut().get_mut(index) {
-            // Counters are plain numbers: copied without allocating.
-            s.counters = inst.counters;
+            // Counters, priorities, the master heard: plain numbers,
+            // copied without allocating.
+            s.set_live(inst.live());
         }
     }
 }

@@ -34,6 +34,51 @@ pub struct Counters {
     pub handling_allocs: u64,
     /// The same, in turns that changed state (notifications allocate).
     pub transition_allocs: u64,
+    /// Adverts dropped before the state machine, by reason.
+    #[serde(default)]
+    pub rx_errors: RxErrors,
+}
+
+/// Adverts dropped before the state machine saw them, by keepalived's
+/// reasons (its `vrrp_stats`) plus the ones it folds into others.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct RxErrors {
+    /// Shorter than its headers, a malformed IPv4 header, or a length that
+    /// disagrees with the address count (keepalived's packet_len_err).
+    pub packet_length: u64,
+    /// TTL / hop limit not 255 (ip_ttl_err).
+    pub ttl: u64,
+    /// VRRP type not advertisement (invalid_type_rcvd).
+    pub invalid_type: u64,
+    /// Another VRRP version than ours.
+    pub version: u64,
+    pub checksum: u64,
+    /// Neither VRRP nor AH.
+    pub protocol: u64,
+    /// An unknown v2 auth type (invalid_authtype).
+    pub invalid_auth_type: u64,
+    /// Another auth type than ours (authtype_mismatch).
+    pub auth_type_mismatch: u64,
+    /// Wrong password, AH ICV, SPI or a replayed AH sequence (auth_failure).
+    pub auth_failure: u64,
+}
+
+impl RxErrors {
+    fn count(&mut self, e: &super::wire::Error) {
+        use super::wire::Error as E;
+        let n = match e {
+            E::Truncated | E::BadIpHeader | E::LengthMismatch { .. } | E::Exhausted => &mut self.packet_length,
+            E::BadTtl(_) => &mut self.ttl,
+            E::BadType(_) => &mut self.invalid_type,
+            E::BadVersion(_) => &mut self.version,
+            E::BadChecksum => &mut self.checksum,
+            E::WrongProtocol(_) => &mut self.protocol,
+            E::BadAuthType(_) => &mut self.invalid_auth_type,
+            E::AuthTypeMismatch { .. } => &mut self.auth_type_mismatch,
+            E::AuthFailure | E::BadAhHeader | E::AhReplay { .. } => &mut self.auth_failure,
+        };
+        *n += 1;
+    }
 }
 
 impl std::fmt::Display for Counters {
@@ -54,6 +99,69 @@ pub struct InstanceStatus {
     pub priority: u8,
     pub effective_priority: u8,
     pub counters: Counters,
+    #[serde(default)]
+    pub vrid: u8,
+    #[serde(default)]
+    pub version: u8,
+    #[serde(default)]
+    pub interface: String,
+    /// The master's address: ours while master, else the sender of the
+    /// last advert heard (None before any).
+    #[serde(default)]
+    pub master: Option<IpAddr>,
+    /// The priority that master advertised.
+    #[serde(default)]
+    pub master_priority: u8,
+    /// The VIPs (and excluded ones) as configured, and whether they are
+    /// set on the machine now.
+    #[serde(default)]
+    pub vips: Vec<String>,
+    #[serde(default)]
+    pub vips_set: bool,
+    /// Milliseconds since the Unix epoch of the last state change.
+    #[serde(default)]
+    pub last_transition_ms: u64,
+    /// The state machine's own counters (priority 0 sent and received,
+    /// became and released master, interval mismatches, ...).
+    #[serde(default)]
+    pub fsm: fsm::Stats,
+}
+
+/// A sync group as status shows it.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SyncGroupStatus {
+    pub name: String,
+    /// MASTER, BACKUP, FAULT or STOP; None until its members agree.
+    pub state: Option<String>,
+    pub members: Vec<String>,
+}
+
+/// The parts of an instance's status that change without a state change:
+/// plain numbers, copied into the status after every turn without
+/// allocating.
+#[derive(Clone, Copy, Debug)]
+pub struct LiveStatus {
+    pub counters: Counters,
+    pub priority: u8,
+    pub effective_priority: u8,
+    pub master: Option<IpAddr>,
+    pub master_priority: u8,
+    pub vips_set: bool,
+    pub last_transition_ms: u64,
+    pub fsm: fsm::Stats,
+}
+
+impl InstanceStatus {
+    pub fn set_live(&mut self, l: LiveStatus) {
+        self.counters = l.counters;
+        self.priority = l.priority;
+        self.effective_priority = l.effective_priority;
+        self.master = l.master;
+        self.master_priority = l.master_priority;
+        self.vips_set = l.vips_set;
+        self.last_transition_ms = l.last_transition_ms;
+        self.fsm = l.fsm;
+    }
 }
 
 #[derive(Debug)]
@@ -99,6 +207,12 @@ pub struct Instance {
     tx_buf: Box<[u8; PACKET_MAX]>,
     pub rx_buf: Box<[u8; PACKET_MAX]>,
     pub counters: Counters,
+    vrid: u8,
+    version: u8,
+    interface: String,
+    /// Whether our VIPs are set on the machine (added, not yet removed).
+    vips_set: bool,
+    last_transition_ms: u64,
     strict: bool,
     skip_check_adv_addr: bool,
     /// Where state changes are announced (notify scripts, notify FIFO).
@@ -242,6 +356,11 @@ impl Instance {
             tx_buf: Box::new([0u8; PACKET_MAX]),
             rx_buf: Box::new([0u8; PACKET_MAX]),
             counters: Counters::default(),
+            vrid: inst.virtual_router_id,
+            version,
+            interface: ifname,
+            vips_set: false,
+            last_transition_ms: unix_ms(),
             strict: inst.strict_mode.unwrap_or(g.vrrp_strict),
             skip_check_adv_addr: inst.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr),
             notify: None,
@@ -250,12 +369,35 @@ impl Instance {
     }
 
     pub fn status(&self) -> InstanceStatus {
-        InstanceStatus {
+        let mut s = InstanceStatus {
             name: self.name.clone(),
             state: self.fsm.state(),
+            vrid: self.vrid,
+            version: self.version,
+            interface: self.interface.clone(),
+            vips: self.vips.iter().map(|v| format!("{}/{}", v.addr, v.prefix_len)).collect(),
+            ..Default::default()
+        };
+        s.set_live(self.live());
+        s
+    }
+
+    /// What changes turn by turn, without allocating.
+    pub fn live(&self) -> LiveStatus {
+        let master = match self.fsm.state() {
+            State::Master => Some((self.fsm.config().primary_addr, self.fsm.effective_priority())),
+            State::Backup => self.fsm.last_master(),
+            _ => None,
+        };
+        LiveStatus {
+            counters: self.counters,
             priority: self.fsm.base_priority(),
             effective_priority: self.fsm.effective_priority(),
-            counters: self.counters,
+            master: master.map(|m| m.0),
+            master_priority: master.map_or(0, |m| m.1),
+            vips_set: self.vips_set,
+            last_transition_ms: self.last_transition_ms,
+            fsm: *self.fsm.stats(),
         }
     }
 
@@ -294,6 +436,9 @@ impl Instance {
             }
             Err(r) => {
                 self.counters.rejected += 1;
+                if let Reject::Wire(e) = &r {
+                    self.counters.rx_errors.count(e);
+                }
                 if self.counters.rejected.is_power_of_two() {
                     log::warn!("({}) advert from {} dropped: {r} ({} so far)", self.name, meta.src, self.counters.rejected);
                 }
@@ -314,6 +459,7 @@ impl Instance {
                 Action::SendGratuitous { repeat } => self.send_gratuitous(repeat),
                 Action::Notify(change) => {
                     changed = true;
+                    self.last_transition_ms = unix_ms();
                     log::info!("({}) Entering {} STATE", self.name, change.to.name());
                     let state = match change.to {
                         State::Master => Some(crate::notify::NotifyState::Master),
@@ -356,6 +502,7 @@ impl Instance {
     }
 
     fn add_vips(&mut self) {
+        self.vips_set = true;
         for spec in &self.vips {
             if let Some(na) = &self.no_accept {
                 if let Err(e) = na.borrow_mut().add(spec.addr) {
@@ -382,6 +529,7 @@ impl Instance {
     }
 
     pub fn remove_vips(&mut self) {
+        self.vips_set = false;
         for spec in &self.rules {
             let _ = self.nl.rule_del(spec);
         }
@@ -431,3 +579,7 @@ impl Instance {
     }
 }
 
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}

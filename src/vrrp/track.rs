@@ -169,6 +169,20 @@ impl Coordinator {
         self.recompute();
     }
 
+    /// Every sync group: its name, its state (None until its members
+    /// agree on one) and its members' names.
+    pub fn group_status(&self) -> Vec<crate::vrrp::instance::SyncGroupStatus> {
+        self.groups
+            .iter()
+            .enumerate()
+            .map(|(gi, g)| crate::vrrp::instance::SyncGroupStatus {
+                name: g.name.clone(),
+                state: g.state.map(|s| s.as_str().to_string()),
+                members: self.instances.iter().filter(|t| t.group == Some(gi)).map(|t| t.name.clone()).collect(),
+            })
+            .collect()
+    }
+
     /// An instance entered `state`: its sync group follows it (keepalived's
     /// vrrp_sync_master / vrrp_sync_backup), and the group's notifications
     /// run when the group's own state changes.

@@ -89,8 +89,16 @@ impl AdvertSocket {
             };
             setsockopt(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &mreq)?;
         }
-        // Freebind: the source may be a VIP this node does not hold yet.
-        let _ = setsockopt(&fd, libc::IPPROTO_IP, libc::IP_FREEBIND, &1i32);
+        // Freebind: the source may be a VIP this node does not hold yet,
+        // or (IPv6) a link-local address still tentative while DAD runs on
+        // an interface that just came up: without it bind fails and the
+        // instance would stay in FAULT (keepalived starts and sends once
+        // the address is usable).
+        if v6 {
+            let _ = setsockopt(&fd, libc::IPPROTO_IPV6, libc::IPV6_FREEBIND, &1i32);
+        } else {
+            let _ = setsockopt(&fd, libc::IPPROTO_IP, libc::IP_FREEBIND, &1i32);
+        }
         let (sa, len) = sockaddr(SocketAddr::new(src, 0), ifindex);
         cvt(unsafe { libc::bind(fd.as_raw_fd(), (&sa as *const libc::sockaddr_storage).cast(), len) })?;
         Ok(AdvertSocket { fd, v6 })
