@@ -47,6 +47,7 @@ fn main() -> ExitCode {
         Command::TestConfig => test_config(&opts),
         Command::DumpConfig => dump_config(&opts),
         Command::Status { json } => status(&opts, json),
+        Command::Metrics => metrics(&opts),
         Command::Run => ExitCode::from(run(opts)),
     }
 }
@@ -72,6 +73,19 @@ fn dump_config(opts: &Options) -> ExitCode {
     }
     println!("{}", config::to_json(&loaded.config));
     if loaded.has_errors() { ExitCode::from(exit::CONFIG) } else { ExitCode::from(exit::OK) }
+}
+
+fn metrics(opts: &Options) -> ExitCode {
+    match supervisor::query(&opts.control, "metrics") {
+        Ok(r) => {
+            print!("{r}");
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("vigil: cannot reach the daemon at {}: {e}", opts.control.display());
+            ExitCode::from(exit::STATUS)
+        }
+    }
 }
 
 fn status(opts: &Options, json: bool) -> ExitCode {

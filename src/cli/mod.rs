@@ -35,6 +35,8 @@ pub enum Command {
     Version,
     Help,
     Status { json: bool },
+    /// `vigil metrics`: the Prometheus text of the running daemon.
+    Metrics,
 }
 
 #[derive(Clone, Debug)]
@@ -63,6 +65,8 @@ pub struct Options {
     pub init: bool,
     pub console: bool,
     pub control: PathBuf,
+    /// `--metrics-listen ADDR:PORT`: the parent serves GET /metrics there.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for Options {
@@ -89,6 +93,7 @@ impl Default for Options {
             init: false,
             console: false,
             control: PathBuf::from(DEFAULT_CONTROL),
+            metrics_listen: None,
         }
     }
 }
@@ -130,9 +135,12 @@ vigil's own:
       --init                   Run PID-1 duties even when not PID 1
       --console                Serve the diagnostics console on stdin/stdout
       --control=PATH           Control socket (default /run/vigil/control.sock)
+      --metrics-listen=ADDR:PORT  Serve Prometheus metrics over HTTP (GET /metrics)
       --role=vrrp|check        (internal) run as a child
   vigil status [--json] [--control=PATH]
                                Show the running daemon's status
+  vigil metrics [--control=PATH]
+                               Print the running daemon's Prometheus metrics
   vigil genhash -s ADDR -p PORT -u URL [-S] [-V VHOST] ...  (or -T, --genhash)
                                keepalived's genhash: the MD5 digest of a page
 ";
@@ -145,9 +153,16 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Usage
         .collect::<Result<_, _>>()?;
     let mut o = Options::default();
     let mut i = 0;
-    if args.first().map(String::as_str) == Some("status") {
-        o.command = Command::Status { json: false };
-        i = 1;
+    match args.first().map(String::as_str) {
+        Some("status") => {
+            o.command = Command::Status { json: false };
+            i = 1;
+        }
+        Some("metrics") => {
+            o.command = Command::Metrics;
+            i = 1;
+        }
+        _ => {}
     }
     while i < args.len() {
         let arg = &args[i];
@@ -211,6 +226,11 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Usage
             "--init" => o.init = true,
             "--console" => o.console = true,
             "--control" => o.control = PathBuf::from(value("--control")?),
+            "--metrics-listen" => {
+                let v = value("--metrics-listen")?;
+                let addr = v.parse().map_err(|_| UsageError(format!("--metrics-listen: {v:?} is not ADDR:PORT (e.g. 127.0.0.1:9650 or [::1]:9650)")))?;
+                o.metrics_listen = Some(addr);
+            }
             "--watchdog-interval" => {
                 let v = value("--watchdog-interval")?;
                 let ms: u64 = v

@@ -9,6 +9,8 @@
 pub mod console;
 pub mod console_io;
 mod control;
+mod http;
+pub mod metrics;
 pub mod policy;
 mod query;
 pub mod spawn;
@@ -54,6 +56,8 @@ enum Event {
     StopDeadline,
     /// A status request waited long enough for the children's reports.
     QueryDeadline(u32),
+    /// A request to the metrics listener.
+    Http(http::Request),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +154,7 @@ pub struct Parent {
     console_task: Option<Task<()>>,
     shell_pid: Option<u32>,
     control_task: Option<Task<()>>,
+    metrics_task: Option<Task<()>>,
     /// Status requests waiting for the children's reports.
     queries: Vec<query::Pending>,
     query_id: u32,
@@ -178,6 +183,7 @@ pub fn run(opts: Options, init: bool, config: Config) -> Shutdown {
         console_task: None,
         shell_pid: None,
         control_task: None,
+        metrics_task: None,
         queries: Vec::new(),
         query_id: 0,
     };
@@ -207,6 +213,15 @@ impl Parent {
         match control::listen(&self.opts.control, self.tx.clone(), &self.ex) {
             Ok(t) => self.control_task = Some(t),
             Err(e) => log::warn!("control socket {}: {e}; `vigil status` will not answer", self.opts.control.display()),
+        }
+        if let Some(addr) = self.opts.metrics_listen {
+            match http::listen(addr, self.tx.clone(), &self.ex) {
+                Ok(t) => {
+                    log::info!("metrics on http://{addr}/metrics");
+                    self.metrics_task = Some(t);
+                }
+                Err(e) => log::error!("--metrics-listen {addr}: {e}; no metrics over HTTP"),
+            }
         }
         log::info!(
             "vigil {} starting (pid {}, watchdog {} ms, config {})",
@@ -269,6 +284,13 @@ impl Parent {
                 self.console_task = None;
             }
             Event::Control(req) => self.on_control(req),
+            Event::Http(req) => {
+                if req.path == "/metrics" {
+                    self.ask(query::Asker::Http(req));
+                } else {
+                    self.ex.spawn(http::reply(req, 404, "not found; try /metrics\n".into())).detach();
+                }
+            }
             Event::QueryDeadline(id) => {
                 if let Some(k) = self.queries.iter().position(|q| q.id == id) {
                     let q = self.queries.swap_remove(k);
@@ -643,6 +665,7 @@ impl Parent {
             remove_pid_file(self.child_pid_file(s.role));
         }
         self.control_task = None;
+        self.metrics_task = None;
         control::remove(&self.opts.control);
         log::info!("stopped");
     }
@@ -715,6 +738,12 @@ impl Parent {
                 let text = serde_json::to_string(&st).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")) + "\n";
                 self.ex.spawn(control::reply(req, text)).detach();
             }
+            query::Asker::ControlMetrics(req) => {
+                self.ex.spawn(control::reply(req, metrics::render(&st))).detach();
+            }
+            query::Asker::Http(req) => {
+                self.ex.spawn(http::reply(req, 200, metrics::render(&st))).detach();
+            }
             query::Asker::Console(view) => {
                 let text = match view {
                     query::ConsoleView::Status => st.text(),
@@ -734,6 +763,7 @@ impl Parent {
     fn on_control(&mut self, req: control::Request) {
         let reply = match req.line.trim() {
             "status" => return self.ask(query::Asker::ControlStatus(req)),
+            "metrics" => return self.ask(query::Asker::ControlMetrics(req)),
             "reload" => {
                 self.reload();
                 "ok\n".to_string()

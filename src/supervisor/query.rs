@@ -14,6 +14,10 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_millis(1000);
 pub enum Asker {
     /// The control socket's `status` request: the status as JSON.
     ControlStatus(control::Request),
+    /// The control socket's `metrics` request: Prometheus text.
+    ControlMetrics(control::Request),
+    /// GET /metrics on the metrics listener.
+    Http(super::http::Request),
     /// A console command that shows status.
     Console(ConsoleView),
 }
