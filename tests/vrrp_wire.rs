@@ -649,7 +649,7 @@ fn construct_writes_every_byte() {
             auth: V2Auth::Ah,
         },
         VersionFields::V3 {
-            adver_int: Centiseconds::MAX,
+            adver_int: Centiseconds::V3_MAX,
         },
     ] {
         let repr = VrrpRepr {

@@ -411,40 +411,7 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
         let kw = c.keyword.as_str();
         match kw {
             "authentication" => {
-                let mut auth = Authentication::default();
-                let mut have_type = false;
-                for a in ctx.need_block(c) {
-                    ctx.no_block(a);
-                    match a.keyword.as_str() {
-                        "auth_type" => match a.arg(0) {
-                            Some("PASS") => {
-                                auth.auth_type = AuthType::Pass;
-                                have_type = true
-                            }
-                            Some("AH") => {
-                                auth.auth_type = AuthType::Ah;
-                                have_type = true
-                            }
-                            other => ctx.warn(a.pos, format!("({}) unknown authentication type '{}'", v.name, other.unwrap_or(""))),
-                        },
-                        "auth_pass" => {
-                            if let Some(p) = ctx.arg(a, 0) {
-                                let mut p = p.to_string();
-                                if p.len() > AUTH_PASS_LEN {
-                                    ctx.warn(a.pos, format!("Truncating auth_pass to {AUTH_PASS_LEN} characters"));
-                                    let mut cut = AUTH_PASS_LEN;
-                                    while !p.is_char_boundary(cut) {
-                                        cut -= 1;
-                                    }
-                                    p.truncate(cut);
-                                }
-                                auth.auth_pass = p;
-                            }
-                        }
-                        _ => ctx.unknown(a),
-                    }
-                }
-                if have_type {
+                if let Some(auth) = authentication(ctx, c, &v.name) {
                     v.authentication = Some(auth);
                 }
             }
@@ -565,6 +532,45 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
         });
     }
     Some(v)
+}
+
+/// An `authentication { auth_type ...; auth_pass ... }` block: the
+/// authentication, if it names a type.
+fn authentication(ctx: &mut Ctx<'_>, c: &Node, name: &str) -> Option<Authentication> {
+    let mut auth = Authentication::default();
+    let mut have_type = false;
+    for a in ctx.need_block(c) {
+        ctx.no_block(a);
+        match a.keyword.as_str() {
+            "auth_type" => match a.arg(0) {
+                Some("PASS") => {
+                    auth.auth_type = AuthType::Pass;
+                    have_type = true
+                }
+                Some("AH") => {
+                    auth.auth_type = AuthType::Ah;
+                    have_type = true
+                }
+                other => ctx.warn(a.pos, format!("({name}) unknown authentication type '{}'", other.unwrap_or(""))),
+            },
+            "auth_pass" => {
+                if let Some(p) = ctx.arg(a, 0) {
+                    let mut p = p.to_string();
+                    if p.len() > AUTH_PASS_LEN {
+                        ctx.warn(a.pos, format!("Truncating auth_pass to {AUTH_PASS_LEN} characters"));
+                        let mut cut = AUTH_PASS_LEN;
+                        while !p.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        p.truncate(cut);
+                    }
+                    auth.auth_pass = p;
+                }
+            }
+            _ => ctx.unknown(a),
+        }
+    }
+    have_type.then_some(auth)
 }
 
 /// An `advert_int` line's value in microseconds (keepalived reads it with

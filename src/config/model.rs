@@ -7,29 +7,8 @@
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// A time in centiseconds: the unit of the VRRP (v3) advertisement interval.
-/// Seconds are never stored here without the conversion in `from_secs_f64`.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Centiseconds(pub u32);
-
-impl Centiseconds {
-    /// The largest interval a VRRPv3 advert can carry (12 bits).
-    pub const V3_MAX: Centiseconds = Centiseconds(4095);
-
-    pub fn from_secs_f64(secs: f64) -> Option<Centiseconds> {
-        if !secs.is_finite() || !(0.0..=1.0e7).contains(&secs) {
-            return None;
-        }
-        Some(Centiseconds((secs * 100.0).round() as u32))
-    }
-    pub fn as_micros(self) -> u64 {
-        u64::from(self.0) * 10_000
-    }
-    /// Whole seconds, rounded down (what a VRRPv2 advert carries).
-    pub fn whole_secs(self) -> u32 {
-        self.0 / 100
-    }
-}
+/// The advert interval's unit, shared with the VRRP state machine and wire codec.
+pub use crate::vrrp::fsm::Centiseconds;
 
 /// A time in microseconds: keepalived's `<TIMER>` values (delay_loop,
 /// connect_timeout, ...) have microsecond resolution.

@@ -184,54 +184,9 @@ pub fn route_line(ctx: &mut Ctx<'_>, n: &Node, is_static: bool) -> Option<Route>
                 }
             }
             "nexthop" => {
-                // nexthop [via ADDR] [dev IF] [weight N] [onlink] ...
-                let mut nh = Nexthop::default();
-                let mut j = i + 1;
-                while j < w.len() && w[j] != "nexthop" {
-                    match (w[j], w.get(j + 1).copied()) {
-                        ("via" | "gw", Some(v)) => {
-                            // `via [inet|inet6] ADDR`
-                            let (named, v) = match v {
-                                "inet" | "inet6" => {
-                                    j += 1;
-                                    (Some(v == "inet6"), w.get(j + 1).copied().unwrap_or(""))
-                                }
-                                _ => (None, v),
-                            };
-                            nh.via = parse_ip(v);
-                            match nh.via {
-                                None => {
-                                    ctx.warn(n.pos, format!("invalid nexthop address {v}"));
-                                    bad = true;
-                                }
-                                Some(a) if named.is_some_and(|v6| v6 != a.is_ipv6()) => {
-                                    ctx.warn(n.pos, "Address family mismatch for next hop");
-                                    bad = true;
-                                }
-                                Some(_) => {}
-                            }
-                            j += 2
-                        }
-                        ("dev", Some(v)) => {
-                            nh.dev = Some(v.to_string());
-                            j += 2
-                        }
-                        ("weight", Some(v)) => {
-                            nh.weight = u32_of(Some(v));
-                            j += 2
-                        }
-                        ("onlink", _) => {
-                            nh.onlink = true;
-                            j += 1
-                        }
-                        (other, _) => {
-                            ctx.warn(n.pos, format!("Unknown nexthop option '{other}'"));
-                            j += 1
-                        }
-                    }
-                }
+                let (nh, took) = nexthop(ctx, n, &w[i + 1..], &mut bad);
                 r.nexthops.push(nh);
-                step = j - i;
+                step = 1 + took;
             }
             "dev" | "oif" => match val {
                 Some(v) => r.dev = Some(v.to_string()),
@@ -275,53 +230,11 @@ pub fn route_line(ctx: &mut Ctx<'_>, n: &Node, is_static: bool) -> Option<Route>
             // read_unsigned complaint first), or a time for rtt & co.
             "mtu" | "advmss" | "reordering" | "cwnd" | "ssthresh" | "window" | "initcwnd" | "initrwnd" | "hoplimit"
             | "quickack" | "fastopen_no_cookie" | "rtt" | "rttvar" | "rto_min" => {
-                let lockable = matches!(key, "mtu" | "advmss" | "reordering" | "cwnd" | "ssthresh" | "rtt" | "rttvar" | "rto_min");
-                let (locked, v) = match val {
-                    Some("lock") if lockable => (true, w.get(i + 2).copied()),
-                    v => (false, v),
-                };
+                let (locked, ok) = metric(ctx, n, &mut r, key, val, w.get(i + 2).copied());
                 if locked {
                     step = 3;
                 }
-                let v = v.unwrap_or("");
-                let ok = match key {
-                    "rtt" | "rttvar" | "rto_min" => route_time_ok(v),
-                    _ => {
-                        let max: i64 = match key {
-                            "hoplimit" => 255,
-                            "quickack" | "fastopen_no_cookie" => 1,
-                            _ => i64::from(u32::MAX),
-                        };
-                        match parse_i64(v) {
-                            Some(x) if (0..=max).contains(&x) && !v.starts_with('-') => {
-                                if key == "mtu" {
-                                    r.mtu = u32::try_from(x).ok();
-                                }
-                                true
-                            }
-                            _ => {
-                                ctx.warn(n.pos, super::values::unsigned_complaint(v, 0, max));
-                                false
-                            }
-                        }
-                    }
-                };
-                if ok {
-                    if key != "mtu" {
-                        let mut args: Vec<String> = Vec::new();
-                        if locked {
-                            args.push("lock".into());
-                        }
-                        args.push(v.to_string());
-                        r.other.push(RawOption { keyword: key.into(), args });
-                    }
-                } else {
-                    ctx.warn(n.pos, match key {
-                        "mtu" => format!("Invalid MTU {v} specified for route"),
-                        "advmss" | "hoplimit" => format!("Invalid {key} {v} specified for route"),
-                        "rtt" | "rttvar" => format!("Invalid {key} {v} for route"),
-                        _ => format!("Invalid {key} value {v} specified for route"),
-                    });
+                if !ok {
                     bad = true;
                 }
             }
@@ -490,5 +403,108 @@ pub fn route_line(ctx: &mut Ctx<'_>, n: &Node, is_static: bool) -> Option<Route>
         ctx.warn(n.pos, format!("Warning - cannot track route {dst_text} with no interface specified, not tracking"));
     }
     Some(r)
+}
+
+/// `nexthop [via ADDR] [dev IF] [weight N] [onlink] ...`: the words after
+/// `nexthop`, up to the next one. Returns the hop and the words it took.
+fn nexthop(ctx: &mut Ctx<'_>, n: &Node, w: &[&str], bad: &mut bool) -> (Nexthop, usize) {
+    let mut nh = Nexthop::default();
+    let mut j = 0;
+    while j < w.len() && w[j] != "nexthop" {
+        match (w[j], w.get(j + 1).copied()) {
+            ("via" | "gw", Some(v)) => {
+                // `via [inet|inet6] ADDR`
+                let (named, v) = match v {
+                    "inet" | "inet6" => {
+                        j += 1;
+                        (Some(v == "inet6"), w.get(j + 1).copied().unwrap_or(""))
+                    }
+                    _ => (None, v),
+                };
+                nh.via = parse_ip(v);
+                match nh.via {
+                    None => {
+                        ctx.warn(n.pos, format!("invalid nexthop address {v}"));
+                        *bad = true;
+                    }
+                    Some(a) if named.is_some_and(|v6| v6 != a.is_ipv6()) => {
+                        ctx.warn(n.pos, "Address family mismatch for next hop");
+                        *bad = true;
+                    }
+                    Some(_) => {}
+                }
+                j += 2
+            }
+            ("dev", Some(v)) => {
+                nh.dev = Some(v.to_string());
+                j += 2
+            }
+            ("weight", Some(v)) => {
+                nh.weight = u32_of(Some(v));
+                j += 2
+            }
+            ("onlink", _) => {
+                nh.onlink = true;
+                j += 1
+            }
+            (other, _) => {
+                ctx.warn(n.pos, format!("Unknown nexthop option '{other}'"));
+                j += 1
+            }
+        }
+    }
+    (nh, j)
+}
+
+/// A route metric `KEY [lock] VALUE` (`after` is the word after `lock`):
+/// a bounded number, or a time for rtt & co. `mtu` is modelled, the rest
+/// kept as written. Returns (locked, value good).
+fn metric(ctx: &mut Ctx<'_>, n: &Node, r: &mut Route, key: &str, val: Option<&str>, after: Option<&str>) -> (bool, bool) {
+    let lockable = matches!(key, "mtu" | "advmss" | "reordering" | "cwnd" | "ssthresh" | "rtt" | "rttvar" | "rto_min");
+    let (locked, v) = match val {
+        Some("lock") if lockable => (true, after),
+        v => (false, v),
+    };
+    let v = v.unwrap_or("");
+    let ok = match key {
+        "rtt" | "rttvar" | "rto_min" => route_time_ok(v),
+        _ => {
+            let max: i64 = match key {
+                "hoplimit" => 255,
+                "quickack" | "fastopen_no_cookie" => 1,
+                _ => i64::from(u32::MAX),
+            };
+            match parse_i64(v) {
+                Some(x) if (0..=max).contains(&x) && !v.starts_with('-') => {
+                    if key == "mtu" {
+                        r.mtu = u32::try_from(x).ok();
+                    }
+                    true
+                }
+                _ => {
+                    ctx.warn(n.pos, super::values::unsigned_complaint(v, 0, max));
+                    false
+                }
+            }
+        }
+    };
+    if ok {
+        if key != "mtu" {
+            let mut args: Vec<String> = Vec::new();
+            if locked {
+                args.push("lock".into());
+            }
+            args.push(v.to_string());
+            r.other.push(RawOption { keyword: key.into(), args });
+        }
+    } else {
+        ctx.warn(n.pos, match key {
+            "mtu" => format!("Invalid MTU {v} specified for route"),
+            "advmss" | "hoplimit" => format!("Invalid {key} {v} specified for route"),
+            "rtt" | "rttvar" => format!("Invalid {key} {v} for route"),
+            _ => format!("Invalid {key} value {v} specified for route"),
+        });
+    }
+    (locked, ok)
 }
 

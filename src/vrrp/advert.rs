@@ -2,7 +2,7 @@
 //! build ours (a template `VrrpRepr` made once, then only the priority, the
 //! IP ident and the AH sequence change) and to judge one received.
 
-use super::fsm::{self, AdvertInterval};
+use super::fsm::AdvertInterval;
 use super::net::Received;
 use super::wire::{self, AhSeqCounter, AuthKey, RxConfig, TxIpv4, V2Auth, VersionFields, VirtualAddresses, VrrpRepr};
 use crate::config::model::{AuthType, IpAddress, VrrpInstance};
@@ -96,8 +96,8 @@ impl AdvertCtx {
             _ => (AuthKey::None, V2Auth::None),
         };
         let fields = match interval {
-            AdvertInterval::V2(fsm::Seconds(s)) => VersionFields::V2 { adver_int: wire::Seconds(s), auth },
-            AdvertInterval::V3(cs) => VersionFields::V3 { adver_int: wire::Centiseconds::saturating(cs.get()) },
+            AdvertInterval::V2(secs) => VersionFields::V2 { adver_int: secs, auth },
+            AdvertInterval::V3(cs) => VersionFields::V3 { adver_int: cs },
         };
         let unicast = !inst.unicast_peers.is_empty();
         let ah_key = match key {
@@ -189,8 +189,8 @@ pub fn decode(pkt: &[u8], meta: &Received, ctx: &mut AdvertCtx) -> Result<Heard,
         return Err(Reject::Wire(wire::Error::BadVersion(repr.version().into())));
     }
     let interval = match repr.fields {
-        VersionFields::V2 { adver_int, .. } => AdvertInterval::V2(fsm::Seconds(adver_int.0)),
-        VersionFields::V3 { adver_int } => AdvertInterval::V3(fsm::Centiseconds::from_wire(adver_int.get())),
+        VersionFields::V2 { adver_int, .. } => AdvertInterval::V2(adver_int),
+        VersionFields::V3 { adver_int } => AdvertInterval::V3(adver_int),
     };
     let addresses_match = same_addresses(&repr.addresses, &ctx.repr.addresses);
     Ok(Heard { vrid: repr.vrid, priority: repr.priority, src, interval, addresses_match, message_only_checksum })
@@ -213,7 +213,7 @@ mod tests {
     fn ctx() -> AdvertCtx {
         let inst = VrrpInstance { virtual_router_id: 51, ..VrrpInstance::default() };
         let vip = IpAddress { addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100)), prefix_len: 24, ..IpAddress::default() };
-        let interval = AdvertInterval::V3(fsm::Centiseconds::new(100).expect("1 s"));
+        let interval = AdvertInterval::V3(crate::vrrp::fsm::Centiseconds::new(100).expect("1 s"));
         AdvertCtx::new(&inst, 3, interval, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), &[vip]).expect("ctx")
     }
 

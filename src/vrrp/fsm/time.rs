@@ -1,7 +1,8 @@
 //! Time for the state machine: a caller-supplied monotonic `Instant`, a
-//! `Duration` in microseconds, and the two wire units of the advert interval
-//! (`Seconds` for VRRPv2, `Centiseconds` for VRRPv3). They are distinct types
-//! so that a v2 interval can never be read as centiseconds or the reverse.
+//! `Duration` in microseconds, and the two units of the advert interval
+//! (`Seconds` for VRRPv2, `Centiseconds` for VRRPv3), which the config model
+//! and the wire codec use too. They are distinct types so that a v2 interval
+//! can never be read as centiseconds or the reverse.
 
 use core::fmt;
 
@@ -86,7 +87,9 @@ impl fmt::Display for Instant {
     }
 }
 
-/// A VRRPv2 advert interval: whole seconds, the 8-bit wire field (RFC 3768 §5.3.7).
+/// Whole seconds in eight bits: the VRRPv2 advert interval, as its wire
+/// field carries it (RFC 3768 §5.3.7). The one `Seconds` type of vigil: the
+/// state machine and the wire codec both use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct Seconds(pub u8);
@@ -95,32 +98,67 @@ impl Seconds {
     pub const fn to_duration(self) -> Duration {
         Duration::from_secs(self.0 as u64)
     }
+    pub const fn as_centiseconds(self) -> u32 {
+        self.0 as u32 * 100
+    }
 }
 
-/// A VRRPv3 advert interval: centiseconds in a 12-bit wire field
-/// (RFC 9568 §5.2.7, Max Advertise Interval), so at most 4095 cs = 40.95 s.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A time in centiseconds: the unit of the VRRPv3 advert interval
+/// (RFC 9568 §5.2.7, Max Advertise Interval) and of keepalived's
+/// `advert_int` in the config model. The one `Centiseconds` type of vigil:
+/// config, state machine and wire codec share it.
+///
+/// The v3 field holds 12 bits, at most [`Centiseconds::V3_MAX`] (40.95 s);
+/// the model may hold more until validation judges it against the version,
+/// so the constructors from a v3 field (`new`, `from_wire`, `saturating`)
+/// stay within it and [`Centiseconds::to_v3_field`] clamps on the way out.
+/// Seconds are never stored here without a conversion (`from_secs_f64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[derive(serde::Serialize, serde::Deserialize)]
-pub struct Centiseconds(u16);
+pub struct Centiseconds(pub u32);
 
 impl Centiseconds {
-    /// Largest value the 12-bit field holds.
-    pub const MAX: Centiseconds = Centiseconds(0x0fff);
+    /// The largest interval the 12-bit v3 field holds.
+    pub const V3_MAX: Centiseconds = Centiseconds(0x0fff);
 
-    /// `None` above 4095: such a value cannot be sent.
+    /// An interval a v3 advert can carry: `None` above 4095.
     pub const fn new(cs: u16) -> Option<Self> {
-        if cs <= Self::MAX.0 { Some(Centiseconds(cs)) } else { None }
+        if cs as u32 <= Self::V3_MAX.0 { Some(Centiseconds(cs as u32)) } else { None }
     }
     /// From the 16-bit word of a v3 header: the 4 reserved high bits are
     /// ignored, as the RFC asks of a receiver.
     pub const fn from_wire(word: u16) -> Self {
-        Centiseconds(word & 0x0fff)
+        Centiseconds((word & 0x0fff) as u32)
     }
-    pub const fn get(self) -> u16 {
+    /// Clamp to the v3 field: values above 4095 become 4095.
+    pub const fn saturating(cs: u16) -> Centiseconds {
+        if cs as u32 <= Self::V3_MAX.0 { Centiseconds(cs as u32) } else { Self::V3_MAX }
+    }
+    /// What the 12-bit v3 field carries: at most 4095.
+    pub const fn to_v3_field(self) -> u16 {
+        if self.0 <= Self::V3_MAX.0 { self.0 as u16 } else { Self::V3_MAX.0 as u16 }
+    }
+    pub fn from_secs_f64(secs: f64) -> Option<Centiseconds> {
+        if !secs.is_finite() || !(0.0..=1.0e7).contains(&secs) {
+            return None;
+        }
+        Some(Centiseconds((secs * 100.0).round() as u32))
+    }
+    pub const fn get(self) -> u32 {
         self.0
     }
     pub const fn to_duration(self) -> Duration {
         Duration::from_micros(self.0 as u64 * MICROS_PER_CENTI)
+    }
+    pub const fn as_micros(self) -> u64 {
+        self.0 as u64 * MICROS_PER_CENTI
+    }
+    pub const fn as_millis(self) -> u32 {
+        self.0.saturating_mul(10)
+    }
+    /// Whole seconds, rounded down (what a VRRPv2 advert carries).
+    pub const fn whole_secs(self) -> u32 {
+        self.0 / 100
     }
 }
 
@@ -170,7 +208,7 @@ mod tests {
         assert_eq!(Centiseconds::new(4095).map(|c| c.get()), Some(4095));
         assert_eq!(Centiseconds::new(4096), None);
         assert_eq!(Centiseconds::new(u16::MAX), None);
-        assert_eq!(Centiseconds::MAX.to_duration().as_micros(), 40_950_000);
+        assert_eq!(Centiseconds::V3_MAX.to_duration().as_micros(), 40_950_000);
         // Reserved bits are masked off.
         assert_eq!(Centiseconds::from_wire(0xf064).get(), 100);
         assert_eq!(Centiseconds::from_wire(0xffff).get(), 4095);
@@ -194,9 +232,17 @@ mod tests {
 
     #[test]
     fn interval_version() {
-        assert!(AdvertInterval::V3(Centiseconds::MAX).is_v3());
+        assert!(AdvertInterval::V3(Centiseconds::V3_MAX).is_v3());
         assert!(!AdvertInterval::V2(Seconds(1)).is_v3());
         assert!(AdvertInterval::V2(Seconds(0)).is_zero());
         assert!(AdvertInterval::V3(Centiseconds::from_wire(0xf000)).is_zero());
+    }
+
+    #[test]
+    fn model_intervals_clamp_to_the_v3_field() {
+        // The model may hold more than a v3 advert carries; the wire gets at most 4095.
+        assert_eq!(Centiseconds(100).to_v3_field(), 100);
+        assert_eq!(Centiseconds(25_500).to_v3_field(), 4095);
+        assert_eq!(Seconds(2).as_centiseconds(), Centiseconds(200).get());
     }
 }

@@ -8,51 +8,8 @@ use super::checksum;
 use super::error::{Error, Result};
 use super::packet::{AddressFamily, AuthType, MessageType, Packet, Version, message_len};
 use super::{AUTH_DATA_LEN, IPPROTO_VRRP, MAX_VIPS, MCAST_GROUP_V4};
-
-/// v2 advert interval: whole seconds (RFC 3768 §5.3.7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Seconds(pub u8);
-
-impl Seconds {
-    pub const fn as_centiseconds(self) -> u32 {
-        self.0 as u32 * 100
-    }
-}
-
-/// v3 Max Adver Int: centiseconds in 12 bits, 0..=4095 (RFC 5798 §5.2.7). Not seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Centiseconds(u16);
-
-impl Centiseconds {
-    /// Largest value the 12-bit field holds (40.95 s).
-    pub const MAX: Centiseconds = Centiseconds(0x0fff);
-
-    /// `None` above 4095.
-    pub const fn new(centis: u16) -> Option<Centiseconds> {
-        if centis <= Self::MAX.0 {
-            Some(Centiseconds(centis))
-        } else {
-            None
-        }
-    }
-
-    /// Clamp to the field: values above 4095 become 4095.
-    pub const fn saturating(centis: u16) -> Centiseconds {
-        if centis <= Self::MAX.0 {
-            Centiseconds(centis)
-        } else {
-            Self::MAX
-        }
-    }
-
-    pub const fn get(self) -> u16 {
-        self.0
-    }
-
-    pub const fn as_millis(self) -> u32 {
-        self.0 as u32 * 10
-    }
-}
+/// The advert interval's units, shared with the state machine and the config model.
+pub use crate::vrrp::fsm::{Centiseconds, Seconds};
 
 /// Eight bytes of v2 authentication data: keepalived's `auth_pass`, zero padded.
 pub type AuthData = [u8; AUTH_DATA_LEN];
@@ -418,7 +375,7 @@ impl VrrpRepr {
                 packet.set_auth_type(auth.auth_type());
                 packet.set_adver_int_v2(adver_int.0);
             }
-            VersionFields::V3 { adver_int } => packet.set_adver_int_v3(adver_int.get()),
+            VersionFields::V3 { adver_int } => packet.set_adver_int_v3(adver_int.to_v3_field()),
         }
         packet.set_checksum(0);
         let block = packet.address_bytes_mut(family).ok_or(Error::Exhausted)?;
@@ -650,7 +607,7 @@ mod tests {
     fn units() {
         assert_eq!(Centiseconds::new(4096), None);
         assert_eq!(Centiseconds::new(4095).map(Centiseconds::get), Some(4095));
-        assert_eq!(Centiseconds::saturating(u16::MAX), Centiseconds::MAX);
+        assert_eq!(Centiseconds::saturating(u16::MAX), Centiseconds::V3_MAX);
         assert_eq!(Centiseconds::saturating(100).as_millis(), 1000);
         assert_eq!(Seconds(3).as_centiseconds(), 300);
         assert_eq!(auth_data("secret12345"), *b"secret12");
