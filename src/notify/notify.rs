@@ -242,10 +242,10 @@ impl Notifier {
         }
         self.enqueue(subject, name, job);
         self.write_fifos(&fifo_line(subject, name, state.as_str(), priority));
-        if scripts.smtp_alert {
-            if let Some(a) = self.inner.alerts.borrow().as_ref() {
-                a.state(subject, name, state);
-            }
+        if scripts.smtp_alert
+            && let Some(a) = self.inner.alerts.borrow().as_ref()
+        {
+            a.state(subject, name, state);
         }
     }
 
