@@ -128,6 +128,9 @@ fn utc(t: i64) -> Civil {
 /// `t` in local time (the C library's idea of it: TZ, /etc/localtime;
 /// UTC on an appliance that has neither).
 fn local(t: i64) -> Civil {
+    // libc marks musl's time_t deprecated (its width changed in musl 1.2);
+    // it is 64 bits on every target we build.
+    #[allow(deprecated)]
     let secs = t as libc::time_t;
     // SAFETY: localtime_r only reads `secs` and writes the `tm` we own; a
     // zeroed tm is a valid value of that plain C struct.
