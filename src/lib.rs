@@ -4,6 +4,7 @@
 //! else lives in these modules so that tests, benchmarks and the fuzz crate
 //! can reach it.
 
+pub mod alert;
 pub mod check;
 pub mod cli;
 pub mod config;

@@ -70,6 +70,14 @@ pub struct SmtpServer {
     pub port: u16,
 }
 
+impl SmtpServer {
+    /// The server's address as keepalived reads it (IPv6, or IPv4 in any
+    /// form inet_aton takes); None for a host it would refuse.
+    pub fn addr(&self) -> Option<IpAddr> {
+        super::addr::parse_ipv4_aton(&self.host)
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 pub struct LvsSyncDaemon {
     pub interface: String,

@@ -58,21 +58,9 @@ pub struct Alert {
     pub message: String,
 }
 
-/// Where alerts go. The SMTP client will implement it; until then
-/// `LogAlerts` writes them to the log.
+/// Where alerts go: the checker child's SMTP queue (`alert::Alerter`).
 pub trait AlertSink {
     fn alert(&self, alert: Alert);
-}
-
-pub struct LogAlerts;
-
-impl AlertSink for LogAlerts {
-    fn alert(&self, a: Alert) {
-        match &a.subject {
-            AlertSubject::RealServer { vs, rs } => log::info!("SMTP alert: real server {rs} of {vs} {}: {}", a.state, a.message),
-            AlertSubject::VirtualServer { vs } => log::info!("SMTP alert: virtual server {vs} {}: {}", a.state, a.message),
-        }
-    }
 }
 
 /// What the hooks are asked to do.

@@ -24,6 +24,7 @@
 //! transitions; beyond that a transition's scripts are dropped and counted.
 
 use super::fifo::NotifyFifo;
+use crate::alert::VrrpAlerts;
 use crate::script::spawn::{RunningScript, ScriptCommand};
 use async_io::Timer;
 use smol::channel::{Receiver, Sender, TrySendError, bounded};
@@ -84,6 +85,8 @@ pub struct NotifyScripts {
     pub fault: Option<ScriptCommand>,
     pub stop: Option<ScriptCommand>,
     pub master_rx_lower_pri: Option<ScriptCommand>,
+    /// smtp_alert as keepalived resolves it (see `alert::vrrp_enabled`).
+    pub smtp_alert: bool,
 }
 
 impl NotifyScripts {
@@ -129,6 +132,8 @@ struct Inner {
     /// Queued jobs not yet finished + scripts still running.
     busy: Cell<usize>,
     order_wait: Duration,
+    /// Where transitions of instances and groups with smtp_alert go.
+    alerts: RefCell<Option<Rc<VrrpAlerts>>>,
 }
 
 impl Inner {
@@ -161,6 +166,7 @@ impl Notifier {
                 counters: Cell::new(NotifyCounters::default()),
                 busy: Cell::new(0),
                 order_wait,
+                alerts: RefCell::new(None),
             }),
         }
     }
@@ -168,6 +174,12 @@ impl Notifier {
     /// notify_fifo and vrrp_notify_fifo both get every line.
     pub fn add_fifo(&self, fifo: NotifyFifo) {
         self.inner.fifos.borrow_mut().push(fifo);
+    }
+
+    /// SMTP alerts for the transitions of instances and groups whose
+    /// smtp_alert is on.
+    pub fn set_alerts(&self, alerts: Rc<VrrpAlerts>) {
+        *self.inner.alerts.borrow_mut() = Some(alerts);
     }
 
     /// An instance entered `state`. `priority` is what the notify script
@@ -230,6 +242,11 @@ impl Notifier {
         }
         self.enqueue(subject, name, job);
         self.write_fifos(&fifo_line(subject, name, state.as_str(), priority));
+        if scripts.smtp_alert
+            && let Some(a) = self.inner.alerts.borrow().as_ref()
+        {
+            a.state(subject, name, state);
+        }
     }
 
     fn write_fifos(&self, line: &str) {
@@ -328,6 +345,7 @@ impl NotifyScripts {
             fault: prep(&vi.notify_fault, global),
             stop: prep(&vi.notify_stop, global),
             master_rx_lower_pri: prep(&vi.notify_master_rx_lower_pri, global),
+            smtp_alert: crate::alert::vrrp_enabled(vi.smtp_alert, global),
         }
     }
 
@@ -339,6 +357,7 @@ impl NotifyScripts {
             fault: prep(&sg.notify_fault, global),
             stop: prep(&sg.notify_stop, global),
             master_rx_lower_pri: None,
+            smtp_alert: crate::alert::vrrp_enabled(sg.smtp_alert, global),
         }
     }
 }

@@ -4,12 +4,13 @@
 //! a reload touches only what it changes.
 
 use super::{Applied, Duties, Runtime, Stop};
+use crate::alert::Alerter;
 use crate::check::runner::CarriedState;
 use crate::check::{CheckEvent, Checkers, EventSink, RsId, TlsConnector};
 use crate::cli::Role;
 use crate::config::Config;
 use crate::lvs::RsView;
-use crate::lvs::hooks::{LogAlerts, STOP_SCRIPT_TIMEOUT, SpawnHooks};
+use crate::lvs::hooks::{STOP_SCRIPT_TIMEOUT, SpawnHooks};
 use crate::lvs::program::{Lvs, RECONCILE_BATCH};
 use crate::lvs::suspend::HaSuspend;
 use std::cell::RefCell;
@@ -30,22 +31,28 @@ pub struct Check {
     /// ha_suspend's address follower: started with the first config that
     /// uses it, kept across reloads.
     ha_suspend: Option<(Rc<HaSuspend>, smol::Task<()>)>,
+    /// SMTP alerts of real and virtual servers: one queue for the child's
+    /// life, reloads included.
+    alerter: Alerter,
 }
 
 impl Duties for Check {
     const ROLE: Role = Role::Check;
 
-    fn new(_rt: &Runtime) -> Self {
+    fn new(rt: &Runtime) -> Self {
         // A socket per check in flight: keepalived-scale configs (10,000
         // real servers, many unanswering) outrun the usual 1024.
         match crate::check::net::raise_nofile_limit() {
             Ok(n) => log::info!("check child: open files limit {n}"),
             Err(e) => log::warn!("check child: raising the open files limit: {e}"),
         }
-        Check { checkers: None, lvs: Rc::new(RefCell::new(None)), hooks: None, ha_suspend: None }
+        let ex = rt.ex.clone();
+        let alerter = Alerter::new(move |f| ex.spawn(f).detach());
+        Check { checkers: None, lvs: Rc::new(RefCell::new(None)), hooks: None, ha_suspend: None, alerter }
     }
 
     async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Config) {
+        self.alerter.configure(&new.global);
         let lvs_changed = old.first()
             || old.config.virtual_servers != new.virtual_servers
             || old.config.virtual_server_groups != new.virtual_server_groups;
@@ -83,6 +90,7 @@ impl Duties for Check {
                 log::info!("virtual server {} real server {}: {}{weight}", id.vs, id.rs, if up { "up" } else { "down" });
             }
         }
+        log::info!("SMTP alerts: {}", self.alerter.counters());
     }
 
     fn report(&self) -> crate::ipc::Report {
@@ -106,6 +114,8 @@ impl Duties for Check {
         if let Some(h) = &self.hooks {
             h.idle(STOP_SCRIPT_TIMEOUT + std::time::Duration::from_millis(500)).await;
         }
+        // The omega alerts ("=> Shutting down <="), unless the server is slow.
+        self.alerter.flush(std::time::Duration::from_secs(1)).await;
     }
 }
 
@@ -120,7 +130,7 @@ impl Check {
         let shared: Rc<Config> = Rc::new(new.clone());
         if !new.virtual_servers.is_empty() && self.lvs.borrow().is_none() {
             let ex = rt.ex.clone();
-            let h = Rc::new(SpawnHooks::new(move |f| ex.spawn(f).detach(), Rc::new(LogAlerts)));
+            let h = Rc::new(SpawnHooks::new(move |f| ex.spawn(f).detach(), Rc::new(self.alerter.clone())));
             self.hooks = Some(h.clone());
             *self.lvs.borrow_mut() = Some(Lvs::new(h));
         }

@@ -3,24 +3,33 @@
 //! wire across the rebuild, as do those a restarted child resumes.
 
 use super::{Applied, Duties, Runtime, Stop};
+use crate::alert::{Alerter, VrrpAlerts};
 use crate::cli::Role;
 use crate::config::Config;
 use crate::ipc::Msg;
 use crate::vrrp::engine::{Engine, OnChange};
 use std::rc::Rc;
+use std::time::Duration;
 
 pub struct Vrrp {
     engine: Option<Engine>,
     /// Instances to start as master: the predecessor's (Resume) or the
     /// masters the previous engine kept through a reload.
     resume: Vec<String>,
+    /// SMTP alerts: one queue for the child's life, reloads included.
+    alerts: Rc<VrrpAlerts>,
 }
+
+/// How long a clean stop waits for the last alerts (the STOP ones) to go.
+const ALERT_STOP_WAIT: Duration = Duration::from_secs(1);
 
 impl Duties for Vrrp {
     const ROLE: Role = Role::Vrrp;
 
-    fn new(_rt: &Runtime) -> Self {
-        Vrrp { engine: None, resume: Vec::new() }
+    fn new(rt: &Runtime) -> Self {
+        let ex = rt.ex.clone();
+        let alerter = Alerter::new(move |f| ex.spawn(f).detach());
+        Vrrp { engine: None, resume: Vec::new(), alerts: Rc::new(VrrpAlerts::new(alerter)) }
     }
 
     async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Config) {
@@ -39,7 +48,8 @@ impl Duties for Vrrp {
         let on_change: OnChange = Rc::new(move |st| {
             let _ = to_parent.try_send(&Msg::VrrpStatus { instances: st.to_vec() });
         });
-        self.engine = Some(Engine::start(&rt.ex, new, &self.resume, on_change));
+        self.alerts.configure(&new.global);
+        self.engine = Some(Engine::start(&rt.ex, new, &self.resume, on_change, Some(self.alerts.clone())));
         self.resume.clear();
     }
 
@@ -51,6 +61,7 @@ impl Duties for Vrrp {
         if let Some(e) = &self.engine {
             e.dump();
         }
+        log::info!("SMTP alerts: {}", self.alerts.alerter().counters());
     }
 
     fn report(&self) -> crate::ipc::Report {
@@ -63,6 +74,10 @@ impl Duties for Vrrp {
         // its addresses: with no parent, nothing would restart us.
         if let Some(e) = self.engine.take() {
             e.stop().await;
+        }
+        // The STOP alerts, unless the server is slow: bounded.
+        if !self.alerts.alerter().flush(ALERT_STOP_WAIT).await {
+            log::info!("SMTP alerts left at stop: {}", self.alerts.alerter().counters());
         }
     }
 }

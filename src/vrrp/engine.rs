@@ -9,6 +9,7 @@ use super::syncd::{SyncdLink, SyncdSpec};
 use super::track::{Coordinator, Inbox};
 use crate::netlink::mirror::Change;
 use crate::netlink::reflector::{Reflector, ReflectorConfig};
+use crate::alert::VrrpAlerts;
 use crate::notify::{Notifier, NotifyScripts};
 use crate::script::prepare_script;
 use crate::notify::fifo::NotifyFifo;
@@ -70,12 +71,16 @@ pub type OnChange = Rc<dyn Fn(&[InstanceStatus])>;
 impl Engine {
     /// Starts every vrrp_instance of `config` on `ex`.
     /// Instances named in `resume` were master in the VRRP child this one
-    /// replaces: they take the mastership back at once.
-    pub fn start(ex: &Rc<LocalExecutor<'static>>, config: &Config, resume: &[String], on_change: OnChange) -> Engine {
+    /// replaces: they take the mastership back at once. State changes of
+    /// instances and groups with smtp_alert go to `alerts`.
+    pub fn start(ex: &Rc<LocalExecutor<'static>>, config: &Config, resume: &[String], on_change: OnChange, alerts: Option<Rc<VrrpAlerts>>) -> Engine {
         let clock = Clock::new();
         let status = Rc::new(RefCell::new(Vec::new()));
         let spawner = ex.clone();
         let notifier = Rc::new(Notifier::new(move |f| spawner.spawn(f).detach()));
+        if let Some(a) = alerts {
+            notifier.set_alerts(a);
+        }
         for fifo in [&config.global.notify_fifo, &config.global.vrrp_notify_fifo].into_iter().flatten() {
             if let Some(path) = fifo.argv.first() {
                 match NotifyFifo::open(std::path::Path::new(path), None) {
