@@ -212,6 +212,10 @@ fn vrrp_master_fault_and_stop_are_mailed_as_keepalived_mails_them() {
     wait_log(&d, "SMTP alerts: sent ", 1);
     let line = d.log().lines().find(|l| l.contains("SMTP alerts: sent ")).unwrap().to_string();
     assert!(line.contains("failed 0, dropped 0"), "{line}");
+    // And in status, asked of the child now.
+    let st = d.status().expect("status");
+    let a = &common::child(&st, "vrrp")["alerts"];
+    assert!(a["sent"].as_u64().unwrap_or(0) >= 3 && a["failed"] == 0 && a["dropped"] == 0, "{a}");
 
     // A clean stop mails "Stopping" before the child exits.
     assert_eq!(d.terminate(BOUND), Some(0));
@@ -307,6 +311,10 @@ fn advert_gap_with(port: u16, what: &str) -> (Duration, usize, String) {
     wait_log(&d, "SMTP alerts: sent ", 1);
     let counters = d.log().lines().find(|l| l.contains("SMTP alerts: sent ")).unwrap().to_string();
     println!("SMTP server {what}: {} adverts in 8 s, largest gap {gap:?} (advert_int {advert_int:?}); {counters}", adverts.len());
+    // An unusable server shows in status as failed or still queued alerts, none sent.
+    let st = d.status().expect("status");
+    let a = &common::child(&st, "vrrp")["alerts"];
+    assert!(a["sent"] == 0 && a["failed"].as_u64().unwrap_or(0) + a["queued"].as_u64().unwrap_or(0) > 0, "{a}");
     assert!(adverts.len() >= 10, "{} adverts in 8 s\nlog:\n{}", adverts.len(), d.log());
     assert!(gap < advert_int * 5 / 2, "largest advert gap {gap:?} with the SMTP server {what}\nlog:\n{}", d.log());
     (gap, adverts.len(), counters)

@@ -50,6 +50,8 @@ pub struct Report {
     pub vrrp: Vec<crate::vrrp::instance::InstanceStatus>,
     pub sync_groups: Vec<crate::vrrp::instance::SyncGroupStatus>,
     pub virtual_servers: Vec<crate::lvs::status::VirtualServerStatus>,
+    /// The child's SMTP alert queue.
+    pub alerts: crate::alert::AlertCounters,
 }
 
 /// What a child says it applied, so that a reload can be checked from outside.

@@ -96,9 +96,10 @@ impl Duties for Check {
     fn report(&self) -> crate::ipc::Report {
         let servers = self.checkers.as_ref().map(|c| c.report()).unwrap_or_default();
         let lvs = self.lvs.borrow();
-        let Some(l) = lvs.as_ref() else { return crate::ipc::Report::default() };
+        let alerts = self.alerter.counters();
+        let Some(l) = lvs.as_ref() else { return crate::ipc::Report { alerts, ..Default::default() } };
         let virtual_servers = crate::lvs::status::report(l.config(), &servers, |i| l.quorum_up(i));
-        crate::ipc::Report { virtual_servers, ..Default::default() }
+        crate::ipc::Report { virtual_servers, alerts, ..Default::default() }
     }
 
     async fn stop(&mut self, rt: &Runtime, how: Stop) {

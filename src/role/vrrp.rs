@@ -65,8 +65,10 @@ impl Duties for Vrrp {
     }
 
     fn report(&self) -> crate::ipc::Report {
-        let Some(e) = &self.engine else { return crate::ipc::Report::default() };
-        crate::ipc::Report { vrrp: e.status(), sync_groups: e.sync_groups(), ..Default::default() }
+        let Some(e) = &self.engine else {
+            return crate::ipc::Report { alerts: self.alerts.alerter().counters(), ..Default::default() };
+        };
+        crate::ipc::Report { vrrp: e.status(), sync_groups: e.sync_groups(), alerts: self.alerts.alerter().counters(), ..Default::default() }
     }
 
     async fn stop(&mut self, _rt: &Runtime, _how: Stop) {

@@ -209,6 +209,18 @@ fn process(out: &mut String, st: &Status) {
             f.sample(name, &[("role", &c.role)], get(c));
         }
     }
+    let alerts: [(&str, &str, &str, fn(&crate::alert::AlertCounters) -> u64); 4] = [
+        ("vigil_smtp_alerts_sent_total", "counter", "SMTP alerts the server accepted.", |a| a.sent),
+        ("vigil_smtp_alerts_failed_total", "counter", "SMTP alerts lost to an unreachable, slow or refusing server.", |a| a.failed),
+        ("vigil_smtp_alerts_dropped_total", "counter", "SMTP alerts dropped because the queue was full.", |a| a.dropped),
+        ("vigil_smtp_alerts_queued", "gauge", "SMTP alerts waiting to be sent.", |a| a.queued),
+    ];
+    for (name, kind, help, get) in alerts {
+        let mut f = family(out, name, kind, help);
+        for c in &st.children {
+            f.sample(name, &[("role", &c.role)], get(&c.alerts));
+        }
+    }
     let name = "vigil_resident_memory_bytes";
     let mut f = family(out, name, "gauge", "Resident set size of each process.");
     if let Some(kb) = st.rss_kb {

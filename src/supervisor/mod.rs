@@ -107,6 +107,7 @@ struct Slot {
     vrrp: Vec<crate::vrrp::instance::InstanceStatus>,
     sync_groups: Vec<crate::vrrp::instance::SyncGroupStatus>,
     virtual_servers: Vec<crate::lvs::status::VirtualServerStatus>,
+    alerts: crate::alert::AlertCounters,
 }
 
 impl Slot {
@@ -132,6 +133,7 @@ impl Slot {
             vrrp: Vec::new(),
             sync_groups: Vec::new(),
             virtual_servers: Vec::new(),
+            alerts: Default::default(),
         }
     }
 }
@@ -540,6 +542,7 @@ impl Parent {
                 s.vrrp = instances;
             }
             Msg::Report { id, report } => {
+                s.alerts = report.alerts;
                 if i == 0 {
                     s.vrrp = report.vrrp;
                     s.sync_groups = report.sync_groups;
@@ -697,6 +700,7 @@ impl Parent {
                     mem: s.mem,
                     checks_run: s.checks,
                     rss_kb: s.pid.and_then(status::rss_kb),
+                    alerts: s.alerts,
                 })
                 .collect(),
             vrrp: self.slots[0].vrrp.clone(),

@@ -46,6 +46,9 @@ pub struct ChildStatus {
     #[serde(default)]
     pub checks_run: u64,
     pub rss_kb: Option<u64>,
+    /// The child's SMTP alerts: sent, failed, dropped (queue full), queued.
+    #[serde(default)]
+    pub alerts: crate::alert::AlertCounters,
 }
 
 /// VmRSS of a process in KiB.
@@ -147,6 +150,15 @@ impl Status {
             ]);
         }
         s.push_str(&table(&rows));
+        if self.children.iter().any(|c| c.alerts != Default::default()) {
+            s.push_str("\nSMTP alerts\n");
+            let mut rows = vec![["ROLE", "SENT", "FAILED", "DROPPED", "QUEUED"].map(String::from).to_vec()];
+            for c in &self.children {
+                let a = &c.alerts;
+                rows.push(vec![c.role.clone(), a.sent.to_string(), a.failed.to_string(), a.dropped.to_string(), a.queued.to_string()]);
+            }
+            s.push_str(&table(&rows));
+        }
         s
     }
 
