@@ -20,9 +20,7 @@ pub struct Boot {
 
 /// Mounts, console, hostname, modules, loopback. Call before any thread exists.
 pub fn early_boot() -> Boot {
-    unsafe {
-        libc::umask(0o022);
-    }
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     // SAFETY of ordering: single-threaded here.
     unsafe {
         std::env::set_var("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
@@ -101,11 +99,11 @@ fn set_hostname(cmdline: &str) {
 
 /// Sets IFF_UP on an interface by name (ioctl; works before netlink setup).
 pub fn set_link_up(name: &str) -> std::io::Result<()> {
-    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if sock < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let result = (|| {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+    use std::os::fd::AsRawFd;
+    let owned = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    let sock = owned.as_raw_fd();
+    (|| {
         let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
         let bytes = name.as_bytes();
         if bytes.len() >= ifr.ifr_name.len() {
@@ -124,11 +122,7 @@ pub fn set_link_up(name: &str) -> std::io::Result<()> {
             return Err(std::io::Error::last_os_error());
         }
         Ok(())
-    })();
-    unsafe {
-        libc::close(sock);
-    }
-    result
+    })()
 }
 
 /// The end: every other process is asked to stop, then killed, file systems
