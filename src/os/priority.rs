@@ -18,8 +18,11 @@ pub fn apply(role: Role, g: &GlobalDefs) {
             log::warn!("{} child: setpriority({n}): {}", role.name(), std::io::Error::last_os_error());
         }
     }
-    if no_swap && unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
-        log::warn!("{} child: mlockall: {}", role.name(), std::io::Error::last_os_error());
+    if no_swap {
+        use nix::sys::mman::{MlockAllFlags, mlockall};
+        if let Err(e) = mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE) {
+            log::warn!("{} child: mlockall: {}", role.name(), std::io::Error::from(e));
+        }
     }
     if let Some(p) = rt {
         // musl's sched_param has more fields than glibc's: start from zero.
