@@ -21,7 +21,8 @@ pub struct Boot {
 /// Mounts, console, hostname, modules, loopback. Call before any thread exists.
 pub fn early_boot() -> Boot {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
-    // SAFETY of ordering: single-threaded here.
+    // SAFETY: set_var races only with another thread reading or writing the
+    // environment; PID 1 runs this first thing in main, before any thread exists.
     unsafe {
         std::env::set_var("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
         std::env::set_var("HOME", "/");
@@ -104,6 +105,8 @@ pub fn set_link_up(name: &str) -> std::io::Result<()> {
     let owned = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
     let sock = owned.as_raw_fd();
     (|| {
+        // SAFETY: ifreq is a name array and a union of plain integers and
+        // sockaddrs; all-zero is a valid value of each.
         let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
         let bytes = name.as_bytes();
         if bytes.len() >= ifr.ifr_name.len() {
@@ -112,12 +115,19 @@ pub fn set_link_up(name: &str) -> std::io::Result<()> {
         for (d, s) in ifr.ifr_name.iter_mut().zip(bytes) {
             *d = *s as libc::c_char;
         }
+        // nix's ioctl macros only generate unsafe functions: the raw call is no worse.
+        // SAFETY: SIOCGIFFLAGS reads the NUL-terminated name (len checked above)
+        // and writes ifru_flags inside `ifr`, a live, exclusively borrowed ifreq.
         if unsafe { libc::ioctl(sock, libc::SIOCGIFFLAGS as _, &mut ifr) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
+        // SAFETY: SIOCGIFFLAGS succeeded, so the kernel wrote the union's
+        // ifru_flags member; reading it reads initialised bytes of that type.
         unsafe {
             ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
         }
+        // SAFETY: SIOCSIFFLAGS only reads the name and ifru_flags of `ifr`,
+        // which lives across the call.
         if unsafe { libc::ioctl(sock, libc::SIOCSIFFLAGS as _, &ifr) } < 0 {
             return Err(std::io::Error::last_os_error());
         }

@@ -59,6 +59,9 @@ pub fn shell() -> std::io::Result<u32> {
     if sh.ends_with("busybox") {
         cmd.arg("sh");
     }
+    // SAFETY: the closure runs in the forked child before exec and makes only
+    // async-signal-safe syscalls (sigemptyset/sigprocmask on a stack sigset,
+    // setsid, ioctl(TIOCSCTTY) on fd 0); it allocates nothing and takes no lock.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
             let mut set: libc::sigset_t = std::mem::zeroed();
