@@ -177,7 +177,12 @@ fn run(mut opts: Options) -> u8 {
 
 fn daemonize(keep_stderr: bool) -> std::io::Result<()> {
     use nix::unistd::{ForkResult, fork, setsid};
+    // SAFETY: daemonize runs before main starts any thread, so the child is
+    // a copy of a single-threaded process and may run arbitrary code.
     match unsafe { fork() }? {
+        // SAFETY: _exit(2) takes an integer and never returns. Unlike exit it
+        // runs no atexit handlers and flushes no stdio buffers, which the
+        // child, not this parent, owns from now on.
         ForkResult::Parent { .. } => unsafe { libc::_exit(0) },
         ForkResult::Child => {}
     }

@@ -26,6 +26,7 @@ static_rules {
 #[test]
 fn static_addressing_is_applied_in_a_private_namespace() {
     let t = std::thread::spawn(|| {
+        // SAFETY: unshare(2) takes no pointers; CLONE_NEWNET moves only this spawned thread.
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
             let e = std::io::Error::last_os_error();
             skip::skip_or_fail(&format!("unshare(CLONE_NEWNET): {e}; run as root"));

@@ -173,29 +173,12 @@ fn check_tcp_connects_and_reports_refused() {
 fn check_tcp_times_out_on_a_full_backlog() {
     // A listener nobody accepts from, backlog 0: once its queue is full the
     // kernel drops further SYNs, so a connect can only time out.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
-    assert!(fd >= 0);
-    let l = unsafe {
-        use std::os::fd::FromRawFd;
-        TcpListener::from_raw_fd(fd)
-    };
-    let sa = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: 0,
-        sin_addr: libc::in_addr {
-            s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
-        },
-        sin_zero: [0; 8],
-    };
-    let r = unsafe {
-        libc::bind(
-            fd,
-            (&sa as *const libc::sockaddr_in).cast(),
-            size_of::<libc::sockaddr_in>() as u32,
-        )
-    };
-    assert_eq!(r, 0);
-    assert_eq!(unsafe { libc::listen(fd, 0) }, 0);
+    use nix::sys::socket::{AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, bind, listen, socket};
+    use std::os::fd::AsRawFd;
+    let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::empty(), None).unwrap();
+    bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0)).unwrap();
+    listen(&fd, Backlog::new(0).unwrap()).unwrap();
+    let l = TcpListener::from(fd);
     let addr = l.local_addr().unwrap();
     let mut fillers = Vec::new();
     for _ in 0..4 {

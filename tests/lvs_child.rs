@@ -39,16 +39,19 @@ fn nofile(pid: u64) -> (String, String) {
 fn the_checker_child_raises_its_open_files_limit_to_the_hard_one() {
     // The daemon inherits a soft limit below the hard one.
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: lim is a live rlimit the kernel fills in.
     assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
     if lim.rlim_max <= 256 {
         eprintln!("skipped: hard open files limit {} too low to lower", lim.rlim_max);
         return;
     }
     let lowered = libc::rlimit { rlim_cur: 256, rlim_max: lim.rlim_max };
+    // SAFETY: &lowered points at a live rlimit the kernel only reads.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) }, 0);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let d = Daemon::start_with("lvs-nofile", 1000, "-C", &vs_conf("192.0.2.10", port, ""));
+    // SAFETY: &lim points at a live rlimit the kernel only reads.
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
     d.wait_for(BOUND, |st| common::child(st, "check")["state"] == "running");
     let pid = checker_pid(&d);
@@ -91,6 +94,7 @@ fn wait_accepts(d: &Daemon, l: &std::net::TcpListener) {
 /// `ip` commands share it), so the host's addresses are untouched.
 #[test]
 fn ha_suspend_checks_only_while_the_virtual_address_is_local() {
+    // SAFETY: unshare(2) takes no pointers; CLONE_NEWNET moves only this thread.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
         eprintln!("skipped: unshare(CLONE_NEWNET): {}", std::io::Error::last_os_error());
         return;

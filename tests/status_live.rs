@@ -188,6 +188,8 @@ fn ipv6_instance_starts_while_its_link_local_address_is_tentative() {
         }
         std::thread::sleep(Duration::from_millis(250));
     };
+    // SAFETY: kill(2) takes integers only; `child` is not yet waited for, so its pid
+    // still names our daemon and cannot have been reused.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }

@@ -360,6 +360,8 @@ fn vrrp_child_crash_keeps_the_mastership() {
         // Kill right after an advert would be worst for the backup's timer;
         // any point will do: the backup needs 3.6 s of silence.
         let pid: i32 = std::fs::read_to_string(d1.dir().join("vrrp.pid")).unwrap().trim().parse().unwrap();
+        // SAFETY: kill(2) takes integers only; pid is the VRRP child read from its pid
+        // file, which the supervisor restarts: this is the crash under test.
         unsafe { libc::kill(pid, libc::SIGKILL) };
         assert!(d1.wait_log(&format!("restart {}", round + 1), Duration::from_secs(5)), "{}", d1.log());
         std::thread::sleep(Duration::from_secs(5));

@@ -156,6 +156,7 @@ fn notify_script_and_fifo_see_every_transition_in_order() {
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let fifo = dir.join("notify.fifo");
     let fifo_c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: fifo_c is a NUL-terminated path alive across the call.
     assert_eq!(unsafe { libc::mkfifo(fifo_c.as_ptr(), 0o644) }, 0);
     // Read the FIFO from a thread (opening for read blocks until the writer comes).
     let fifo_path = fifo.clone();

@@ -193,19 +193,13 @@ pub fn udp_connect(t: &Target) -> Result<Async<UdpSocket>, Failure> {
 /// open for connect_timeout) the usual soft limit of 1024 runs out long
 /// before the hard one. keepalived raises its limit for the same reason.
 pub fn raise_nofile_limit() -> std::io::Result<u64> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: lim is a valid rlimit to fill in.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(std::io::Error::last_os_error());
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+        return Ok(hard);
     }
-    if lim.rlim_cur < lim.rlim_max {
-        lim.rlim_cur = lim.rlim_max;
-        // SAFETY: lim is a valid rlimit.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(lim.rlim_cur)
+    Ok(soft)
 }
 
 /// Kernel-random bytes (warmup jitter, DNS ids). Falls back to the clock.
@@ -266,9 +260,8 @@ mod tests {
     #[test]
     fn nofile_soft_limit_raised_to_the_hard_one() {
         let soft = raise_nofile_limit().unwrap();
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
-        assert_eq!((soft, lim.rlim_cur), (lim.rlim_max, lim.rlim_max));
+        let (cur, max) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+        assert_eq!((soft, cur), (max, max));
     }
 
     // The reactor's timer queue (vendor/README.md) must fire timers in

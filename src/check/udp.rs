@@ -41,21 +41,8 @@ pub async fn check(t: &Target, u: &UdpCheck) -> Result<(), Failure> {
     let mut buf = [0u8; UDP_BUF];
     let got = timeout(t.connect_timeout, async {
         sock.read_with(|s| {
-            // SAFETY: buf is valid for its length; MSG_TRUNC makes recv
-            // return the datagram's real length.
-            let n = unsafe {
-                libc::recv(
-                    s.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_TRUNC,
-                )
-            };
-            if n < 0 {
-                Err(std::io::Error::last_os_error())
-            } else {
-                Ok(n as usize)
-            }
+            // MSG_TRUNC makes recv return the datagram's real length.
+            Ok(nix::sys::socket::recv(s.as_raw_fd(), &mut buf, nix::sys::socket::MsgFlags::MSG_TRUNC)?)
         })
         .await
         .map_err(|e| io_failure(&e))

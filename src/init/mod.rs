@@ -20,10 +20,9 @@ pub struct Boot {
 
 /// Mounts, console, hostname, modules, loopback. Call before any thread exists.
 pub fn early_boot() -> Boot {
-    unsafe {
-        libc::umask(0o022);
-    }
-    // SAFETY of ordering: single-threaded here.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    // SAFETY: set_var races only with another thread reading or writing the
+    // environment; PID 1 runs this first thing in main, before any thread exists.
     unsafe {
         std::env::set_var("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
         std::env::set_var("HOME", "/");
@@ -101,11 +100,13 @@ fn set_hostname(cmdline: &str) {
 
 /// Sets IFF_UP on an interface by name (ioctl; works before netlink setup).
 pub fn set_link_up(name: &str) -> std::io::Result<()> {
-    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if sock < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let result = (|| {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+    use std::os::fd::AsRawFd;
+    let owned = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    let sock = owned.as_raw_fd();
+    (|| {
+        // SAFETY: ifreq is a name array and a union of plain integers and
+        // sockaddrs; all-zero is a valid value of each.
         let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
         let bytes = name.as_bytes();
         if bytes.len() >= ifr.ifr_name.len() {
@@ -114,21 +115,24 @@ pub fn set_link_up(name: &str) -> std::io::Result<()> {
         for (d, s) in ifr.ifr_name.iter_mut().zip(bytes) {
             *d = *s as libc::c_char;
         }
+        // nix's ioctl macros only generate unsafe functions: the raw call is no worse.
+        // SAFETY: SIOCGIFFLAGS reads the NUL-terminated name (len checked above)
+        // and writes ifru_flags inside `ifr`, a live, exclusively borrowed ifreq.
         if unsafe { libc::ioctl(sock, libc::SIOCGIFFLAGS as _, &mut ifr) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
+        // SAFETY: SIOCGIFFLAGS succeeded, so the kernel wrote the union's
+        // ifru_flags member; reading it reads initialised bytes of that type.
         unsafe {
             ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
         }
+        // SAFETY: SIOCSIFFLAGS only reads the name and ifru_flags of `ifr`,
+        // which lives across the call.
         if unsafe { libc::ioctl(sock, libc::SIOCSIFFLAGS as _, &ifr) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
         Ok(())
-    })();
-    unsafe {
-        libc::close(sock);
-    }
-    result
+    })()
 }
 
 /// The end: every other process is asked to stop, then killed, file systems

@@ -183,21 +183,16 @@ impl Receiver {
 }
 
 fn send_one(fd: &std::os::fd::OwnedFd, d: &[u8]) -> std::io::Result<()> {
+    use nix::sys::socket::{MsgFlags, send};
     use std::os::fd::AsRawFd;
-    let n = unsafe { libc::send(fd.as_raw_fd(), d.as_ptr().cast(), d.len(), libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    send(fd.as_raw_fd(), d, MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT)?;
     Ok(())
 }
 
 fn recv_one(fd: &std::os::fd::OwnedFd, buf: &mut [u8]) -> std::io::Result<usize> {
+    use nix::sys::socket::{MsgFlags, recv};
     use std::os::fd::AsRawFd;
-    let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(n as usize)
+    Ok(recv(fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)?)
 }
 
 #[cfg(test)]

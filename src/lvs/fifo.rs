@@ -56,9 +56,7 @@ fn node_of_path(path: &Path) -> Option<(u64, u64)> {
 }
 
 fn node_of_fd(f: &NotifyFifo) -> Option<(u64, u64)> {
-    // SAFETY: an all-zero stat is valid to fill in; the fd is open.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    (unsafe { libc::fstat(f.raw_fd(), &mut st) } == 0).then_some((st.st_dev, st.st_ino))
+    nix::sys::stat::fstat(f.raw_fd()).ok().map(|st| (st.st_dev, st.st_ino))
 }
 
 /// Closes a FIFO whose path now names something else. Dropping it would
@@ -66,8 +64,8 @@ fn node_of_fd(f: &NotifyFifo) -> Option<(u64, u64)> {
 fn let_go(f: NotifyFifo) {
     let fd = f.raw_fd();
     std::mem::forget(f);
-    // SAFETY: fd was owned by the forgotten FIFO and is closed once.
-    unsafe { libc::close(fd) };
+    // fd was owned by the forgotten FIFO: closed here, once.
+    let _ = nix::unistd::close(fd);
 }
 
 impl Reopening {
@@ -178,8 +176,7 @@ mod tests {
         assert_eq!(read(&path), "VS x UP\n");
         // Someone (the VRRP child at a reload) unlinks it and makes another.
         std::fs::remove_file(&path).unwrap();
-        let c = std::ffi::CString::new(path.to_string_lossy().as_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
         let mut reader = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&path).unwrap();
         f.write("VS x DOWN\n");
         let mut s = String::new();

@@ -511,20 +511,9 @@ fn dump_one(
 /// A large receive queue: SO_RCVBUFFORCE (CAP_NET_ADMIN) goes past net.core.rmem_max;
 /// without the capability, SO_RCVBUF up to rmem_max.
 fn set_rcvbuf(sock: &NlSocket, bytes: usize) {
-    use std::os::fd::AsRawFd;
-    let val = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    // SAFETY: the fd is a valid socket for the call; pointer and length describe `val`,
-    // which outlives the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            (&val as *const libc::c_int).cast(),
-            core::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0
+    // nix passes the value as a C int: clamp rather than wrap.
+    let val = bytes.min(libc::c_int::MAX as usize);
+    if nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::RcvBufForce, &val).is_err()
         && let Err(e) = sock.set_recv_buffer(bytes)
     {
         warn!("netlink reflector: cannot set the receive buffer to {bytes}: {e}");

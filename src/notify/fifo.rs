@@ -51,15 +51,10 @@ impl NotifyFifo {
     /// fifo's script user).
     pub fn open(path: &Path, owner: Option<u32>) -> Result<NotifyFifo, FifoError> {
         let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| FifoError::NotOurFifo)?;
-        // SAFETY: cpath is a valid NUL-terminated string.
-        let created = if unsafe { libc::mkfifo(cpath.as_ptr(), 0o644) } == 0 {
-            true
-        } else {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EEXIST) {
-                return Err(FifoError::Create(e));
-            }
-            false
+        let created = match nix::unistd::mkfifo(cpath.as_c_str(), nix::sys::stat::Mode::from_bits_truncate(0o644)) {
+            Ok(()) => true,
+            Err(nix::errno::Errno::EEXIST) => false,
+            Err(e) => return Err(FifoError::Create(e.into())),
         };
         let opened = std::fs::OpenOptions::new()
             .read(true)

@@ -83,8 +83,14 @@ fn on_free(size: usize) {
     }
 }
 
+// SAFETY: every method forwards to System with the caller's arguments
+// unchanged and returns System's result, so System's guarantees (alignment,
+// size, null on failure) are ours. The bookkeeping around it only touches
+// atomics and a const-initialised thread-local without a destructor: it
+// never allocates (no re-entry) and never unwinds.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds alloc's contract (non-zero size), passed on as is.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
             on_alloc(layout.size());
@@ -92,6 +98,7 @@ unsafe impl GlobalAlloc for Counting {
         p
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for alloc: the caller's layout, passed on as is.
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
             on_alloc(layout.size());
@@ -99,10 +106,14 @@ unsafe impl GlobalAlloc for Counting {
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: ptr came from this allocator, i.e. from System, with this
+        // layout (the caller's contract); we forward it once.
         unsafe { System.dealloc(ptr, layout) };
         on_free(layout.size());
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: ptr/layout came from System (through us) and new_size
+        // meets realloc's contract, all by the caller's guarantee.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             on_free(layout.size());

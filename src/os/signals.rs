@@ -4,7 +4,7 @@
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 pub const PARENT_SIGNALS: &[Signal] =
     &[Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGUSR1, Signal::SIGUSR2, Signal::SIGPWR];
@@ -26,26 +26,23 @@ pub fn block(sigs: &[Signal]) -> nix::Result<()> {
 /// A non-blocking, close-on-exec signalfd for `sigs` (already blocked).
 pub fn signalfd(sigs: &[Signal]) -> std::io::Result<OwnedFd> {
     let sfd = SignalFd::with_flags(&set(sigs), SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
-    // SignalFd closes on drop; move the fd out into an OwnedFd.
-    let raw = sfd.as_raw_fd();
-    let dup = nix::unistd::dup(raw)?;
+    // SignalFd closes on drop and (in nix 0.29) cannot be turned into an
+    // OwnedFd: keep a close-on-exec duplicate (F_DUPFD_CLOEXEC) instead.
+    let owned = sfd.as_fd().try_clone_to_owned()?;
     drop(sfd);
-    let owned = unsafe { OwnedFd::from_raw_fd(dup) };
-    nix::fcntl::fcntl(owned.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))?;
     Ok(owned)
 }
 
 /// Reads one signal number; WouldBlock when none is pending.
 pub fn read(fd: &OwnedFd) -> std::io::Result<i32> {
-    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::signalfd_siginfo>();
-    let n = unsafe { libc::read(fd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if n as usize != size {
+    // The bytes of one signalfd_siginfo; only ssi_signo is looked at.
+    let mut info = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
+    let n = nix::unistd::read(fd.as_raw_fd(), &mut info)?;
+    if n != info.len() {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "short signalfd read"));
     }
-    Ok(info.ssi_signo as i32)
+    let at = std::mem::offset_of!(libc::signalfd_siginfo, ssi_signo);
+    let signo = u32::from_ne_bytes([info[at], info[at + 1], info[at + 2], info[at + 3]]);
+    Ok(signo as i32)
 }
 

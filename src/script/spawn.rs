@@ -155,10 +155,7 @@ fn reap(pidfd: i32, nohang: bool) -> Option<ScriptOutcome> {
 fn kill_group(pgid: libc::pid_t) {
     // The leader is unreaped until we waitid, so its pid (= the pgid) cannot
     // have been reused: this signals only the script's own group.
-    // SAFETY: plain syscall.
-    unsafe {
-        libc::kill(-pgid, libc::SIGKILL);
-    }
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(-pgid), nix::sys::signal::Signal::SIGKILL);
 }
 
 fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd, i32> {
@@ -240,10 +237,7 @@ impl RunningScript {
             Err(e) => {
                 kill_group(pid);
                 // Rare fallback: the child is SIGKILLed; reap it by pid.
-                // SAFETY: plain syscall on our own child.
-                unsafe {
-                    libc::waitpid(pid, std::ptr::null_mut(), 0);
-                }
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
                 return Err(SpawnError::Pidfd(e));
             }
         };

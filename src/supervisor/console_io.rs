@@ -3,7 +3,7 @@
 //! shell until it exits.
 
 use std::future::Future;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// Longest console line kept; the rest of a longer line is dropped.
 const LINE_MAX: usize = 512;
@@ -14,8 +14,8 @@ pub fn reader<E: 'static>(
     line: impl Fn(String) -> E + 'static,
     closed: impl Fn() -> E + 'static,
 ) -> std::io::Result<impl Future<Output = ()>> {
-    let fd: OwnedFd = nix::unistd::dup(0).map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })?;
-    nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))?;
+    // A close-on-exec duplicate (F_DUPFD_CLOEXEC) of stdin.
+    let fd: OwnedFd = std::io::stdin().as_fd().try_clone_to_owned()?;
     let io = async_io::Async::new(fd)?;
     Ok(async move {
         let mut pending: Vec<u8> = Vec::with_capacity(LINE_MAX);
@@ -59,6 +59,9 @@ pub fn shell() -> std::io::Result<u32> {
     if sh.ends_with("busybox") {
         cmd.arg("sh");
     }
+    // SAFETY: the closure runs in the forked child before exec and makes only
+    // async-signal-safe syscalls (sigemptyset/sigprocmask on a stack sigset,
+    // setsid, ioctl(TIOCSCTTY) on fd 0); it allocates nothing and takes no lock.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
             let mut set: libc::sigset_t = std::mem::zeroed();
@@ -76,10 +79,8 @@ pub fn shell() -> std::io::Result<u32> {
 }
 
 fn set_blocking(fd: i32) {
-    unsafe {
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        if fl >= 0 {
-            libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
-        }
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    if let Ok(fl) = fcntl(fd, FcntlArg::F_GETFL) {
+        let _ = fcntl(fd, FcntlArg::F_SETFL(OFlag::from_bits_retain(fl) & !OFlag::O_NONBLOCK));
     }
 }

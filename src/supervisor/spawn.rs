@@ -15,7 +15,11 @@ pub fn spawn_child(opts: &Options, role: Role, child_end: &OwnedFd) -> std::io::
     cmd.arg0(exe).args(opts.child_args(role));
     let fd = child_end.as_raw_fd();
     let parent = std::process::id() as libc::pid_t;
-    // Only async-signal-safe calls between fork and exec.
+    // SAFETY: pre_exec's closure runs in the forked child of a possibly
+    // multi-threaded parent, where only async-signal-safe calls are sound.
+    // It makes only raw syscalls (prctl, getppid, _exit, dup2, fcntl,
+    // close_range, sigemptyset/sigprocmask on a stack sigset): no allocation,
+    // no locks. `fd` and `parent` are plain integers copied into the closure.
     unsafe {
         cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {

@@ -22,7 +22,8 @@ use crate::script::track::{ScriptState, TrackEffect, TrackWeight, effective_prio
 use crate::notify::{Notifier, NotifyScripts, NotifyState};
 use std::cell::RefCell;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
 
 /// Inputs queued for one instance. Full: the oldest is dropped and counted
@@ -37,11 +38,7 @@ pub struct Inbox {
 
 impl Inbox {
     pub fn new() -> std::io::Result<Rc<Inbox>> {
-        let raw = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if raw < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd: OwnedFd = EventFd::from_value_and_flags(0, EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC)?.into();
         Ok(Rc::new(Inbox { queue: RefCell::new(heapless::Deque::new()), fd: async_io::Async::new(fd)?, dropped: Default::default() }))
     }
 
@@ -52,8 +49,7 @@ impl Inbox {
             self.dropped.set(self.dropped.get() + 1);
         }
         let _ = q.push_back(input);
-        let one: u64 = 1;
-        unsafe { libc::write(self.fd.get_ref().as_raw_fd(), (&one as *const u64).cast(), 8) };
+        let _ = nix::unistd::write(self.fd.get_ref(), &1u64.to_ne_bytes());
     }
 
     /// Resolves when something was pushed (readiness of the eventfd).
@@ -62,8 +58,8 @@ impl Inbox {
     }
 
     pub fn pop(&self) -> Option<Input> {
-        let mut v: u64 = 0;
-        unsafe { libc::read(self.fd.get_ref().as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+        let mut v = [0u8; 8];
+        let _ = nix::unistd::read(self.fd.get_ref().as_raw_fd(), &mut v);
         self.queue.borrow_mut().pop_front()
     }
 }

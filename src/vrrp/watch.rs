@@ -10,7 +10,8 @@
 
 use crate::config::model::{TrackFileDef, TrackProcessDef};
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -66,7 +67,7 @@ pub async fn watch_file(def: TrackFileDef, mut on_value: impl FnMut(i64)) {
             async_io::Timer::after(Duration::from_secs(1)).await;
         }
         // Drain the events; which file they name matters little: re-read ours.
-        while unsafe { libc::read(ino.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        while matches!(nix::unistd::read(ino.get_ref().as_fd().as_raw_fd(), &mut buf), Ok(n) if n > 0) {}
         let v = read_value(&path);
         if v != last {
             last = v;
@@ -75,17 +76,16 @@ pub async fn watch_file(def: TrackFileDef, mut on_value: impl FnMut(i64)) {
     }
 }
 
-fn inotify(dir: &Path) -> std::io::Result<async_io::Async<OwnedFd>> {
-    let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+fn inotify(dir: &Path) -> std::io::Result<async_io::Async<Inotify>> {
+    let fd = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
     let c = CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    let mask = libc::IN_CLOSE_WRITE | libc::IN_MOVED_TO | libc::IN_MOVED_FROM | libc::IN_CREATE | libc::IN_DELETE | libc::IN_MODIFY;
-    if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), mask) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    let mask = AddWatchFlags::IN_CLOSE_WRITE
+        | AddWatchFlags::IN_MOVED_TO
+        | AddWatchFlags::IN_MOVED_FROM
+        | AddWatchFlags::IN_CREATE
+        | AddWatchFlags::IN_DELETE
+        | AddWatchFlags::IN_MODIFY;
+    fd.add_watch(c.as_c_str(), mask)?;
     async_io::Async::new(fd)
 }
 

@@ -59,6 +59,8 @@ impl Daemon {
             .stdin(Stdio::piped())
             .stdout(logf.try_clone().unwrap())
             .stderr(logf);
+        // SAFETY: the closure runs in the forked child before exec and makes only
+        // async-signal-safe syscalls (fcntl, dup2) on integer fds: no allocation, no locks.
         unsafe {
             cmd.pre_exec(move || {
                 // An inheritable fd the parent must not pass on to children.
@@ -73,6 +75,8 @@ impl Daemon {
             });
         }
         let mut child = cmd.spawn().unwrap();
+        // SAFETY: marker_fd came from into_raw_fd, so no Rust object owns or
+        // closes it; the child has its own copy. It is closed here, once.
         unsafe {
             libc::close(marker_fd);
         }
@@ -173,6 +177,7 @@ pub fn child<'a>(st: &'a Value, role: &str) -> &'a Value {
 }
 
 pub fn signal(pid: u64, sig: i32) {
+    // SAFETY: kill(2) takes integers only; a stale pid at worst signals nothing.
     unsafe {
         libc::kill(pid as i32, sig);
     }

@@ -176,6 +176,8 @@ impl Inner {
         if c.is_none() {
             return false;
         }
+        // SAFETY: kill(2) takes integers only. The child is still held (checked
+        // above), so the leader is unreaped and its group id cannot have been reused.
         unsafe { libc::kill(-self.pid, sig) == 0 }
     }
 
@@ -184,6 +186,8 @@ impl Inner {
         if c.is_none() {
             return false;
         }
+        // SAFETY: kill(2) takes integers only; the child is unreaped (checked above),
+        // so its pid still names it.
         unsafe { libc::kill(self.pid, sig) == 0 }
     }
 

@@ -63,6 +63,7 @@ pub struct Addr {
 
 /// True when this process can build labs (root, `ip` present).
 pub fn can_run() -> Result<(), String> {
+    // SAFETY: geteuid(2) takes no arguments and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         return Err("not root".into());
     }
@@ -162,6 +163,8 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
     let path = Path::new("/run/netns").join(ns);
     let h = std::thread::spawn(move || -> io::Result<T> {
         let file = std::fs::File::open(&path)?;
+        // SAFETY: file is an open namespace fd for the whole call; setns moves only
+        // this (freshly spawned) thread.
         if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
             return Err(io::Error::last_os_error());
         }
@@ -185,6 +188,10 @@ pub fn set_link_flags(ifname: &str, up: bool) -> io::Result<()> {
         return Err(io::Error::other("ifname too long"));
     }
     req.name[..b.len()].copy_from_slice(b);
+    // SAFETY: fd is checked before use and closed once; `req` is a live, exclusively
+    // borrowed #[repr(C)] struct laid out as struct ifreq (16-byte name, then the
+    // flags at the union's start, padded to the union's size), so the kernel's
+    // reads and writes of the name and ifr_flags stay inside it.
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
         if fd < 0 {
@@ -251,6 +258,7 @@ fn kill_ns_pids(ns: &str) {
             return;
         }
         for p in pids {
+            // SAFETY: kill(2) takes integers only; pids 1 and our own are filtered out above.
             unsafe {
                 libc::kill(p, libc::SIGKILL);
             }

@@ -89,6 +89,8 @@ impl Probe {
                 }
             };
             let r = run(fd, &cfg, period, &st, &ev, &se);
+            // SAFETY: fd is the raw socket setup() opened for this thread alone; run() has
+            // returned and nothing else closes it.
             unsafe {
                 libc::close(fd);
             }
@@ -173,24 +175,30 @@ impl Drop for Probe {
 fn setup(path: &std::path::Path, ifname: &str) -> io::Result<i32> {
     use std::os::fd::AsRawFd;
     let f = std::fs::File::open(path)?;
+    // SAFETY: f is an open namespace fd for the whole call; setns moves only the
+    // probe's own thread.
     if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         return Err(io::Error::last_os_error());
     }
     drop(f);
     let cname = std::ffi::CString::new(ifname).unwrap();
+    // SAFETY: cname is a NUL-terminated string alive across the call.
     let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
     if ifindex == 0 {
         return Err(io::Error::other(format!("no {ifname} in the probe namespace")));
     }
     let proto = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: socket(2) takes integers only.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto as i32) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: sockaddr_ll is plain integers and a byte array; all-zero is valid.
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     sll.sll_family = libc::AF_PACKET as u16;
     sll.sll_protocol = proto;
     sll.sll_ifindex = ifindex as i32;
+    // SAFETY: the pointer and length describe `sll`, a live sockaddr_ll the kernel only reads.
     let r = unsafe {
         libc::bind(
             fd,
@@ -200,6 +208,7 @@ fn setup(path: &std::path::Path, ifname: &str) -> io::Result<i32> {
     };
     if r != 0 {
         let e = io::Error::last_os_error();
+        // SAFETY: fd came from socket() above and is closed once, on this error path only.
         unsafe { libc::close(fd) };
         return Err(e);
     }
@@ -223,6 +232,7 @@ fn run(
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         if now >= next {
+            // SAFETY: req is a live buffer; pointer and length describe it exactly.
             let r = unsafe { libc::send(fd, req.as_ptr() as *const _, req.len(), 0) };
             if r >= 0 {
                 sent.fetch_add(1, Ordering::Relaxed);
@@ -235,6 +245,7 @@ fn run(
         let wait = next.saturating_duration_since(Instant::now());
         let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
         let ms = wait.as_millis().min(50) as i32;
+        // SAFETY: pfd is one live pollfd and nfds is 1.
         let r = unsafe { libc::poll(&mut pfd, 1, ms.max(if wait.is_zero() { 0 } else { 1 })) };
         if r < 0 {
             let e = io::Error::last_os_error();
@@ -247,8 +258,11 @@ fn run(
             continue;
         }
         loop {
+            // SAFETY: sockaddr_ll is plain integers and a byte array; all-zero is valid.
             let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
             let mut sl = std::mem::size_of::<libc::sockaddr_ll>() as u32;
+            // SAFETY: buf, sll and sl are live locals; the lengths passed are their sizes,
+            // so the kernel writes no further than they reach.
             let n = unsafe {
                 libc::recvfrom(
                     fd,

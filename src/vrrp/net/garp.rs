@@ -21,7 +21,7 @@
 //! 255, Override set, target = the VIP, with a target link-layer address
 //! option. Sent on a raw ICMPv6 socket: the kernel fills in the checksum.
 
-use super::sock::sockaddr;
+use super::sock::send_to;
 use super::{bind_to_device, setsockopt, socket};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -86,12 +86,17 @@ impl ArpSocket {
 
     pub fn send_garp(&self, mac: &Mac, vip: Ipv4Addr) -> io::Result<()> {
         let frame = build_garp(mac, vip);
+        // nix has no safe constructor for a sockaddr_ll (LinkAddr), so the
+        // link-layer address and sendto stay raw.
+        // SAFETY: sockaddr_ll is plain integers and a byte array; all-zero is valid.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
         sll.sll_protocol = 0x0806u16.to_be();
         sll.sll_ifindex = self.ifindex as i32;
         sll.sll_halen = 6;
         sll.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+        // SAFETY: frame and sll are live locals; the pointers and lengths
+        // passed describe exactly them, and the kernel only reads them.
         let n = unsafe {
             libc::sendto(
                 self.fd.as_raw_fd(),
@@ -124,11 +129,7 @@ impl NaSocket {
 
     pub fn send_na(&self, mac: &Mac, target: Ipv6Addr, router: bool) -> io::Result<()> {
         let msg = build_na(mac, target, router);
-        let (sa, len) = sockaddr(SocketAddr::new(ALL_NODES.into(), 0), self.ifindex);
-        let n = unsafe {
-            libc::sendto(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), libc::MSG_DONTWAIT, (&sa as *const libc::sockaddr_storage).cast(), len)
-        };
-        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+        send_to(&self.fd, &msg, SocketAddr::new(ALL_NODES.into(), 0), self.ifindex).map(|_| ())
     }
 }
 

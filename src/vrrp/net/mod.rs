@@ -16,11 +16,21 @@ pub(crate) fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
 }
 
 pub(crate) fn socket(domain: libc::c_int, ty: libc::c_int, proto: libc::c_int) -> io::Result<OwnedFd> {
+    // nix's socket() takes its SockProtocol enum, which has no VRRP (112),
+    // AH (51) or "0 on AF_PACKET": the raw call is the only way to ask for them.
+    // SAFETY: socket(2) reads only its three integer arguments.
     let fd = cvt(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, proto) })?;
+    // SAFETY: socket(2) succeeded, so fd is a new descriptor no one else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-pub(crate) fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+/// setsockopt with a value nix has no typed option for (IP_HDRINCL,
+/// IPV6_RECVHOPLIMIT, IP_MULTICAST_IF with an ip_mreqn, ...). `T` is the
+/// C type the option expects: an int or a libc request struct.
+pub(crate) fn setsockopt<T: Copy>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `*value`, a live, initialised
+    // T borrowed for the whole call; the kernel only reads that many bytes
+    // and keeps no reference. fd is an open socket (OwnedFd).
     cvt(unsafe {
         libc::setsockopt(fd.as_raw_fd(), level, name, (value as *const T).cast(), std::mem::size_of::<T>() as libc::socklen_t)
     })
@@ -28,14 +38,6 @@ pub(crate) fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int,
 }
 
 pub(crate) fn bind_to_device(fd: &OwnedFd, ifname: &str) -> io::Result<()> {
-    cvt(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_BINDTODEVICE,
-            ifname.as_ptr().cast(),
-            ifname.len() as libc::socklen_t,
-        )
-    })
-    .map(|_| ())
+    nix::sys::socket::setsockopt(fd, nix::sys::socket::sockopt::BindToDevice, &std::ffi::OsString::from(ifname))?;
+    Ok(())
 }

@@ -9,9 +9,10 @@
 //! IPv6 delivers the VRRP message only, with the hop limit and the
 //! destination address in control messages.
 
-use super::{bind_to_device, cvt, setsockopt, socket};
+use super::{bind_to_device, setsockopt, socket};
+use nix::sys::socket::{MsgFlags, SockaddrIn, SockaddrIn6, bind, sendto};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 pub const IPPROTO_VRRP: libc::c_int = 112;
@@ -99,8 +100,10 @@ impl AdvertSocket {
         } else {
             let _ = setsockopt(&fd, libc::IPPROTO_IP, libc::IP_FREEBIND, &1i32);
         }
-        let (sa, len) = sockaddr(SocketAddr::new(src, 0), ifindex);
-        cvt(unsafe { libc::bind(fd.as_raw_fd(), (&sa as *const libc::sockaddr_storage).cast(), len) })?;
+        match scoped(SocketAddr::new(src, 0), ifindex) {
+            SocketAddr::V4(a) => bind(fd.as_raw_fd(), &SockaddrIn::from(a))?,
+            SocketAddr::V6(a) => bind(fd.as_raw_fd(), &SockaddrIn6::from(a))?,
+        }
         Ok(AdvertSocket { fd, v6 })
     }
 
@@ -124,18 +127,21 @@ impl AdvertSocket {
     /// Sends one advert: for IPv4 a whole datagram (IP_HDRINCL), for IPv6
     /// the VRRP message (the kernel adds the header).
     pub fn send_to(&self, msg: &[u8], dst: IpAddr, ifindex: u32) -> io::Result<usize> {
-        let (sa, len) = sockaddr(SocketAddr::new(dst, 0), ifindex);
-        let n = unsafe {
-            libc::sendto(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), libc::MSG_DONTWAIT, (&sa as *const libc::sockaddr_storage).cast(), len)
-        };
-        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+        send_to(&self.fd, msg, SocketAddr::new(dst, 0), ifindex)
     }
 
     /// Receives one datagram into `buf` (WouldBlock when none is queued).
+    ///
+    /// Raw recvmsg, not nix's: nix decodes IPV6_HOPLIMIT only as an
+    /// `Unknown` cmsg that copies into a Vec, and receiving allocates nothing.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        // SAFETY: sockaddr_storage is plain integers and byte arrays, for
+        // which all-zero is a valid value (family AF_UNSPEC).
         let mut sa: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
         let mut cbuf = [0u64; 16];
         let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: msghdr is pointers and integers; all-zero (null pointers,
+        // zero lengths) is valid, and every field recvmsg reads is set below.
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
         msg.msg_name = (&mut sa as *mut libc::sockaddr_storage).cast();
         msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -143,6 +149,9 @@ impl AdvertSocket {
         msg.msg_iovlen = 1;
         msg.msg_control = cbuf.as_mut_ptr().cast();
         msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+        // SAFETY: msg points at `sa`, `iov` (which points at `buf`) and
+        // `cbuf`, each with its own size, all alive and exclusively borrowed
+        // until recvmsg returns; the kernel writes no further than those sizes.
         let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
         if n < 0 {
             return Err(io::Error::last_os_error());
@@ -150,6 +159,12 @@ impl AdvertSocket {
         let src = from_sockaddr(&sa).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let mut r = Received { len: n as usize, src, dst: None, hop_limit: None, ifindex: None };
         if self.v6 {
+            // SAFETY: recvmsg succeeded, so msg_control/msg_controllen describe
+            // the cmsgs the kernel wrote into cbuf; CMSG_FIRSTHDR/CMSG_NXTHDR
+            // return only headers wholly inside that range (or null), so each
+            // `*c` read is in bounds. The payloads are read unaligned, as the
+            // kernel does not align them for i32 / in6_pktinfo, and each has
+            // the type the (level, type) pair names.
             unsafe {
                 let mut c = libc::CMSG_FIRSTHDR(&msg);
                 while !c.is_null() {
@@ -170,41 +185,36 @@ impl AdvertSocket {
     }
 }
 
-pub(crate) fn sockaddr(addr: SocketAddr, ifindex: u32) -> (libc::sockaddr_storage, libc::socklen_t) {
-    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+/// `addr` with the scope id a link-local or multicast IPv6 address needs
+/// (the interface it is on); other addresses unchanged.
+fn scoped(addr: SocketAddr, ifindex: u32) -> SocketAddr {
     match addr {
-        SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
-                sin_zero: [0; 8],
-            };
-            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin) };
-            (ss, std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
-        }
-        SocketAddr::V6(a) => {
-            let scope = if is_link_local(a.ip()) || a.ip().is_multicast() { ifindex } else { 0 };
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: 0,
-                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
-                sin6_scope_id: scope,
-            };
-            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin6) };
-            (ss, std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t)
-        }
+        SocketAddr::V6(a) if is_link_local(a.ip()) || a.ip().is_multicast() => SocketAddr::V6(SocketAddrV6::new(*a.ip(), a.port(), 0, ifindex)),
+        SocketAddr::V6(a) => SocketAddr::V6(SocketAddrV6::new(*a.ip(), a.port(), 0, 0)),
+        v4 => v4,
     }
+}
+
+/// One non-blocking datagram to `dst` (scoped to `ifindex` as `scoped` says).
+pub(crate) fn send_to(fd: &OwnedFd, msg: &[u8], dst: SocketAddr, ifindex: u32) -> io::Result<usize> {
+    let n = match scoped(dst, ifindex) {
+        SocketAddr::V4(a) => sendto(fd.as_raw_fd(), msg, &SockaddrIn::from(a), MsgFlags::MSG_DONTWAIT)?,
+        SocketAddr::V6(a) => sendto(fd.as_raw_fd(), msg, &SockaddrIn6::from(a), MsgFlags::MSG_DONTWAIT)?,
+    };
+    Ok(n)
 }
 
 fn from_sockaddr(ss: &libc::sockaddr_storage) -> Option<IpAddr> {
     match ss.ss_family as libc::c_int {
         libc::AF_INET => {
+            // SAFETY: ss_family says the kernel wrote a sockaddr_in at the
+            // start of the storage, which is larger and at least as aligned;
+            // every byte of it is initialised (zeroed before the call).
             let sin: libc::sockaddr_in = unsafe { std::ptr::read((ss as *const libc::sockaddr_storage).cast()) };
             Some(IpAddr::V4(Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes())))
         }
         libc::AF_INET6 => {
+            // SAFETY: as above, for a sockaddr_in6 (AF_INET6).
             let sin6: libc::sockaddr_in6 = unsafe { std::ptr::read((ss as *const libc::sockaddr_storage).cast()) };
             Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
         }
