@@ -115,6 +115,7 @@ fn ip(args: &str) {
 /// A network namespace for this thread, with lo up; false (after the
 /// skip rule) when the test cannot run here.
 fn own_netns(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         skip_or_fail(&format!("{test}: needs root"));
         return false;
@@ -125,6 +126,8 @@ fn own_netns(test: &str) -> bool {
         skip_or_fail(&format!("{test}: python3-aiosmtpd is not installed (tests/deps)"));
         return false;
     }
+    // SAFETY: unshare takes flags only; it moves this test's thread (each
+    // test runs on its own) into a new network namespace and touches no memory.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
         skip_or_fail(&format!("{test}: unshare(CLONE_NEWNET): {}", std::io::Error::last_os_error()));
         return false;
@@ -258,28 +261,35 @@ fn a_real_server_going_down_and_up_is_mailed() {
 /// their arrival times.
 fn capture_adverts(ifname: &str, window: Duration) -> Vec<Instant> {
     let proto = (libc::ETH_P_IP as u16).to_be();
+    // SAFETY: socket takes plain integers; the result is checked below.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, i32::from(proto)) };
     assert!(fd >= 0, "AF_PACKET socket: {}", std::io::Error::last_os_error());
     let name = std::ffi::CString::new(ifname).unwrap();
+    // SAFETY: `name` is a NUL-terminated string that outlives the call.
     let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
     assert!(ifindex > 0, "no interface {ifname}");
+    // SAFETY: sockaddr_ll is plain old data; all zeroes is a valid value.
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     sll.sll_family = libc::AF_PACKET as u16;
     sll.sll_protocol = proto;
     sll.sll_ifindex = ifindex as i32;
+    // SAFETY: `sll` is a valid sockaddr_ll of the length passed, alive for the call.
     let r = unsafe { libc::bind(fd, &sll as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_ll>() as u32) };
     assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
     let tv = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
+    // SAFETY: `tv` is a valid timeval of the length passed, alive for the call.
     unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of::<libc::timeval>() as u32) };
     let mut seen = Vec::new();
     let mut buf = [0u8; 2048];
     let until = Instant::now() + window;
     while Instant::now() < until {
+        // SAFETY: `buf` is writable for its whole length, which is what is passed.
         let n = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
         if n >= 20 && buf[9] == 112 && buf[12..16] == [192, 0, 2, 1] {
             seen.push(Instant::now());
         }
     }
+    // SAFETY: `fd` is ours (opened above) and closed once.
     unsafe { libc::close(fd) };
     seen
 }
