@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         Command::DumpConfig => dump_config(&opts),
         Command::Status { json } => status(&opts, json),
         Command::Metrics => metrics(&opts),
+        Command::Ctl(ref words) => ctl(&opts, words),
         Command::Run => ExitCode::from(run(opts)),
     }
 }
@@ -73,6 +74,19 @@ fn dump_config(opts: &Options) -> ExitCode {
     }
     println!("{}", config::to_json(&loaded.config));
     if loaded.has_errors() { ExitCode::from(exit::CONFIG) } else { ExitCode::from(exit::OK) }
+}
+
+fn ctl(opts: &Options, words: &[String]) -> ExitCode {
+    match supervisor::query(&opts.control, &format!("ctl\t{}", words.join("\t"))) {
+        Ok(r) => {
+            print!("{r}");
+            ExitCode::from(if r.starts_with("ok") { exit::OK } else { exit::STATUS })
+        }
+        Err(e) => {
+            eprintln!("vigil: cannot reach the daemon at {}: {e}", opts.control.display());
+            ExitCode::from(exit::STATUS)
+        }
+    }
 }
 
 fn metrics(opts: &Options) -> ExitCode {

@@ -37,6 +37,8 @@ pub enum Command {
     Status { json: bool },
     /// `vigil metrics`: the Prometheus text of the running daemon.
     Metrics,
+    /// `vigil ctl WORDS...`: a runtime action (drain, restore, demote, undemote).
+    Ctl(Vec<String>),
 }
 
 #[derive(Clone, Debug)]
@@ -141,6 +143,11 @@ vigil's own:
                                Show the running daemon's status
   vigil metrics [--control=PATH]
                                Print the running daemon's Prometheus metrics
+  vigil ctl drain|restore VS RS [--control=PATH]
+                               Real server RS of VS to weight 0, checks going on
+                               (VS and RS as status names them, or ADDR:PORT)
+  vigil ctl demote|undemote INSTANCE [--control=PATH]
+                               Give up mastership, effective priority held at 1
   vigil genhash -s ADDR -p PORT -u URL [-S] [-V VHOST] ...  (or -T, --genhash)
                                keepalived's genhash: the MD5 digest of a page
 ";
@@ -161,6 +168,14 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Usage
         Some("metrics") => {
             o.command = Command::Metrics;
             i = 1;
+        }
+        Some("ctl") => {
+            // Everything up to the first option is the action.
+            let words: Vec<String> = args[1..].iter().take_while(|a| !a.starts_with("--")).cloned().collect();
+            i = 1 + words.len();
+            let w: Vec<&str> = words.iter().map(String::as_str).collect();
+            crate::ipc::CtlAction::parse(&w).map_err(UsageError)?;
+            o.command = Command::Ctl(words);
         }
         _ => {}
     }
@@ -346,6 +361,19 @@ mod tests {
         let o = p("--role vrrp --watchdog-interval=250").unwrap();
         assert_eq!(o.role, Role::Vrrp);
         assert_eq!(o.watchdog, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn metrics_and_ctl() {
+        assert_eq!(p("metrics --control=/x").unwrap().command, Command::Metrics);
+        let o = p("ctl drain 192.0.2.1:80 10.0.0.1:80 --control=/tmp/c").unwrap();
+        assert_eq!(o.command, Command::Ctl(vec!["drain".into(), "192.0.2.1:80".into(), "10.0.0.1:80".into()]));
+        assert_eq!(o.control, PathBuf::from("/tmp/c"));
+        assert_eq!(p("ctl demote VI_1").unwrap().command, Command::Ctl(vec!["demote".into(), "VI_1".into()]));
+        assert!(p("ctl demote").unwrap_err().0.contains("usage: vigil ctl"));
+        assert!(p("ctl drain onlyone").is_err());
+        assert_eq!(p("--metrics-listen=[::1]:9650").unwrap().metrics_listen, Some("[::1]:9650".parse().unwrap()));
+        assert!(p("--metrics-listen=nowhere").is_err());
     }
 
     #[test]

@@ -33,6 +33,11 @@ pub enum Msg {
     Query { id: u32 },
     /// Child → parent: the answer to Query.
     Report { id: u32, report: Report },
+    /// Parent → child: an operator's runtime action (`vigil ctl`). Id 0:
+    /// replayed after a restart, answered but not awaited.
+    Ctl { id: u32, action: CtlAction },
+    /// Child → parent: the action's outcome, in words for the operator.
+    CtlDone { id: u32, result: Result<String, String> },
     /// Parent → child: send your recent log lines.
     DumpLog,
     /// Child → parent: recent log lines, oldest first.
@@ -41,6 +46,58 @@ pub enum Msg {
     Wedge,
     /// Parent → child: stop cleanly.
     Stop,
+}
+
+/// What `vigil ctl` asks of a child.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CtlAction {
+    /// Weight 0 for a real server (`on`), its checks going on; or back.
+    Drain { virtual_server: String, real_server: String, on: bool },
+    /// Give up mastership and hold the effective priority at 1 (`on`); or back.
+    Demote { instance: String, on: bool },
+}
+
+impl CtlAction {
+    /// The child that carries it out.
+    pub fn role(&self) -> crate::cli::Role {
+        match self {
+            CtlAction::Drain { .. } => crate::cli::Role::Check,
+            CtlAction::Demote { .. } => crate::cli::Role::Vrrp,
+        }
+    }
+
+    /// The same action undone.
+    pub fn inverse(&self) -> CtlAction {
+        match self.clone() {
+            CtlAction::Drain { virtual_server, real_server, on } => CtlAction::Drain { virtual_server, real_server, on: !on },
+            CtlAction::Demote { instance, on } => CtlAction::Demote { instance, on: !on },
+        }
+    }
+
+    /// Parses `vigil ctl` words: `drain VS RS`, `restore VS RS`,
+    /// `demote INSTANCE`, `undemote INSTANCE`.
+    pub fn parse(words: &[&str]) -> Result<CtlAction, String> {
+        match words {
+            ["drain", vs, rs] | ["restore", vs, rs] => Ok(CtlAction::Drain {
+                virtual_server: vs.to_string(),
+                real_server: rs.to_string(),
+                on: words[0] == "drain",
+            }),
+            ["demote", i] | ["undemote", i] => Ok(CtlAction::Demote { instance: i.to_string(), on: words[0] == "demote" }),
+            _ => Err("usage: vigil ctl drain VS RS | restore VS RS | demote INSTANCE | undemote INSTANCE".into()),
+        }
+    }
+}
+
+impl std::fmt::Display for CtlAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CtlAction::Drain { virtual_server, real_server, on } => {
+                write!(f, "{} real server {real_server} of {virtual_server}", if *on { "drain" } else { "restore" })
+            }
+            CtlAction::Demote { instance, on } => write!(f, "{} {instance}", if *on { "demote" } else { "undemote" }),
+        }
+    }
 }
 
 /// A child's status as of the moment it answered a Query; each child

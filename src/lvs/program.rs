@@ -112,6 +112,22 @@ pub struct Lvs {
     /// The first config has been applied (lvs_flush happens before it).
     started: bool,
     timeouts: TimeoutsMemory,
+    /// Real servers an operator drained (`vigil ctl drain`): weight 0 in
+    /// IPVS while their checks go on. By identity, so a reload keeps them.
+    drained: HashSet<RsIdent>,
+}
+
+/// Weight 0 for every drained real server of `want` (sorry servers are
+/// never drained; quorum is computed before, on the checkers' verdicts).
+fn overlay_drains(drained: &HashSet<RsIdent>, want: &mut crate::lvs::VsWant) {
+    if drained.is_empty() {
+        return;
+    }
+    for d in want.dests.iter_mut().filter(|d| !d.sorry) {
+        if drained.contains(&RsIdent { vs: want.ident.clone(), addr: d.addr, port: d.port }) {
+            d.weight = 0;
+        }
+    }
 }
 
 /// Netlink ops per `reconcile_step`.
@@ -156,11 +172,38 @@ impl Lvs {
             hooks,
             started: false,
             timeouts: TimeoutsMemory::default(),
+            drained: HashSet::new(),
         }
     }
 
     pub fn config(&self) -> &Rc<Config> {
         &self.config
+    }
+
+    /// Drains (weight 0, checks go on) or restores real server `rs` of
+    /// virtual server `vs` (both by index in the current config). False
+    /// when it already was in that state.
+    pub fn set_drained(&mut self, id: RsId, on: bool) -> bool {
+        let Some(key) = rs_ident(&self.config, id) else { return false };
+        let changed = if on { self.drained.insert(key) } else { self.drained.remove(&key) };
+        if changed {
+            self.sync_vs(id.vs as usize);
+        }
+        changed
+    }
+
+    pub fn is_drained(&self, id: RsId) -> bool {
+        rs_ident(&self.config, id).is_some_and(|k| self.drained.contains(&k))
+    }
+
+    /// Restores every drained real server (a clean stop with -I leaves the
+    /// table as the checks want it, not as an operator bent it).
+    pub fn restore_all(&mut self) {
+        let vss: HashSet<usize> = (0..self.config.virtual_servers.len()).collect();
+        self.drained.clear();
+        for vi in vss {
+            self.sync_vs(vi);
+        }
     }
 
     /// Virtual server `index`'s quorum as last evaluated.
@@ -390,7 +433,10 @@ impl Lvs {
             }
             None
         };
-        let (wants, changes) = desired(&config, view, &mut self.memory);
+        let (mut wants, changes) = desired(&config, view, &mut self.memory);
+        for w in &mut wants {
+            overlay_drains(&self.drained, w);
+        }
         for c in &changes {
             self.quorum_change(c);
         }
@@ -478,7 +524,8 @@ impl Lvs {
             }
             None
         };
-        let Some((want, change)) = desired_vs(&config, vi, view, &mut self.memory) else { return };
+        let Some((mut want, change)) = desired_vs(&config, vi, view, &mut self.memory) else { return };
+        overlay_drains(&self.drained, &mut want);
         if let Some(c) = &change {
             self.quorum_change(c);
         }

@@ -98,8 +98,27 @@ impl Duties for Check {
         let lvs = self.lvs.borrow();
         let alerts = self.alerter.counters();
         let Some(l) = lvs.as_ref() else { return crate::ipc::Report { alerts, ..Default::default() } };
-        let virtual_servers = crate::lvs::status::report(l.config(), &servers, |i| l.quorum_up(i));
+        let virtual_servers = crate::lvs::status::report(l.config(), &servers, |i| l.quorum_up(i), |id| l.is_drained(id));
         crate::ipc::Report { virtual_servers, alerts, ..Default::default() }
+    }
+
+    fn ctl(&mut self, action: &crate::ipc::CtlAction) -> Result<String, String> {
+        let crate::ipc::CtlAction::Drain { virtual_server, real_server, on } = action else {
+            return Err(format!("the check child does not {action}"));
+        };
+        let mut lvs = self.lvs.borrow_mut();
+        let l = lvs.as_mut().ok_or("no virtual servers are configured")?;
+        let id = crate::lvs::status::find_real_server(l.config(), virtual_server, real_server)?;
+        let name = {
+            let vs = &l.config().virtual_servers[id.vs as usize];
+            format!("real server {} of {}", vs.fmt_rs(&vs.real_servers[id.rs as usize]), vs.fmt_vs())
+        };
+        Ok(match (l.set_drained(id, *on), *on) {
+            (true, true) => format!("{name} drained: weight 0, checks go on"),
+            (true, false) => format!("{name} restored"),
+            (false, true) => format!("{name} was already drained"),
+            (false, false) => format!("{name} was not drained"),
+        })
     }
 
     async fn stop(&mut self, rt: &Runtime, how: Stop) {
@@ -110,6 +129,9 @@ impl Duties for Check {
         // Omega notifiers, managed IPVS services removed, then (bounded)
         // the scripts we started are awaited.
         if let Some(l) = self.lvs.borrow_mut().as_mut() {
+            // Drains are undone first: with -I the table is left as the
+            // checks want it, not as an operator bent it.
+            l.restore_all();
             l.teardown(!rt.dont_release_ipvs);
         }
         if let Some(h) = &self.hooks {

@@ -78,6 +78,10 @@ pub trait Duties: Sized {
     fn dump(&self);
     /// This role's part of a status report, as of now.
     fn report(&self) -> crate::ipc::Report;
+    /// An operator's action (`vigil ctl`); its outcome in words.
+    fn ctl(&mut self, action: &crate::ipc::CtlAction) -> Result<String, String> {
+        Err(format!("the {} child does not {action}", Self::ROLE.name()))
+    }
     async fn stop(&mut self, rt: &Runtime, how: Stop);
 }
 
@@ -236,6 +240,16 @@ async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, applied: &mut Appli
                 log::warn!("answering a status query: {e}");
             }
             crate::os::mem::count_on_request(crate::os::mem::thread_allocs() - before);
+        }
+        Ok(Msg::Ctl { id, action }) => {
+            let result = duties.ctl(&action);
+            match &result {
+                Ok(m) => log::info!("{name} child: ctl {action}: {m}"),
+                Err(e) => log::warn!("{name} child: ctl {action}: {e}"),
+            }
+            if let Err(e) = rt.tx.send(&Msg::CtlDone { id, result }).await {
+                log::warn!("answering ctl: {e}");
+            }
         }
         Ok(Msg::Resume { masters }) => {
             log::info!("{name} child: resuming as master: {}", masters.join(", "));

@@ -18,6 +18,9 @@ pub struct Vrrp {
     resume: Vec<String>,
     /// SMTP alerts: one queue for the child's life, reloads included.
     alerts: Rc<VrrpAlerts>,
+    /// Instances the operator demoted (`vigil ctl demote`), applied again
+    /// to each new engine, so a reload keeps them demoted.
+    demoted: Vec<String>,
 }
 
 /// How long a clean stop waits for the last alerts (the STOP ones) to go.
@@ -29,7 +32,7 @@ impl Duties for Vrrp {
     fn new(rt: &Runtime) -> Self {
         let ex = rt.ex.clone();
         let alerter = Alerter::new(move |f| ex.spawn(f).detach());
-        Vrrp { engine: None, resume: Vec::new(), alerts: Rc::new(VrrpAlerts::new(alerter)) }
+        Vrrp { engine: None, resume: Vec::new(), alerts: Rc::new(VrrpAlerts::new(alerter)), demoted: Vec::new() }
     }
 
     async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Config) {
@@ -49,8 +52,35 @@ impl Duties for Vrrp {
             let _ = to_parent.try_send(&Msg::VrrpStatus { instances: st.to_vec() });
         });
         self.alerts.configure(&new.global);
-        self.engine = Some(Engine::start(&rt.ex, new, &self.resume, on_change, Some(self.alerts.clone())));
+        let engine = Engine::start(&rt.ex, new, &self.resume, on_change, Some(self.alerts.clone()));
         self.resume.clear();
+        // Demotions outlive a reload; one of an instance now gone is dropped.
+        self.demoted.retain(|name| match engine.set_demoted(name, true) {
+            Ok(_) => true,
+            Err(e) => {
+                log::info!("ctl demote {name} dropped at the reload: {e}");
+                false
+            }
+        });
+        self.engine = Some(engine);
+    }
+
+    fn ctl(&mut self, action: &crate::ipc::CtlAction) -> Result<String, String> {
+        let crate::ipc::CtlAction::Demote { instance, on } = action else {
+            return Err(format!("the vrrp child does not {action}"));
+        };
+        let engine = self.engine.as_ref().ok_or("no VRRP instances are running")?;
+        let changed = engine.set_demoted(instance, *on)?;
+        self.demoted.retain(|n| n != instance);
+        if *on {
+            self.demoted.push(instance.clone());
+        }
+        Ok(match (changed, *on) {
+            (true, true) => format!("{instance} demoted: priority 0 sent if it was master, effective priority held at 1"),
+            (true, false) => format!("{instance} no longer demoted: its own priority again"),
+            (false, true) => format!("{instance} was already demoted"),
+            (false, false) => format!("{instance} was not demoted"),
+        })
     }
 
     fn resume(&mut self, masters: Vec<String>) {

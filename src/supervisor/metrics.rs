@@ -119,12 +119,13 @@ fn vrrp(out: &mut String, st: &Status) {
             f.sample("keepalived_vrrp_state", &[("iname", &i.name), ("intf", &i.interface), ("vrid", &vrid), ("ip_address", addr)], state_number(i.state));
         }
     }
-    let gauges: [(&str, &str, fn(&crate::vrrp::instance::InstanceStatus) -> i64); 5] = [
+    let gauges: [(&str, &str, fn(&crate::vrrp::instance::InstanceStatus) -> i64); 6] = [
         ("vigil_vrrp_state", "State: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT, 98 STOP.", |i| state_number(i.state) as i64),
         ("vigil_vrrp_priority", "Configured priority.", |i| i.priority as i64),
         ("vigil_vrrp_effective_priority", "Priority after tracking (what the instance advertises).", |i| i.effective_priority as i64),
         ("vigil_vrrp_master_priority", "Priority of the master heard (ours while master).", |i| i.master_priority as i64),
         ("vigil_vrrp_vips_set", "1 while the instance's VIPs are set on this machine.", |i| i.vips_set as i64),
+        ("vigil_vrrp_demoted", "1 while an operator holds the instance demoted (vigil ctl demote).", |i| i.demoted as i64),
     ];
     for (name, help, get) in gauges {
         let mut f = family(out, name, "gauge", help);
@@ -169,10 +170,11 @@ fn lvs(out: &mut String, st: &Status) {
         }
     }
     type Rs = crate::lvs::status::RealServerStatus;
-    let rs: [(&str, &str, &str, fn(&Rs) -> i64); 3] = [
+    let rs: [(&str, &str, &str, fn(&Rs) -> i64); 4] = [
         ("vigil_real_server_up", "gauge", "1 while the real server's checkers say it is up.", |r| r.up as i64),
         ("vigil_real_server_weight", "gauge", "The weight IPVS gives the real server.", |r| r.weight as i64),
         ("vigil_real_server_checks_total", "counter", "Checks run on the real server.", |r| r.checks_run as i64),
+        ("vigil_real_server_drained", "gauge", "1 while an operator holds the real server at weight 0 (vigil ctl drain).", |r| r.drained as i64),
     ];
     for (name, kind, help, get) in rs {
         let mut f = family(out, name, kind, help);

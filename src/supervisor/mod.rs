@@ -58,6 +58,8 @@ enum Event {
     QueryDeadline(u32),
     /// A request to the metrics listener.
     Http(http::Request),
+    /// A `vigil ctl` action waited long enough for its child.
+    CtlDeadline(u32),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +162,10 @@ pub struct Parent {
     /// Status requests waiting for the children's reports.
     queries: Vec<query::Pending>,
     query_id: u32,
+    /// `vigil ctl` actions in force (drains, demotions), replayed to a
+    /// restarted child; and those waiting for their child's answer.
+    ctl_active: Vec<ipc::CtlAction>,
+    ctl_pending: Vec<(u32, control::Request, ipc::CtlAction)>,
 }
 
 /// Runs the parent until it has stopped everything; returns what to do next.
@@ -188,6 +194,8 @@ pub fn run(opts: Options, init: bool, config: Config) -> Shutdown {
         metrics_task: None,
         queries: Vec::new(),
         query_id: 0,
+        ctl_active: Vec::new(),
+        ctl_pending: Vec::new(),
     };
     async_io::block_on(ex.run(parent.main(rx)))
 }
@@ -291,6 +299,13 @@ impl Parent {
                     self.ask(query::Asker::Http(req));
                 } else {
                     self.ex.spawn(http::reply(req, 404, "not found; try /metrics\n".into())).detach();
+                }
+            }
+            Event::CtlDeadline(id) => {
+                if let Some(k) = self.ctl_pending.iter().position(|p| p.0 == id) {
+                    let (_, req, action) = self.ctl_pending.swap_remove(k);
+                    let text = format!("error: the {} child did not answer\n", action.role().name());
+                    self.ex.spawn(control::reply(req, text)).detach();
                 }
             }
             Event::QueryDeadline(id) => {
@@ -482,6 +497,8 @@ impl Parent {
                 // a crash must not cost the mastership.
                 let masters: Vec<String> = s.vrrp.iter().filter(|i| i.state == crate::vrrp::fsm::State::Master).map(|i| i.name.clone()).collect();
                 let resume = (role == Role::Vrrp && !masters.is_empty()).then_some(Msg::Resume { masters });
+                // What the operator put in force goes to the new child too.
+                let replay: Vec<Msg> = self.ctl_active.iter().filter(|a| a.role() == role).map(|a| Msg::Ctl { id: 0, action: a.clone() }).collect();
                 let to_child = sender.clone();
                 s.tasks.push(self.ex.spawn(async move {
                     if let Some(r) = resume {
@@ -491,6 +508,11 @@ impl Parent {
                     }
                     if let Err(e) = to_child.send(&msg).await {
                         log::warn!("sending the config to the {} child: {e}", role.name());
+                    }
+                    for m in replay {
+                        if let Err(e) = to_child.send(&m).await {
+                            log::warn!("replaying ctl to the {} child: {e}", role.name());
+                        }
                     }
                 }));
                 s.sender = Some(sender);
@@ -540,6 +562,23 @@ impl Parent {
             }
             Msg::VrrpStatus { instances } => {
                 s.vrrp = instances;
+            }
+            Msg::CtlDone { id, result } => {
+                let Some(k) = self.ctl_pending.iter().position(|p| p.0 == id) else { return };
+                let (_, req, action) = self.ctl_pending.swap_remove(k);
+                let text = match result {
+                    Ok(m) => {
+                        // In force from now on: replayed to a restarted child.
+                        let inverse = action.inverse();
+                        self.ctl_active.retain(|a| *a != action && *a != inverse);
+                        if matches!(action, ipc::CtlAction::Drain { on: true, .. } | ipc::CtlAction::Demote { on: true, .. }) {
+                            self.ctl_active.push(action);
+                        }
+                        format!("ok: {m}\n")
+                    }
+                    Err(e) => format!("error: {e}\n"),
+                };
+                self.ex.spawn(control::reply(req, text)).detach();
             }
             Msg::Report { id, report } => {
                 s.alerts = report.alerts;
@@ -735,6 +774,32 @@ impl Parent {
             .detach();
     }
 
+    /// Hands a `vigil ctl` action to its child; the answer goes back to
+    /// `req` (or an error after `query::QUERY_TIMEOUT`).
+    fn ctl(&mut self, req: control::Request, action: ipc::CtlAction) {
+        let s = &self.slots[Self::slot_index(action.role())];
+        let Some(tx) = s.sender.as_ref().filter(|_| s.pid.is_some()) else {
+            let text = format!("error: the {} child is not running\n", action.role().name());
+            self.ex.spawn(control::reply(req, text)).detach();
+            return;
+        };
+        self.query_id = self.query_id.wrapping_add(1).max(1);
+        let id = self.query_id;
+        if let Err(e) = tx.try_send(&Msg::Ctl { id, action: action.clone() }) {
+            self.ex.spawn(control::reply(req, format!("error: {e}\n"))).detach();
+            return;
+        }
+        log::info!("ctl: {action}");
+        self.ctl_pending.push((id, req, action));
+        let tx = self.tx.clone();
+        self.ex
+            .spawn(async move {
+                async_io::Timer::after(query::QUERY_TIMEOUT).await;
+                let _ = tx.send(Event::CtlDeadline(id)).await;
+            })
+            .detach();
+    }
+
     fn answer(&mut self, asker: query::Asker) {
         let st = self.status();
         match asker {
@@ -768,6 +833,13 @@ impl Parent {
         let reply = match req.line.trim() {
             "status" => return self.ask(query::Asker::ControlStatus(req)),
             "metrics" => return self.ask(query::Asker::ControlMetrics(req)),
+            line if line.starts_with("ctl\t") => {
+                let words: Vec<&str> = line.split('\t').skip(1).collect();
+                match ipc::CtlAction::parse(&words) {
+                    Ok(action) => return self.ctl(req, action),
+                    Err(e) => format!("error: {e}\n"),
+                }
+            }
             "reload" => {
                 self.reload();
                 "ok\n".to_string()

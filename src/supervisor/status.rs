@@ -179,7 +179,7 @@ impl Status {
             let vips = if i.vips.is_empty() { "-".into() } else { format!("{}{}", i.vips.join(","), if i.vips_set { " (set)" } else { "" }) };
             rows.push(vec![
                 i.name.clone(),
-                i.state.name().into(),
+                if i.demoted { format!("{} (demoted)", i.state.name()) } else { i.state.name().into() },
                 i.vrid.to_string(),
                 i.version.to_string(),
                 i.interface.clone(),
@@ -227,7 +227,12 @@ impl Status {
                 };
                 rows.push(vec![
                     format!("  {}", r.name),
-                    if r.up { "up".into() } else { "down".into() },
+                    match (r.up, r.drained) {
+                        (true, false) => "up".into(),
+                        (false, false) => "down".into(),
+                        (true, true) => "up (drained)".into(),
+                        (false, true) => "down (drained)".into(),
+                    },
                     format!("weight {}", r.weight),
                     format!("checks {}", r.checks_run),
                     last,

@@ -208,7 +208,17 @@ impl Engine {
     }
 
     pub fn status(&self) -> Vec<InstanceStatus> {
-        self.status.borrow().clone()
+        let mut v = self.status.borrow().clone();
+        let coord = self.coord.borrow();
+        for s in &mut v {
+            s.demoted = coord.is_demoted(&s.name);
+        }
+        v
+    }
+
+    /// `vigil ctl demote` / `undemote`: see `Coordinator::set_demoted`.
+    pub fn set_demoted(&self, name: &str, on: bool) -> Result<bool, String> {
+        self.coord.borrow_mut().set_demoted(name, on)
     }
 
     /// keepalived's data dump (SIGUSR1): every instance with its counters,

@@ -125,6 +125,9 @@ pub struct InstanceStatus {
     /// became and released master, interval mismatches, ...).
     #[serde(default)]
     pub fsm: fsm::Stats,
+    /// Demoted by the operator (`vigil ctl demote`).
+    #[serde(default)]
+    pub demoted: bool,
 }
 
 /// A sync group as status shows it.

@@ -105,6 +105,9 @@ pub struct Tracked {
     sent_fault: bool,
     sent_prio: u8,
     pub is_master: bool,
+    /// `vigil ctl demote`: the effective priority is held at 1 (never
+    /// preempts; still takes over when no other router answers).
+    demoted: bool,
 }
 
 pub struct Coordinator {
@@ -275,6 +278,7 @@ impl Coordinator {
             sent_fault: false,
             sent_prio: inst.priority,
             is_master: false,
+            demoted: false,
         }
     }
 
@@ -293,6 +297,34 @@ impl Coordinator {
             *s = state;
         }
         self.recompute();
+    }
+
+    /// Demotes instance `name` (or undoes it): while demoted its effective
+    /// priority is 1, and a master gives up mastership at once (a priority 0
+    /// advert, then backup). Ok(false): it already was in that state.
+    pub fn set_demoted(&mut self, name: &str, on: bool) -> Result<bool, String> {
+        let Some(i) = self.instances.iter().position(|t| t.name == name) else {
+            return Err(format!("no VRRP instance {name:?}"));
+        };
+        let t = &mut self.instances[i];
+        if t.base == 255 {
+            return Err(format!("{name} is the address owner (priority 255): it cannot be demoted"));
+        }
+        if t.demoted == on {
+            return Ok(false);
+        }
+        t.demoted = on;
+        let master = t.is_master;
+        log::info!("({name}) {} by the operator", if on { "demoted" } else { "no longer demoted" });
+        self.recompute();
+        if on && master {
+            self.instances[i].inbox.push(Input::Relinquish);
+        }
+        Ok(true)
+    }
+
+    pub fn is_demoted(&self, name: &str) -> bool {
+        self.instances.iter().any(|t| t.name == name && t.demoted)
     }
 
     /// An address went away: a master whose VIP it was lost it behind its back.
@@ -360,7 +392,7 @@ impl Coordinator {
             if let Some(g) = t.group {
                 group_fault[g] |= fault;
             }
-            let prio = effective_priority(t.base, deltas.iter().copied());
+            let prio = if t.demoted { 1 } else { effective_priority(t.base, deltas.iter().copied()) };
             if prio != t.sent_prio {
                 log::info!("({}) Changing effective priority from {} to {prio}", t.name, t.sent_prio);
                 t.sent_prio = prio;

@@ -205,7 +205,7 @@ impl Fsm {
             Input::Fault => self.fault(&mut out),
             Input::FaultCleared => self.fault_cleared(now, &mut out),
             Input::EffectivePriorityChanged(p) => self.set_effective_priority(p),
-            Input::VipsLost => self.vips_lost(now, &mut out),
+            Input::VipsLost | Input::Relinquish => self.vips_lost(now, &mut out),
         }
         out
     }

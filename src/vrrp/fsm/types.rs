@@ -172,6 +172,9 @@ pub enum Input {
     /// Our VIPs were removed behind our back (netlink): keepalived drops to
     /// backup and sends priority 0 so that the election reruns at once.
     VipsLost,
+    /// An operator demoted the instance (`vigil ctl demote`): a master
+    /// sends priority 0 and becomes backup, as for `VipsLost`.
+    Relinquish,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
