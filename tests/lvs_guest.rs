@@ -621,6 +621,19 @@ fn lvs_guest_ipvs_checks_reload_and_keepalived_equivalence() {
     });
     say(&format!("{TEST}: real servers back after {:.1} s: {t2:?}", took.as_secs_f64()));
 
+    // Runtime control (`vigil ctl`): a drained real server goes to weight 0 in the kernel while
+    // its checks go on; restored, it has its weight back. The console's PID 1 answers on the
+    // default control socket.
+    let drained = node.sh_ok(&format!("/init ctl drain 192.0.2.11:80 {}", rs(8011)), SH);
+    assert!(drained.contains("ok: real server") && drained.contains("drained"), "{drained}");
+    let (_, took) = wait_table(&mut node, "8011 drained to weight 0", |t| weight(t, VS_B, &rs(8011)) == Some(0) && weight(t, VS_B, &rs(8012)) == Some(3));
+    let st = node.sh_ok("/init status", SH);
+    assert!(st.contains("up (drained)  weight 0"), "{st}");
+    let restored = node.sh_ok(&format!("/init ctl restore 192.0.2.11:80 {}", rs(8011)), SH);
+    assert!(restored.contains("restored"), "{restored}");
+    wait_table(&mut node, "8011 restored to weight 2", |t| weight(t, VS_B, &rs(8011)) == Some(2));
+    say(&format!("{TEST}: ctl drain seen in the kernel after {:.1} s, and restored", took.as_secs_f64()));
+
     // 3. Reload replacing one real server (VS_A: 192.0.2.254:8003 -> :8004). Traffic first, so
     // that every destination has connections the kernel counted.
     connect_n(&mut node, "192.0.2.10", 6);
