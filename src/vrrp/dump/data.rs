@@ -391,9 +391,10 @@ fn interfaces(s: &mut String, v: &View) {
         let _ = writeln!(s, "   HW Type = {}", if lo { "LOOPBACK" } else { "ETHERNET" });
         let _ = writeln!(s, "   NIC netlink status update");
         let _ = writeln!(s, "   Reset ARP config counter 0");
-        let _ = writeln!(s, "   Original arp_ignore 0");
-        let _ = writeln!(s, "   Original arp_filter 0");
-        let _ = writeln!(s, "   Original promote_secondaries 0");
+        let conf = |k: &str| std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{name}/{k}")).map(|x| x.trim().to_string()).unwrap_or_else(|_| "0".into());
+        let _ = writeln!(s, "   Original arp_ignore {}", conf("arp_ignore"));
+        let _ = writeln!(s, "   Original arp_filter {}", conf("arp_filter"));
+        let _ = writeln!(s, "   Original promote_secondaries {}", conf("promote_secondaries"));
         let _ = writeln!(s, "   Reset promote_secondaries counter 0");
         let tracking: Vec<String> = v
             .instances()
