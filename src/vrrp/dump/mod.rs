@@ -205,6 +205,7 @@ pub fn format_vip(a: &IpAddress, default_dev: &str, set: bool) -> String {
 /// `SECS.USECS`, and the local time as keepalived's ctime-based dumps show
 /// it: `Sun Dec  6 21:06:53.620401 2026`.
 pub fn timestamp(micros: u64) -> (String, String) {
+    #[allow(deprecated)] // time_t is 64-bit on x86_64 with glibc and musl alike.
     let secs = (micros / 1_000_000) as libc::time_t;
     let usec = micros % 1_000_000;
     // SAFETY: tm is plain data; localtime_r fills it from `secs`.
