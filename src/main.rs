@@ -49,6 +49,17 @@ fn main() -> ExitCode {
         Command::Status { json } => status(&opts, json),
         Command::Metrics => metrics(&opts),
         Command::Ctl(ref words) => ctl(&opts, words),
+        // As keepalived: the number on stdout and 0, or its message on stderr and 1.
+        Command::Signum(name) => match vigil::os::signals::signum(&name) {
+            Some(n) => {
+                println!("{n}");
+                ExitCode::from(exit::OK)
+            }
+            None => {
+                eprintln!("Unknown sigfunc {name}");
+                ExitCode::from(exit::USAGE)
+            }
+        },
         Command::Run => ExitCode::from(run(opts)),
     }
 }

@@ -23,6 +23,10 @@ fn tcp_check_follows_a_real_listener() {
     std::thread::sleep(Duration::from_millis(1500));
     dump(&d);
     wait_log(&d, "real server 0: up", Duration::from_secs(5));
+    // SIGUSR1 also wrote keepalived's checker dump: it has the real server.
+    let data = wait_file("/tmp/keepalived_check.data", Duration::from_secs(3));
+    assert!(data.contains(&format!("   RIP = 127.0.0.1, RPORT = {port}, WEIGHT = 1\n")), "{data}");
+    let _ = std::fs::remove_file("/tmp/keepalived_check.data");
     drop(listener);
     wait_log(&d, "real server 0 down", Duration::from_secs(10));
     let _again = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
@@ -65,4 +69,15 @@ fn console_views_show_the_checkers_as_they_are_now() {
     d.console("status json");
     wait_log(&d, "\"virtual_servers\": [", Duration::from_secs(5));
     drop(listener);
+}
+
+fn wait_file(path: &str, bound: Duration) -> String {
+    let until = std::time::Instant::now() + bound;
+    loop {
+        if let Ok(t) = std::fs::read_to_string(path) {
+            return t;
+        }
+        assert!(std::time::Instant::now() < until, "{path} not written within {bound:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

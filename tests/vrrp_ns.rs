@@ -194,6 +194,7 @@ fn wrong_key(tag: &str, kind: &str) {
     let pid = std::fs::read_to_string(d1.dir().join("vrrp.pid")).unwrap();
     lab::run_bounded(std::process::Command::new("kill").args(["-USR1", pid.trim()]), lab::EXEC_TIMEOUT).unwrap();
     assert!(d1.wait_log("MASTER prio", Duration::from_secs(3)), "no dump\n{}", d1.log());
+    remove_data_dump();
     let rejected: u64 = d1
         .log()
         .lines()
@@ -289,6 +290,7 @@ fn adverts_allocate_nothing_in_steady_state() {
         lab::run_bounded(std::process::Command::new("kill").args(["-USR1", pid.trim()]), lab::EXEC_TIMEOUT).unwrap();
         assert!(d.wait_log(" prio ", Duration::from_secs(3)), "{}", d.log());
     }
+    remove_data_dump();
     let field = |line: &str, name: &str| -> u64 {
         line.split(&format!("{name} ")).nth(1).and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap_or(u64::MAX)
     };
@@ -429,4 +431,14 @@ fn no_accept_drops_traffic_to_the_vip() {
             assert!(!String::from_utf8_lossy(&out.stdout).contains("vigil"), "nftables table left behind");
         }
     }
+}
+
+/// SIGUSR1 also writes /tmp/keepalived.data, as keepalived's does: removed
+/// once written (a bounded wait), so the test leaves nothing behind.
+fn remove_data_dump() {
+    let end = std::time::Instant::now() + Duration::from_secs(2);
+    while !std::path::Path::new("/tmp/keepalived.data").exists() && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_file("/tmp/keepalived.data");
 }

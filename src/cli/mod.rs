@@ -39,6 +39,8 @@ pub enum Command {
     Metrics,
     /// `vigil ctl WORDS...`: a runtime action (drain, restore, demote, undemote).
     Ctl(Vec<String>),
+    /// `--signum=NAME`: print the signal number keepalived uses for NAME.
+    Signum(String),
 }
 
 #[derive(Clone, Debug)]
@@ -69,6 +71,10 @@ pub struct Options {
     pub control: PathBuf,
     /// `--metrics-listen ADDR:PORT`: the parent serves GET /metrics there.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `--json-version=1|2`: keepalived 2.2.7's /tmp/keepalived.json layout
+    /// (1) or keepalived 2.3's (2). vigil-only: keepalived 2.2.7 has no
+    /// `json_version` keyword, and `-t` must keep its verdicts.
+    pub json_version: u8,
 }
 
 impl Default for Options {
@@ -96,6 +102,7 @@ impl Default for Options {
             console: false,
             control: PathBuf::from(DEFAULT_CONTROL),
             metrics_listen: None,
+            json_version: 1,
         }
     }
 }
@@ -129,6 +136,8 @@ Usage: vigil [OPTION...]
   -m, --mem-check              Count allocations per process (debug memory mode)
   -I, --dont-release-ipvs      Don't remove IPVS topology on daemon stop
   -V, -X                       Accepted for keepalived's command line; not implemented (logged)
+      --signum=SIGFUNC         Return signal number for STOP, RELOAD, DATA, STATS,
+                               STATS_CLEAR, JSON
   -v, --version                Display the version number
   -h, --help                   Display this help message
 vigil's own:
@@ -138,6 +147,8 @@ vigil's own:
       --console                Serve the diagnostics console on stdin/stdout
       --control=PATH           Control socket (default /run/vigil/control.sock)
       --metrics-listen=ADDR:PORT  Serve Prometheus metrics over HTTP (GET /metrics)
+      --json-version=1|2       Layout of /tmp/keepalived.json: keepalived 2.2.7's (1, the
+                               default) or keepalived 2.3's json_version 2
       --role=vrrp|check        (internal) run as a child
   vigil status [--json] [--control=PATH]
                                Show the running daemon's status
@@ -238,6 +249,23 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Usage
             "-h" | "--help" => o.command = Command::Help,
             "--dump-config" => o.command = Command::DumpConfig,
             "--json" if matches!(o.command, Command::Status { .. }) => o.command = Command::Status { json: true },
+            // keepalived answers --signum where it meets it and exits,
+            // whatever else argv holds.
+            "--signum" => {
+                let v = value("--signum")?;
+                if v.is_empty() {
+                    return Err(UsageError("Missing parameter for option --signum".into()));
+                }
+                o.command = Command::Signum(v);
+                return Ok(o);
+            }
+            "--json-version" => {
+                o.json_version = match value("--json-version")?.as_str() {
+                    "1" => 1,
+                    "2" => 2,
+                    other => return Err(UsageError(format!("--json-version: {other:?} is not 1 or 2"))),
+                };
+            }
             "--init" => o.init = true,
             "--console" => o.console = true,
             "--control" => o.control = PathBuf::from(value("--control")?),
@@ -290,6 +318,9 @@ impl Options {
         }
         if self.dont_release_ipvs {
             v.push("-I".into());
+        }
+        if self.json_version != 1 {
+            v.push(format!("--json-version={}", self.json_version).into());
         }
         if let Some(id) = &self.config_id {
             v.push("-i".into());
@@ -353,6 +384,24 @@ mod tests {
         }
         assert!(p("-é").unwrap_err().0.contains("unknown option"));
         assert_eq!(p("-fé").unwrap().config, std::path::PathBuf::from("é"));
+    }
+
+    #[test]
+    fn signum_stops_parsing_as_keepalived_does() {
+        assert_eq!(p("--signum=DATA").unwrap().command, Command::Signum("DATA".into()));
+        assert_eq!(p("--signum JSON -Z").unwrap().command, Command::Signum("JSON".into()));
+        assert_eq!(p("-n --signum=nope").unwrap().command, Command::Signum("nope".into()));
+        assert!(p("--signum").is_err());
+        assert!(p("--signum=").unwrap_err().0.contains("Missing parameter"));
+    }
+
+    #[test]
+    fn json_version_reaches_the_children() {
+        assert_eq!(p("-n").unwrap().json_version, 1);
+        let o = p("--json-version=2").unwrap();
+        assert_eq!(o.json_version, 2);
+        assert_eq!(parse(o.child_args(Role::Vrrp)).unwrap().json_version, 2);
+        assert!(p("--json-version=3").is_err());
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! exits non-zero when it reports any, so [`Loaded::is_valid`] is "no
 //! diagnostics at all".
 
+pub mod dump;
 pub mod model;
 
 mod addr;

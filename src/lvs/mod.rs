@@ -14,9 +14,11 @@
 //! - `service`: the IPVS service settings of a virtual server.
 //! - `suspend`: ha_suspend, checkers following the virtual address.
 //! - `status`: virtual and real servers as status shows them.
+//! - `dump`: /tmp/keepalived_check.data (SIGUSR1), keepalived's layout.
 
 use crate::check::RsId;
 
+pub mod dump;
 pub mod fifo;
 pub mod group;
 pub mod hooks;

@@ -8,6 +8,7 @@ use crate::alert::Alerter;
 use crate::check::runner::CarriedState;
 use crate::check::{CheckEvent, Checkers, EventSink, RsId, TlsConnector};
 use crate::cli::Role;
+use crate::os::signals::Dump;
 use crate::config::Config;
 use crate::lvs::RsView;
 use crate::lvs::hooks::{STOP_SCRIPT_TIMEOUT, SpawnHooks};
@@ -83,7 +84,12 @@ impl Duties for Check {
         }
     }
 
-    fn dump(&self) {
+    fn dump(&mut self, _rt: &Runtime, what: Dump) {
+        // keepalived's checker process answers DATA only.
+        if what != Dump::Data {
+            log::debug!("check child: {what:?} has no checker file");
+            return;
+        }
         if let Some(c) = &self.checkers {
             for (id, up, weight) in c.states() {
                 let weight = weight.map(|w| format!(" weight {w}")).unwrap_or_default();
@@ -91,6 +97,10 @@ impl Duties for Check {
             }
         }
         log::info!("SMTP alerts: {}", self.alerter.counters());
+        let servers = self.checkers.as_ref().map(|c| c.report()).unwrap_or_default();
+        let lvs = self.lvs.borrow();
+        let config = lvs.as_ref().map(|l| l.config());
+        crate::lvs::dump::write_check_data(config.map(|c| &**c), &servers, |i| lvs.as_ref().and_then(|l| l.quorum_up(i)));
     }
 
     fn report(&self) -> crate::ipc::Report {

@@ -46,6 +46,8 @@ pub struct Runtime {
     pub tx: ipc::Sender,
     /// `--dont-release-ipvs`: leave the IPVS services at a clean stop.
     pub dont_release_ipvs: bool,
+    /// `--json-version`: the layout of /tmp/keepalived.json.
+    pub json_version: u8,
 }
 
 /// How a child stops.
@@ -74,8 +76,9 @@ pub trait Duties: Sized {
         false
     }
     fn work(&mut self, _rt: &Runtime) {}
-    /// SIGUSR1 / SIGUSR2.
-    fn dump(&self);
+    /// A dump signal (DATA, STATS, STATS_CLEAR, JSON): the role writes
+    /// keepalived's file for it, if it has one.
+    fn dump(&mut self, rt: &Runtime, what: crate::os::signals::Dump);
     /// This role's part of a status report, as of now.
     fn report(&self) -> crate::ipc::Report;
     /// An operator's action (`vigil ctl`); its outcome in words.
@@ -113,8 +116,8 @@ pub fn run(opts: &Options) -> i32 {
     }
     let ex: Rc<LocalExecutor<'static>> = Rc::new(LocalExecutor::new());
     let code = match role {
-        Role::Vrrp => async_io::block_on(ex.run(serve::<vrrp::Vrrp>(fd, ex.clone(), opts.dont_release_ipvs))),
-        _ => async_io::block_on(ex.run(serve::<check::Check>(fd, ex.clone(), opts.dont_release_ipvs))),
+        Role::Vrrp => async_io::block_on(ex.run(serve::<vrrp::Vrrp>(fd, ex.clone(), opts))),
+        _ => async_io::block_on(ex.run(serve::<check::Check>(fd, ex.clone(), opts))),
     };
     crate::supervisor::remove_pid_file(&pid_file);
     log::info!("{} child stopped", role.name());
@@ -136,7 +139,7 @@ enum Next {
 }
 
 /// The message loop: parent messages, signals and the role's start-up work.
-async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, dont_release_ipvs: bool) -> i32 {
+async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, opts: &Options) -> i32 {
     let name = D::ROLE.name();
     let (tx, mut rx) = match ipc::channel(fd) {
         Ok(c) => c,
@@ -152,7 +155,7 @@ async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, dont_rele
             return 2;
         }
     };
-    let rt = Runtime { ex, tx, dont_release_ipvs };
+    let rt = Runtime { ex, tx, dont_release_ipvs: opts.dont_release_ipvs, json_version: opts.json_version };
     let mut duties = D::new(&rt);
     let mut applied = Applied::default();
     let _ = rt.tx.try_send(&Msg::Ready { pid: std::process::id() });
@@ -188,8 +191,10 @@ async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, dont_rele
                 duties.stop(&rt, Stop::Clean).await;
                 Next::Exit(0)
             }
-            Ev::Sig(Ok(sig)) if sig == libc::SIGUSR1 || sig == libc::SIGUSR2 => {
-                duties.dump();
+            Ev::Sig(Ok(sig)) if crate::os::signals::Dump::from_signal(sig).is_some() => {
+                if let Some(what) = crate::os::signals::Dump::from_signal(sig) {
+                    duties.dump(&rt, what);
+                }
                 Next::Go
             }
             Ev::Sig(Ok(sig)) => {

@@ -87,9 +87,9 @@ impl Duties for Vrrp {
         self.resume = masters;
     }
 
-    fn dump(&self) {
+    fn dump(&mut self, rt: &Runtime, what: crate::os::signals::Dump) {
         if let Some(e) = &self.engine {
-            e.dump();
+            e.dump(what, rt.json_version);
         }
         log::info!("SMTP alerts: {}", self.alerts.alerter().counters());
     }

@@ -350,6 +350,10 @@ impl Parent {
     }
 
     fn on_signal(&mut self, sig: i32) -> Option<Shutdown> {
+        if let Some(what) = crate::os::signals::Dump::from_signal(sig) {
+            self.forward_dump(sig, what);
+            return None;
+        }
         match Signal::try_from(sig) {
             Ok(Signal::SIGCHLD) => return self.reap(),
             Ok(Signal::SIGHUP) => self.reload(),
@@ -357,18 +361,31 @@ impl Parent {
             // On the appliance, ctrl-alt-del arrives as SIGINT (CAD disabled).
             Ok(Signal::SIGINT) => return self.begin_stop(if self.init { Shutdown::Reboot } else { Shutdown::Exit }),
             Ok(Signal::SIGPWR) => return self.begin_stop(if self.init { Shutdown::PowerOff } else { Shutdown::Exit }),
-            Ok(Signal::SIGUSR1) | Ok(Signal::SIGUSR2) => {
-                let st = self.status();
-                log::info!("status dump:\n{}", st.ps_table().trim_end());
-                for s in &self.slots {
-                    if let Some(pid) = s.pid {
-                        let _ = kill(Pid::from_raw(pid as i32), Signal::try_from(sig).ok());
-                    }
-                }
-            }
             _ => log::debug!("ignored signal {sig}"),
         }
         None
+    }
+
+    /// A dump signal, passed on as keepalived's parent does: DATA to every
+    /// child, STATS, STATS_CLEAR and JSON to the VRRP child only (the
+    /// checker child has no counters to show). DATA also writes the
+    /// parent's own file, /tmp/keepalived_parent.data.
+    fn forward_dump(&mut self, sig: i32, what: crate::os::signals::Dump) {
+        use crate::os::signals::Dump;
+        if what == Dump::Data {
+            let st = self.status();
+            log::info!("status dump:\n{}", st.ps_table().trim_end());
+            crate::config::dump::write_parent_data(&self.config);
+        }
+        for s in &self.slots {
+            if what != Dump::Data && s.role != Role::Vrrp {
+                continue;
+            }
+            if let Some(pid) = s.pid {
+                // SAFETY: kill(2) with a pid we started and a valid signal number.
+                let _ = unsafe { libc::kill(pid as i32, sig) };
+            }
+        }
     }
 
     /// Reaps every exited process: our children, shells, and (as PID 1)

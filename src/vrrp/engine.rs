@@ -3,7 +3,9 @@
 //! waits on three things only: its receive socket, its state machine's
 //! next deadline, and commands from the child (stop).
 
+use super::dump;
 use super::fsm::{self, Input, State};
+use crate::os::signals::Dump;
 use super::instance::{Instance, InstanceStatus};
 use super::syncd::{SyncdLink, SyncdSpec};
 use super::track::{Coordinator, Inbox};
@@ -58,6 +60,10 @@ pub struct Engine {
     no_accept: Option<Rc<RefCell<crate::netlink::nft::NoAccept>>>,
     /// The IPVS sync daemon that follows one instance (lvs_sync_daemon).
     syncd: Option<Rc<SyncdLink>>,
+    /// The configuration the engine runs, for the dump files.
+    config: Config,
+    /// Counters as STATS_CLEAR last saw them, per instance.
+    cleared: RefCell<Vec<dump::KaStats>>,
 }
 
 /// How long a stop waits for the sync daemon to be stopped. The kernel stops its threads
@@ -200,7 +206,7 @@ impl Engine {
                 .await
             }));
         }
-        Engine { instances, coord, watchers, notifier, status, clock, no_accept, syncd }
+        Engine { instances, coord, watchers, notifier, status, clock, no_accept, syncd, config: config.clone(), cleared: RefCell::new(Vec::new()) }
     }
 
     pub fn sync_groups(&self) -> Vec<super::instance::SyncGroupStatus> {
@@ -221,22 +227,35 @@ impl Engine {
         self.coord.borrow_mut().set_demoted(name, on)
     }
 
-    /// keepalived's data dump (SIGUSR1): every instance with its counters,
-    /// to the log. Instances are busy inside their tasks, so each task
-    /// keeps its entry in `status` current; this reads those entries.
-    pub fn dump(&self) {
-        for s in self.status.borrow().iter() {
-            log::info!(
-                "({}) {} prio {}/{}: {}",
-                s.name,
-                s.state,
-                s.effective_priority,
-                s.priority,
-                s.counters
-            );
+    /// A dump signal: keepalived's file for it, built from the config and
+    /// the instances' status as of now (each task keeps its entry in
+    /// `status` current). DATA and STATS also log one line per instance.
+    pub fn dump(&self, what: Dump, json_version: u8) {
+        let status = self.status.borrow();
+        if matches!(what, Dump::Data | Dump::Stats) {
+            for s in status.iter() {
+                log::info!("({}) {} prio {}/{}: {}", s.name, s.state, s.effective_priority, s.priority, s.counters);
+            }
+        }
+        let groups = self.sync_groups();
+        let scripts = self.coord.borrow().scripts.clone();
+        let cleared = self.cleared.borrow();
+        let view = dump::View { config: &self.config, status: &status, groups: &groups, scripts: &scripts, cleared: &cleared, now: std::time::SystemTime::now() };
+        match what {
+            Dump::Data => dump::write(dump::DATA_FILE, &dump::data::render(&view)),
+            Dump::Stats | Dump::StatsClear => dump::write(dump::STATS_FILE, &dump::stats::render(&view)),
+            Dump::Json => dump::write(dump::JSON_FILE, &dump::json::render(&view, json_version)),
+        }
+        if what == Dump::StatsClear {
+            // As keepalived: the file shows the counters, then they start
+            // again from zero (in the dump files; status and metrics keep
+            // counting, as Prometheus counters must).
+            let now: Vec<dump::KaStats> = status.iter().map(dump::KaStats::of).collect();
+            drop(cleared);
+            *self.cleared.borrow_mut() = now;
+            log::info!("VRRP statistics cleared");
         }
     }
-
 
     /// Stops every instance: masters send priority 0 and drop their VIPs.
     pub async fn stop(self) {

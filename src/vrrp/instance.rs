@@ -12,6 +12,7 @@ use crate::config::model::{self, Config, VrrpInstance};
 use crate::netlink::netconf;
 use crate::netlink::{AddrSpec, Rtnl, RouteSpec, RuleSpec};
 use std::net::IpAddr;
+use std::os::fd::{AsFd as _, AsRawFd as _};
 
 /// Largest VRRP datagram we build or accept (with an IPv4 header).
 pub const PACKET_MAX: usize = 1500;
@@ -128,6 +129,14 @@ pub struct InstanceStatus {
     /// Demoted by the operator (`vigil ctl demote`).
     #[serde(default)]
     pub demoted: bool,
+    /// Our adverts' source address and the receive and send sockets, set
+    /// once at start-up (keepalived's data dump shows them).
+    #[serde(default)]
+    pub src_ip: Option<IpAddr>,
+    #[serde(default)]
+    pub fd_in: i32,
+    #[serde(default)]
+    pub fd_out: i32,
 }
 
 /// A sync group as status shows it.
@@ -379,6 +388,9 @@ impl Instance {
             version: self.version,
             interface: self.interface.clone(),
             vips: self.vips.iter().map(|v| format!("{}/{}", v.addr, v.prefix_len)).collect(),
+            src_ip: Some(self.ctx.src),
+            fd_in: self.rx.get_ref().as_fd().as_raw_fd(),
+            fd_out: self.tx.as_fd().as_raw_fd(),
             ..Default::default()
         };
         s.set_live(self.live());

@@ -11,8 +11,10 @@
 //! - `vmac`: use_vmac's macvlan.
 //! - `syncd`: lvs_sync_daemon following an instance.
 //! - `engine`: one task per instance on the child's scheduler.
+//! - `dump`: keepalived's data, stats and JSON files, on a signal.
 
 pub mod advert;
+pub mod dump;
 pub mod engine;
 pub mod fsm;
 pub mod instance;
