@@ -1,0 +1,67 @@
+################################################################################
+#
+# vigil
+#
+################################################################################
+
+# Development: build the source tree this br2-external tree sits in
+# (board/ is at the top of the vigil repository). The `local` method
+# rsyncs that directory into the build directory; it downloads nothing,
+# so there is no tarball to hash (vigil.hash covers only the licence file
+# then) and no download step in which Buildroot would vendor the crates:
+# VIGIL_CARGO_VENDOR below does that instead.
+#
+# Release: drop the three lines below and use the release tarball,
+#   VIGIL_SOURCE = vigil-$(VIGIL_VERSION).tar.gz
+#   VIGIL_SITE = https://<where releases are published>
+# Buildroot then downloads it, runs `cargo vendor` into it (support/
+# download/cargo-post-process, a VENDOR/ directory and .cargo/config.toml)
+# and keeps the result in DL_DIR; vigil.hash must carry the sha256 of that
+# vendored tarball. See board/vigil/readme.txt.
+VIGIL_VERSION = 0.1.0
+VIGIL_SITE = $(BR2_EXTERNAL_VIGIL_PATH)/..
+VIGIL_SITE_METHOD = local
+
+VIGIL_LICENSE = GPL-2.0-or-later
+VIGIL_LICENSE_FILES = COPYING
+
+# Cargo's own build output (gigabytes) is not source; leave it behind.
+VIGIL_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = --exclude=target --exclude=fuzz/target
+
+# A local (or OVERRIDE_SRCDIR) source has no download step, so the
+# infrastructure's cargo vendoring does not run; do the same before the
+# build, with the same CARGO_HOME (in DL_DIR), so that crates fetched
+# once are reused and later builds need no network. Our patched
+# async-io and async-executor (vendor/, [patch.crates-io] in Cargo.toml)
+# are path dependencies: cargo vendor leaves them where they are.
+define VIGIL_CARGO_VENDOR
+	mkdir -p $(@D)/.cargo $(BR_CARGO_HOME)
+	cd $(@D) && $(HOST_MAKE_ENV) $(PKG_COMMON_CARGO_ENV) \
+		flock $(BR_CARGO_HOME)/.br-lock \
+		cargo vendor --locked VENDOR > $(@D)/.cargo/config.toml
+endef
+ifeq ($(VIGIL_SITE_METHOD),local)
+VIGIL_PRE_BUILD_HOOKS += VIGIL_CARGO_VENDOR
+endif
+
+# The infrastructure's install step (cargo install --root $(TARGET_DIR)/usr)
+# would put it in /usr/bin; the appliance wants /sbin/vigil, and
+# genhash as keepalived has it (vigil acts as genhash by that name).
+VIGIL_BUILD_PROFILE = $(if $(BR2_ENABLE_DEBUG),debug,release)
+define VIGIL_INSTALL_TARGET_CMDS
+	mkdir -p $(TARGET_DIR)/usr/bin
+	$(INSTALL) -D -m 0755 \
+		$(@D)/target/$(RUSTC_TARGET_NAME)/$(VIGIL_BUILD_PROFILE)/vigil \
+		$(TARGET_DIR)/sbin/vigil
+	ln -sf ../../sbin/vigil $(TARGET_DIR)/usr/bin/genhash
+endef
+
+ifeq ($(BR2_PACKAGE_VIGIL_INIT),y)
+define VIGIL_INSTALL_INIT
+	ln -sf sbin/vigil $(TARGET_DIR)/init
+	ln -sf vigil $(TARGET_DIR)/sbin/init
+endef
+VIGIL_POST_INSTALL_TARGET_HOOKS += VIGIL_INSTALL_INIT
+endif
+
+$(eval $(cargo-package))
