@@ -172,6 +172,10 @@ pub enum Input {
     /// Our VIPs were removed behind our back (netlink): keepalived drops to
     /// backup and sends priority 0 so that the election reruns at once.
     VipsLost,
+    /// A reload changed settings that the instance takes in place (its
+    /// identity, the interface, VRID, version and family, is unchanged):
+    /// state and timers are kept; see `Fsm::reconfigure`.
+    Reconfigure(FsmConfig),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
