@@ -619,13 +619,8 @@ impl Instance {
     }
 
     fn send_gratuitous(&mut self, repeat: u32) {
-        self.send_gratuitous_for(repeat, |_| true);
-    }
-
-    /// `repeat` gratuitous ARPs / unsolicited NAs for the VIPs `which` picks.
-    fn send_gratuitous_for(&mut self, repeat: u32, which: impl Fn(&AddrSpec) -> bool) {
         for _ in 0..repeat {
-            for spec in self.vips.iter().filter(|s| which(s)) {
+            for spec in &self.vips {
                 let r = match spec.addr {
                     IpAddr::V4(a) => self.arp.as_ref().map(|s| s.send_garp(&self.mac, a)),
                     IpAddr::V6(a) => self.na.as_ref().map(|s| s.send_na(&self.mac, a, true)),

@@ -104,9 +104,11 @@ impl Instance {
         if self.fsm.state() == State::Master {
             // The log line the reload of a master was always known by.
             log::info!("({}) kept as master across the reload", self.name);
+            // keepalived 2.2.7, seen on the wire: a reload that adds a VIP
+            // sends a burst for every VIP; one that adds none sends none.
             let repeat = self.fsm.config().garp.master_repeat;
             if self.vips_set && !added.is_empty() && repeat > 0 {
-                self.send_gratuitous_for(repeat, |s| added.contains(s));
+                self.send_gratuitous(repeat);
             }
         }
     }
