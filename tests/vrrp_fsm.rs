@@ -493,6 +493,12 @@ fn random_inputs_never_panic_or_overflow() {
                 3 => Input::FaultCleared,
                 4 => Input::EffectivePriorityChanged((rnd() % 256) as u8),
                 5 => Input::VipsLost,
+                6 if rnd() % 4 == 0 => {
+                    let mut r = c;
+                    r.priority = (rnd() % 256) as u8;
+                    r.preempt = rnd() % 2 == 0;
+                    Input::Reconfigure(r)
+                }
                 _ => {
                     let iv = if rnd() % 3 == 0 { v2((rnd() % 4) as u8) } else { v3((rnd() % 300) as u16) };
                     let src = if rnd() % 2 == 0 { ip4((rnd() % 256) as u8) } else { ip6((rnd() % 65536) as u16) };
@@ -513,4 +519,114 @@ fn random_inputs_never_panic_or_overflow() {
         }
         assert_eq!(f.stats().actions_dropped, 0);
     }
+}
+
+// --- reload: Input::Reconfigure -------------------------------------------
+
+#[test]
+fn reconfigure_keeps_state_and_advert_phase_of_a_master() {
+    let mut f = master(cfg(150, v3(100)));
+    let next = f.poll_at().unwrap();
+    let before = *f.stats();
+    let mut c = cfg(160, v3(100));
+    c.preempt = false;
+    let a = f.handle(at(next.as_micros() - 10 * MS), Input::Reconfigure(c));
+    assert!(a.is_empty(), "{a:?}");
+    assert_eq!(f.state(), State::Master);
+    assert_eq!(f.base_priority(), 160);
+    // The effective priority is the tracking's to set: it follows.
+    assert_eq!(f.effective_priority(), 150);
+    f.handle(at(next.as_micros() - 10 * MS), Input::EffectivePriorityChanged(160));
+    assert_eq!(f.poll_at(), Some(next), "the advert timer kept its phase");
+    assert_eq!(f.poll(next).as_slice(), &[Action::SendAdvert { priority: 160 }]);
+    assert_eq!(f.stats().become_master, before.become_master);
+    assert!(!f.config().preempt);
+}
+
+#[test]
+fn reconfigure_advert_interval_counts_from_the_last_advert() {
+    // 1 s -> 0.3 s, 200 ms after an advert: the next is due 300 ms after
+    // the last one, i.e. 100 ms from now.
+    let mut f = master(cfg(150, v3(100)));
+    let next = f.poll_at().unwrap();
+    let last = next.as_micros() - S;
+    let a = f.handle(at(last + 200 * MS), Input::Reconfigure(cfg(150, v3(30))));
+    assert!(a.is_empty());
+    assert_eq!(f.poll_at(), Some(at(last + 300 * MS)));
+    // 600 ms after the last: due now.
+    let mut f = master(cfg(150, v3(100)));
+    let last = f.poll_at().unwrap().as_micros() - S;
+    f.handle(at(last + 600 * MS), Input::Reconfigure(cfg(150, v3(30))));
+    assert_eq!(f.poll_at(), Some(at(last + 600 * MS)));
+    // Longer: 1 s -> 2 s.
+    let mut f = master(cfg(150, v3(100)));
+    let last = f.poll_at().unwrap().as_micros() - S;
+    f.handle(at(last + 100 * MS), Input::Reconfigure(cfg(150, v3(200))));
+    assert_eq!(f.poll_at(), Some(at(last + 2 * S)));
+    assert_eq!(f.poll(at(last + 2 * S)).as_slice(), &[Action::SendAdvert { priority: 150 }]);
+    assert_eq!(f.poll_at(), Some(at(last + 4 * S)));
+}
+
+#[test]
+fn reconfigure_backup_keeps_its_down_timer_and_master() {
+    let mut f = started(cfg(100, v2(1)), 0);
+    f.handle(at(500 * MS), adv(150, ip4(9), v2(1)));
+    let deadline = f.poll_at().unwrap();
+    let a = f.handle(at(700 * MS), Input::Reconfigure(cfg(100, v2(1))));
+    assert!(a.is_empty());
+    assert_eq!(f.state(), State::Backup);
+    assert_eq!(f.poll_at(), Some(deadline));
+    assert_eq!(f.last_master(), Some((ip4(9), 150)));
+    // v2: a new interval is the one the backup now expects.
+    f.handle(at(800 * MS), Input::Reconfigure(cfg(100, v2(2))));
+    assert_eq!(f.master_adver_interval(), v2(2));
+    f.handle(at(900 * MS), adv(150, ip4(9), v2(1)));
+    assert_eq!(f.stats().interval_mismatch, 1);
+}
+
+#[test]
+fn reconfigure_priority_below_the_backup_keeps_master_until_preempted() {
+    // keepalived: the master stays master at its new, lower priority; a
+    // preempting backup takes over by the protocol (its down timer).
+    let mut f = master(cfg(150, v3(100)));
+    let t = f.poll_at().unwrap().as_micros() - 500 * MS;
+    f.handle(at(t), Input::Reconfigure(cfg(50, v3(100))));
+    f.handle(at(t), Input::EffectivePriorityChanged(50));
+    assert_eq!(f.state(), State::Master);
+    let next = f.poll_at().unwrap();
+    assert_eq!(f.poll(next).as_slice(), &[Action::SendAdvert { priority: 50 }]);
+    let a = f.handle(at(next.as_micros() + MS), adv(100, ip4(9), v3(100)));
+    assert_eq!(f.state(), State::Backup);
+    assert!(a.contains(&Action::RemoveVips) && !a.contains(&Action::SendAdvert { priority: 0 }), "{a:?}");
+}
+
+#[test]
+fn reconfigure_owner_and_preempt_delay() {
+    // Becoming the owner: 255 at once; leaving it: the new base.
+    let mut f = master(cfg(150, v3(100)));
+    f.handle(at(10 * S), Input::Reconfigure(cfg(255, v3(100))));
+    assert_eq!(f.effective_priority(), 255);
+    f.handle(at(11 * S), Input::Reconfigure(cfg(200, v3(100))));
+    assert_eq!(f.effective_priority(), 200);
+    assert_eq!(f.state(), State::Master);
+
+    // An armed preempt_delay of 10 s shortened to 2 s ends 2 s after it started.
+    let mut c = cfg(200, v3(100));
+    c.preempt_delay = Duration::from_micros(10 * S);
+    let mut f = started(c, 0);
+    f.handle(at(100 * MS), adv(100, ip4(9), v3(100)));
+    c.preempt_delay = Duration::from_micros(2 * S);
+    f.handle(at(200 * MS), Input::Reconfigure(c));
+    let mut t = 200 * MS;
+    while f.state() == State::Backup && t < 20 * S {
+        t += 100 * MS;
+        f.handle(at(t), adv(100, ip4(9), v3(100)));
+        if f.poll_at().is_some_and(|d| d <= at(t)) {
+            f.poll(at(t));
+        }
+    }
+    assert_eq!(f.state(), State::Master);
+    // Adverts stop counting 2.1 s in; the down timer (3 s + skew) runs out
+    // then. Under the old 10 s delay it would be past 13 s.
+    assert!(t <= 2 * S + 100 * MS + 3_300 * MS, "took over at {t} us");
 }

@@ -171,6 +171,11 @@ impl Notifier {
         }
     }
 
+    /// Closes the FIFOs (a reload names others).
+    pub fn clear_fifos(&self) {
+        self.inner.fifos.borrow_mut().clear();
+    }
+
     /// notify_fifo and vrrp_notify_fifo both get every line.
     pub fn add_fifo(&self, fifo: NotifyFifo) {
         self.inner.fifos.borrow_mut().push(fifo);

@@ -1,6 +1,7 @@
-//! The VRRP child's duties: the engine, rebuilt when the instances or the
-//! global settings change; instances it keeps as master stay master on the
-//! wire across the rebuild, as do those a restarted child resumes.
+//! The VRRP child's duties: the engine, reloaded in place when the
+//! instances or the global settings change (instances it keeps go on
+//! running; see vrrp::reload); instances a restarted child resumes start as
+//! master.
 
 use super::{Applied, Duties, Runtime, Stop};
 use crate::alert::{Alerter, VrrpAlerts};
@@ -13,8 +14,7 @@ use std::time::Duration;
 
 pub struct Vrrp {
     engine: Option<Engine>,
-    /// Instances to start as master: the predecessor's (Resume) or the
-    /// masters the previous engine kept through a reload.
+    /// Instances to start as master: the predecessor's (Resume).
     resume: Vec<String>,
     /// SMTP alerts: one queue for the child's life, reloads included.
     alerts: Rc<VrrpAlerts>,
@@ -40,29 +40,31 @@ impl Duties for Vrrp {
         if !changed {
             return;
         }
-        // Masters the new config keeps stay master on the wire (no
-        // priority 0) and the new engine resumes them.
-        if let Some(e) = self.engine.take() {
-            let kept = e.stop_for_reload(&old.config, new).await;
-            self.resume.extend(kept);
-        }
-        // State changes go to the parent as they happen.
-        let to_parent = rt.tx.clone();
-        let on_change: OnChange = Rc::new(move |st| {
-            let _ = to_parent.try_send(&Msg::VrrpStatus { instances: st.to_vec() });
-        });
         self.alerts.configure(&new.global);
-        let engine = Engine::start(&rt.ex, new, &self.resume, on_change, Some(self.alerts.clone()));
-        self.resume.clear();
-        // Demotions outlive a reload; one of an instance now gone is dropped.
-        self.demoted.retain(|name| match engine.set_demoted(name, true) {
-            Ok(_) => true,
-            Err(e) => {
-                log::info!("ctl demote {name} dropped at the reload: {e}");
-                false
-            }
-        });
-        self.engine = Some(engine);
+        // A reload: instances the new config keeps go on running and take
+        // their new settings in place (vrrp::reload says which).
+        if let Some(e) = self.engine.as_mut() {
+            e.reload(&old.config, new).await;
+        } else {
+            // State changes go to the parent as they happen.
+            let to_parent = rt.tx.clone();
+            let on_change: OnChange = Rc::new(move |st| {
+                let _ = to_parent.try_send(&Msg::VrrpStatus { instances: st.to_vec() });
+            });
+            self.engine = Some(Engine::start(&rt.ex, new, &self.resume, on_change, Some(self.alerts.clone())));
+            self.resume.clear();
+        }
+        // Demotions outlive a reload (already in force: no change); one of
+        // an instance now gone is dropped.
+        if let Some(engine) = &self.engine {
+            self.demoted.retain(|name| match engine.set_demoted(name, true) {
+                Ok(_) => true,
+                Err(e) => {
+                    log::info!("ctl demote {name} dropped at the reload: {e}");
+                    false
+                }
+            });
+        }
     }
 
     fn ctl(&mut self, action: &crate::ipc::CtlAction) -> Result<String, String> {

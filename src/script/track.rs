@@ -62,6 +62,26 @@ impl ScriptTracker {
         ScriptTracker::new(def.rise, def.fall, def.init_fail)
     }
 
+    /// A tracker that goes on from `state` (a reload keeps a script's
+    /// result, as keepalived does): Up at the top of its range, so that
+    /// `fall` failures bring it down; Down at the bottom, so that `rise`
+    /// successes bring it up.
+    pub fn resume(def: &VrrpScript, state: ScriptState) -> ScriptTracker {
+        let mut t = ScriptTracker::from_config(def);
+        match state {
+            ScriptState::Init => {}
+            ScriptState::Up => {
+                t.result = t.rise + t.fall - 1;
+                t.phase = InitPhase::Done;
+            }
+            ScriptState::Down => {
+                t.result = 0;
+                t.phase = InitPhase::Done;
+            }
+        }
+        t
+    }
+
     pub fn state(&self) -> ScriptState {
         match self.phase {
             InitPhase::Init => ScriptState::Init,
@@ -280,5 +300,18 @@ mod tests {
         assert_eq!(effective_priority(100, [-200]), 1);
         assert_eq!(effective_priority(200, [100]), 254);
         assert_eq!(effective_priority(255, [-100]), 255);
+    }
+
+    #[test]
+    fn resumed_tracker_goes_on_from_the_state_it_had() {
+        let def = VrrpScript { rise: 2, fall: 3, ..VrrpScript::default() };
+        let mut up = ScriptTracker::resume(&def, Up);
+        assert_eq!(up.state(), Up);
+        assert_eq!(feed(&mut up, "--+"), vec![None, None, None]);
+        assert_eq!(feed(&mut up, "---"), vec![None, None, Some(Down)]);
+        let mut down = ScriptTracker::resume(&def, Down);
+        assert_eq!(down.state(), Down);
+        assert_eq!(feed(&mut down, "-++"), vec![None, None, Some(Up)]);
+        assert_eq!(ScriptTracker::resume(&def, Init), ScriptTracker::from_config(&def));
     }
 }

@@ -116,6 +116,15 @@ impl AdvertCtx {
     }
 }
 
+impl AdvertCtx {
+    /// A reload's new context goes on from the old one's IP ident and AH
+    /// sequence number (a peer rejects a sequence number that goes back).
+    pub fn continue_from(&mut self, old: &AdvertCtx) {
+        self.ident = old.ident;
+        self.ah_seq = old.ah_seq;
+    }
+}
+
 /// VRRPv3 over IPv4: the checksums we accept. We send RFC 5798's
 /// pseudo-header form, which keepalived 2.2.7 and FRR 8.4 send and require
 /// (a message-only advert is "Invalid VRRPv3 checksum" to them); RFC 9568

@@ -1,12 +1,13 @@
 //! The VRRP child's engine: one task per instance on the child's
 //! single-threaded scheduler. Each task owns its instance outright and
 //! waits on three things only: its receive socket, its state machine's
-//! next deadline, and commands from the child (stop).
+//! next deadline, and its inbox (tracking inputs, a reload's new settings).
+//! A reload keeps the tasks of the instances it keeps (`Engine::reload`).
 
-use super::dump;
 use super::fsm::{self, Input, State};
+use super::dump;
+use super::instance::{Instance, InstanceStatus, Reconfig};
 use crate::os::signals::Dump;
-use super::instance::{Instance, InstanceStatus};
 use super::syncd::{SyncdLink, SyncdSpec};
 use super::track::{Coordinator, Inbox};
 use crate::netlink::mirror::Change;
@@ -18,7 +19,7 @@ use crate::notify::fifo::NotifyFifo;
 use crate::script::track::{ScriptTracker, intervals, run_tracker};
 use crate::config::Config;
 use smol::{LocalExecutor, Task};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -48,9 +49,8 @@ impl Default for Clock {
 }
 
 pub struct Engine {
-    /// Each instance and the task that drives it. The task holds the
-    /// instance borrowed while it runs; stopping cancels the task first.
-    instances: Vec<(usize, Rc<RefCell<Option<Instance>>>, Task<()>)>,
+    /// Every instance, in the config's order (a reload reorders them).
+    members: Vec<Member>,
     coord: Rc<RefCell<Coordinator>>,
     /// The reflector and the script trackers: dropped first at a stop.
     watchers: Vec<Task<()>>,
@@ -60,10 +60,35 @@ pub struct Engine {
     no_accept: Option<Rc<RefCell<crate::netlink::nft::NoAccept>>>,
     /// The IPVS sync daemon that follows one instance (lvs_sync_daemon).
     syncd: Option<Rc<SyncdLink>>,
+    ex: Rc<LocalExecutor<'static>>,
+    on_change: OnChange,
     /// The configuration the engine runs, for the dump files.
     config: Config,
     /// Counters as STATS_CLEAR last saw them, per instance.
     cleared: RefCell<Vec<dump::KaStats>>,
+}
+
+/// One instance and the task that drives it (None when it could not be
+/// set up: it stays in FAULT). The task holds the instance borrowed while
+/// it runs; stopping cancels the task first.
+struct Member {
+    slot: Rc<RefCell<Option<Instance>>>,
+    task: Option<Task<()>>,
+    link: Rc<TaskLink>,
+}
+
+/// What the engine and an instance's task share: how the engine reaches a
+/// running task without blocking it. The task reads these when its inbox
+/// wakes it.
+struct TaskLink {
+    /// Where the instance is in the config (its status entry and its
+    /// coordinator entry); a reload may move it.
+    index: Cell<usize>,
+    inbox: Rc<Inbox>,
+    /// A reload's new settings, for the task to apply in place.
+    reconfig: RefCell<Option<Reconfig>>,
+    /// Set for the instance lvs_sync_daemon follows.
+    syncd: RefCell<Option<Rc<SyncdLink>>>,
 }
 
 /// How long a stop waits for the sync daemon to be stopped. The kernel stops its threads
@@ -87,126 +112,81 @@ impl Engine {
         if let Some(a) = alerts {
             notifier.set_alerts(a);
         }
-        for fifo in [&config.global.notify_fifo, &config.global.vrrp_notify_fifo].into_iter().flatten() {
-            if let Some(path) = fifo.argv.first() {
-                match NotifyFifo::open(std::path::Path::new(path), None) {
-                    Ok(f) => notifier.add_fifo(f),
-                    Err(e) => log::error!("notify_fifo {path}: {e}"),
-                }
-            }
-        }
-        // One nftables table for every no_accept instance of this child.
-        let no_accept = if config.vrrp_instances.iter().any(|i| super::instance::wants_no_accept(config, i)) {
-            match crate::netlink::nft::NoAccept::setup() {
-                Ok(n) => Some(Rc::new(RefCell::new(n))),
-                Err(e) => {
-                    log::error!("no_accept: cannot set up the nftables filter: {e}; VIPs will accept traffic");
-                    None
-                }
-            }
-        } else {
-            None
-        };
+        open_fifos(&notifier, config);
         let inboxes: Vec<Rc<Inbox>> = config.vrrp_instances.iter().filter_map(|_| Inbox::new().map_err(|e| log::error!("eventfd: {e}")).ok()).collect();
         let coord = Rc::new(RefCell::new(Coordinator::new(config, &inboxes)));
         coord.borrow_mut().set_notifier(notifier.clone());
         // The sync daemon is told every state of the instance it follows, from its first.
         let syncd = SyncdSpec::from_config(config).and_then(SyncdLink::new).map(Rc::new);
-        let mut instances = Vec::new();
+        let mut engine = Engine {
+            members: Vec::new(),
+            coord,
+            watchers: Vec::new(),
+            notifier,
+            status,
+            clock,
+            no_accept: None,
+            syncd,
+            ex: ex.clone(),
+            on_change,
+            config: config.clone(),
+            cleared: RefCell::new(Vec::new()),
+        };
+        engine.ensure_no_accept(config);
         for (i, inst) in config.vrrp_instances.iter().enumerate() {
-            let follow = syncd.clone().filter(|l| l.spec().instance == i);
-            status.borrow_mut().push(InstanceStatus {
-                name: inst.name.clone(),
-                state: State::Initialize,
-                priority: inst.priority,
-                vrid: inst.virtual_router_id,
-                version: inst.version.unwrap_or(config.global.vrrp_version),
-                interface: inst.interface.clone().unwrap_or_default(),
-                ..Default::default()
-            });
-            let slot = Rc::new(RefCell::new(None));
+            engine.status.borrow_mut().push(initial_status(config, inst));
             let Some(inbox) = inboxes.get(i).cloned() else { continue };
-            match Instance::setup(config, inst) {
-                Ok(mut instance) => {
-                    instance.notify = Some((notifier.clone(), NotifyScripts::for_instance(inst, &config.global)));
-                    if super::instance::wants_no_accept(config, inst) {
-                        instance.no_accept = no_accept.clone();
-                    }
-                    *slot.borrow_mut() = Some(instance);
-                    let start = if resume.contains(&inst.name) { Input::ResumeMaster } else { Input::Startup };
-                    let ctx = Ctx { index: i, clock, start, status: status.clone(), changed: on_change.clone(), inbox, coord: coord.clone(), syncd: follow };
-                    let task = ex.spawn(run(slot.clone(), ctx));
-                    instances.push((i, slot, task));
+            let start = if resume.contains(&inst.name) { Input::ResumeMaster } else { Input::Startup };
+            let m = engine.spawn_member(config, i, inbox, start);
+            engine.members.push(m);
+        }
+        engine.watchers = start_watchers(ex, config, &engine.coord);
+        engine
+    }
+
+    /// One nftables table for every no_accept instance of this child, set
+    /// up when the first instance wants it.
+    fn ensure_no_accept(&mut self, config: &Config) {
+        if self.no_accept.is_some() || !config.vrrp_instances.iter().any(|i| super::instance::wants_no_accept(config, i)) {
+            return;
+        }
+        match crate::netlink::nft::NoAccept::setup() {
+            Ok(n) => self.no_accept = Some(Rc::new(RefCell::new(n))),
+            Err(e) => log::error!("no_accept: cannot set up the nftables filter: {e}; VIPs will accept traffic"),
+        }
+    }
+
+    /// Sets up instance `i` of `config` and spawns its task, which begins
+    /// with `start`; on failure the instance stays in FAULT, with no task.
+    fn spawn_member(&self, config: &Config, i: usize, inbox: Rc<Inbox>, start: Input) -> Member {
+        let inst = &config.vrrp_instances[i];
+        let follow = self.syncd.clone().filter(|l| l.spec().instance_name == inst.name);
+        let slot = Rc::new(RefCell::new(None));
+        let link = Rc::new(TaskLink { index: Cell::new(i), inbox, reconfig: RefCell::new(None), syncd: RefCell::new(follow.clone()) });
+        match Instance::setup(config, inst) {
+            Ok(mut instance) => {
+                instance.notify = Some((self.notifier.clone(), NotifyScripts::for_instance(inst, &config.global)));
+                if super::instance::wants_no_accept(config, inst) {
+                    instance.no_accept = self.no_accept.clone();
                 }
-                Err(e) => {
-                    log::error!("({}) cannot start: {e}; instance stays in FAULT", inst.name);
-                    if let Some(s) = status.borrow_mut().get_mut(i) {
-                        s.state = State::Fault;
-                    }
-                    // keepalived runs the backup daemon for an instance in FAULT too.
-                    if let Some(l) = follow {
-                        l.state_changed(fsm::State::Fault);
-                    }
-                    on_change(&status.borrow());
+                *slot.borrow_mut() = Some(instance);
+                let ctx = Ctx { clock: self.clock, start, status: self.status.clone(), changed: self.on_change.clone(), link: link.clone(), coord: self.coord.clone() };
+                let task = self.ex.spawn(run(slot.clone(), ctx));
+                Member { slot, task: Some(task), link }
+            }
+            Err(e) => {
+                log::error!("({}) cannot start: {e}; instance stays in FAULT", inst.name);
+                if let Some(s) = self.status.borrow_mut().get_mut(i) {
+                    s.state = State::Fault;
                 }
+                // keepalived runs the backup daemon for an instance in FAULT too.
+                if let Some(l) = follow {
+                    l.state_changed(fsm::State::Fault);
+                }
+                (self.on_change)(&self.status.borrow());
+                Member { slot, task: None, link }
             }
         }
-        let mut watchers = Vec::new();
-        match Reflector::start(ReflectorConfig::default()) {
-            Ok(refl) => {
-                // The mirror as it is now: interfaces already down count from the start.
-                coord.borrow_mut().links_changed(refl.mirror());
-                watchers.push(ex.spawn(reflect(refl, coord.clone())));
-            }
-            Err(e) => log::error!("netlink reflector: {e}; interfaces and VIPs are not tracked"),
-        }
-        for (fi, def) in config.track_files.iter().enumerate() {
-            let used = config.vrrp_instances.iter().any(|v| v.track_files.iter().any(|t| t.name == def.name))
-                || config.sync_groups.iter().any(|g| g.track_files.iter().any(|t| t.name == def.name));
-            if used {
-                let coord = coord.clone();
-                let name = def.name.clone();
-                watchers.push(ex.spawn(super::watch::watch_file(def.clone(), move |v| {
-                    log::info!("VRRP_Track_File({name}) value {v}");
-                    coord.borrow_mut().file_changed(fi, v);
-                })));
-            }
-        }
-        for (pi, def) in config.track_processes.iter().enumerate() {
-            let used = config.vrrp_instances.iter().any(|v| v.track_processes.iter().any(|t| t.name == def.name))
-                || config.sync_groups.iter().any(|g| g.track_processes.iter().any(|t| t.name == def.name));
-            if used {
-                let coord = coord.clone();
-                let name = def.name.clone();
-                watchers.push(ex.spawn(super::watch::watch_process(def.clone(), move |up| {
-                    log::info!("VRRP_Track_Process({name}) {}", if up { "up" } else { "down" });
-                    coord.borrow_mut().process_changed(pi, up);
-                })));
-            }
-        }
-        for (si, def) in config.vrrp_scripts.iter().enumerate() {
-            let used = config.vrrp_instances.iter().any(|v| v.track_scripts.iter().any(|t| t.name == def.name))
-                || config.sync_groups.iter().any(|g| g.track_scripts.iter().any(|t| t.name == def.name));
-            if !used {
-                continue;
-            }
-            let Some(cmd) = prepare_script(&def.script, &config.global) else {
-                log::warn!("VRRP_Script({}) disabled", def.name);
-                continue;
-            };
-            let (interval, timeout) = intervals(def);
-            let tracker = ScriptTracker::from_config(def);
-            let coord = coord.clone();
-            let name = def.name.clone();
-            watchers.push(ex.spawn(async move {
-                run_tracker(&cmd, tracker, interval, timeout, |ev| {
-                    log::info!("VRRP_Script({name}) {:?} (run {})", ev.state, ev.run);
-                    coord.borrow_mut().script_changed(si, ev.state);
-                })
-                .await
-            }));
-        }
-        Engine { instances, coord, watchers, notifier, status, clock, no_accept, syncd, config: config.clone(), cleared: RefCell::new(Vec::new()) }
     }
 
     pub fn sync_groups(&self) -> Vec<super::instance::SyncGroupStatus> {
@@ -258,62 +238,25 @@ impl Engine {
     }
 
     /// Stops every instance: masters send priority 0 and drop their VIPs.
-    pub async fn stop(self) {
-        self.stop_keeping(&[], false).await;
-    }
-
-    /// Stops for a reload. Masters whose instance the new config still has
-    /// (same name, interface and VRID) are left as they are on the wire:
-    /// no priority 0, VIPs and VMAC kept; their names are returned, for the
-    /// new engine to resume them as master. A reload is then hitless.
-    pub async fn stop_for_reload(self, old: &Config, new: &Config) -> Vec<String> {
-        let same = |name: &str| {
-            let a = old.vrrp_instances.iter().find(|i| i.name == name);
-            let b = new.vrrp_instances.iter().find(|i| i.name == name);
-            matches!((a, b), (Some(a), Some(b)) if a.interface == b.interface && a.virtual_router_id == b.virtual_router_id && a.use_vmac == b.use_vmac)
-        };
-        let keep: Vec<String> = self.status.borrow().iter().filter(|s| s.state == State::Master && same(&s.name)).map(|s| s.name.clone()).collect();
-        // With lvs_sync_daemon still configured the new engine's first report reconciles
-        // the kernel with it (nothing changes for a daemon that stays as it is); without it,
-        // the daemon stops here.
-        let keep_syncd = SyncdSpec::from_config(new).is_some();
-        self.stop_keeping(&keep, keep_syncd).await;
-        keep
-    }
-
-    async fn stop_keeping(self, keep: &[String], keep_syncd: bool) {
-        let clock = self.clock;
-        // First, as keepalived: the stop runs on the helper thread while the instances stop.
-        let syncd_stopped = self.syncd.as_ref().filter(|_| !keep_syncd).map(|l| l.stop());
-        drop(self.watchers);
-        for (index, slot, task) in self.instances {
-            // Cancelling drops the task's borrow of the instance.
-            task.cancel().await;
-            let Ok(mut guard) = slot.try_borrow_mut() else { continue };
-            if let Some(inst) = guard.as_mut() {
-                if keep.contains(&inst.name) {
-                    log::info!("({}) kept as master across the reload", inst.name);
-                    continue;
-                }
-                let actions = inst.fsm.handle(clock.now(), Input::Shutdown);
-                inst.exec(actions);
-                // Whatever the state was, leave no VIP behind.
-                inst.remove_vips();
-                inst.teardown();
-                self.coord.borrow_mut().state_changed(index, inst.fsm.state());
-                log::info!("({}) stopped: {}", inst.name, inst.counters);
+    pub async fn stop(mut self) {
+        let syncd_stopped = self.syncd.take().map(|l| l.stop());
+        drop(std::mem::take(&mut self.watchers));
+        let members = std::mem::take(&mut self.members);
+        for m in members {
+            self.stop_member(m).await;
+        }
+        // The filter goes with the last VIP it guarded.
+        if let Some(na) = &self.no_accept {
+            if let Err(e) = na.borrow_mut().teardown() {
+                log::warn!("no_accept: removing the nftables filter: {e}");
             }
         }
-        // The filter goes with the last VIP it guarded; masters kept over a
-        // reload are re-added to a fresh table by the new engine.
-        if keep.is_empty() {
-            if let Some(na) = &self.no_accept {
-                if let Err(e) = na.borrow_mut().teardown() {
-                    log::warn!("no_accept: removing the nftables filter: {e}");
-                }
-            }
-        }
-        // Let the STOP notifications run (keepalived gives them a second).
+        self.settle(syncd_stopped).await;
+    }
+
+    /// Lets the STOP notifications run (keepalived gives them a second),
+    /// and the sync daemon stop, bounded.
+    async fn settle(&self, syncd_stopped: Option<super::syncd::Applied>) {
         self.notifier.idle(Duration::from_secs(2)).await;
         if let Some(applied) = syncd_stopped
             && !applied.wait(SYNCD_STOP_WAIT).await
@@ -321,6 +264,234 @@ impl Engine {
             log::warn!("lvs_sync_daemon: not stopped within {} ms more; left to finish on its own", SYNCD_STOP_WAIT.as_millis());
         }
     }
+
+    /// Stops one instance as at a clean stop: a master sends priority 0;
+    /// VIPs removed, VMAC deleted, notify stop.
+    async fn stop_member(&self, m: Member) {
+        let index = m.link.index.get();
+        // Cancelling drops the task's borrow of the instance.
+        if let Some(task) = m.task {
+            task.cancel().await;
+        }
+        let Ok(mut guard) = m.slot.try_borrow_mut() else { return };
+        if let Some(inst) = guard.as_mut() {
+            let actions = inst.fsm.handle(self.clock.now(), Input::Shutdown);
+            inst.exec(actions);
+            // Whatever the state was, leave no VIP behind.
+            inst.remove_vips();
+            inst.teardown();
+            self.coord.borrow_mut().state_changed(index, inst.fsm.state());
+            log::info!("({}) stopped: {}", inst.name, inst.counters);
+        }
+    }
+
+    /// A reload (SIGHUP) with a changed VRRP config or global settings:
+    /// instances the new config keeps (see `vrrp::reload`) go on running,
+    /// in the same task with the same sockets, state and timers, and take
+    /// their new settings in place; the others stop as at a clean stop, and
+    /// new ones start as at start-up. Trackers restart with the results
+    /// they had.
+    pub async fn reload(&mut self, old: &Config, new: &Config) {
+        let plan = super::reload::plan(old, new);
+        // The dump files describe the new config; STATS_CLEAR's baseline
+        // was per instance of the old one.
+        self.config = new.clone();
+        self.cleared.borrow_mut().clear();
+        for (name, why) in &plan.restarted {
+            log::info!("({name}) {why} changed: the instance restarts (a new election)");
+        }
+        // Instances that could not be set up are tried again.
+        let mut kept = Vec::new();
+        let mut added = plan.added.clone();
+        let mut removed = plan.removed.clone();
+        for &(j, i) in &plan.kept {
+            if self.members.get(i).is_some_and(|m| m.task.is_some()) {
+                kept.push((j, i));
+            } else {
+                removed.push(i);
+                added.push(j);
+            }
+        }
+        let syncd_changed = SyncdSpec::from_config(old).map(|s| (s.instance_name, s.daemon)) != SyncdSpec::from_config(new).map(|s| (s.instance_name, s.daemon));
+        let syncd_stopped = if syncd_changed { self.syncd.take().map(|l| l.stop()) } else { None };
+        if syncd_changed {
+            self.syncd = SyncdSpec::from_config(new).and_then(SyncdLink::new).map(Rc::new);
+        }
+        drop(std::mem::take(&mut self.watchers));
+
+        let mut old_members: Vec<Option<Member>> = std::mem::take(&mut self.members).into_iter().map(Some).collect();
+        for &i in &removed {
+            if let Some(m) = old_members.get_mut(i).and_then(Option::take) {
+                self.stop_member(m).await;
+            }
+        }
+        self.ensure_no_accept(new);
+        // The notify FIFOs as the new config names them.
+        if (&old.global.notify_fifo, &old.global.vrrp_notify_fifo) != (&new.global.notify_fifo, &new.global.vrrp_notify_fifo) {
+            self.notifier.clear_fifos();
+            open_fifos(&self.notifier, new);
+        }
+
+        // The new order: kept instances with their inboxes, new ones with new inboxes.
+        let n = new.vrrp_instances.len();
+        let mut slots: Vec<Option<Member>> = (0..n).map(|_| None).collect();
+        let mut inboxes: Vec<Option<Rc<Inbox>>> = vec![None; n];
+        for &(j, i) in &kept {
+            if let Some(m) = old_members.get_mut(i).and_then(Option::take) {
+                inboxes[j] = Some(m.link.inbox.clone());
+                slots[j] = Some(m);
+            }
+        }
+        let inboxes: Vec<Rc<Inbox>> = inboxes.into_iter().flat_map(|b| b.or_else(|| Inbox::new().map_err(|e| log::error!("eventfd: {e}")).ok())).collect();
+        if inboxes.len() != n {
+            log::error!("reload: no eventfd for every instance; instances without one do not run");
+        }
+        let mut coord = Coordinator::new(new, &inboxes);
+        coord.set_notifier(self.notifier.clone());
+        coord.carry_from(&self.coord.borrow(), old, new, &kept);
+        *self.coord.borrow_mut() = coord;
+
+        let old_status = std::mem::take(&mut *self.status.borrow_mut());
+        let mut status: Vec<InstanceStatus> = new.vrrp_instances.iter().map(|i| initial_status(new, i)).collect();
+        for &(j, i) in &kept {
+            if let Some(s) = old_status.get(i) {
+                status[j] = InstanceStatus { name: new.vrrp_instances[j].name.clone(), ..s.clone() };
+            }
+        }
+        *self.status.borrow_mut() = status;
+
+        // Kept instances: the new settings go to their tasks.
+        let shared = Rc::new(new.clone());
+        for &(j, _) in &kept {
+            let Some(m) = &slots[j] else { continue };
+            let inst = &new.vrrp_instances[j];
+            m.link.index.set(j);
+            let follow = self.syncd.clone().filter(|l| l.spec().instance_name == inst.name);
+            if syncd_changed && let (Some(l), Some(st)) = (&follow, self.coord.borrow().state_of(j)) {
+                l.state_changed(st);
+            }
+            *m.link.syncd.borrow_mut() = follow;
+            *m.link.reconfig.borrow_mut() = Some(Reconfig {
+                config: shared.clone(),
+                index: j,
+                notify: Some((self.notifier.clone(), NotifyScripts::for_instance(inst, &new.global))),
+                no_accept: if super::instance::wants_no_accept(new, inst) { self.no_accept.clone() } else { None },
+            });
+            m.link.inbox.wake();
+        }
+        // keepalived: a sync group that is new or changed its members
+        // starts from INIT, and its masters go back to backup.
+        for &j in &plan.regrouped {
+            if self.coord.borrow().state_of(j) == Some(State::Master)
+                && let Some(m) = &slots[j]
+            {
+                log::info!("({}) sync group changed by the reload: back to backup", new.vrrp_instances[j].name);
+                m.link.inbox.push(Input::SyncBackup);
+            }
+        }
+        // New instances start as at start-up.
+        for j in 0..n {
+            if slots[j].is_none()
+                && let Some(inbox) = inboxes.get(j).cloned()
+            {
+                slots[j] = Some(self.spawn_member(new, j, inbox, Input::Startup));
+            }
+        }
+        self.members = slots.into_iter().flatten().collect();
+        // Trackers from their carried results; the reflector re-reads the
+        // links, and every instance is sent what its tracking says now.
+        self.watchers = start_watchers(&self.ex, new, &self.coord);
+        self.coord.borrow_mut().refresh();
+        (self.on_change)(&self.status.borrow());
+        self.settle(syncd_stopped).await;
+    }
+}
+
+/// The status an instance has before its task first reports.
+fn initial_status(config: &Config, inst: &crate::config::model::VrrpInstance) -> InstanceStatus {
+    InstanceStatus {
+        name: inst.name.clone(),
+        state: State::Initialize,
+        priority: inst.priority,
+        vrid: inst.virtual_router_id,
+        version: inst.version.unwrap_or(config.global.vrrp_version),
+        interface: inst.interface.clone().unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+fn open_fifos(notifier: &Notifier, config: &Config) {
+    for fifo in [&config.global.notify_fifo, &config.global.vrrp_notify_fifo].into_iter().flatten() {
+        if let Some(path) = fifo.argv.first() {
+            match NotifyFifo::open(std::path::Path::new(path), None) {
+                Ok(f) => notifier.add_fifo(f),
+                Err(e) => log::error!("notify_fifo {path}: {e}"),
+            }
+        }
+    }
+}
+
+/// The reflector and the trackers the instances and groups of `config`
+/// use, each reporting to `coord`. Script trackers go on from the result
+/// the coordinator holds for them (carried over a reload).
+fn start_watchers(ex: &Rc<LocalExecutor<'static>>, config: &Config, coord: &Rc<RefCell<Coordinator>>) -> Vec<Task<()>> {
+    let mut watchers = Vec::new();
+    match Reflector::start(ReflectorConfig::default()) {
+        Ok(refl) => {
+            // The mirror as it is now: interfaces already down count from the start.
+            coord.borrow_mut().links_changed(refl.mirror());
+            watchers.push(ex.spawn(reflect(refl, coord.clone())));
+        }
+        Err(e) => log::error!("netlink reflector: {e}; interfaces and VIPs are not tracked"),
+    }
+    for (fi, def) in config.track_files.iter().enumerate() {
+        let used = config.vrrp_instances.iter().any(|v| v.track_files.iter().any(|t| t.name == def.name))
+            || config.sync_groups.iter().any(|g| g.track_files.iter().any(|t| t.name == def.name));
+        if used {
+            let coord = coord.clone();
+            let name = def.name.clone();
+            watchers.push(ex.spawn(super::watch::watch_file(def.clone(), move |v| {
+                log::info!("VRRP_Track_File({name}) value {v}");
+                coord.borrow_mut().file_changed(fi, v);
+            })));
+        }
+    }
+    for (pi, def) in config.track_processes.iter().enumerate() {
+        let used = config.vrrp_instances.iter().any(|v| v.track_processes.iter().any(|t| t.name == def.name))
+            || config.sync_groups.iter().any(|g| g.track_processes.iter().any(|t| t.name == def.name));
+        if used {
+            let coord = coord.clone();
+            let name = def.name.clone();
+            watchers.push(ex.spawn(super::watch::watch_process(def.clone(), move |up| {
+                log::info!("VRRP_Track_Process({name}) {}", if up { "up" } else { "down" });
+                coord.borrow_mut().process_changed(pi, up);
+            })));
+        }
+    }
+    for (si, def) in config.vrrp_scripts.iter().enumerate() {
+        let used = config.vrrp_instances.iter().any(|v| v.track_scripts.iter().any(|t| t.name == def.name))
+            || config.sync_groups.iter().any(|g| g.track_scripts.iter().any(|t| t.name == def.name));
+        if !used {
+            continue;
+        }
+        let Some(cmd) = prepare_script(&def.script, &config.global) else {
+            log::warn!("VRRP_Script({}) disabled", def.name);
+            continue;
+        };
+        let (interval, timeout) = intervals(def);
+        let carried = coord.borrow().scripts.get(si).copied().unwrap_or(crate::script::track::ScriptState::Init);
+        let tracker = ScriptTracker::resume(def, carried);
+        let coord = coord.clone();
+        let name = def.name.clone();
+        watchers.push(ex.spawn(async move {
+            run_tracker(&cmd, tracker, interval, timeout, |ev| {
+                log::info!("VRRP_Script({name}) {:?} (run {})", ev.state, ev.run);
+                coord.borrow_mut().script_changed(si, ev.state);
+            })
+            .await
+        }));
+    }
+    watchers
 }
 
 /// Follows the kernel through the reflector and tells the coordinator.
@@ -339,27 +510,26 @@ async fn reflect(mut refl: Reflector, coord: Rc<RefCell<Coordinator>>) {
 }
 
 struct Ctx {
-    index: usize,
     clock: Clock,
     start: Input,
     status: Rc<RefCell<Vec<InstanceStatus>>>,
     changed: OnChange,
-    inbox: Rc<Inbox>,
+    link: Rc<TaskLink>,
     coord: Rc<RefCell<Coordinator>>,
-    /// Set for the instance lvs_sync_daemon follows.
-    syncd: Option<Rc<SyncdLink>>,
 }
 
 async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
-    let Ctx { index, clock, start, status, changed, inbox, coord, syncd } = ctx;
+    let Ctx { clock, start, status, changed, link, coord } = ctx;
+    let inbox = link.inbox.clone();
     let Ok(mut guard) = slot.try_borrow_mut() else { return };
     let Some(inst) = guard.as_mut() else { return };
     let report = |inst: &Instance| {
+        let index = link.index.get();
         if let Some(s) = status.borrow_mut().get_mut(index) {
             *s = inst.status();
         }
         coord.borrow_mut().state_changed(index, inst.fsm.state());
-        if let Some(l) = &syncd {
+        if let Some(l) = link.syncd.borrow().as_ref() {
             l.state_changed(inst.fsm.state());
         }
         changed(&status.borrow());
@@ -400,6 +570,18 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
         .await;
         // With -m, count what our own handling of this wake-up allocates
         // (the reactor's own allocations fall outside this window).
+        // A reload's new settings, before the inputs the reload queued
+        // with them. Not steady state: counted apart, and the whole status
+        // (name, VIPs) is refreshed.
+        let reload_allocs = crate::os::mem::thread_allocs();
+        let reconfig = link.reconfig.borrow_mut().take();
+        if let Some(r) = reconfig {
+            inst.reconfigure(&r, clock.now());
+            if let Some(s) = status.borrow_mut().get_mut(link.index.get()) {
+                *s = inst.status();
+            }
+            inst.counters.transition_allocs += crate::os::mem::thread_allocs() - reload_allocs;
+        }
         let allocs_before = crate::os::mem::thread_allocs();
         let mut changed_state = false;
         // Tracking first: a fault or a priority change applies before the
@@ -437,7 +619,7 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
         }
         if changed_state {
             report(inst);
-        } else if let Some(s) = status.borrow_mut().get_mut(index) {
+        } else if let Some(s) = status.borrow_mut().get_mut(link.index.get()) {
             // Counters, priorities, the master heard: plain numbers,
             // copied without allocating.
             s.set_live(inst.live());

@@ -14,6 +14,9 @@ use crate::netlink::{AddrSpec, Rtnl, RouteSpec, RuleSpec};
 use std::net::IpAddr;
 use std::os::fd::{AsFd as _, AsRawFd as _};
 
+mod reconfig;
+pub use reconfig::Reconfig;
+
 /// Largest VRRP datagram we build or accept (with an IPv4 header).
 pub const PACKET_MAX: usize = 1500;
 
@@ -227,6 +230,15 @@ pub struct Instance {
     last_transition_ms: u64,
     strict: bool,
     skip_check_adv_addr: bool,
+    /// IPsec-AH adverts (the receive socket is protocol 51).
+    ah: bool,
+    /// Where the VIPs go (the VMAC, else the interface).
+    vip_dev: String,
+    vip_index: u32,
+    /// The interface adverts are received on, and the multicast group
+    /// joined there (None: unicast).
+    rx_ifindex: u32,
+    group: Option<IpAddr>,
     /// Where state changes are announced (notify scripts, notify FIFO).
     pub notify: Option<(std::rc::Rc<crate::notify::Notifier>, crate::notify::NotifyScripts)>,
     /// `no_accept` (the default under `vrrp_strict`): while master, packets
@@ -249,6 +261,83 @@ fn interval(inst: &VrrpInstance, version: u8) -> Result<AdvertInterval, SetupErr
         // v2 carries whole seconds; keepalived rounds a fractional interval.
         let s = ((cs + 50) / 100).clamp(1, 255) as u8;
         Ok(AdvertInterval::V2(Seconds(s)))
+    }
+}
+
+/// What a reload may change without a new election: everything an
+/// instance has but its identity (interface, VRID, version, family, VMAC,
+/// unicast or multicast, source address), resolved against the machine.
+pub(super) struct Settings {
+    pub(super) dsts: Vec<IpAddr>,
+    /// The VIPs and the excluded ones, in that order.
+    pub(super) vips: Vec<AddrSpec>,
+    pub(super) routes: Vec<RouteSpec>,
+    pub(super) rules: Vec<RuleSpec>,
+    pub(super) fc: FsmConfig,
+    pub(super) ctx: AdvertCtx,
+    pub(super) strict: bool,
+    pub(super) skip_check_adv_addr: bool,
+    /// IPsec-AH: the receive socket takes protocol 51 instead of 112.
+    pub(super) ah: bool,
+}
+
+impl Settings {
+    pub(super) fn resolve(config: &Config, inst: &VrrpInstance, nl: &mut Rtnl, src: IpAddr, vip_dev: &str) -> Result<Settings, SetupError> {
+        let g = &config.global;
+        let version = inst.version.unwrap_or(g.vrrp_version);
+        let v6 = src.is_ipv6();
+        let group: IpAddr = if v6 { g.vrrp_mcast_group6.into() } else { g.vrrp_mcast_group4.into() };
+        let dsts: Vec<IpAddr> = if inst.unicast_peers.is_empty() { vec![group] } else { inst.unicast_peers.iter().map(|p| p.addr).collect() };
+        let ah = version == 2 && inst.authentication.as_ref().is_some_and(|a| a.auth_type == model::AuthType::Ah);
+        let mut vips = Vec::new();
+        for a in inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded) {
+            let mut spec = netconf::addr_spec(nl, a, Some(vip_dev)).map_err(SetupError::Netconf)?;
+            if spec.addr.is_ipv6() {
+                // A VIP must be usable at once, not after duplicate detection.
+                spec.flags |= crate::netlink::consts::IFA_F_NODAD;
+            }
+            vips.push(spec);
+        }
+        let mut routes = Vec::new();
+        for r in &inst.virtual_routes {
+            routes.push(netconf::route_spec(nl, r, Some(vip_dev)).map_err(SetupError::Netconf)?);
+        }
+        let mut rules = Vec::new();
+        for r in &inst.virtual_rules {
+            rules.push(netconf::rule_spec(r).map_err(SetupError::Netconf)?);
+        }
+        let adv_interval = interval(inst, version)?;
+        let mut fc = FsmConfig::new(inst.priority, adv_interval, src);
+        fc.initial = match inst.state {
+            model::InitialState::Master => fsm::InitialState::Master,
+            model::InitialState::Backup => fsm::InitialState::Backup,
+        };
+        fc.preempt = !inst.nopreempt;
+        fc.preempt_delay = fsm::Duration::from_micros(inst.preempt_delay.0);
+        fc.garp = GarpConfig {
+            master_delay: fsm::Duration::from_secs(inst.garp_master_delay.unwrap_or(g.vrrp_garp_master_delay) as u64),
+            master_repeat: inst.garp_master_repeat.unwrap_or(g.vrrp_garp_master_repeat),
+            master_refresh: match inst.garp_master_refresh.unwrap_or(g.vrrp_garp_master_refresh) {
+                0 => None,
+                s => Some(fsm::Duration::from_secs(s as u64)),
+            },
+            master_refresh_repeat: inst.garp_master_refresh_repeat.unwrap_or(g.vrrp_garp_master_refresh_repeat),
+            lower_prio_repeat: inst.garp_lower_prio_repeat.or(g.vrrp_garp_lower_prio_repeat).unwrap_or(0),
+        };
+        fc.lower_prio_no_advert = inst.lower_prio_no_advert.unwrap_or(g.vrrp_lower_prio_no_advert);
+        fc.higher_prio_send_advert = inst.higher_prio_send_advert.unwrap_or(g.vrrp_higher_prio_send_advert);
+        let ctx = AdvertCtx::new(inst, version, adv_interval, src, &inst.virtual_ipaddress).map_err(SetupError::Config)?;
+        Ok(Settings {
+            dsts,
+            vips,
+            routes,
+            rules,
+            fc,
+            ctx,
+            strict: inst.strict_mode.unwrap_or(g.vrrp_strict),
+            skip_check_adv_addr: inst.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr),
+            ah,
+        })
     }
 }
 
@@ -295,60 +384,22 @@ impl Instance {
         };
         let unicast = !inst.unicast_peers.is_empty();
         let group: IpAddr = if v6 { g.vrrp_mcast_group6.into() } else { g.vrrp_mcast_group4.into() };
-        let dsts: Vec<IpAddr> = if unicast { inst.unicast_peers.iter().map(|p| p.addr).collect() } else { vec![group] };
-        let ah = version == 2 && inst.authentication.as_ref().is_some_and(|a| a.auth_type == model::AuthType::Ah);
-        let rx = AdvertSocket::receiver(&ifname, ifindex, v6, if unicast { &[] } else { std::slice::from_ref(&group) }, ah)
+        let set = Settings::resolve(config, inst, &mut nl, src, &vip_dev)?;
+        let rx = AdvertSocket::receiver(&ifname, ifindex, v6, if unicast { &[] } else { std::slice::from_ref(&group) }, set.ah)
             .and_then(async_io::Async::new)
             .map_err(|e| SetupError::Socket("receive", e))?;
         let tx = AdvertSocket::sender(&tx_dev, tx_index, src).map_err(|e| SetupError::Socket("send", e))?;
-        let arp = if inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded).any(|a| a.addr.is_ipv4()) {
+        let arp = if set.vips.iter().any(|a| a.addr.is_ipv4()) {
             Some(ArpSocket::new(vip_index).map_err(|e| SetupError::Socket("arp", e))?)
         } else {
             None
         };
-        let na = if inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded).any(|a| a.addr.is_ipv6()) {
+        let na = if set.vips.iter().any(|a| a.addr.is_ipv6()) {
             Some(NaSocket::new(&vip_dev, vip_index).map_err(|e| SetupError::Socket("neighbour advertisement", e))?)
         } else {
             None
         };
-        let mut vips = Vec::new();
-        for a in inst.virtual_ipaddress.iter().chain(&inst.virtual_ipaddress_excluded) {
-            let mut spec = netconf::addr_spec(&mut nl, a, Some(&vip_dev)).map_err(SetupError::Netconf)?;
-            if spec.addr.is_ipv6() {
-                // A VIP must be usable at once, not after duplicate detection.
-                spec.flags |= crate::netlink::consts::IFA_F_NODAD;
-            }
-            vips.push(spec);
-        }
-        let mut routes = Vec::new();
-        for r in &inst.virtual_routes {
-            routes.push(netconf::route_spec(&mut nl, r, Some(&vip_dev)).map_err(SetupError::Netconf)?);
-        }
-        let mut rules = Vec::new();
-        for r in &inst.virtual_rules {
-            rules.push(netconf::rule_spec(r).map_err(SetupError::Netconf)?);
-        }
-        let adv_interval = interval(inst, version)?;
-        let mut fc = FsmConfig::new(inst.priority, adv_interval, src);
-        fc.initial = match inst.state {
-            model::InitialState::Master => fsm::InitialState::Master,
-            model::InitialState::Backup => fsm::InitialState::Backup,
-        };
-        fc.preempt = !inst.nopreempt;
-        fc.preempt_delay = fsm::Duration::from_micros(inst.preempt_delay.0);
-        fc.garp = GarpConfig {
-            master_delay: fsm::Duration::from_secs(inst.garp_master_delay.unwrap_or(g.vrrp_garp_master_delay) as u64),
-            master_repeat: inst.garp_master_repeat.unwrap_or(g.vrrp_garp_master_repeat),
-            master_refresh: match inst.garp_master_refresh.unwrap_or(g.vrrp_garp_master_refresh) {
-                0 => None,
-                s => Some(fsm::Duration::from_secs(s as u64)),
-            },
-            master_refresh_repeat: inst.garp_master_refresh_repeat.unwrap_or(g.vrrp_garp_master_refresh_repeat),
-            lower_prio_repeat: inst.garp_lower_prio_repeat.or(g.vrrp_garp_lower_prio_repeat).unwrap_or(0),
-        };
-        fc.lower_prio_no_advert = inst.lower_prio_no_advert.unwrap_or(g.vrrp_lower_prio_no_advert);
-        fc.higher_prio_send_advert = inst.higher_prio_send_advert.unwrap_or(g.vrrp_higher_prio_send_advert);
-        let ctx = AdvertCtx::new(inst, version, adv_interval, src, &inst.virtual_ipaddress).map_err(SetupError::Config)?;
+        let Settings { dsts, vips, routes, rules, fc, ctx, strict, skip_check_adv_addr, ah } = set;
         Ok(Instance {
             name: inst.name.clone(),
             fsm: Fsm::new(fc),
@@ -373,8 +424,13 @@ impl Instance {
             interface: ifname,
             vips_set: false,
             last_transition_ms: unix_ms(),
-            strict: inst.strict_mode.unwrap_or(g.vrrp_strict),
-            skip_check_adv_addr: inst.skip_check_adv_addr.unwrap_or(g.vrrp_skip_check_adv_addr),
+            strict,
+            skip_check_adv_addr,
+            ah,
+            vip_dev,
+            vip_index,
+            rx_ifindex: ifindex,
+            group: if unicast { None } else { Some(group) },
             notify: None,
             no_accept: None,
         })

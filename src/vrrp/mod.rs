@@ -10,6 +10,7 @@
 //! - `watch`: vrrp_track_file and vrrp_track_process watchers.
 //! - `vmac`: use_vmac's macvlan.
 //! - `syncd`: lvs_sync_daemon following an instance.
+//! - `reload`: what a reload does to each instance (kept, restarted, added, removed).
 //! - `engine`: one task per instance on the child's scheduler.
 //! - `dump`: keepalived's data, stats and JSON files, on a signal.
 
@@ -19,6 +20,7 @@ pub mod engine;
 pub mod fsm;
 pub mod instance;
 pub mod net;
+pub mod reload;
 pub mod syncd;
 pub mod track;
 pub mod watch;

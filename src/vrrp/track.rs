@@ -57,6 +57,11 @@ impl Inbox {
         let _ = self.fd.readable().await;
     }
 
+    /// Wakes the task without an input (it has something else to pick up).
+    pub fn wake(&self) {
+        let _ = nix::unistd::write(self.fd.get_ref(), &1u64.to_ne_bytes());
+    }
+
     pub fn pop(&self) -> Option<Input> {
         let mut v = [0u8; 8];
         let _ = nix::unistd::read(self.fd.get_ref().as_raw_fd(), &mut v);
@@ -148,6 +153,57 @@ impl Coordinator {
             groups,
             notifier: None,
         }
+    }
+
+    /// At a reload, from the coordinator of the old config: what kept
+    /// instances last reported and were last sent, script, file and
+    /// process results by name, and sync groups' states where the group
+    /// kept its name and members. Nothing is pushed: `refresh` then sends
+    /// each instance only what differs from what it already has.
+    pub fn carry_from(&mut self, old: &Coordinator, old_cfg: &Config, new_cfg: &Config, kept: &[(usize, usize)]) {
+        for &(j, i) in kept {
+            let (Some(t), Some(o)) = (self.instances.get_mut(j), old.instances.get(i)) else { continue };
+            t.state = o.state;
+            t.is_master = o.is_master;
+            t.sent_fault = o.sent_fault;
+            t.sent_prio = o.sent_prio;
+            t.demoted = o.demoted;
+        }
+        for (si, def) in new_cfg.vrrp_scripts.iter().enumerate() {
+            if let Some(oi) = old_cfg.vrrp_scripts.iter().position(|d| d.name == def.name) {
+                self.scripts[si] = old.scripts[oi];
+            }
+        }
+        for (fi, def) in new_cfg.track_files.iter().enumerate() {
+            if let Some(oi) = old_cfg.track_files.iter().position(|d| d.name == def.name) {
+                self.files[fi] = old.files[oi];
+            }
+        }
+        for (pi, def) in new_cfg.track_processes.iter().enumerate() {
+            if let Some(oi) = old_cfg.track_processes.iter().position(|d| d.name == def.name) {
+                self.procs[pi] = old.procs[oi];
+            }
+        }
+        for (gi, g) in new_cfg.sync_groups.iter().enumerate() {
+            let Some(og) = old_cfg.sync_groups.iter().position(|o| o.name == g.name) else { continue };
+            let (mut a, mut b) = (g.group.clone(), old_cfg.sync_groups[og].group.clone());
+            a.sort();
+            b.sort();
+            if a == b {
+                self.groups[gi].state = old.groups[og].state;
+            }
+        }
+    }
+
+    /// Sends every instance what its tracking says now, where that differs
+    /// from what it was last sent.
+    pub fn refresh(&mut self) {
+        self.recompute();
+    }
+
+    /// The state an instance last reported (None before its first).
+    pub fn state_of(&self, index: usize) -> Option<super::fsm::State> {
+        self.instances.get(index).and_then(|t| t.state)
     }
 
     pub fn set_notifier(&mut self, n: Rc<Notifier>) {

@@ -67,7 +67,26 @@ impl Fsm {
     /// does: priority 0 means the default; the owner and an instance with
     /// initial state MASTER cannot be `nopreempt` nor have `preempt_delay`;
     /// `preempt_delay` is meaningless with `nopreempt`.
-    pub fn new(mut cfg: FsmConfig) -> Self {
+    pub fn new(cfg: FsmConfig) -> Self {
+        let cfg = Self::normalise(cfg);
+        Fsm {
+            state: State::Initialize,
+            base_priority: cfg.priority,
+            effective_priority: cfg.priority,
+            master_interval: cfg.advert_interval,
+            down_arm: None,
+            advert_at: None,
+            garp_delay_at: None,
+            garp_refresh_at: None,
+            preempt_at: None,
+            faulted: false,
+            last_master: None,
+            stats: Stats::default(),
+            cfg,
+        }
+    }
+
+    fn normalise(mut cfg: FsmConfig) -> FsmConfig {
         if cfg.priority == 0 {
             cfg.priority = match cfg.initial {
                 InitialState::Master => PRIORITY_OWNER,
@@ -84,21 +103,7 @@ impl Fsm {
         if cfg.down_timer_adverts == 0 {
             cfg.down_timer_adverts = DEFAULT_DOWN_TIMER_ADVERTS;
         }
-        Fsm {
-            state: State::Initialize,
-            base_priority: cfg.priority,
-            effective_priority: cfg.priority,
-            master_interval: cfg.advert_interval,
-            down_arm: None,
-            advert_at: None,
-            garp_delay_at: None,
-            garp_refresh_at: None,
-            preempt_at: None,
-            faulted: false,
-            last_master: None,
-            stats: Stats::default(),
-            cfg,
-        }
+        cfg
     }
 
     pub fn state(&self) -> State {
@@ -206,8 +211,68 @@ impl Fsm {
             Input::FaultCleared => self.fault_cleared(now, &mut out),
             Input::EffectivePriorityChanged(p) => self.set_effective_priority(p),
             Input::VipsLost | Input::Relinquish => self.vips_lost(now, &mut out),
+            Input::Reconfigure(cfg) => self.reconfigure(now, cfg),
         }
         out
+    }
+
+    // --- reload --------------------------------------------------------------
+
+    /// New settings at a reload, taken in place as keepalived keeps an
+    /// instance's state across one: no transition, no action. The state,
+    /// the timers' phase, the master heard and the counters stay; what the
+    /// settings change follows from here on:
+    /// - the base priority; the effective one is left to the tracking that
+    ///   computes it (`EffectivePriorityChanged` follows), except that the
+    ///   address owner's is always 255 and leaving ownership starts from the
+    ///   new base;
+    /// - the advert interval: a master's next advert comes one new interval
+    ///   after its last one (at once if that is past), so the gap on the wire
+    ///   is never longer than the longer of the two; a v2 backup expects the
+    ///   new interval (v3 keeps the master's, learned from its adverts);
+    /// - preemption, GARP and the other switches: from the next event on;
+    ///   a preempt_delay that is gone or shorter stops an armed delay.
+    fn reconfigure(&mut self, now: Instant, cfg: FsmConfig) {
+        let cfg = Self::normalise(cfg);
+        let old = self.cfg;
+        let was_owner = self.is_owner();
+        self.cfg = cfg;
+        self.base_priority = cfg.priority;
+        if self.is_owner() {
+            self.effective_priority = PRIORITY_OWNER;
+        } else if was_owner {
+            self.effective_priority = cfg.priority;
+        }
+        if cfg.advert_interval != old.advert_interval {
+            match self.state {
+                State::Master => {
+                    self.master_interval = cfg.advert_interval;
+                    if let Some(next) = self.advert_at {
+                        let last = Instant::from_micros(next.as_micros().saturating_sub(old.advert_interval.to_duration().as_micros()));
+                        let due = last.add(cfg.advert_interval.to_duration());
+                        self.advert_at = Some(if due < now { now } else { due });
+                    }
+                }
+                _ if !cfg.advert_interval.is_v3() => self.master_interval = cfg.advert_interval,
+                _ => {}
+            }
+        }
+        if !cfg.preempt || cfg.preempt_delay == Duration::ZERO {
+            self.preempt_at = None;
+        } else if let Some(at) = self.preempt_at {
+            // Started under the old delay: it ends no later than the new one would.
+            let started = Instant::from_micros(at.as_micros().saturating_sub(old.preempt_delay.as_micros()));
+            let by_new = started.add(cfg.preempt_delay);
+            if by_new < at {
+                self.preempt_at = Some(by_new);
+            }
+        }
+        if self.state == State::Master && cfg.garp.master_refresh != old.garp.master_refresh {
+            self.garp_refresh_at = cfg.garp.master_refresh.filter(|d| *d > Duration::ZERO).map(|d| now.add(d));
+        }
+        if cfg.garp.master_repeat == 0 || cfg.garp.master_delay == Duration::ZERO {
+            self.garp_delay_at = None;
+        }
     }
 
     // --- transitions -------------------------------------------------------

@@ -175,6 +175,10 @@ pub enum Input {
     /// An operator demoted the instance (`vigil ctl demote`): a master
     /// sends priority 0 and becomes backup, as for `VipsLost`.
     Relinquish,
+    /// A reload changed settings that the instance takes in place (its
+    /// identity, the interface, VRID, version and family, is unchanged):
+    /// state and timers are kept; see `Fsm::reconfigure`.
+    Reconfigure(FsmConfig),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
