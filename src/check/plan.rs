@@ -6,8 +6,8 @@
 //! retry, delay_before_retry, warmup, delay_loop, connect_timeout and alpha
 //! come from the checker block, else from the real server, else from the
 //! virtual server (delay_loop, alpha) or the checker type's default:
-//! retry 1 (MISC_CHECK 0, DNS_CHECK 3), delay_before_retry 1 s (DNS_CHECK:
-//! delay_loop), warmup = delay_loop, connect_timeout 5 s. The target address
+//! retry 1 (MISC_CHECK 0, DNS_CHECK 3), delay_before_retry 1 s (HTTP_GET and
+//! SSL_GET 3 s, DNS_CHECK delay_loop), warmup = delay_loop, connect_timeout 5 s. The target address
 //! and port default to the real server's.
 
 use super::state::{RetryPolicy, RsId};
@@ -21,6 +21,9 @@ use std::time::Duration;
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_DELAY_BEFORE_RETRY: Duration = Duration::from_secs(1);
+/// HTTP_GET and SSL_GET's own default (keepalived's http_get_handler sets
+/// default_delay_before_retry to 3 s; its checker dump shows it).
+const HTTP_DELAY_BEFORE_RETRY: Duration = Duration::from_secs(3);
 
 /// Where a checker connects and how its socket is set up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,6 +183,7 @@ fn checker_spec(
     let (default_retry, default_dbr) = match c.kind {
         CheckKind::Misc(_) | CheckKind::File(_) => (0, DEFAULT_DELAY_BEFORE_RETRY),
         CheckKind::Dns(_) => (3, delay_loop),
+        CheckKind::Http(_) | CheckKind::Ssl(_) => (1, HTTP_DELAY_BEFORE_RETRY),
         _ => (1, DEFAULT_DELAY_BEFORE_RETRY),
     };
     let policy = RetryPolicy {
@@ -431,6 +435,15 @@ mod tests {
         Config {
             virtual_servers: vec![vs],
             ..Config::default()
+        }
+    }
+
+    #[test]
+    fn http_and_ssl_wait_three_seconds_before_a_retry_by_default() {
+        // keepalived 2.2.7's checker dump: "Default delay before retry = 3000000 us".
+        for kind in [CheckKind::Http(Default::default()), CheckKind::Ssl(Default::default())] {
+            let p = plan(&config_with(kind, |_, _| {}));
+            assert_eq!((p[0].checkers[0].policy.retry, p[0].checkers[0].policy.delay_before_retry), (1, Duration::from_secs(3)));
         }
     }
 
