@@ -75,11 +75,20 @@ async fn read_line(stream: &async_io::Async<UnixStream>) -> Option<String> {
 }
 
 pub async fn reply(req: Request, text: String) {
-    let data = text.into_bytes();
+    write_bounded(&req.stream, text.as_bytes()).await;
+}
+
+/// Writes `data` whole to a peer, giving up on an error or after
+/// IO_TIMEOUT (a client that does not read costs a buffer, never the loop).
+/// The control socket's replies and the metrics listener's share it.
+pub(super) async fn write_bounded<T>(stream: &async_io::Async<T>, data: &[u8])
+where
+    for<'a> &'a T: std::io::Write,
+{
     let write = async {
         let mut off = 0;
         while off < data.len() {
-            match req.stream.write_with(|s| std::io::Write::write(&mut &*s, &data[off..])).await {
+            match stream.write_with(|s| std::io::Write::write(&mut &*s, &data[off..])).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => off += n,
             }

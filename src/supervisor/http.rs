@@ -114,19 +114,7 @@ pub async fn reply(req: Request, code: u16, body: String) {
     )
     .into_bytes();
     data.extend_from_slice(body.as_bytes());
-    let write = async {
-        let mut off = 0;
-        while off < data.len() {
-            match req.stream.write_with(|s| std::io::Write::write(&mut &*s, &data[off..])).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => off += n,
-            }
-        }
-    };
-    smol::future::or(write, async {
-        async_io::Timer::after(IO_TIMEOUT).await;
-    })
-    .await;
+    super::control::write_bounded(&req.stream, &data).await;
 }
 
 #[cfg(test)]

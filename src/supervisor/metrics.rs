@@ -11,15 +11,8 @@ use super::status::Status;
 use std::fmt::Write as _;
 
 /// keepalived's state numbers, as its JSON dump and the exporter use them.
-fn state_number(s: crate::vrrp::fsm::State) -> u8 {
-    use crate::vrrp::fsm::State;
-    match s {
-        State::Initialize => 0,
-        State::Backup => 1,
-        State::Master => 2,
-        State::Fault => 3,
-        State::Stop => 98,
-    }
+fn state_number(s: crate::vrrp::fsm::State) -> u32 {
+    crate::vrrp::dump::state_num(s)
 }
 
 fn group_state_number(s: Option<&str>) -> i32 {

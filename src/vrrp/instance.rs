@@ -608,19 +608,7 @@ impl Instance {
             let _ = self.nl.route_del(spec);
         }
         for spec in &self.vips {
-            match self.nl.addr_del(spec) {
-                Ok(()) => {}
-                Err(e) if e.is_absent() => {}
-                Err(e) => {
-                    self.counters.vip_errors += 1;
-                    log::error!("({}) removing {}/{}: {e}", self.name, spec.addr, spec.prefix_len);
-                }
-            }
-            if let Some(na) = &self.no_accept {
-                if let Err(e) = na.borrow_mut().del(spec.addr) {
-                    log::warn!("({}) no_accept filter for {}: {e}", self.name, spec.addr);
-                }
-            }
+            delete_vip(&mut self.nl, &mut self.counters, self.no_accept.as_deref(), &self.name, spec);
         }
     }
 
@@ -653,4 +641,28 @@ impl Instance {
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 fn unix_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Deletes one VIP of instance `name` (one already gone is fine; another
+/// failure is logged and counted) and lifts its no_accept filter.
+fn delete_vip(
+    nl: &mut Rtnl,
+    counters: &mut Counters,
+    no_accept: Option<&std::cell::RefCell<crate::netlink::nft::NoAccept>>,
+    name: &str,
+    spec: &AddrSpec,
+) {
+    match nl.addr_del(spec) {
+        Ok(()) => {}
+        Err(e) if e.is_absent() => {}
+        Err(e) => {
+            counters.vip_errors += 1;
+            log::error!("({name}) removing {}/{}: {e}", spec.addr, spec.prefix_len);
+        }
+    }
+    if let Some(na) = no_accept {
+        if let Err(e) = na.borrow_mut().del(spec.addr) {
+            log::warn!("({name}) no_accept filter for {}: {e}", spec.addr);
+        }
+    }
 }

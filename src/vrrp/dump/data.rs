@@ -4,7 +4,7 @@
 //! pool, the sync groups, the scripts and the interfaces. What we have no
 //! equivalent for is printed as keepalived prints its default.
 
-use super::{View, cmd_str, format_vip, micros_since_epoch, state_str, timestamp};
+use super::{View, cmd_str, format_vip, micros_since_epoch, timestamp};
 use crate::config::dump::{Writer, global_definitions};
 use crate::config::model::{AuthType, Config, VrrpInstance};
 use crate::script::track::ScriptState;
@@ -74,7 +74,7 @@ fn instance(s: &mut String, v: &View, c: &VrrpInstance, st: &InstanceStatus) {
     if v6 {
         w(s, "   Using Native IPv6".into());
     }
-    w(s, format!("   State = {}", state_str(st.state)));
+    w(s, format!("   State = {}", st.state.name()));
     if st.state == State::Backup {
         w(s, format!("   Master router = {}", st.master.map(|a| a.to_string()).unwrap_or_else(|| "(none)".into())));
         w(s, format!("   Master priority = {}", st.master_priority));
@@ -83,7 +83,7 @@ fn instance(s: &mut String, v: &View, c: &VrrpInstance, st: &InstanceStatus) {
         }
     }
     w(s, "   Flags: none".into());
-    w(s, format!("   Wantstate = {}", state_str(st.state)));
+    w(s, format!("   Wantstate = {}", st.state.name()));
     w(s, "   Number of config faults = 0".into());
     w(s, format!("   Number of interface and track script faults = {}", (st.state == State::Fault) as u8));
     let scripts_init = c

@@ -111,17 +111,6 @@ impl KaStats {
     }
 }
 
-/// keepalived's state names (get_state_str).
-pub fn state_str(s: State) -> &'static str {
-    match s {
-        State::Initialize => "INIT",
-        State::Backup => "BACKUP",
-        State::Master => "MASTER",
-        State::Fault => "FAULT",
-        State::Stop => "STOP",
-    }
-}
-
 /// keepalived's state numbers (VRRP_STATE_*), as its JSON shows them.
 pub fn state_num(s: State) -> u32 {
     match s {

@@ -123,17 +123,7 @@ impl Instance {
             let _ = self.nl.route_del(spec);
         }
         for spec in self.vips.iter().filter(|v| !set.vips.contains(v)) {
-            match self.nl.addr_del(spec) {
-                Ok(()) => {}
-                Err(e) if e.is_absent() => {}
-                Err(e) => {
-                    self.counters.vip_errors += 1;
-                    log::error!("({}) removing {}/{}: {e}", self.name, spec.addr, spec.prefix_len);
-                }
-            }
-            if let Some(na) = &self.no_accept {
-                let _ = na.borrow_mut().del(spec.addr);
-            }
+            super::delete_vip(&mut self.nl, &mut self.counters, self.no_accept.as_deref(), &self.name, spec);
         }
         for spec in &set.vips {
             let new = !self.vips.contains(spec);
