@@ -25,7 +25,7 @@ fn tcp_check_follows_a_real_listener() {
     wait_log(&d, "real server 0: up", Duration::from_secs(5));
     // SIGUSR1 also wrote keepalived's checker dump: it has the real server.
     let data = wait_file("/tmp/keepalived_check.data", Duration::from_secs(3));
-    assert!(data.contains(&format!("   RIP = 127.0.0.1, RPORT = {port}, WEIGHT = 1\n")), "{data}");
+    assert!(data.contains(&format!("   RIP = 127.0.0.1, RPORT = {port}, WEIGHT = 1 EFF WEIGHT = 1\n")), "{data}");
     let _ = std::fs::remove_file("/tmp/keepalived_check.data");
     drop(listener);
     wait_log(&d, "real server 0 down", Duration::from_secs(10));

@@ -69,6 +69,39 @@ fn kind_name(p: &Probe) -> &'static str {
     }
 }
 
+/// A real server's report from its state and its checkers' specs;
+/// `enabled`: its checkers are not suspended.
+pub fn report_of(s: &RsState, specs: &[CheckSpec], enabled: bool) -> RsReport {
+    let last = s.last().map(|l| (specs.get(l.checker as usize).map_or("?", |c| kind_name(&c.probe)), l.failure));
+    let checkers = specs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, spec)| {
+            let c = s.checker(i)?;
+            Some(CheckerReport {
+                enabled,
+                up: c.is_up(),
+                has_run: c.has_run(),
+                retry_it: shown_retry_it(&spec.probe, c),
+                weight: s.checker_weight(i),
+                last: s.checker_run(i),
+            })
+        })
+        .collect();
+    RsReport { id: s.id(), up: s.alive(), weight: s.weight(), checks_run: s.checks_run(), last, checkers }
+}
+
+/// keepalived's `retry_it` for a checker in `c`'s state. Most kinds (TCP,
+/// SMTP, DNS, UDP, PING, MISC) count as `CheckerRetry` does and zero it at
+/// each decision; HTTP_GET / SSL_GET's epilog does not zero it when the
+/// checker goes down: a failed checker shows retry + 1 until a success.
+pub fn shown_retry_it(probe: &Probe, c: &super::state::CheckerRetry) -> u32 {
+    match probe {
+        Probe::Http { .. } if c.has_run() && !c.is_up() => c.policy().retry.saturating_add(1),
+        _ => c.retry_it(),
+    }
+}
+
 /// Where events go. Called on the scheduler thread; must not block.
 pub type EventSink = Rc<dyn Fn(CheckEvent)>;
 
@@ -97,8 +130,9 @@ impl Suspended {
     }
 }
 
-/// One real server's state as status shows it.
-#[derive(Clone, Copy, Debug)]
+/// One real server's state as status and the data dump show it. Built
+/// only on request.
+#[derive(Clone, Debug, Default)]
 pub struct RsReport {
     pub id: RsId,
     pub up: bool,
@@ -107,6 +141,24 @@ pub struct RsReport {
     pub checks_run: u64,
     /// The last check: its kind, and why it failed (None: it succeeded).
     pub last: Option<(&'static str, Option<Failure>)>,
+    /// Each checker, in the real server's order.
+    pub checkers: Vec<CheckerReport>,
+}
+
+/// One checker's runtime state (keepalived's checker_t fields its dump
+/// prints).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckerReport {
+    /// Not suspended (ha_suspend).
+    pub enabled: bool,
+    pub up: bool,
+    pub has_run: bool,
+    /// keepalived's `retry_it` as that checker kind keeps it.
+    pub retry_it: u32,
+    /// The weight the checker set (MISC_CHECK misc_dynamic, FILE_CHECK).
+    pub weight: Option<i32>,
+    /// The latest run: when, and why it failed (None: it succeeded).
+    pub last: Option<crate::check::state::CheckerRun>,
 }
 
 /// The running checkers. Dropping it cancels every task (sockets close,
@@ -195,8 +247,7 @@ impl Checkers {
             .zip(&self.specs)
             .filter_map(|(s, specs)| {
                 let s = s.try_borrow().ok()?;
-                let last = s.last().map(|l| (specs.get(l.checker as usize).map_or("?", |c| kind_name(&c.probe)), l.failure));
-                Some(RsReport { id: s.id(), up: s.alive(), weight: s.weight(), checks_run: s.checks_run(), last })
+                Some(report_of(&s, specs, !self.suspended.is(s.id().vs)))
             })
             .collect()
     }
@@ -262,7 +313,7 @@ async fn checker_loop<P: RunProbe>(
         };
         let step = {
             let mut st = state.borrow_mut();
-            st.note(idx, result.err());
+            st.note(idx, result.err(), std::time::SystemTime::now());
             st.on_result(idx, outcome)
         };
         if let Err(f) = result {

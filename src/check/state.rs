@@ -26,7 +26,7 @@ pub fn checks_run() -> u64 {
 
 /// Which real server: the indices of its virtual server in the config and of
 /// the real server inside it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RsId {
     pub vs: u16,
     pub rs: u16,
@@ -127,6 +127,16 @@ impl CheckerRetry {
         self.retry_it = if !self.is_up { self.policy.retry } else { old.retry_it.min(self.policy.retry) };
     }
 
+    /// keepalived's `retry_it` as it stands: `retry` before the first
+    /// run, then the failures counted since the last decision.
+    pub fn retry_it(&self) -> u32 {
+        self.retry_it
+    }
+
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
+    }
+
     /// Consecutive failures counted since the last state change or success.
     pub fn retries_used(&self) -> u32 {
         if self.has_run { self.retry_it } else { 0 }
@@ -180,6 +190,15 @@ pub struct RsState {
     /// Checks run on this real server (all its checkers), for status.
     checks_run: u64,
     last: Option<LastCheck>,
+    /// Each checker's latest run, for the data dump.
+    runs: Vec<Option<CheckerRun>>,
+}
+
+/// One checker's latest run: when (the caller's clock) and what it found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckerRun {
+    pub at: std::time::SystemTime,
+    pub failure: Option<super::net::Failure>,
 }
 
 /// The latest check run on a real server: which checker, and why it
@@ -211,6 +230,7 @@ impl RsState {
             weight: None,
             checks_run: 0,
             last: None,
+            runs: vec![None; policies.len()],
         }
     }
 
@@ -232,6 +252,7 @@ impl RsState {
             if let Some(o) = matches.get(i).copied().flatten().and_then(|j| old.checkers.get(j).map(|oc| (j, oc))) {
                 c.carry(o.1);
                 rs.weights[i] = old.weights.get(o.0).copied().flatten();
+                rs.runs[i] = old.runs.get(o.0).copied().flatten();
             }
         }
         let any_failed = rs.checkers.iter().any(|c| c.has_run && !c.is_up);
@@ -248,10 +269,24 @@ impl RsState {
         rs
     }
 
-    /// Records what checker `idx`'s run found, for status.
-    pub fn note(&mut self, idx: usize, failure: Option<super::net::Failure>) {
+    /// Records what checker `idx`'s run at `at` found, for status and
+    /// the data dump.
+    pub fn note(&mut self, idx: usize, failure: Option<super::net::Failure>, at: std::time::SystemTime) {
         self.checks_run += 1;
         self.last = Some(LastCheck { checker: idx as u16, failure });
+        if let Some(r) = self.runs.get_mut(idx) {
+            *r = Some(CheckerRun { at, failure });
+        }
+    }
+
+    /// Checker `idx`'s latest run.
+    pub fn checker_run(&self, idx: usize) -> Option<CheckerRun> {
+        self.runs.get(idx).copied().flatten()
+    }
+
+    /// The weight checker `idx` set (keepalived's `cur_weight`).
+    pub fn checker_weight(&self, idx: usize) -> Option<i32> {
+        self.weights.get(idx).copied().flatten()
     }
 
     pub fn checks_run(&self) -> u64 {

@@ -9,11 +9,17 @@ use super::model::{Config, GlobalDefs};
 pub const PARENT_DATA: &str = "/tmp/keepalived_parent.data";
 
 /// Which process prints the section: the parent has not resolved the
-/// per-instance defaults a child prints.
+/// per-instance defaults the VRRP child prints. keepalived's checker child
+/// prints the parent's layout (no default interface, the lower priority
+/// GARP settings unresolved): its capture matches the parent's line for
+/// line.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Writer {
     Parent,
+    /// The VRRP child.
     Child,
+    /// The checker child.
+    Checker,
 }
 
 fn on_off(b: bool) -> &'static str {
@@ -87,7 +93,7 @@ pub fn global_definitions(c: &Config, who: Writer) -> String {
     // The parent prints the lower priority settings unresolved (keepalived's PARAMETER_UNSET).
     let unset = u32::MAX;
     let (lp_delay, lp_rep) = match who {
-        Writer::Parent => (g.vrrp_garp_lower_prio_delay.unwrap_or(unset), g.vrrp_garp_lower_prio_repeat.unwrap_or(unset)),
+        Writer::Parent | Writer::Checker => (g.vrrp_garp_lower_prio_delay.unwrap_or(unset), g.vrrp_garp_lower_prio_repeat.unwrap_or(unset)),
         Writer::Child => (
             g.vrrp_garp_lower_prio_delay.unwrap_or(g.vrrp_garp_master_delay),
             g.vrrp_garp_lower_prio_repeat.unwrap_or(g.vrrp_garp_master_repeat),
@@ -176,5 +182,14 @@ mod tests {
         let want = include_str!("../../tests/data/dump/keepalived.data");
         let want: String = want.lines().take_while(|l| !l.starts_with("------< VRRP Topology")).map(|l| format!("{l}\n")).collect();
         assert_eq!(text, want);
+    }
+
+    #[test]
+    fn the_checker_child_prints_the_parents_layout() {
+        let mut c = Config::default();
+        c.global.router_id = Some("capture".into());
+        let want = include_str!("../../tests/data/dump/keepalived_check.data");
+        let want: String = want.lines().take_while(|l| !l.starts_with("------< LVS Topology")).map(|l| format!("{l}\n")).collect();
+        assert_eq!(global_definitions(&c, Writer::Checker), want);
     }
 }
