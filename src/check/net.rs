@@ -273,8 +273,11 @@ mod tests {
         let fired: Rc<RefCell<Vec<u64>>> = Rc::default();
         let mut tasks = Vec::new();
         // Deadlines 1..=120 ms after one instant, in a scrambled order;
-        // every other one is cancelled by its future finishing first.
-        let base = std::time::Instant::now();
+        // every other one is cancelled by its future finishing first. The
+        // instant is 300 ms ahead so that every task is first polled (and
+        // its timer set) before any deadline, even on a loaded machine: a
+        // task first polled after its deadline would set a later one.
+        let base = std::time::Instant::now() + Duration::from_millis(300);
         for k in 0..120u64 {
             let ms = (k * 37) % 120 + 1;
             let fired = fired.clone();
