@@ -101,8 +101,10 @@ def measure(binary, ns, window, settle, sink_bin, tmp_root, make_config, mem_mb=
     # The image gives the kernel, keepalived and ipvsadm; vigil comes in the
     # overlay. VIGIL_IMAGE_OUT names another image, as for image/build.
     image = os.environ.get("VIGIL_IMAGE_OUT")
+    # keepalived is not in the appliance image; image/build leaves it in an overlay.
+    kad = os.path.join(image or os.path.join(ROOT, "target/image"), "keepalived")
     con = Console([os.path.join(ROOT, "qemu/run"), "--name", "lvsbench", "--mem", str(mem_mb),
-                   "--pace", "0", "--timeout", str(int(total)), "--overlay", ov]
+                   "--pace", "0", "--timeout", str(int(total)), "--overlay", kad, "--overlay", ov]
                   + (["--image", image] if image else []))
     rows = []
     powered_off = False
