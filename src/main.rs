@@ -68,6 +68,39 @@ fn load(opts: &Options) -> config::Loaded {
     config::load(&opts.config, &config::LoadOptions { config_id: opts.config_id.clone() })
 }
 
+/// The configuration to start with. With a persistent one (PID 1,
+/// `vigil_persist=`): a version without problems is kept as the last good
+/// copy; a version with problems is replaced by that copy, when there is
+/// one that loads without problems (a bad edit must not take the appliance
+/// down). Reloads read `opts.config` again, so a fixed file takes effect.
+fn load_at_boot(opts: &Options, persist: Option<&vigil::init::persist::Persistent>) -> config::Loaded {
+    let loaded = load(opts);
+    for d in &loaded.diagnostics {
+        log::warn!("{d}");
+    }
+    let Some(p) = persist else { return loaded };
+    if !loaded.refuses_reload() {
+        p.save_last_good();
+        return loaded;
+    }
+    if !p.last_good.is_file() {
+        log::error!("persist: {} has problems and there is no last good copy; running it as keepalived would", p.config.display());
+        return loaded;
+    }
+    let good = config::load(&p.last_good, &config::LoadOptions { config_id: opts.config_id.clone() });
+    if good.refuses_reload() {
+        log::error!("persist: {} and its last good copy both have problems; running the former as keepalived would", p.config.display());
+        return loaded;
+    }
+    log::error!(
+        "persist: {} has {} problem(s); running the last good configuration {} (fix the file and reload)",
+        p.config.display(),
+        loaded.diagnostics.len(),
+        p.last_good.display()
+    );
+    good
+}
+
 fn test_config(opts: &Options) -> ExitCode {
     let loaded = load(opts);
     for d in &loaded.diagnostics {
@@ -172,6 +205,9 @@ fn run(mut opts: Options) -> u8 {
     vigil::log::init("vigil", sinks(&opts));
     if let Some(b) = &boot {
         log::info!("init: modules {} loaded, {} failed", b.modules_loaded, b.modules_failed);
+        for (level, line) in &b.notes {
+            log::log!(*level, "{line}");
+        }
         if let Some(ms) = b.watchdog_ms.filter(|ms| (10..=3_600_000).contains(ms)) {
             opts.watchdog = std::time::Duration::from_millis(ms);
         }
@@ -185,10 +221,12 @@ fn run(mut opts: Options) -> u8 {
     if let Err(e) = vigil::os::pidfile::write(&opts.pid_file) {
         log::warn!("pid file {}: {e}", opts.pid_file.display());
     }
-    let loaded = load(&opts);
-    for d in &loaded.diagnostics {
-        log::warn!("{d}");
+    let persist = boot.as_ref().and_then(|b| b.persist.clone());
+    if let Some(p) = &persist {
+        opts.config = p.config.clone();
+        opts.last_good = Some(p.last_good.clone());
     }
+    let loaded = load_at_boot(&opts, persist.as_ref());
     if init {
         vigil::init::boot_net::apply_static(&loaded.config);
     }

@@ -71,6 +71,9 @@ pub struct Options {
     pub control: PathBuf,
     /// `--metrics-listen ADDR:PORT`: the parent serves GET /metrics there.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// PID 1 with a persistent configuration: where the last good copy of
+    /// `config` is kept (set at boot, not on the command line).
+    pub last_good: Option<PathBuf>,
     /// `--json-version=1|2`: keepalived 2.2.7's /tmp/keepalived.json layout
     /// (1) or keepalived 2.3's (2). vigil-only: keepalived 2.2.7 has no
     /// `json_version` keyword, and `-t` must keep its verdicts.
@@ -102,6 +105,7 @@ impl Default for Options {
             console: false,
             control: PathBuf::from(DEFAULT_CONTROL),
             metrics_listen: None,
+            last_good: None,
             json_version: 1,
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod boot_net;
 mod modules;
+pub mod persist;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -16,6 +17,10 @@ pub struct Boot {
     pub watchdog_ms: Option<u64>,
     pub modules_loaded: usize,
     pub modules_failed: usize,
+    /// The persistent configuration (`vigil_persist=DEVICE`), when mounted.
+    pub persist: Option<persist::Persistent>,
+    /// What early boot has to say, for the log once it exists.
+    pub notes: Vec<(log::Level, String)>,
 }
 
 /// Mounts, console, hostname, modules, loopback. Call before any thread exists.
@@ -40,7 +45,9 @@ pub fn early_boot() -> Boot {
     if let Err(e) = nix::sys::reboot::set_cad_enabled(false) {
         log::warn!("disabling ctrl-alt-del: {e}");
     }
-    Boot { watchdog_ms: cmdline_value(&cmdline, "vigil_watchdog_ms").and_then(|v| v.parse().ok()), modules_loaded: ok, modules_failed: failed }
+    let mut notes = Vec::new();
+    let persist = persist::mount(&cmdline, &mut notes);
+    Boot { watchdog_ms: cmdline_value(&cmdline, "vigil_watchdog_ms").and_then(|v| v.parse().ok()), modules_loaded: ok, modules_failed: failed, persist, notes }
 }
 
 /// `name=value` from the kernel command line (names without a dot: the

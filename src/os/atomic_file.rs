@@ -26,6 +26,10 @@ pub fn write(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt as _;
         f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         f.write_all(bytes)?;
+        // On a disk (the persistent configuration), the data reaches it
+        // before the name points at it: a power cut leaves the old file or
+        // the new one.
+        f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {

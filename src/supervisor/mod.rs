@@ -672,6 +672,9 @@ impl Parent {
         }
         self.generation += 1;
         self.config = Box::new(loaded.config);
+        if let Some(last_good) = &self.opts.last_good {
+            crate::init::persist::Persistent { config: self.opts.config.clone(), last_good: last_good.clone() }.save_last_good();
+        }
         log::info!("configuration generation {} accepted; sending it to the children", self.generation);
         for s in &mut self.slots {
             if let Some(tx) = s.sender.clone() {

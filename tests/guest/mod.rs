@@ -87,6 +87,8 @@ pub struct NodeOpts {
     pub watchdog_ms: Option<u32>,
     /// Directories laid over the image's root (qemu/run --overlay), in order.
     pub overlays: Vec<PathBuf>,
+    /// More qemu/run arguments (--disk FILE, --append "...").
+    pub args: Vec<String>,
     /// Where the console transcript is written (also on failure and drop).
     pub log_path: PathBuf,
     /// Prefix of failure messages.
@@ -100,6 +102,7 @@ impl NodeOpts {
             timeout: Duration::from_secs(240),
             watchdog_ms: None,
             overlays: Vec::new(),
+            args: Vec::new(),
             log_path: root().join(format!("target/{test}.log")),
             test: test.into(),
         }
@@ -151,6 +154,7 @@ impl Node {
         for d in &opts.overlays {
             cmd.arg("--overlay").arg(d);
         }
+        cmd.args(&opts.args);
         let mut child = cmd
             .env("VIGIL_QEMU_NS_FILE", &ns_file)
             .current_dir(root())
