@@ -2,6 +2,7 @@
 //! Nothing here may panic or exit: a failure is logged and boot goes on.
 
 pub mod boot_net;
+pub mod hwwdt;
 mod modules;
 
 use std::path::Path;
@@ -14,6 +15,8 @@ pub const MODULES_LIST: &str = "/etc/vigil/modules";
 #[derive(Debug, Default)]
 pub struct Boot {
     pub watchdog_ms: Option<u64>,
+    /// The hardware watchdog's settings (vigil_hwwdt, vigil_hwwdt_policy).
+    pub hwwdt: hwwdt::Settings,
     pub modules_loaded: usize,
     pub modules_failed: usize,
 }
@@ -40,7 +43,12 @@ pub fn early_boot() -> Boot {
     if let Err(e) = nix::sys::reboot::set_cad_enabled(false) {
         log::warn!("disabling ctrl-alt-del: {e}");
     }
-    Boot { watchdog_ms: cmdline_value(&cmdline, "vigil_watchdog_ms").and_then(|v| v.parse().ok()), modules_loaded: ok, modules_failed: failed }
+    Boot {
+        watchdog_ms: cmdline_value(&cmdline, "vigil_watchdog_ms").and_then(|v| v.parse().ok()),
+        hwwdt: hwwdt::Settings::from_cmdline(&cmdline),
+        modules_loaded: ok,
+        modules_failed: failed,
+    }
 }
 
 /// `name=value` from the kernel command line (names without a dot: the
