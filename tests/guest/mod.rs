@@ -91,6 +91,8 @@ pub struct NodeOpts {
     pub log_path: PathBuf,
     /// Prefix of failure messages.
     pub test: String,
+    /// More qemu/run arguments (`--append ARGS`, `--reboot`, `--hw-watchdog off`, ...).
+    pub args: Vec<String>,
 }
 
 impl NodeOpts {
@@ -102,6 +104,7 @@ impl NodeOpts {
             overlays: Vec::new(),
             log_path: root().join(format!("target/{test}.log")),
             test: test.into(),
+            args: Vec::new(),
         }
     }
 }
@@ -151,6 +154,7 @@ impl Node {
         for d in &opts.overlays {
             cmd.arg("--overlay").arg(d);
         }
+        cmd.args(&opts.args);
         let mut child = cmd
             .env("VIGIL_QEMU_NS_FILE", &ns_file)
             .current_dir(root())
