@@ -69,8 +69,9 @@ fn wedged_parent_resets_the_guest() {
     }
     let reset_after = wedged.elapsed();
     // vigil runs again as PID 1 and arms the watchdog again.
-    node.expect("starting (pid 1,", BOOT_TIMEOUT);
-    node.expect("hardware watchdog /dev/watchdog: armed", Duration::from_secs(60));
+    // (PID 1 arms the device before its loop logs that it starts.)
+    node.expect("hardware watchdog /dev/watchdog: armed", BOOT_TIMEOUT);
+    node.expect("starting (pid 1,", Duration::from_secs(60));
     let again = wedged.elapsed();
     node.save();
     say(&format!(
