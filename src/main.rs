@@ -212,6 +212,9 @@ fn run(mut opts: Options) -> u8 {
             opts.watchdog = std::time::Duration::from_millis(ms);
         }
     }
+    // Armed as soon as the tick that pets it is known; the parent's loop
+    // takes it over, and disarms it at a clean stop.
+    let hw = boot.as_ref().and_then(|b| vigil::init::hwwdt::arm(&b.hwwdt, opts.watchdog));
     if let Some(pid) = vigil::os::pidfile::running(&opts.pid_file) {
         log::error!("daemon is already running (pid {pid} in {})", opts.pid_file.display());
         if !init {
@@ -230,7 +233,7 @@ fn run(mut opts: Options) -> u8 {
     if init {
         vigil::init::boot_net::apply_static(&loaded.config);
     }
-    let how = supervisor::run(opts.clone(), init, loaded.config);
+    let how = supervisor::run(opts.clone(), init, loaded.config, hw);
     supervisor::remove_pid_file(&opts.pid_file);
     if init {
         vigil::init::final_shutdown(how == supervisor::Shutdown::Reboot);

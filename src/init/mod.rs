@@ -2,6 +2,7 @@
 //! Nothing here may panic or exit: a failure is logged and boot goes on.
 
 pub mod boot_net;
+pub mod hwwdt;
 mod modules;
 pub mod persist;
 
@@ -15,6 +16,8 @@ pub const MODULES_LIST: &str = "/etc/vigil/modules";
 #[derive(Debug, Default)]
 pub struct Boot {
     pub watchdog_ms: Option<u64>,
+    /// The hardware watchdog's settings (vigil_hwwdt, vigil_hwwdt_policy).
+    pub hwwdt: hwwdt::Settings,
     pub modules_loaded: usize,
     pub modules_failed: usize,
     /// The persistent configuration (`vigil_persist=DEVICE`), when mounted.
@@ -47,7 +50,14 @@ pub fn early_boot() -> Boot {
     }
     let mut notes = Vec::new();
     let persist = persist::mount(&cmdline, &mut notes);
-    Boot { watchdog_ms: cmdline_value(&cmdline, "vigil_watchdog_ms").and_then(|v| v.parse().ok()), modules_loaded: ok, modules_failed: failed, persist, notes }
+    Boot {
+        watchdog_ms: cmdline_value(&cmdline, "vigil_watchdog_ms").and_then(|v| v.parse().ok()),
+        hwwdt: hwwdt::Settings::from_cmdline(&cmdline),
+        modules_loaded: ok,
+        modules_failed: failed,
+        persist,
+        notes,
+    }
 }
 
 /// `name=value` from the kernel command line (names without a dot: the

@@ -22,6 +22,8 @@ commands:
   fault kill vrrp|check    SIGKILL the child
   fault hang vrrp|check    SIGSTOP the child (the watchdog must notice)
   fault wedge vrrp|check   make the child's scheduler loop spin forever
+  fault wedge parent       make PID 1's own loop spin forever (the hardware
+                           watchdog must reset the box; refused without one)
   sh                       a shell on the console (when the image has one)
   reboot                   stop cleanly and reboot
   poweroff                 stop cleanly and power off";
@@ -48,6 +50,8 @@ pub enum ConsoleCmd {
     Reload,
     Restart(Role),
     Fault(Fault, Role),
+    /// `fault wedge parent`: the parent's loop spins forever.
+    WedgeParent,
     Shell,
     Reboot,
     PowerOff,
@@ -80,6 +84,7 @@ pub fn parse(line: &str) -> ConsoleCmd {
         (Some("ipvs"), []) => ConsoleCmd::Ipvs,
         (Some("reload"), []) => ConsoleCmd::Reload,
         (Some("restart"), [r]) => role(Some(r)).map_or_else(bad, ConsoleCmd::Restart),
+        (Some("fault"), ["wedge", "parent"]) => ConsoleCmd::WedgeParent,
         (Some("fault"), [kind, r]) => {
             let f = match *kind {
                 "kill" => Fault::Kill,
@@ -109,6 +114,7 @@ mod tests {
         assert_eq!(parse("fault wedge check"), ConsoleCmd::Fault(Fault::Wedge, Role::Check));
         assert_eq!(parse("restart vrrp"), ConsoleCmd::Restart(Role::Vrrp));
         assert!(matches!(parse("fault kill parent"), ConsoleCmd::Unknown(_)));
+        assert_eq!(parse("fault wedge parent"), ConsoleCmd::WedgeParent);
         assert!(matches!(parse("fault explode vrrp"), ConsoleCmd::Unknown(_)));
         assert!(matches!(parse("ps extra"), ConsoleCmd::Unknown(_)));
         assert_eq!(parse("poweroff"), ConsoleCmd::PowerOff);

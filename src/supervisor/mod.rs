@@ -10,6 +10,7 @@ pub mod console;
 pub mod console_io;
 mod control;
 mod http;
+pub mod hwwdt;
 pub mod metrics;
 pub mod policy;
 mod query;
@@ -63,7 +64,7 @@ enum Event {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SlotState {
+pub enum SlotState {
     /// Spawned, not yet answering.
     Starting,
     Running,
@@ -88,6 +89,8 @@ struct Slot {
     role: Role,
     enabled: bool,
     state: SlotState,
+    /// When `state` was entered (for the hardware watchdog's bounds).
+    since: Instant,
     pid: Option<u32>,
     incarnation: u64,
     sender: Option<ipc::Sender>,
@@ -113,11 +116,21 @@ struct Slot {
 }
 
 impl Slot {
+    /// Every (re)start and back-off restarts `since`, even from the same
+    /// state; a running child's answers leave it alone.
+    fn set_state(&mut self, state: SlotState) {
+        if !(self.state == SlotState::Running && state == SlotState::Running) {
+            self.since = Instant::now();
+        }
+        self.state = state;
+    }
+
     fn new(role: Role, enabled: bool) -> Self {
         Slot {
             role,
             enabled,
             state: SlotState::Stopped,
+            since: Instant::now(),
             pid: None,
             incarnation: 0,
             sender: None,
@@ -166,10 +179,17 @@ pub struct Parent {
     /// restarted child; and those waiting for their child's answer.
     ctl_active: Vec<ipc::CtlAction>,
     ctl_pending: Vec<(u32, control::Request, ipc::CtlAction)>,
+    /// The hardware watchdog PID 1 armed, petted on the tick while
+    /// `hwwdt::decide` says the parent supervises; disarmed in `finish`.
+    hw: Option<crate::init::hwwdt::HwWatchdog>,
+    hw_policy: crate::init::hwwdt::Policy,
+    /// Why the last tick did not pet (logged on change only).
+    hw_withheld: Option<String>,
 }
 
 /// Runs the parent until it has stopped everything; returns what to do next.
-pub fn run(opts: Options, init: bool, config: Config) -> Shutdown {
+/// `hw`: the hardware watchdog PID 1 armed, with its policy.
+pub fn run(opts: Options, init: bool, config: Config, hw: Option<(crate::init::hwwdt::HwWatchdog, crate::init::hwwdt::Policy)>) -> Shutdown {
     let ex: Rc<LocalExecutor<'static>> = Rc::new(LocalExecutor::new());
     let (tx, rx) = smol::channel::unbounded();
     let console_enabled = opts.console || init;
@@ -196,6 +216,9 @@ pub fn run(opts: Options, init: bool, config: Config) -> Shutdown {
         query_id: 0,
         ctl_active: Vec::new(),
         ctl_pending: Vec::new(),
+        hw_policy: hw.as_ref().map_or(crate::init::hwwdt::Policy::Off, |h| h.1),
+        hw: hw.map(|h| h.0),
+        hw_withheld: None,
     };
     async_io::block_on(ex.run(parent.main(rx)))
 }
@@ -434,13 +457,13 @@ impl Parent {
         let s = &mut self.slots[i];
         if self.stopping.is_some() {
             log::info!("{} child {pid} stopped ({how})", s.role.name());
-            s.state = SlotState::Stopped;
+            s.set_state(SlotState::Stopped);
             return;
         }
         s.failed_at.get_or_insert_with(Instant::now);
         if self.opts.dont_respawn {
             log::error!("{} child {pid} {how}; not respawning (-R)", s.role.name());
-            s.state = SlotState::Stopped;
+            s.set_state(SlotState::Stopped);
             return;
         }
         let delay = s.policy.on_failure();
@@ -449,7 +472,7 @@ impl Parent {
         if delay.is_zero() {
             self.start_child(i);
         } else {
-            s.state = SlotState::Backoff;
+            s.set_state(SlotState::Backoff);
             let (tx, role, inc) = (self.tx.clone(), s.role, s.incarnation);
             s.tasks.push(self.ex.spawn(async move {
                 async_io::Timer::after(delay).await;
@@ -480,7 +503,7 @@ impl Parent {
             Err(e) => {
                 log::error!("cannot start {} child: {e}", role.name());
                 let delay = s.policy.on_failure().max(policy::FIRST_BACKOFF);
-                s.state = SlotState::Backoff;
+                s.set_state(SlotState::Backoff);
                 let (tx, inc) = (self.tx.clone(), s.incarnation);
                 s.tasks.push(self.ex.spawn(async move {
                     async_io::Timer::after(delay).await;
@@ -490,7 +513,7 @@ impl Parent {
             Ok((pid, (sender, mut receiver))) => {
                 log::info!("{} child started, pid {pid}", role.name());
                 s.pid = Some(pid);
-                s.state = SlotState::Starting;
+                s.set_state(SlotState::Starting);
                 let (tx, inc) = (self.tx.clone(), s.incarnation);
                 s.tasks.push(self.ex.spawn(async move {
                     loop {
@@ -542,7 +565,7 @@ impl Parent {
         let s = &mut self.slots[i];
         match msg {
             Msg::Ready { pid } => {
-                s.state = SlotState::Running;
+                s.set_state(SlotState::Running);
                 s.last_answer = Some(now);
                 match s.failed_at.take() {
                     Some(t) => log::info!(
@@ -567,7 +590,7 @@ impl Parent {
                     s.pending_hello = None;
                     s.policy.on_answer();
                 }
-                s.state = SlotState::Running;
+                s.set_state(SlotState::Running);
                 s.last_answer = Some(now);
                 s.mem = mem;
                 s.checks = checks;
@@ -629,6 +652,7 @@ impl Parent {
     /// The watchdog: a child that has not answered the previous hello within
     /// one interval is wedged and is killed; the others get a new hello.
     fn on_tick(&mut self) {
+        self.pet_hw_watchdog();
         if self.stopping.is_some() {
             return;
         }
@@ -647,6 +671,36 @@ impl Parent {
             if let Some(tx) = &s.sender {
                 if let Err(e) = tx.try_send(&Msg::Hello { seq: self.seq }) {
                     log::warn!("hello to {} child: {e}", s.role.name());
+                }
+            }
+        }
+    }
+
+    /// On the tick only (no wake-up of its own): pets the hardware watchdog
+    /// if the parent is supervising its children.
+    fn pet_hw_watchdog(&mut self) {
+        let Some(w) = &self.hw else { return };
+        let views: [hwwdt::SlotView; 2] = std::array::from_fn(|i| {
+            let s = &self.slots[i];
+            hwwdt::SlotView {
+                name: s.role.name(),
+                enabled: s.enabled,
+                state: s.state,
+                since: s.since,
+                last_answer: s.last_answer.unwrap_or(self.started),
+            }
+        });
+        match hwwdt::decide(self.hw_policy, self.stopping.is_some(), Instant::now(), self.opts.watchdog, &views) {
+            Ok(()) => {
+                w.pet();
+                if self.hw_withheld.take().is_some() {
+                    log::warn!("hardware watchdog: supervising again; petting");
+                }
+            }
+            Err(hwwdt::NotSupervising(why)) => {
+                if self.hw_withheld.as_deref() != Some(why.as_str()) {
+                    log::error!("hardware watchdog: not petting: {why}; the box resets within {} s", w.timeout().as_secs());
+                    self.hw_withheld = Some(why);
                 }
             }
         }
@@ -697,7 +751,7 @@ impl Parent {
         self.stopping = Some(how);
         self.console_task = None;
         for s in &mut self.slots {
-            s.state = SlotState::Stopped;
+            s.set_state(SlotState::Stopped);
             s.tasks.retain(|_| false);
             if let Some(pid) = s.pid {
                 if let Some(tx) = &s.sender {
@@ -729,6 +783,9 @@ impl Parent {
         self.control_task = None;
         self.metrics_task = None;
         control::remove(&self.opts.control);
+        if let Some(w) = self.hw.take() {
+            w.disarm();
+        }
         log::info!("stopped");
     }
 
@@ -944,6 +1001,18 @@ impl Parent {
                         out = format!("asked the {} child to wedge its loop\n", role.name());
                     }
                     None => out = format!("{} child is not running\n", role.name()),
+                }
+            }
+            ConsoleCmd::WedgeParent => {
+                if self.hw.is_none() {
+                    out = "refused: no hardware watchdog is armed, nothing would reset a wedged parent\n".to_string();
+                } else {
+                    let t = self.hw.as_ref().map_or(0, |w| w.timeout().as_secs());
+                    log::error!("console: wedging the parent's loop; the hardware watchdog must reset the box within {t} s");
+                    println!("wedging the parent's loop (the hardware watchdog resets the box within {t} s)");
+                    loop {
+                        std::hint::spin_loop();
+                    }
                 }
             }
             ConsoleCmd::Shell => match crate::supervisor::console_io::shell() {

@@ -87,12 +87,12 @@ pub struct NodeOpts {
     pub watchdog_ms: Option<u32>,
     /// Directories laid over the image's root (qemu/run --overlay), in order.
     pub overlays: Vec<PathBuf>,
-    /// More qemu/run arguments (--disk FILE, --append "...").
-    pub args: Vec<String>,
     /// Where the console transcript is written (also on failure and drop).
     pub log_path: PathBuf,
     /// Prefix of failure messages.
     pub test: String,
+    /// More qemu/run arguments (`--append ARGS`, `--reboot`, `--hw-watchdog off`, `--disk FILE`, ...).
+    pub args: Vec<String>,
 }
 
 impl NodeOpts {
@@ -102,9 +102,9 @@ impl NodeOpts {
             timeout: Duration::from_secs(240),
             watchdog_ms: None,
             overlays: Vec::new(),
-            args: Vec::new(),
             log_path: root().join(format!("target/{test}.log")),
             test: test.into(),
+            args: Vec::new(),
         }
     }
 }
