@@ -14,6 +14,9 @@ pub const MODULES_LIST: &str = "/etc/vigil/modules";
 #[derive(Debug, Default)]
 pub struct Boot {
     pub watchdog_ms: Option<u64>,
+    /// `vigil_config_id=ID`: keepalived's `-i ID` (which `@ID` config lines apply), so that one
+    /// image and one keepalived.conf serve every node of a cluster.
+    pub config_id: Option<String>,
     pub modules_loaded: usize,
     pub modules_failed: usize,
 }
@@ -40,7 +43,12 @@ pub fn early_boot() -> Boot {
     if let Err(e) = nix::sys::reboot::set_cad_enabled(false) {
         log::warn!("disabling ctrl-alt-del: {e}");
     }
-    Boot { watchdog_ms: cmdline_value(&cmdline, "vigil_watchdog_ms").and_then(|v| v.parse().ok()), modules_loaded: ok, modules_failed: failed }
+    Boot {
+        watchdog_ms: cmdline_value(&cmdline, "vigil_watchdog_ms").and_then(|v| v.parse().ok()),
+        config_id: cmdline_value(&cmdline, "vigil_config_id").filter(|v| !v.is_empty()).map(str::to_owned),
+        modules_loaded: ok,
+        modules_failed: failed,
+    }
 }
 
 /// `name=value` from the kernel command line (names without a dot: the
@@ -179,6 +187,8 @@ mod tests {
         assert_eq!(cmdline_value(c, "vigil_watchdog_ms"), Some("1000"));
         assert_eq!(cmdline_value(c, "vigil_hostname"), Some("n1"));
         assert_eq!(cmdline_value(c, "vigil_host"), None);
+        let c = "console=ttyS0 vigil_config_id=node2";
+        assert_eq!(cmdline_value(c, "vigil_config_id"), Some("node2"));
         assert_eq!(cmdline_value(c, "quiet"), None);
     }
 }
