@@ -211,6 +211,14 @@ fn run(mut opts: Options) -> u8 {
         if let Some(ms) = b.watchdog_ms.filter(|ms| (10..=3_600_000).contains(ms)) {
             opts.watchdog = std::time::Duration::from_millis(ms);
         }
+        // `-i` given to PID 1 itself wins; otherwise the kernel command line's value. Kept in
+        // opts, so both children get the same `-i` and see the same `@ID` lines.
+        if opts.config_id.is_none() {
+            if let Some(id) = &b.config_id {
+                log::info!("init: config id {id} (vigil_config_id)");
+                opts.config_id = Some(id.clone());
+            }
+        }
     }
     // Armed as soon as the tick that pets it is known; the parent's loop
     // takes it over, and disarms it at a clean stop.

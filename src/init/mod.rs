@@ -18,6 +18,9 @@ pub struct Boot {
     pub watchdog_ms: Option<u64>,
     /// The hardware watchdog's settings (vigil_hwwdt, vigil_hwwdt_policy).
     pub hwwdt: hwwdt::Settings,
+    /// `vigil_config_id=ID`: keepalived's `-i ID` (which `@ID` config lines apply), so that one
+    /// image and one keepalived.conf serve every node of a cluster.
+    pub config_id: Option<String>,
     pub modules_loaded: usize,
     pub modules_failed: usize,
     /// The persistent configuration (`vigil_persist=DEVICE`), when mounted.
@@ -53,6 +56,7 @@ pub fn early_boot() -> Boot {
     Boot {
         watchdog_ms: cmdline_value(&cmdline, "vigil_watchdog_ms").and_then(|v| v.parse().ok()),
         hwwdt: hwwdt::Settings::from_cmdline(&cmdline),
+        config_id: cmdline_value(&cmdline, "vigil_config_id").filter(|v| !v.is_empty()).map(str::to_owned),
         modules_loaded: ok,
         modules_failed: failed,
         persist,
@@ -196,6 +200,8 @@ mod tests {
         assert_eq!(cmdline_value(c, "vigil_watchdog_ms"), Some("1000"));
         assert_eq!(cmdline_value(c, "vigil_hostname"), Some("n1"));
         assert_eq!(cmdline_value(c, "vigil_host"), None);
+        let c = "console=ttyS0 vigil_config_id=node2";
+        assert_eq!(cmdline_value(c, "vigil_config_id"), Some("node2"));
         assert_eq!(cmdline_value(c, "quiet"), None);
     }
 }
