@@ -25,6 +25,7 @@
 
 use super::fifo::NotifyFifo;
 use crate::alert::VrrpAlerts;
+use crate::config::model::{GlobalDefs, Script, SyncGroup, VrrpInstance};
 use crate::script::spawn::{RunningScript, ScriptCommand};
 use async_io::Timer;
 use smol::channel::{Receiver, Sender, TrySendError, bounded};
@@ -337,12 +338,12 @@ async fn worker(inner: std::rc::Weak<Inner>, rx: Receiver<Job>) {
     }
 }
 
-fn prep(s: &Option<crate::config::model::Script>, global: &crate::config::model::GlobalDefs) -> Option<ScriptCommand> {
+fn prep(s: &Option<Script>, global: &GlobalDefs) -> Option<ScriptCommand> {
     s.as_ref().and_then(|s| crate::script::prepare_script(s, global))
 }
 
 impl NotifyScripts {
-    pub fn for_instance(vi: &crate::config::model::VrrpInstance, global: &crate::config::model::GlobalDefs) -> NotifyScripts {
+    pub fn for_instance(vi: &VrrpInstance, global: &GlobalDefs) -> NotifyScripts {
         NotifyScripts {
             notify: prep(&vi.notify, global),
             master: prep(&vi.notify_master, global),
@@ -354,7 +355,7 @@ impl NotifyScripts {
         }
     }
 
-    pub fn for_group(sg: &crate::config::model::SyncGroup, global: &crate::config::model::GlobalDefs) -> NotifyScripts {
+    pub fn for_group(sg: &SyncGroup, global: &GlobalDefs) -> NotifyScripts {
         NotifyScripts {
             notify: prep(&sg.notify, global),
             master: prep(&sg.notify_master, global),
