@@ -100,6 +100,11 @@ fn killed_child_and_poweroff_do_not_reset() {
     let started = Instant::now();
     let Some(mut node) = node("child", false) else { return };
     let to_prompt = boot(&mut node);
+    // Status says the watchdog is armed and petted, with the timeout of the command line.
+    node.send("status");
+    node.line_with("Hardware watchdog: petted, timeout 5 s, policy children", Duration::from_secs(10))
+        .unwrap_or_else(|| node.fail("status does not show the petted hardware watchdog"));
+    node.expect(guest::PROMPT, guest::COMMAND_TIMEOUT);
     node.command("fault kill vrrp");
     node.command("fault hang check");
     let fault_at = Instant::now();

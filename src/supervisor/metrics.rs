@@ -216,6 +216,11 @@ fn process(out: &mut String, st: &Status) {
             f.sample(name, &[("role", &c.role)], get(&c.alerts));
         }
     }
+    if let Some(w) = &st.hw_watchdog {
+        family(out, "vigil_hw_watchdog_petting", "gauge", "1 while PID 1 pets the hardware watchdog; 0: the box resets within vigil_hw_watchdog_timeout_seconds.")
+            .sample("vigil_hw_watchdog_petting", &[("policy", &w.policy)], w.petting as u8);
+        family(out, "vigil_hw_watchdog_timeout_seconds", "gauge", "The hardware watchdog's timeout.").sample("vigil_hw_watchdog_timeout_seconds", &[], w.timeout_s);
+    }
     let name = "vigil_resident_memory_bytes";
     let mut f = family(out, name, "gauge", "Resident set size of each process.");
     if let Some(kb) = st.rss_kb {

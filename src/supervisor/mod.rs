@@ -821,6 +821,12 @@ impl Parent {
                 .collect(),
             vrrp: self.slots[0].vrrp.clone(),
             sync_groups: self.slots[0].sync_groups.clone(),
+            hw_watchdog: self.hw.as_ref().map(|w| status::HwWatchdogStatus {
+                timeout_s: w.timeout().as_secs(),
+                policy: format!("{:?}", self.hw_policy).to_lowercase(),
+                petting: self.hw_withheld.is_none(),
+                withheld: self.hw_withheld.clone(),
+            }),
             virtual_servers: self.slots[1].virtual_servers.clone(),
         }
     }

@@ -28,6 +28,20 @@ pub struct Status {
     /// Virtual servers as the checker child reported them.
     #[serde(default)]
     pub virtual_servers: Vec<crate::lvs::status::VirtualServerStatus>,
+    /// The hardware watchdog PID 1 pets, when armed.
+    #[serde(default)]
+    pub hw_watchdog: Option<HwWatchdogStatus>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct HwWatchdogStatus {
+    pub timeout_s: u64,
+    /// `children` or `parent` (vigil_hwwdt_policy).
+    pub policy: String,
+    /// False while the parent withholds the pet (the box resets within
+    /// the timeout); `withheld` says why.
+    pub petting: bool,
+    pub withheld: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -134,6 +148,12 @@ impl Status {
         if !self.virtual_servers.is_empty() {
             s.push('\n');
             s.push_str(&self.lvs_text());
+        }
+        if let Some(w) = &self.hw_watchdog {
+            match &w.withheld {
+                None => s.push_str(&format!("\nHardware watchdog: petted, timeout {} s, policy {}\n", w.timeout_s, w.policy)),
+                Some(why) => s.push_str(&format!("\nHardware watchdog: NOT petted ({why}): the box resets within {} s\n", w.timeout_s)),
+            }
         }
         s.push_str("\nProcesses\n");
         let mut rows = vec![["ROLE", "PID", "STATE", "RESTARTS", "WATCHDOG KILLS", "LAST ANSWER", "RSS KiB"].map(String::from).to_vec()];
