@@ -48,6 +48,11 @@ impl Default for Clock {
     }
 }
 
+/// Datagrams one instance takes from its socket per turn of its task.
+/// Under a flood the rest waits in the socket: timers, adverts and the
+/// watchdog's hello are served between turns.
+pub const RX_BUDGET: usize = 64;
+
 pub struct Engine {
     /// Every instance, in the config's order (a reload reorders them).
     members: Vec<Member>,
@@ -590,9 +595,20 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
             let actions = inst.fsm.handle(clock.now(), input);
             changed_state |= inst.exec(actions);
         }
+        let mut more_waiting = false;
         if readable {
+            let mut taken = 0;
             loop {
+                if taken == RX_BUDGET {
+                    // A flood: the rest waits in the socket (the kernel
+                    // drops what overflows it) while the timers below, the
+                    // other instances and the watchdog's hello get a turn.
+                    inst.counters.rx_budget_exhausted += 1;
+                    more_waiting = true;
+                    break;
+                }
                 let r = inst.rx.get_ref().recv(&mut inst.rx_buf[..]);
+                taken += 1;
                 match r {
                     Ok(meta) => changed_state |= inst.on_packet(meta, clock.now()),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -623,6 +639,11 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
             // Counters, priorities, the master heard: plain numbers,
             // copied without allocating.
             s.set_live(inst.live());
+        }
+        if more_waiting {
+            // Let every other task (and the reactor, which block_on runs
+            // between turns) go first; the socket is still readable after.
+            smol::future::yield_now().await;
         }
     }
 }

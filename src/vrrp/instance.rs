@@ -41,6 +41,10 @@ pub struct Counters {
     /// Adverts dropped before the state machine, by reason.
     #[serde(default)]
     pub rx_errors: RxErrors,
+    /// Turns that stopped reading at `engine::RX_BUDGET` datagrams with
+    /// more waiting (a flood).
+    #[serde(default)]
+    pub rx_budget_exhausted: u64,
 }
 
 /// Adverts dropped before the state machine saw them, by keepalived's
