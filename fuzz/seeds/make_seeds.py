@@ -40,7 +40,7 @@ def vrrp_ah(vrid, prio, addrs, key, seq):
     v = vrrp_v2(vrid, prio, addrs, auth_type=2)
     ah = struct.pack('!BBH4sI', 112, 4, 0, socket.inet_aton('192.168.122.2'), seq) + b'\0' * 12
     pkt = ip4('192.168.122.2', '224.0.0.18', 51, ah + v)
-    z = bytearray(pkt); z[1] = 0; z[6:8] = b'\0\0'; z[8] = 0; z[10:12] = b'\0\0'
+    z = bytearray(pkt); z[1] = 0; z[6:8] = b'\0\0'; z[10:12] = b'\0\0'  # TTL stays: multicast
     icv = hmac.new(key.ljust(8, b'\0')[:8], bytes(z), hashlib.md5).digest()[:12]
     return pkt[:32] + icv + pkt[44:]
 
@@ -161,7 +161,8 @@ def text_seeds():
         b'HTTP/1.1 301 Moved\r\nLocation: /x\r\ncontent-length: 0\r\n\r\n',
         b'HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabcdef',
         b'HTTP/1.0 503 Service Unavailable\r\n\r\n',
-        b'garbage without headers end\r\n']):
+        b'garbage without headers end\r\n',
+        b'HTTP/1.0 200 OK\r\n' + b'X-Filler: yyyyyyyy\r\n' * 220 + b'\r\nbody']):  # headers past HEADER_BUF
         put('check_http', 'resp-%d' % i, bytes([1 if i % 2 else 200]) + r)
     for i, r in enumerate([b'220 mail.example.com ESMTP\r\n', b'220-first\r\n220-second\r\n220 last\r\n',
                            b'250 mail.example.com\r\n', b'554 no\r\n', b'220\n', b'hello\r\n']):
