@@ -144,3 +144,39 @@ pub async fn check(t: &Target, helo: &str, hosts: &[Target]) -> Result<(), Failu
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_codes() {
+        assert_eq!(reply_code(b"220 mx ESMTP\r\n"), Some(220));
+        assert_eq!(reply_code(b"250-mx\r\n250-SIZE\r\n"), None);
+        assert_eq!(reply_code(b"250-mx\r\n250 HELP\r\n"), Some(250));
+        assert_eq!(reply_code(b"250\n"), Some(250));
+        assert_eq!(reply_code(b"220 no end yet"), None);
+        assert_eq!(reply_code(b"hello\r\n"), Some(0));
+        assert_eq!(reply_code(b"\n"), Some(0));
+    }
+
+    #[test]
+    fn a_long_reply_keeps_its_tail() {
+        let mut r = ReplyBuf::default();
+        let mut got = None;
+        let mut lines = Vec::new();
+        for _ in 0..40 {
+            lines.extend_from_slice(b"220-some long greeting text\r\n");
+        }
+        lines.extend_from_slice(b"220 last\r\n");
+        let mut rest = &lines[..];
+        while !rest.is_empty() {
+            let room = r.spare();
+            let n = room.len().min(100).min(rest.len());
+            room[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            got = r.filled(n);
+        }
+        assert_eq!(got, Some(220));
+    }
+}
