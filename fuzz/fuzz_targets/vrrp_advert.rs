@@ -5,8 +5,8 @@
 //!
 //! Input: byte 0 picks the shape, byte 1 the IPv6 hop limit, the rest is
 //! the datagram (IPv4: from the IP header; IPv6: the VRRP message).
-//! Invariant: an advert the codec accepts re-encodes, and the encoding
-//! parses back to the same advert.
+//! Invariants: what `decode` accepts the codec accepts too; an advert the
+//! codec accepts re-encodes, and the encoding parses back to the same advert.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -94,13 +94,19 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = [0xa5u8; 2048];
     if s.v6 {
         let (IpAddr::V6(src6), Some(IpAddr::V6(dst6))) = (meta.src, meta.dst) else { unreachable!() };
-        if let Ok(a) = wire::parse_ipv6(pkt, src6, dst6, Some(hop), &rx) {
+        let parsed = wire::parse_ipv6(pkt, src6, dst6, Some(hop), &rx);
+        assert!(heard.is_err() || parsed.is_ok(), "decode accepted what the codec refuses");
+        if let Ok(a) = parsed {
             let n = wire::emit_ipv6(&a.repr, src6, dst6, &mut buf).expect("an accepted advert re-encodes");
             assert_eq!(n, a.repr.buffer_len());
             let b = wire::parse_ipv6(&buf[..n], src6, dst6, Some(255), &rx).expect("our encoding parses");
             assert_eq!(b.repr, a.repr);
         }
-    } else if let Ok(a) = wire::parse_ipv4(pkt, &rx) {
+    } else if let Ok(a) = {
+        let parsed = wire::parse_ipv4(pkt, &rx);
+        assert!(heard.is_err() || parsed.is_ok(), "decode accepted what the codec refuses");
+        parsed
+    } {
         let mut tx = TxIpv4::new(a.src, a.ident);
         tx.dst = a.dst;
         tx.unicast = s.unicast;
