@@ -40,6 +40,7 @@ pub fn fragments(bytes: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
     })
 }
 
+/// What one datagram did to the message being assembled.
 pub enum Pushed {
     /// A single-datagram message: its payload is this range of the datagram.
     Whole(std::ops::Range<usize>),
@@ -84,6 +85,11 @@ impl Reassembler {
         } else {
             Ok(Pushed::More)
         }
+    }
+
+    /// Bytes held for a message still being assembled (never over `MSG_MAX`).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
     }
 
     /// The message assembled by the last `push` that returned `Assembled`.

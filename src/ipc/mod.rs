@@ -5,7 +5,7 @@
 
 mod frame;
 
-pub use frame::{FRAG_MAX, FrameError, Reassembler, fragments};
+pub use frame::{FRAG_MAX, FrameError, MSG_MAX, Pushed, Reassembler, fragments};
 
 use crate::os::mem::MemStats;
 use serde::{Deserialize, Serialize};
