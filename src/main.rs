@@ -135,6 +135,10 @@ fn ctl(opts: &Options, words: &[String]) -> ExitCode {
 
 fn metrics(opts: &Options) -> ExitCode {
     match supervisor::query(&opts.control, "metrics") {
+        Ok(r) if r.starts_with("error: ") => {
+            eprint!("vigil: {}", &r["error: ".len()..]);
+            ExitCode::from(exit::STATUS)
+        }
         Ok(r) => {
             print!("{r}");
             ExitCode::from(exit::OK)
@@ -154,6 +158,10 @@ fn status(opts: &Options, json: bool) -> ExitCode {
             return ExitCode::from(exit::STATUS);
         }
     };
+    if let Some(why) = reply.strip_prefix("error: ") {
+        eprint!("vigil: {why}");
+        return ExitCode::from(exit::STATUS);
+    }
     if json {
         print!("{reply}");
         return ExitCode::from(exit::OK);

@@ -137,3 +137,43 @@ fn vrrp_only_runs_one_child_and_a_second_daemon_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
     assert_eq!(d.terminate(Duration::from_secs(10)), Some(0));
 }
+
+/// The control socket answers root only, even when its file mode lets
+/// anyone connect: a real non-root process (uid 65534, through setpriv) is
+/// refused by its peer credentials, and root is still answered.
+#[test]
+fn the_control_socket_refuses_a_non_root_peer() {
+    let setpriv = std::process::Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !setpriv {
+        common::skip::skip_or_fail("the_control_socket_refuses_a_non_root_peer: needs root and setpriv");
+        return;
+    }
+    let mut d = Daemon::start("ctlperm", WATCHDOG_MS, "");
+    d.wait_running(Duration::from_secs(10));
+    let sock = d.dir.join("ctl.sock");
+    // What a careless operator might do; the credentials check must still hold.
+    std::fs::set_permissions(&sock, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    // A copy of the binary nobody may run (the build tree need not be readable to them).
+    let bin = d.dir.join("vigil-copy");
+    std::fs::copy(env!("CARGO_BIN_EXE_vigil"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&d.dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(["status", "--json", "--control"])
+        .arg(&sock)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("\"children\""), "a non-root peer got the status: {text}");
+    assert!(text.contains("root only") && !out.status.success(), "no refusal in words: {text} ({})", out.status);
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while !d.log().contains("refused a request from uid 65534") {
+        assert!(std::time::Instant::now() < end, "no log line for the refusal\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(d.status().is_some(), "root is refused too");
+    assert_eq!(d.terminate(Duration::from_secs(10)), Some(0));
+}

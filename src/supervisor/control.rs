@@ -1,5 +1,7 @@
 //! The control socket: one request line in, one reply out, then close.
-//! Root-only (mode 0600). `vigil status` is its client.
+//! Root-only: mode 0600, and a peer whose credentials (SO_PEERCRED) are not
+//! root's is refused even if the mode was changed. `vigil status`,
+//! `vigil metrics` and `vigil ctl` are its clients.
 
 use super::Event;
 use smol::channel::Sender;
@@ -48,6 +50,22 @@ pub fn listen(path: &Path, tx: Sender<Event>, ex: &LocalExecutor<'static>) -> st
                 None
             })
             .await;
+            // Root only, whatever the socket file's mode became: the peer's
+            // credentials as the kernel recorded them at connect. (The line
+            // is read first: closing on unread data would reset the
+            // connection before the client reads why.)
+            match nix::sys::socket::getsockopt(stream.get_ref(), nix::sys::socket::sockopt::PeerCredentials) {
+                Ok(c) if c.uid() == 0 => {}
+                Ok(c) => {
+                    log::warn!("control socket: refused a request from uid {} (pid {}): root only", c.uid(), c.pid());
+                    write_bounded(&stream, b"error: the control socket answers root only\n").await;
+                    continue;
+                }
+                Err(e) => {
+                    log::warn!("control socket: peer credentials: {e}; request refused");
+                    continue;
+                }
+            }
             if let Some(line) = line {
                 if tx.send(Event::Control(Request { line, stream })).await.is_err() {
                     return;
