@@ -1,8 +1,13 @@
-//! The diagnostics console's command language (parsing only; the parent
-//! carries the commands out). On the appliance it runs on /dev/console; with
+//! The diagnostics console: its command language, and the parent carrying
+//! the commands out. On the appliance it runs on /dev/console; with
 //! `--console` it reads stdin, so tests can script it through a pipe.
 
+use super::{Event, Shutdown, print_prompt, query};
 use crate::cli::Role;
+use crate::ipc::Msg;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use std::io::Write as _;
 
 pub const PROMPT: &str = "vigil> ";
 
@@ -98,6 +103,126 @@ pub fn parse(line: &str) -> ConsoleCmd {
         (Some("reboot"), []) => ConsoleCmd::Reboot,
         (Some("poweroff" | "halt"), []) => ConsoleCmd::PowerOff,
         _ => bad(),
+    }
+}
+
+/// The console's commands carried out by the parent.
+impl super::Parent {
+    pub(super) fn start_console(&mut self) {
+        if !self.console_enabled {
+            return;
+        }
+        match super::console_io::reader(self.tx.clone(), |l| Event::ConsoleLine(l), || Event::ConsoleClosed) {
+            Ok(fut) => self.console_task = Some(self.ex.spawn(fut)),
+            Err(e) => log::warn!("console: {e}"),
+        }
+        print_prompt();
+    }
+
+    pub(super) fn on_console(&mut self, line: &str) -> Option<Shutdown> {
+        let mut out = String::new();
+        let mut prompt = true;
+        match parse(line) {
+            ConsoleCmd::Empty => {}
+            ConsoleCmd::Help => out = format!("{HELP}\n"),
+            ConsoleCmd::Ps => out = self.status().ps_table(),
+            ConsoleCmd::Mem => out = self.status().mem_table(),
+            ConsoleCmd::Status | ConsoleCmd::StatusJson | ConsoleCmd::Vrrp | ConsoleCmd::Lvs => {
+                let view = match parse(line) {
+                    ConsoleCmd::Vrrp => query::ConsoleView::Vrrp,
+                    ConsoleCmd::Lvs => query::ConsoleView::Lvs,
+                    ConsoleCmd::StatusJson => query::ConsoleView::Json,
+                    _ => query::ConsoleView::Status,
+                };
+                self.ask(query::Asker::Console(view));
+                prompt = false;
+            }
+            ConsoleCmd::Log => {
+                out.push_str("--- parent log ---\n");
+                crate::log::for_each_recent(|l| {
+                    out.push_str(l);
+                    out.push('\n');
+                });
+                for s in &self.slots {
+                    if let Some(tx) = &s.sender {
+                        let _ = tx.try_send(&Msg::DumpLog);
+                    }
+                }
+            }
+            ConsoleCmd::Ipvs => out = crate::ipvs::show::show(),
+            ConsoleCmd::Reload => self.reload(),
+            ConsoleCmd::Restart(role) | ConsoleCmd::Fault(Fault::Kill, role) => {
+                let s = &mut self.slots[Self::slot_index(role)];
+                match s.pid {
+                    Some(pid) => {
+                        let sig = if matches!(parse(line), ConsoleCmd::Restart(_)) { Signal::SIGTERM } else { Signal::SIGKILL };
+                        log::info!("console: {sig} to {} child {pid}", role.name());
+                        let _ = kill(Pid::from_raw(pid as i32), sig);
+                        out = format!("sent {sig} to {} child {pid}\n", role.name());
+                    }
+                    None => out = format!("{} child is not running\n", role.name()),
+                }
+            }
+            ConsoleCmd::Fault(Fault::Hang, role) => {
+                let s = &self.slots[Self::slot_index(role)];
+                match s.pid {
+                    Some(pid) => {
+                        log::info!("console: SIGSTOP to {} child {pid}", role.name());
+                        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGSTOP);
+                        out = format!("sent SIGSTOP to {} child {pid}\n", role.name());
+                    }
+                    None => out = format!("{} child is not running\n", role.name()),
+                }
+            }
+            ConsoleCmd::Fault(Fault::Wedge, role) => {
+                let s = &self.slots[Self::slot_index(role)];
+                match &s.sender {
+                    Some(tx) => {
+                        log::info!("console: wedge the {} child's loop", role.name());
+                        let _ = tx.try_send(&Msg::Wedge);
+                        out = format!("asked the {} child to wedge its loop\n", role.name());
+                    }
+                    None => out = format!("{} child is not running\n", role.name()),
+                }
+            }
+            ConsoleCmd::WedgeParent => {
+                if self.hw.is_none() {
+                    out = "refused: no hardware watchdog is armed, nothing would reset a wedged parent\n".to_string();
+                } else {
+                    let t = self.hw.as_ref().map_or(0, |w| w.timeout().as_secs());
+                    log::error!("console: wedging the parent's loop; the hardware watchdog must reset the box within {t} s");
+                    println!("wedging the parent's loop (the hardware watchdog resets the box within {t} s)");
+                    loop {
+                        std::hint::spin_loop();
+                    }
+                }
+            }
+            ConsoleCmd::Shell => match crate::supervisor::console_io::shell() {
+                Ok(pid) => {
+                    self.console_task = None;
+                    self.shell_pid = Some(pid);
+                    prompt = false;
+                }
+                Err(e) => out = format!("sh: {e}\n"),
+            },
+            ConsoleCmd::Reboot => {
+                println!("vigil: rebooting");
+                return self.begin_stop(if self.init { Shutdown::Reboot } else { Shutdown::Exit });
+            }
+            ConsoleCmd::PowerOff => {
+                println!("vigil: powering off");
+                return self.begin_stop(if self.init { Shutdown::PowerOff } else { Shutdown::Exit });
+            }
+            ConsoleCmd::Unknown(s) => out = format!("unknown command {s:?}; try help\n"),
+        }
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(out.as_bytes());
+        let _ = o.flush();
+        drop(o);
+        if prompt {
+            print_prompt();
+        }
+        None
     }
 }
 
