@@ -40,6 +40,7 @@ mod rule;
 mod tree;
 mod validate;
 mod validate_group;
+mod validate_vrrp;
 mod values;
 
 use std::path::{Path, PathBuf};
