@@ -65,7 +65,8 @@ impl NlSocket {
             &self.fd,
             sockopt::ReceiveTimeout,
             &TimeVal::from(libc::timeval {
-                tv_sec: timeout.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+                // A day at most: any real bound is far below it, and it fits every time_t.
+                tv_sec: timeout.as_secs().min(86_400) as _,
                 tv_usec: timeout.subsec_micros().into(),
             }),
         )
