@@ -80,7 +80,8 @@ fn startup_backup_becomes_master_after_exactly_master_down_interval() {
         assert_eq!(f.state(), State::Initialize);
         assert_eq!(f.poll_at(), None);
         let a = f.handle(at(1_000), Input::Startup);
-        assert_eq!(a.as_slice(), &[notify(State::Initialize, State::Backup)]);
+        // Stale VIPs of a crashed run are removed first, as keepalived does at init.
+        assert_eq!(a.as_slice(), &[Action::RemoveVips, notify(State::Initialize, State::Backup)]);
         assert_eq!(f.poll_at(), Some(at(1_000 + down)), "{iv:?} prio {prio}");
         assert!(f.poll(at(1_000 + down - US)).is_empty());
         assert_eq!(f.state(), State::Backup);
@@ -207,7 +208,7 @@ fn initial_state_master_clears_nopreempt_and_preempt_delay_and_starts_as_backup(
     let mut f = Fsm::new(c);
     assert!(f.config().preempt);
     assert_eq!(f.config().preempt_delay, Duration::ZERO);
-    assert_eq!(f.handle(at(0), Input::Startup).as_slice(), &[notify(State::Initialize, State::Backup)]);
+    assert_eq!(f.handle(at(0), Input::Startup).as_slice(), &[Action::RemoveVips, notify(State::Initialize, State::Backup)]);
     assert_eq!(f.poll_at(), Some(at(3 * S + 414_062)));
 }
 
@@ -311,7 +312,7 @@ fn fault_and_recovery() {
     assert_eq!(f.handle(at(S), Input::Fault).as_slice(), &[notify(State::Backup, State::Fault)]);
     let mut f = Fsm::new(cfg(100, v2(1)));
     assert!(f.handle(at(0), Input::Fault).is_empty());
-    assert_eq!(f.handle(at(0), Input::Startup).as_slice(), &[notify(State::Initialize, State::Fault)]);
+    assert_eq!(f.handle(at(0), Input::Startup).as_slice(), &[Action::RemoveVips, notify(State::Initialize, State::Fault)]);
     assert!(!f.handle(at(1), Input::FaultCleared).is_empty());
     assert_eq!(f.state(), State::Backup);
 }

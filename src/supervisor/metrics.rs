@@ -193,10 +193,11 @@ fn process(out: &mut String, st: &Status) {
     family(out, "vigil_uptime_seconds", "gauge", "Seconds since the parent started.").sample("vigil_uptime_seconds", &[], st.uptime_ms as f64 / 1000.0);
     family(out, "vigil_config_generation", "gauge", "Generation of the configuration in force (1 at start, +1 per reload).").sample("vigil_config_generation", &[], st.config_generation);
     family(out, "vigil_reloads_refused_total", "counter", "Reloads refused because the new configuration was invalid.").sample("vigil_reloads_refused_total", &[], st.reloads_refused);
-    let children: [(&str, &str, &str, fn(&super::status::ChildStatus) -> u64); 4] = [
+    let children: [(&str, &str, &str, fn(&super::status::ChildStatus) -> u64); 5] = [
         ("vigil_child_up", "gauge", "1 while the child runs and answers the watchdog.", |c| (c.state == "running") as u64),
         ("vigil_child_restarts_total", "counter", "Times the child was restarted.", |c| c.restarts as u64),
         ("vigil_child_watchdog_kills_total", "counter", "Times the watchdog killed the child for not answering.", |c| c.watchdog_kills as u64),
+        ("vigil_child_handovers_total", "counter", "Master instances the parent handed over while the child was down too long.", |c| c.handovers),
         ("vigil_child_checks_total", "counter", "Checks the child has run (the checker child).", |c| c.checks_run),
     ];
     for (name, kind, help, get) in children {

@@ -9,6 +9,7 @@
 pub mod console;
 pub mod console_io;
 mod control;
+pub mod handover;
 mod http;
 pub mod hwwdt;
 pub mod metrics;
@@ -96,6 +97,8 @@ struct Slot {
     tasks: Vec<Task<()>>,
     restarts: u32,
     watchdog_kills: u32,
+    /// Instances the parent handed over for this (VRRP) child while it was down.
+    handovers: u64,
     policy: RestartPolicy,
     pending_hello: Option<u32>,
     last_answer: Option<Instant>,
@@ -136,6 +139,7 @@ impl Slot {
             tasks: Vec::new(),
             restarts: 0,
             watchdog_kills: 0,
+            handovers: 0,
             policy: RestartPolicy::default(),
             pending_hello: None,
             last_answer: None,
@@ -471,6 +475,8 @@ impl Parent {
         if delay.is_zero() {
             self.start_child(i);
         } else {
+            self.hand_over_if_due(i, delay);
+            let s = &mut self.slots[i];
             s.set_state(SlotState::Backoff);
             let (tx, role, inc) = (self.tx.clone(), s.role, s.incarnation);
             s.tasks.push(self.ex.spawn(async move {
@@ -478,6 +484,25 @@ impl Parent {
                 let _ = tx.send(Event::RestartDue { role, incarnation: inc }).await;
             }));
         }
+    }
+
+    /// Before the VRRP child backs off for `delay`: the master instances a
+    /// restart would come too late for are handed over now (see handover),
+    /// and are no longer resumed as master.
+    fn hand_over_if_due(&mut self, i: usize, delay: Duration) {
+        if self.slots[i].role != Role::Vrrp {
+            return;
+        }
+        let due = handover::due(&self.config, &self.slots[i].vrrp, delay);
+        if due.is_empty() {
+            return;
+        }
+        log::warn!("vrrp child backs off for {} ms, longer than the peers wait: handing over {}", delay.as_millis(), due.join(", "));
+        handover::hand_over(&self.config, &due);
+        for st in self.slots[i].vrrp.iter_mut().filter(|st| due.contains(&st.name)) {
+            st.state = crate::vrrp::fsm::State::Backup;
+        }
+        self.slots[i].handovers += due.len() as u64;
     }
 
     fn child_pid_file(&self, role: Role) -> &std::path::Path {
@@ -502,6 +527,8 @@ impl Parent {
             Err(e) => {
                 log::error!("cannot start {} child: {e}", role.name());
                 let delay = s.policy.on_failure().max(policy::FIRST_BACKOFF);
+                self.hand_over_if_due(i, delay);
+                let s = &mut self.slots[i];
                 s.set_state(SlotState::Backoff);
                 let (tx, inc) = (self.tx.clone(), s.incarnation);
                 s.tasks.push(self.ex.spawn(async move {
@@ -587,7 +614,11 @@ impl Parent {
             Msg::HelloAck { seq, mem, checks } => {
                 if s.pending_hello == Some(seq) {
                     s.pending_hello = None;
+                    let failing = s.policy.consecutive_failures() > 0;
                     s.policy.on_answer();
+                    if failing && s.policy.consecutive_failures() == 0 {
+                        log::info!("{} child {} healthy again (answered hello {seq}): restart back-off reset", s.role.name(), s.pid.unwrap_or(0));
+                    }
                 }
                 s.set_state(SlotState::Running);
                 s.last_answer = Some(now);

@@ -5,12 +5,19 @@
 //! so a crash loop cannot eat the appliance. The count of consecutive
 //! failures is forgiven once a restarted child has proved itself healthy by
 //! answering `STABLE_ANSWERS` watchdog hellos in a row.
+//!
+//! One answer is enough: it shows the child got through its setup and runs its
+//! loop, and hellos come once per watchdog interval, so a child that dies after
+//! answering is restarted at once at most once per interval (bounded work). A
+//! child that dies before its first answer is the crash loop, and backs off; a
+//! VRRP master whose back-off would outlast its peers' patience is handed over
+//! by the parent (see `handover`).
 
 use std::time::Duration;
 
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
-pub const STABLE_ANSWERS: u32 = 3;
+pub const STABLE_ANSWERS: u32 = 1;
 
 #[derive(Clone, Debug, Default)]
 pub struct RestartPolicy {

@@ -73,6 +73,7 @@ impl Parent {
                     state: s.state.name().to_string(),
                     restarts: s.restarts,
                     watchdog_kills: s.watchdog_kills,
+                    handovers: s.handovers,
                     last_answer_ms: s.last_answer.filter(|_| s.pid.is_some()).map(|t| now.duration_since(t).as_millis() as u64),
                     config_generation: s.config_generation,
                     config: s.summary.clone(),

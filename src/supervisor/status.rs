@@ -51,6 +51,10 @@ pub struct ChildStatus {
     pub state: String,
     pub restarts: u32,
     pub watchdog_kills: u32,
+    /// Master instances the parent handed over while this (VRRP) child was
+    /// down for longer than its peers wait.
+    #[serde(default)]
+    pub handovers: u64,
     /// Milliseconds since the child last answered a hello.
     pub last_answer_ms: Option<u64>,
     pub config_generation: u32,
@@ -170,6 +174,10 @@ impl Status {
             ]);
         }
         s.push_str(&table(&rows));
+        let handovers: Vec<String> = self.children.iter().filter(|c| c.handovers > 0).map(|c| format!("{} (for the {} child)", c.handovers, c.role)).collect();
+        if !handovers.is_empty() {
+            s.push_str(&format!("Hand-overs by the parent: {}\n", handovers.join(", ")));
+        }
         if self.children.iter().any(|c| c.alerts != Default::default()) {
             s.push_str("\nSMTP alerts\n");
             let mut rows = vec![["ROLE", "SENT", "FAILED", "DROPPED", "QUEUED"].map(String::from).to_vec()];

@@ -616,6 +616,16 @@ impl Instance {
         }
     }
 
+    /// What a clean stop of a master does, done by the parent for a VRRP
+    /// child that is down (supervisor::handover): one advert with priority 0,
+    /// then the VIPs, routes and rules removed. No notification: the child
+    /// announces its state when it comes back.
+    pub fn hand_over(&mut self) {
+        self.send_advert(0);
+        self.vips_set = true;
+        self.remove_vips();
+    }
+
     /// Removes what the instance created on the machine (its VMAC).
     pub fn teardown(&mut self) {
         if let Some(v) = self.vmac.take() {

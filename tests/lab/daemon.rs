@@ -302,6 +302,20 @@ impl DaemonHandle {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+
+    /// Polls the log until `pattern` occurs at least `count` times, at most `timeout`.
+    pub fn wait_log_count(&self, pattern: &str, count: usize, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        loop {
+            if self.log().matches(pattern).count() >= count {
+                return true;
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for DaemonHandle {

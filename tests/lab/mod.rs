@@ -487,6 +487,19 @@ impl Lab {
         self.spawn_in(node, argv, dir, conf)
     }
 
+    /// As `start`, with `extra` arguments after keepalived's (for example
+    /// vigil's `--watchdog-interval=MS`).
+    pub fn start_args(&self, node: usize, d: Daemon, config: &str, extra: &[&str]) -> DaemonHandle {
+        let k = self.starts.fetch_add(1, Ordering::SeqCst);
+        let dir = self.node_dir(node).join(format!("{}-{k}", d.short_name()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("keepalived.conf");
+        std::fs::write(&conf, config).unwrap();
+        let mut argv = d.argv(&dir, &conf);
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        self.spawn_in(node, argv, dir, conf)
+    }
+
     /// Starts any command in the node (its own process group), output to
     /// `dir/daemon.log`. For peers that are not keepalived-like (FRR).
     pub fn spawn(&self, node: usize, argv: Vec<String>) -> DaemonHandle {

@@ -283,6 +283,11 @@ impl Fsm {
         }
         let from = self.state;
         self.master_interval = self.cfg.advert_interval;
+        if !self.is_owner() || self.faulted {
+            // As keepalived at init ("removing VIPs"): a node starting as
+            // backup must not answer for VIPs a crashed run left behind.
+            self.push(out, Action::RemoveVips);
+        }
         if self.faulted {
             self.enter(State::Fault, from, out);
         } else if self.is_owner() {
