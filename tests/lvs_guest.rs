@@ -692,6 +692,50 @@ fn lvs_guest_ipvs_checks_reload_and_keepalived_equivalence() {
     let a_after: Vec<String> = addrs(&order_after, VS_A).into_iter().filter(|a| *a != rs(8004)).collect();
     assert_eq!(a_before, a_after, "VS_A's untouched destinations changed order");
 
+    // 3b. Kills of the checker child (issue 14, part 4), each once the restarted child has
+    // answered a hello: the restarted child carries on from the kernel's table, so IPVS is
+    // untouched throughout (a sampler in the guest hashes `ipvsadm -Sn` every 0.2 s), a down
+    // real server (VS_C's 8029) is not added back, and no destination is deleted and added
+    // again (the kernel's connection counters are kept).
+    let kills: usize = std::env::var("VIGIL_CHECKER_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let table_before = node.sh_ok("ipvsadm -Sn", SH);
+    let stats_before = stable_stats(&mut node, "counters before the checker kills", |_| true);
+    node.sh_ok("(while :; do ipvsadm -Sn | md5sum; sleep 0.2; done) >/tmp/ipvs.samples 2>&1 & echo $! >/tmp/sampler.pid", SH);
+    let t = Instant::now();
+    for k in 0..kills {
+        node.sh_ok("kill -9 $(cat /run/checkers.pid)", SH);
+        // The parent restarts it at once (it had answered) and logs its first answered hello.
+        if node.try_expect("healthy again", Duration::from_secs(30)).is_none() {
+            node.fail(&format!("kill {}: the checker child did not come back and answer a hello", k + 1));
+        }
+    }
+    let took = t.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    node.sh_ok("kill $(cat /tmp/sampler.pid)", SH);
+    let samples = node.sh_ok("wc -l </tmp/ipvs.samples; sort -u /tmp/ipvs.samples | wc -l", SH);
+    let (n_samples, distinct) = {
+        let mut it = samples.split_whitespace().filter_map(|w| w.parse::<u64>().ok());
+        (it.next().unwrap_or(0), it.next().unwrap_or(0))
+    };
+    let table_after = node.sh_ok("ipvsadm -Sn", SH);
+    let stats_after = stable_stats(&mut node, "counters after the checker kills", |_| true);
+    say(&format!(
+        "{TEST}: {kills} kills of the checker child in {:.1} s; ipvsadm -Sn sampled {n_samples} times, {distinct} distinct",
+        took.as_secs_f64()
+    ));
+    if distinct != 1 || n_samples < 5 {
+        node.fail(&format!("IPVS changed while the checker child was killed: {n_samples} samples, {distinct} distinct tables"));
+    }
+    assert_eq!(table_before, table_after, "the checker kills changed the table");
+    for svc in [VS_A, VS_B, VS_C] {
+        for d in dests(&stats_before, svc) {
+            let after = conns(&stats_after, svc, &d.addr);
+            if after < conns(&stats_before, svc, &d.addr) {
+                node.fail(&format!("{svc} {}: connections {:?} before the kills, {after:?} after: re-added", d.addr, d.fields));
+            }
+        }
+    }
+
     // 4. Equivalence with keepalived. PID 1 lets go of its virtual servers first.
     node.sh_ok("cp /etc/keepalived/none.conf /etc/keepalived/keepalived.conf && kill -HUP 1", SH);
     wait_table(&mut node, "PID 1 removing its virtual servers after a reload without them", |t| t.is_empty());

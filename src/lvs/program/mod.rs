@@ -111,6 +111,9 @@ pub struct Lvs {
     hooks: Rc<dyn Hooks>,
     /// The first config has been applied (lvs_flush happens before it).
     started: bool,
+    /// The first full reconcile has read the kernel's table (what a
+    /// predecessor left is adopted only then, never at a reload).
+    adopted: bool,
     timeouts: TimeoutsMemory,
     /// Real servers an operator drained (`vigil ctl drain`): weight 0 in
     /// IPVS while their checks go on. By identity, so a reload keeps them.
@@ -136,7 +139,7 @@ pub const RECONCILE_BATCH: usize = 64;
 impl Lvs {
     /// Opens IPVS (logs once if the kernel has none).
     pub fn new(hooks: Rc<dyn Hooks>) -> Lvs {
-        let ipvs = match Ipvs::open() {
+        let ipvs = match Ipvs::open().and_then(|mut i| i.never_wait().map(|()| i)) {
             Ok(i) => Some(i),
             Err(IpvsError::NotAvailable) => {
                 log::warn!("IPVS is not available in this kernel: virtual servers are checked but not programmed");
@@ -171,6 +174,7 @@ impl Lvs {
             reconciling: false,
             hooks,
             started: false,
+            adopted: false,
             timeouts: TimeoutsMemory::default(),
             drained: HashSet::new(),
         }
@@ -419,6 +423,24 @@ impl Lvs {
         self.reconciling = false;
         let table = self.read_table();
         let config = self.config.clone();
+        // A checked real server without a verdict whose virtual server the kernel already has
+        // (a restarted checker child, or a table left by -I) carries on from what the kernel
+        // has, weight included: nothing is pulled, re-added or re-weighted before its first
+        // check, and that check's verdict is a transition only if it differs.
+        if let Some(t) = table.as_ref().filter(|_| !std::mem::replace(&mut self.adopted, true)) {
+            for vs in &config.virtual_servers {
+                let vid = vs_ident(vs);
+                for rs in vs.real_servers.iter().filter(|rs| !rs.checkers.is_empty()) {
+                    let key = super::identity::RsIdent { vs: vid.clone(), addr: rs.addr, port: rs.port };
+                    if self.views.contains_key(&key) {
+                        continue;
+                    }
+                    if let Some(v) = table_view(t.iter(), &config, vs, rs) {
+                        self.views.insert(key, v);
+                    }
+                }
+            }
+        }
         let views = &self.views;
         let view = |id: RsId| -> Option<RsView> {
             if let Some(v) = rs_ident(&config, id).and_then(|k| views.get(&k).copied()) {
@@ -691,6 +713,31 @@ fn in_table<'t>(
             t.clone().any(|(s, ds)| s.key() == key && ds.iter().any(|d| d.addr == rs.addr && d.port == port && d.weight > 0))
         })
     })
+}
+
+/// What the kernel's table says of `rs` when it holds one of `vs`'s services: up with the
+/// weight it has there (present with a weight), else down. None when none of `vs`'s services
+/// is in the table (a first start).
+fn table_view<'t>(
+    t: impl Iterator<Item = &'t (Service, Vec<Destination>)> + Clone,
+    config: &Config,
+    vs: &VirtualServer,
+    rs: &crate::config::model::RealServer,
+) -> Option<RsView> {
+    let mut service_seen = false;
+    for m in group::members(config, vs) {
+        let Some(svc) = service_for(config, vs, m) else { continue };
+        let port = group::rs_port(vs, rs, m);
+        let key = svc.key();
+        for (_, ds) in t.clone().filter(|(s, _)| s.key() == key) {
+            service_seen = true;
+            if let Some(d) = ds.iter().find(|d| d.addr == rs.addr && d.port == port && d.weight > 0) {
+                let weight = i32::try_from(d.weight).ok().filter(|&w| w != rs.weight);
+                return Some(RsView { up: true, weight });
+            }
+        }
+    }
+    service_seen.then_some(RsView { up: false, weight: None })
 }
 
 fn op_service(op: &Op) -> &Service {
