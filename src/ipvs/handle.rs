@@ -82,6 +82,15 @@ impl Ipvs {
         Ok(ipvs)
     }
 
+    /// From now on no request waits for the kernel's reply (the checker child's scheduler):
+    /// generic netlink handles IPVS requests inside our sendmsg and queues the reply before
+    /// it returns, so it is read at once; a missing one fails at once with `Timeout`. Not
+    /// for the sync daemon's requests, which `with_timeout` gives a long bound (they run on
+    /// their own thread).
+    pub fn never_wait(&mut self) -> Result<()> {
+        self.sock.set_nonblocking(true)
+    }
+
     /// The generic-netlink family id the kernel gave IPVS.
     pub fn family_id(&self) -> u16 {
         self.family

@@ -31,6 +31,10 @@ impl GenlSocket {
     }
 
     /// Bounds how long a blocking `recv` waits; it then fails with `Io(EAGAIN)`.
+    pub fn set_nonblocking(&self, on: bool) -> Result<()> {
+        self.0.set_nonblocking(on).map_err(ipvs_err)
+    }
+
     pub fn set_recv_timeout(&self, timeout: Duration) -> Result<()> {
         self.0.set_recv_timeout(timeout).map_err(ipvs_err)
     }

@@ -652,10 +652,13 @@ pub struct NoAccept {
 }
 
 impl NoAccept {
-    /// Opens the socket and (re)creates the table, chain, sets and rules, empty.
+    /// Opens the socket and (re)creates the table, chain, sets and rules, empty. Later
+    /// requests never wait for the kernel's reply: nfnetlink handles a batch inside our
+    /// sendmsg and queues the acks before it returns (see `Rtnl::never_wait`).
     pub fn setup() -> Result<Self> {
         let mut me = Self::open()?;
         me.batch(build_setup)?;
+        me.sock.inner.set_nonblocking(true).map_err(nft_err)?;
         Ok(me)
     }
 

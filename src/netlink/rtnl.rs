@@ -50,6 +50,16 @@ impl Rtnl {
         })
     }
 
+    /// From now on no request waits for the kernel's reply: for the schedulers, whose
+    /// adverts and checks must not wait on netlink. The kernel handles an rtnetlink request
+    /// inside our sendmsg and queues its reply (a dump's next part inside our recvmsg)
+    /// before the call returns, so the reply is there to read at once; one that is not (the
+    /// kernel dropped it) fails the request with `Timeout` at once instead of after
+    /// [`REPLY_TIMEOUT`], and a late one is skipped as stale by the next request.
+    pub fn never_wait(&mut self) -> Result<()> {
+        self.sock.set_nonblocking(true)
+    }
+
     /// The index of the link called `name` (ENODEV as `Kernel` when there is none).
     pub fn link_index(&mut self, name: &str) -> Result<u32> {
         let name = IfName::try_from(name)

@@ -404,6 +404,8 @@ impl Instance {
             None
         };
         let Settings { dsts, vips, routes, rules, fc, ctx, strict, skip_check_adv_addr, ah } = set;
+        // Set up; from here on the instance's requests run on the scheduler: none waits.
+        nl.never_wait().map_err(|e| SetupError::Interface(ifname.clone(), e))?;
         Ok(Instance {
             name: inst.name.clone(),
             fsm: Fsm::new(fc),
