@@ -72,8 +72,15 @@ pub struct RxErrors {
 }
 
 impl RxErrors {
-    fn count(&mut self, e: &super::wire::Error) {
+    /// Counts a refused advert under its reason; another VRID is not an
+    /// error (counted in `Counters::other_vrid`).
+    fn count(&mut self, r: &Reject) {
         use super::wire::Error as E;
+        let e = match r {
+            Reject::OtherVrid => return,
+            Reject::Replay => &E::AhReplay { received: 0, last: 0 },
+            Reject::Wire(e) => e,
+        };
         let n = match e {
             E::Truncated | E::BadIpHeader | E::LengthMismatch { .. } | E::Exhausted => &mut self.packet_length,
             E::BadTtl(_) => &mut self.ttl,
@@ -511,9 +518,7 @@ impl Instance {
             }
             Err(r) => {
                 self.counters.rejected += 1;
-                if let Reject::Wire(e) = &r {
-                    self.counters.rx_errors.count(e);
-                }
+                self.counters.rx_errors.count(&r);
                 if self.counters.rejected.is_power_of_two() {
                     log::warn!("({}) advert from {} dropped: {r} ({} so far)", self.name, meta.src, self.counters.rejected);
                 }
@@ -668,5 +673,38 @@ fn delete_vip(
         if let Err(e) = na.borrow_mut().del(spec.addr) {
             log::warn!("({name}) no_accept filter for {}: {e}", spec.addr);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vrrp::wire::Error as E;
+
+    /// Every refusal lands under exactly one reason; a replayed AH sequence
+    /// (refused by the instance, not the codec) under auth_failure, as the
+    /// field says; another VRID under none.
+    #[test]
+    fn each_refusal_is_counted_under_one_reason() {
+        let cases = [
+            (Reject::Wire(E::Truncated), "packet_length"),
+            (Reject::Wire(E::LengthMismatch { expected: 20, actual: 24 }), "packet_length"),
+            (Reject::Wire(E::BadTtl(64)), "ttl"),
+            (Reject::Wire(E::BadType(2)), "invalid_type"),
+            (Reject::Wire(E::BadVersion(7)), "version"),
+            (Reject::Wire(E::BadChecksum), "checksum"),
+            (Reject::Wire(E::AuthFailure), "auth_failure"),
+            (Reject::Replay, "auth_failure"),
+        ];
+        for (r, reason) in cases {
+            let mut e = RxErrors::default();
+            e.count(&r);
+            let v = serde_json::to_value(e).expect("json");
+            let grown: Vec<&String> = v.as_object().expect("object").iter().filter(|(_, n)| n.as_u64() != Some(0)).map(|(k, _)| k).collect();
+            assert_eq!(grown, [reason], "{r:?}");
+        }
+        let mut e = RxErrors::default();
+        e.count(&Reject::OtherVrid);
+        assert_eq!(e, RxErrors::default());
     }
 }
