@@ -42,7 +42,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vigil::vrrp::wire::{
-    AuthData, Centiseconds, Seconds, TxIpv4, V2Auth, VersionFields, VirtualAddresses, VrrpRepr,
+    AuthData, Seconds, TxIpv4, V2Auth, VersionFields, VirtualAddresses, VrrpRepr,
     auth_data, emit_ipv4,
 };
 
