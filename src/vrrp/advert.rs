@@ -171,8 +171,11 @@ fn peek_vrid(pkt: &[u8], v6: bool) -> Option<u8> {
 /// Parses and checks a received datagram (IPv4: with its IP header).
 pub fn decode(pkt: &[u8], meta: &Received, ctx: &mut AdvertCtx) -> Result<Heard, Reject> {
     let v6 = ctx.src.is_ipv6();
-    if peek_vrid(pkt, v6) != Some(ctx.vrid) {
-        return Err(Reject::OtherVrid);
+    match peek_vrid(pkt, v6) {
+        Some(v) if v == ctx.vrid => {}
+        Some(_) => return Err(Reject::OtherVrid),
+        // Too short to carry a VRID: a truncated advert, not another router's.
+        None => return Err(Reject::Wire(wire::Error::Truncated)),
     }
     let mut message_only_checksum = false;
     let (src, repr) = if v6 {
@@ -260,5 +263,22 @@ mod tests {
 
         msg_only[ihl + 7] ^= 1;
         assert_eq!(decode(&msg_only[..n], &meta, &mut rx).map(|_| ()), Err(Reject::Wire(wire::Error::BadChecksum)));
+    }
+
+    /// A datagram cut before its VRID byte is a truncated advert (counted under
+    /// packet_length), not another VRID's: the hostile-network campaign sends them.
+    #[test]
+    fn cut_before_the_vrid_is_truncated_not_another_vrid() {
+        let mut tx = ctx();
+        let mut buf = [0u8; 1500];
+        let n = encode(&mut tx, 150, IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)), &mut buf).expect("encode");
+        let meta = Received { len: n, src: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), dst: None, hop_limit: None, ifindex: None };
+        let mut rx = ctx();
+        for cut in [0, 1, 20, 21] {
+            assert_eq!(decode(&buf[..cut], &meta, &mut rx).map(|_| ()), Err(Reject::Wire(wire::Error::Truncated)), "{cut} bytes");
+        }
+        assert!(matches!(decode(&buf[..22], &meta, &mut rx), Err(Reject::Wire(_))), "22 bytes");
+        buf[21] = 99;
+        assert_eq!(decode(&buf[..n], &meta, &mut rx).map(|_| ()), Err(Reject::OtherVrid));
     }
 }

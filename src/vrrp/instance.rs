@@ -72,8 +72,15 @@ pub struct RxErrors {
 }
 
 impl RxErrors {
-    fn count(&mut self, e: &super::wire::Error) {
+    /// Counts a refused advert under its reason; another VRID is not an
+    /// error (counted in `Counters::other_vrid`).
+    fn count(&mut self, r: &Reject) {
         use super::wire::Error as E;
+        let e = match r {
+            Reject::OtherVrid => return,
+            Reject::Replay => &E::AhReplay { received: 0, last: 0 },
+            Reject::Wire(e) => e,
+        };
         let n = match e {
             E::Truncated | E::BadIpHeader | E::LengthMismatch { .. } | E::Exhausted => &mut self.packet_length,
             E::BadTtl(_) => &mut self.ttl,
@@ -256,6 +263,18 @@ pub fn wants_no_accept(config: &Config, inst: &VrrpInstance) -> bool {
     !inst.accept.unwrap_or(!strict) && inst.priority != 255
 }
 
+/// keepalived's `garp_lower_prio_repeat`: the instance's, else global_defs',
+/// else `garp_master_repeat` (5 by default); under strict mode none unless
+/// set. This burst is what moves clients back after a partition heals: both
+/// sides were master, the one that stays master hears the other's lower
+/// priority advert and refreshes the clients' ARP caches.
+fn lower_prio_repeat(config: &Config, inst: &VrrpInstance) -> u32 {
+    let g = &config.global;
+    let strict = inst.strict_mode.unwrap_or(g.vrrp_strict);
+    let default = if strict { 0 } else { inst.garp_master_repeat.unwrap_or(g.vrrp_garp_master_repeat) };
+    inst.garp_lower_prio_repeat.or(g.vrrp_garp_lower_prio_repeat).unwrap_or(default)
+}
+
 fn interval(inst: &VrrpInstance, version: u8) -> Result<AdvertInterval, SetupError> {
     let cs = inst.advert_int.0;
     if version == 3 {
@@ -326,7 +345,7 @@ impl Settings {
                 s => Some(fsm::Duration::from_secs(s as u64)),
             },
             master_refresh_repeat: inst.garp_master_refresh_repeat.unwrap_or(g.vrrp_garp_master_refresh_repeat),
-            lower_prio_repeat: inst.garp_lower_prio_repeat.or(g.vrrp_garp_lower_prio_repeat).unwrap_or(0),
+            lower_prio_repeat: lower_prio_repeat(config, inst),
         };
         fc.lower_prio_no_advert = inst.lower_prio_no_advert.unwrap_or(g.vrrp_lower_prio_no_advert);
         fc.higher_prio_send_advert = inst.higher_prio_send_advert.unwrap_or(g.vrrp_higher_prio_send_advert);
@@ -513,9 +532,7 @@ impl Instance {
             }
             Err(r) => {
                 self.counters.rejected += 1;
-                if let Reject::Wire(e) = &r {
-                    self.counters.rx_errors.count(e);
-                }
+                self.counters.rx_errors.count(&r);
                 if self.counters.rejected.is_power_of_two() {
                     log::warn!("({}) advert from {} dropped: {r} ({} so far)", self.name, meta.src, self.counters.rejected);
                 }
@@ -680,5 +697,59 @@ fn delete_vip(
         if let Err(e) = na.borrow_mut().del(spec.addr) {
             log::warn!("({name}) no_accept filter for {}: {e}", spec.addr);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vrrp::wire::Error as E;
+
+    /// Every refusal lands under exactly one reason; a replayed AH sequence
+    /// (refused by the instance, not the codec) under auth_failure, as the
+    /// field says; another VRID under none.
+    #[test]
+    fn each_refusal_is_counted_under_one_reason() {
+        let cases = [
+            (Reject::Wire(E::Truncated), "packet_length"),
+            (Reject::Wire(E::LengthMismatch { expected: 20, actual: 24 }), "packet_length"),
+            (Reject::Wire(E::BadTtl(64)), "ttl"),
+            (Reject::Wire(E::BadType(2)), "invalid_type"),
+            (Reject::Wire(E::BadVersion(7)), "version"),
+            (Reject::Wire(E::BadChecksum), "checksum"),
+            (Reject::Wire(E::AuthFailure), "auth_failure"),
+            (Reject::Replay, "auth_failure"),
+        ];
+        for (r, reason) in cases {
+            let mut e = RxErrors::default();
+            e.count(&r);
+            let v = serde_json::to_value(e).expect("json");
+            let grown: Vec<&String> = v.as_object().expect("object").iter().filter(|(_, n)| n.as_u64() != Some(0)).map(|(k, _)| k).collect();
+            assert_eq!(grown, [reason], "{r:?}");
+        }
+        let mut e = RxErrors::default();
+        e.count(&Reject::OtherVrid);
+        assert_eq!(e, RxErrors::default());
+    }
+
+    /// keepalived 2.2.7 (vrrp_complete_instance / vrrp_complete_init): the
+    /// lower-priority GARP burst defaults to garp_master_repeat, none under
+    /// strict mode; an explicit value wins either way.
+    #[test]
+    fn lower_prio_garp_defaults_as_keepalived() {
+        let mut c = Config::default();
+        let mut i = VrrpInstance::default();
+        assert_eq!(lower_prio_repeat(&c, &i), c.global.vrrp_garp_master_repeat);
+        assert_eq!(c.global.vrrp_garp_master_repeat, 5);
+        i.garp_master_repeat = Some(3);
+        assert_eq!(lower_prio_repeat(&c, &i), 3);
+        c.global.vrrp_garp_lower_prio_repeat = Some(2);
+        assert_eq!(lower_prio_repeat(&c, &i), 2);
+        i.garp_lower_prio_repeat = Some(1);
+        assert_eq!(lower_prio_repeat(&c, &i), 1);
+        let mut strict = VrrpInstance { strict_mode: Some(true), ..VrrpInstance::default() };
+        assert_eq!(lower_prio_repeat(&Config::default(), &strict), 0);
+        strict.garp_lower_prio_repeat = Some(4);
+        assert_eq!(lower_prio_repeat(&Config::default(), &strict), 4);
     }
 }

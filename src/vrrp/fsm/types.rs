@@ -74,7 +74,8 @@ pub struct GarpConfig {
     /// `garp_master_refresh_repeat` (default 1).
     pub master_refresh_repeat: u32,
     /// `garp_lower_prio_repeat`: burst sent when a master hears a lower
-    /// priority advert (default 0 = none).
+    /// priority advert (0 = none; the config layer defaults it to
+    /// `master_repeat` as keepalived, 0 under strict mode).
     pub lower_prio_repeat: u32,
 }
 
