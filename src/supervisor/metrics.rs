@@ -80,7 +80,7 @@ pub fn render(st: &Status) -> String {
 type Counter = fn(&crate::vrrp::instance::InstanceStatus) -> u64;
 
 fn vrrp(out: &mut String, st: &Status) {
-    let counters: [(&str, &str, Counter); 16] = [
+    let counters: [(&str, &str, Counter); 17] = [
         ("keepalived_advertisements_received_total", "Advertisements received.", |i| i.counters.adverts_received),
         ("keepalived_advertisements_sent_total", "Advertisements sent.", |i| i.counters.adverts_sent),
         ("keepalived_become_master_total", "Times the instance became master.", |i| i.fsm.become_master),
@@ -96,6 +96,7 @@ fn vrrp(out: &mut String, st: &Status) {
         ("keepalived_priority_zero_received_total", "Priority 0 adverts received (a master leaving).", |i| i.fsm.priority_zero_received),
         ("keepalived_priority_zero_sent_total", "Priority 0 adverts sent.", |i| i.fsm.priority_zero_sent),
         ("vigil_vrrp_gratuitous_sent_total", "Gratuitous ARPs and unsolicited neighbour advertisements sent.", |i| i.counters.garp_sent),
+        ("vigil_vrrp_receive_queue_drops_total", "Datagrams the kernel dropped from the instance's full receive queue (a flood).", |i| i.counters.rx_queue_drops),
         ("vigil_vrrp_receive_budget_exhausted_total", "Turns that stopped reading at the per-turn budget with more waiting (a flood).", |i| i.counters.rx_budget_exhausted),
     ];
     for (name, help, get) in counters {

@@ -221,17 +221,17 @@ impl Status {
             ]);
         }
         s.push_str(&table(&rows));
-        if self.vrrp.iter().any(|i| i.counters.rejected + i.counters.other_vrid + i.counters.rx_budget_exhausted > 0) {
+        if self.vrrp.iter().any(|i| i.counters.rejected + i.counters.other_vrid + i.counters.rx_budget_exhausted + i.counters.rx_queue_drops > 0) {
             // DROPPED above, by reason (keepalived's vrrp_stats names in status --json).
             s.push_str("\nAdverts dropped, by reason\n");
             let mut rows = vec![
-                ["NAME", "OTHER VRID", "LENGTH", "TTL", "TYPE", "VERSION", "CHECKSUM", "PROTOCOL", "AUTH TYPE", "AUTH MISMATCH", "AUTH FAILURE", "RX BUDGET HIT"]
+                ["NAME", "OTHER VRID", "LENGTH", "TTL", "TYPE", "VERSION", "CHECKSUM", "PROTOCOL", "AUTH TYPE", "AUTH MISMATCH", "AUTH FAILURE", "RX BUDGET HIT", "QUEUE FULL"]
                     .map(String::from)
                     .to_vec(),
             ];
             for i in &self.vrrp {
                 let (c, e) = (&i.counters, &i.counters.rx_errors);
-                let n = [c.other_vrid, e.packet_length, e.ttl, e.invalid_type, e.version, e.checksum, e.protocol, e.invalid_auth_type, e.auth_type_mismatch, e.auth_failure, c.rx_budget_exhausted];
+                let n = [c.other_vrid, e.packet_length, e.ttl, e.invalid_type, e.version, e.checksum, e.protocol, e.invalid_auth_type, e.auth_type_mismatch, e.auth_failure, c.rx_budget_exhausted, c.rx_queue_drops];
                 rows.push(std::iter::once(i.name.clone()).chain(n.iter().map(u64::to_string)).collect());
             }
             s.push_str(&table(&rows));

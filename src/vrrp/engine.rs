@@ -610,7 +610,10 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
                 let r = inst.rx.get_ref().recv(&mut inst.rx_buf[..]);
                 taken += 1;
                 match r {
-                    Ok(meta) => changed_state |= inst.on_packet(meta, clock.now()),
+                    Ok(meta) => {
+                        inst.counters.rx_queue_drops = u64::from(inst.rx.get_ref().queue_drops());
+                        changed_state |= inst.on_packet(meta, clock.now());
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => {
                         log::warn!("({}) receive: {e}", inst.name);

@@ -45,6 +45,11 @@ pub struct Counters {
     /// more waiting (a flood).
     #[serde(default)]
     pub rx_budget_exhausted: u64,
+    /// Datagrams the kernel dropped because the receive socket's queue was
+    /// full (SO_RXQ_OVFL): a flood faster than the child reads. Adverts from
+    /// the master may be among them.
+    #[serde(default)]
+    pub rx_queue_drops: u64,
 }
 
 /// Adverts dropped before the state machine saw them, by keepalived's

@@ -36,6 +36,9 @@ pub struct Received {
 pub struct AdvertSocket {
     fd: OwnedFd,
     v6: bool,
+    /// Datagrams the kernel dropped because the receive queue was full, as it last said
+    /// (SO_RXQ_OVFL: a running count, sent with each datagram; receive sockets only).
+    queue_drops: std::cell::Cell<u32>,
 }
 
 impl AsFd for AdvertSocket {
@@ -59,7 +62,9 @@ impl AdvertSocket {
         } else {
             setsockopt(&fd, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, &0i32)?;
         }
-        let s = AdvertSocket { fd, v6 };
+        // The kernel reports the drops of a full receive queue (a flood): counted, not silent.
+        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, &1i32)?;
+        let s = AdvertSocket { fd, v6, queue_drops: std::cell::Cell::new(0) };
         for g in groups {
             s.join(*g, ifindex)?;
         }
@@ -104,7 +109,7 @@ impl AdvertSocket {
             SocketAddr::V4(a) => bind(fd.as_raw_fd(), &SockaddrIn::from(a))?,
             SocketAddr::V6(a) => bind(fd.as_raw_fd(), &SockaddrIn6::from(a))?,
         }
-        Ok(AdvertSocket { fd, v6 })
+        Ok(AdvertSocket { fd, v6, queue_drops: std::cell::Cell::new(0) })
     }
 
     pub fn join(&self, group: IpAddr, ifindex: u32) -> io::Result<()> {
@@ -128,6 +133,12 @@ impl AdvertSocket {
     /// the VRRP message (the kernel adds the header).
     pub fn send_to(&self, msg: &[u8], dst: IpAddr, ifindex: u32) -> io::Result<usize> {
         send_to(&self.fd, msg, SocketAddr::new(dst, 0), ifindex)
+    }
+
+    /// Datagrams the kernel dropped from this socket's full receive queue so far, as of the
+    /// last datagram received (0 until it drops one).
+    pub fn queue_drops(&self) -> u32 {
+        self.queue_drops.get()
     }
 
     /// Receives one datagram into `buf` (WouldBlock when none is queued).
@@ -158,6 +169,17 @@ impl AdvertSocket {
         }
         let src = from_sockaddr(&sa).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let mut r = Received { len: n as usize, src, dst: None, hop_limit: None, ifindex: None };
+        // SAFETY: as below: recvmsg succeeded, the cmsg walk stays inside what the kernel
+        // wrote into cbuf, and SO_RXQ_OVFL's payload is a u32, read unaligned.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SO_RXQ_OVFL {
+                    self.queue_drops.set(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<u32>()));
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
         if self.v6 {
             // SAFETY: recvmsg succeeded, so msg_control/msg_controllen describe
             // the cmsgs the kernel wrote into cbuf; CMSG_FIRSTHDR/CMSG_NXTHDR
