@@ -631,3 +631,32 @@ fn reconfigure_owner_and_preempt_delay() {
     // then. Under the old 10 s delay it would be past 13 s.
     assert!(t <= 2 * S + 100 * MS + 3_300 * MS, "took over at {t} us");
 }
+
+/// A receive-queue overflow (a flood) restarts a backup's Master_Down_Timer once from that
+/// moment, and not again until an advert is heard; a master or a faulted node ignores it.
+#[test]
+fn receive_overflow_gives_the_master_one_more_down_interval() {
+    // priority 100, v2 1 s: Master_Down_Interval 3 s + 156/256 s.
+    let mdi = 3 * S + 609_375;
+    let mut f = started(cfg(100, v2(1)), 0);
+    assert!(f.handle(at(S), adv(200, ip4(9), v2(1))).is_empty());
+    assert_eq!(f.poll_at(), Some(at(S + mdi)));
+    // The flood drops adverts at 3 s: the timer starts again from there, once.
+    assert!(f.handle(at(3 * S), Input::ReceiveOverflow).is_empty());
+    assert_eq!(f.poll_at(), Some(at(3 * S + mdi)));
+    assert!(f.handle(at(4 * S), Input::ReceiveOverflow).is_empty());
+    assert_eq!(f.poll_at(), Some(at(3 * S + mdi)), "a second overflow must not postpone again");
+    // A master that really died is declared down one interval late, not never.
+    assert_eq!(f.poll(at(3 * S + mdi)).as_slice(), become_master(State::Backup, 100).as_slice());
+    // A master ignores it.
+    assert!(f.handle(at(8 * S), Input::ReceiveOverflow).is_empty());
+    assert_eq!(f.state(), State::Master);
+
+    // An advert heard gives the grace back.
+    let mut f = started(cfg(100, v2(1)), 0);
+    f.handle(at(S), adv(200, ip4(9), v2(1)));
+    f.handle(at(2 * S), Input::ReceiveOverflow);
+    f.handle(at(3 * S), adv(200, ip4(9), v2(1)));
+    f.handle(at(4 * S), Input::ReceiveOverflow);
+    assert_eq!(f.poll_at(), Some(at(4 * S + mdi)));
+}

@@ -596,6 +596,7 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
             changed_state |= inst.exec(actions);
         }
         let mut more_waiting = false;
+        let drops_before = inst.counters.rx_queue_drops;
         if readable {
             let mut taken = 0;
             loop {
@@ -621,6 +622,12 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
                     }
                 }
             }
+        }
+        if inst.counters.rx_queue_drops > drops_before {
+            // Before the deadlines: a flood that made our own kernel drop
+            // adverts must not by itself make a backup take over.
+            let actions = inst.fsm.handle(clock.now(), Input::ReceiveOverflow);
+            changed_state |= inst.exec(actions);
         }
         // Deadlines are checked after every wake-up: a busy socket must not
         // starve the timers.

@@ -37,6 +37,9 @@ pub struct Fsm {
     master_interval: AdvertInterval,
     /// Backup: Master_Down_Timer.
     down_arm: Option<DownArm>,
+    /// Backup: the down timer was restarted once for a receive overflow
+    /// since the last advert heard (see `receive_overflow`).
+    overflow_grace_used: bool,
     /// Master: Adver_Timer.
     advert_at: Option<Instant>,
     /// Master: the delayed second GARP burst (`garp_master_delay`).
@@ -75,6 +78,7 @@ impl Fsm {
             effective_priority: cfg.priority,
             master_interval: cfg.advert_interval,
             down_arm: None,
+            overflow_grace_used: false,
             advert_at: None,
             garp_delay_at: None,
             garp_refresh_at: None,
@@ -206,6 +210,7 @@ impl Fsm {
                 }
             }
             Input::Shutdown => self.shutdown(&mut out),
+            Input::ReceiveOverflow => self.receive_overflow(now),
             Input::AdvertReceived(adv) => self.advert(now, adv, &mut out),
             Input::Fault => self.fault(&mut out),
             Input::FaultCleared => self.fault_cleared(now, &mut out),
@@ -418,8 +423,25 @@ impl Fsm {
         self.garp_refresh_at = None;
     }
 
+    /// A flood overflowed our receive queue: the master's adverts may have
+    /// been dropped by our own kernel, so a backup whose Master_Down_Timer
+    /// runs from a heard advert starts it again from now, once; not again
+    /// until an advert is heard. A master that really died is declared down
+    /// at most one Master_Down_Interval late under a flood, and a flood that
+    /// happens to drop one advert no longer makes a backup take over.
+    fn receive_overflow(&mut self, now: Instant) {
+        if self.state != State::Backup || self.overflow_grace_used {
+            return;
+        }
+        if let Some(DownArm::Full(_)) = self.down_arm {
+            self.down_arm = Some(DownArm::Full(now));
+            self.overflow_grace_used = true;
+        }
+    }
+
     fn enter_backup(&mut self, now: Instant, from: State, out: &mut Actions) {
         self.down_arm = Some(DownArm::Full(now));
+        self.overflow_grace_used = false;
         self.preempt_at = None;
         self.enter(State::Backup, from, out);
     }
@@ -512,6 +534,7 @@ impl Fsm {
                 self.master_interval = adv.interval;
             }
             self.down_arm = Some(DownArm::Full(now));
+            self.overflow_grace_used = false;
             self.last_master = Some((adv.src, adv.priority));
             if self.cfg.preempt_delay > Duration::ZERO {
                 if adv.priority >= ours {

@@ -162,6 +162,9 @@ pub enum Input {
     SyncBackup,
     /// Clean stop (SIGTERM, instance removed): a master sends priority 0.
     Shutdown,
+    /// Our receive queue overflowed (a flood): the kernel dropped datagrams,
+    /// perhaps the master's adverts among them, so its silence proves less.
+    ReceiveOverflow,
     AdvertReceived(Advert),
     /// Interface down, tracked interface/script/file in fault (level: a
     /// second `Fault` without `FaultCleared` changes nothing).
