@@ -358,10 +358,7 @@ impl Mirror {
         }
         if self.links.len() >= MAX_LINKS {
             self.counters.capacity_hits += 1;
-            warn!(
-                "netlink mirror: link table full ({MAX_LINKS}), {} not mirrored",
-                new.name
-            );
+            crate::os::capacity::hit(crate::os::capacity::Cap::MirrorLinks, format_args!("netlink mirror: link {} not mirrored", new.name));
             return;
         }
         link_changes(None, Some(&new), out);
@@ -396,10 +393,7 @@ impl Mirror {
         }
         if self.addrs.len() >= MAX_ADDRS {
             self.counters.capacity_hits += 1;
-            warn!(
-                "netlink mirror: address table full ({MAX_ADDRS}), {} not mirrored",
-                a.addr
-            );
+            crate::os::capacity::hit(crate::os::capacity::Cap::MirrorAddrs, format_args!("netlink mirror: address {} not mirrored", a.addr));
             return;
         }
         push(out, addr_added(&new));
