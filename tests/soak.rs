@@ -19,8 +19,8 @@
 //! (parent, VRRP child, checker child, from the pid files and /proc/PID/status) is sampled.
 //! The series is printed; after a warm-up, growth beyond a generous bound fails (a
 //! functional check for a leak, not a performance figure). No child may restart, and no
-//! capacity that drops anything may be reached (status `capacity_hits`; the VRRP receive
-//! budget, which only defers datagrams to the next turn, is reached and printed).
+//! capacity that drops anything may be reached (status `capacity_hits`; those that only
+//! defer work, `DEFERRING`, are reached and printed).
 //!
 //! Size: VIGIL_SOAK_CYCLES cycles (default 4, about a minute); the full soak is e.g.
 //! `VIGIL_SOAK_CYCLES=200 cargo test --release --test soak -- --nocapture`.
@@ -51,6 +51,12 @@ const FLAP_VS: usize = 5;
 /// Growth of a process's RSS over the post-warm-up series that fails the soak: 4 MiB plus
 /// 5 % of where it started (heap fragmentation after a reload moves a few hundred KiB).
 const GROWTH_BOUND_KB: u64 = 4096;
+
+/// Capacities whose hits only defer work, never lose it: the VRRP receive budget (every
+/// instance's socket receives every advert on the link, and 255 instances started together
+/// advertise in one burst a second) and a hello deferred one interval behind a large
+/// message (a config of 10,000 real servers).
+const DEFERRING: [&str; 2] = ["vrrp_rx_budget", "ipc_queue"];
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -316,8 +322,10 @@ fn soak_255_instances_10000_real_servers_without_growth() {
     if !ready("soak_255_instances_10000_real_servers_without_growth") {
         return;
     }
-    let cycles = env_usize("VIGIL_SOAK_CYCLES", 4).max(2);
-    let warmup = if cycles >= 12 { 3 } else { 1 };
+    let cycles = env_usize("VIGIL_SOAK_CYCLES", 4).max(3);
+    // The checker's heap settles after two reloads (two configs of 10,000 real servers
+    // live at once during one).
+    let warmup = if cycles >= 12 { 3 } else { 2 };
     let t0 = Instant::now();
     let lab = Arc::new(Lab::new("soak", 2));
     // 198.51.100.0/24 is local to the client (a prefix on lo), reached through its eth0.
@@ -416,17 +424,15 @@ fn soak_255_instances_10000_real_servers_without_growth() {
             assert_eq!(c["restarts"].as_u64(), Some(0), "node {}: a child restarted: {c}\n{}", n.n, n.d.log());
             assert_eq!(c["watchdog_kills"].as_u64(), Some(0), "node {}: watchdog kill: {c}", n.n);
         }
-        // Every capacity that drops or refuses something stays unreached at these sizes.
-        // The VRRP receive budget is reached (and only defers datagrams to the next
-        // turn): every instance's socket receives every advert on the link, and
-        // 255 instances started together advertise in one burst a second.
+        // Every capacity that drops or refuses something stays unreached at these sizes;
+        // those that only defer work (DEFERRING) may be reached, and are printed.
         let hits = &st["capacity_hits"];
         assert!(hits.as_object().is_some_and(|m| m.len() >= 12), "node {}: no capacity_hits in the status: {hits}", n.n);
         let dropped: Vec<(&String, u64)> = hits
             .as_object()
             .into_iter()
             .flatten()
-            .filter(|(k, _)| *k != "vrrp_rx_budget")
+            .filter(|(k, _)| !DEFERRING.contains(&k.as_str()))
             .map(|(k, v)| (k, v.as_u64().unwrap_or(0)))
             .filter(|(_, v)| *v > 0)
             .collect();
