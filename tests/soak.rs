@@ -452,7 +452,7 @@ fn soak_255_instances_10000_real_servers_without_growth() {
                 fitted,
                 tail.len()
             );
-            if last > base + bound || (tail.len() >= 8 && fitted > bound as f64) {
+            if last > base + bound || (cycles >= 12 && fitted > bound as f64) {
                 failures.push(format!("n{} {}: {series:?}", n.n, names[p]));
             }
         }

@@ -22,8 +22,11 @@ use super::route::Route;
 use super::types::{AddrFamily, HwAddr, IfName};
 
 /// Links the mirror holds. A power of two (the index map's requirement).
+/// Past it a link is not mirrored (logged and counted: `os::capacity`).
 pub const MAX_LINKS: usize = 256;
-/// Addresses the mirror holds, over all links. A power of two.
+/// Addresses the mirror holds, over all links (the soak's 255 instances
+/// set up to 509 VIPs on one node). A power of two. Past it an address is
+/// not mirrored (logged and counted: `os::capacity`).
 pub const MAX_ADDRS: usize = 1024;
 /// The most changes one event (or one diffed link) can produce: see [`Mirror::apply`].
 pub const MAX_CHANGES_PER_EVENT: usize = 12;
