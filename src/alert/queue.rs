@@ -144,10 +144,7 @@ impl Alerter {
             Ok(()) => self.inner.count(|c| c.queued += 1),
             Err(TrySendError::Full(m)) | Err(TrySendError::Closed(m)) => {
                 self.inner.count(|c| c.dropped += 1);
-                let dropped = self.inner.counters.get().dropped;
-                if dropped.is_power_of_two() {
-                    log::warn!("SMTP alert queue full ({QUEUE_CAPACITY}): dropped '{}' ({dropped} dropped so far)", m.subject);
-                }
+                crate::os::capacity::hit(crate::os::capacity::Cap::AlertQueue, format_args!("SMTP alert '{}' dropped", m.subject));
             }
         }
     }

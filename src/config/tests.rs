@@ -148,3 +148,22 @@ fn unreadable_main_file() {
     assert!(l.has_errors());
     assert!(!l.is_valid());
 }
+
+#[test]
+fn vips_past_what_an_advert_carries_become_evips() {
+    // As keepalived 2.2.7: 300 IPv4 VIPs, 255 advertised, 45 moved to the eVIPs
+    // (after those already there), with its warning; IPv6 adverts carry 90.
+    let vips: String = (0..300).map(|i| format!("  10.1.{}.{}\n", i / 250, i % 250 + 1)).collect();
+    let l = load_t(&format!(
+        "vrrp_instance A {{\n interface lo\n virtual_router_id 1\n virtual_ipaddress {{\n{vips} }}\n virtual_ipaddress_excluded {{\n  10.9.0.1\n }}\n}}"
+    ));
+    let m = messages(&l);
+    assert!(m.iter().any(|s| s == "(A) Number of VIPs (300) exceeds maximum/space available in packet (max 255 addresses) - excess moved to eVIPs"), "{m:?}");
+    let i = &l.config.vrrp_instances[0];
+    assert_eq!(i.virtual_ipaddress.len(), 255);
+    assert_eq!(i.virtual_ipaddress_excluded.len(), 46);
+    assert_eq!(i.virtual_ipaddress_excluded[0].addr.to_string(), "10.1.1.6");
+    assert_eq!(i.virtual_ipaddress_excluded[45].addr.to_string(), "10.9.0.1");
+    assert_eq!(validate_vrrp::max_advert_vips(true, 3, false), 90);
+    assert_eq!(validate_vrrp::max_advert_vips(false, 2, true), 255);
+}

@@ -44,6 +44,7 @@ pub(super) fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut D
         check_strict_mode(&lines, inst, version, strict, diags);
         check_authentication(&lines, inst, version, strict, diags);
         check_advert_interval(&lines, inst, version, diags);
+        check_vip_count(&lines, inst, v6, version, diags);
         // Resolve what the rest of vigil needs spelled out.
         inst.version = Some(version);
         if inst.use_vmac.as_ref().is_some_and(|n| n.is_empty()) {
@@ -484,4 +485,47 @@ fn check_vrid_clash(
             vrids.insert(key, name.clone());
         }
     }
+}
+
+/// The most VIPs one advert carries: the count field's 255 (`vrrp::wire::MAX_VIPS`), or
+/// fewer when they would not fit a `PACKET_MAX` datagram (IPv6: 90). As keepalived, the
+/// excess are kept as eVIPs (set and removed with the others, not advertised).
+pub(crate) fn max_advert_vips(v6: bool, version: u8, ah: bool) -> usize {
+    use crate::vrrp::{instance::PACKET_MAX, wire};
+    let (ip, addr) = if v6 { (40, 16) } else { (20, 4) };
+    let auth = if version == 2 { wire::AUTH_DATA_LEN } else { 0 };
+    let ah = if ah { wire::ah::HEADER_LEN } else { 0 };
+    ((PACKET_MAX - ip - ah - wire::packet::HEADER_LEN - auth) / addr).min(wire::MAX_VIPS)
+}
+
+fn check_vip_count(lines: &InstanceLines, inst: &mut VrrpInstance, v6: bool, version: u8, diags: &mut Diags) {
+    let ah = inst.authentication.as_ref().is_some_and(|a| a.auth_type == AuthType::Ah) && version == 2;
+    let max = max_advert_vips(v6, version, ah);
+    let count = inst.virtual_ipaddress.iter().filter(|a| a.addr.is_ipv6() == v6).count();
+    if count <= max {
+        return;
+    }
+    diags.warn(
+        lines.pos,
+        format!(
+            "({}) Number of VIPs ({count}) exceeds maximum/space available in packet (max {max} addresses) - excess moved to eVIPs",
+            lines.name
+        ),
+    );
+    crate::os::capacity::hit(crate::os::capacity::Cap::AdvertVips, format_args!("({}) {} VIPs moved to the eVIPs", lines.name, count - max));
+    let mut kept = 0;
+    let mut excess = Vec::new();
+    inst.virtual_ipaddress.retain(|a| {
+        if a.addr.is_ipv6() != v6 {
+            return true;
+        }
+        kept += 1;
+        if kept > max {
+            excess.push(a.clone());
+            return false;
+        }
+        true
+    });
+    excess.append(&mut inst.virtual_ipaddress_excluded);
+    inst.virtual_ipaddress_excluded = excess;
 }

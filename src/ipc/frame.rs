@@ -1,14 +1,21 @@
-//! Fragment framing: each datagram starts with a one-byte header, `LAST` or
-//! `MORE`; a message is the concatenation of payloads up to the first `LAST`.
-//! Reassembly is bounded by `MSG_MAX`.
+//! Fragment framing: each datagram starts with a one-byte header. `WHOLE`: a
+//! complete message, which may arrive between the fragments of a larger one
+//! (a hello must not wait behind a whole config); `MORE` and `LAST`: a
+//! fragmented message is the concatenation of payloads up to the first
+//! `LAST` (senders never interleave two fragmented messages). Reassembly is
+//! bounded by `MSG_MAX`.
 
-/// Largest datagram we send or accept.
+/// Largest datagram we send or accept: under the socket buffer many times
+/// over, so that a large message streams while small ones pass between.
 pub const FRAG_MAX: usize = 32 * 1024;
-/// Largest reassembled message (a big keepalived.conf model fits easily).
+/// Largest reassembled message: the soak's config (255 instances, 10,000
+/// real servers) is about 1.2 MB, its status report a few MB. Reached:
+/// the message is dropped and counted (`os::capacity`).
 pub const MSG_MAX: usize = 64 * 1024 * 1024;
 
 pub(super) const LAST: u8 = 0;
 pub(super) const MORE: u8 = 1;
+pub(super) const WHOLE: u8 = 2;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum FrameError {
@@ -27,14 +34,14 @@ impl std::fmt::Display for FrameError {
     }
 }
 
-/// Splits an encoded message into datagrams.
+/// Splits an encoded message into datagrams: one `WHOLE`, or `MORE`... `LAST`.
 pub fn fragments(bytes: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
     let chunk = FRAG_MAX - 1;
     let n = bytes.len().div_ceil(chunk).max(1);
     (0..n).map(move |i| {
         let part = &bytes[i * chunk..((i + 1) * chunk).min(bytes.len())];
         let mut d = Vec::with_capacity(part.len() + 1);
-        d.push(if i + 1 == n { LAST } else { MORE });
+        d.push(if n == 1 { WHOLE } else if i + 1 == n { LAST } else { MORE });
         d.extend_from_slice(part);
         d
     })
@@ -62,6 +69,10 @@ impl Reassembler {
 
     pub fn push(&mut self, datagram: &[u8]) -> Result<Pushed, FrameError> {
         let (&h, payload) = datagram.split_first().ok_or(FrameError::Empty)?;
+        if h == WHOLE {
+            // Complete in itself: a message being assembled goes on.
+            return Ok(Pushed::Whole(1..datagram.len()));
+        }
         if h != LAST && h != MORE {
             self.reset();
             return Err(FrameError::BadHeader(h));
@@ -122,6 +133,17 @@ mod tests {
         assert!(matches!(r.push(&[MORE, 1]), Ok(Pushed::More)));
         assert_eq!(r.push(&[9]).err(), Some(FrameError::BadHeader(9)));
         assert!(matches!(r.push(&[LAST, 5]), Ok(Pushed::Whole(_))));
+    }
+
+    #[test]
+    fn a_whole_message_between_fragments_leaves_the_assembly_alone() {
+        let mut r = Reassembler::new();
+        assert!(matches!(r.push(&[MORE, 1, 2]), Ok(Pushed::More)));
+        assert!(matches!(r.push(&[WHOLE, 9]), Ok(Pushed::Whole(ref x)) if *x == (1..2)));
+        assert!(matches!(r.push(&[LAST, 3]), Ok(Pushed::Assembled)));
+        assert_eq!(r.take(), &[1, 2, 3]);
+        let one: Vec<_> = fragments(&[7, 7]).collect();
+        assert_eq!(one, vec![vec![WHOLE, 7, 7]]);
     }
 
     #[test]

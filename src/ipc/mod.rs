@@ -109,6 +109,9 @@ pub struct Report {
     pub virtual_servers: Vec<crate::lvs::status::VirtualServerStatus>,
     /// The child's SMTP alert queue.
     pub alerts: crate::alert::AlertCounters,
+    /// Times each fixed capacity was reached in the child (`os::capacity`).
+    #[serde(default)]
+    pub capacity_hits: Vec<(String, u64)>,
 }
 
 /// What a child says it applied, so that a reload can be checked from outside.
@@ -152,7 +155,7 @@ pub fn encode(msg: &Msg, mut send: impl FnMut(&[u8]) -> std::io::Result<()>) -> 
     match postcard::to_slice(msg, &mut buf[1..]) {
         Ok(used) => {
             let n = used.len();
-            buf[0] = frame::LAST;
+            buf[0] = frame::WHOLE;
             send(&buf[..1 + n])?;
             Ok(())
         }
@@ -183,12 +186,16 @@ pub fn socketpair() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::Owned
 /// and receiving halves.
 pub fn channel(fd: std::os::fd::OwnedFd) -> std::io::Result<(Sender, Receiver)> {
     let io = std::rc::Rc::new(async_io::Async::new(fd)?);
-    Ok((Sender { io: io.clone() }, Receiver { io, rx: Reassembler::new(), buf: vec![0u8; FRAG_MAX].into_boxed_slice() }))
+    let gate = std::rc::Rc::new(smol::lock::Mutex::new(()));
+    Ok((Sender { io: io.clone(), gate }, Receiver { io, rx: Reassembler::new(), buf: vec![0u8; FRAG_MAX].into_boxed_slice() }))
 }
 
 #[derive(Clone)]
 pub struct Sender {
     io: std::rc::Rc<async_io::Async<std::os::fd::OwnedFd>>,
+    /// Held while a fragmented message is being written: two of them
+    /// interleaved would corrupt both (single datagrams may pass).
+    gate: std::rc::Rc<smol::lock::Mutex<()>>,
 }
 
 pub struct Receiver {
@@ -199,19 +206,32 @@ pub struct Receiver {
 
 impl Sender {
     /// Sends without waiting: for small messages from a loop that must not
-    /// block (the socket buffer holds far more than a hello).
+    /// block. The message goes as one datagram, whole or not at all
+    /// (`WouldBlock` when the peer's queue is full, for instance behind a
+    /// large message it is still reading); one that needs fragments is
+    /// refused (`send` takes those), since a fragmented message cut short
+    /// would corrupt the next one.
     pub fn try_send(&self, msg: &Msg) -> Result<(), IpcError> {
         let fd = self.io.get_ref();
-        encode(msg, |d| send_one(fd, d))
+        let mut sent = false;
+        encode(msg, |d| {
+            if sent || d[0] != frame::WHOLE {
+                return Err(std::io::Error::other("message too large to send without waiting"));
+            }
+            sent = true;
+            send_one(fd, d)
+        })
     }
 
-    /// Sends, waiting for buffer space (large messages).
+    /// Sends, waiting for buffer space (large messages). Fragmented
+    /// messages from several tasks go one after the other.
     pub async fn send(&self, msg: &Msg) -> Result<(), IpcError> {
         let mut frags: Vec<Vec<u8>> = Vec::new();
         encode(msg, |d| {
             frags.push(d.to_vec());
             Ok(())
         })?;
+        let _turn = if frags.len() > 1 { Some(self.gate.lock().await) } else { None };
         for f in &frags {
             self.io.write_with(|fd| send_one(fd, f)).await?;
         }
@@ -230,7 +250,11 @@ impl Receiver {
             if n == 0 {
                 return Err(IpcError::Closed);
             }
-            match self.rx.push(&self.buf[..n]).map_err(IpcError::Frame)? {
+            let pushed = self.rx.push(&self.buf[..n]);
+            if let Err(FrameError::TooLarge(size)) = &pushed {
+                crate::os::capacity::hit(crate::os::capacity::Cap::IpcMessage, format_args!("an IPC message of {size} bytes dropped"));
+            }
+            match pushed.map_err(IpcError::Frame)? {
                 frame::Pushed::Whole(range) => return decode(&self.buf[range]),
                 frame::Pushed::Assembled => return decode(self.rx.take()),
                 frame::Pushed::More => continue,
@@ -318,6 +342,55 @@ mod tests {
         drop((ca, _ra));
         let closed = async_io::block_on(cb.recv());
         assert!(matches!(closed, Err(IpcError::Closed)));
+    }
+
+    /// Two fragmented messages sent at once by two tasks, and hellos sent
+    /// while they are under way (the socket full): every message arrives
+    /// whole (the soak's 255 instances and 10,000 real servers met this).
+    #[test]
+    fn concurrent_sends_and_hellos_do_not_corrupt_each_other() {
+        let (a, b) = socketpair().unwrap();
+        let (ca, _ra) = channel(a).unwrap();
+        let (_sb, mut cb) = channel(b).unwrap();
+        let big = |tag: &str| Msg::LogLines { lines: (0..20000).map(|i| format!("{tag}{i:08}")).collect() };
+        let (x, y) = (big("x"), big("y"));
+        assert!(ca.try_send(&x).is_err(), "a fragmented message is not sent without waiting");
+        let got = async_io::block_on(async {
+            let hellos = async {
+                let mut sent = 0;
+                for seq in 0..200 {
+                    if ca.try_send(&Msg::Hello { seq }).is_ok() {
+                        sent += 1;
+                    }
+                    smol::future::yield_now().await;
+                }
+                sent
+            };
+            let sends = smol::future::zip(ca.send(&x), ca.send(&y));
+            let send = async {
+                let (sent, (r1, r2)) = smol::future::zip(hellos, sends).await;
+                r1.unwrap();
+                r2.unwrap();
+                ca.try_send(&Msg::Stop).unwrap();
+                sent
+            };
+            let recv = async {
+                let mut v = Vec::new();
+                loop {
+                    let m = cb.recv().await.unwrap();
+                    if m == Msg::Stop {
+                        return v;
+                    }
+                    v.push(m);
+                }
+            };
+            smol::future::zip(send, recv).await
+        });
+        let (hellos, msgs) = got;
+        assert_eq!(msgs.iter().filter(|m| matches!(m, Msg::Hello { .. })).count(), hellos);
+        let bigs: Vec<&Msg> = msgs.iter().filter(|m| matches!(m, Msg::LogLines { .. })).collect();
+        assert_eq!(bigs.len(), 2);
+        assert!(bigs.contains(&&x) && bigs.contains(&&y));
     }
 
     #[test]

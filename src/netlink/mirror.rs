@@ -22,8 +22,11 @@ use super::route::Route;
 use super::types::{AddrFamily, HwAddr, IfName};
 
 /// Links the mirror holds. A power of two (the index map's requirement).
+/// Past it a link is not mirrored (logged and counted: `os::capacity`).
 pub const MAX_LINKS: usize = 256;
-/// Addresses the mirror holds, over all links. A power of two.
+/// Addresses the mirror holds, over all links (the soak's 255 instances
+/// set up to 509 VIPs on one node). A power of two. Past it an address is
+/// not mirrored (logged and counted: `os::capacity`).
 pub const MAX_ADDRS: usize = 1024;
 /// The most changes one event (or one diffed link) can produce: see [`Mirror::apply`].
 pub const MAX_CHANGES_PER_EVENT: usize = 12;
@@ -358,10 +361,7 @@ impl Mirror {
         }
         if self.links.len() >= MAX_LINKS {
             self.counters.capacity_hits += 1;
-            warn!(
-                "netlink mirror: link table full ({MAX_LINKS}), {} not mirrored",
-                new.name
-            );
+            crate::os::capacity::hit(crate::os::capacity::Cap::MirrorLinks, format_args!("netlink mirror: link {} not mirrored", new.name));
             return;
         }
         link_changes(None, Some(&new), out);
@@ -396,10 +396,7 @@ impl Mirror {
         }
         if self.addrs.len() >= MAX_ADDRS {
             self.counters.capacity_hits += 1;
-            warn!(
-                "netlink mirror: address table full ({MAX_ADDRS}), {} not mirrored",
-                a.addr
-            );
+            crate::os::capacity::hit(crate::os::capacity::Cap::MirrorAddrs, format_args!("netlink mirror: address {} not mirrored", a.addr));
             return;
         }
         push(out, addr_added(&new));

@@ -113,7 +113,7 @@ const DUMP_ATTEMPTS: usize = 3;
 /// The most queued datagrams discarded before a resync dump; bounds the work under a storm.
 const DRAIN_LIMIT: usize = 1 << 16;
 /// Pending changes: one message's worth, plus the `Resynced` marker.
-const PENDING: usize = MAX_CHANGES_PER_EVENT * 2;
+pub const PENDING: usize = MAX_CHANGES_PER_EVENT * 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReflectorConfig {
@@ -296,7 +296,7 @@ impl Reflector {
         for c in changes {
             // `ready` only refills an empty queue, with at most MAX_CHANGES_PER_EVENT + 1.
             if self.pending.push_back(c).is_err() {
-                warn!("netlink reflector: change queue full, change dropped");
+                crate::os::capacity::hit(crate::os::capacity::Cap::ReflectorPending, format_args!("netlink reflector: change dropped"));
                 self.retired.capacity_hits += 1;
             }
         }

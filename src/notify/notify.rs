@@ -281,7 +281,10 @@ impl Notifier {
         match tx.try_send(job) {
             Ok(()) => self.inner.busy.set(self.inner.busy.get() + 1),
             Err(TrySendError::Full(_)) | Err(TrySendError::Closed(_)) => {
-                log::warn!("notify queue for {} {name} full - dropping a transition's scripts", subject.as_str());
+                crate::os::capacity::hit(
+                    crate::os::capacity::Cap::NotifyQueue,
+                    format_args!("notify queue for {} {name} full - dropping a transition's scripts", subject.as_str()),
+                );
                 self.inner.count(|c| c.queue_dropped += 1);
             }
         }

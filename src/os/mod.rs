@@ -4,6 +4,7 @@
 //! replaced whole (keepalived's dump files).
 
 pub mod atomic_file;
+pub mod capacity;
 pub mod mem;
 pub mod pidfile;
 pub mod priority;

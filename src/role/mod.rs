@@ -217,8 +217,16 @@ async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, applied: &mut Appli
     match m {
         Ok(Msg::Hello { seq }) => {
             let ack = Msg::HelloAck { seq, mem: crate::os::mem::stats(), checks: crate::check::checks_run() };
-            if let Err(e) = rt.tx.try_send(&ack) {
-                log::warn!("answering hello: {e}");
+            // Without waiting (and allocating) as a rule; behind a large message
+            // that fills the parent's queue, waiting for room.
+            match rt.tx.try_send(&ack) {
+                Err(ipc::IpcError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if let Err(e) = rt.tx.send(&ack).await {
+                        log::warn!("answering hello: {e}");
+                    }
+                }
+                Err(e) => log::warn!("answering hello: {e}"),
+                Ok(()) => {}
             }
         }
         Ok(Msg::Config { generation, config }) => {
@@ -240,7 +248,8 @@ async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, applied: &mut Appli
             // A report is built and sent on request only; what that
             // allocates is counted apart from the steady state's.
             let before = crate::os::mem::thread_allocs();
-            let report = duties.report();
+            let mut report = duties.report();
+            report.capacity_hits = crate::os::capacity::snapshot();
             if let Err(e) = rt.tx.send(&Msg::Report { id, report }).await {
                 log::warn!("answering a status query: {e}");
             }

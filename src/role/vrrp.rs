@@ -46,10 +46,27 @@ impl Duties for Vrrp {
         if let Some(e) = self.engine.as_mut() {
             e.reload(&old.config, new).await;
         } else {
-            // State changes go to the parent as they happen.
+            // State changes go to the parent as they happen, the latest
+            // snapshot only: 255 instances changing at once are one message
+            // (each a fragmented one), not 255 that overrun the channel and
+            // delay the hello's answer behind them.
             let to_parent = rt.tx.clone();
+            let latest: Rc<std::cell::RefCell<Option<Vec<_>>>> = Rc::default();
+            let (kick, kicked) = smol::channel::bounded::<()>(1);
+            let pending = latest.clone();
+            rt.ex
+                .spawn(async move {
+                    while kicked.recv().await.is_ok() {
+                        let Some(instances) = pending.borrow_mut().take() else { continue };
+                        if let Err(e) = to_parent.send(&Msg::VrrpStatus { instances }).await {
+                            log::warn!("vrrp child: state to the parent: {e}");
+                        }
+                    }
+                })
+                .detach();
             let on_change: OnChange = Rc::new(move |st| {
-                let _ = to_parent.try_send(&Msg::VrrpStatus { instances: st.to_vec() });
+                *latest.borrow_mut() = Some(st.to_vec());
+                let _ = kick.try_send(());
             });
             self.engine = Some(Engine::start(&rt.ex, new, &self.resume, on_change, Some(self.alerts.clone())));
             self.resume.clear();

@@ -13,9 +13,12 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::Duration;
 
+/// Longest request head read: a scraper's GET is a few hundred bytes.
 const HEAD_MAX: usize = 4096;
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
-const CONNECTIONS_MAX: usize = 16;
+/// Metrics connections served at once; more are closed unanswered (counted:
+/// `os::capacity`). A scraper or two and a person with curl fit.
+pub(crate) const CONNECTIONS_MAX: usize = 16;
 
 /// A request read whole, waiting for its answer.
 pub struct Request {
@@ -48,6 +51,7 @@ pub fn listen(addr: SocketAddr, tx: Sender<Event>, ex: &Rc<LocalExecutor<'static
                 }
             };
             if in_flight.get() >= CONNECTIONS_MAX {
+                crate::os::capacity::hit(crate::os::capacity::Cap::MetricsConnections, format_args!("a metrics connection closed unanswered"));
                 continue;
             }
             in_flight.set(in_flight.get() + 1);

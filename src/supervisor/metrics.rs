@@ -219,6 +219,11 @@ fn process(out: &mut String, st: &Status) {
             f.sample(name, &[("role", &c.role)], get(&c.alerts));
         }
     }
+    let name = "vigil_capacity_hits_total";
+    let mut f = family(out, name, "counter", "Times a fixed capacity was reached (summed over the processes; os::capacity).");
+    for (cap, n) in &st.capacity_hits {
+        f.sample(name, &[("capacity", cap)], *n);
+    }
     if let Some(w) = &st.hw_watchdog {
         family(out, "vigil_hw_watchdog_petting", "gauge", "1 while PID 1 pets the hardware watchdog; 0: the box resets within vigil_hw_watchdog_timeout_seconds.")
             .sample("vigil_hw_watchdog_petting", &[("policy", &w.policy)], w.petting as u8);

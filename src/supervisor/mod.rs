@@ -11,6 +11,7 @@ pub mod console_io;
 mod control;
 pub mod handover;
 mod http;
+pub(crate) use http::CONNECTIONS_MAX as METRICS_CONNECTIONS_MAX;
 pub mod hwwdt;
 pub mod metrics;
 pub mod policy;
@@ -101,6 +102,9 @@ struct Slot {
     handovers: u64,
     policy: RestartPolicy,
     pending_hello: Option<u32>,
+    /// The last hello found the child's queue full and was not sent (the
+    /// child is still reading a large message): the next one must go.
+    hello_deferred: bool,
     last_answer: Option<Instant>,
     /// When the last failure was seen (for the restart-latency log).
     failed_at: Option<Instant>,
@@ -115,6 +119,8 @@ struct Slot {
     sync_groups: Vec<crate::vrrp::instance::SyncGroupStatus>,
     virtual_servers: Vec<crate::lvs::status::VirtualServerStatus>,
     alerts: crate::alert::AlertCounters,
+    /// The child's capacity hits, from its last report.
+    capacity_hits: Vec<(String, u64)>,
 }
 
 impl Slot {
@@ -142,6 +148,7 @@ impl Slot {
             handovers: 0,
             policy: RestartPolicy::default(),
             pending_hello: None,
+            hello_deferred: false,
             last_answer: None,
             failed_at: None,
             config_generation: 0,
@@ -152,6 +159,7 @@ impl Slot {
             sync_groups: Vec::new(),
             virtual_servers: Vec::new(),
             alerts: Default::default(),
+            capacity_hits: Vec::new(),
         }
     }
 }
@@ -456,6 +464,7 @@ impl Parent {
         s.sender = None;
         s.tasks.clear();
         s.pending_hello = None;
+        s.hello_deferred = false;
         remove_pid_file(self.child_pid_file(self.slots[i].role));
         let s = &mut self.slots[i];
         if self.stopping.is_some() {
@@ -523,6 +532,7 @@ impl Parent {
         s.incarnation += 1;
         s.tasks.clear();
         s.pending_hello = None;
+        s.hello_deferred = false;
         match result {
             Err(e) => {
                 log::error!("cannot start {} child: {e}", role.name());
@@ -652,6 +662,7 @@ impl Parent {
             }
             Msg::Report { id, report } => {
                 s.alerts = report.alerts;
+                s.capacity_hits = report.capacity_hits;
                 if i == 0 {
                     s.vrrp = report.vrrp;
                     s.sync_groups = report.sync_groups;
@@ -699,8 +710,20 @@ impl Parent {
             self.seq = self.seq.wrapping_add(1);
             s.pending_hello = Some(self.seq);
             if let Some(tx) = &s.sender {
-                if let Err(e) = tx.try_send(&Msg::Hello { seq: self.seq }) {
-                    log::warn!("hello to {} child: {e}", s.role.name());
+                match tx.try_send(&Msg::Hello { seq: self.seq }) {
+                    Ok(()) => s.hello_deferred = false,
+                    // The child's queue is full: it is reading a large message (a
+                    // config of 10,000 real servers is many fragments). One interval
+                    // more; a second full queue in a row counts as no answer.
+                    Err(ipc::IpcError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && !s.hello_deferred => {
+                        s.hello_deferred = true;
+                        s.pending_hello = None;
+                        crate::os::capacity::hit(
+                            crate::os::capacity::Cap::IpcQueue,
+                            format_args!("hello to the {} child deferred one interval", s.role.name()),
+                        );
+                    }
+                    Err(e) => log::warn!("hello to {} child: {e}", s.role.name()),
                 }
             }
         }

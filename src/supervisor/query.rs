@@ -81,8 +81,10 @@ impl Parent {
                     checks_run: s.checks,
                     rss_kb: s.pid.and_then(status::rss_kb),
                     alerts: s.alerts,
+                    capacity_hits: s.capacity_hits.iter().cloned().collect(),
                 })
                 .collect(),
+            capacity_hits: self.capacity_hits(),
             vrrp: self.slots[0].vrrp.clone(),
             sync_groups: self.slots[0].sync_groups.clone(),
             hw_watchdog: self.hw.as_ref().map(|w| status::HwWatchdogStatus {
@@ -93,6 +95,18 @@ impl Parent {
             }),
             virtual_servers: self.slots[1].virtual_servers.clone(),
         }
+    }
+
+    /// Times each capacity was reached, summed over the parent and the
+    /// children (as of their last reports); every capacity listed.
+    fn capacity_hits(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut m: std::collections::BTreeMap<String, u64> = crate::os::capacity::snapshot().into_iter().collect();
+        for s in &self.slots {
+            for (k, v) in &s.capacity_hits {
+                *m.entry(k.clone()).or_default() += v;
+            }
+        }
+        m
     }
 
     /// Asks every running child for its report; `asker` is answered when

@@ -31,6 +31,10 @@ pub struct Status {
     /// The hardware watchdog PID 1 pets, when armed.
     #[serde(default)]
     pub hw_watchdog: Option<HwWatchdogStatus>,
+    /// Times each fixed capacity (`os::capacity::TABLE`) was reached,
+    /// summed over the processes; every capacity listed, zeros included.
+    #[serde(default)]
+    pub capacity_hits: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -67,6 +71,9 @@ pub struct ChildStatus {
     /// The child's SMTP alerts: sent, failed, dropped (queue full), queued.
     #[serde(default)]
     pub alerts: crate::alert::AlertCounters,
+    /// Times each fixed capacity was reached in this child (its last report).
+    #[serde(default)]
+    pub capacity_hits: std::collections::BTreeMap<String, u64>,
 }
 
 /// VmRSS of a process in KiB.

@@ -50,7 +50,8 @@ impl Default for Clock {
 
 /// Datagrams one instance takes from its socket per turn of its task.
 /// Under a flood the rest waits in the socket: timers, adverts and the
-/// watchdog's hello are served between turns.
+/// watchdog's hello are served between turns. 64: a peer's advert per
+/// turn many times over, and a turn stays short (tests/vrrp_flood.rs).
 pub const RX_BUDGET: usize = 64;
 
 pub struct Engine {
@@ -605,6 +606,7 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
                     // drops what overflows it) while the timers below, the
                     // other instances and the watchdog's hello get a turn.
                     inst.counters.rx_budget_exhausted += 1;
+                    crate::os::capacity::hit(crate::os::capacity::Cap::VrrpRxBudget, format_args!("({}) the rest of a flood waits for the next turn", inst.name));
                     more_waiting = true;
                     break;
                 }

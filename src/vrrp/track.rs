@@ -47,6 +47,7 @@ impl Inbox {
         if q.is_full() {
             q.pop_front();
             self.dropped.set(self.dropped.get() + 1);
+            crate::os::capacity::hit(crate::os::capacity::Cap::TrackInbox, format_args!("the oldest tracking input dropped"));
         }
         let _ = q.push_back(input);
         let _ = nix::unistd::write(self.fd.get_ref(), &1u64.to_ne_bytes());

@@ -469,7 +469,7 @@ impl Fsm {
     fn push(&mut self, out: &mut Actions, a: Action) {
         if out.push(a).is_err() {
             self.stats.actions_dropped += 1;
-            log::error!("vrrp fsm: action buffer full, dropped {a:?}");
+            crate::os::capacity::hit(crate::os::capacity::Cap::FsmActions, format_args!("vrrp fsm: dropped {a:?}"));
         }
     }
 
