@@ -4,7 +4,9 @@
 //! replaced whole (keepalived's dump files).
 
 pub mod atomic_file;
+pub mod caps;
 pub mod mem;
 pub mod pidfile;
 pub mod priority;
+pub mod seccomp;
 pub mod signals;
