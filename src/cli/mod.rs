@@ -78,6 +78,10 @@ pub struct Options {
     /// (1) or keepalived 2.3's (2). vigil-only: keepalived 2.2.7 has no
     /// `json_version` keyword, and `-t` must keep its verdicts.
     pub json_version: u8,
+    /// `--no-seccomp`: the children run without their seccomp filters (for
+    /// debugging; `VIGIL_SECCOMP=off` does the same, `=log` logs instead
+    /// of killing). Their capabilities are cut all the same.
+    pub no_seccomp: bool,
 }
 
 impl Default for Options {
@@ -107,6 +111,7 @@ impl Default for Options {
             metrics_listen: None,
             last_good: None,
             json_version: 1,
+            no_seccomp: false,
         }
     }
 }
@@ -153,6 +158,8 @@ vigil's own:
       --metrics-listen=ADDR:PORT  Serve Prometheus metrics over HTTP (GET /metrics)
       --json-version=1|2       Layout of /tmp/keepalived.json: keepalived 2.2.7's (1, the
                                default) or keepalived 2.3's json_version 2
+      --no-seccomp             Children run without their seccomp filters (debugging;
+                               also VIGIL_SECCOMP=off, or =log to log forbidden calls)
       --role=vrrp|check        (internal) run as a child
   vigil status [--json] [--control=PATH]
                                Show the running daemon's status
@@ -271,6 +278,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Usage
                 };
             }
             "--init" => o.init = true,
+            "--no-seccomp" => o.no_seccomp = true,
             "--console" => o.console = true,
             "--control" => o.control = PathBuf::from(value("--control")?),
             "--metrics-listen" => {
@@ -325,6 +333,9 @@ impl Options {
         }
         if self.json_version != 1 {
             v.push(format!("--json-version={}", self.json_version).into());
+        }
+        if self.no_seccomp {
+            v.push("--no-seccomp".into());
         }
         if let Some(id) = &self.config_id {
             v.push("-i".into());
@@ -435,6 +446,8 @@ mod tests {
         let c = parse(o.child_args(Role::Vrrp)).unwrap();
         assert_eq!(c.role, Role::Vrrp);
         assert!(c.log_console && c.mem_check);
+        assert!(!c.no_seccomp);
+        assert!(parse(p("--no-seccomp").unwrap().child_args(Role::Check)).unwrap().no_seccomp);
         assert_eq!(c.config, PathBuf::from("/k.conf"));
         assert_eq!(c.vrrp_pid_file, PathBuf::from("/v.pid"));
         assert_eq!(c.config_id.as_deref(), Some("a"));

@@ -46,6 +46,9 @@ pub enum Msg {
     Wedge,
     /// Parent → child: stop cleanly.
     Stop,
+    /// Parent → child: fault injection: make a system call the child's
+    /// seccomp filter forbids (the kernel kills the child).
+    ForbiddenSyscall,
 }
 
 /// What `vigil ctl` asks of a child.

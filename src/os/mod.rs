@@ -5,7 +5,9 @@
 
 pub mod atomic_file;
 pub mod capacity;
+pub mod caps;
 pub mod mem;
 pub mod pidfile;
 pub mod priority;
+pub mod seccomp;
 pub mod signals;

@@ -111,6 +111,12 @@ pub fn run(opts: &Options) -> i32 {
     // owns it: the parent put our channel end there and closed the rest.
     let fd = unsafe { OwnedFd::from_raw_fd(CHILD_IPC_FD) };
     let _ = nix::fcntl::fcntl(CHILD_IPC_FD, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    // The script helper first: forked while this process is one thread and
+    // still holds every privilege, which its scripts keep.
+    match crate::script::helper::start() {
+        Ok(pid) => log::info!("{} child: script helper {pid} started", role.name()),
+        Err(e) => log::error!("{} child: script helper: {e}; scripts will run from this child", role.name()),
+    }
     if let Err(e) = crate::os::pidfile::write(&pid_file) {
         log::warn!("pid file {}: {e}", pid_file.display());
     }
@@ -157,6 +163,9 @@ async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, opts: &Op
     };
     let rt = Runtime { ex, tx, dont_release_ipvs: opts.dont_release_ipvs, json_version: opts.json_version };
     let mut duties = D::new(&rt);
+    // Set-up done (channel, signalfd, the role's start): from here on the
+    // child runs with its role's capabilities and system calls only.
+    drop_privileges(D::ROLE, opts);
     let mut applied = Applied::default();
     let _ = rt.tx.try_send(&Msg::Ready { pid: std::process::id() });
     log::info!("{name} child running");
@@ -209,6 +218,31 @@ async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, opts: &Op
         if let Next::Exit(code) = next {
             return code;
         }
+    }
+}
+
+/// Cuts this child to its role's capabilities, then installs its seccomp
+/// filter (after: capset is not on the list). A failure is logged and the
+/// child runs on as before: refusing to run would cost the VIPs.
+fn drop_privileges(role: crate::cli::Role, opts: &Options) {
+    let name = role.name();
+    let keep = crate::os::caps::for_role(role);
+    if std::env::var("VIGIL_CAPS").as_deref() == Ok("keep") {
+        log::warn!("{name} child: VIGIL_CAPS=keep: capabilities not dropped");
+    } else {
+        match crate::os::caps::restrict(crate::os::caps::mask(keep)) {
+            Ok(()) => log::info!("{name} child: capabilities cut to {}", crate::os::caps::names(keep)),
+            Err(e) => log::error!("{name} child: dropping capabilities: {e}"),
+        }
+    }
+    let mode = crate::os::seccomp::Mode::from_env(opts.no_seccomp);
+    match crate::os::seccomp::install(role, mode) {
+        Ok(_) if mode == crate::os::seccomp::Mode::Off => log::warn!("{name} child: no seccomp filter (--no-seccomp or VIGIL_SECCOMP=off)"),
+        Ok(n) => log::info!(
+            "{name} child: seccomp filter installed: {n} system calls allowed, others {}",
+            if mode == crate::os::seccomp::Mode::Log { "logged (VIGIL_SECCOMP=log)" } else { "kill the process" }
+        ),
+        Err(e) => log::error!("{name} child: seccomp filter: {e}"),
     }
 }
 
@@ -278,6 +312,11 @@ async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, applied: &mut Appli
             loop {
                 std::hint::spin_loop();
             }
+        }
+        Ok(Msg::ForbiddenSyscall) => {
+            log::warn!("{name} child: calling acct(2), which the seccomp filter forbids, on request (fault injection)");
+            crate::os::seccomp::call_forbidden();
+            log::warn!("{name} child: acct(2) returned: no seccomp filter is killing");
         }
         Ok(Msg::Stop) => {
             duties.stop(rt, Stop::Clean).await;

@@ -2,6 +2,8 @@
 //!
 //! - `spawn`: one script run as a child (own process group, pidfd-awaited,
 //!   timeout kills the group).
+//! - `helper`: the process a child's scripts are started from, forked
+//!   before the child drops its privileges, so scripts keep keepalived's.
 //! - `user`: who a script runs as (script user resolution).
 //! - `security`: enable_script_security's checks at config time.
 //! - `prepare`: config model to runnable commands (user + security check).
@@ -9,6 +11,7 @@
 //!
 //! What is run on a state change, and the notify FIFO, is `notify`'s.
 
+pub mod helper;
 pub mod prepare;
 pub mod security;
 pub mod spawn;

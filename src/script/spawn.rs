@@ -105,6 +105,8 @@ impl ScriptOutcome {
 pub struct RunningScript {
     pid: libc::pid_t,
     pidfd: Option<Async<OwnedFd>>,
+    /// Started by this process's script helper (a child role's scripts).
+    remote: Option<super::helper::Remote>,
 }
 
 thread_local! {
@@ -223,9 +225,24 @@ fn build_command(cmd: &ScriptCommand) -> Option<Command> {
     Some(c)
 }
 
+/// Forks and execs `cmd` from this process: its pid. The script helper's
+/// way to start a script (and the reaping is then its business).
+pub(super) fn spawn_here(cmd: &ScriptCommand) -> std::io::Result<libc::pid_t> {
+    let mut c = build_command(cmd).ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    Ok(c.spawn()?.id() as libc::pid_t)
+}
+
 impl RunningScript {
-    /// Forks and execs the script. Returns at once; the child runs on.
+    /// Forks and execs the script (through the script helper, when this
+    /// process has one). Returns at once; the child runs on.
     pub fn start(cmd: &ScriptCommand) -> Result<RunningScript, SpawnError> {
+        if cmd.argv.is_empty() {
+            return Err(SpawnError::EmptyArgv);
+        }
+        if let Some(helper) = super::helper::client() {
+            let r = helper.start(cmd)?;
+            return Ok(RunningScript { pid: r.pid(), pidfd: None, remote: Some(r) });
+        }
         sweep_orphans();
         let mut c = build_command(cmd).ok_or(SpawnError::EmptyArgv)?;
         let child = c.spawn().map_err(|e| SpawnError::Exec(e.raw_os_error().unwrap_or(libc::EINVAL)))?;
@@ -242,7 +259,7 @@ impl RunningScript {
             }
         };
         match Async::new(fd) {
-            Ok(a) => Ok(RunningScript { pid, pidfd: Some(a) }),
+            Ok(a) => Ok(RunningScript { pid, pidfd: Some(a), remote: None }),
             Err(e) => {
                 kill_group(pid);
                 Err(SpawnError::Pidfd(e.raw_os_error().unwrap_or(libc::EINVAL)))
@@ -257,6 +274,9 @@ impl RunningScript {
     /// Awaits the exit. With a timeout, the process group is SIGKILLed when
     /// it expires and the run reported as `TimedOut` (after reaping).
     pub async fn wait(mut self, timeout: Option<Duration>) -> ScriptOutcome {
+        if let Some(r) = self.remote.take() {
+            return r.wait(timeout).await;
+        }
         let Some(fd) = self.pidfd.take() else {
             return ScriptOutcome::Exited(-1);
         };

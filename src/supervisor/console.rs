@@ -27,6 +27,8 @@ commands:
   fault kill vrrp|check    SIGKILL the child
   fault hang vrrp|check    SIGSTOP the child (the watchdog must notice)
   fault wedge vrrp|check   make the child's scheduler loop spin forever
+  fault syscall vrrp|check make the child call acct(2), which its seccomp
+                           filter forbids (the kernel kills it)
   fault wedge parent       make PID 1's own loop spin forever (the hardware
                            watchdog must reset the box; refused without one)
   sh                       a shell on the console (when the image has one)
@@ -38,6 +40,7 @@ pub enum Fault {
     Kill,
     Hang,
     Wedge,
+    Syscall,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +98,7 @@ pub fn parse(line: &str) -> ConsoleCmd {
                 "kill" => Fault::Kill,
                 "hang" => Fault::Hang,
                 "wedge" => Fault::Wedge,
+                "syscall" => Fault::Syscall,
                 _ => return bad(),
             };
             role(Some(r)).map_or_else(bad, |r| ConsoleCmd::Fault(f, r))
@@ -185,6 +189,17 @@ impl super::Parent {
                     None => out = format!("{} child is not running\n", role.name()),
                 }
             }
+            ConsoleCmd::Fault(Fault::Syscall, role) => {
+                let s = &self.slots[Self::slot_index(role)];
+                match &s.sender {
+                    Some(tx) => {
+                        log::info!("console: ask the {} child for a forbidden system call", role.name());
+                        let _ = tx.try_send(&Msg::ForbiddenSyscall);
+                        out = format!("asked the {} child to call acct(2)\n", role.name());
+                    }
+                    None => out = format!("{} child is not running\n", role.name()),
+                }
+            }
             ConsoleCmd::WedgeParent => {
                 if self.hw.is_none() {
                     out = "refused: no hardware watchdog is armed, nothing would reset a wedged parent\n".to_string();
@@ -237,6 +252,7 @@ mod tests {
         assert_eq!(parse("fault kill vrrp"), ConsoleCmd::Fault(Fault::Kill, Role::Vrrp));
         assert_eq!(parse("fault hang check"), ConsoleCmd::Fault(Fault::Hang, Role::Check));
         assert_eq!(parse("fault wedge check"), ConsoleCmd::Fault(Fault::Wedge, Role::Check));
+        assert_eq!(parse("fault syscall vrrp"), ConsoleCmd::Fault(Fault::Syscall, Role::Vrrp));
         assert_eq!(parse("restart vrrp"), ConsoleCmd::Restart(Role::Vrrp));
         assert!(matches!(parse("fault kill parent"), ConsoleCmd::Unknown(_)));
         assert_eq!(parse("fault wedge parent"), ConsoleCmd::WedgeParent);

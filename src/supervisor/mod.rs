@@ -430,7 +430,12 @@ impl Parent {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(WaitStatus::Exited(pid, code)) => self.on_exit(pid.as_raw() as u32, format!("exited with status {code}")),
-                Ok(WaitStatus::Signaled(pid, sig, _)) => self.on_exit(pid.as_raw() as u32, format!("killed by {sig}")),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => {
+                    // SIGSYS is how the kernel ends a child that made a
+                    // call its seccomp filter forbids.
+                    let why = if sig == Signal::SIGSYS { " (a system call its seccomp filter forbids)" } else { "" };
+                    self.on_exit(pid.as_raw() as u32, format!("killed by {sig}{why}"))
+                }
                 Ok(_) => continue,
             }
         }
