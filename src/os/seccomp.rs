@@ -191,6 +191,15 @@ const RARE: &[(&str, u32)] = syscalls![
     SYS_mlockall,
     SYS_sendmsg,
     SYS_shutdown,
+    // Vectored I/O: rustls writes a TLS record with writev (SSL_GET: found by
+    // tests/checker_ssl.rs after the first lists missed it), std may use both.
+    SYS_writev,
+    SYS_readv,
+    // The reactor's notifier on kernels or builds where polling picks a pipe
+    // or an eventfd; a sleep restarted after a signal.
+    SYS_pipe2,
+    SYS_eventfd2,
+    SYS_restart_syscall,
 ];
 
 /// The VRRP child's own: the netlink reflector's and the engine's event
