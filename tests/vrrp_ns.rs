@@ -442,3 +442,78 @@ fn remove_data_dump() {
     }
     let _ = std::fs::remove_file("/tmp/keepalived.data");
 }
+
+/// 20 instances on one link (VRIDs 1..20, half master on each node): the kernel drops each
+/// instance's siblings' adverts (the sibling VRID filter), so no instance reads another's as
+/// "another VRID" (without it, each would read 19 a second), while every backup still hears
+/// its own master and a VRID we do not run still reaches every instance, to be counted.
+#[test]
+fn sibling_instances_do_not_read_each_others_adverts() {
+    if !ready("sibling_instances_do_not_read_each_others_adverts") {
+        return;
+    }
+    let conf = |node: usize| {
+        let mut s = format!("global_defs {{\n    router_id n{node}\n}}\n");
+        for v in 1..=20u8 {
+            let prio = if (v % 2 == 0) == (node == 1) { 150 } else { 100 };
+            s += &format!(
+                "vrrp_instance VI_{v} {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {v}\n    priority {prio}\n    advert_int 0.2\n    version 3\n    virtual_ipaddress {{\n        192.0.2.{}/32 dev eth0\n    }}\n}}\n",
+                100 + u16::from(v)
+            );
+        }
+        s
+    };
+    let lab = Lab::new("vsib", 2);
+    let d1 = lab.start(1, vigil(), &conf(1));
+    let d2 = lab.start(2, vigil(), &conf(2));
+    assert!(lab.wait_addr(1, "192.0.2.102", true, Duration::from_secs(10)), "{}", d1.log());
+    assert!(lab.wait_addr(2, "192.0.2.101", true, Duration::from_secs(10)), "{}", d2.log());
+    std::thread::sleep(Duration::from_secs(2));
+    let status = |d: &lab::DaemonHandle| -> serde_json::Value {
+        let out = lab::run_bounded(
+            std::process::Command::new(env!("CARGO_BIN_EXE_vigil")).args(["status", "--json", "--control"]).arg(d.control_socket()),
+            lab::EXEC_TIMEOUT,
+        )
+        .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    for (d, st) in [(&d1, status(&d1)), (&d2, status(&d2))] {
+        let insts = st["vrrp"].as_array().unwrap();
+        assert_eq!(insts.len(), 20);
+        for i in insts {
+            let c = &i["counters"];
+            assert_eq!(c["other_vrid"].as_u64(), Some(0), "{}: read a sibling's adverts: {c}\n{}", i["name"], d.log());
+            if i["state"] == "BACKUP" {
+                assert!(c["adverts_received"].as_u64().unwrap_or(0) >= 5, "{} heard too few adverts: {c}", i["name"]);
+            }
+        }
+    }
+    // A stranger's VRID (99) still reaches every instance (counted as another VRID).
+    let lab2 = &lab;
+    lab2.in_ns(lab::CLIENT, || {
+        // SAFETY: plain integers; checked below.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, 112) };
+        assert!(fd >= 0);
+        let ttl: i32 = 255;
+        // SAFETY: `ttl` is a valid int of the length passed; if_nametoindex a NUL-terminated literal;
+        // `mreq` a valid ip_mreqn; `pkt` and `sa` valid for the lengths passed.
+        unsafe {
+            libc::setsockopt(fd, libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, (&ttl as *const i32).cast(), 4);
+            let ifindex = libc::if_nametoindex(c"eth0".as_ptr());
+            let mreq = libc::ip_mreqn { imr_multiaddr: libc::in_addr { s_addr: 0 }, imr_address: libc::in_addr { s_addr: 0 }, imr_ifindex: ifindex as i32 };
+            libc::setsockopt(fd, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, (&mreq as *const libc::ip_mreqn).cast(), std::mem::size_of::<libc::ip_mreqn>() as u32);
+            let pkt = [0x31u8, 99, 100, 0, 0, 20, 0, 0];
+            let sa = libc::sockaddr_in { sin_family: libc::AF_INET as u16, sin_port: 0, sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes([224, 0, 0, 18]) }, sin_zero: [0; 8] };
+            for _ in 0..3 {
+                libc::sendto(fd, pkt.as_ptr().cast(), pkt.len(), 0, (&sa as *const libc::sockaddr_in).cast(), std::mem::size_of::<libc::sockaddr_in>() as u32);
+            }
+            libc::close(fd);
+        }
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let st = status(&d1);
+    for i in st["vrrp"].as_array().unwrap() {
+        assert_eq!(i["counters"]["other_vrid"].as_u64(), Some(3), "{}: {}", i["name"], i["counters"]);
+    }
+}

@@ -416,6 +416,10 @@ impl Instance {
         let rx = AdvertSocket::receiver(&ifname, ifindex, v6, if unicast { &[] } else { std::slice::from_ref(&group) }, set.ah)
             .and_then(async_io::Async::new)
             .map_err(|e| SetupError::Socket("receive", e))?;
+        // Its sibling instances' adverts are dropped by the kernel, not read here.
+        if let Err(e) = rx.get_ref().filter_vrids(&super::net::filter::siblings(config, inst)) {
+            log::warn!("({}) the sibling VRID filter: {e}; every advert on the link is read", inst.name);
+        }
         let tx = AdvertSocket::sender(&tx_dev, tx_index, src).map_err(|e| SetupError::Socket("send", e))?;
         let arp = if set.vips.iter().any(|a| a.addr.is_ipv4()) {
             Some(ArpSocket::new(vip_index).map_err(|e| SetupError::Socket("arp", e))?)

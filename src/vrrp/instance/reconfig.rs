@@ -66,6 +66,10 @@ impl Instance {
             self.rx = rx;
             self.ah = set.ah;
         }
+        // The reload may have added or removed siblings on this link.
+        if let Err(e) = self.rx.get_ref().filter_vrids(&crate::vrrp::net::filter::siblings(&r.config, inst)) {
+            log::warn!("({}) reload: the sibling VRID filter: {e}; every advert on the link is read", self.name);
+        }
         if self.name != inst.name {
             log::info!("({}) renamed {} by the reload (same interface and VRID)", self.name, inst.name);
             self.name = inst.name.clone();

@@ -3,6 +3,7 @@
 //! All non-blocking and close-on-exec; the engine wraps them in
 //! async_io::Async on the VRRP child's scheduler.
 
+pub mod filter;
 pub mod garp;
 pub mod sock;
 

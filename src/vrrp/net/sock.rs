@@ -135,6 +135,22 @@ impl AdvertSocket {
         send_to(&self.fd, msg, SocketAddr::new(dst, 0), ifindex)
     }
 
+    /// Lets the kernel drop the adverts of `siblings` (other VRIDs this
+    /// configuration receives on the same socket kind; see `filter`), or
+    /// none when empty. Replaces the filter set before.
+    pub fn filter_vrids(&self, siblings: &[u8]) -> io::Result<()> {
+        let Some(prog) = super::filter::program(self.v6, siblings) else {
+            // SO_DETACH_FILTER fails with ENOENT when none is attached: fine.
+            return match super::setsockopt(&self.fd, libc::SOL_SOCKET, libc::SO_DETACH_FILTER, &0i32) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+                r => r,
+            };
+        };
+        let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr().cast_mut() };
+        // `fprog` points into `prog`, alive until the call returns; the kernel copies it.
+        super::setsockopt(&self.fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
+    }
+
     /// Datagrams the kernel dropped from this socket's full receive queue so far, as of the
     /// last datagram received (0 until it drops one).
     pub fn queue_drops(&self) -> u32 {
