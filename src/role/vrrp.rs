@@ -51,13 +51,14 @@ impl Duties for Vrrp {
             // (each a fragmented one), not 255 that overrun the channel and
             // delay the hello's answer behind them.
             let to_parent = rt.tx.clone();
-            let latest: Rc<std::cell::RefCell<Option<Vec<_>>>> = Rc::default();
+            let latest: Rc<std::cell::RefCell<Option<Rc<std::cell::RefCell<Vec<crate::vrrp::instance::InstanceStatus>>>>>> = Rc::default();
             let (kick, kicked) = smol::channel::bounded::<()>(1);
             let pending = latest.clone();
             rt.ex
                 .spawn(async move {
                     while kicked.recv().await.is_ok() {
-                        let Some(instances) = pending.borrow_mut().take() else { continue };
+                        let Some(shared) = pending.borrow_mut().take() else { continue };
+                        let instances = shared.borrow().clone();
                         if let Err(e) = to_parent.send(&Msg::VrrpStatus { instances }).await {
                             log::warn!("vrrp child: state to the parent: {e}");
                         }
@@ -65,7 +66,7 @@ impl Duties for Vrrp {
                 })
                 .detach();
             let on_change: OnChange = Rc::new(move |st| {
-                *latest.borrow_mut() = Some(st.to_vec());
+                *latest.borrow_mut() = Some(st.clone());
                 let _ = kick.try_send(());
             });
             self.engine = Some(Engine::start(&rt.ex, new, &self.resume, on_change, Some(self.alerts.clone())));
