@@ -30,7 +30,7 @@ impl Instance {
     /// spec, a socket) leaves every setting as it was, logged.
     pub fn reconfigure(&mut self, r: &Reconfig, now: fsm::Instant) {
         let Some(inst) = r.config.vrrp_instances.get(r.index) else { return };
-        let mut set = match Settings::resolve(&r.config, inst, &mut self.nl, self.ctx.src, &self.vip_dev) {
+        let mut set = match Settings::resolve(&r.config, inst, &mut self.nl.borrow_mut(), self.ctx.src, &self.vip_dev) {
             Ok(s) => s,
             Err(e) => {
                 log::error!("({}) reload: {e}; the previous settings stay", self.name);
@@ -121,13 +121,13 @@ impl Instance {
     /// what they bring, leaves the rest alone; the no_accept filter follows.
     fn swap_addresses(&mut self, set: &Settings, no_accept: Option<&Rc<RefCell<NoAccept>>>) {
         for spec in self.rules.iter().filter(|r| !set.rules.contains(r)) {
-            let _ = self.nl.rule_del(spec);
+            let _ = self.nl.borrow_mut().rule_del(spec);
         }
         for spec in self.routes.iter().filter(|r| !set.routes.contains(r)) {
-            let _ = self.nl.route_del(spec);
+            let _ = self.nl.borrow_mut().route_del(spec);
         }
         for spec in self.vips.iter().filter(|v| !set.vips.contains(v)) {
-            super::delete_vip(&mut self.nl, &mut self.counters, self.no_accept.as_deref(), &self.name, spec);
+            super::delete_vip(&mut self.nl.borrow_mut(), &mut self.counters, self.no_accept.as_deref(), &self.name, spec);
         }
         for spec in &set.vips {
             let new = !self.vips.contains(spec);
@@ -144,19 +144,19 @@ impl Instance {
                 }
                 continue;
             }
-            if let Err(e) = netconf::exists_ok(self.nl.addr_add(spec)) {
+            if let Err(e) = netconf::exists_ok(self.nl.borrow_mut().addr_add(spec)) {
                 self.counters.vip_errors += 1;
                 log::error!("({}) adding {}/{}: {e}", self.name, spec.addr, spec.prefix_len);
             }
         }
         for spec in set.routes.iter().filter(|r| !self.routes.contains(r)) {
-            if let Err(e) = netconf::exists_ok(self.nl.route_add(spec)) {
+            if let Err(e) = netconf::exists_ok(self.nl.borrow_mut().route_add(spec)) {
                 self.counters.vip_errors += 1;
                 log::error!("({}) adding virtual route: {e}", self.name);
             }
         }
         for spec in set.rules.iter().filter(|r| !self.rules.contains(r)) {
-            if let Err(e) = netconf::exists_ok(self.nl.rule_add(spec)) {
+            if let Err(e) = netconf::exists_ok(self.nl.borrow_mut().rule_add(spec)) {
                 self.counters.vip_errors += 1;
                 log::error!("({}) adding virtual rule: {e}", self.name);
             }
