@@ -356,6 +356,28 @@ impl Lab {
         Ok(())
     }
 
+    /// One more link: a bridge `br{k}` in the switch and a veth `eth{k}` in every node
+    /// (1..=N) on it, with 10.{k}.0.{node}/24, up. For configs that need more than one link
+    /// (this kernel has no VLANs). Removed with the namespaces.
+    pub fn add_link(&self, k: usize) -> Result<(), String> {
+        let sw = self.ns(SWITCH);
+        let br = format!("br{k}");
+        ip(&["-n", &sw, "link", "add", &br, "type", "bridge", "stp_state", "0", "mcast_snooping", "0", "forward_delay", "0"])?;
+        ip(&["-n", &sw, "link", "set", &br, "up"])?;
+        for node in 1..=self.n_nodes {
+            let ns = self.ns(node);
+            let (dev, port) = (format!("eth{k}"), format!("p{k}-n{node}"));
+            let mut mac = node_mac(node);
+            mac[4] = k as u8;
+            ip(&["-n", &ns, "link", "add", &dev, "address", &fmt_mac(&mac), "type", "veth", "peer", "name", &port, "netns", &sw])?;
+            ip(&["-n", &sw, "link", "set", &port, "master", &br])?;
+            ip(&["-n", &sw, "link", "set", &port, "up"])?;
+            ip(&["-n", &ns, "addr", "add", &format!("10.{k}.0.{node}/24"), "dev", &dev])?;
+            ip(&["-n", &ns, "link", "set", &dev, "up"])?;
+        }
+        Ok(())
+    }
+
     /// Namespace name of a node (1..=N), CLIENT or SWITCH.
     pub fn ns(&self, node: usize) -> String {
         match node {
