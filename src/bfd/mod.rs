@@ -1,0 +1,8 @@
+//! BFD (RFC 5880; single hop RFC 5881, multihop RFC 5883), as keepalived's third child runs
+//! it: the control packet codec ([`wire`]), pure (no sockets): the BFD child's runtime drives it.
+//!
+//! Time comes from `vrrp::fsm`'s microsecond [`Instant`](crate::vrrp::fsm::Instant) and
+//! [`Duration`](crate::vrrp::fsm::Duration), so that every state machine in vigil counts
+//! time the same way.
+
+pub mod wire;
