@@ -1,9 +1,11 @@
 //! The BFD control packet codec against real packets: a capture of two FRR 8.4 bfdd
 //! (tests/data/bfd/frr-bfdd.hex, made by tests/data/bfd/capture.sh) decodes, re-encodes to
-//! the same bytes; every receive check of
+//! the same bytes, and drives our state machine as FRR's peer would; every receive check of
 //! RFC 5880 §6.8.6 is a typed error on a captured packet made bad in one field.
 
+use vigil::bfd::fsm::{Action, Input, Session, SessionConfig, XorShift32};
 use vigil::bfd::wire::{ControlRepr, Diag, Error, HEADER_LEN, Micros, Packet, State};
+use vigil::vrrp::fsm::Instant;
 
 /// One captured packet: time (µs from the first), source, destination, IP TTL, UDP payload.
 struct Captured {
@@ -83,6 +85,56 @@ fn the_capture_shows_the_three_way_handshake_the_poll_and_admin_down() {
     let b_last = from(false).last().copied().expect("b");
     assert_eq!((b_last.state, b_last.diag, b_last.your_discriminator), (State::Down, Diag::NeighborSignaledSessionDown, 0));
     assert_eq!(b_last.desired_min_tx, Micros::from_millis(1000));
+}
+
+/// B's packets, replayed at their times into a session that takes A's place (A's
+/// discriminator): it comes up as FRR's A did, and goes down when B does.
+#[test]
+fn frr_packets_drive_our_session_up_and_down() {
+    let cap = capture();
+    let a = cap[0].src.clone();
+    let a_discr = cap
+        .iter()
+        .filter(|c| c.src == a)
+        .map(|c| ControlRepr::parse_bytes(&c.bytes).expect("parse").my_discriminator)
+        .next()
+        .expect("a's discriminator");
+    let cfg = SessionConfig {
+        desired_min_tx: Micros::from_millis(300),
+        required_min_rx: Micros::from_millis(300),
+        detect_mult: 3,
+        ..SessionConfig::default()
+    };
+    let mut s = Session::new(cfg, a_discr, XorShift32::new(1));
+    s.start(Instant::ZERO);
+    let mut changes = Vec::new();
+    for c in cap.iter().filter(|c| c.src != a) {
+        let now = Instant::from_micros(c.at_us);
+        if s.poll_at().is_some_and(|t| t <= now) {
+            let acts = s.poll(now);
+            changes.extend(acts.iter().filter_map(|a| match a {
+                Action::StateChange { to, diag, .. } => Some((*to, *diag)),
+                _ => None,
+            }));
+        }
+        let p = ControlRepr::parse_bytes(&c.bytes).expect("parse");
+        if let Ok(acts) = s.handle(now, Input::Received(p)) {
+            changes.extend(acts.iter().filter_map(|a| match a {
+                Action::StateChange { to, diag, .. } => Some((*to, *diag)),
+                _ => None,
+            }));
+        }
+    }
+    // B's first packet is Init: Down straight to Up; B's Down (diag 3) takes us Down; its
+    // later Down packets start the next session (Init).
+    assert_eq!(
+        changes,
+        [
+            (State::Up, Diag::NoDiagnostic),
+            (State::Down, Diag::NeighborSignaledSessionDown),
+            (State::Init, Diag::NoDiagnostic)
+        ]
+    );
 }
 
 /// The first packet of the capture, built from its fields: the same 24 bytes.
