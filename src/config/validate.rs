@@ -177,6 +177,26 @@ fn sync_groups(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
         }
     });
     tracked_twice(cfg, tree, diags);
+    owner_member_weights(cfg, tree, diags);
+}
+
+/// keepalived's vrrp_sync_set_group: a group with an address owner (priority 255) among its
+/// members cannot float its priority, so its weighted track_bfd lines lose their weight.
+fn owner_member_weights(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
+    let owners: Vec<String> = cfg.vrrp_instances.iter().filter(|i| i.priority == 255).map(|i| i.name.clone()).collect();
+    for g in &mut cfg.sync_groups {
+        if !g.group.iter().any(|m| owners.contains(m)) {
+            continue;
+        }
+        let gpos = pos_of(tree, "vrrp_sync_group", Some(&g.name));
+        for t in g.track_bfds.iter_mut().filter(|t| t.weight.unwrap_or(0) != 0) {
+            diags.warn(
+                gpos,
+                format!("({}) Cannot have weighted track bfd '{}' with member having priority 255 - setting weight 0", g.name, t.name),
+            );
+            t.weight = Some(0);
+        }
+    }
 }
 
 /// keepalived's add_vrrp_to_interface: an interface a sync group tracks
