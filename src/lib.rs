@@ -5,6 +5,7 @@
 //! can reach it.
 
 pub mod alert;
+pub mod bfd;
 pub mod check;
 pub mod cli;
 pub mod config;

@@ -74,13 +74,6 @@ fn vigil_verdicts(ns: &str, files: &[PathBuf]) -> Vec<(i32, Vec<String>)> {
 /// whatever else it reported; vigil's is 5 there (DIFFERENCES.md).
 const KA_EXIT_MISSING_PARAMETER: i32 = 2;
 
-/// Whether vigil's only complaints are that BFD is not supported: the one
-/// named, deliberate difference in verdict (DIFFERENCES.md), counted as
-/// agreeing and printed by name.
-fn bfd_only(diags: &[String]) -> bool {
-    !diags.is_empty() && diags.iter().all(|d| d.ends_with(vigil::config::BFD_UNSUPPORTED))
-}
-
 /// Compares vigil's and keepalived's verdicts on `files`, as `-t` exit codes
 /// (0 valid, 4 a bad interface, 5 problems, 6 a script security violation
 /// or a missing include among them):
@@ -128,10 +121,6 @@ fn compare(files: &[PathBuf]) -> Option<(usize, usize, String)> {
             // DIFFERENCES.md: keepalived -t exits 2 when a keyword lacks its
             // value; vigil reports it too but exits 5 (the verdict agrees).
             agree += 1;
-        } else if ka_code == 0 && bfd_only(&diags) {
-            // DIFFERENCES.md: vigil has no BFD and says so; keepalived runs it.
-            agree += 1;
-            println!("{name}: expected difference: keepalived valid, vigil reports BFD as not supported ({} lines)", diags.len());
         } else {
             report.push_str(&format!(
                 "\n{name}: keepalived -t exits {ka_code}, vigil -t {vigil_code}\n  keepalived said: {}\n  vigil said: {:?}\n",

@@ -191,9 +191,18 @@ def text_seeds():
         if len(d) < 6000:
             put('config_parse', f, d)
 
+def bfd_seeds():
+    """A few packets of two FRR 8.4 bfdd talking (tests/data/bfd/frr-bfdd.hex)."""
+    cap = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests', 'data', 'bfd', 'frr-bfdd.hex')
+    lines = [l for l in open(cap) if not l.startswith('#') and l.strip()]
+    for name, i in [('frr-down', 0), ('frr-init', 2), ('frr-up-poll', 3), ('frr-up-final', 5), ('frr-up', 7),
+                    ('frr-admin-down', -6), ('frr-down-diag3', -1)]:
+        put('bfd_control', name, bytes(int(h, 16) for h in lines[i].split(': ', 1)[1].split()))
+
 if __name__ == '__main__':
-    which = sys.argv[1:] or ['vrrp', 'ipvs', 'text', 'nft', 'netlink']
+    which = sys.argv[1:] or ['vrrp', 'bfd', 'ipvs', 'text', 'nft', 'netlink']
     if 'vrrp' in which: vrrp_seeds()
+    if 'bfd' in which: bfd_seeds()
     if 'ipvs' in which: ipvs_seeds()
     if 'text' in which: text_seeds()
     if 'nft' in which: nft_seeds()

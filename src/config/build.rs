@@ -24,7 +24,6 @@ const RAW_TOP: &[&str] = &[
     "linkbeat_interfaces",
     "track_group",
     "garp_group",
-    "bfd_instance",
     "SSL",
 ];
 
@@ -72,7 +71,7 @@ fn check_value_blocks(nodes: &[Node], parent: &str, diags: &mut Diags) {
 
 pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
     check_value_blocks(tree, "", diags);
-    let mut ctx = Ctx { diags, last: tree.last().filter(|n| n.block.is_none()).map(|n| n.pos) };
+    let mut ctx = Ctx { diags, last: tree.last().filter(|n| n.block.is_none()).map(|n| n.pos), bfd: Default::default() };
     let mut cfg = Config::default();
     let mut next_pref = FIRST_DEFAULT_RULE_PREF;
     let mut garp_groups = 0;
@@ -165,11 +164,7 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
             "track_group" => super::build_misc::track_group(&mut ctx, n, &mut cfg),
             "SSL" => super::build_misc::ssl(&mut ctx, n, &mut cfg),
             "child_wait_time" | "instance" => super::build_misc::scalar(&mut ctx, n, &mut cfg),
-            "bfd_instance" => {
-                ctx.warn(n.pos, format!("bfd_instance {}: {}", n.arg(0).unwrap_or(""), super::BFD_UNSUPPORTED));
-                let raw = ctx.raw(n);
-                cfg.other.push(raw);
-            }
+            "bfd_instance" => super::build_bfd::bfd_instance(&mut ctx, n, &mut cfg),
             k if RAW_TOP.contains(&k) => {
                 // These take values, not blocks.
                 if matches!(k, "net_namespace_ipvs" | "namespace_with_ipsets" | "use_pid_dir" | "linkbeat_use_polling") {

@@ -125,7 +125,7 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
     for c in ctx.need_block(n) {
         let kw = c.keyword.as_str();
         if kw == "real_server" {
-            if let Some(rs) = real_server(ctx, c) {
+            if let Some(rs) = real_server(ctx, c, &vs) {
                 vs.real_servers.push(rs);
             }
             continue;
@@ -418,7 +418,7 @@ const RAW_RS: &[&str] = &[
     "virtualhost", "log_all_failures",
 ];
 
-fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
+fn real_server(ctx: &mut Ctx<'_>, n: &Node, vs: &VirtualServer) -> Option<RealServer> {
     let Some(addr) = n.arg(0).and_then(parse_ip) else {
         ctx.warn(n.pos, format!("Invalid real server ip address/port {} - skipping", n.args.join(" ")));
         return None;
@@ -437,11 +437,9 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<RealServer> {
             continue;
         }
         if kw == "BFD_CHECK" {
-            // A checker block naming a bfd_instance: nothing runs it.
-            let name = c.children().iter().find(|k| k.keyword == "name").and_then(|k| k.arg(0)).unwrap_or("");
-            ctx.warn(c.pos, format!("BFD_CHECK {name}: {}", super::BFD_UNSUPPORTED));
-            let raw = ctx.raw(c);
-            rs.other.push(raw);
+            if let Some(name) = bfd_check(ctx, c, &vs.fmt_rs(&rs), &rs.bfd_checks) {
+                rs.bfd_checks.push(name);
+            }
             continue;
         }
         ctx.no_block(c);
@@ -520,6 +518,50 @@ fn retry_value_complaint(ctx: &mut Ctx<'_>, c: &Node, a: &str) {
     };
     ctx.warn(c.pos, first);
     ctx.warn(c.pos, format!("retry value invalid - {a}"));
+}
+
+/// `BFD_CHECK { name NAME [alpha] }` as keepalived's check_bfd.c reads it: NAME a
+/// `bfd_instance` defined above that tells the checker process its state, not already
+/// checked on this real server (`rs_label`: its FMT_RS, `checked`: its BFD checks so far).
+fn bfd_check(ctx: &mut Ctx<'_>, n: &Node, rs_label: &str, checked: &[String]) -> Option<String> {
+    let mut found: Option<String> = None;
+    for k in ctx.need_block(n) {
+        ctx.no_block(k);
+        match k.keyword.as_str() {
+            "name" => {
+                let problem = match k.args.as_slice() {
+                    [name] if !ctx.bfd.checker_knows(name) => Some(format!("BFD {name} not configured")),
+                    [name] => match &found {
+                        Some(first) => Some(format!("BFD {name} already specified as {first}")),
+                        None if name.len() > super::model::bfd_limits::NAME_MAX => Some(format!("BFD name {name} too long")),
+                        None if checked.contains(name) => Some(format!("RS already monitoring {name}")),
+                        None => {
+                            found = Some(name.clone());
+                            None
+                        }
+                    },
+                    _ => Some("No or too many names specified - skipping checker".to_string()),
+                };
+                if let Some(p) = problem {
+                    // The checker is dropped: the rest of its block is read and ignored.
+                    ctx.warn(k.pos, format!("({rs_label}) BFD_CHECK - {p}"));
+                    return None;
+                }
+            }
+            "alpha" => {
+                if let Some(a) = k.arg(0)
+                    && super::values::parse_bool(a).is_none()
+                {
+                    ctx.warn(k.pos, format!("Invalid alpha parameter {a}"));
+                }
+            }
+            _ => ctx.unknown(k),
+        }
+    }
+    if found.is_none() {
+        ctx.warn(n.pos, format!("({rs_label}) No name has been specified for BFD_CHECKER - skipping"));
+    }
+    found
 }
 
 fn checker_kind(kw: &str) -> Option<CheckKind> {

@@ -306,10 +306,60 @@ fn track_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str) -> Vec<TrackRef> {
     out
 }
 
-/// track_bfd lines: `NAME [weight N [reverse]]` (vigil has no BFD; only
-/// the names are kept).
-fn bfd_refs(ctx: &mut Ctx<'_>, n: &Node) -> Vec<TrackRef> {
-    ctx.value_block(n).iter().map(|c| TrackRef { name: c.keyword.clone(), weight: None, reverse: false }).collect()
+/// track_bfd lines, as keepalived's alloc_track_bfd reads them:
+/// `NAME [weight N [reverse|noreverse]]`, NAME a `bfd_instance` defined
+/// above this line that tells the VRRP process its state; without a weight,
+/// the instance's own `weight` (and `reverse`). Appended to `out`, which
+/// may already hold the lines of an earlier block.
+fn bfd_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str, out: &mut Vec<TrackRef>) {
+    let (lo, hi) = super::model::bfd_limits::WEIGHT;
+    for c in ctx.value_block(n) {
+        let name = &c.keyword;
+        let Some((default_weight, default_reverse)) = ctx.bfd.vrrp_weight(name) else {
+            ctx.warn(c.pos, format!("({owner}) track bfd {name} not found, ignoring..."));
+            continue;
+        };
+        if out.iter().any(|t| &t.name == name) {
+            ctx.warn(c.pos, format!("({owner}) duplicate track_bfd {name} - ignoring"));
+            continue;
+        }
+        let mut r = TrackRef { name: name.clone(), weight: Some(default_weight), reverse: default_reverse };
+        match c.args.as_slice() {
+            [] => {}
+            [o, ..] if o != "weight" => {
+                ctx.warn(c.pos, format!("({owner}) unknown track bfd {name} option {o} - ignoring"));
+                continue;
+            }
+            [_] => {
+                ctx.warn(c.pos, format!("({owner}) weight without value specified for track bfd {name} - ignoring"));
+                continue;
+            }
+            [_, w, rest @ ..] => {
+                match parse_i64(w).filter(|w| (i64::from(lo)..=i64::from(hi)).contains(w)) {
+                    Some(w) => r.weight = Some(w as i32),
+                    None => {
+                        if parse_i64(w).is_some() {
+                            ctx.warn(c.pos, format!("number '{w}' outside range [{lo}, {hi}]"));
+                        }
+                        ctx.warn(
+                            c.pos,
+                            format!("({owner}) weight for track bfd {name} must be in [{lo}..{hi}] inclusive. Ignoring..."),
+                        )
+                    }
+                }
+                match rest.first().map(String::as_str) {
+                    None => {}
+                    Some("reverse") => r.reverse = true,
+                    Some("noreverse") => r.reverse = false,
+                    Some(o) => {
+                        ctx.warn(c.pos, format!("({owner}) unknown track bfd {name} weight option {o} - ignoring"));
+                        continue;
+                    }
+                }
+            }
+        }
+        out.push(r);
+    }
 }
 
 pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
@@ -337,10 +387,8 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
                 }
             }
             "track_bfd" => {
-                for l in ctx.value_block(c) {
-                    ctx.warn(l.pos, format!("vrrp_sync_group {}: track_bfd {}: {}", g.name, l.keyword, super::BFD_UNSUPPORTED));
-                    g.other.push(super::model::RawOption { keyword: "track_bfd".into(), args: vec![l.keyword.clone()] });
-                }
+                let owner = g.name.clone();
+                bfd_refs(ctx, c, &owner, &mut g.track_bfds);
             }
             kw => {
                 ctx.no_block(c);
@@ -499,13 +547,8 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
                 }
             }
             "track_bfd" => {
-                for l in c.children() {
-                    ctx.warn(l.pos, format!("({}) track_bfd {}: {}", v.name, l.keyword, super::BFD_UNSUPPORTED));
-                }
-                let refs = bfd_refs(ctx, c);
-                for r in refs {
-                    v.other.push(super::model::RawOption { keyword: "track_bfd".into(), args: vec![r.name] });
-                }
+                let owner = v.name.clone();
+                bfd_refs(ctx, c, &owner, &mut v.track_bfds);
             }
             _ => {
                 ctx.no_block(c);

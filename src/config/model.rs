@@ -59,9 +59,60 @@ pub struct Config {
     pub vrrp_instances: Vec<VrrpInstance>,
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     pub virtual_servers: Vec<VirtualServer>,
+    /// The `bfd_instance` blocks the BFD process runs.
+    pub bfd_instances: Vec<BfdInstance>,
     /// Top-level blocks keepalived knows and we keep unmodelled
-    /// (e.g. `garp_group`, `linkbeat_interfaces`, `bfd_instance`).
+    /// (e.g. `garp_group`, `linkbeat_interfaces`).
     pub other: Vec<RawOption>,
+}
+
+/// A `bfd_instance` block as keepalived 2.2.7's BFD process reads it
+/// (bfd_parser.c), its defaults resolved.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct BfdInstance {
+    pub name: String,
+    /// `neighbor_ip` (or `neighbour_ip`): the peer; UDP port 3784.
+    pub neighbor_ip: IpAddr,
+    /// `source_ip`: our address, of the neighbour's family.
+    pub source_ip: Option<IpAddr>,
+    /// `min_rx`, `min_tx`, `idle_tx`: milliseconds with up to 3 decimals in
+    /// the file (1, 1 and 1000 ms up to 4294967 ms; default 10, 10, 1000).
+    /// keepalived logs values above 1000, 1000 and 10000 ms as not sensible,
+    /// but takes them.
+    pub min_rx: Microseconds,
+    pub min_tx: Microseconds,
+    pub idle_tx: Microseconds,
+    /// `multiplier`: Detect Mult, 1-255 (default 5).
+    pub multiplier: u8,
+    /// `passive`: wait for the peer to start the session.
+    pub passive: bool,
+    /// `ttl` / `hoplimit` sent: 1-255, default 255 for IPv4 and 64 for IPv6.
+    pub ttl: u8,
+    /// `max_hops`: how far below `ttl` a received TTL may be, -1-255 in the
+    /// file (default 0); -1 is 255, which turns the check off. At most `ttl`
+    /// (keepalived lowers it, with a complaint, even -1 under a `ttl` below 255).
+    pub max_hops: u8,
+    /// `weight` (and `reverse`): the default weight of a `track_bfd` naming
+    /// this instance, -253..253 (default 0: FAULT when down).
+    pub weight: i32,
+    pub weight_reverse: bool,
+    /// `vrrp` / `checker`: which processes hear this instance's state
+    /// (both when neither is named).
+    pub vrrp: bool,
+    pub checker: bool,
+}
+
+/// keepalived's BFD defaults and limits (bfd.h).
+pub mod bfd_limits {
+    pub const NAME_MAX: usize = 31;
+    /// (min, max, default) in ms; the maximum is what fits a u32 of µs.
+    pub const MIN_RX_MS: (u64, u64, u64) = (1, 4_294_967, 10);
+    pub const MIN_TX_MS: (u64, u64, u64) = (1, 4_294_967, 10);
+    pub const IDLE_TX_MS: (u64, u64, u64) = (1000, 4_294_967, 1000);
+    pub const MULTIPLIER: (u8, u8, u8) = (1, 255, 5);
+    pub const TTL_V4: u8 = 255;
+    pub const HOPLIMIT_V6: u8 = 64;
+    pub const WEIGHT: (i32, i32) = (-253, 253);
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
@@ -431,6 +482,9 @@ pub struct SyncGroup {
     pub track_scripts: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
     pub track_processes: Vec<TrackRef>,
+    /// `track_bfd`: a weight of 0 (the default) puts the members in FAULT
+    /// while the BFD session is down.
+    pub track_bfds: Vec<TrackRef>,
     pub other: Vec<RawOption>,
 }
 
@@ -486,6 +540,8 @@ pub struct VrrpInstance {
     pub track_scripts: Vec<TrackRef>,
     pub track_files: Vec<TrackRef>,
     pub track_processes: Vec<TrackRef>,
+    /// `track_bfd`: weight 0 (the default) means FAULT while the session is down.
+    pub track_bfds: Vec<TrackRef>,
     pub virtual_ipaddress: Vec<IpAddress>,
     pub virtual_ipaddress_excluded: Vec<IpAddress>,
     pub virtual_routes: Vec<Route>,
@@ -538,6 +594,7 @@ impl Default for VrrpInstance {
             track_scripts: Vec::new(),
             track_files: Vec::new(),
             track_processes: Vec::new(),
+            track_bfds: Vec::new(),
             virtual_ipaddress: Vec::new(),
             virtual_ipaddress_excluded: Vec::new(),
             virtual_routes: Vec::new(),
@@ -683,6 +740,9 @@ pub struct RealServer {
     pub lb_kind: Option<LbKind>,
     pub smtp_alert: Option<bool>,
     pub checkers: Vec<Checker>,
+    /// `BFD_CHECK { name NAME }`: the bfd_instances whose session state is
+    /// a checker result of this real server.
+    pub bfd_checks: Vec<String>,
     pub other: Vec<RawOption>,
 }
 
@@ -920,6 +980,7 @@ impl Default for RealServer {
             lb_kind: None,
             smtp_alert: None,
             checkers: Vec::new(),
+            bfd_checks: Vec::new(),
             other: Vec::new(),
         }
     }

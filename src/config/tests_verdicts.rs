@@ -210,27 +210,39 @@ fn script_violations_per_side() {
 }
 
 #[test]
-fn bfd_is_reported_as_not_supported_where_it_is_asked_for() {
+fn bfd_is_read_into_the_model_where_it_is_asked_for() {
     let text = format!(
-        "bfd_instance B1 {{\n neighbor_ip 10.0.0.2\n}}\nvrrp_sync_group G {{\n group {{\n  A\n  Z\n }}\n track_bfd {{\n  B1\n }}\n}}\n{}vrrp_instance Z {{\n interface lo\n virtual_router_id 2\n virtual_ipaddress {{\n  10.0.0.2/24\n }}\n}}\nvirtual_server 10.0.0.1 80 {{\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 10.0.1.1 80 {{\n  BFD_CHECK {{\n   name B1\n  }}\n }}\n}}\n",
-        instance(" track_bfd {\n  B1\n }")
+        "bfd_instance B1 {{\n neighbor_ip 10.0.0.2\n min_rx 2.5\n weight -20 reverse\n}}\nvrrp_sync_group G {{\n group {{\n  A\n  Z\n }}\n track_bfd {{\n  B1\n }}\n}}\n{}vrrp_instance Z {{\n interface lo\n virtual_router_id 2\n virtual_ipaddress {{\n  10.0.0.2/24\n }}\n}}\nvirtual_server 10.0.0.1 80 {{\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 10.0.1.1 80 {{\n  BFD_CHECK {{\n   name B1\n  }}\n }}\n}}\n",
+        instance(" track_bfd {\n  B1 weight 0\n }")
     );
     let l = load_t(&text);
-    let got: Vec<(u32, String)> = l.diagnostics.iter().map(|d| (d.line, d.message.clone())).collect();
-    let bfd = BFD_UNSUPPORTED;
-    assert_eq!(
-        got,
-        [
-            (1, format!("bfd_instance B1: {bfd}")),
-            (10, format!("vrrp_sync_group G: track_bfd B1: {bfd}")),
-            (20, format!("(A) track_bfd B1: {bfd}")),
-            (35, format!("BFD_CHECK B1: {bfd}")),
-        ]
-    );
-    assert!(l.diagnostics.iter().all(|d| d.severity == Severity::Warning));
-    assert!(!l.is_valid());
-    // Only warnings: a reload with BFD in it is not refused.
-    assert!(!l.refuses_reload());
+    assert_eq!(messages(&l), Vec::<String>::new());
+    let b = &l.config.bfd_instances[0];
+    assert_eq!((b.name.as_str(), b.neighbor_ip, b.source_ip), ("B1", ip("10.0.0.2"), None));
+    assert_eq!((b.min_rx, b.min_tx, b.idle_tx), (Microseconds(2_500), Microseconds(10_000), Microseconds(1_000_000)));
+    assert_eq!((b.multiplier, b.ttl, b.max_hops, b.passive), (5, 255, 0, false));
+    assert_eq!((b.weight, b.weight_reverse, b.vrrp, b.checker), (-20, true, true, true));
+    // The sync group's line takes the instance's weight; the instance's own line overrides it.
+    assert_eq!(l.config.sync_groups[0].track_bfds, [TrackRef { name: "B1".into(), weight: Some(-20), reverse: true }]);
+    assert_eq!(l.config.vrrp_instances[0].track_bfds, [TrackRef { name: "B1".into(), weight: Some(0), reverse: true }]);
+    assert_eq!(l.config.virtual_servers[0].real_servers[0].bfd_checks, ["B1"]);
+    assert_eq!(runtime_gaps(&l.config).len(), 1, "the daemon says it runs no BFD yet");
+}
+
+#[test]
+fn bfd_names_resolve_in_file_order_and_per_process() {
+    // track_bfd before the bfd_instance it names: keepalived reads in order.
+    let l = load_t(&format!("{}bfd_instance B1 {{\n neighbor_ip 10.0.0.2\n}}\n", instance(" track_bfd {\n  B1\n }")));
+    assert_eq!(messages(&l), ["(A) track bfd B1 not found, ignoring..."]);
+    // An instance for the checker only is unknown to VRRP.
+    let l = load_t(&format!("bfd_instance B1 {{\n neighbor_ip 10.0.0.2\n checker\n}}\n{}", instance(" track_bfd {\n  B1\n }")));
+    assert_eq!(messages(&l), ["(A) track bfd B1 not found, ignoring..."]);
+    assert_eq!((l.config.bfd_instances[0].vrrp, l.config.bfd_instances[0].checker), (false, true));
+    // The BFD process refuses an instance without a neighbour; VRRP still knows the name.
+    let l = load_t(&format!("bfd_instance B1 {{\n min_rx 5\n}}\n{}", instance(" track_bfd {\n  B1\n }")));
+    assert_eq!(messages(&l), ["Configuration error: BFD instance B1 has no neighbor address set, disabling instance"]);
+    assert!(l.config.bfd_instances.is_empty());
+    assert_eq!(l.config.vrrp_instances[0].track_bfds.len(), 1);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! keepalived 2.2.7 reports in `-t` mode (so its exit is non-zero).
 
 use super::diag::{Diags, Pos};
-use super::model::{Config, Protocol, VirtualServer, VirtualServerGroup, VirtualServerKey, VsgEntry};
+use super::model::{Config, Protocol, TrackRef, VirtualServer, VirtualServerGroup, VirtualServerKey, VsgEntry};
 use super::tree::Node;
 use std::net::IpAddr;
 
@@ -177,6 +177,42 @@ fn sync_groups(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
         }
     });
     tracked_twice(cfg, tree, diags);
+    owner_member_weights(cfg, tree, diags);
+}
+
+/// keepalived's vrrp_sync_set_group: a group with an address owner (priority 255) among its
+/// members cannot float its priority, so its weighted tracking loses its weight (a line's
+/// weight, or else the tracked object's own), with one complaint each, in keepalived's order
+/// and words.
+fn owner_member_weights(cfg: &mut Config, tree: &[Node], diags: &mut Diags) {
+    let owners: Vec<String> = cfg.vrrp_instances.iter().filter(|i| i.priority == 255).map(|i| i.name.clone()).collect();
+    let script_w: Vec<(String, i32)> = cfg.vrrp_scripts.iter().map(|s| (s.name.clone(), s.weight)).collect();
+    let file_w: Vec<(String, i32)> = cfg.track_files.iter().map(|f| (f.name.clone(), f.weight)).collect();
+    let proc_w: Vec<(String, i32)> = cfg.track_processes.iter().map(|p| (p.name.clone(), p.weight)).collect();
+    let own = |defs: &[(String, i32)], name: &str| defs.iter().find(|(n, _)| n == name).map_or(0, |(_, w)| *w);
+    for g in &mut cfg.sync_groups {
+        if !g.group.iter().any(|m| owners.contains(m)) {
+            continue;
+        }
+        let gpos = pos_of(tree, "vrrp_sync_group", Some(&g.name));
+        let gname = g.name.clone();
+        let mut clear = |refs: &mut Vec<TrackRef>, what: &str, defaults: &[(String, i32)], how: &str| {
+            for t in refs.iter_mut() {
+                if t.weight.unwrap_or_else(|| own(defaults, &t.name)) != 0 {
+                    diags.warn(
+                        gpos,
+                        format!("({gname}) Cannot have weighted track {what} '{}' with member having priority 255 - {how}", t.name),
+                    );
+                    t.weight = Some(0);
+                }
+            }
+        };
+        clear(&mut g.track_scripts, "script", &script_w, "clearing weight");
+        clear(&mut g.track_processes, "process", &proc_w, "setting weight 0");
+        clear(&mut g.track_files, "file", &file_w, "setting weight 0");
+        clear(&mut g.track_bfds, "bfd", &[], "setting weight 0");
+        clear(&mut g.track_interfaces, "interface", &[], "clearing weight");
+    }
 }
 
 /// keepalived's add_vrrp_to_interface: an interface a sync group tracks

@@ -24,10 +24,7 @@ pub(super) fn vrrp(cfg: &mut Config, tree: &[Node], env: &HostEnv, diags: &mut D
     // (interface, family is v6, vrid) -> instance name
     let mut vrids: HashMap<(String, bool, u8), String> = HashMap::new();
     drop_duplicate_instances(cfg, tree, diags);
-    let bfds: Vec<String> =
-        cfg.other.iter().filter(|o| o.keyword == "bfd_instance").filter_map(|o| o.args.first().cloned()).collect();
     for inst in &mut cfg.vrrp_instances {
-        check_track_bfd(inst, &bfds, tree, diags);
         let lines = InstanceLines::of(tree, &inst.name);
         check_interface(&lines, inst, env, diags, missing_if);
         check_vmac_name(&lines, inst, env, diags, &mut vmac_names);
@@ -134,18 +131,6 @@ fn drop_duplicate_instances(cfg: &mut Config, tree: &[Node], diags: &mut Diags) 
             true
         }
     });
-}
-
-fn check_track_bfd(inst: &VrrpInstance, bfds: &[String], tree: &[Node], diags: &mut Diags) {
-    for o in inst.other.iter().filter(|o| o.keyword == "track_bfd") {
-        let b = o.args.first().cloned().unwrap_or_default();
-        if !bfds.contains(&b) {
-            diags.warn(
-                child_pos(tree, "vrrp_instance", &inst.name, &b),
-                format!("({}) track bfd {b} not found, ignoring...", inst.name),
-            );
-        }
-    }
 }
 
 fn check_interface(lines: &InstanceLines, inst: &VrrpInstance, env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
@@ -346,6 +331,14 @@ fn drop_floating_priority(lines: &InstanceLines, inst: &mut VrrpInstance, tracke
                 false
             }
         }
+    });
+    inst.track_bfds.retain(|t| {
+        let w = t.weight.unwrap_or(0);
+        if w == 0 {
+            return true;
+        }
+        diags.warn(ipos, format!("({name}) ignoring tracked bfd {} with weight {w} due to {}", t.name, why("address_owner")));
+        false
     });
 }
 

@@ -53,7 +53,14 @@ pub struct DecimalMicros {
 }
 
 pub fn read_decimal_micros(s: &str, min: u64, max: u64) -> DecimalMicros {
-    const PLACES: usize = 6;
+    read_decimal_scaled(s, 6, min, max)
+}
+
+/// keepalived's read_decimal_unsigned with `places` decimal places: `s` times
+/// 10^places (BFD's `min_rx` etc. are milliseconds with 3 places, so
+/// microseconds), with the same complaints as [`read_decimal_micros`].
+pub fn read_decimal_scaled(s: &str, places: usize, min: u64, max: u64) -> DecimalMicros {
+    let unit = 10u64.pow(places as u32);
     let mut complaints = Vec::new();
     if s.starts_with('-') {
         complaints.push(format!("negative number '{s}'"));
@@ -61,19 +68,19 @@ pub fn read_decimal_micros(s: &str, min: u64, max: u64) -> DecimalMicros {
     }
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     let mut round_up = false;
-    let frac = if frac.len() > PLACES {
+    let frac = if frac.len() > places {
         complaints.push(format!("number '{s}' has too many decimal places"));
-        round_up = frac.as_bytes()[PLACES] >= b'5';
+        round_up = frac.as_bytes()[places] >= b'5';
         // A cut inside a multi-byte character: not a number anyway.
-        if !frac.is_char_boundary(PLACES) {
+        if !frac.is_char_boundary(places) {
             complaints.push(format!("invalid number '{s}'"));
             return DecimalMicros { value: None, complaints };
         }
-        &frac[..PLACES]
+        &frac[..places]
     } else {
         frac
     };
-    let digits = format!("{int}{frac:0<PLACES$}");
+    let digits = format!("{int}{frac:0<places$}");
     // strtoull: an optional '+', then digits only.
     let body = digits.strip_prefix('+').unwrap_or(&digits);
     if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
@@ -91,11 +98,12 @@ pub fn read_decimal_micros(s: &str, min: u64, max: u64) -> DecimalMicros {
     };
     if !(min..=max).contains(&v) {
         complaints.push(format!(
-            "number '{s}' outside range [{}.{:06}, {}.{:06}]",
-            min / 1_000_000,
-            min % 1_000_000,
-            max / 1_000_000,
-            max % 1_000_000
+            "number '{s}' outside range [{}.{:0w$}, {}.{:0w$}]",
+            min / unit,
+            min % unit,
+            max / unit,
+            max % unit,
+            w = places
         ));
         return DecimalMicros { value: None, complaints };
     }
@@ -153,6 +161,9 @@ pub struct Ctx<'d> {
     /// The file's last statement: keepalived says nothing of a missing
     /// `{` when the file ends there.
     pub last: Option<Pos>,
+    /// The `bfd_instance` names read so far, as the VRRP and checker
+    /// processes know them (`track_bfd` and `BFD_CHECK` look them up).
+    pub bfd: super::build_bfd::BfdNames,
 }
 
 impl Ctx<'_> {

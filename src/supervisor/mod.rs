@@ -782,6 +782,9 @@ impl Parent {
         for d in &loaded.diagnostics {
             log::warn!("{d}");
         }
+        for g in config::runtime_gaps(&loaded.config) {
+            log::warn!("{g}");
+        }
         self.generation += 1;
         self.config = Box::new(loaded.config);
         if let Some(last_good) = &self.opts.last_good {

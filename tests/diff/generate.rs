@@ -14,7 +14,8 @@
 //!   directory link in a temp tree), secure or not, present or not, with and without
 //!   `enable_script_security`.
 //!
-//! BFD is left out on purpose: vigil reports it as unsupported.
+//! BFD has its own generator (tests/config_bfd.rs), so that adding it changed none of the files
+//! (and figures) of these seeds.
 //!
 //! The same seed gives the same files (the temp tree's path, which the files name, is the
 //! only thing that changes between runs).

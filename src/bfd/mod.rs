@@ -1,0 +1,10 @@
+//! BFD (RFC 5880; single hop RFC 5881, multihop RFC 5883), as keepalived's third child runs
+//! it: the control packet codec ([`wire`]) and one session's state machine ([`fsm`]). Both
+//! are pure (no sockets, no clock): the BFD child's runtime drives them.
+//!
+//! Time comes from `vrrp::fsm`'s microsecond [`Instant`](crate::vrrp::fsm::Instant) and
+//! [`Duration`](crate::vrrp::fsm::Duration), so that every state machine in vigil counts
+//! time the same way.
+
+pub mod fsm;
+pub mod wire;
