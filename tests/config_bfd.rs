@@ -14,7 +14,6 @@ mod common;
 
 use common::ka::{KaVerdict, Netns, keepalived, keepalived_verdict, skip_or_fail};
 use std::collections::BTreeSet;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use vigil::config::{LoadOptions, load};
 
@@ -33,13 +32,8 @@ fn cases() -> Vec<PathBuf> {
 
 /// vigil's exit code and messages (without FILE:LINE), from a thread in the namespace.
 fn vigil_verdicts(ns: &str, files: &[PathBuf]) -> Vec<(i32, BTreeSet<String>)> {
-    let ns_path = PathBuf::from("/run/netns").join(ns);
     let files = files.to_vec();
-    std::thread::spawn(move || {
-        let f = std::fs::File::open(&ns_path).expect("open netns");
-        // SAFETY: setns on a valid namespace fd only changes this thread's network namespace.
-        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+    common::ka::in_netns(ns, move || {
         files
             .iter()
             .map(|p| {
@@ -48,8 +42,6 @@ fn vigil_verdicts(ns: &str, files: &[PathBuf]) -> Vec<(i32, BTreeSet<String>)> {
             })
             .collect()
     })
-    .join()
-    .expect("vigil thread")
 }
 
 /// keepalived's problem lines as messages: its -t output, one problem a line.

@@ -6,7 +6,6 @@
 mod common;
 
 use common::ka::{KaVerdict, Netns, keepalived, keepalived_verdict, skip_or_fail};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use vigil::config::{Config, LoadOptions, load};
 
@@ -49,14 +48,8 @@ fn config_corpus_parses_and_round_trips() {
 /// vigil's verdict, from a thread that has joined the namespace so that
 /// interface look-ups see eth0..eth3.
 fn vigil_verdicts(ns: &str, files: &[PathBuf]) -> Vec<(i32, Vec<String>)> {
-    let ns_path = PathBuf::from("/run/netns").join(ns);
     let files = files.to_vec();
-    std::thread::spawn(move || {
-        let f = std::fs::File::open(&ns_path).expect("open netns");
-        // SAFETY: setns on a valid namespace fd only changes this thread's
-        // network namespace (nix's `sched` feature is not enabled here).
-        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+    common::ka::in_netns(ns, move || {
         files
             .iter()
             .map(|p| {
@@ -66,8 +59,6 @@ fn vigil_verdicts(ns: &str, files: &[PathBuf]) -> Vec<(i32, Vec<String>)> {
             })
             .collect()
     })
-    .join()
-    .expect("vigil thread")
 }
 
 /// keepalived -t's exit code when a keyword lacks its value (strvec_slot),

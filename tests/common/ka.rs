@@ -159,3 +159,20 @@ pub fn keepalived_verdict(bin: &Path, ns: &str, file: &Path) -> (KaVerdict, Stri
     };
     (v, text)
 }
+
+/// Runs `f` on a thread that has joined the network namespace `ns` (so that vigil's own
+/// interface look-ups see the namespace's links, as keepalived -t does inside it).
+#[allow(dead_code)]
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    use std::os::fd::AsRawFd as _;
+    let ns_path = std::path::PathBuf::from("/run/netns").join(ns);
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&ns_path).expect("open netns");
+        // SAFETY: setns on a valid namespace fd only changes this thread's network namespace.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .expect("namespace thread")
+}
