@@ -16,7 +16,11 @@ const TOS_INTERNETCONTROL: u8 = 0xc0;
 pub struct AdvertCtx {
     pub vrid: u8,
     pub src: IpAddr,
-    repr: VrrpRepr,
+    /// Our adverts' version fields and addresses. The addresses are kept at
+    /// their own length (a `VrrpRepr` holds room for 255 IPv6 addresses,
+    /// 4 KiB per instance); the repr is built on the stack at each send.
+    fields: VersionFields,
+    addrs: Addrs,
     rx: RxConfig,
     ah_key: Option<wire::AuthData>,
     ah_seq: AhSeqCounter,
@@ -51,6 +55,31 @@ impl std::fmt::Display for Reject {
             Reject::OtherVrid => f.write_str("other VRID"),
             Reject::Wire(e) => write!(f, "{e}"),
             Reject::Replay => f.write_str("AH sequence number replayed"),
+        }
+    }
+}
+
+/// An instance's own addresses, at their own length.
+enum Addrs {
+    V4(Box<[std::net::Ipv4Addr]>),
+    V6(Box<[Ipv6Addr]>),
+}
+
+impl Addrs {
+    /// As the wire wants them (at most `wire::MAX_VIPS`, checked by `AdvertCtx::new`).
+    fn to_wire(&self) -> VirtualAddresses {
+        match self {
+            Addrs::V4(a) => VirtualAddresses::V4(heapless::Vec::from_slice(a).unwrap_or_default()),
+            Addrs::V6(a) => VirtualAddresses::V6(heapless::Vec::from_slice(a).unwrap_or_default()),
+        }
+    }
+
+    /// The same addresses, in any order.
+    fn matches(&self, heard: &VirtualAddresses) -> bool {
+        match (self, heard) {
+            (Addrs::V4(x), VirtualAddresses::V4(y)) => x.len() == y.len() && x.iter().all(|i| y.contains(i)),
+            (Addrs::V6(x), VirtualAddresses::V6(y)) => x.len() == y.len() && x.iter().all(|i| y.contains(i)),
+            _ => false,
         }
     }
 }
@@ -107,7 +136,11 @@ impl AdvertCtx {
         Ok(AdvertCtx {
             vrid: inst.virtual_router_id,
             src,
-            repr: VrrpRepr { vrid: inst.virtual_router_id, priority: 0, fields, addresses },
+            fields,
+            addrs: match addresses {
+                VirtualAddresses::V4(v) => Addrs::V4(v.iter().copied().collect()),
+                VirtualAddresses::V6(v) => Addrs::V6(v.iter().copied().collect()),
+            },
             rx: RxConfig { auth: key, accept: V3_IPV4_ACCEPT, unicast },
             ah_key,
             ah_seq: AhSeqCounter::new(),
@@ -137,7 +170,7 @@ pub const V3_IPV4_ACCEPT: wire::AcceptChecksums =
 /// whole datagram (sent with IP_HDRINCL, as AH covers the IP header);
 /// IPv6: the VRRP message.
 pub fn encode(ctx: &mut AdvertCtx, priority: u8, dst: IpAddr, buf: &mut [u8]) -> Result<usize, wire::Error> {
-    ctx.repr.priority = priority;
+    let repr = VrrpRepr { vrid: ctx.vrid, priority, fields: ctx.fields, addresses: ctx.addrs.to_wire() };
     match (ctx.src, dst) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
             ctx.ident = ctx.ident.wrapping_add(1);
@@ -150,9 +183,9 @@ pub fn encode(ctx: &mut AdvertCtx, priority: u8, dst: IpAddr, buf: &mut [u8]) ->
                 let seq = ctx.ah_seq.next_tx().ok_or(wire::Error::AhReplay { received: u32::MAX, last: u32::MAX })?;
                 tx.ah = Some((key, seq));
             }
-            wire::emit_ipv4(&ctx.repr, &tx, buf)
+            wire::emit_ipv4(&repr, &tx, buf)
         }
-        (IpAddr::V6(src), IpAddr::V6(dst)) => wire::emit_ipv6(&ctx.repr, src, dst, buf),
+        (IpAddr::V6(src), IpAddr::V6(dst)) => wire::emit_ipv6(&repr, src, dst, buf),
         _ => Err(wire::Error::BadIpHeader),
     }
 }
@@ -197,24 +230,21 @@ pub fn decode(pkt: &[u8], meta: &Received, ctx: &mut AdvertCtx) -> Result<Heard,
         message_only_checksum = a.repr.version() == wire::Version::V3 && a.checksum == wire::ChecksumKind::MessageOnly;
         (IpAddr::V4(a.src), a.repr)
     };
-    if repr.version() != ctx.repr.version() {
+    let ours = match ctx.fields {
+        VersionFields::V2 { .. } => wire::Version::V2,
+        VersionFields::V3 { .. } => wire::Version::V3,
+    };
+    if repr.version() != ours {
         return Err(Reject::Wire(wire::Error::BadVersion(repr.version().into())));
     }
     let interval = match repr.fields {
         VersionFields::V2 { adver_int, .. } => AdvertInterval::V2(adver_int),
         VersionFields::V3 { adver_int } => AdvertInterval::V3(adver_int),
     };
-    let addresses_match = same_addresses(&repr.addresses, &ctx.repr.addresses);
+    let addresses_match = ctx.addrs.matches(&repr.addresses);
     Ok(Heard { vrid: repr.vrid, priority: repr.priority, src, interval, addresses_match, message_only_checksum })
 }
 
-fn same_addresses(a: &VirtualAddresses, b: &VirtualAddresses) -> bool {
-    match (a, b) {
-        (VirtualAddresses::V4(x), VirtualAddresses::V4(y)) => x.len() == y.len() && x.iter().all(|i| y.contains(i)),
-        (VirtualAddresses::V6(x), VirtualAddresses::V6(y)) => x.len() == y.len() && x.iter().all(|i| y.contains(i)),
-        _ => false,
-    }
-}
 
 
 #[cfg(test)]
