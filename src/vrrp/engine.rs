@@ -614,7 +614,7 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
                     more_waiting = true;
                     break;
                 }
-                let r = inst.rx.get_ref().recv(&mut inst.rx_buf[..]);
+                let r = inst.recv();
                 taken += 1;
                 match r {
                     Ok(meta) => {

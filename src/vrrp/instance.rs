@@ -236,8 +236,6 @@ pub struct Instance {
     rules: Vec<RuleSpec>,
     /// The thread's shared rtnetlink socket (`shared_rtnl`).
     nl: std::rc::Rc<std::cell::RefCell<Rtnl>>,
-    tx_buf: Box<[u8; PACKET_MAX]>,
-    pub rx_buf: Box<[u8; PACKET_MAX]>,
     pub counters: Counters,
     vrid: u8,
     version: u8,
@@ -452,8 +450,6 @@ impl Instance {
             routes,
             rules,
             nl: shared,
-            tx_buf: Box::new([0u8; PACKET_MAX]),
-            rx_buf: Box::new([0u8; PACKET_MAX]),
             counters: Counters::default(),
             vrid: inst.virtual_router_id,
             version,
@@ -508,10 +504,15 @@ impl Instance {
         }
     }
 
-    /// Handles one received datagram in `rx_buf[..meta.len]`.
+    /// Receives one datagram into the thread's receive buffer (`with_rx_buf`).
+    pub fn recv(&self) -> std::io::Result<Received> {
+        with_rx_buf(|buf| self.rx.get_ref().recv(buf))
+    }
+
+    /// Handles the datagram `recv` just took (in the thread's receive buffer).
     pub fn on_packet(&mut self, meta: Received, now: fsm::Instant) -> bool {
         let len = meta.len.min(PACKET_MAX);
-        let heard = advert::decode(&self.rx_buf[..len], &meta, &mut self.ctx);
+        let heard = with_rx_buf(|buf| advert::decode(&buf[..len], &meta, &mut self.ctx));
         match heard {
             Ok(Heard { vrid, .. }) if vrid != self.ctx.vrid => {
                 self.counters.other_vrid += 1;
@@ -586,15 +587,21 @@ impl Instance {
     fn send_advert(&mut self, priority: u8) {
         for i in 0..self.dsts.len() {
             let dst = self.dsts[i];
-            let n = match advert::encode(&mut self.ctx, priority, dst, &mut self.tx_buf[..]) {
-                Ok(n) => n,
-                Err(e) => {
+            let (ctx, tx, ifindex) = (&mut self.ctx, &self.tx, self.ifindex);
+            let sent = with_tx_buf(|buf| {
+                let n = advert::encode(ctx, priority, dst, buf).map_err(Err)?;
+                tx.send_to(&buf[..n], dst, ifindex).map_err(Ok)
+            });
+            let sent = match sent {
+                Err(Err(e)) => {
                     self.counters.send_errors += 1;
                     log::error!("({}) cannot build advert: {e}", self.name);
                     continue;
                 }
+                Err(Ok(e)) => Err(e),
+                Ok(n) => Ok(n),
             };
-            match self.tx.send_to(&self.tx_buf[..n], dst, self.ifindex) {
+            match sent {
                 Ok(_) => self.counters.adverts_sent += 1,
                 Err(e) => {
                     self.counters.send_errors += 1;
@@ -685,6 +692,21 @@ impl Instance {
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 fn unix_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+thread_local! {
+    /// The packet buffers every instance on this thread shares (one turn
+    /// uses them at a time): 3 KiB per instance otherwise.
+    static RX_BUF: std::cell::RefCell<Box<[u8; PACKET_MAX]>> = std::cell::RefCell::new(Box::new([0u8; PACKET_MAX]));
+    static TX_BUF: std::cell::RefCell<Box<[u8; PACKET_MAX]>> = std::cell::RefCell::new(Box::new([0u8; PACKET_MAX]));
+}
+
+fn with_rx_buf<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    RX_BUF.with(|b| f(&mut b.borrow_mut()[..]))
+}
+
+fn with_tx_buf<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    TX_BUF.with(|b| f(&mut b.borrow_mut()[..]))
 }
 
 thread_local! {
