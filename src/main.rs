@@ -37,7 +37,7 @@ fn main() -> ExitCode {
     };
     match opts.command {
         Command::Version => {
-            println!("vigil {} (keepalived-compatible, VRRP and health checkers)", env!("CARGO_PKG_VERSION"));
+            print!("{}", cli::version::text());
             ExitCode::from(exit::OK)
         }
         Command::Help => {

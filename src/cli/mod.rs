@@ -1,6 +1,7 @@
 //! keepalived's command line, plus vigil's own flags for roles and labs.
 
 pub mod genhash;
+pub mod version;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
