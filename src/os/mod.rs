@@ -10,4 +10,5 @@ pub mod mem;
 pub mod pidfile;
 pub mod priority;
 pub mod seccomp;
+pub mod sdnotify;
 pub mod signals;

@@ -177,6 +177,8 @@ pub struct Parent {
     started: Instant,
     started_ms: u64,
     both_answering_logged: bool,
+    /// systemd's $NOTIFY_SOCKET (Type=notify), when it set one.
+    notify: Option<crate::os::sdnotify::Notifier>,
     stopping: Option<Shutdown>,
     console_enabled: bool,
     console_task: Option<Task<()>>,
@@ -217,6 +219,7 @@ pub fn run(opts: Options, init: bool, config: Config, hw: Option<(crate::init::h
         started: Instant::now(),
         started_ms: crate::log::monotonic_ms(),
         both_answering_logged: false,
+        notify: if init { None } else { crate::os::sdnotify::Notifier::from_env() },
         stopping: None,
         console_enabled,
         console_task: None,
@@ -624,6 +627,10 @@ impl Parent {
                         now.duration_since(self.started).as_millis(),
                         self.started_ms
                     );
+                    // Ready as systemd means it: both loops run and answer.
+                    if let Some(n) = &self.notify {
+                        n.send("READY=1");
+                    }
                 }
             }
             Msg::HelloAck { seq, mem, checks } => {
@@ -765,6 +772,18 @@ impl Parent {
     }
 
     fn reload(&mut self) {
+        // systemd shows `reloading` until READY=1 again, refused or not:
+        // the running configuration stays in force either way.
+        if let Some(n) = &self.notify {
+            n.reloading();
+        }
+        self.reload_config();
+        if let Some(n) = &self.notify {
+            n.send("READY=1");
+        }
+    }
+
+    fn reload_config(&mut self) {
         log::info!("reloading {}", self.opts.config.display());
         let loaded = config::load(&self.opts.config, &config::LoadOptions { config_id: self.opts.config_id.clone() });
         if loaded.refuses_reload() {
@@ -809,6 +828,9 @@ impl Parent {
             return None;
         }
         log::info!("stopping ({how:?})");
+        if let Some(n) = &self.notify {
+            n.send("STOPPING=1");
+        }
         self.stopping = Some(how);
         self.console_task = None;
         for s in &mut self.slots {

@@ -13,6 +13,8 @@ pub fn spawn_child(opts: &Options, role: Role, child_end: &OwnedFd) -> std::io::
     let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg0(exe).args(opts.child_args(role));
+    // Only the parent speaks to systemd (os::sdnotify).
+    cmd.env_remove(crate::os::sdnotify::ENV);
     let fd = child_end.as_raw_fd();
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: pre_exec's closure runs in the forked child of a possibly

@@ -36,6 +36,11 @@ impl Daemon {
     }
 
     pub fn start_with(tag: &str, watchdog_ms: u64, extra: &str, config: &str) -> Daemon {
+        Self::start_with_env(tag, watchdog_ms, extra, config, &[])
+    }
+
+    /// As `start_with`, with these variables added to the daemon's environment.
+    pub fn start_with_env(tag: &str, watchdog_ms: u64, extra: &str, config: &str, env: &[(&str, &std::ffi::OsStr)]) -> Daemon {
         let dir = tempdir(tag);
         std::fs::write(dir.join("keepalived.conf"), config).unwrap();
         let log = dir.join("daemon.log");
@@ -56,6 +61,7 @@ impl Daemon {
             .arg("--control")
             .arg(dir.join("ctl.sock"))
             .args(extra.split_whitespace())
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(logf.try_clone().unwrap())
             .stderr(logf);
