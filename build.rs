@@ -14,10 +14,23 @@ fn git(args: &[&str]) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+/// Whether git's work tree is this source tree: a tarball unpacked inside
+/// another repository (Buildroot's own checkout, a distribution's packaging
+/// repository) must not be given that repository's revision.
+fn own_repository() -> bool {
+    let Some(top) = git(&["rev-parse", "--show-toplevel"]) else { return false };
+    let here = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+    match (std::fs::canonicalize(top), std::fs::canonicalize(here)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 fn main() {
     println!("cargo:rerun-if-env-changed=VIGIL_GIT_REVISION");
     let rev = match std::env::var("VIGIL_GIT_REVISION") {
         Ok(r) if !r.trim().is_empty() => r.trim().to_string(),
+        _ if !own_repository() => "unknown".to_string(),
         _ => {
             // Rebuild when HEAD moves (a commit, a checkout); in a worktree
             // these paths are the worktree's own, which git resolves.
