@@ -18,7 +18,7 @@
 # download/cargo-post-process, a VENDOR/ directory and .cargo/config.toml)
 # and keeps the result in DL_DIR; vigil.hash must carry the sha256 of that
 # vendored tarball. See board/vigil/readme.txt.
-VIGIL_VERSION = 0.1.0
+VIGIL_VERSION = 0.3.0
 VIGIL_SITE = $(BR2_EXTERNAL_VIGIL_PATH)/..
 VIGIL_SITE_METHOD = local
 
