@@ -42,7 +42,24 @@ define VIGIL_CARGO_VENDOR
 endef
 ifeq ($(VIGIL_SITE_METHOD),local)
 VIGIL_PRE_BUILD_HOOKS += VIGIL_CARGO_VENDOR
+# The local method's rsync leaves .git behind: name the revision for
+# `vigil -v` from the source tree itself (build.rs says "unknown" without).
+VIGIL_CARGO_ENV += VIGIL_GIT_REVISION=$(shell git -C $(VIGIL_SITE) rev-parse --short=12 HEAD 2>/dev/null)
 endif
+
+# The man pages vigil(8) and vigil.conf(5), rendered from doc/man/*.scd by
+# the host's scdoc (Buildroot's host-scdoc package), installed where every
+# package puts its pages. Note: Buildroot's target-finalize removes
+# /usr/share/man from the root file system it makes (an appliance carries
+# no manual), so the pages reach an image only where that step is changed;
+# packagers building their own root file system find them here.
+VIGIL_DEPENDENCIES += host-scdoc
+define VIGIL_INSTALL_MAN_PAGES
+	mkdir -p $(TARGET_DIR)/usr/share/man/man8 $(TARGET_DIR)/usr/share/man/man5
+	$(HOST_DIR)/bin/scdoc < $(@D)/doc/man/vigil.8.scd > $(TARGET_DIR)/usr/share/man/man8/vigil.8
+	$(HOST_DIR)/bin/scdoc < $(@D)/doc/man/vigil.conf.5.scd > $(TARGET_DIR)/usr/share/man/man5/vigil.conf.5
+endef
+VIGIL_POST_INSTALL_TARGET_HOOKS += VIGIL_INSTALL_MAN_PAGES
 
 # The infrastructure's install step (cargo install --root $(TARGET_DIR)/usr)
 # would put it in /usr/bin; the appliance wants /sbin/vigil, and
