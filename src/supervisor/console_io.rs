@@ -59,6 +59,8 @@ pub fn shell() -> std::io::Result<u32> {
     if sh.ends_with("busybox") {
         cmd.arg("sh");
     }
+    // Only the parent speaks to systemd for vigil (as the children, which lose it too).
+    cmd.env_remove(crate::os::sdnotify::ENV);
     // SAFETY: the closure runs in the forked child before exec and makes only
     // async-signal-safe syscalls (sigemptyset/sigprocmask on a stack sigset,
     // setsid, ioctl(TIOCSCTTY) on fd 0); it allocates nothing and takes no lock.
