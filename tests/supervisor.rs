@@ -95,16 +95,23 @@ fn wedged_scheduler_loop_is_detected() {
 
 #[test]
 fn a_crash_loop_backs_off() {
-    let mut d = Daemon::start("loop", WATCHDOG_MS, "");
+    // A slow watchdog: each restarted child is killed (through its pid file, within a few ms)
+    // long before its first hello, whose answer would forgive the loop.
+    let mut d = Daemon::start("loop", 5000, "");
     d.wait_running(Duration::from_secs(10));
-    // Kill the checker each time it comes back: the second restart waits.
+    let pid_file = d.dir.join("checkers.pid");
+    let read_pid = || std::fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse::<u64>().ok());
     let mut last = None;
     for n in 1..=3u64 {
-        let st = d.wait_for(Duration::from_secs(15), |st| {
-            let c = common::child(st, "check");
-            c["state"] == "running" && c["pid"].as_u64() != last
-        });
-        let pid = common::child(&st, "check")["pid"].as_u64().unwrap();
+        let end = std::time::Instant::now() + Duration::from_secs(15);
+        let pid = loop {
+            match read_pid() {
+                Some(p) if Some(p) != last => break p,
+                _ => {}
+            }
+            assert!(std::time::Instant::now() < end, "kill {n}: no new checker child\n{}", d.log());
+            std::thread::sleep(Duration::from_millis(2));
+        };
         last = Some(pid);
         common::signal(pid, libc::SIGKILL);
         d.wait_for(Duration::from_secs(15), |st| common::child(st, "check")["restarts"].as_u64() >= Some(n));
