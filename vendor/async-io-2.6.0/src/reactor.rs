@@ -174,10 +174,24 @@ impl Reactor {
 
     /// Deregisters an I/O source from the reactor.
     pub(crate) fn remove_io(&self, source: &Source) -> io::Result<()> {
+        self.remove_io_with(source, false)
+    }
+
+    /// vigil patch: as `remove_io`, just before the source's file descriptor
+    /// is closed (`Async`'s drop): a lazy registration needs no epoll_ctl DEL.
+    pub(crate) fn remove_io_closing(&self, source: &Source) -> io::Result<()> {
+        self.remove_io_with(source, true)
+    }
+
+    fn remove_io_with(&self, source: &Source, closing: bool) -> io::Result<()> {
         // vigil patch: keep the removed source as a spare; the sources lock
         // is released first (`keep_spare` may drop a waker, and so a task).
         let removed = self.sources.lock().unwrap().try_remove(source.key);
-        let res = source.registration.delete(&self.poller);
+        let res = if closing {
+            source.registration.delete_closing(&self.poller)
+        } else {
+            source.registration.delete(&self.poller)
+        };
         if let Some(s) = removed {
             self.keep_spare(s);
         }
