@@ -153,8 +153,8 @@ pub struct RsHooks {
     pub alert: bool,
 }
 
-fn prep(s: &Option<crate::config::model::Script>, g: &GlobalDefs) -> Option<ScriptCommand> {
-    s.as_ref().and_then(|s| prepare_script(s, g))
+fn prep(s: Option<&crate::config::model::Script>, g: &GlobalDefs) -> Option<ScriptCommand> {
+    s.and_then(|s| prepare_script(s, g))
 }
 
 /// keepalived 2.2.7's FMT_VS (see `VirtualServer::fmt_vs`).
@@ -184,16 +184,16 @@ pub fn prepare(config: &Config) -> Vec<VsHooks> {
         .virtual_servers
         .iter()
         .map(|vs| VsHooks {
-            quorum_up: prep(&vs.quorum_up, g),
-            quorum_down: prep(&vs.quorum_down, g),
+            quorum_up: prep(vs.quorum_up.as_ref(), g),
+            quorum_down: prep(vs.quorum_down.as_ref(), g),
             alert: vs_alert(g, vs),
             name: vs_name(vs),
             real_servers: vs
                 .real_servers
                 .iter()
                 .map(|rs| RsHooks {
-                    notify_up: prep(&rs.notify_up, g).map(Box::new),
-                    notify_down: prep(&rs.notify_down, g).map(Box::new),
+                    notify_up: prep(rs.notify_up.as_deref(), g).map(Box::new),
+                    notify_down: prep(rs.notify_down.as_deref(), g).map(Box::new),
                     alert: rs_alert(g, rs),
                 })
                 .collect(),
