@@ -302,6 +302,10 @@ impl Checkers {
             };
             self._tasks.push(task);
         }
+        if self.unspawned.is_empty() {
+            // Its capacity (8 bytes a checker) is not needed again.
+            self.unspawned = VecDeque::new();
+        }
         self.unspawned.is_empty()
     }
 
@@ -503,8 +507,12 @@ pub fn prepare_checkers_carried<'c>(
     let mut servers = Vec::with_capacity(plans.len());
     let mut unspawned = VecDeque::new();
     let mut sharer = SpecSharer::default();
+    // One buffer for all: a short-lived block per real server, between the
+    // long-lived ones of the same size, would keep their pages resident.
+    let mut policies = Vec::new();
     for p in plans {
-        let policies: Vec<_> = p.checkers.iter().map(|c| c.policy).collect();
+        policies.clear();
+        policies.extend(p.checkers.iter().map(|c| c.policy));
         let st = match carried(p) {
             Some(old) => RsState::carry_over(p.id, &policies, &old.state, &match_checkers(&p.checkers, &old.checkers)),
             None => RsState::new(p.id, &policies),
