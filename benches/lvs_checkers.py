@@ -343,13 +343,16 @@ def measure_host(kind, binary, n, window, settle, strace_secs, sink_bin, tmp_roo
         time.sleep(settle)
         s0 = d.sample(n=n)
         cpu0, w0, a0 = cpu_ticks(pid), time.monotonic(), read_sink(count)
+        wp0, wc0 = switches(d.p.pid), switches(pid)
         time.sleep(window)
         s1 = d.sample(s0, n=n)
         cpu1, w1, a1 = cpu_ticks(pid), time.monotonic(), read_sink(count)
+        wp1, wc1 = switches(d.p.pid), switches(pid)
         row = {"where": "host", "impl": d.name, "n": n, "first_check": started,
                "cpu": 100.0 * (cpu1 - cpu0) / TICK / (w1 - w0),
                "rss": proc_kb(pid, "VmRSS"), "hwm": proc_kb(pid, "VmHWM"),
-               "accepted": (a1[0] - a0[0]) / (a1[1] - a0[1]) if a1[1] > a0[1] else 0.0}
+               "accepted": (a1[0] - a0[0]) / (a1[1] - a0[1]) if a1[1] > a0[1] else 0.0,
+               "wake_parent": (wp1 - wp0) / (w1 - w0), "wake_check": (wc1 - wc0) / (w1 - w0)}
         row.update(d.figures(s0, s1))
         if row["rate"] is None:
             row["rate"] = row["accepted"]
@@ -393,8 +396,8 @@ def per_rs(rows):
 def print_table(rows):
     per_rs(rows)
     print()
-    print("| where | daemon | real servers | RSS KiB (peak) | KiB per RS | syscalls per check | checks/s | checker CPU % | checks ok | allocs/check |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| where | daemon | real servers | RSS KiB (peak) | KiB per RS | syscalls per check | checks/s | checker CPU % | checks ok | allocs/check | wake-ups/s parent, checker |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         allocs = "-" if r.get("allocs") is None else f"{r['allocs']:.2f}"
         rss = "-" if r.get("rss") is None else f"{r['rss']:,} ({r.get('hwm') or 0:,})"
@@ -403,8 +406,9 @@ def print_table(rows):
         ok = "-" if r.get("ok") is None else f"{100 * r['ok']:.1f}%"
         sc = "-" if r.get("syscalls") is None else f"{r['syscalls']:.1f}"
         rate = "-" if r["n"] == 0 else f"{r['rate']:,.0f}" + (" (accepted)" if r["impl"] == "keepalived" else "")
+        wake = "-" if r.get("wake_check") is None else f"{r['wake_parent']:.1f}, {r['wake_check']:,.0f}"
         print(f"| {r['where']} | {r['impl']} | {r['n']:,} | {rss} | {prs} | {sc} | "
-              f"{rate} | {r['cpu']:.1f} | {ok} | {allocs} |")
+              f"{rate} | {r['cpu']:.1f} | {ok} | {allocs} | {wake} |")
     heap = [r for r in rows if r.get("heap")]
     if heap:
         print()
