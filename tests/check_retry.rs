@@ -94,13 +94,13 @@ impl Drop for Scripted {
 fn config(port: u16, retry: u32, alpha: bool) -> Config {
     let ms = |n: u64| Some(Microseconds(n * 1000));
     let checker = Checker {
-        kind: CheckKind::Http(HttpCheck {
+        kind: CheckKind::Http(Box::new(HttpCheck {
             urls: vec![HttpUrl {
                 path: "/".into(),
                 ..HttpUrl::default()
             }],
             ..HttpCheck::default()
-        }),
+        })),
         target: CheckTarget {
             connect_timeout: ms(2000),
             ..CheckTarget::default()

@@ -161,30 +161,50 @@ fn start_connect(fd: &OwnedFd, dst: SocketAddr) -> Result<(), Failure> {
 
 /// A TCP connection to the target within its connect_timeout.
 pub async fn tcp_connect(t: &Target) -> Result<Async<TcpStream>, Failure> {
-    let fd = bound_socket(t, SockType::Stream, Some(SockProtocol::Tcp))?;
-    start_connect(&fd, t.dst)?;
-    // Created non-blocking (`bound_socket`): no FIONBIO ioctl again.
-    let stream = Async::new_nonblocking(TcpStream::from(fd)).map_err(|e| io_failure(&e))?;
+    let stream = tcp_start(t, t.dst)?;
     timeout(t.connect_timeout, async {
         stream.writable().await.map_err(|e| io_failure(&e))?;
-        // Writable and SO_ERROR 0 is a completed connect (keepalived's
-        // tcp_socket_state asks the same); a refused or unreachable one sets
-        // SO_ERROR. No getpeername: one system call per check fewer.
-        match stream.get_ref().take_error() {
-            Ok(None) => Ok(()),
-            Ok(Some(e)) => Err(io_failure(&e)),
-            Err(e) => Err(io_failure(&e)),
-        }
+        tcp_connected(&stream)
     })
     .await?;
     Ok(stream)
+}
+
+/// A socket bound as `t` says with its connect to `dst` started.
+pub fn tcp_start(t: &Target, dst: SocketAddr) -> Result<Async<TcpStream>, Failure> {
+    let fd = bound_socket(t, SockType::Stream, Some(SockProtocol::Tcp))?;
+    start_connect(&fd, dst)?;
+    register(TcpStream::from(fd))
+}
+
+/// Whether the connect of a socket now writable succeeded. Writable and
+/// SO_ERROR 0 is a completed connect (keepalived's tcp_socket_state asks
+/// the same); a refused or unreachable one sets SO_ERROR. No getpeername:
+/// one system call per check fewer.
+pub fn tcp_connected(stream: &Async<TcpStream>) -> Result<(), Failure> {
+    match stream.get_ref().take_error() {
+        Ok(None) => Ok(()),
+        Ok(Some(e)) => Err(io_failure(&e)),
+        Err(e) => Err(io_failure(&e)),
+    }
 }
 
 /// A connected UDP socket to the target (so ICMP errors come back to us).
 pub fn udp_connect(t: &Target) -> Result<Async<UdpSocket>, Failure> {
     let fd = bound_socket(t, SockType::Datagram, Some(SockProtocol::Udp))?;
     start_connect(&fd, t.dst)?;
-    Async::new_nonblocking(UdpSocket::from(fd)).map_err(|e| io_failure(&e))
+    register(UdpSocket::from(fd))
+}
+
+/// A checker's socket in the reactor. Created non-blocking (`bound_socket`):
+/// no FIONBIO ioctl again. Registered lazily (vendor/README.md): one
+/// epoll_ctl ADD at the first wait, with its interest, and no DEL, the
+/// close removes it: two system calls per check fewer than ADD, MOD, DEL.
+fn register<T: std::os::fd::AsFd>(io: T) -> Result<Async<T>, Failure> {
+    // SAFETY: `io` is a TcpStream or UdpSocket made from the OwnedFd that
+    // `bound_socket` just created: it owns the descriptor, closes it when
+    // dropped, and nothing duplicates it (CLOEXEC, never cloned).
+    unsafe { Async::new_nonblocking_lazy(io) }.map_err(|e| io_failure(&e))
 }
 
 /// Raises this process's soft limit on open files to its hard limit and

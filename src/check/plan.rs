@@ -218,7 +218,7 @@ fn checker_spec(
         CheckKind::Smtp(s) => smtp(config, s, rs, &target, raw_secs(o, "connect_timeout")),
         CheckKind::Misc(m) => misc(config, m, delay_loop),
         CheckKind::Dns(d) => dns(d)?,
-        CheckKind::Udp(u) => Probe::Udp(u.clone()),
+        CheckKind::Udp(u) => Probe::Udp((**u).clone()),
         CheckKind::Ping => Probe::Ping,
         CheckKind::File(f) => file(config, f, rs),
     };
@@ -458,10 +458,10 @@ mod tests {
         assert_eq!(c.warmup, Duration::from_secs(60));
         assert_eq!(c.target.connect_timeout, Duration::from_secs(5));
         let p = plan(&config_with(
-            CheckKind::Dns(DnsCheck {
+            CheckKind::Dns(Box::new(DnsCheck {
                 query_type: "A".into(),
                 name: "x.".into(),
-            }),
+            })),
             |_, _| {},
         ));
         assert_eq!(
@@ -524,11 +524,11 @@ mod tests {
     fn file_check_resolves_its_track_file_and_misc_its_timeout() {
         use crate::config::model::{FileCheck, TrackFileDef};
         let mut cfg = config_with(
-            CheckKind::File(FileCheck {
+            CheckKind::File(Box::new(FileCheck {
                 track_file: "tf".into(),
                 weight: 3,
                 weight_reverse: true,
-            }),
+            })),
             |_, rs| rs.weight = 7,
         );
         cfg.track_files.push(TrackFileDef {
@@ -548,7 +548,7 @@ mod tests {
         );
         assert_eq!(p[0].checkers[0].policy.retry, 0);
         let p = plan(&config_with(
-            CheckKind::Misc(MiscCheck::default()),
+            CheckKind::Misc(Box::default()),
             |_, _| {},
         ));
         match &p[0].checkers[0].probe {

@@ -183,15 +183,24 @@ impl CheckerRetry {
 #[derive(Clone, Debug)]
 pub struct RsState {
     id: RsId,
-    checkers: Vec<CheckerRetry>,
-    weights: Vec<Option<i32>>,
+    /// Each checker's retry state, the weight it set and its latest run:
+    /// one allocation per real server (they were three vectors).
+    checkers: Box<[CheckerSlot]>,
     alive: bool,
     weight: Option<i32>,
     /// Checks run on this real server (all its checkers), for status.
     checks_run: u64,
     last: Option<LastCheck>,
-    /// Each checker's latest run, for the data dump.
-    runs: Vec<Option<CheckerRun>>,
+}
+
+/// One checker of a real server, as `RsState` keeps it.
+#[derive(Clone, Debug)]
+struct CheckerSlot {
+    retry: CheckerRetry,
+    /// The weight it set (MISC_CHECK misc_dynamic, FILE_CHECK).
+    weight: Option<i32>,
+    /// Its latest run, for the data dump.
+    run: Option<CheckerRun>,
 }
 
 /// One checker's latest run: when (the caller's clock) and what it found.
@@ -220,17 +229,16 @@ pub struct Step {
 
 impl RsState {
     pub fn new(id: RsId, policies: &[RetryPolicy]) -> RsState {
-        let checkers: Vec<CheckerRetry> = policies.iter().map(|p| CheckerRetry::new(*p)).collect();
-        let alive = checkers.iter().all(|c| c.is_up);
+        let checkers: Box<[CheckerSlot]> =
+            policies.iter().map(|p| CheckerSlot { retry: CheckerRetry::new(*p), weight: None, run: None }).collect();
+        let alive = checkers.iter().all(|c| c.retry.is_up);
         RsState {
             id,
-            weights: vec![None; checkers.len()],
             checkers,
             alive,
             weight: None,
             checks_run: 0,
             last: None,
-            runs: vec![None; policies.len()],
         }
     }
 
@@ -248,22 +256,22 @@ impl RsState {
         let mut rs = RsState::new(id, policies);
         for (i, c) in rs.checkers.iter_mut().enumerate() {
             // New alpha checkers start up unless decided below.
-            c.is_up = true;
-            if let Some(o) = matches.get(i).copied().flatten().and_then(|j| old.checkers.get(j).map(|oc| (j, oc))) {
-                c.carry(o.1);
-                rs.weights[i] = old.weights.get(o.0).copied().flatten();
-                rs.runs[i] = old.runs.get(o.0).copied().flatten();
+            c.retry.is_up = true;
+            if let Some(o) = matches.get(i).copied().flatten().and_then(|j| old.checkers.get(j)) {
+                c.retry.carry(&o.retry);
+                c.weight = o.weight;
+                c.run = o.run;
             }
         }
-        let any_failed = rs.checkers.iter().any(|c| c.has_run && !c.is_up);
-        let any_run = rs.checkers.iter().any(|c| c.has_run);
+        let any_failed = rs.checkers.iter().any(|c| c.retry.has_run && !c.retry.is_up);
+        let any_run = rs.checkers.iter().any(|c| c.retry.has_run);
         if any_failed || (!old.alive && !any_run) {
-            for c in rs.checkers.iter_mut().filter(|c| !c.has_run && c.policy.alpha) {
-                c.is_up = false;
+            for c in rs.checkers.iter_mut().filter(|c| !c.retry.has_run && c.retry.policy.alpha) {
+                c.retry.is_up = false;
             }
         }
-        rs.alive = rs.checkers.iter().all(|c| c.is_up);
-        rs.weight = rs.weights.iter().rev().find_map(|w| *w);
+        rs.alive = rs.checkers.iter().all(|c| c.retry.is_up);
+        rs.weight = rs.checkers.iter().rev().find_map(|c| c.weight);
         rs.checks_run = old.checks_run;
         rs.last = old.last;
         rs
@@ -274,19 +282,19 @@ impl RsState {
     pub fn note(&mut self, idx: usize, failure: Option<super::net::Failure>, at: std::time::SystemTime) {
         self.checks_run += 1;
         self.last = Some(LastCheck { checker: idx as u16, failure });
-        if let Some(r) = self.runs.get_mut(idx) {
-            *r = Some(CheckerRun { at, failure });
+        if let Some(c) = self.checkers.get_mut(idx) {
+            c.run = Some(CheckerRun { at, failure });
         }
     }
 
     /// Checker `idx`'s latest run.
     pub fn checker_run(&self, idx: usize) -> Option<CheckerRun> {
-        self.runs.get(idx).copied().flatten()
+        self.checkers.get(idx).and_then(|c| c.run)
     }
 
     /// The weight checker `idx` set (keepalived's `cur_weight`).
     pub fn checker_weight(&self, idx: usize) -> Option<i32> {
-        self.weights.get(idx).copied().flatten()
+        self.checkers.get(idx).and_then(|c| c.weight)
     }
 
     pub fn checks_run(&self) -> u64 {
@@ -311,7 +319,7 @@ impl RsState {
     }
 
     pub fn checker(&self, idx: usize) -> Option<&CheckerRetry> {
-        self.checkers.get(idx)
+        self.checkers.get(idx).map(|c| &c.retry)
     }
 
     /// Feeds checker `idx`'s outcome. An unknown index changes nothing and
@@ -326,21 +334,20 @@ impl RsState {
             };
         };
         let success = matches!(outcome, Outcome::Up { .. });
-        let first_while_down = !c.has_run && !c.is_up;
-        let step = c.on_result(success);
+        let first_while_down = !c.retry.has_run && !c.retry.is_up;
+        let step = c.retry.on_result(success);
         let mut weight_changed = false;
         if let Outcome::Up { weight } = outcome
-            && let Some(slot) = self.weights.get_mut(idx)
-            && *slot != weight
+            && c.weight != weight
         {
-            *slot = weight;
+            c.weight = weight;
             // The last checker to set a weight wins (keepalived has one
             // dynamic weight per real server too).
-            let w = self.weights.iter().rev().find_map(|w| *w);
+            let w = self.checkers.iter().rev().find_map(|c| c.weight);
             weight_changed = w != self.weight;
             self.weight = w;
         }
-        let alive = self.checkers.iter().all(|c| c.is_up);
+        let alive = self.checkers.iter().all(|c| c.retry.is_up);
         let event = if alive != self.alive {
             self.alive = alive;
             Some(CheckEventKind::Health)

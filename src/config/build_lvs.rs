@@ -3,8 +3,7 @@
 
 use super::addr::{parse_ip, words};
 use super::model::{
-    CheckKind, CheckTarget, Checker, DnsCheck, FileCheck, HttpCheck, HttpUrl, LbKind, MiscCheck, Protocol, RealServer,
-    SmtpCheck, SorryServer, UdpCheck, VirtualServer, VirtualServerGroup, VirtualServerKey, VsgEntry,
+    CheckKind, CheckTarget, Checker, DnsCheck, HttpUrl, LbKind, Protocol, RealServer, SorryServer, VirtualServer, VirtualServerGroup, VirtualServerKey, VsgEntry,
 };
 use super::tree::Node;
 use super::values::{Ctx, parse_i64};
@@ -567,14 +566,14 @@ fn bfd_check(ctx: &mut Ctx<'_>, n: &Node, rs_label: &str, checked: &[String]) ->
 fn checker_kind(kw: &str) -> Option<CheckKind> {
     Some(match kw {
         "TCP_CHECK" => CheckKind::Tcp,
-        "HTTP_GET" => CheckKind::Http(HttpCheck::default()),
-        "SSL_GET" => CheckKind::Ssl(HttpCheck::default()),
-        "SMTP_CHECK" => CheckKind::Smtp(SmtpCheck::default()),
-        "MISC_CHECK" => CheckKind::Misc(MiscCheck::default()),
-        "DNS_CHECK" => CheckKind::Dns(DnsCheck { query_type: "SOA".into(), name: ".".into() }),
-        "UDP_CHECK" => CheckKind::Udp(UdpCheck::default()),
+        "HTTP_GET" => CheckKind::Http(Box::default()),
+        "SSL_GET" => CheckKind::Ssl(Box::default()),
+        "SMTP_CHECK" => CheckKind::Smtp(Box::default()),
+        "MISC_CHECK" => CheckKind::Misc(Box::default()),
+        "DNS_CHECK" => CheckKind::Dns(Box::new(DnsCheck { query_type: "SOA".into(), name: ".".into() })),
+        "UDP_CHECK" => CheckKind::Udp(Box::default()),
         "PING_CHECK" => CheckKind::Ping,
-        "FILE_CHECK" => CheckKind::File(FileCheck::default()),
+        "FILE_CHECK" => CheckKind::File(Box::default()),
         _ => return None,
     })
 }

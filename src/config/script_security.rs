@@ -162,8 +162,8 @@ fn entries(cfg: &Config, tree: &[Node], side: Side, gated: bool) -> Vec<Entry> {
                 add(vs_pos, &vs.quorum_up);
                 add(vs_pos, &vs.quorum_down);
                 for rs in &vs.real_servers {
-                    add(vs_pos, &rs.notify_up);
-                    add(vs_pos, &rs.notify_down);
+                    add(vs_pos, &rs.notify_up.as_deref().cloned());
+                    add(vs_pos, &rs.notify_down.as_deref().cloned());
                 }
             }
             out.extend(global_script(tree, other, "notify_fifo_script"));

@@ -288,12 +288,12 @@ impl Ctx<'_> {
 
     /// A notify-style script keyword; keepalived keeps the first and
     /// complains about a second (`owner` names the instance/group).
-    pub fn script_once(&mut self, n: &Node, slot: &mut Option<Script>, owner: &str) {
+    pub fn script_once<S: From<Script>>(&mut self, n: &Node, slot: &mut Option<S>, owner: &str) {
         if slot.is_some() {
             self.diags.warn(n.pos, format!("({owner}) {} script already specified - ignoring {}", n.keyword, n.args.join(" ")));
             return;
         }
-        *slot = self.script(n);
+        *slot = self.script(n).map(S::from);
     }
 
     pub fn raw(&mut self, n: &Node) -> RawOption {

@@ -118,7 +118,6 @@ const SEEN: &[(&str, u32)] = syscalls![
     SYS_recvfrom,
     SYS_sendto,
     SYS_write,
-    SYS_timerfd_settime,
     SYS_close,
     SYS_openat,
     SYS_open,

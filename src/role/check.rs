@@ -52,7 +52,7 @@ impl Duties for Check {
         Check { checkers: None, lvs: Rc::new(RefCell::new(None)), hooks: None, ha_suspend: None, alerter }
     }
 
-    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Config) {
+    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Rc<Config>) {
         self.alerter.configure(&new.global);
         let lvs_changed = old.first()
             || old.config.virtual_servers != new.virtual_servers
@@ -66,7 +66,7 @@ impl Duties for Check {
                 h.set_fifos(&new.global);
             }
             if let Some(l) = self.lvs.borrow_mut().as_mut() {
-                l.apply(Rc::new(new.clone()), &[]);
+                l.apply(new.clone(), &[]);
             }
         }
     }
@@ -155,12 +155,13 @@ impl Duties for Check {
 impl Check {
     /// New checkers for `new`, carrying the state of the real servers
     /// `old` has too, then the IPVS side brought to `new`.
-    fn rebuild(&mut self, rt: &Runtime, old: &Config, new: &Config) {
+    fn rebuild(&mut self, rt: &Runtime, old: &Config, new: &Rc<Config>) {
         let snapshot = self.checkers.take().map(|c| c.snapshot()).unwrap_or_default();
         let carried = crate::lvs::identity::carried(old, new);
         let by_old: HashMap<RsId, &CarriedState> = snapshot.iter().map(|c| (c.id, c)).collect();
         let plans = crate::check::plan(new);
-        let shared: Rc<Config> = Rc::new(new.clone());
+        // The config the runtime keeps (`Applied`), not a copy of it.
+        let shared: Rc<Config> = new.clone();
         if !new.virtual_servers.is_empty() && self.lvs.borrow().is_none() {
             let ex = rt.ex.clone();
             let h = Rc::new(SpawnHooks::new(move |f| ex.spawn(f).detach(), Rc::new(self.alerter.clone())));

@@ -26,11 +26,14 @@ use smol::LocalExecutor;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::rc::Rc;
 
-/// The configuration this child runs with, and its generation.
+/// The configuration this child runs with, and its generation. Shared
+/// (`Rc`): a role that keeps the config (the checker child's IPVS side)
+/// holds this one rather than a copy, which at 10,000 real servers is
+/// megabytes.
 #[derive(Default)]
 pub struct Applied {
     pub generation: u32,
-    pub config: Config,
+    pub config: Rc<Config>,
 }
 
 impl Applied {
@@ -67,7 +70,7 @@ pub trait Duties: Sized {
     fn new(rt: &Runtime) -> Self;
     /// Puts `new` in force; `old` is the configuration in force until now
     /// (empty, generation 0, at start).
-    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Config);
+    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Rc<Config>);
     /// The instances a restarted VRRP child's predecessor held as master.
     fn resume(&mut self, _masters: Vec<String>) {}
     /// True while start-up work is left: the loop then calls `work` a batch
@@ -266,9 +269,10 @@ async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, applied: &mut Appli
         Ok(Msg::Config { generation, config }) => {
             let summary = summarize(&config);
             crate::os::priority::apply(D::ROLE, &config.global);
+            let config: Rc<Config> = Rc::from(config);
             duties.apply(rt, applied, &config).await;
             applied.generation = generation;
-            applied.config = *config;
+            applied.config = config;
             log::info!(
                 "{name} child: config generation {generation} in force ({} vrrp instances, {} virtual servers)",
                 summary.vrrp_instances,

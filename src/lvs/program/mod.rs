@@ -249,8 +249,9 @@ impl Lvs {
                 }
                 let up = self.views.get(&key).copied().unwrap_or_else(|| default_view(vs, rs)).up;
                 if up && let Some(h) = old_prepared.get(vi).and_then(|v| v.real_servers.get(ri)) {
-                    log::info!("real server {} of {} no longer exists", h.name, old_prepared[vi].name);
-                    self.rs_hooks(&old_prepared[vi], h, false, "=> Removing <=");
+                    let name = super::hooks::rs_name(vs, rs);
+                    log::info!("real server {name} of {} no longer exists", old_prepared[vi].name);
+                    self.rs_hooks(&old_prepared[vi], h, &name, false, "=> Removing <=");
                 }
             }
             if !new_vs.contains(&vid) && self.memory.get(&vid) == Some(true)
@@ -314,19 +315,22 @@ impl Lvs {
     fn rs_transition(&self, id: RsId, up: bool, checker: Option<&str>) {
         let Some(vh) = self.prepared.get(id.vs as usize) else { return };
         let Some(h) = vh.real_servers.get(id.rs as usize) else { return };
+        let Some(vs) = self.config.virtual_servers.get(id.vs as usize) else { return };
+        let Some(rs) = vs.real_servers.get(id.rs as usize) else { return };
+        let name = super::hooks::rs_name(vs, rs);
         let msg = match checker {
             Some(k) => format!("=> {k} {} on service <=", if up { "succeed" } else { "failed" }),
             None => format!("=> {} <=", if up { "Up" } else { "Down" }),
         };
-        log::info!("real server {} of {} {}", h.name, vh.name, if up { "up" } else { "down" });
+        log::info!("real server {name} of {} {}", vh.name, if up { "up" } else { "down" });
         let state = if up { "UP" } else { "DOWN" };
         if let Some(cmd) = if up { &h.notify_up } else { &h.notify_down } {
             self.hooks.script(cmd, None);
         }
-        self.hooks.fifo(&super::fifo::rs_line(&vh.name, &h.name, up));
+        self.hooks.fifo(&super::fifo::rs_line(&vh.name, &name, up));
         if h.alert {
             self.hooks.alert(Alert {
-                subject: AlertSubject::RealServer { vs: vh.name.clone(), rs: h.name.clone() },
+                subject: AlertSubject::RealServer { vs: vh.name.clone(), rs: name },
                 state,
                 message: msg,
             });
@@ -334,14 +338,14 @@ impl Lvs {
     }
 
     /// A real server going down for good (removed, or shutdown with omega).
-    fn rs_hooks(&self, vh: &VsHooks, h: &super::hooks::RsHooks, stopping: bool, msg: &str) {
+    fn rs_hooks(&self, vh: &VsHooks, h: &super::hooks::RsHooks, name: &str, stopping: bool, msg: &str) {
         if let Some(cmd) = &h.notify_down {
             self.hooks.script(cmd, stopping.then_some(STOP_SCRIPT_TIMEOUT));
         }
-        self.hooks.fifo(&super::fifo::rs_line(&vh.name, &h.name, false));
+        self.hooks.fifo(&super::fifo::rs_line(&vh.name, name, false));
         if h.alert {
             self.hooks.alert(Alert {
-                subject: AlertSubject::RealServer { vs: vh.name.clone(), rs: h.name.clone() },
+                subject: AlertSubject::RealServer { vs: vh.name.clone(), rs: name.to_string() },
                 state: "DOWN",
                 message: msg.to_string(),
             });
@@ -637,7 +641,7 @@ impl Lvs {
                 let key = RsIdent { vs: vs_ident(vs), addr: rs.addr, port: rs.port };
                 let up = self.views.get(&key).copied().unwrap_or_else(|| default_view(vs, rs)).up;
                 if up && let Some(h) = vh.real_servers.get(ri) {
-                    self.rs_hooks(vh, h, true, "=> Shutting down <=");
+                    self.rs_hooks(vh, h, &super::hooks::rs_name(vs, rs), true, "=> Shutting down <=");
                 }
             }
             self.vs_hooks(vh, true, "=> Shutting down <=".to_string());

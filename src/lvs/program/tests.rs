@@ -16,8 +16,8 @@ fn rs(addr: &str) -> RealServer {
         addr: addr.parse().unwrap(),
         port: Some(80),
         weight: 1,
-        notify_up: script(&format!("up {addr}")),
-        notify_down: script(&format!("down {addr}")),
+        notify_up: script(&format!("up {addr}")).map(Box::new),
+        notify_down: script(&format!("down {addr}")).map(Box::new),
         checkers: vec![Default::default()],
         ..RealServer::default()
     }

@@ -689,6 +689,35 @@ impl<T: AsFd> Async<T> {
             io: Some(io),
         })
     }
+
+    /// vigil patch: as `new_nonblocking`, with two `epoll_ctl` calls fewer
+    /// in the life of a short-lived handle (a health check's connection):
+    /// the handle is registered with the poller at its first wait, with that
+    /// wait's interest (one ADD where `new_nonblocking` makes an ADD at once
+    /// and a MOD at the wait), and its drop does not deregister it: the
+    /// close that follows does (epoll forgets a file at its last close).
+    /// A handle that never waits never touches the poller. `into_inner`
+    /// deregisters as usual.
+    ///
+    /// On kqueue and Windows the same as `new_nonblocking`.
+    ///
+    /// # Safety
+    ///
+    /// `io` must own its file descriptor and close it when dropped, and no
+    /// duplicate of that descriptor may exist while it is registered
+    /// (`dup`, `try_clone`, a `fork` without close-on-exec and `exec`):
+    /// epoll would keep reporting a duplicated descriptor after the close,
+    /// under a key the reactor may have given to another handle since.
+    pub unsafe fn new_nonblocking_lazy(io: T) -> io::Result<Async<T>> {
+        // SAFETY: It is impossible to drop the I/O source while it is registered through
+        // this type; the caller promises the descriptor has no duplicate.
+        let registration = unsafe { Registration::new_lazy(io.as_fd()) };
+
+        Ok(Async {
+            source: Reactor::get().insert_io(registration)?,
+            io: Some(io),
+        })
+    }
 }
 
 #[cfg(unix)]
@@ -1160,7 +1189,8 @@ impl<T> Drop for Async<T> {
     fn drop(&mut self) {
         if self.io.is_some() {
             // Deregister and ignore errors because destructors should not panic.
-            Reactor::get().remove_io(&self.source).ok();
+            // vigil patch: `remove_io_closing`, the handle is closed below.
+            Reactor::get().remove_io_closing(&self.source).ok();
 
             // Drop the I/O handle to close it.
             self.io.take();

@@ -174,10 +174,24 @@ impl Reactor {
 
     /// Deregisters an I/O source from the reactor.
     pub(crate) fn remove_io(&self, source: &Source) -> io::Result<()> {
+        self.remove_io_with(source, false)
+    }
+
+    /// vigil patch: as `remove_io`, just before the source's file descriptor
+    /// is closed (`Async`'s drop): a lazy registration needs no epoll_ctl DEL.
+    pub(crate) fn remove_io_closing(&self, source: &Source) -> io::Result<()> {
+        self.remove_io_with(source, true)
+    }
+
+    fn remove_io_with(&self, source: &Source, closing: bool) -> io::Result<()> {
         // vigil patch: keep the removed source as a spare; the sources lock
         // is released first (`keep_spare` may drop a waker, and so a task).
         let removed = self.sources.lock().unwrap().try_remove(source.key);
-        let res = source.registration.delete(&self.poller);
+        let res = if closing {
+            source.registration.delete_closing(&self.poller)
+        } else {
+            source.registration.delete(&self.poller)
+        };
         if let Some(s) = removed {
             self.keep_spare(s);
         }
@@ -791,7 +805,13 @@ impl TimerQueue {
 
     fn remove(&mut self, _when: Instant, id: usize) {
         self.wakers.remove(&id);
-        if self.heap.len() > 2 * self.wakers.len() + 1024 {
+        // vigil patch: compacted once stale entries pass a quarter of the
+        // live ones (they passed all of them before): a checker task resets
+        // its timer once a check, and with 10,000 of them the heap's
+        // capacity doubled to 32,768 entries (786 KB, 79 bytes a timer).
+        // A compaction is linear, amortised over a quarter of the timers.
+        let live = self.wakers.len();
+        if self.heap.len() > live + live / 4 + 1024 {
             let wakers = &self.wakers;
             self.heap.retain(|Reverse((_, id))| wakers.contains_key(id));
         }

@@ -42,6 +42,16 @@ impl fmt::Debug for Registration {
 }
 
 impl Registration {
+    /// vigil patch: as `new` (lazy registrations are epoll's only).
+    ///
+    /// # Safety
+    ///
+    /// As `new`.
+    pub(crate) unsafe fn new_lazy(f: BorrowedFd<'_>) -> Self {
+        // SAFETY: the caller upholds `new`'s contract.
+        unsafe { Self::new(f) }
+    }
+
     /// Add this file descriptor into the reactor.
     ///
     /// # Safety
@@ -88,6 +98,12 @@ impl Registration {
                 PollMode::Oneshot,
             ),
         }
+    }
+
+    /// vigil patch: as `delete` (lazy registrations are epoll's only).
+    #[inline]
+    pub(crate) fn delete_closing(&self, poller: &Poller) -> Result<()> {
+        self.delete(poller)
     }
 
     /// Deregisters the object from the reactor.

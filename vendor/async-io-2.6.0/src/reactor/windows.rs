@@ -89,6 +89,12 @@ impl Registration {
         }
     }
 
+    /// vigil patch: as `delete` (lazy registrations are epoll's only).
+    #[inline]
+    pub(crate) fn delete_closing(&self, poller: &Poller) -> Result<()> {
+        self.delete(poller)
+    }
+
     /// Deregisters the object from the reactor.
     #[inline]
     pub(crate) fn delete(&self, poller: &Poller) -> Result<()> {
