@@ -94,7 +94,7 @@ pub fn runtime_gaps(config: &Config) -> Vec<String> {
     if !config.bfd_instances.is_empty() {
         let names: Vec<&str> = config.bfd_instances.iter().map(|b| b.name.as_str()).collect();
         out.push(format!(
-            "bfd_instance {}: read and checked, but vigil runs no BFD session yet - track_bfd and BFD_CHECK stay as they start",
+            "bfd_instance {}: sessions run in the BFD child, but track_bfd and BFD_CHECK do not hear of them yet and stay as they start",
             names.join(", ")
         ));
     }

@@ -110,6 +110,9 @@ pub struct Report {
     pub vrrp: Vec<crate::vrrp::instance::InstanceStatus>,
     pub sync_groups: Vec<crate::vrrp::instance::SyncGroupStatus>,
     pub virtual_servers: Vec<crate::lvs::status::VirtualServerStatus>,
+    /// The BFD child's sessions.
+    #[serde(default)]
+    pub bfd: Vec<crate::bfd::status::SessionStatus>,
     /// The child's SMTP alert queue.
     pub alerts: crate::alert::AlertCounters,
     /// Times each fixed capacity was reached in the child (`os::capacity`).

@@ -1,4 +1,4 @@
-//! The parent: spawns the VRRP and checker children, keeps them alive with
+//! The parent: spawns the VRRP, checker and BFD children, keeps them alive with
 //! the watchdog hello, restarts them by policy, relays reloads, serves the
 //! console and the control socket, and stops everything cleanly.
 //!
@@ -37,6 +37,9 @@ use std::time::{Duration, Instant};
 
 /// How long children get to stop after SIGTERM before SIGKILL.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The children: VRRP, checker, BFD.
+pub const SLOTS: usize = 3;
 
 /// What the parent does once everything is stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,6 +121,8 @@ struct Slot {
     vrrp: Vec<crate::vrrp::instance::InstanceStatus>,
     sync_groups: Vec<crate::vrrp::instance::SyncGroupStatus>,
     virtual_servers: Vec<crate::lvs::status::VirtualServerStatus>,
+    /// The BFD child's sessions, from its last report.
+    bfd: Vec<crate::bfd::status::SessionStatus>,
     alerts: crate::alert::AlertCounters,
     /// The child's capacity hits, from its last report.
     capacity_hits: Vec<(String, u64)>,
@@ -158,6 +163,7 @@ impl Slot {
             vrrp: Vec::new(),
             sync_groups: Vec::new(),
             virtual_servers: Vec::new(),
+            bfd: Vec::new(),
             alerts: Default::default(),
             capacity_hits: Vec::new(),
         }
@@ -169,7 +175,8 @@ pub struct Parent {
     init: bool,
     ex: Rc<LocalExecutor<'static>>,
     tx: EvTx<Event>,
-    slots: [Slot; 2],
+    /// VRRP, checker, BFD (`slot_index`).
+    slots: [Slot; SLOTS],
     config: Box<Config>,
     generation: u32,
     reloads_refused: u32,
@@ -205,7 +212,7 @@ pub fn run(opts: Options, init: bool, config: Config, hw: Option<(crate::init::h
     let (tx, rx) = smol::channel::unbounded();
     let console_enabled = opts.console || init;
     let parent = Parent {
-        slots: [Slot::new(Role::Vrrp, !opts.check_only), Slot::new(Role::Check, !opts.vrrp_only)],
+        slots: [Slot::new(Role::Vrrp, !opts.check_only), Slot::new(Role::Check, !opts.vrrp_only), Slot::new(Role::Bfd, opts.runs_bfd(&config))],
         opts,
         init,
         ex: ex.clone(),
@@ -277,7 +284,7 @@ impl Parent {
         for f in &self.opts.unsupported_flags {
             log::warn!("option {f} is accepted for keepalived's command line but not implemented; ignored");
         }
-        for i in 0..2 {
+        for i in 0..SLOTS {
             if self.slots[i].enabled {
                 self.start_child(i);
             }
@@ -298,7 +305,11 @@ impl Parent {
     }
 
     fn slot_index(role: Role) -> usize {
-        if role == Role::Vrrp { 0 } else { 1 }
+        match role {
+            Role::Vrrp => 0,
+            Role::Bfd => 2,
+            _ => 1,
+        }
     }
 
     fn handle(&mut self, ev: Event) -> Option<Shutdown> {
@@ -520,10 +531,7 @@ impl Parent {
     }
 
     fn child_pid_file(&self, role: Role) -> &std::path::Path {
-        match role {
-            Role::Vrrp => &self.opts.vrrp_pid_file,
-            _ => &self.opts.checkers_pid_file,
-        }
+        self.opts.child_pid_file(role)
     }
 
     fn start_child(&mut self, i: usize) {
@@ -668,11 +676,13 @@ impl Parent {
             Msg::Report { id, report } => {
                 s.alerts = report.alerts;
                 s.capacity_hits = report.capacity_hits;
-                if i == 0 {
-                    s.vrrp = report.vrrp;
-                    s.sync_groups = report.sync_groups;
-                } else {
-                    s.virtual_servers = report.virtual_servers;
+                match s.role {
+                    Role::Vrrp => {
+                        s.vrrp = report.vrrp;
+                        s.sync_groups = report.sync_groups;
+                    }
+                    Role::Bfd => s.bfd = report.bfd,
+                    _ => s.virtual_servers = report.virtual_servers,
                 }
                 if let Some(k) = self.queries.iter().position(|q| q.id == id) {
                     self.queries[k].waiting[i] = false;
@@ -738,7 +748,7 @@ impl Parent {
     /// if the parent is supervising its children.
     fn pet_hw_watchdog(&mut self) {
         let Some(w) = &self.hw else { return };
-        let views: [hwwdt::SlotView; 2] = std::array::from_fn(|i| {
+        let views: [hwwdt::SlotView; SLOTS] = std::array::from_fn(|i| {
             let s = &self.slots[i];
             hwwdt::SlotView {
                 name: s.role.name(),
@@ -801,6 +811,13 @@ impl Parent {
                     }
                 }));
             }
+        }
+        // keepalived starts its BFD child at a reload that brings the first
+        // bfd_instance (and leaves one running when they all go).
+        let b = Self::slot_index(Role::Bfd);
+        if !self.slots[b].enabled && self.opts.runs_bfd(&self.config) {
+            self.slots[b].enabled = true;
+            self.start_child(b);
         }
     }
 

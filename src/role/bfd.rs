@@ -1,0 +1,52 @@
+//! The BFD child's duties: the sessions of the `bfd_instance` blocks
+//! (`bfd::engine`), reloaded in place: a session the new config keeps goes
+//! on without a flap.
+
+use super::{Applied, Duties, Runtime, Stop};
+use crate::bfd::engine::Engine;
+use crate::cli::Role;
+use crate::config::Config;
+
+pub struct Bfd {
+    engine: Option<Engine>,
+}
+
+impl Duties for Bfd {
+    const ROLE: Role = Role::Bfd;
+
+    fn new(_rt: &Runtime) -> Self {
+        Bfd { engine: None }
+    }
+
+    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Config) {
+        if !old.first() && old.config.bfd_instances == new.bfd_instances {
+            return;
+        }
+        let engine = self.engine.get_or_insert_with(|| Engine::start(&rt.ex));
+        engine.apply(&new.bfd_instances);
+        log::info!("bfd child: {} session(s)", new.bfd_instances.len());
+    }
+
+    fn dump(&mut self, _rt: &Runtime, what: crate::os::signals::Dump) {
+        if what != crate::os::signals::Dump::Data {
+            return;
+        }
+        if let Some(e) = &self.engine {
+            for line in crate::bfd::status::text(&e.status()).lines() {
+                log::info!("{line}");
+            }
+        }
+    }
+
+    fn report(&self) -> crate::ipc::Report {
+        crate::ipc::Report { bfd: self.engine.as_ref().map(|e| e.status()).unwrap_or_default(), ..Default::default() }
+    }
+
+    async fn stop(&mut self, _rt: &Runtime, how: Stop) {
+        if how == Stop::Clean {
+            if let Some(e) = &self.engine {
+                e.stop();
+            }
+        }
+    }
+}
