@@ -1,0 +1,259 @@
+//! BFD interop (issue 16): vigil's BFD child against FRR 8.4's bfdd
+//! (Debian's `frr`) in a two-node lab, IPv4 single hop, 100 ms intervals,
+//! Detect Mult 3 on both sides (a 300 ms Detection Time).
+//!
+//! The session comes Up on both sides (vigil's log and `vigil status
+//! --json`; bfdd's `show bfd peers json`); FRR's peer is shut down (bfdd
+//! sends AdminDown: vigil goes Down with "Neighbor Signaled Session Down")
+//! and brought back; then bfdd is killed outright and vigil declares the
+//! session Down on its own timer. The time from the kill to vigil's Down is
+//! printed and bounded generously (it is the Detection Time plus up to one
+//! of FRR's jittered intervals already elapsed, plus the log polling).
+
+#[path = "frr/mod.rs"]
+mod frr;
+mod lab;
+
+use lab::{DaemonHandle, Lab};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const VIGIL_NODE: usize = 1;
+const FRR_NODE: usize = 2;
+/// FRR's and our intervals (ms) and multiplier.
+const INTERVAL_MS: u64 = 100;
+const MULT: u64 = 3;
+
+fn ready() -> bool {
+    let why = frr::can_run().and_then(|_| {
+        if Path::new("/usr/lib/frr/bfdd").is_file() { Ok(()) } else { Err("FRR's bfdd is not installed (/usr/lib/frr/bfdd)".to_string()) }
+    });
+    if let Err(why) = why {
+        lab::skip("bfd_interop", &why);
+        return false;
+    }
+    true
+}
+
+fn wait_until(timeout: Duration, step: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(step);
+    }
+}
+
+/// zebra + bfdd in a node, one peer, in the foreground with every path in `dir`.
+struct Bfdd {
+    dir: PathBuf,
+    zebra: DaemonHandle,
+    bfdd: DaemonHandle,
+}
+
+impl Bfdd {
+    fn start(lab: &Lab, node: usize, local: &str, peer: &str) -> Result<Bfdd, String> {
+        let dir = lab.node_dir(node).join("frr");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let d = dir.display();
+        std::fs::write(dir.join("zebra.conf"), format!("log file {d}/zebra.log\n")).unwrap();
+        std::fs::write(
+            dir.join("bfdd.conf"),
+            format!(
+                "log file {d}/bfdd.log\nlog timestamp precision 3\ndebug bfd peer\ndebug bfd network\n!\nbfd\n peer {peer} local-address {local}\n  receive-interval {INTERVAL_MS}\n  transmit-interval {INTERVAL_MS}\n  detect-multiplier {MULT}\n !\n!\n"
+            ),
+        )
+        .unwrap();
+        let chown = lab::run_bounded(Command::new("chown").args(["-R", "frr:frr"]).arg(&dir), lab::EXEC_TIMEOUT).map_err(|e| format!("chown: {e}"))?;
+        if !chown.status.success() {
+            return Err("chown frr".into());
+        }
+        let s = |p: &str| format!("{d}/{p}");
+        let common = |prog: &str, conf: &str, pid: &str| -> Vec<String> {
+            vec![
+                format!("/usr/lib/frr/{prog}"),
+                "--vty_socket".into(),
+                d.to_string(),
+                "-z".into(),
+                s("zserv.api"),
+                "-P".into(),
+                "0".into(),
+                "-f".into(),
+                s(conf),
+                "-i".into(),
+                s(pid),
+            ]
+        };
+        let zebra = lab.spawn(node, common("zebra", "zebra.conf", "zebra.pid"));
+        if !wait_until(Duration::from_secs(10), Duration::from_millis(20), || dir.join("zserv.api").exists() || !zebra.running()) || !zebra.running() {
+            return Err(format!("zebra never opened zserv.api\n{}", zebra.log()));
+        }
+        let mut argv = common("bfdd", "bfdd.conf", "bfdd.pid");
+        argv.extend(["--bfdctl".to_string(), s("bfdd.sock")]);
+        let bfdd = lab.spawn(node, argv);
+        let b = Bfdd { dir, zebra, bfdd };
+        if !wait_until(Duration::from_secs(10), Duration::from_millis(50), || b.peer().is_ok() || !b.bfdd.running()) || b.peer().is_err() {
+            return Err(format!("bfdd never answered vtysh\n{}\n{}", b.bfdd.log(), b.log()));
+        }
+        Ok(b)
+    }
+
+    fn vtysh(&self, cmds: &[&str]) -> Result<String, String> {
+        let mut c = Command::new("vtysh");
+        c.arg("--vty_socket").arg(&self.dir);
+        for x in cmds {
+            assert!(!x.contains("write"), "never write FRR's config: {x}");
+            c.arg("-c").arg(x);
+        }
+        let out = lab::run_bounded(&mut c, lab::EXEC_TIMEOUT).map_err(|e| format!("vtysh: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("vtysh: {}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The one peer of `show bfd peers json`.
+    fn peer(&self) -> Result<serde_json::Value, String> {
+        let out = self.vtysh(&["show bfd peers json"])?;
+        let v: serde_json::Value = serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))?;
+        v.as_array().and_then(|a| a.first()).cloned().ok_or_else(|| format!("no peer in {out}"))
+    }
+
+    fn status(&self) -> String {
+        self.peer().map(|p| p["status"].as_str().unwrap_or("?").to_string()).unwrap_or_else(|e| format!("error: {e}"))
+    }
+
+    fn log(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(self.dir.join("bfdd.log")).unwrap_or_default()).into_owned()
+    }
+
+    fn peer_shutdown(&self, local: &str, peer: &str, on: bool) -> Result<String, String> {
+        let p = format!("peer {peer} local-address {local}");
+        self.vtysh(&["configure terminal", "bfd", &p, if on { "shutdown" } else { "no shutdown" }])
+    }
+
+    fn stop(&self) {
+        for d in [&self.bfdd, &self.zebra] {
+            if d.running() {
+                d.kill(libc::SIGTERM);
+                if d.wait(Duration::from_secs(5)).is_none() {
+                    d.kill_group(libc::SIGKILL);
+                    d.wait(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Bfdd {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("----- FRR bfdd.log -----\n{}", self.log());
+        }
+        self.stop();
+    }
+}
+
+/// vigil's view of session `name`: `vigil status --json`'s bfd entry.
+fn vigil_session(control: &Path, name: &str) -> serde_json::Value {
+    let out = lab::run_bounded(Command::new(env!("CARGO_BIN_EXE_vigil")).args(["status", "--json", "--control"]).arg(control), lab::EXEC_TIMEOUT);
+    let Ok(out) = out else { return serde_json::Value::Null };
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    j["bfd"].as_array().and_then(|a| a.iter().find(|s| s["name"] == name)).cloned().unwrap_or(serde_json::Value::Null)
+}
+
+fn count(log: &str, pat: &str) -> usize {
+    log.matches(pat).count()
+}
+
+#[test]
+fn vigil_and_frr_bfdd_ipv4_single_hop() {
+    if !ready() {
+        return;
+    }
+    let lab = Lab::new("bfd", 2);
+    let (ours, theirs) = (lab::node_ip4(VIGIL_NODE).to_string(), lab::node_ip4(FRR_NODE).to_string());
+    let frr = Bfdd::start(&lab, FRR_NODE, &theirs, &ours).unwrap_or_else(|e| panic!("FRR: {e}"));
+
+    let dir = lab.node_dir(VIGIL_NODE).join("vigil");
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "bfd_instance B1 {{\n  neighbor_ip {theirs}\n  source_ip {ours}\n  min_rx {INTERVAL_MS}\n  min_tx {INTERVAL_MS}\n  multiplier {MULT}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let control = dir.join("control.sock");
+    let mut argv = vec![env!("CARGO_BIN_EXE_vigil").to_string(), "-n".into(), "-l".into(), "-D".into(), "-f".into(), p("keepalived.conf")];
+    for (flag, file) in [("-p", "main.pid"), ("-r", "vrrp.pid"), ("-c", "check.pid"), ("-b", "bfd.pid")] {
+        argv.push(flag.into());
+        argv.push(p(file));
+    }
+    argv.extend(["--control".into(), control.to_string_lossy().into_owned()]);
+    let vigil = lab.spawn(VIGIL_NODE, argv);
+
+    // Up on both sides.
+    let up = vigil.wait_log("BFD_Instance(B1) Entering Up state", Duration::from_secs(15));
+    assert!(up, "vigil's session never came Up\n{}", vigil.log());
+    assert!(wait_until(Duration::from_secs(10), Duration::from_millis(50), || frr.status() == "up"), "FRR's peer is {}", frr.status());
+    assert!(Path::new(&p("bfd.pid")).is_file(), "no BFD pid file (-b)");
+    // Both intervals negotiated: vigil's Detection Time is FRR's 100 ms x 3.
+    let mut s = serde_json::Value::Null;
+    let settled = wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        s = vigil_session(&control, "B1");
+        s["state"] == "Up" && s["detection_time_us"] == INTERVAL_MS * MULT * 1000
+    });
+    assert!(settled, "vigil status: {s}");
+    let peer = frr.peer().unwrap();
+    assert_eq!(s["remote_discriminator"].as_u64(), peer["local"].as_u64().or(peer["id"].as_u64()), "FRR's discriminator: {peer}\nvigil: {s}");
+    eprintln!("up on both sides: vigil {s}\nFRR {peer}");
+
+    // FRR shuts its peer down: it sends AdminDown (with diag 0, as FRR 8.4
+    // does: tests/data/bfd/frr-bfdd.hex), and vigil goes Down with diag 3.
+    frr.peer_shutdown(&theirs, &ours, true).unwrap();
+    let down = vigil.wait_log("BFD_Instance(B1) Entering Down state (Local diagnostic - Neighbor Signaled Session Down", Duration::from_secs(5));
+    assert!(down, "vigil did not see FRR's AdminDown\n{}", vigil.log());
+    let s = vigil_session(&control, "B1");
+    assert_eq!((&s["state"], &s["remote_state"]), (&"Down".into(), &"AdminDown".into()), "{s}");
+    frr.peer_shutdown(&theirs, &ours, false).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(20), || count(&vigil.log(), "BFD_Instance(B1) Entering Up state") >= 2),
+        "not Up again after FRR's no shutdown\n{}",
+        vigil.log()
+    );
+    assert!(wait_until(Duration::from_secs(10), Duration::from_millis(50), || frr.status() == "up"), "FRR's peer is {}", frr.status());
+    // Wait for the poll sequence to bring the fast intervals back in force.
+    std::thread::sleep(Duration::from_millis(500));
+
+    // bfdd dies: nothing more comes; vigil declares Down on its own.
+    let killed = Instant::now();
+    frr.bfdd.kill(libc::SIGKILL);
+    let detected = wait_until(Duration::from_secs(5), Duration::from_millis(2), || vigil.log().contains("BFD_Instance(B1) Expired after"));
+    let took = killed.elapsed();
+    assert!(detected, "vigil never declared the session down\n{}", vigil.log());
+    let log = vigil.log();
+    let expired = log.lines().find(|l| l.contains("BFD_Instance(B1) Expired after")).unwrap_or("").to_string();
+    assert!(log.contains("Entering Down state (Local diagnostic - Control Detection Time Expired"), "{log}");
+    let detection = Duration::from_millis(INTERVAL_MS * MULT);
+    eprintln!(
+        "BFD figures: Detection Time {} ms; kill -> vigil's Down seen {} ms (log polled every 2 ms); vigil says: {}",
+        detection.as_millis(),
+        took.as_millis(),
+        expired.trim()
+    );
+    assert!(took < detection * 3, "Down after {} ms, Detection Time {} ms", took.as_millis(), detection.as_millis());
+    assert!(took + Duration::from_millis(20) >= detection - Duration::from_millis(INTERVAL_MS), "Down too early: {} ms", took.as_millis());
+    let s = vigil_session(&control, "B1");
+    assert_eq!(s["state"], "Down", "{s}");
+    assert_eq!(s["remote_discriminator"], 0, "{s}");
+    vigil.stop(Duration::from_secs(10));
+    assert!(!Path::new(&p("bfd.pid")).exists(), "BFD pid file left behind");
+}
