@@ -67,8 +67,9 @@ impl Parent {
             children: self
                 .slots
                 .iter()
-                // A BFD slot the config never asked for is not shown.
-                .filter(|s| s.enabled || s.pid.is_some())
+                // A BFD child the config never asked for is not shown (a
+                // checker child -P stopped is: keepalived always has two).
+                .filter(|s| s.role != crate::cli::Role::Bfd || s.enabled || s.pid.is_some())
                 .map(|s| ChildStatus {
                     role: s.role.name().to_string(),
                     pid: s.pid,
