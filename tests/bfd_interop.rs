@@ -3,7 +3,8 @@
 //! Detect Mult 3 on both sides (a 300 ms Detection Time).
 //!
 //! The session comes Up on both sides (vigil's log and `vigil status
-//! --json`; bfdd's `show bfd peers json`); FRR's peer is shut down (bfdd
+//! --json`; bfdd's `show bfd peers json`); the BFD child is killed and the
+//! parent restarts it (the session comes Up again); FRR's peer is shut down (bfdd
 //! sends AdminDown: vigil goes Down with "Neighbor Signaled Session Down")
 //! and brought back; then bfdd is killed outright and vigil declares the
 //! session Down on its own timer. The time from the kill to vigil's Down is
@@ -216,6 +217,24 @@ fn vigil_and_frr_bfdd_ipv4_single_hop() {
     assert_eq!(s["remote_discriminator"].as_u64(), peer["local"].as_u64().or(peer["id"].as_u64()), "FRR's discriminator: {peer}\nvigil: {s}");
     eprintln!("up on both sides: vigil {s}\nFRR {peer}");
 
+    // The parent supervises the BFD child as the others: killed, it is
+    // restarted and its session comes Up again.
+    let bfd_pid: i32 = std::fs::read_to_string(p("bfd.pid")).unwrap().trim().parse().unwrap();
+    // SAFETY: kill(2) of the BFD child this test's daemon started.
+    unsafe { libc::kill(bfd_pid, libc::SIGKILL) };
+    assert!(vigil.wait_log(&format!("bfd child {bfd_pid} killed by SIGKILL; restart 1"), Duration::from_secs(5)), "{}", vigil.log());
+    assert!(
+        wait_until(Duration::from_secs(15), Duration::from_millis(20), || count(&vigil.log(), "BFD_Instance(B1) Entering Up state") >= 2),
+        "not Up again after the BFD child's restart\n{}",
+        vigil.log()
+    );
+    let restarted = wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        let s = vigil_session(&control, "B1");
+        s["state"] == "Up" && s["detection_time_us"] == INTERVAL_MS * MULT * 1000
+    });
+    assert!(restarted, "{}", vigil_session(&control, "B1"));
+    assert!(wait_until(Duration::from_secs(10), Duration::from_millis(50), || frr.status() == "up"), "FRR's peer is {}", frr.status());
+
     // FRR shuts its peer down: it sends AdminDown (with diag 0, as FRR 8.4
     // does: tests/data/bfd/frr-bfdd.hex), and vigil goes Down with diag 3.
     frr.peer_shutdown(&theirs, &ours, true).unwrap();
@@ -225,7 +244,7 @@ fn vigil_and_frr_bfdd_ipv4_single_hop() {
     assert_eq!((&s["state"], &s["remote_state"]), (&"Down".into(), &"AdminDown".into()), "{s}");
     frr.peer_shutdown(&theirs, &ours, false).unwrap();
     assert!(
-        wait_until(Duration::from_secs(10), Duration::from_millis(20), || count(&vigil.log(), "BFD_Instance(B1) Entering Up state") >= 2),
+        wait_until(Duration::from_secs(10), Duration::from_millis(20), || count(&vigil.log(), "BFD_Instance(B1) Entering Up state") >= 3),
         "not Up again after FRR's no shutdown\n{}",
         vigil.log()
     );
