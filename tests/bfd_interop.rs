@@ -198,7 +198,9 @@ fn vigil_and_frr_bfdd_ipv4_single_hop() {
         argv.push(flag.into());
         argv.push(p(file));
     }
-    argv.extend(["--control".into(), control.to_string_lossy().into_owned()]);
+    // -m: the children count their allocations (steady state checked below);
+    // the hello every 200 ms brings the counts to the parent.
+    argv.extend(["--control".into(), control.to_string_lossy().into_owned(), "-m".into(), "--watchdog-interval=200".into()]);
     let vigil = lab.spawn(VIGIL_NODE, argv);
 
     // Up on both sides.
@@ -234,6 +236,23 @@ fn vigil_and_frr_bfdd_ipv4_single_hop() {
     });
     assert!(restarted, "{}", vigil_session(&control, "B1"));
     assert!(wait_until(Duration::from_secs(10), Duration::from_millis(50), || frr.status() == "up"), "FRR's peer is {}", frr.status());
+
+    // Steady state allocates nothing in the BFD child (scheduler, reactor,
+    // timers, sockets, watchdog answers): ~20 packets each way over 2 s.
+    let allocs = || -> u64 {
+        let out = lab::run_bounded(Command::new(env!("CARGO_BIN_EXE_vigil")).args(["status", "--json", "--control"]).arg(&control), lab::EXEC_TIMEOUT).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let c = v["children"].as_array().and_then(|a| a.iter().find(|c| c["role"] == "bfd")).cloned().unwrap_or_default();
+        // Answering the status query itself allocates, counted apart.
+        c["mem"]["allocs"].as_u64().unwrap_or(0) - c["mem"]["on_request"].as_u64().unwrap_or(0)
+    };
+    std::thread::sleep(Duration::from_millis(1000));
+    let (before, rx_before) = (allocs(), vigil_session(&control, "B1")["stats"]["rx"].as_u64().unwrap_or(0));
+    std::thread::sleep(Duration::from_secs(2));
+    let (after, rx_after) = (allocs(), vigil_session(&control, "B1")["stats"]["rx"].as_u64().unwrap_or(0));
+    eprintln!("BFD child allocations over 2 s of Up: {before} -> {after} ({} packets received)", rx_after - rx_before);
+    assert!(rx_after - rx_before >= 10, "too few packets to judge: {rx_before} -> {rx_after}");
+    assert_eq!(before, after, "the BFD child allocated in steady state");
 
     // FRR shuts its peer down: it sends AdminDown (with diag 0, as FRR 8.4
     // does: tests/data/bfd/frr-bfdd.hex), and vigil goes Down with diag 3.

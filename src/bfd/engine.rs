@@ -230,11 +230,42 @@ enum Ev {
     Kick,
 }
 
+/// Wakes the engine's task after a reload, without allocating (a channel's
+/// receive allocates a listener each time it waits).
+#[derive(Default)]
+struct Kick {
+    set: std::cell::Cell<bool>,
+    waker: RefCell<Option<std::task::Waker>>,
+}
+
+impl Kick {
+    fn kick(&self) {
+        self.set.set(true);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    async fn wait(&self) {
+        std::future::poll_fn(|cx| {
+            if self.set.replace(false) {
+                return std::task::Poll::Ready(());
+            }
+            let mut w = self.waker.borrow_mut();
+            if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *w = Some(cx.waker().clone());
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+}
+
 /// The running sessions.
 pub struct Engine {
     sessions: Rc<RefCell<Sessions>>,
     receivers: Rc<RefCell<Receivers>>,
-    kick: smol::channel::Sender<()>,
+    kick: Rc<Kick>,
     _task: smol::Task<()>,
 }
 
@@ -242,8 +273,8 @@ impl Engine {
     pub fn start(ex: &smol::LocalExecutor<'static>) -> Engine {
         let sessions = Rc::new(RefCell::new(Sessions { list: Vec::new(), base: std::time::Instant::now(), tx_buf: [0; TX_BUF], rx_discarded: 0 }));
         let receivers = Rc::new(RefCell::new(Receivers { v4: None, v6: None }));
-        let (kick, kicked) = smol::channel::bounded::<()>(1);
-        let task = ex.spawn(run(sessions.clone(), receivers.clone(), kicked));
+        let kick = Rc::new(Kick::default());
+        let task = ex.spawn(run(sessions.clone(), receivers.clone(), kick.clone()));
         Engine { sessions, receivers, kick, _task: task }
     }
 
@@ -319,7 +350,7 @@ impl Engine {
         r.v6 = if v6 { Receivers::open(true, r.v6.take()) } else { None };
         drop(r);
         // The loop waits on new timers and sockets.
-        let _ = self.kick.try_send(());
+        self.kick.kick();
     }
 
     pub fn status(&self) -> Vec<SessionStatus> {
@@ -348,19 +379,20 @@ async fn readable(s: Option<&Async<Socket>>) {
     }
 }
 
-async fn run(sessions: Rc<RefCell<Sessions>>, receivers: Rc<RefCell<Receivers>>, kicked: smol::channel::Receiver<()>) {
+async fn run(sessions: Rc<RefCell<Sessions>>, receivers: Rc<RefCell<Receivers>>, kick: Rc<Kick>) {
     let mut buf = [0u8; RX_BUF];
+    // One timer, re-armed each turn: a new timer per turn costs the reactor
+    // an allocation whenever its timer map empties and fills again.
+    let mut timer = Timer::never();
     loop {
-        let deadline = sessions.borrow().deadline();
+        match sessions.borrow().deadline() {
+            Some(d) => timer.set_at(d),
+            None => timer.set_after(std::time::Duration::from_secs(3600)),
+        }
         let ev = {
             let r = receivers.borrow();
             let timer = async {
-                match deadline {
-                    Some(d) => {
-                        Timer::at(d).await;
-                    }
-                    None => std::future::pending().await,
-                }
+                (&mut timer).await;
                 Ev::Timer
             };
             smol::future::or(
@@ -374,9 +406,7 @@ async fn run(sessions: Rc<RefCell<Sessions>>, receivers: Rc<RefCell<Receivers>>,
                         Ev::Readable(true)
                     },
                     smol::future::or(timer, async {
-                        if kicked.recv().await.is_err() {
-                            std::future::pending::<()>().await;
-                        }
+                        kick.wait().await;
                         Ev::Kick
                     }),
                 ),
