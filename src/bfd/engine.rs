@@ -42,13 +42,7 @@ fn random_u32() -> u32 {
 /// The fsm's settings of a `bfd_instance`.
 pub fn session_config(b: &BfdInstance) -> SessionConfig {
     let us = |v: u64| Micros(u32::try_from(v).unwrap_or(u32::MAX));
-    SessionConfig {
-        desired_min_tx: us(b.min_tx.0),
-        required_min_rx: us(b.min_rx.0),
-        idle_tx: us(b.idle_tx.0),
-        detect_mult: b.multiplier,
-        passive: b.passive,
-    }
+    SessionConfig { desired_min_tx: us(b.min_tx.0), required_min_rx: us(b.min_rx.0), idle_tx: us(b.idle_tx.0), detect_mult: b.multiplier, passive: b.passive }
 }
 
 struct Sess {
@@ -155,11 +149,7 @@ impl Sessions {
         };
         let Some(i) = self.find(&p, r.src.ip()) else {
             self.rx_discarded += 1;
-            log::debug!(
-                "Discarding packet from {} (session is not found - your discriminator field is {})",
-                r.src,
-                p.your_discriminator
-            );
+            log::debug!("Discarding packet from {} (session is not found - your discriminator field is {})", r.src, p.your_discriminator);
             return;
         };
         let s = &mut self.list[i];
@@ -287,9 +277,8 @@ impl Engine {
         let mut old = std::mem::take(&mut ss.list);
         let mut used: Vec<u32> = Vec::new();
         for b in instances {
-            let same = old.iter().position(|s| {
-                s.cfg.name == b.name && s.cfg.neighbor_ip == b.neighbor_ip && s.cfg.source_ip == b.source_ip && s.cfg.ttl == b.ttl
-            });
+            let same =
+                old.iter().position(|s| s.cfg.name == b.name && s.cfg.neighbor_ip == b.neighbor_ip && s.cfg.source_ip == b.source_ip && s.cfg.ttl == b.ttl);
             if let Some(k) = same {
                 let mut s = old.swap_remove(k);
                 if s.cfg != *b {
