@@ -205,13 +205,17 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
     let dir = lab.node_dir(VIGIL_NODE).join("vigil");
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("keepalived.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "bfd_instance B1 {{\n  neighbor_ip {theirs}\n  source_ip {ours}\n  min_rx {INTERVAL_MS}\n  min_tx {INTERVAL_MS}\n  multiplier {MULT}\n{extra}}}\n"
-        ),
-    )
-    .unwrap();
+    let mut text = format!(
+        "bfd_instance B1 {{\n  neighbor_ip {theirs}\n  source_ip {ours}\n  min_rx {INTERVAL_MS}\n  min_tx {INTERVAL_MS}\n  multiplier {MULT}\n{extra}}}\n"
+    );
+    if full {
+        // A VRRP instance alone on its link (FRR runs no VRRP here), in
+        // FAULT while B1 is not Up (track_bfd, weight 0), as keepalived.
+        let mut v = lab::VrrpConf::new(VIGIL_NODE, 3, 100, "0.1", &["192.0.2.100/24"]);
+        v.extra = "track_bfd {\n B1\n}".into();
+        text += &v.render();
+    }
+    std::fs::write(&conf, text).unwrap();
     let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
     let control = dir.join("control.sock");
     let mut argv = vec![env!("CARGO_BIN_EXE_vigil").to_string(), "-n".into(), "-l".into(), "-D".into(), "-f".into(), p("keepalived.conf")];
@@ -239,6 +243,15 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
     let peer = frr.peer().unwrap();
     assert_eq!(s["remote_discriminator"].as_u64(), peer["local"].as_u64().or(peer["id"].as_u64()), "FRR's discriminator: {peer}\nvigil: {s}");
     eprintln!("up on both sides: vigil {s}\nFRR {peer}");
+    const FAULT: &str = "(VI_1) Entering FAULT STATE";
+    const MASTER: &str = "(VI_1) Entering MASTER STATE";
+    if full {
+        // In FAULT until B1 came Up, then master (alone on its link).
+        let log = vigil.log();
+        let (fault_at, up_at) = (log.find(FAULT), log.find("BFD_Instance(B1) Entering Up state"));
+        assert!(fault_at.is_some() && fault_at < up_at, "VI_1 not in FAULT before B1 was Up\n{log}");
+        assert!(vigil.wait_log(MASTER, Duration::from_secs(10)), "VI_1 never master after B1 Up\n{}", vigil.log());
+    }
 
     let mut ups = 1;
     if full {
@@ -293,6 +306,7 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
         );
         assert!(wait_until(Duration::from_secs(10), Duration::from_millis(50), || frr.status() == "up"), "FRR's peer is {}", frr.status());
         ups = 3;
+    assert!(wait_until(Duration::from_secs(10), Duration::from_millis(20), || count(&vigil.log(), MASTER) >= 2), "VI_1 not master again\n{}", vigil.log());
     }
     assert_eq!(count(&vigil.log(), "BFD_Instance(B1) Entering Up state"), ups, "{}", vigil.log());
     // Wait for the poll sequence to bring the fast intervals back in force.
@@ -320,6 +334,13 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
     let s = vigil_session(&control, "B1");
     assert_eq!(s["state"], "Down", "{s}");
     assert_eq!(s["remote_discriminator"], 0, "{s}");
+    if full {
+        // The VRRP instance follows the BFD session, not its own Master_Down_Interval.
+        let faulted = wait_until(Duration::from_secs(2), Duration::from_millis(2), || count(&vigil.log(), FAULT) == 3);
+        let took = killed.elapsed();
+        assert!(faulted, "VI_1 not in FAULT after B1 expired\n{}", vigil.log());
+        eprintln!("BFD figures: kill -> VI_1 in FAULT (track_bfd) seen {} ms", took.as_millis());
+    }
     vigil.stop(Duration::from_secs(10));
     assert!(!Path::new(&p("bfd.pid")).exists(), "BFD pid file left behind");
 }

@@ -57,8 +57,14 @@ struct Sess {
     tx_errors: u64,
 }
 
+/// Where a session's news goes: (`bfd_instance` name, Up or not). Called
+/// when a session enters or leaves Up, for instances the VRRP child hears
+/// (`vrrp`, or neither `vrrp` nor `checker` named).
+pub type OnEvent = Rc<dyn Fn(&str, bool)>;
+
 /// The sessions and the clock they run on.
 struct Sessions {
+    on_event: OnEvent,
     list: Vec<Sess>,
     /// The zero of the fsm's `Instant`s.
     base: std::time::Instant,
@@ -99,8 +105,11 @@ impl Sessions {
                         }
                     }
                 }
-                Action::StateChange { to, diag, .. } => {
+                Action::StateChange { from, to, diag } => {
                     s.changed_at = std::time::Instant::now();
+                    if (from == State::Up) != (to == State::Up) && s.cfg.vrrp {
+                        (self.on_event)(&s.cfg.name, to == State::Up);
+                    }
                     match to {
                         State::Down => log::warn!(
                             "BFD_Instance({}) Entering {} state (Local diagnostic - {}, Remote diagnostic - {})",
@@ -260,8 +269,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn start(ex: &smol::LocalExecutor<'static>) -> Engine {
-        let sessions = Rc::new(RefCell::new(Sessions { list: Vec::new(), base: std::time::Instant::now(), tx_buf: [0; TX_BUF], rx_discarded: 0 }));
+    pub fn start(ex: &smol::LocalExecutor<'static>, on_event: OnEvent) -> Engine {
+        let sessions = Rc::new(RefCell::new(Sessions { on_event, list: Vec::new(), base: std::time::Instant::now(), tx_buf: [0; TX_BUF], rx_discarded: 0 }));
         let receivers = Rc::new(RefCell::new(Receivers { v4: None, v6: None }));
         let kick = Rc::new(Kick::default());
         let task = ex.spawn(run(sessions.clone(), receivers.clone(), kick.clone()));

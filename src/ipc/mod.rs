@@ -38,6 +38,10 @@ pub enum Msg {
     Ctl { id: u32, action: CtlAction },
     /// Child → parent: the action's outcome, in words for the operator.
     CtlDone { id: u32, result: Result<String, String> },
+    /// BFD child → parent → VRRP child: a `bfd_instance` session went Up,
+    /// or left Up (`track_bfd`). The parent keeps the last of each and
+    /// replays them to a restarted VRRP child.
+    BfdState { name: String, up: bool },
     /// Parent → child: send your recent log lines.
     DumpLog,
     /// Child → parent: recent log lines, oldest first.

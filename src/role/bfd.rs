@@ -6,6 +6,8 @@ use super::{Applied, Duties, Runtime, Stop};
 use crate::bfd::engine::Engine;
 use crate::cli::Role;
 use crate::config::Config;
+use crate::ipc::Msg;
+use std::rc::Rc;
 
 pub struct Bfd {
     engine: Option<Engine>,
@@ -22,7 +24,19 @@ impl Duties for Bfd {
         if !old.first() && old.config.bfd_instances == new.bfd_instances {
             return;
         }
-        let engine = self.engine.get_or_insert_with(|| Engine::start(&rt.ex));
+        let engine = self.engine.get_or_insert_with(|| {
+            // Rare (a session entering or leaving Up) and small: sent at
+            // once, through the parent to the VRRP child.
+            let tx = rt.tx.clone();
+            Engine::start(
+                &rt.ex,
+                Rc::new(move |name: &str, up: bool| {
+                    if let Err(e) = tx.try_send(&Msg::BfdState { name: name.to_string(), up }) {
+                        log::error!("bfd child: BFD_Instance({name}) {} not passed on: {e}", if up { "Up" } else { "Down" });
+                    }
+                }),
+            )
+        });
         engine.apply(&new.bfd_instances);
         log::info!("bfd child: {} session(s)", new.bfd_instances.len());
     }

@@ -83,6 +83,8 @@ pub trait Duties: Sized {
     fn dump(&mut self, rt: &Runtime, what: crate::os::signals::Dump);
     /// This role's part of a status report, as of now.
     fn report(&self) -> crate::ipc::Report;
+    /// The BFD child's news of a session (the VRRP child's track_bfd).
+    fn bfd_state(&mut self, _name: &str, _up: bool) {}
     /// An operator's action (`vigil ctl`); its outcome in words.
     fn ctl(&mut self, action: &crate::ipc::CtlAction) -> Result<String, String> {
         Err(format!("the {} child does not {action}", Self::ROLE.name()))
@@ -306,6 +308,7 @@ async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, applied: &mut Appli
             log::info!("{name} child: resuming as master: {}", masters.join(", "));
             duties.resume(masters);
         }
+        Ok(Msg::BfdState { name, up }) => duties.bfd_state(&name, up),
         Ok(Msg::DumpLog) => {
             let _ = rt.tx.send(&Msg::LogLines { lines: crate::log::recent_lines() }).await;
         }

@@ -203,6 +203,9 @@ pub struct Parent {
     hw_policy: crate::init::hwwdt::Policy,
     /// Why the last tick did not pet (logged on change only).
     hw_withheld: Option<String>,
+    /// The BFD child's last word on each session (Up or not), passed on to
+    /// the VRRP child and replayed to a restarted one.
+    bfd_up: Vec<(String, bool)>,
 }
 
 /// Runs the parent until it has stopped everything; returns what to do next.
@@ -237,6 +240,7 @@ pub fn run(opts: Options, init: bool, config: Config, hw: Option<(crate::init::h
         hw_policy: hw.as_ref().map_or(crate::init::hwwdt::Policy::Off, |h| h.1),
         hw: hw.map(|h| h.0),
         hw_withheld: None,
+        bfd_up: Vec::new(),
     };
     async_io::block_on(ex.run(parent.main(rx)))
 }
@@ -587,7 +591,11 @@ impl Parent {
                 let masters: Vec<String> = s.vrrp.iter().filter(|i| i.state == crate::vrrp::fsm::State::Master).map(|i| i.name.clone()).collect();
                 let resume = (role == Role::Vrrp && !masters.is_empty()).then_some(Msg::Resume { masters });
                 // What the operator put in force goes to the new child too.
-                let replay: Vec<Msg> = self.ctl_active.iter().filter(|a| a.role() == role).map(|a| Msg::Ctl { id: 0, action: a.clone() }).collect();
+                let mut replay: Vec<Msg> = self.ctl_active.iter().filter(|a| a.role() == role).map(|a| Msg::Ctl { id: 0, action: a.clone() }).collect();
+                // A restarted VRRP child hears where the BFD sessions stand.
+                if role == Role::Vrrp {
+                    replay.extend(self.bfd_up.iter().map(|(name, up)| Msg::BfdState { name: name.clone(), up: *up }));
+                }
                 let to_child = sender.clone();
                 s.tasks.push(self.ex.spawn(async move {
                     if let Some(r) = resume {
@@ -655,6 +663,18 @@ impl Parent {
             }
             Msg::VrrpStatus { instances } => {
                 s.vrrp = instances;
+            }
+            Msg::BfdState { name, up } => {
+                match self.bfd_up.iter_mut().find(|(n, _)| *n == name) {
+                    Some(e) => e.1 = up,
+                    None => self.bfd_up.push((name.clone(), up)),
+                }
+                let v = &self.slots[Self::slot_index(Role::Vrrp)];
+                if let Some(tx) = v.sender.as_ref().filter(|_| v.pid.is_some()) {
+                    if let Err(e) = tx.try_send(&Msg::BfdState { name: name.clone(), up }) {
+                        log::error!("bfd {name} {} not passed to the vrrp child: {e}", if up { "up" } else { "down" });
+                    }
+                }
             }
             Msg::CtlDone { id, result } => {
                 let Some(k) = self.ctl_pending.iter().position(|p| p.0 == id) else { return };
