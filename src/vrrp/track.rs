@@ -524,3 +524,59 @@ impl Coordinator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coordinator(text: &str) -> (Coordinator, Vec<Rc<Inbox>>) {
+        let l = crate::config::load_str(text, std::path::Path::new("t.conf"), &Default::default());
+        assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
+        let inboxes: Vec<Rc<Inbox>> = l.config.vrrp_instances.iter().map(|_| Inbox::new().unwrap()).collect();
+        (Coordinator::new(&l.config, &inboxes), inboxes)
+    }
+
+    fn drain(inbox: &Inbox) -> Vec<Input> {
+        std::iter::from_fn(|| inbox.pop()).collect()
+    }
+
+    const BFD: &str = "bfd_instance B1 {\n neighbor_ip 192.0.2.2\n}\nbfd_instance B2 {\n neighbor_ip 192.0.2.3\n weight 10\n}\n";
+
+    fn instance(track: &str) -> String {
+        format!("{BFD}vrrp_instance VI_1 {{\n interface lo\n virtual_router_id 1\n priority 100\n virtual_ipaddress {{\n  192.0.2.100/32\n }}\n track_bfd {{\n{track}\n }}\n}}\n")
+    }
+
+    #[test]
+    fn a_tracked_bfd_without_weight_is_fault_until_up() {
+        let (mut c, inboxes) = coordinator(&instance("  B1"));
+        c.refresh();
+        assert_eq!(drain(&inboxes[0]), [Input::Fault], "down until the BFD child says Up");
+        c.bfd_changed("B1", true);
+        assert_eq!(drain(&inboxes[0]), [Input::FaultCleared]);
+        c.bfd_changed("B1", true);
+        c.bfd_changed("nope", false);
+        assert_eq!(drain(&inboxes[0]), []);
+        c.bfd_changed("B1", false);
+        assert_eq!(drain(&inboxes[0]), [Input::Fault]);
+    }
+
+    #[test]
+    fn weights_as_keepalived_resolves_them() {
+        // B2's own weight 10: added while up.
+        let (mut c, inboxes) = coordinator(&instance("  B2"));
+        c.refresh();
+        assert_eq!(drain(&inboxes[0]), []);
+        c.bfd_changed("B2", true);
+        assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(110)]);
+        // weight -20 on the line: subtracted while down.
+        let (mut c, inboxes) = coordinator(&instance("  B1 weight -20"));
+        c.refresh();
+        assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(80)]);
+        c.bfd_changed("B1", true);
+        assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(100)]);
+        // reverse: 10 becomes -10, subtracted while down.
+        let (mut c, inboxes) = coordinator(&instance("  B2 weight 10 reverse"));
+        c.refresh();
+        assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(90)]);
+    }
+}
