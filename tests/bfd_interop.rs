@@ -306,7 +306,7 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
         );
         assert!(wait_until(Duration::from_secs(10), Duration::from_millis(50), || frr.status() == "up"), "FRR's peer is {}", frr.status());
         ups = 3;
-    assert!(wait_until(Duration::from_secs(10), Duration::from_millis(20), || count(&vigil.log(), MASTER) >= 2), "VI_1 not master again\n{}", vigil.log());
+        assert!(wait_until(Duration::from_secs(10), Duration::from_millis(20), || count(&vigil.log(), MASTER) >= 2), "VI_1 not master again\n{}", vigil.log());
     }
     assert_eq!(count(&vigil.log(), "BFD_Instance(B1) Entering Up state"), ups, "{}", vigil.log());
     // Wait for the poll sequence to bring the fast intervals back in force.
@@ -343,4 +343,77 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
     }
     vigil.stop(Duration::from_secs(10));
     assert!(!Path::new(&p("bfd.pid")).exists(), "BFD pid file left behind");
+}
+
+/// vigil alone (no peer needed): -B runs no BFD child whatever the config
+/// says; without it, a reload that brings the first bfd_instance starts the
+/// BFD child, whose session (nobody answers) stays Down, sending at the slow rate.
+#[test]
+fn no_bfd_option_and_a_reload_that_brings_bfd() {
+    if let Err(why) = lab::can_run() {
+        lab::skip("bfd_interop", &why);
+        return;
+    }
+    let lab = Lab::new("bfdrl", 1);
+    let ours = lab::node_ip4(1).to_string();
+    let bfd = format!("bfd_instance B1 {{\n  neighbor_ip 192.0.2.9\n  source_ip {ours}\n}}\n");
+    let start = |name: &str, text: &str, extra: &[&str]| -> (DaemonHandle, PathBuf) {
+        let dir = lab.node_dir(1).join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("keepalived.conf"), text).unwrap();
+        let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
+        let mut argv = vec![env!("CARGO_BIN_EXE_vigil").to_string(), "-n".into(), "-l".into(), "-f".into(), p("keepalived.conf")];
+        for (flag, file) in [("-p", "main.pid"), ("-r", "vrrp.pid"), ("-c", "check.pid"), ("-b", "bfd.pid"), ("--control", "control.sock")] {
+            argv.push(flag.into());
+            argv.push(p(file));
+        }
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        (lab.spawn(1, argv), dir)
+    };
+    let children = |dir: &Path| -> Vec<String> {
+        let out = lab::run_bounded(
+            Command::new(env!("CARGO_BIN_EXE_vigil")).args(["status", "--json", "--control"]).arg(dir.join("control.sock")),
+            lab::EXEC_TIMEOUT,
+        );
+        let v: serde_json::Value = out.ok().and_then(|o| serde_json::from_slice(&o.stdout).ok()).unwrap_or_default();
+        v["children"]
+            .as_array()
+            .map(|a| a.iter().map(|c| format!("{}:{}", c["role"].as_str().unwrap_or("?"), c["state"].as_str().unwrap_or("?"))).collect())
+            .unwrap_or_default()
+    };
+
+    // -B: the config has a bfd_instance, no BFD child runs.
+    let (d, dir) = start("nobfd", &bfd, &["-B"]);
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(50), || children(&dir) == ["vrrp:running", "check:running"]),
+        "{:?}\n{}",
+        children(&dir),
+        d.log()
+    );
+    assert!(!d.log().contains("bfd child started"), "{}", d.log());
+    d.stop(Duration::from_secs(10));
+
+    // No bfd_instance: no BFD child; a reload that brings one starts it.
+    let (d, dir) = start("reload", "", &[]);
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(50), || children(&dir) == ["vrrp:running", "check:running"]),
+        "{:?}\n{}",
+        children(&dir),
+        d.log()
+    );
+    std::fs::write(dir.join("keepalived.conf"), &bfd).unwrap();
+    d.kill(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), Duration::from_millis(50), || children(&dir) == ["vrrp:running", "check:running", "bfd:running"]),
+        "{:?}\n{}",
+        children(&dir),
+        d.log()
+    );
+    let s = vigil_session(&dir.join("control.sock"), "B1");
+    assert_eq!((&s["state"], &s["remote_discriminator"]), (&"Down".into(), &0.into()), "{s}");
+    assert!(s["local"].as_str().unwrap_or("").starts_with(&format!("{ours}:")), "{s}");
+    let port: u16 = s["local"].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap();
+    assert!(port >= 49152, "source port {port} (RFC 5881: 49152-65535)");
+    d.stop(Duration::from_secs(10));
+    assert!(!dir.join("bfd.pid").exists(), "BFD pid file left behind");
 }
