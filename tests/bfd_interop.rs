@@ -243,6 +243,15 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
     let peer = frr.peer().unwrap();
     assert_eq!(s["remote_discriminator"].as_u64(), peer["local"].as_u64().or(peer["id"].as_u64()), "FRR's discriminator: {peer}\nvigil: {s}");
     eprintln!("up on both sides: vigil {s}\nFRR {peer}");
+    // The same in the metrics and in `vigil status`'s table.
+    let out = lab::run_bounded(Command::new(env!("CARGO_BIN_EXE_vigil")).args(["metrics", "--control"]).arg(&control), lab::EXEC_TIMEOUT).unwrap();
+    let m = String::from_utf8_lossy(&out.stdout);
+    let dst = s["neighbor"].as_str().unwrap_or("?");
+    assert!(m.contains(&format!("vigil_bfd_state{{instance=\"B1\",neighbor=\"{dst}\"}} 3")), "{m}");
+    assert!(m.contains(&format!("vigil_bfd_detection_time_seconds{{instance=\"B1\",neighbor=\"{dst}\"}} 0.3")), "{m}");
+    let out = lab::run_bounded(Command::new(env!("CARGO_BIN_EXE_vigil")).args(["status", "--control"]).arg(&control), lab::EXEC_TIMEOUT).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("BFD sessions") && text.lines().any(|l| l.contains("B1") && l.contains(" Up ") && l.contains("300.0")), "{text}");
     const FAULT: &str = "(VI_1) Entering FAULT STATE";
     const MASTER: &str = "(VI_1) Entering MASTER STATE";
     if full {
