@@ -50,6 +50,8 @@ struct Sess {
     fsm: Session<XorShift32>,
     tx: Socket,
     local: String,
+    /// Our source port.
+    port: u16,
     dst: SocketAddr,
     remote_diag: Diag,
     changed_at: std::time::Instant,
@@ -62,9 +64,25 @@ struct Sess {
 /// (`vrrp`, or neither `vrrp` nor `checker` named).
 pub type OnEvent = Rc<dyn Fn(&str, bool)>;
 
+/// An Up session as a restarted BFD child takes it over: by name and
+/// neighbour, from the same source port (RFC 5881 §4), with the fsm's
+/// [`Resume`](super::fsm::Resume).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Carried {
+    pub name: String,
+    pub neighbor: IpAddr,
+    pub port: u16,
+    pub resume: super::fsm::Resume,
+}
+
+/// Where the Up sessions' [`Carried`] state goes after any state change
+/// (the parent keeps it for the next BFD child).
+pub type OnCarry = Rc<dyn Fn(Vec<Carried>)>;
+
 /// The sessions and the clock they run on.
 struct Sessions {
     on_event: OnEvent,
+    on_carry: OnCarry,
     list: Vec<Sess>,
     /// The zero of the fsm's `Instant`s.
     base: std::time::Instant,
@@ -86,6 +104,7 @@ impl Sessions {
     /// Carries out a session's actions: packets out, state changes logged
     /// as keepalived logs them.
     fn run(&mut self, i: usize, actions: super::fsm::Actions) {
+        let mut changed = false;
         for a in actions {
             let s = &mut self.list[i];
             match a {
@@ -106,6 +125,7 @@ impl Sessions {
                     }
                 }
                 Action::StateChange { from, to, diag } => {
+                    changed = true;
                     s.changed_at = std::time::Instant::now();
                     if (from == State::Up) != (to == State::Up) && s.cfg.vrrp {
                         (self.on_event)(&s.cfg.name, to == State::Up);
@@ -128,6 +148,17 @@ impl Sessions {
                 }
             }
         }
+        if changed {
+            (self.on_carry)(self.carried());
+        }
+    }
+
+    /// The Up sessions, as a restarted child would take them over.
+    fn carried(&self) -> Vec<Carried> {
+        self.list
+            .iter()
+            .filter_map(|s| Some(Carried { name: s.cfg.name.clone(), neighbor: s.cfg.neighbor_ip, port: s.port, resume: s.fsm.resume_state()? }))
+            .collect()
     }
 
     fn poll_due(&mut self) {
@@ -269,8 +300,9 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn start(ex: &smol::LocalExecutor<'static>, on_event: OnEvent) -> Engine {
-        let sessions = Rc::new(RefCell::new(Sessions { on_event, list: Vec::new(), base: std::time::Instant::now(), tx_buf: [0; TX_BUF], rx_discarded: 0 }));
+    pub fn start(ex: &smol::LocalExecutor<'static>, on_event: OnEvent, on_carry: OnCarry) -> Engine {
+        let sessions =
+            Rc::new(RefCell::new(Sessions { on_event, on_carry, list: Vec::new(), base: std::time::Instant::now(), tx_buf: [0; TX_BUF], rx_discarded: 0 }));
         let receivers = Rc::new(RefCell::new(Receivers { v4: None, v6: None }));
         let kick = Rc::new(Kick::default());
         let task = ex.spawn(run(sessions.clone(), receivers.clone(), kick.clone()));
@@ -280,7 +312,9 @@ impl Engine {
     /// Puts `instances` in force: a session whose name, addresses and TTL
     /// are unchanged goes on (new timers by a Poll Sequence when Up);
     /// others start afresh; those gone are dropped.
-    pub fn apply(&self, instances: &[BfdInstance]) {
+    /// `carried`: Up sessions of the previous BFD child, taken over where
+    /// the instance is new here and its name and neighbour match.
+    pub fn apply(&self, instances: &[BfdInstance], carried: &[Carried]) {
         let mut ss = self.sessions.borrow_mut();
         let now = ss.now();
         let mut old = std::mem::take(&mut ss.list);
@@ -308,26 +342,53 @@ impl Engine {
                 continue;
             }
             let mut discr = random_u32();
-            while discr == 0 || used.contains(&discr) || old.iter().any(|s| s.fsm.local_discriminator() == discr) {
+            while discr == 0
+                || used.contains(&discr)
+                || old.iter().any(|s| s.fsm.local_discriminator() == discr)
+                || carried.iter().any(|c| c.resume.local_discr == discr)
+            {
                 discr = random_u32();
             }
             let mut jitter = XorShift32::new(random_u32());
-            let tx = match Socket::sender(b.neighbor_ip, b.source_ip, b.ttl, || jitter.next_u32()) {
-                Ok(t) => t,
-                Err(e) => {
-                    log::error!("BFD_Instance({}) cannot open its socket: {e}; not started", b.name);
-                    continue;
+            let mut take_over = carried.iter().find(|c| c.name == b.name && c.neighbor == b.neighbor_ip && !used.contains(&c.resume.local_discr));
+            let tx = match take_over.and_then(|c| Socket::sender_on(b.neighbor_ip, b.source_ip, b.ttl, c.port).ok()) {
+                Some(t) => t,
+                None => {
+                    take_over = None;
+                    match Socket::sender(b.neighbor_ip, b.source_ip, b.ttl, || jitter.next_u32()) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            log::error!("BFD_Instance({}) cannot open its socket: {e}; not started", b.name);
+                            continue;
+                        }
+                    }
                 }
             };
-            let local = tx.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let bound = tx.local_addr().ok();
+            let (local, port) = (bound.map(|a| a.to_string()).unwrap_or_default(), bound.map_or(0, |a| a.port()));
+            let fsm = match take_over {
+                Some(c) => {
+                    discr = c.resume.local_discr;
+                    log::info!(
+                        "BFD_Instance({}) taken over Up from the previous BFD process: neighbor {} from {local}, discriminators {discr} / {}",
+                        b.name,
+                        b.neighbor_ip,
+                        c.resume.remote_discr
+                    );
+                    Session::resume(session_config(b), c.resume, jitter, now)
+                }
+                None => {
+                    log::info!("BFD_Instance({}) started: neighbor {} from {local}, local discriminator {discr}", b.name, b.neighbor_ip);
+                    Session::new(session_config(b), discr, jitter)
+                }
+            };
             used.push(discr);
-            let fsm = Session::new(session_config(b), discr, jitter);
-            log::info!("BFD_Instance({}) started: neighbor {} from {local}, local discriminator {discr}", b.name, b.neighbor_ip);
             ss.list.push(Sess {
                 cfg: b.clone(),
                 fsm,
                 tx,
                 local,
+                port,
                 dst: SocketAddr::new(b.neighbor_ip, wire::PORT_SINGLE_HOP),
                 remote_diag: Diag::NoDiagnostic,
                 changed_at: std::time::Instant::now(),

@@ -87,6 +87,20 @@ impl Socket {
         Err(last)
     }
 
+    /// A session's send socket on a given source `port` (a session taken
+    /// over from a previous process keeps its port).
+    pub fn sender_on(neighbor: IpAddr, source: Option<IpAddr>, ttl: u8, port: u16) -> io::Result<Socket> {
+        if !SOURCE_PORTS.contains(&port) {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        let mut once = Some(u32::from(port - SOURCE_PORTS.start()));
+        let s = Socket::sender(neighbor, source, ttl, || once.take().unwrap_or(u32::MAX))?;
+        if s.local_addr()?.port() != port {
+            return Err(io::Error::from(io::ErrorKind::AddrInUse));
+        }
+        Ok(s)
+    }
+
     /// The address the socket is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         let ss: nix::sys::socket::SockaddrStorage = nix::sys::socket::getsockname(self.fd.as_raw_fd())?;

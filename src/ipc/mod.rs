@@ -42,6 +42,10 @@ pub enum Msg {
     /// or left Up (`track_bfd`). The parent keeps the last of each and
     /// replays them to a restarted VRRP child.
     BfdState { name: String, up: bool },
+    /// BFD child → parent, at each session state change: the Up sessions as
+    /// a restarted BFD child takes them over. Parent → restarted BFD child,
+    /// before its config: the same, so its sessions do not flap.
+    BfdCarried { sessions: Vec<crate::bfd::engine::Carried> },
     /// Parent → child: send your recent log lines.
     DumpLog,
     /// Child → parent: recent log lines, oldest first.

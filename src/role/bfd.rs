@@ -3,7 +3,7 @@
 //! on without a flap.
 
 use super::{Applied, Duties, Runtime, Stop};
-use crate::bfd::engine::Engine;
+use crate::bfd::engine::{Carried, Engine};
 use crate::cli::Role;
 use crate::config::Config;
 use crate::ipc::Msg;
@@ -11,13 +11,16 @@ use std::rc::Rc;
 
 pub struct Bfd {
     engine: Option<Engine>,
+    /// The predecessor's Up sessions (from the parent), taken over at the
+    /// first config.
+    carried: Vec<Carried>,
 }
 
 impl Duties for Bfd {
     const ROLE: Role = Role::Bfd;
 
     fn new(_rt: &Runtime) -> Self {
-        Bfd { engine: None }
+        Bfd { engine: None, carried: Vec::new() }
     }
 
     async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Config) {
@@ -28,6 +31,7 @@ impl Duties for Bfd {
             // Rare (a session entering or leaving Up) and small: sent at
             // once, through the parent to the VRRP child.
             let tx = rt.tx.clone();
+            let carry_tx = rt.tx.clone();
             Engine::start(
                 &rt.ex,
                 Rc::new(move |name: &str, up: bool| {
@@ -35,10 +39,19 @@ impl Duties for Bfd {
                         log::error!("bfd child: BFD_Instance({name}) {} not passed on: {e}", if up { "Up" } else { "Down" });
                     }
                 }),
+                Rc::new(move |sessions: Vec<Carried>| {
+                    if let Err(e) = carry_tx.try_send(&Msg::BfdCarried { sessions }) {
+                        log::warn!("bfd child: session state not kept by the parent: {e}");
+                    }
+                }),
             )
         });
-        engine.apply(&new.bfd_instances);
+        engine.apply(&new.bfd_instances, &std::mem::take(&mut self.carried));
         log::info!("bfd child: {} session(s)", new.bfd_instances.len());
+    }
+
+    fn bfd_carried(&mut self, sessions: Vec<Carried>) {
+        self.carried = sessions;
     }
 
     fn dump(&mut self, _rt: &Runtime, what: crate::os::signals::Dump) {

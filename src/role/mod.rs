@@ -85,6 +85,8 @@ pub trait Duties: Sized {
     fn report(&self) -> crate::ipc::Report;
     /// The BFD child's news of a session (the VRRP child's track_bfd).
     fn bfd_state(&mut self, _name: &str, _up: bool) {}
+    /// A restarted BFD child: its predecessor's Up sessions, to take over.
+    fn bfd_carried(&mut self, _sessions: Vec<crate::bfd::engine::Carried>) {}
     /// An operator's action (`vigil ctl`); its outcome in words.
     fn ctl(&mut self, action: &crate::ipc::CtlAction) -> Result<String, String> {
         Err(format!("the {} child does not {action}", Self::ROLE.name()))
@@ -309,6 +311,7 @@ async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, applied: &mut Appli
             duties.resume(masters);
         }
         Ok(Msg::BfdState { name, up }) => duties.bfd_state(&name, up),
+        Ok(Msg::BfdCarried { sessions }) => duties.bfd_carried(sessions),
         Ok(Msg::DumpLog) => {
             let _ = rt.tx.send(&Msg::LogLines { lines: crate::log::recent_lines() }).await;
         }

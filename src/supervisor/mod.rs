@@ -206,6 +206,9 @@ pub struct Parent {
     /// The BFD child's last word on each session (Up or not), passed on to
     /// the VRRP child and replayed to a restarted one.
     bfd_up: Vec<(String, bool)>,
+    /// The BFD child's Up sessions as it last reported them, handed to a
+    /// restarted BFD child so that its sessions do not flap.
+    bfd_carried: Vec<crate::bfd::engine::Carried>,
 }
 
 /// Runs the parent until it has stopped everything; returns what to do next.
@@ -241,6 +244,7 @@ pub fn run(opts: Options, init: bool, config: Config, hw: Option<(crate::init::h
         hw: hw.map(|h| h.0),
         hw_withheld: None,
         bfd_up: Vec::new(),
+        bfd_carried: Vec::new(),
     };
     async_io::block_on(ex.run(parent.main(rx)))
 }
@@ -589,7 +593,11 @@ impl Parent {
                 // A restarted VRRP child resumes what its predecessor held:
                 // a crash must not cost the mastership.
                 let masters: Vec<String> = s.vrrp.iter().filter(|i| i.state == crate::vrrp::fsm::State::Master).map(|i| i.name.clone()).collect();
-                let resume = (role == Role::Vrrp && !masters.is_empty()).then_some(Msg::Resume { masters });
+                let resume = match role {
+                    Role::Vrrp if !masters.is_empty() => Some(Msg::Resume { masters }),
+                    Role::Bfd if !self.bfd_carried.is_empty() => Some(Msg::BfdCarried { sessions: self.bfd_carried.clone() }),
+                    _ => None,
+                };
                 // What the operator put in force goes to the new child too.
                 let mut replay: Vec<Msg> = self.ctl_active.iter().filter(|a| a.role() == role).map(|a| Msg::Ctl { id: 0, action: a.clone() }).collect();
                 // A restarted VRRP child hears where the BFD sessions stand.
@@ -664,6 +672,7 @@ impl Parent {
             Msg::VrrpStatus { instances } => {
                 s.vrrp = instances;
             }
+            Msg::BfdCarried { sessions } => self.bfd_carried = sessions,
             Msg::BfdState { name, up } => {
                 match self.bfd_up.iter_mut().find(|(n, _)| *n == name) {
                     Some(e) => e.1 = up,
