@@ -160,6 +160,12 @@ impl Drop for Bfdd {
     }
 }
 
+/// The daemon under test: $VIGIL_BIN (e.g. the musl release build), else
+/// this build's.
+fn daemon_bin() -> String {
+    std::env::var("VIGIL_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vigil").to_string())
+}
+
 /// vigil's view of session `name`: `vigil status --json`'s bfd entry.
 fn vigil_session(control: &Path, name: &str) -> serde_json::Value {
     let out = lab::run_bounded(Command::new(env!("CARGO_BIN_EXE_vigil")).args(["status", "--json", "--control"]).arg(control), lab::EXEC_TIMEOUT);
@@ -219,7 +225,7 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
     std::fs::write(&conf, text).unwrap();
     let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
     let control = dir.join("control.sock");
-    let mut argv = vec![env!("CARGO_BIN_EXE_vigil").to_string(), "-n".into(), "-l".into(), "-D".into(), "-f".into(), p("keepalived.conf")];
+    let mut argv = vec![daemon_bin(), "-n".into(), "-l".into(), "-D".into(), "-f".into(), p("keepalived.conf")];
     for (flag, file) in [("-p", "main.pid"), ("-r", "vrrp.pid"), ("-c", "check.pid"), ("-b", "bfd.pid")] {
         argv.push(flag.into());
         argv.push(p(file));
@@ -375,7 +381,7 @@ fn no_bfd_option_and_a_reload_that_brings_bfd() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("keepalived.conf"), text).unwrap();
         let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
-        let mut argv = vec![env!("CARGO_BIN_EXE_vigil").to_string(), "-n".into(), "-l".into(), "-f".into(), p("keepalived.conf")];
+        let mut argv = vec![daemon_bin(), "-n".into(), "-l".into(), "-f".into(), p("keepalived.conf")];
         for (flag, file) in [("-p", "main.pid"), ("-r", "vrrp.pid"), ("-c", "check.pid"), ("-b", "bfd.pid"), ("--control", "control.sock")] {
             argv.push(flag.into());
             argv.push(p(file));

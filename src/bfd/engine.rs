@@ -28,9 +28,12 @@ const TX_BUF: usize = wire::HEADER_LEN;
 
 fn random_u32() -> u32 {
     let mut b = [0u8; 4];
-    // SAFETY: getrandom writes at most b.len() bytes into b, which is alive
-    // and exclusively borrowed for the call.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    // The raw system call, not libc's getrandom(): the static musl build
+    // links that to a null address (a SIGSEGV at the first config, as the
+    // checker child once had, check::net).
+    // SAFETY: getrandom(2) writes at most b.len() bytes into b, which is
+    // alive and exclusively borrowed for the call.
+    let n = unsafe { libc::syscall(libc::SYS_getrandom, b.as_mut_ptr(), b.len(), libc::GRND_NONBLOCK) };
     if n == 4 {
         return u32::from_ne_bytes(b);
     }
