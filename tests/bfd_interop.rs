@@ -433,6 +433,17 @@ fn no_bfd_option_and_a_reload_that_brings_bfd() {
     assert!(s["local"].as_str().unwrap_or("").starts_with(&format!("{ours}:")), "{s}");
     let port: u16 = s["local"].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap();
     assert!(port >= 49152, "source port {port} (RFC 5881: 49152-65535)");
+    // Least privilege: the BFD child runs under its seccomp filter with no
+    // capability at all (src/os/caps.rs: BFD), and without a script helper.
+    let pid = std::fs::read_to_string(dir.join("bfd.pid")).unwrap().trim().to_string();
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| st.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).unwrap_or("?").trim().to_string();
+    assert_eq!((field("Seccomp"), field("NoNewPrivs")), ("2".into(), "1".into()), "{st}");
+    for c in ["CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"] {
+        assert_eq!(u64::from_str_radix(&field(c), 16).ok(), Some(0), "{c}:\n{st}");
+    }
+    let kids = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    assert!(kids.trim().is_empty(), "the BFD child has children: {kids}");
     d.stop(Duration::from_secs(10));
     assert!(!dir.join("bfd.pid").exists(), "BFD pid file left behind");
 }
