@@ -447,3 +447,71 @@ fn no_bfd_option_and_a_reload_that_brings_bfd() {
     d.stop(Duration::from_secs(10));
     assert!(!dir.join("bfd.pid").exists(), "BFD pid file left behind");
 }
+
+/// keepalived 2.2.7's own BFD (Debian's build has it) as the peer, IPv4
+/// single hop, 100 ms x 3: Up on both sides; vigil's clean stop sends
+/// AdminDown, which keepalived reads as the neighbour signalling Down; then
+/// keepalived killed outright is detected by vigil's timer.
+#[test]
+fn vigil_and_keepalived_bfd_ipv4_single_hop() {
+    if let Err(why) = lab::can_run() {
+        lab::skip("bfd_interop", &why);
+        return;
+    }
+    let Some(keepalived) = lab::find_keepalived() else {
+        lab::skip("bfd_interop", "keepalived is not installed");
+        return;
+    };
+    let lab = Lab::new("bfdka", 2);
+    let (a, b) = (lab::node_ip4(1).to_string(), lab::node_ip4(2).to_string());
+    let conf = |peer: &str, src: &str| {
+        format!("bfd_instance B1 {{\n  neighbor_ip {peer}\n  source_ip {src}\n  min_rx {INTERVAL_MS}\n  min_tx {INTERVAL_MS}\n  multiplier {MULT}\n}}\n")
+    };
+    let start = |node: usize, prog: String, text: String, extra: &[&str]| -> DaemonHandle {
+        let dir = lab.node_dir(node).join("d");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("keepalived.conf"), text).unwrap();
+        let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
+        let mut argv = vec![prog, "-n".into(), "-l".into(), "-D".into(), "-f".into(), p("keepalived.conf")];
+        for (flag, file) in [("-p", "main.pid"), ("-r", "vrrp.pid"), ("-c", "check.pid"), ("-b", "bfd.pid")] {
+            argv.push(flag.into());
+            argv.push(p(file));
+        }
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        lab.spawn(node, argv)
+    };
+    let ka = start(2, keepalived.to_string_lossy().into_owned(), conf(&a, &b), &[]);
+    let control = lab.node_dir(1).join("d").join("control.sock");
+    let vigil = start(1, daemon_bin(), conf(&b, &a), &["--control", &control.to_string_lossy()]);
+    let up = "BFD_Instance(B1) Entering Up state";
+    assert!(vigil.wait_log(up, Duration::from_secs(15)), "vigil never Up\n{}\n----- keepalived -----\n{}", vigil.log(), ka.log());
+    assert!(ka.wait_log("(B1) Entering Up state", Duration::from_secs(5)), "keepalived never Up\n{}", ka.log());
+    let mut s = serde_json::Value::Null;
+    let settled = wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        s = vigil_session(&control, "B1");
+        s["state"] == "Up" && s["detection_time_us"] == INTERVAL_MS * MULT * 1000
+    });
+    assert!(settled, "vigil status: {s}");
+
+    // vigil stops cleanly: AdminDown; keepalived goes Down with diag 3.
+    vigil.stop(Duration::from_secs(10));
+    assert!(
+        ka.wait_log("(B1) Entering Down state (Local diagnostic - Neighbor Signaled Session Down", Duration::from_secs(3)),
+        "keepalived did not read vigil's AdminDown\n{}",
+        ka.log()
+    );
+
+    // A new vigil comes Up with keepalived again; keepalived dies outright.
+    let vigil = start(1, daemon_bin(), conf(&b, &a), &["--control", &control.to_string_lossy()]);
+    assert!(vigil.wait_log(up, Duration::from_secs(15)), "vigil never Up again\n{}\n----- keepalived -----\n{}", vigil.log(), ka.log());
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = Instant::now();
+    ka.kill_group(libc::SIGKILL);
+    let detected = wait_until(Duration::from_secs(5), Duration::from_millis(2), || vigil.log().contains("BFD_Instance(B1) Expired after"));
+    let took = killed.elapsed();
+    assert!(detected, "vigil never declared the session down\n{}", vigil.log());
+    let expired = vigil.log().lines().find(|l| l.contains("BFD_Instance(B1) Expired after")).unwrap_or("").to_string();
+    eprintln!("BFD figures (keepalived peer, IPv4): kill -> vigil's Down seen {} ms; vigil says: {}", took.as_millis(), expired.trim());
+    assert!(took < Duration::from_millis(INTERVAL_MS * MULT * 3), "Down after {} ms", took.as_millis());
+    vigil.stop(Duration::from_secs(10));
+}
