@@ -236,7 +236,7 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
     let vigil = lab.spawn(VIGIL_NODE, argv);
 
     // Up on both sides.
-    let up = vigil.wait_log("BFD_Instance(B1) Entering Up state", Duration::from_secs(15));
+    let up = vigil.wait_log("(B1) Entering Up state", Duration::from_secs(15));
     assert!(up, "vigil's session never came Up\n{}", vigil.log());
     assert!(wait_until(Duration::from_secs(10), Duration::from_millis(50), || frr.status() == "up"), "FRR's peer is {}", frr.status());
     assert!(Path::new(&p("bfd.pid")).is_file(), "no BFD pid file (-b)");
@@ -264,7 +264,7 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
     if full {
         // In FAULT until B1 came Up, then master (alone on its link).
         let log = vigil.log();
-        let (fault_at, up_at) = (log.find(FAULT), log.find("BFD_Instance(B1) Entering Up state"));
+        let (fault_at, up_at) = (log.find(FAULT), log.find("(B1) Entering Up state"));
         assert!(fault_at.is_some() && fault_at < up_at, "VI_1 not in FAULT before B1 was Up\n{log}");
         assert!(vigil.wait_log(MASTER, Duration::from_secs(10)), "VI_1 never master after B1 Up\n{}", vigil.log());
     }
@@ -280,7 +280,7 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
         // SAFETY: kill(2) of the BFD child this test's daemon started.
         unsafe { libc::kill(bfd_pid, libc::SIGKILL) };
         assert!(vigil.wait_log(&format!("bfd child {bfd_pid} killed by SIGKILL; restart 1"), Duration::from_secs(5)), "{}", vigil.log());
-        assert!(vigil.wait_log("BFD_Instance(B1) taken over Up from the previous BFD process", Duration::from_secs(5)), "{}", vigil.log());
+        assert!(vigil.wait_log("(B1) taken over Up from the previous BFD process", Duration::from_secs(5)), "{}", vigil.log());
         // Well past both Detection Times.
         std::thread::sleep(Duration::from_millis(1000));
         let after = vigil_session(&control, "B1");
@@ -288,7 +288,7 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
         for k in ["local", "local_discriminator", "remote_discriminator", "detection_time_us"] {
             assert_eq!(after[k], before[k], "{k}: before {before}\nafter {after}");
         }
-        assert_eq!(count(&vigil.log(), "BFD_Instance(B1) Entering"), 1, "the session flapped in vigil\n{}", vigil.log());
+        assert_eq!(count(&vigil.log(), "(B1) Entering"), 1, "the session flapped in vigil\n{}", vigil.log());
         assert_eq!(count(&frr.log(), "state-change"), frr_changes, "the session flapped in FRR:\n{}", frr.log());
         assert_eq!(frr.status(), "up");
 
@@ -313,13 +313,13 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
         // FRR shuts its peer down: it sends AdminDown (with diag 0, as FRR 8.4
         // does: tests/data/bfd/frr-bfdd.hex), and vigil goes Down with diag 3.
         frr.peer_shutdown(&theirs, &ours, true).unwrap();
-        let down = vigil.wait_log("BFD_Instance(B1) Entering Down state (Local diagnostic - Neighbor Signaled Session Down", Duration::from_secs(5));
+        let down = vigil.wait_log("(B1) Entering Down state (Local diagnostic - Neighbor Signaled Session Down", Duration::from_secs(5));
         assert!(down, "vigil did not see FRR's AdminDown\n{}", vigil.log());
         let s = vigil_session(&control, "B1");
         assert_eq!((&s["state"], &s["remote_state"]), (&"Down".into(), &"AdminDown".into()), "{s}");
         frr.peer_shutdown(&theirs, &ours, false).unwrap();
         assert!(
-            wait_until(Duration::from_secs(10), Duration::from_millis(20), || count(&vigil.log(), "BFD_Instance(B1) Entering Up state") >= 2),
+            wait_until(Duration::from_secs(10), Duration::from_millis(20), || count(&vigil.log(), "(B1) Entering Up state") >= 2),
             "not Up again after FRR's no shutdown\n{}",
             vigil.log()
         );
@@ -327,18 +327,18 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
         ups = 2;
         assert!(wait_until(Duration::from_secs(10), Duration::from_millis(20), || count(&vigil.log(), MASTER) >= 2), "VI_1 not master again\n{}", vigil.log());
     }
-    assert_eq!(count(&vigil.log(), "BFD_Instance(B1) Entering Up state"), ups, "{}", vigil.log());
+    assert_eq!(count(&vigil.log(), "(B1) Entering Up state"), ups, "{}", vigil.log());
     // Wait for the poll sequence to bring the fast intervals back in force.
     std::thread::sleep(Duration::from_millis(500));
 
     // bfdd dies: nothing more comes; vigil declares Down on its own.
     let killed = Instant::now();
     frr.bfdd.kill(libc::SIGKILL);
-    let detected = wait_until(Duration::from_secs(5), Duration::from_millis(2), || vigil.log().contains("BFD_Instance(B1) Expired after"));
+    let detected = wait_until(Duration::from_secs(5), Duration::from_millis(2), || vigil.log().contains("(B1) Expired after"));
     let took = killed.elapsed();
     assert!(detected, "vigil never declared the session down\n{}", vigil.log());
     let log = vigil.log();
-    let expired = log.lines().find(|l| l.contains("BFD_Instance(B1) Expired after")).unwrap_or("").to_string();
+    let expired = log.lines().find(|l| l.contains("(B1) Expired after")).unwrap_or("").to_string();
     assert!(log.contains("Entering Down state (Local diagnostic - Control Detection Time Expired"), "{log}");
     let detection = Duration::from_millis(INTERVAL_MS * MULT);
     eprintln!(
@@ -483,7 +483,7 @@ fn vigil_and_keepalived_bfd_ipv4_single_hop() {
     let ka = start(2, keepalived.to_string_lossy().into_owned(), conf(&a, &b), &[]);
     let control = lab.node_dir(1).join("d").join("control.sock");
     let vigil = start(1, daemon_bin(), conf(&b, &a), &["--control", &control.to_string_lossy()]);
-    let up = "BFD_Instance(B1) Entering Up state";
+    let up = "(B1) Entering Up state";
     assert!(vigil.wait_log(up, Duration::from_secs(15)), "vigil never Up\n{}\n----- keepalived -----\n{}", vigil.log(), ka.log());
     assert!(ka.wait_log("(B1) Entering Up state", Duration::from_secs(5)), "keepalived never Up\n{}", ka.log());
     let mut s = serde_json::Value::Null;
@@ -507,10 +507,10 @@ fn vigil_and_keepalived_bfd_ipv4_single_hop() {
     std::thread::sleep(Duration::from_millis(1500));
     let killed = Instant::now();
     ka.kill_group(libc::SIGKILL);
-    let detected = wait_until(Duration::from_secs(5), Duration::from_millis(2), || vigil.log().contains("BFD_Instance(B1) Expired after"));
+    let detected = wait_until(Duration::from_secs(5), Duration::from_millis(2), || vigil.log().contains("(B1) Expired after"));
     let took = killed.elapsed();
     assert!(detected, "vigil never declared the session down\n{}", vigil.log());
-    let expired = vigil.log().lines().find(|l| l.contains("BFD_Instance(B1) Expired after")).unwrap_or("").to_string();
+    let expired = vigil.log().lines().find(|l| l.contains("(B1) Expired after")).unwrap_or("").to_string();
     eprintln!("BFD figures (keepalived peer, IPv4): kill -> vigil's Down seen {} ms; vigil says: {}", took.as_millis(), expired.trim());
     assert!(took < Duration::from_millis(INTERVAL_MS * MULT * 3), "Down after {} ms", took.as_millis());
     vigil.stop(Duration::from_secs(10));

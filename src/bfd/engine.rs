@@ -105,7 +105,8 @@ impl Sessions {
     }
 
     /// Carries out a session's actions: packets out, state changes logged
-    /// as keepalived logs them.
+    /// as keepalived 2.2.7 logs them ("(NAME) Entering Up state"; older
+    /// releases began with "BFD_Instance(NAME)").
     fn run(&mut self, i: usize, actions: super::fsm::Actions) {
         let mut changed = false;
         for a in actions {
@@ -115,7 +116,7 @@ impl Sessions {
                     let len = match p.emit(&mut self.tx_buf) {
                         Ok(n) => n,
                         Err(e) => {
-                            log::error!("BFD_Instance({}) cannot build a packet: {e}", s.cfg.name);
+                            log::error!("({}) cannot build a packet: {e}", s.cfg.name);
                             continue;
                         }
                     };
@@ -123,7 +124,7 @@ impl Sessions {
                         s.tx_errors += 1;
                         // Once per burst, not once per packet at 10 ms.
                         if s.tx_errors.is_power_of_two() {
-                            log::error!("BFD_Instance({}) sendto() error ({e}), {} so far", s.cfg.name, s.tx_errors);
+                            log::error!("({}) sendto() error ({e}), {} so far", s.cfg.name, s.tx_errors);
                         }
                     }
                 }
@@ -135,19 +136,19 @@ impl Sessions {
                     }
                     match to {
                         State::Down => log::warn!(
-                            "BFD_Instance({}) Entering {} state (Local diagnostic - {}, Remote diagnostic - {})",
+                            "({}) Entering {} state (Local diagnostic - {}, Remote diagnostic - {})",
                             s.cfg.name,
                             to.name(),
                             diag.name(),
                             s.remote_diag.name()
                         ),
-                        State::AdminDown => log::warn!("BFD_Instance({}) Entering {} state", s.cfg.name, to.name()),
-                        State::Init | State::Up => log::info!("BFD_Instance({}) Entering {} state", s.cfg.name, to.name()),
+                        State::AdminDown => log::warn!("({}) Entering {} state", s.cfg.name, to.name()),
+                        State::Init | State::Up => log::info!("({}) Entering {} state", s.cfg.name, to.name()),
                     }
                 }
                 Action::DetectionTimeExpired { silent_for, detection_time } => {
                     let overdue = silent_for.as_micros().saturating_sub(detection_time.as_micros());
-                    log::warn!("BFD_Instance({}) Expired after {} ms ({} usec overdue)", s.cfg.name, silent_for.as_micros() / 1000, overdue);
+                    log::warn!("({}) Expired after {} ms ({} usec overdue)", s.cfg.name, silent_for.as_micros() / 1000, overdue);
                 }
             }
         }
@@ -199,7 +200,7 @@ impl Sessions {
         let ttl_ok = r.ttl.is_some_and(|t| wire::ttl_acceptable(t, s.cfg.ttl, s.cfg.max_hops));
         if !ttl_ok {
             s.rx_bad_ttl += 1;
-            log::debug!("BFD_Instance({}) Discarding packet from {}: TTL {:?} below {} - {}", s.cfg.name, r.src, r.ttl, s.cfg.ttl, s.cfg.max_hops);
+            log::debug!("({}) Discarding packet from {}: TTL {:?} below {} - {}", s.cfg.name, r.src, r.ttl, s.cfg.ttl, s.cfg.max_hops);
             return;
         }
         let now = self.now();
@@ -207,7 +208,7 @@ impl Sessions {
         s.remote_diag = p.diag;
         match s.fsm.handle(now, Input::Received(p)) {
             Ok(actions) => self.run(i, actions),
-            Err(why) => log::debug!("BFD_Instance({}) Discarding packet from {} ({why})", self.list[i].cfg.name, r.src),
+            Err(why) => log::debug!("({}) Discarding packet from {} ({why})", self.list[i].cfg.name, r.src),
         }
     }
 
@@ -361,7 +362,7 @@ impl Engine {
                     match Socket::sender(b.neighbor_ip, b.source_ip, b.ttl, || jitter.next_u32()) {
                         Ok(t) => t,
                         Err(e) => {
-                            log::error!("BFD_Instance({}) cannot open its socket: {e}; not started", b.name);
+                            log::error!("({}) cannot open its socket: {e}; not started", b.name);
                             continue;
                         }
                     }
@@ -373,7 +374,7 @@ impl Engine {
                 Some(c) => {
                     discr = c.resume.local_discr;
                     log::info!(
-                        "BFD_Instance({}) taken over Up from the previous BFD process: neighbor {} from {local}, discriminators {discr} / {}",
+                        "({}) taken over Up from the previous BFD process: neighbor {} from {local}, discriminators {discr} / {}",
                         b.name,
                         b.neighbor_ip,
                         c.resume.remote_discr
@@ -381,7 +382,7 @@ impl Engine {
                     Session::resume(session_config(b), c.resume, jitter, now)
                 }
                 None => {
-                    log::info!("BFD_Instance({}) started: neighbor {} from {local}, local discriminator {discr}", b.name, b.neighbor_ip);
+                    log::info!("({}) started: neighbor {} from {local}, local discriminator {discr}", b.name, b.neighbor_ip);
                     Session::new(session_config(b), discr, jitter)
                 }
             };
@@ -403,7 +404,7 @@ impl Engine {
             ss.run(i, actions);
         }
         for s in old {
-            log::info!("BFD_Instance({}) removed", s.cfg.name);
+            log::info!("({}) removed", s.cfg.name);
         }
         let (v4, v6) = (ss.list.iter().any(|s| s.dst.is_ipv4()), ss.list.iter().any(|s| s.dst.is_ipv6()));
         drop(ss);

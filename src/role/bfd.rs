@@ -36,7 +36,7 @@ impl Duties for Bfd {
                 &rt.ex,
                 Rc::new(move |name: &str, up: bool| {
                     if let Err(e) = tx.try_send(&Msg::BfdState { name: name.to_string(), up }) {
-                        log::error!("bfd child: BFD_Instance({name}) {} not passed on: {e}", if up { "Up" } else { "Down" });
+                        log::error!("bfd child: ({name}) {} not passed on: {e}", if up { "Up" } else { "Down" });
                     }
                 }),
                 Rc::new(move |sessions: Vec<Carried>| {
