@@ -193,7 +193,7 @@ fn run(mut opts: Options) -> u8 {
         if let Err(e) = vigil::os::signals::block(vigil::os::signals::CHILD_SIGNALS) {
             eprintln!("vigil: blocking signals: {e}");
         }
-        vigil::log::init(if opts.role == Role::Vrrp { "vrrp" } else { "check" }, sinks(&opts));
+        vigil::log::init(opts.role.name(), sinks(&opts));
         return vigil::role::run(&opts).clamp(0, 255) as u8;
     }
     let init = std::process::id() == 1 || opts.init;

@@ -95,9 +95,11 @@ fn wedged_scheduler_loop_is_detected() {
 
 #[test]
 fn a_crash_loop_backs_off() {
-    // A slow watchdog: each restarted child is killed (through its pid file, within a few ms)
-    // long before its first hello, whose answer would forgive the loop.
-    let mut d = Daemon::start("loop", 5000, "");
+    // No hello during the test (the first comes after 10 s), and each restarted child is killed
+    // through its pid file within milliseconds: one answered hello forgives the back-off
+    // (policy::STABLE_ANSWERS), and a 300 ms tick landing between a restart and the next kill
+    // made this test see "restart 3 in 0 ms" about one run in two.
+    let mut d = Daemon::start("loop", 10_000, "");
     d.wait_running(Duration::from_secs(10));
     let pid_file = d.dir.join("checkers.pid");
     let read_pid = || std::fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse::<u64>().ok());

@@ -93,6 +93,18 @@ impl Default for SessionConfig {
     }
 }
 
+/// What a restarted BFD child needs to take an Up session over without a
+/// flap: the discriminators both sides know it by and the peer's last
+/// parameters. The parent keeps it from the previous child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Resume {
+    pub local_discr: u32,
+    pub remote_discr: u32,
+    pub remote_min_rx: Micros,
+    pub remote_desired_min_tx: Micros,
+    pub remote_detect_mult: u8,
+}
+
 /// Inputs. Timer expiry is not an input: call [`Session::poll`] at or after
 /// [`Session::poll_at`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -216,6 +228,35 @@ impl<J: Jitter> Session<J> {
             admin_down_tx_until: None,
             stats: Stats::default(),
         }
+    }
+
+    /// An Up session taken over from a previous process (`r`): Up at once,
+    /// with the configured Desired Min TX in force (the peer has it from
+    /// the Poll Sequence that ran before), and a full Detection Time of
+    /// grace from `now`. Call [`Session::start`] next: it sends at once.
+    pub fn resume(cfg: SessionConfig, r: Resume, jitter: J, now: Instant) -> Self {
+        let mut s = Session::new(cfg, r.local_discr, jitter);
+        s.state = State::Up;
+        s.remote_state = State::Up;
+        s.remote_discr = r.remote_discr;
+        s.remote_min_rx = r.remote_min_rx;
+        s.remote_desired_min_tx = r.remote_desired_min_tx;
+        s.remote_detect_mult = r.remote_detect_mult;
+        s.desired_min_tx = s.cfg.desired_min_tx;
+        s.tx_desired_in_force = s.cfg.desired_min_tx;
+        s.last_rx = Some(now);
+        s
+    }
+
+    /// What [`Session::resume`] needs, while the session is Up.
+    pub fn resume_state(&self) -> Option<Resume> {
+        (self.state == State::Up && self.remote_discr != 0).then_some(Resume {
+            local_discr: self.local_discr,
+            remote_discr: self.remote_discr,
+            remote_min_rx: self.remote_min_rx,
+            remote_desired_min_tx: self.remote_desired_min_tx,
+            remote_detect_mult: self.remote_detect_mult,
+        })
     }
 
     fn normalise(mut cfg: SessionConfig) -> SessionConfig {
@@ -559,6 +600,30 @@ impl<J: Jitter> Session<J> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resumed_session_is_up_sends_at_once_and_keeps_its_discriminators() {
+        let cfg = SessionConfig { desired_min_tx: Micros::from_millis(100), required_min_rx: Micros::from_millis(100), detect_mult: 3, ..SessionConfig::default() };
+        let r = Resume {
+            local_discr: 7,
+            remote_discr: 9,
+            remote_min_rx: Micros::from_millis(100),
+            remote_desired_min_tx: Micros::from_millis(100),
+            remote_detect_mult: 3,
+        };
+        let now = Instant::from_millis(5_000);
+        let mut s = Session::new(cfg, 7, XorShift32::new(1));
+        assert_eq!(s.resume_state(), None, "not Up");
+        s = Session::resume(cfg, r, XorShift32::new(1), now);
+        assert_eq!(s.resume_state(), Some(r));
+        assert_eq!((s.state(), s.detection_time()), (State::Up, Some(Duration::from_millis(300))));
+        let out = s.start(now);
+        let Some(Action::Send(p)) = out.first() else { panic!("{out:?}") };
+        assert_eq!((p.state, p.my_discriminator, p.your_discriminator, p.desired_min_tx, p.poll), (State::Up, 7, 9, Micros::from_millis(100), false));
+        // Silence for a Detection Time from the take-over: Down, diag 1.
+        let out = s.poll(now.add(Duration::from_millis(300)));
+        assert!(out.iter().any(|a| matches!(a, Action::StateChange { to: State::Down, diag: Diag::ControlDetectionTimeExpired, .. })), "{out:?}");
+    }
 
     #[test]
     fn xorshift_never_sticks_at_zero() {

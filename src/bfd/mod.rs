@@ -1,6 +1,7 @@
 //! BFD (RFC 5880; single hop RFC 5881, multihop RFC 5883), as keepalived's third child runs
 //! it: the control packet codec ([`wire`]) and one session's state machine ([`fsm`]). Both
-//! are pure (no sockets, no clock): the BFD child's runtime drives them.
+//! are pure (no sockets, no clock). The BFD child runs them: [`engine`] over the sockets
+//! of [`net`], reporting [`status`].
 //!
 //! Time comes from `vrrp::fsm`'s microsecond [`Instant`](crate::vrrp::fsm::Instant) and
 //! [`Duration`](crate::vrrp::fsm::Duration), so that every state machine in vigil counts
@@ -8,3 +9,6 @@
 
 pub mod fsm;
 pub mod wire;
+pub mod engine;
+pub mod net;
+pub mod status;

@@ -16,6 +16,8 @@ pub enum Role {
     Parent,
     Vrrp,
     Check,
+    /// keepalived's third child: the BFD sessions (only when the config has `bfd_instance`).
+    Bfd,
 }
 
 impl Role {
@@ -24,6 +26,7 @@ impl Role {
             Role::Parent => "parent",
             Role::Vrrp => "vrrp",
             Role::Check => "check",
+            Role::Bfd => "bfd",
         }
     }
 }
@@ -55,10 +58,13 @@ pub struct Options {
     pub no_syslog: bool,
     pub vrrp_only: bool,
     pub check_only: bool,
+    /// -B: no BFD child, whatever the config holds.
+    pub no_bfd: bool,
     pub dont_respawn: bool,
     pub pid_file: PathBuf,
     pub vrrp_pid_file: PathBuf,
     pub checkers_pid_file: PathBuf,
+    pub bfd_pid_file: PathBuf,
     pub config_id: Option<String>,
     pub mem_check: bool,
     /// -I: leave the IPVS services in the kernel at stop.
@@ -97,10 +103,12 @@ impl Default for Options {
             no_syslog: false,
             vrrp_only: false,
             check_only: false,
+            no_bfd: false,
             dont_respawn: false,
             pid_file: PathBuf::from("/run/keepalived.pid"),
             vrrp_pid_file: PathBuf::from("/run/vrrp.pid"),
             checkers_pid_file: PathBuf::from("/run/checkers.pid"),
+            bfd_pid_file: PathBuf::from("/run/bfd.pid"),
             config_id: None,
             mem_check: false,
             dont_release_ipvs: false,
@@ -132,6 +140,7 @@ Usage: vigil [OPTION...]
                                (default /etc/keepalived/keepalived.conf)
   -P, --vrrp                   Only run with VRRP subsystem
   -C, --check                  Only run with Health-checker subsystem
+  -B, --no_bfd                 Don't run BFD subsystem
   -l, --log-console            Log messages to local console
   -D, --log-detail             Detailed log messages
   -G, --no-syslog              Don't log via syslog
@@ -140,6 +149,7 @@ Usage: vigil [OPTION...]
   -p, --pid=FILE               Use specified pidfile for parent process
   -r, --vrrp_pid=FILE          Use specified pidfile for VRRP child process
   -c, --checkers_pid=FILE      Use specified pidfile for checkers child process
+  -b, --bfd_pid=FILE           Use specified pidfile for BFD child process
   -i, --config-id ID           Skip any configuration lines beginning '@' that don't match ID
                                or any lines beginning @^ that do match.
   -t, --config-test            Check the configuration for obvious errors
@@ -161,7 +171,7 @@ vigil's own:
                                default) or keepalived 2.3's json_version 2
       --no-seccomp             Children run without their seccomp filters (debugging;
                                also VIGIL_SECCOMP=off, or =log to log forbidden calls)
-      --role=vrrp|check        (internal) run as a child
+      --role=vrrp|check|bfd    (internal) run as a child
   vigil status [--json] [--control=PATH]
                                Show the running daemon's status
   vigil metrics [--control=PATH]
@@ -238,6 +248,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Usage
             "-f" | "--use-file" => o.config = PathBuf::from(value("-f")?),
             "-P" | "--vrrp" => flag_only(&mut o, |o| o.vrrp_only = true)?,
             "-C" | "--check" => flag_only(&mut o, |o| o.check_only = true)?,
+            "-B" | "--no_bfd" => flag_only(&mut o, |o| o.no_bfd = true)?,
             "-l" | "--log-console" => flag_only(&mut o, |o| o.log_console = true)?,
             "-D" | "--log-detail" => flag_only(&mut o, |o| o.log_detail = true)?,
             "-G" | "--no-syslog" => flag_only(&mut o, |o| o.no_syslog = true)?,
@@ -254,6 +265,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Usage
             "-p" | "--pid" => o.pid_file = PathBuf::from(value("-p")?),
             "-r" | "--vrrp_pid" => o.vrrp_pid_file = PathBuf::from(value("-r")?),
             "-c" | "--checkers_pid" => o.checkers_pid_file = PathBuf::from(value("-c")?),
+            "-b" | "--bfd_pid" => o.bfd_pid_file = PathBuf::from(value("-b")?),
             "-i" | "--config-id" => o.config_id = Some(value("-i")?),
             // keepalived accepts an optional log file here; we print to stderr.
             "-t" | "--config-test" => o.command = Command::TestConfig,
@@ -300,6 +312,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Usage
                 o.role = match value("--role")?.as_str() {
                     "vrrp" => Role::Vrrp,
                     "check" => Role::Check,
+                    "bfd" => Role::Bfd,
                     other => return Err(UsageError(format!("unknown role {other:?}"))),
                 };
             }
@@ -313,6 +326,21 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Options, Usage
 }
 
 impl Options {
+    /// Whether the BFD child runs: keepalived starts it when the config has
+    /// a `bfd_instance`, unless -B, or -P / -C asked for one subsystem only.
+    pub fn runs_bfd(&self, config: &crate::config::Config) -> bool {
+        !self.no_bfd && !self.vrrp_only && !self.check_only && !config.bfd_instances.is_empty()
+    }
+
+    /// The pid file of `role`'s child (-r, -c, -b).
+    pub fn child_pid_file(&self, role: Role) -> &std::path::Path {
+        match role {
+            Role::Vrrp => &self.vrrp_pid_file,
+            Role::Bfd => &self.bfd_pid_file,
+            _ => &self.checkers_pid_file,
+        }
+    }
+
     /// The arguments a child is started with: the same config and logging,
     /// plus its role.
     pub fn child_args(&self, role: Role) -> Vec<OsString> {
@@ -344,6 +372,7 @@ impl Options {
         }
         let pid = match role {
             Role::Vrrp => ("-r", &self.vrrp_pid_file),
+            Role::Bfd => ("-b", &self.bfd_pid_file),
             _ => ("-c", &self.checkers_pid_file),
         };
         v.push(pid.0.into());
@@ -384,6 +413,21 @@ mod tests {
         let o = p("-f/z.conf -t").unwrap();
         assert_eq!(o.config, PathBuf::from("/z.conf"));
         assert_eq!(o.command, Command::TestConfig);
+    }
+
+    #[test]
+    fn bfd_options_as_keepalived() {
+        let o = p("-B -b /x/bfd.pid").unwrap();
+        assert!(o.no_bfd);
+        assert_eq!(o.bfd_pid_file, PathBuf::from("/x/bfd.pid"));
+        let o = p("--no_bfd --bfd_pid=/y.pid").unwrap();
+        assert!(o.no_bfd);
+        assert_eq!(o.bfd_pid_file, PathBuf::from("/y.pid"));
+        assert!(p("--no_bfd=1").is_err());
+        let c = parse(p("-b /z.pid -l").unwrap().child_args(Role::Bfd)).unwrap();
+        assert_eq!(c.role, Role::Bfd);
+        assert_eq!(c.bfd_pid_file, PathBuf::from("/z.pid"));
+        assert_eq!(p("-b/w.pid").unwrap().bfd_pid_file, PathBuf::from("/w.pid"));
     }
 
     #[test]

@@ -87,15 +87,18 @@ pub struct Loaded {
 /// What the running daemon cannot do yet of a configuration that `-t`
 /// accepts, one line each, for the log at start and at every reload (not
 /// diagnostics: keepalived would run it, and `-t` answers as keepalived).
-/// Today: BFD is read and checked, but no BFD child runs its sessions, so
-/// `track_bfd` and `BFD_CHECK` never change state.
+/// Today: the BFD child runs the sessions and the VRRP child's `track_bfd`
+/// follows them, but the checker child's `BFD_CHECK` does not.
 pub fn runtime_gaps(config: &Config) -> Vec<String> {
     let mut out = Vec::new();
-    if !config.bfd_instances.is_empty() {
-        let names: Vec<&str> = config.bfd_instances.iter().map(|b| b.name.as_str()).collect();
+    let mut checked: Vec<&str> =
+        config.virtual_servers.iter().flat_map(|v| &v.real_servers).flat_map(|r| r.bfd_checks.iter().map(String::as_str)).collect();
+    checked.sort();
+    checked.dedup();
+    if !checked.is_empty() {
         out.push(format!(
-            "bfd_instance {}: read and checked, but vigil runs no BFD session yet - track_bfd and BFD_CHECK stay as they start",
-            names.join(", ")
+            "BFD_CHECK {}: the BFD sessions run, but the checker child does not hear of them yet: those real servers stay as they start",
+            checked.join(", ")
         ));
     }
     out

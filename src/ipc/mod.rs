@@ -38,6 +38,14 @@ pub enum Msg {
     Ctl { id: u32, action: CtlAction },
     /// Child → parent: the action's outcome, in words for the operator.
     CtlDone { id: u32, result: Result<String, String> },
+    /// BFD child → parent → VRRP child: a `bfd_instance` session went Up,
+    /// or left Up (`track_bfd`). The parent keeps the last of each and
+    /// replays them to a restarted VRRP child.
+    BfdState { name: String, up: bool },
+    /// BFD child → parent, at each session state change: the Up sessions as
+    /// a restarted BFD child takes them over. Parent → restarted BFD child,
+    /// before its config: the same, so its sessions do not flap.
+    BfdCarried { sessions: Vec<crate::bfd::engine::Carried> },
     /// Parent → child: send your recent log lines.
     DumpLog,
     /// Child → parent: recent log lines, oldest first.
@@ -110,6 +118,9 @@ pub struct Report {
     pub vrrp: Vec<crate::vrrp::instance::InstanceStatus>,
     pub sync_groups: Vec<crate::vrrp::instance::SyncGroupStatus>,
     pub virtual_servers: Vec<crate::lvs::status::VirtualServerStatus>,
+    /// The BFD child's sessions.
+    #[serde(default)]
+    pub bfd: Vec<crate::bfd::status::SessionStatus>,
     /// The child's SMTP alert queue.
     pub alerts: crate::alert::AlertCounters,
     /// Times each fixed capacity was reached in the child (`os::capacity`).

@@ -32,9 +32,14 @@ pub const CHECK: &[(&str, u32)] = &[
     ("ipc_lock", CAP_IPC_LOCK),
 ];
 
+/// What the BFD child keeps: nothing. Its UDP ports (3784, 4784, and
+/// sources from 49152) are unprivileged, and TTL 255 needs no capability.
+pub const BFD: &[(&str, u32)] = &[];
+
 pub fn for_role(role: Role) -> &'static [(&'static str, u32)] {
     match role {
         Role::Vrrp => VRRP,
+        Role::Bfd => BFD,
         _ => CHECK,
     }
 }

@@ -11,7 +11,8 @@ pub fn apply(role: Role, g: &GlobalDefs) {
     let (nice, no_swap, rt) = match role {
         Role::Vrrp => (g.vrrp_priority, g.vrrp_no_swap, g.vrrp_rt_priority),
         Role::Check => (g.checker_priority, g.checker_no_swap, g.checker_rt_priority),
-        Role::Parent => return,
+        // bfd_priority, bfd_no_swap, bfd_rt_priority are read but not modelled yet.
+        Role::Parent | Role::Bfd => return,
     };
     if let Some(n) = nice {
         // nix 0.29 wraps neither setpriority nor sched_setscheduler.

@@ -209,6 +209,12 @@ const VRRP: &[(&str, u32)] = syscalls![SYS_eventfd2, SYS_getdents64, SYS_inotify
 /// The checker child's own: none beyond the shared lists.
 const CHECK: &[(&str, u32)] = &[];
 
+/// The BFD child's own: none beyond the shared lists (UDP sockets, recvmsg
+/// with the TTL in a control message, sendto, the reactor, timers, and
+/// getrandom for discriminators and jitter seeds). Found with
+/// VIGIL_SECCOMP=log against FRR's bfdd (tests/bfd_interop.rs).
+const BFD: &[(&str, u32)] = &[];
+
 /// Allowed only with this process's own pid as the first argument: the
 /// signal a panic's abort sends itself.
 const SELF_ONLY: &[(&str, u32)] = syscalls![SYS_tgkill, SYS_tkill];
@@ -217,6 +223,7 @@ const SELF_ONLY: &[(&str, u32)] = syscalls![SYS_tgkill, SYS_tkill];
 pub fn allowed(role: Role) -> Vec<(&'static str, u32)> {
     let own = match role {
         Role::Vrrp => VRRP,
+        Role::Bfd => BFD,
         _ => CHECK,
     };
     let mut v: Vec<(&'static str, u32)> = SEEN.iter().chain(own).chain(RARE).copied().collect();
@@ -349,7 +356,7 @@ mod tests {
 
     #[test]
     fn listed_calls_pass_and_others_kill() {
-        for role in [Role::Vrrp, Role::Check] {
+        for role in [Role::Vrrp, Role::Check, Role::Bfd] {
             let list = allowed(role);
             let prog = build(&list, SECCOMP_RET_KILL_PROCESS, 42);
             assert!(prog.len() < 4096, "BPF_MAXINSNS");
@@ -394,7 +401,7 @@ mod tests {
     fn both_c_libraries_are_covered() {
         // musl reaches the kernel through the old calls where glibc uses
         // the *at ones and statx.
-        for role in [Role::Vrrp, Role::Check] {
+        for role in [Role::Vrrp, Role::Check, Role::Bfd] {
             let list = allowed(role);
             for call in [libc::SYS_open, libc::SYS_openat, libc::SYS_stat, libc::SYS_lstat, libc::SYS_statx, libc::SYS_mknod, libc::SYS_mknodat, libc::SYS_poll, libc::SYS_epoll_pwait] {
                 assert!(list.iter().any(|x| x.1 == nr(call)), "{call}");
@@ -404,7 +411,7 @@ mod tests {
 
     #[test]
     fn lists_have_no_duplicates_or_dangerous_calls() {
-        for role in [Role::Vrrp, Role::Check] {
+        for role in [Role::Vrrp, Role::Check, Role::Bfd] {
             let list = allowed(role);
             let mut nrs: Vec<u32> = list.iter().map(|x| x.1).collect();
             nrs.sort();

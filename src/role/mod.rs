@@ -1,4 +1,4 @@
-//! A child process (`--role vrrp` or `--role check`): the runtime every
+//! A child process (`--role vrrp`, `--role check` or `--role bfd`): the runtime every
 //! role shares, and one file per role for what it does with it.
 //!
 //! The runtime owns the child's single-threaded scheduler, its channel to
@@ -10,9 +10,11 @@
 //!
 //! - `vrrp`: the VRRP engine, rebuilt when its part of the config changes.
 //! - `check`: the health checkers and the IPVS side they drive.
+//! - `bfd`: the BFD sessions.
 //! - `gate`: what keeps the message loop off its sockets when a check, not
 //!   the parent, woke the scheduler.
 
+mod bfd;
 mod check;
 mod gate;
 mod vrrp;
@@ -84,6 +86,10 @@ pub trait Duties: Sized {
     fn dump(&mut self, rt: &Runtime, what: crate::os::signals::Dump);
     /// This role's part of a status report, as of now.
     fn report(&self) -> crate::ipc::Report;
+    /// The BFD child's news of a session (the VRRP child's track_bfd).
+    fn bfd_state(&mut self, _name: &str, _up: bool) {}
+    /// A restarted BFD child: its predecessor's Up sessions, to take over.
+    fn bfd_carried(&mut self, _sessions: Vec<crate::bfd::engine::Carried>) {}
     /// An operator's action (`vigil ctl`); its outcome in words.
     fn ctl(&mut self, action: &crate::ipc::CtlAction) -> Result<String, String> {
         Err(format!("the {} child does not {action}", Self::ROLE.name()))
@@ -102,10 +108,7 @@ pub fn summarize(c: &Config) -> ConfigSummary {
 /// Runs the child named by `opts.role` until it stops; its exit code.
 pub fn run(opts: &Options) -> i32 {
     let role = opts.role;
-    let pid_file = match role {
-        Role::Vrrp => opts.vrrp_pid_file.clone(),
-        _ => opts.checkers_pid_file.clone(),
-    };
+    let pid_file = opts.child_pid_file(role).to_path_buf();
     if nix::fcntl::fcntl(CHILD_IPC_FD, nix::fcntl::FcntlArg::F_GETFD).is_err() {
         log::error!("{} child: no channel on fd {CHILD_IPC_FD}; not started by vigil?", role.name());
         return 2;
@@ -115,10 +118,13 @@ pub fn run(opts: &Options) -> i32 {
     let fd = unsafe { OwnedFd::from_raw_fd(CHILD_IPC_FD) };
     let _ = nix::fcntl::fcntl(CHILD_IPC_FD, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
     // The script helper first: forked while this process is one thread and
-    // still holds every privilege, which its scripts keep.
-    match crate::script::helper::start() {
-        Ok(pid) => log::info!("{} child: script helper {pid} started", role.name()),
-        Err(e) => log::error!("{} child: script helper: {e}; scripts will run from this child", role.name()),
+    // still holds every privilege, which its scripts keep. The BFD child
+    // runs no scripts.
+    if role != Role::Bfd {
+        match crate::script::helper::start() {
+            Ok(pid) => log::info!("{} child: script helper {pid} started", role.name()),
+            Err(e) => log::error!("{} child: script helper: {e}; scripts will run from this child", role.name()),
+        }
     }
     if let Err(e) = crate::os::pidfile::write(&pid_file) {
         log::warn!("pid file {}: {e}", pid_file.display());
@@ -126,6 +132,7 @@ pub fn run(opts: &Options) -> i32 {
     let ex: Rc<LocalExecutor<'static>> = Rc::new(LocalExecutor::new());
     let code = match role {
         Role::Vrrp => async_io::block_on(ex.run(serve::<vrrp::Vrrp>(fd, ex.clone(), opts))),
+        Role::Bfd => async_io::block_on(ex.run(serve::<bfd::Bfd>(fd, ex.clone(), opts))),
         _ => async_io::block_on(ex.run(serve::<check::Check>(fd, ex.clone(), opts))),
     };
     crate::supervisor::remove_pid_file(&pid_file);
@@ -307,6 +314,8 @@ async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, applied: &mut Appli
             log::info!("{name} child: resuming as master: {}", masters.join(", "));
             duties.resume(masters);
         }
+        Ok(Msg::BfdState { name, up }) => duties.bfd_state(&name, up),
+        Ok(Msg::BfdCarried { sessions }) => duties.bfd_carried(sessions),
         Ok(Msg::DumpLog) => {
             let _ = rt.tx.send(&Msg::LogLines { lines: crate::log::recent_lines() }).await;
         }

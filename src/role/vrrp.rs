@@ -103,6 +103,13 @@ impl Duties for Vrrp {
         })
     }
 
+    fn bfd_state(&mut self, name: &str, up: bool) {
+        match &self.engine {
+            Some(e) => e.bfd_changed(name, up),
+            None => log::debug!("vrrp child: bfd {name} before any config; ignored"),
+        }
+    }
+
     fn resume(&mut self, masters: Vec<String>) {
         self.resume = masters;
     }

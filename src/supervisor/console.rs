@@ -70,6 +70,7 @@ fn role(word: Option<&str>) -> Option<Role> {
     match word {
         Some("vrrp") => Some(Role::Vrrp),
         Some("check") | Some("checker") => Some(Role::Check),
+        Some("bfd") => Some(Role::Bfd),
         _ => None,
     }
 }

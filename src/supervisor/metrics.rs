@@ -73,6 +73,7 @@ pub fn render(st: &Status) -> String {
     family(&mut out, "keepalived_up", "gauge", "1 while the daemon answers (vigil).").sample("keepalived_up", &[], 1);
     vrrp(&mut out, st);
     lvs(&mut out, st);
+    bfd(&mut out, st);
     process(&mut out, st);
     out
 }
@@ -186,6 +187,26 @@ fn lvs(out: &mut String, st: &Status) {
             if let (Some(ok), Some(kind)) = (r.last_ok, &r.last_check) {
                 f.sample(name, &[("virtual_server", &v.name), ("real_server", &r.name), ("checker", kind)], ok as u8);
             }
+        }
+    }
+}
+
+fn bfd(out: &mut String, st: &Status) {
+    type B = crate::bfd::status::SessionStatus;
+    let per: [(&str, &str, &str, fn(&B) -> f64); 6] = [
+        ("vigil_bfd_state", "gauge", "BFD session state (RFC 5880): 0 AdminDown, 1 Down, 2 Init, 3 Up.", |b| b.state as u8 as f64),
+        ("vigil_bfd_detection_time_seconds", "gauge", "The session's Detection Time (0 before the peer's first packet).", |b| {
+            b.detection_time_us.unwrap_or(0) as f64 / 1e6
+        }),
+        ("vigil_bfd_packets_received_total", "counter", "Control packets the session took.", |b| b.stats.rx as f64),
+        ("vigil_bfd_packets_sent_total", "counter", "Control packets the session sent.", |b| b.stats.tx as f64),
+        ("vigil_bfd_up_total", "counter", "Times the session came Up.", |b| b.stats.up as f64),
+        ("vigil_bfd_detection_expired_total", "counter", "Times the peer was silent a Detection Time.", |b| b.stats.detection_expired as f64),
+    ];
+    for (name, kind, help, get) in per {
+        let mut f = family(out, name, kind, help);
+        for b in &st.bfd {
+            f.sample(name, &[("instance", &b.name), ("neighbor", &b.neighbor)], get(b));
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The parent: spawns the VRRP and checker children, keeps them alive with
+//! The parent: spawns the VRRP, checker and BFD children, keeps them alive with
 //! the watchdog hello, restarts them by policy, relays reloads, serves the
 //! console and the control socket, and stops everything cleanly.
 //!
@@ -37,6 +37,9 @@ use std::time::{Duration, Instant};
 
 /// How long children get to stop after SIGTERM before SIGKILL.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The children: VRRP, checker, BFD.
+pub const SLOTS: usize = 3;
 
 /// What the parent does once everything is stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,6 +121,8 @@ struct Slot {
     vrrp: Vec<crate::vrrp::instance::InstanceStatus>,
     sync_groups: Vec<crate::vrrp::instance::SyncGroupStatus>,
     virtual_servers: Vec<crate::lvs::status::VirtualServerStatus>,
+    /// The BFD child's sessions, from its last report.
+    bfd: Vec<crate::bfd::status::SessionStatus>,
     alerts: crate::alert::AlertCounters,
     /// The child's capacity hits, from its last report.
     capacity_hits: Vec<(String, u64)>,
@@ -158,6 +163,7 @@ impl Slot {
             vrrp: Vec::new(),
             sync_groups: Vec::new(),
             virtual_servers: Vec::new(),
+            bfd: Vec::new(),
             alerts: Default::default(),
             capacity_hits: Vec::new(),
         }
@@ -169,7 +175,8 @@ pub struct Parent {
     init: bool,
     ex: Rc<LocalExecutor<'static>>,
     tx: EvTx<Event>,
-    slots: [Slot; 2],
+    /// VRRP, checker, BFD (`slot_index`).
+    slots: [Slot; SLOTS],
     config: Box<Config>,
     generation: u32,
     reloads_refused: u32,
@@ -198,6 +205,12 @@ pub struct Parent {
     hw_policy: crate::init::hwwdt::Policy,
     /// Why the last tick did not pet (logged on change only).
     hw_withheld: Option<String>,
+    /// The BFD child's last word on each session (Up or not), passed on to
+    /// the VRRP child and replayed to a restarted one.
+    bfd_up: Vec<(String, bool)>,
+    /// The BFD child's Up sessions as it last reported them, handed to a
+    /// restarted BFD child so that its sessions do not flap.
+    bfd_carried: Vec<crate::bfd::engine::Carried>,
 }
 
 /// Runs the parent until it has stopped everything; returns what to do next.
@@ -207,7 +220,7 @@ pub fn run(opts: Options, init: bool, config: Config, hw: Option<(crate::init::h
     let (tx, rx) = smol::channel::unbounded();
     let console_enabled = opts.console || init;
     let parent = Parent {
-        slots: [Slot::new(Role::Vrrp, !opts.check_only), Slot::new(Role::Check, !opts.vrrp_only)],
+        slots: [Slot::new(Role::Vrrp, !opts.check_only), Slot::new(Role::Check, !opts.vrrp_only), Slot::new(Role::Bfd, opts.runs_bfd(&config))],
         opts,
         init,
         ex: ex.clone(),
@@ -233,6 +246,8 @@ pub fn run(opts: Options, init: bool, config: Config, hw: Option<(crate::init::h
         hw_policy: hw.as_ref().map_or(crate::init::hwwdt::Policy::Off, |h| h.1),
         hw: hw.map(|h| h.0),
         hw_withheld: None,
+        bfd_up: Vec::new(),
+        bfd_carried: Vec::new(),
     };
     async_io::block_on(ex.run(parent.main(rx)))
 }
@@ -280,7 +295,7 @@ impl Parent {
         for f in &self.opts.unsupported_flags {
             log::warn!("option {f} is accepted for keepalived's command line but not implemented; ignored");
         }
-        for i in 0..2 {
+        for i in 0..SLOTS {
             if self.slots[i].enabled {
                 self.start_child(i);
             }
@@ -301,7 +316,11 @@ impl Parent {
     }
 
     fn slot_index(role: Role) -> usize {
-        if role == Role::Vrrp { 0 } else { 1 }
+        match role {
+            Role::Vrrp => 0,
+            Role::Bfd => 2,
+            _ => 1,
+        }
     }
 
     fn handle(&mut self, ev: Event) -> Option<Shutdown> {
@@ -523,10 +542,7 @@ impl Parent {
     }
 
     fn child_pid_file(&self, role: Role) -> &std::path::Path {
-        match role {
-            Role::Vrrp => &self.opts.vrrp_pid_file,
-            _ => &self.opts.checkers_pid_file,
-        }
+        self.opts.child_pid_file(role)
     }
 
     fn start_child(&mut self, i: usize) {
@@ -580,9 +596,17 @@ impl Parent {
                 // A restarted VRRP child resumes what its predecessor held:
                 // a crash must not cost the mastership.
                 let masters: Vec<String> = s.vrrp.iter().filter(|i| i.state == crate::vrrp::fsm::State::Master).map(|i| i.name.clone()).collect();
-                let resume = (role == Role::Vrrp && !masters.is_empty()).then_some(Msg::Resume { masters });
+                let resume = match role {
+                    Role::Vrrp if !masters.is_empty() => Some(Msg::Resume { masters }),
+                    Role::Bfd if !self.bfd_carried.is_empty() => Some(Msg::BfdCarried { sessions: self.bfd_carried.clone() }),
+                    _ => None,
+                };
                 // What the operator put in force goes to the new child too.
-                let replay: Vec<Msg> = self.ctl_active.iter().filter(|a| a.role() == role).map(|a| Msg::Ctl { id: 0, action: a.clone() }).collect();
+                let mut replay: Vec<Msg> = self.ctl_active.iter().filter(|a| a.role() == role).map(|a| Msg::Ctl { id: 0, action: a.clone() }).collect();
+                // A restarted VRRP child hears where the BFD sessions stand.
+                if role == Role::Vrrp {
+                    replay.extend(self.bfd_up.iter().map(|(name, up)| Msg::BfdState { name: name.clone(), up: *up }));
+                }
                 let to_child = sender.clone();
                 s.tasks.push(self.ex.spawn(async move {
                     if let Some(r) = resume {
@@ -655,6 +679,19 @@ impl Parent {
             Msg::VrrpStatus { instances } => {
                 s.vrrp = instances;
             }
+            Msg::BfdCarried { sessions } => self.bfd_carried = sessions,
+            Msg::BfdState { name, up } => {
+                match self.bfd_up.iter_mut().find(|(n, _)| *n == name) {
+                    Some(e) => e.1 = up,
+                    None => self.bfd_up.push((name.clone(), up)),
+                }
+                let v = &self.slots[Self::slot_index(Role::Vrrp)];
+                if let Some(tx) = v.sender.as_ref().filter(|_| v.pid.is_some()) {
+                    if let Err(e) = tx.try_send(&Msg::BfdState { name: name.clone(), up }) {
+                        log::error!("bfd {name} {} not passed to the vrrp child: {e}", if up { "up" } else { "down" });
+                    }
+                }
+            }
             Msg::CtlDone { id, result } => {
                 let Some(k) = self.ctl_pending.iter().position(|p| p.0 == id) else { return };
                 let (_, req, action) = self.ctl_pending.swap_remove(k);
@@ -675,11 +712,13 @@ impl Parent {
             Msg::Report { id, report } => {
                 s.alerts = report.alerts;
                 s.capacity_hits = report.capacity_hits;
-                if i == 0 {
-                    s.vrrp = report.vrrp;
-                    s.sync_groups = report.sync_groups;
-                } else {
-                    s.virtual_servers = report.virtual_servers;
+                match s.role {
+                    Role::Vrrp => {
+                        s.vrrp = report.vrrp;
+                        s.sync_groups = report.sync_groups;
+                    }
+                    Role::Bfd => s.bfd = report.bfd,
+                    _ => s.virtual_servers = report.virtual_servers,
                 }
                 if let Some(k) = self.queries.iter().position(|q| q.id == id) {
                     self.queries[k].waiting[i] = false;
@@ -745,7 +784,7 @@ impl Parent {
     /// if the parent is supervising its children.
     fn pet_hw_watchdog(&mut self) {
         let Some(w) = &self.hw else { return };
-        let views: [hwwdt::SlotView; 2] = std::array::from_fn(|i| {
+        let views: [hwwdt::SlotView; SLOTS] = std::array::from_fn(|i| {
             let s = &self.slots[i];
             hwwdt::SlotView {
                 name: s.role.name(),
@@ -820,6 +859,13 @@ impl Parent {
                     }
                 }));
             }
+        }
+        // keepalived starts its BFD child at a reload that brings the first
+        // bfd_instance (and leaves one running when they all go).
+        let b = Self::slot_index(Role::Bfd);
+        if !self.slots[b].enabled && self.opts.runs_bfd(&self.config) {
+            self.slots[b].enabled = true;
+            self.start_child(b);
         }
     }
 

@@ -38,8 +38,8 @@ pub enum ConsoleView {
 /// A request waiting for reports.
 pub struct Pending {
     pub id: u32,
-    /// The slots (0 VRRP, 1 checker) still to answer.
-    pub waiting: [bool; 2],
+    /// The slots (0 VRRP, 1 checker, 2 BFD) still to answer.
+    pub waiting: [bool; super::SLOTS],
     pub asker: Asker,
 }
 
@@ -67,6 +67,9 @@ impl Parent {
             children: self
                 .slots
                 .iter()
+                // A BFD child the config never asked for is not shown (a
+                // checker child -P stopped is: keepalived always has two).
+                .filter(|s| s.role != crate::cli::Role::Bfd || s.enabled || s.pid.is_some())
                 .map(|s| ChildStatus {
                     role: s.role.name().to_string(),
                     pid: s.pid,
@@ -94,6 +97,7 @@ impl Parent {
                 withheld: self.hw_withheld.clone(),
             }),
             virtual_servers: self.slots[1].virtual_servers.clone(),
+            bfd: self.slots[2].bfd.clone(),
         }
     }
 
@@ -114,7 +118,7 @@ impl Parent {
     pub(super) fn ask(&mut self, asker: Asker) {
         self.query_id = self.query_id.wrapping_add(1);
         let id = self.query_id;
-        let mut waiting = [false; 2];
+        let mut waiting = [false; super::SLOTS];
         for (i, s) in self.slots.iter().enumerate() {
             if let (Some(tx), Some(_)) = (&s.sender, s.pid) {
                 waiting[i] = tx.try_send(&Msg::Query { id }).is_ok();

@@ -28,6 +28,9 @@ pub struct Status {
     /// Virtual servers as the checker child reported them.
     #[serde(default)]
     pub virtual_servers: Vec<crate::lvs::status::VirtualServerStatus>,
+    /// BFD sessions as the BFD child reported them.
+    #[serde(default)]
+    pub bfd: Vec<crate::bfd::status::SessionStatus>,
     /// The hardware watchdog PID 1 pets, when armed.
     #[serde(default)]
     pub hw_watchdog: Option<HwWatchdogStatus>,
@@ -159,6 +162,10 @@ impl Status {
         if !self.virtual_servers.is_empty() {
             s.push('\n');
             s.push_str(&self.lvs_text());
+        }
+        if !self.bfd.is_empty() {
+            s.push('\n');
+            s.push_str(&crate::bfd::status::text(&self.bfd));
         }
         if let Some(w) = &self.hw_watchdog {
             match &w.withheld {

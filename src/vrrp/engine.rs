@@ -213,6 +213,11 @@ impl Engine {
     }
 
     /// `vigil ctl demote` / `undemote`: see `Coordinator::set_demoted`.
+    /// The BFD child's news: session `name` is Up, or no longer (track_bfd).
+    pub fn bfd_changed(&self, name: &str, up: bool) {
+        self.coord.borrow_mut().bfd_changed(name, up);
+    }
+
     pub fn set_demoted(&self, name: &str, on: bool) -> Result<bool, String> {
         self.coord.borrow_mut().set_demoted(name, on)
     }

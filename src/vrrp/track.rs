@@ -102,6 +102,8 @@ pub struct Tracked {
     scripts: Vec<TrackedScript>,
     files: Vec<TrackedItem>,
     procs: Vec<TrackedItem>,
+    /// `track_bfd`: indexes into `Config::bfd_instances`.
+    bfds: Vec<TrackedItem>,
     pub vips: Vec<IpAddr>,
     notify_priority_changes: bool,
     state: Option<super::fsm::State>,
@@ -124,6 +126,10 @@ pub struct Coordinator {
     /// `Config::track_processes` is up.
     pub files: Vec<i64>,
     pub procs: Vec<bool>,
+    /// Whether each of `Config::bfd_instances` is Up, as the BFD child last
+    /// said (down until it says: keepalived starts a tracked BFD down).
+    pub bfds: Vec<bool>,
+    bfd_names: Vec<String>,
     groups: Vec<Group>,
     notifier: Option<Rc<Notifier>>,
 }
@@ -151,6 +157,8 @@ impl Coordinator {
             files: vec![0; config.track_files.len()],
             // A process counts as up until it was looked for.
             procs: vec![true; config.track_processes.len()],
+            bfds: vec![false; config.bfd_instances.len()],
+            bfd_names: config.bfd_instances.iter().map(|b| b.name.clone()).collect(),
             groups,
             notifier: None,
         }
@@ -183,6 +191,11 @@ impl Coordinator {
         for (pi, def) in new_cfg.track_processes.iter().enumerate() {
             if let Some(oi) = old_cfg.track_processes.iter().position(|d| d.name == def.name) {
                 self.procs[pi] = old.procs[oi];
+            }
+        }
+        for (bi, def) in new_cfg.bfd_instances.iter().enumerate() {
+            if let Some(oi) = old_cfg.bfd_instances.iter().position(|d| d.name == def.name) {
+                self.bfds[bi] = old.bfds[oi];
             }
         }
         for (gi, g) in new_cfg.sync_groups.iter().enumerate() {
@@ -223,6 +236,19 @@ impl Coordinator {
             *v = up;
         }
         self.recompute();
+    }
+
+    /// The BFD child says session `name` is Up (or no longer).
+    pub fn bfd_changed(&mut self, name: &str, up: bool) {
+        let Some(i) = self.bfd_names.iter().position(|n| n == name) else {
+            log::debug!("bfd {name}: no such bfd_instance here; ignored");
+            return;
+        };
+        if self.bfds[i] != up {
+            log::info!("VRRP: tracked bfd {name} is {}", if up { "up" } else { "down" });
+            self.bfds[i] = up;
+            self.recompute();
+        }
     }
 
     /// Every sync group: its name, its state (None until its members
@@ -311,6 +337,18 @@ impl Coordinator {
                 None => log::warn!("({}) track_process {} names no vrrp_track_process; ignored", inst.name, t.name),
             }
         }
+        let mut bfds = Vec::new();
+        for t in inst.track_bfds.iter().chain(group_cfg.into_iter().flat_map(|g| g.track_bfds.iter())) {
+            match config.bfd_instances.iter().position(|b| b.name == t.name) {
+                Some(i) => {
+                    // The config resolved the line against the instance's
+                    // defaults: weight and reverse are the effective ones.
+                    let w = t.weight.unwrap_or(config.bfd_instances[i].weight);
+                    bfds.push(TrackedItem { def: i, weight: if t.reverse { -w } else { w } });
+                }
+                None => log::warn!("({}) track_bfd {} names no bfd_instance; ignored", inst.name, t.name),
+            }
+        }
         let mut scripts = Vec::new();
         for t in inst.track_scripts.iter().chain(group_cfg.into_iter().flat_map(|g| g.track_scripts.iter())) {
             match config.vrrp_scripts.iter().position(|s| s.name == t.name) {
@@ -325,6 +363,7 @@ impl Coordinator {
             scripts,
             files,
             procs,
+            bfds,
             notify_priority_changes: inst.other.iter().any(|o| o.keyword == "notify_priority_changes")
                 || config.global.other.iter().any(|o| o.keyword == "vrrp_notify_priority_changes"),
             state: None,
@@ -436,6 +475,21 @@ impl Coordinator {
                     _ => {}
                 }
             }
+            // track_bfd as track_process: weight 0 is FAULT while down; a
+            // positive weight is added while up, a negative one while down.
+            for b in &t.bfds {
+                let up = self.bfds[b.def];
+                match b.weight {
+                    0 => fault |= !up,
+                    w if w > 0 && up => {
+                        let _ = deltas.push(w);
+                    }
+                    w if w < 0 && !up => {
+                        let _ = deltas.push(w);
+                    }
+                    _ => {}
+                }
+            }
             for s in &t.scripts {
                 match s.weight.effect(self.scripts[s.script]) {
                     TrackEffect::Fault => fault = true,
@@ -468,5 +522,61 @@ impl Coordinator {
                 t.inbox.push(if fault { Input::Fault } else { Input::FaultCleared });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coordinator(text: &str) -> (Coordinator, Vec<Rc<Inbox>>) {
+        let l = crate::config::load_str(text, std::path::Path::new("t.conf"), &Default::default());
+        assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
+        let inboxes: Vec<Rc<Inbox>> = l.config.vrrp_instances.iter().map(|_| Inbox::new().unwrap()).collect();
+        (Coordinator::new(&l.config, &inboxes), inboxes)
+    }
+
+    fn drain(inbox: &Inbox) -> Vec<Input> {
+        std::iter::from_fn(|| inbox.pop()).collect()
+    }
+
+    const BFD: &str = "bfd_instance B1 {\n neighbor_ip 192.0.2.2\n}\nbfd_instance B2 {\n neighbor_ip 192.0.2.3\n weight 10\n}\n";
+
+    fn instance(track: &str) -> String {
+        format!("{BFD}vrrp_instance VI_1 {{\n interface lo\n virtual_router_id 1\n priority 100\n virtual_ipaddress {{\n  192.0.2.100/32\n }}\n track_bfd {{\n{track}\n }}\n}}\n")
+    }
+
+    #[test]
+    fn a_tracked_bfd_without_weight_is_fault_until_up() {
+        let (mut c, inboxes) = coordinator(&instance("  B1"));
+        c.refresh();
+        assert_eq!(drain(&inboxes[0]), [Input::Fault], "down until the BFD child says Up");
+        c.bfd_changed("B1", true);
+        assert_eq!(drain(&inboxes[0]), [Input::FaultCleared]);
+        c.bfd_changed("B1", true);
+        c.bfd_changed("nope", false);
+        assert_eq!(drain(&inboxes[0]), []);
+        c.bfd_changed("B1", false);
+        assert_eq!(drain(&inboxes[0]), [Input::Fault]);
+    }
+
+    #[test]
+    fn weights_as_keepalived_resolves_them() {
+        // B2's own weight 10: added while up.
+        let (mut c, inboxes) = coordinator(&instance("  B2"));
+        c.refresh();
+        assert_eq!(drain(&inboxes[0]), []);
+        c.bfd_changed("B2", true);
+        assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(110)]);
+        // weight -20 on the line: subtracted while down.
+        let (mut c, inboxes) = coordinator(&instance("  B1 weight -20"));
+        c.refresh();
+        assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(80)]);
+        c.bfd_changed("B1", true);
+        assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(100)]);
+        // reverse: 10 becomes -10, subtracted while down.
+        let (mut c, inboxes) = coordinator(&instance("  B2 weight 10 reverse"));
+        c.refresh();
+        assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(90)]);
     }
 }

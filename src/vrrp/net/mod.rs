@@ -8,6 +8,7 @@ pub mod garp;
 pub mod sock;
 
 pub use sock::{AdvertSocket, Received};
+pub(crate) use sock::from_sockaddr;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

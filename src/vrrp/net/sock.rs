@@ -242,7 +242,7 @@ pub(crate) fn send_to(fd: &OwnedFd, msg: &[u8], dst: SocketAddr, ifindex: u32) -
     Ok(n)
 }
 
-fn from_sockaddr(ss: &libc::sockaddr_storage) -> Option<IpAddr> {
+pub(crate) fn from_sockaddr(ss: &libc::sockaddr_storage) -> Option<IpAddr> {
     match ss.ss_family as libc::c_int {
         libc::AF_INET => {
             // SAFETY: ss_family says the kernel wrote a sockaddr_in at the
