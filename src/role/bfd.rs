@@ -23,7 +23,7 @@ impl Duties for Bfd {
         Bfd { engine: None, carried: Vec::new() }
     }
 
-    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Config) {
+    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Rc<Config>) {
         if !old.first() && old.config.bfd_instances == new.bfd_instances {
             return;
         }
