@@ -374,6 +374,10 @@ impl Instance {
         let g = &config.global;
         let version = inst.version.unwrap_or(g.vrrp_version);
         let ifname = inst.interface.clone().ok_or(SetupError::NoInterface)?;
+        // The thread's shared packet buffers are made here, at setup, not by the
+        // first packet a steady-state turn handles (which must allocate nothing).
+        with_rx_buf(|_| ());
+        with_tx_buf(|_| ());
         let shared = shared_rtnl().map_err(|e| SetupError::Interface(ifname.clone(), e))?;
         let mut guard = shared.borrow_mut();
         let nl = &mut *guard;
