@@ -7,7 +7,7 @@
 //! Receiving allocates nothing: the caller's buffer, a control buffer on the
 //! stack, raw recvmsg (as `vrrp::net::sock`).
 
-use crate::vrrp::net::{from_sockaddr, setsockopt, socket};
+use crate::vrrp::net::{cmsg_int, from_sockaddr, recvmsg_cmsgs, setsockopt, socket};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -124,50 +124,18 @@ impl Socket {
 
     /// Receives one datagram into `buf` (WouldBlock when none is queued).
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        // SAFETY: sockaddr_storage is plain integers and byte arrays, for
-        // which all-zero is a valid value (family AF_UNSPEC).
-        let mut sa: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut cbuf = [0u64; 8];
-        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-        // SAFETY: msghdr is pointers and integers; all-zero (null pointers,
-        // zero lengths) is valid, and every field recvmsg reads is set below.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_name = (&mut sa as *mut libc::sockaddr_storage).cast();
-        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
-        // SAFETY: msg points at `sa`, `iov` (which points at `buf`) and
-        // `cbuf`, each with its own size, all alive and exclusively borrowed
-        // until recvmsg returns; the kernel writes no further than those sizes.
-        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let mut ttl = None;
+        let (n, sa) = recvmsg_cmsgs(self.fd.as_raw_fd(), buf, |level, ty, data| {
+            if (level == libc::IPPROTO_IP && ty == libc::IP_TTL) || (level == libc::IPPROTO_IPV6 && ty == libc::IPV6_HOPLIMIT) {
+                ttl = cmsg_int(data).and_then(|v| u8::try_from(v).ok());
+            }
+        })?;
         let ip = from_sockaddr(&sa).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         // The port sits at the same offset in sockaddr_in and sockaddr_in6,
         // right after the family, in network order.
         // SAFETY: sockaddr_storage is at least as large as sockaddr_in; the
         // bytes were zeroed before the call, so the read is initialised.
         let port = u16::from_be(unsafe { (*(&sa as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>()).sin_port });
-        let mut ttl = None;
-        // SAFETY: recvmsg succeeded, so msg_control/msg_controllen describe
-        // the cmsgs the kernel wrote into cbuf; CMSG_FIRSTHDR/CMSG_NXTHDR
-        // return only headers wholly inside that range (or null), so each
-        // `*c` read is in bounds. IP_TTL and IPV6_HOPLIMIT carry an int,
-        // read unaligned.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(&msg);
-            while !c.is_null() {
-                let (level, ty) = ((*c).cmsg_level, (*c).cmsg_type);
-                if (level == libc::IPPROTO_IP && ty == libc::IP_TTL) || (level == libc::IPPROTO_IPV6 && ty == libc::IPV6_HOPLIMIT) {
-                    let v: i32 = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                    ttl = u8::try_from(v).ok();
-                }
-                c = libc::CMSG_NXTHDR(&msg, c);
-            }
-        }
-        Ok(Received { len: n as usize, src: SocketAddr::new(ip, port), ttl })
+        Ok(Received { len: n, src: SocketAddr::new(ip, port), ttl })
     }
 }

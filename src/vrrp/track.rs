@@ -462,29 +462,13 @@ impl Coordinator {
                     }
                 }
             }
-            for p in &t.procs {
-                let up = self.procs[p.def];
-                match p.weight {
+            // track_process and track_bfd alike: weight 0 is FAULT while
+            // down; a positive weight is added while up, a negative one while down.
+            let up_down = t.procs.iter().map(|p| (p.weight, self.procs[p.def])).chain(t.bfds.iter().map(|b| (b.weight, self.bfds[b.def])));
+            for (weight, up) in up_down {
+                match weight {
                     0 => fault |= !up,
-                    w if w > 0 && up => {
-                        let _ = deltas.push(w);
-                    }
-                    w if w < 0 && !up => {
-                        let _ = deltas.push(w);
-                    }
-                    _ => {}
-                }
-            }
-            // track_bfd as track_process: weight 0 is FAULT while down; a
-            // positive weight is added while up, a negative one while down.
-            for b in &t.bfds {
-                let up = self.bfds[b.def];
-                match b.weight {
-                    0 => fault |= !up,
-                    w if w > 0 && up => {
-                        let _ = deltas.push(w);
-                    }
-                    w if w < 0 && !up => {
+                    w if (w > 0 && up) || (w < 0 && !up) => {
                         let _ = deltas.push(w);
                     }
                     _ => {}

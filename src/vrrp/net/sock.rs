@@ -157,69 +157,27 @@ impl AdvertSocket {
         self.queue_drops.get()
     }
 
-    /// Receives one datagram into `buf` (WouldBlock when none is queued).
-    ///
-    /// Raw recvmsg, not nix's: nix decodes IPV6_HOPLIMIT only as an
-    /// `Unknown` cmsg that copies into a Vec, and receiving allocates nothing.
+    /// Receives one datagram into `buf` (WouldBlock when none is queued), with its hop limit,
+    /// destination and interface (IPv6) and the kernel's count of queue drops.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        // SAFETY: sockaddr_storage is plain integers and byte arrays, for
-        // which all-zero is a valid value (family AF_UNSPEC).
-        let mut sa: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut cbuf = [0u64; 16];
-        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-        // SAFETY: msghdr is pointers and integers; all-zero (null pointers,
-        // zero lengths) is valid, and every field recvmsg reads is set below.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_name = (&mut sa as *mut libc::sockaddr_storage).cast();
-        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
-        // SAFETY: msg points at `sa`, `iov` (which points at `buf`) and
-        // `cbuf`, each with its own size, all alive and exclusively borrowed
-        // until recvmsg returns; the kernel writes no further than those sizes.
-        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
+        let (mut dst, mut hop_limit, mut ifindex, mut drops) = (None, None, None, None);
+        let (n, sa) = super::recvmsg_cmsgs(self.fd.as_raw_fd(), buf, |level, ty, data| match (level, ty) {
+            (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) => drops = super::cmsg_int(data).map(|v| v as u32),
+            (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => hop_limit = super::cmsg_int(data).and_then(|v| u8::try_from(v).ok()),
+            // struct in6_pktinfo: the destination address, then the interface index.
+            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) if data.len() >= 20 => {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&data[..16]);
+                dst = Some(IpAddr::V6(Ipv6Addr::from(a)));
+                ifindex = super::cmsg_int(&data[16..20]).map(|v| v as u32);
+            }
+            _ => {}
+        })?;
+        if let Some(d) = drops {
+            self.queue_drops.set(d);
         }
         let src = from_sockaddr(&sa).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let mut r = Received { len: n as usize, src, dst: None, hop_limit: None, ifindex: None };
-        // SAFETY: as below: recvmsg succeeded, the cmsg walk stays inside what the kernel
-        // wrote into cbuf, and SO_RXQ_OVFL's payload is a u32, read unaligned.
-        unsafe {
-            let mut c = libc::CMSG_FIRSTHDR(&msg);
-            while !c.is_null() {
-                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SO_RXQ_OVFL {
-                    self.queue_drops.set(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<u32>()));
-                }
-                c = libc::CMSG_NXTHDR(&msg, c);
-            }
-        }
-        if self.v6 {
-            // SAFETY: recvmsg succeeded, so msg_control/msg_controllen describe
-            // the cmsgs the kernel wrote into cbuf; CMSG_FIRSTHDR/CMSG_NXTHDR
-            // return only headers wholly inside that range (or null), so each
-            // `*c` read is in bounds. The payloads are read unaligned, as the
-            // kernel does not align them for i32 / in6_pktinfo, and each has
-            // the type the (level, type) pair names.
-            unsafe {
-                let mut c = libc::CMSG_FIRSTHDR(&msg);
-                while !c.is_null() {
-                    let data = libc::CMSG_DATA(c);
-                    if (*c).cmsg_level == libc::IPPROTO_IPV6 && (*c).cmsg_type == libc::IPV6_HOPLIMIT {
-                        let v: i32 = std::ptr::read_unaligned(data.cast());
-                        r.hop_limit = u8::try_from(v).ok();
-                    } else if (*c).cmsg_level == libc::IPPROTO_IPV6 && (*c).cmsg_type == libc::IPV6_PKTINFO {
-                        let pi: libc::in6_pktinfo = std::ptr::read_unaligned(data.cast());
-                        r.dst = Some(IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr)));
-                        r.ifindex = Some(pi.ipi6_ifindex);
-                    }
-                    c = libc::CMSG_NXTHDR(&msg, c);
-                }
-            }
-        }
-        Ok(r)
+        Ok(Received { len: n, src, dst, hop_limit, ifindex })
     }
 }
 
