@@ -446,19 +446,7 @@ impl Lvs {
             }
         }
         let views = &self.views;
-        let view = |id: RsId| -> Option<RsView> {
-            if let Some(v) = rs_ident(&config, id).and_then(|k| views.get(&k).copied()) {
-                return Some(v);
-            }
-            let vs = config.virtual_servers.get(id.vs as usize)?;
-            let rs = vs.real_servers.get(id.rs as usize)?;
-            // No verdict yet under alpha: what the kernel has (see above).
-            if vs.alpha && !rs.checkers.is_empty() {
-                let present = table.as_ref().is_some_and(|t| in_table(t.iter(), &config, vs, rs));
-                return Some(RsView { up: present, weight: None });
-            }
-            None
-        };
+        let view = |id: RsId| checkers_view(&config, views, id, |vs, rs| table.as_ref().is_some_and(|t| in_table(t.iter(), &config, vs, rs)));
         let (mut wants, changes) = desired(&config, view, &mut self.memory);
         for w in &mut wants {
             overlay_drains(&self.drained, w);
@@ -538,18 +526,7 @@ impl Lvs {
         let config = self.config.clone();
         let views = &self.views;
         let cache = &self.cache;
-        let view = |id: RsId| -> Option<RsView> {
-            if let Some(v) = rs_ident(&config, id).and_then(|k| views.get(&k).copied()) {
-                return Some(v);
-            }
-            let vs = config.virtual_servers.get(id.vs as usize)?;
-            let rs = vs.real_servers.get(id.rs as usize)?;
-            if vs.alpha && !rs.checkers.is_empty() {
-                let present = in_table(cache.values(), &config, vs, rs);
-                return Some(RsView { up: present, weight: None });
-            }
-            None
-        };
+        let view = |id: RsId| checkers_view(&config, views, id, |vs, rs| in_table(cache.values(), &config, vs, rs));
         let Some((mut want, change)) = desired_vs(&config, vi, view, &mut self.memory) else { return };
         overlay_drains(&self.drained, &mut want);
         if let Some(c) = &change {
@@ -701,6 +678,23 @@ fn set_timeouts(ipvs: &mut Ipvs, mem: &mut TimeoutsMemory, want: Option<&crate::
             }
         }
     }
+}
+
+/// What the checkers say of real server `id`: its verdict, or with none yet under alpha,
+/// whether the kernel has it (`in_kernel`: the table as last read, or the cache); else None
+/// (the real server's default).
+fn checkers_view(
+    config: &Config,
+    views: &HashMap<RsIdent, RsView>,
+    id: RsId,
+    in_kernel: impl Fn(&VirtualServer, &crate::config::model::RealServer) -> bool,
+) -> Option<RsView> {
+    if let Some(v) = rs_ident(config, id).and_then(|k| views.get(&k).copied()) {
+        return Some(v);
+    }
+    let vs = config.virtual_servers.get(id.vs as usize)?;
+    let rs = vs.real_servers.get(id.rs as usize)?;
+    (vs.alpha && !rs.checkers.is_empty()).then(|| RsView { up: in_kernel(vs, rs), weight: None })
 }
 
 /// Whether the kernel's table has `rs` with a weight under one of `vs`'s services.
