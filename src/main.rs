@@ -78,9 +78,6 @@ fn load_at_boot(opts: &Options, persist: Option<&vigil::init::persist::Persisten
     for d in &loaded.diagnostics {
         log::warn!("{d}");
     }
-    for g in config::runtime_gaps(&loaded.config) {
-        log::warn!("{g}");
-    }
     let Some(p) = persist else { return loaded };
     if !loaded.refuses_reload() {
         p.save_last_good();

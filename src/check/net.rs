@@ -41,6 +41,8 @@ pub enum Failure {
     Script,
     File,
     Ping,
+    /// BFD_CHECK: its bfd_instance's session left Up.
+    BfdDown,
 }
 
 impl fmt::Display for Failure {
@@ -70,6 +72,7 @@ impl fmt::Display for Failure {
             Failure::Script => write!(f, "script failed"),
             Failure::File => write!(f, "cannot read file"),
             Failure::Ping => write!(f, "no echo reply"),
+            Failure::BfdDown => write!(f, "BFD session down"),
         }
     }
 }

@@ -12,7 +12,7 @@
 
 use super::state::{RetryPolicy, RsId};
 use crate::config::model::{
-    CheckKind, Checker, Config, DnsCheck, FileCheck, HttpCheck, HttpUrl, Microseconds, MiscCheck,
+    BfdCheck, CheckKind, Checker, Config, DnsCheck, FileCheck, HttpCheck, HttpUrl, Microseconds, MiscCheck,
     RawOption, RealServer, SmtpCheck, UdpCheck, VirtualServer,
 };
 use crate::script::{ScriptCommand, prepare_script};
@@ -99,6 +99,11 @@ pub enum Probe {
         reverse: bool,
         base_weight: i32,
     },
+    /// BFD_CHECK: not run, told. The BFD child's session changes, relayed
+    /// by the parent, are its results (`Checkers::bfd_changed`).
+    Bfd {
+        name: String,
+    },
 }
 
 /// One checker, ready to run.
@@ -131,10 +136,12 @@ pub fn plan(config: &Config) -> Vec<RealServerPlan> {
             };
             let id = RsId { vs: v, rs: r };
             let port = rs.port.unwrap_or(0);
+            // BFD_CHECKs come after the other checkers, as keepalived lists them.
             let checkers = rs
                 .checkers
                 .iter()
                 .filter_map(|c| checker_spec(config, vs, rs, c))
+                .chain(rs.bfd_checks.iter().map(|b| bfd_spec(vs, rs, b)))
                 .collect();
             out.push(RealServerPlan {
                 id,
@@ -228,6 +235,22 @@ fn checker_spec(
         policy,
         warmup,
     })
+}
+
+/// A BFD_CHECK (keepalived's check_bfd.c): no probe and no retries; its
+/// alpha is its own, else the real server's, else the virtual server's.
+fn bfd_spec(vs: &VirtualServer, rs: &RealServer, b: &BfdCheck) -> CheckSpec {
+    CheckSpec {
+        probe: Probe::Bfd { name: b.name.clone() },
+        target: Target::new(SocketAddr::new(rs.addr, rs.port.unwrap_or(0)), DEFAULT_CONNECT_TIMEOUT),
+        policy: RetryPolicy {
+            retry: 0,
+            delay_loop: vs.delay_loop.as_duration(),
+            delay_before_retry: DEFAULT_DELAY_BEFORE_RETRY,
+            alpha: b.alpha.or_else(|| raw_flag(&rs.other, "alpha")).unwrap_or(vs.alpha),
+        },
+        warmup: Duration::ZERO,
+    }
 }
 
 fn target_of(

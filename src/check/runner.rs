@@ -52,6 +52,8 @@ pub async fn run_once(spec: &CheckSpec, tls: &dyn TlsConnector) -> Result<Outcom
             reverse,
             base_weight,
         } => file::check(path, *weight, *reverse, *base_weight),
+        // Told by the BFD child, never run: no session news is no change.
+        Probe::Bfd { .. } => Err(Failure::BfdDown),
     }
 }
 
@@ -66,6 +68,7 @@ fn kind_name(p: &Probe) -> &'static str {
         Probe::Udp(_) => "UDP_CHECK",
         Probe::Ping => "PING_CHECK",
         Probe::File { .. } => "FILE_CHECK",
+        Probe::Bfd { .. } => "BFD_CHECK",
     }
 }
 
@@ -297,6 +300,8 @@ impl Checkers {
             // TCP_CHECK task must not carry HTTP's buffers (7.3 KiB a task
             // with one loop for every kind, under 1 KiB this way).
             let task = match rs.specs.get(idx).map(|s| &s.spec.probe) {
+                // Told, not run: no task.
+                Some(Probe::Bfd { .. }) => continue,
                 Some(Probe::Tcp) => ex.spawn(TcpCheckTask::new(rs, idx as u16, ctx)),
                 _ => ex.spawn(checker_loop(rs, idx, ctx)),
             };
@@ -331,6 +336,36 @@ impl Checkers {
                 Some(report_with(&s, r.specs.iter().map(|c| &c.spec.probe), !self.ctx.suspended.is(s.id().vs)))
             })
             .collect()
+    }
+
+    /// The BFD child says session `name` entered (`up`) or left Up: each
+    /// BFD_CHECK of it whose checker is not already so changes, as
+    /// keepalived's bfd_check_handle_event does (an alpha checker may
+    /// differ from its neighbours'). Returns how many changed.
+    pub fn bfd_changed(&self, name: &str, up: bool) -> usize {
+        let mut changed = 0;
+        for rs in &self.servers {
+            for (idx, s) in rs.specs.iter().enumerate() {
+                if !matches!(&s.spec.probe, Probe::Bfd { name: n } if n == name) {
+                    continue;
+                }
+                let step = {
+                    let Ok(mut st) = rs.state.try_borrow_mut() else { continue };
+                    if st.checker(idx).is_none_or(|c| c.is_up() == up) {
+                        continue;
+                    }
+                    let failure = (!up).then_some(Failure::BfdDown);
+                    st.note(idx, failure, std::time::SystemTime::now());
+                    st.on_result(idx, if up { Outcome::UP } else { Outcome::Down })
+                };
+                changed += 1;
+                log::info!("BFD check of [{name}] RS({}) is {}", s.dst, if up { "UP" } else { "DOWN" });
+                if let Some(ev) = step.event {
+                    (self.ctx.sink)(ev);
+                }
+            }
+        }
+        changed
     }
 
     /// Every real server's state, for the next config to continue.

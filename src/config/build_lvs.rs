@@ -3,7 +3,7 @@
 
 use super::addr::{parse_ip, words};
 use super::model::{
-    CheckKind, CheckTarget, Checker, DnsCheck, HttpUrl, LbKind, Protocol, RealServer, SorryServer, VirtualServer, VirtualServerGroup, VirtualServerKey, VsgEntry,
+    BfdCheck, CheckKind, CheckTarget, Checker, DnsCheck, HttpUrl, LbKind, Protocol, RealServer, SorryServer, VirtualServer, VirtualServerGroup, VirtualServerKey, VsgEntry,
 };
 use super::tree::Node;
 use super::values::{Ctx, parse_i64};
@@ -436,8 +436,8 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node, vs: &VirtualServer) -> Option<RealSe
             continue;
         }
         if kw == "BFD_CHECK" {
-            if let Some(name) = bfd_check(ctx, c, &vs.fmt_rs(&rs), &rs.bfd_checks) {
-                rs.bfd_checks.push(name);
+            if let Some(b) = bfd_check(ctx, c, &vs.fmt_rs(&rs), &rs.bfd_checks) {
+                rs.bfd_checks.push(b);
             }
             continue;
         }
@@ -522,8 +522,9 @@ fn retry_value_complaint(ctx: &mut Ctx<'_>, c: &Node, a: &str) {
 /// `BFD_CHECK { name NAME [alpha] }` as keepalived's check_bfd.c reads it: NAME a
 /// `bfd_instance` defined above that tells the checker process its state, not already
 /// checked on this real server (`rs_label`: its FMT_RS, `checked`: its BFD checks so far).
-fn bfd_check(ctx: &mut Ctx<'_>, n: &Node, rs_label: &str, checked: &[String]) -> Option<String> {
+fn bfd_check(ctx: &mut Ctx<'_>, n: &Node, rs_label: &str, checked: &[BfdCheck]) -> Option<BfdCheck> {
     let mut found: Option<String> = None;
+    let mut alpha = None;
     for k in ctx.need_block(n) {
         ctx.no_block(k);
         match k.keyword.as_str() {
@@ -533,7 +534,7 @@ fn bfd_check(ctx: &mut Ctx<'_>, n: &Node, rs_label: &str, checked: &[String]) ->
                     [name] => match &found {
                         Some(first) => Some(format!("BFD {name} already specified as {first}")),
                         None if name.len() > super::model::bfd_limits::NAME_MAX => Some(format!("BFD name {name} too long")),
-                        None if checked.contains(name) => Some(format!("RS already monitoring {name}")),
+                        None if checked.iter().any(|b| b.name == *name) => Some(format!("RS already monitoring {name}")),
                         None => {
                             found = Some(name.clone());
                             None
@@ -547,20 +548,21 @@ fn bfd_check(ctx: &mut Ctx<'_>, n: &Node, rs_label: &str, checked: &[String]) ->
                     return None;
                 }
             }
-            "alpha" => {
-                if let Some(a) = k.arg(0)
-                    && super::values::parse_bool(a).is_none()
-                {
-                    ctx.warn(k.pos, format!("Invalid alpha parameter {a}"));
-                }
-            }
+            "alpha" => match k.arg(0) {
+                // keepalived: a bare `alpha` is on; a bad value leaves it as it was.
+                None => alpha = Some(true),
+                Some(a) => match super::values::parse_bool(a) {
+                    Some(b) => alpha = Some(b),
+                    None => ctx.warn(k.pos, format!("Invalid alpha parameter {a}")),
+                },
+            },
             _ => ctx.unknown(k),
         }
     }
     if found.is_none() {
         ctx.warn(n.pos, format!("({rs_label}) No name has been specified for BFD_CHECKER - skipping"));
     }
-    found
+    found.map(|name| BfdCheck { name, alpha })
 }
 
 fn checker_kind(kw: &str) -> Option<CheckKind> {

@@ -84,26 +84,6 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// What the running daemon cannot do yet of a configuration that `-t`
-/// accepts, one line each, for the log at start and at every reload (not
-/// diagnostics: keepalived would run it, and `-t` answers as keepalived).
-/// Today: the BFD child runs the sessions and the VRRP child's `track_bfd`
-/// follows them, but the checker child's `BFD_CHECK` does not.
-pub fn runtime_gaps(config: &Config) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut checked: Vec<&str> =
-        config.virtual_servers.iter().flat_map(|v| &v.real_servers).flat_map(|r| r.bfd_checks.iter().map(String::as_str)).collect();
-    checked.sort();
-    checked.dedup();
-    if !checked.is_empty() {
-        out.push(format!(
-            "BFD_CHECK {}: the BFD sessions run, but the checker child does not hear of them yet: those real servers stay as they start",
-            checked.join(", ")
-        ));
-    }
-    out
-}
-
 /// How keepalived's (and our) script security violation diagnostics begin.
 pub const SECURITY_VIOLATION: &str = "SECURITY VIOLATION";
 

@@ -744,8 +744,18 @@ pub struct RealServer {
     pub checkers: Vec<Checker>,
     /// `BFD_CHECK { name NAME }`: the bfd_instances whose session state is
     /// a checker result of this real server.
-    pub bfd_checks: Vec<String>,
+    pub bfd_checks: Vec<BfdCheck>,
     pub other: Vec<RawOption>,
+}
+
+/// One `BFD_CHECK` of a real server (keepalived's check_bfd.c): a checker
+/// whose result is the named bfd_instance's session state, Up or not.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct BfdCheck {
+    pub name: String,
+    /// The block's `alpha`; None: the real server's (else the virtual
+    /// server's) alpha applies.
+    pub alpha: Option<bool>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]

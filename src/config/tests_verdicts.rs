@@ -225,8 +225,7 @@ fn bfd_is_read_into_the_model_where_it_is_asked_for() {
     // The sync group's line takes the instance's weight; the instance's own line overrides it.
     assert_eq!(l.config.sync_groups[0].track_bfds, [TrackRef { name: "B1".into(), weight: Some(-20), reverse: true }]);
     assert_eq!(l.config.vrrp_instances[0].track_bfds, [TrackRef { name: "B1".into(), weight: Some(0), reverse: true }]);
-    assert_eq!(l.config.virtual_servers[0].real_servers[0].bfd_checks, ["B1"]);
-    assert_eq!(runtime_gaps(&l.config).len(), 1, "the daemon says BFD_CHECK does not follow the sessions yet");
+    assert_eq!(l.config.virtual_servers[0].real_servers[0].bfd_checks, [crate::config::model::BfdCheck { name: "B1".into(), alpha: None }]);
 }
 
 #[test]

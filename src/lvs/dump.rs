@@ -421,6 +421,21 @@ fn checker(s: &mut String, vs: &VirtualServer, rs: &RealServer, ch: &Checker, sp
     kind_dump(s, ch, spec, up, has_run, r);
 }
 
+/// A BFD_CHECK as keepalived's dump_checker and dump_bfd_check write it:
+/// the common state, and no timing (it is told, never run).
+fn bfd_checker(s: &mut String, vs: &VirtualServer, rs: &RealServer, name: &str, spec: &CheckSpec, r: Option<&CheckerReport>) {
+    let p = &spec.policy;
+    let _ = writeln!(s, " {} -> {}", vs.fmt_vs(), fmt_rs(vs, rs.addr, rs_port(vs, rs)));
+    let (up, has_run) = r.map_or((!p.alpha, false), |r| (r.up, r.has_run));
+    let _ = writeln!(s, "   Enabled = {}", yes(r.is_none_or(|r| r.enabled)));
+    let _ = writeln!(s, "   Up = {}", yes(up));
+    let _ = writeln!(s, "   Has run = {}", yes(has_run));
+    let _ = writeln!(s, "   Current weight = {}", r.and_then(|r| r.weight).unwrap_or(0));
+    let _ = writeln!(s, "   Keepalive method = BFD_CHECK");
+    let _ = writeln!(s, "   Name = {name}");
+    let _ = writeln!(s, "   Alpha is {}", if p.alpha { "ON" } else { "OFF" });
+}
+
 /// HTTP status codes as keepalived lists them: runs of accepted codes in
 /// 100..=599, `200` or `200-299`.
 fn status_runs(s: &mut String, url: &UrlSpec) {
@@ -595,6 +610,16 @@ pub fn check_data(config: Option<&Config>, servers: &[RsReport], quorum: impl Fn
                     head = true;
                 }
                 checker(&mut s, vs, rs, ch, spec, report.and_then(|r| r.checkers.get(i)));
+            }
+            // The BFD_CHECKs follow the others in the plan.
+            for (i, spec) in specs.iter().enumerate() {
+                if let Probe::Bfd { name } = &spec.probe {
+                    if !head {
+                        let _ = writeln!(s, "------< Health checkers >------");
+                        head = true;
+                    }
+                    bfd_checker(&mut s, vs, rs, name, spec, report.and_then(|r| r.checkers.get(i)));
+                }
             }
         }
     }

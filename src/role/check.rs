@@ -35,6 +35,9 @@ pub struct Check {
     /// SMTP alerts of real and virtual servers: one queue for the child's
     /// life, reloads included.
     alerter: Alerter,
+    /// Where each BFD session stands, as the BFD child last said (through
+    /// the parent): the BFD_CHECKs of a reloaded config start from it.
+    bfd_up: Vec<(String, bool)>,
 }
 
 impl Duties for Check {
@@ -49,7 +52,7 @@ impl Duties for Check {
         }
         let ex = rt.ex.clone();
         let alerter = Alerter::new(move |f| ex.spawn(f).detach());
-        Check { checkers: None, lvs: Rc::new(RefCell::new(None)), hooks: None, ha_suspend: None, alerter }
+        Check { checkers: None, lvs: Rc::new(RefCell::new(None)), hooks: None, ha_suspend: None, alerter, bfd_up: Vec::new() }
     }
 
     async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Rc<Config>) {
@@ -69,6 +72,15 @@ impl Duties for Check {
                 l.apply(new.clone(), &[]);
             }
         }
+    }
+
+    fn bfd_state(&mut self, name: &str, up: bool) {
+        match self.bfd_up.iter_mut().find(|(n, _)| n == name) {
+            Some(e) => e.1 = up,
+            None => self.bfd_up.push((name.to_string(), up)),
+        }
+        let n = self.checkers.as_ref().map_or(0, |c| c.bfd_changed(name, up));
+        log::debug!("check child: bfd {name} {}: {n} BFD_CHECK(s) changed", if up { "up" } else { "down" });
     }
 
     fn busy(&self) -> bool {
@@ -194,6 +206,13 @@ impl Check {
         }
         if let Some(l) = self.lvs.borrow_mut().as_mut() {
             l.apply(shared, &carried_views);
+        }
+        // New BFD_CHECKs learn where their sessions stand (carried ones
+        // already agree, and do not change).
+        if let Some(c) = &self.checkers {
+            for (name, up) in &self.bfd_up {
+                c.bfd_changed(name, *up);
+            }
         }
     }
 

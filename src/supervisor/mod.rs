@@ -603,8 +603,9 @@ impl Parent {
                 };
                 // What the operator put in force goes to the new child too.
                 let mut replay: Vec<Msg> = self.ctl_active.iter().filter(|a| a.role() == role).map(|a| Msg::Ctl { id: 0, action: a.clone() }).collect();
-                // A restarted VRRP child hears where the BFD sessions stand.
-                if role == Role::Vrrp {
+                // A restarted VRRP or checker child hears where the BFD
+                // sessions stand.
+                if matches!(role, Role::Vrrp | Role::Check) {
                     replay.extend(self.bfd_up.iter().map(|(name, up)| Msg::BfdState { name: name.clone(), up: *up }));
                 }
                 let to_child = sender.clone();
@@ -685,10 +686,13 @@ impl Parent {
                     Some(e) => e.1 = up,
                     None => self.bfd_up.push((name.clone(), up)),
                 }
-                let v = &self.slots[Self::slot_index(Role::Vrrp)];
-                if let Some(tx) = v.sender.as_ref().filter(|_| v.pid.is_some()) {
-                    if let Err(e) = tx.try_send(&Msg::BfdState { name: name.clone(), up }) {
-                        log::error!("bfd {name} {} not passed to the vrrp child: {e}", if up { "up" } else { "down" });
+                // keepalived's BFD child writes to both: track_bfd and BFD_CHECK.
+                for role in [Role::Vrrp, Role::Check] {
+                    let v = &self.slots[Self::slot_index(role)];
+                    if let Some(tx) = v.sender.as_ref().filter(|_| v.pid.is_some())
+                        && let Err(e) = tx.try_send(&Msg::BfdState { name: name.clone(), up })
+                    {
+                        log::error!("bfd {name} {} not passed to the {} child: {e}", if up { "up" } else { "down" }, role.name());
                     }
                 }
             }
@@ -839,9 +843,6 @@ impl Parent {
         }
         for d in &loaded.diagnostics {
             log::warn!("{d}");
-        }
-        for g in config::runtime_gaps(&loaded.config) {
-            log::warn!("{g}");
         }
         self.generation += 1;
         self.config = Box::new(loaded.config);

@@ -32,7 +32,7 @@ use super::identity::{RsIdent, VsIdent, rs_ident, vs_ident};
 use super::kernel::{StopFlush, TimeoutsMemory, TimeoutsStep, stop_flush};
 use super::{QuorumChange, QuorumMemory, RsView, VsWant, default_view, desired, desired_vs};
 use crate::check::{CheckEvent, CheckEventKind, RsId};
-use crate::config::model::{CheckKind, Config, LbKind, VirtualServer};
+use crate::config::model::{CheckKind, Config, LbKind, RealServer, VirtualServer};
 use crate::ipvs::{Destination, FwdMethod, Ipvs, IpvsError, Op, Service, ServiceKey};
 #[cfg(test)]
 use crate::ipvs::plan;
@@ -80,6 +80,17 @@ fn check_kind_name(k: &CheckKind) -> &'static str {
         CheckKind::Ping => "PING CHECK",
         CheckKind::File(_) => "FILE CHECK",
     }
+}
+
+/// The alert's message for checker `idx` of `rs` (its checkers, then its
+/// BFD_CHECKs, as the plan lists them), in keepalived's words.
+fn checker_message(rs: &RealServer, idx: usize, up: bool) -> Option<String> {
+    if let Some(c) = rs.checkers.get(idx) {
+        return Some(format!("=> {} {} on service <=", check_kind_name(&c.kind), if up { "succeed" } else { "failed" }));
+    }
+    // check_bfd.c's own words: "succeeded", not the others' "succeed".
+    let b = rs.bfd_checks.get(idx - rs.checkers.len())?;
+    Some(format!("=> BFD CHECK {} {} on service <=", b.name, if up { "succeeded" } else { "failed" }))
 }
 
 /// The kernel's table as last read.
@@ -306,22 +317,18 @@ impl Lvs {
         // A health event is a transition, or an alpha checker's first
         // failure (nothing changed, keepalived notifies it all the same).
         if ev.kind == CheckEventKind::Health && (was_up != ev.up || before.is_none()) {
-            let kind = rs.checkers.get(ev.checker as usize).map(|c| check_kind_name(&c.kind));
-            self.rs_transition(id, ev.up, kind);
+            self.rs_transition(id, ev.up, checker_message(rs, ev.checker as usize, ev.up));
         }
         self.sync_vs(id.vs as usize);
     }
 
-    fn rs_transition(&self, id: RsId, up: bool, checker: Option<&str>) {
+    fn rs_transition(&self, id: RsId, up: bool, checker: Option<String>) {
         let Some(vh) = self.prepared.get(id.vs as usize) else { return };
         let Some(h) = vh.real_servers.get(id.rs as usize) else { return };
         let Some(vs) = self.config.virtual_servers.get(id.vs as usize) else { return };
         let Some(rs) = vs.real_servers.get(id.rs as usize) else { return };
         let name = super::hooks::rs_name(vs, rs);
-        let msg = match checker {
-            Some(k) => format!("=> {k} {} on service <=", if up { "succeed" } else { "failed" }),
-            None => format!("=> {} <=", if up { "Up" } else { "Down" }),
-        };
+        let msg = checker.unwrap_or_else(|| format!("=> {} <=", if up { "Up" } else { "Down" }));
         log::info!("real server {name} of {} {}", vh.name, if up { "up" } else { "down" });
         let state = if up { "UP" } else { "DOWN" };
         if let Some(cmd) = if up { &h.notify_up } else { &h.notify_down } {
