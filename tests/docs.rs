@@ -152,7 +152,9 @@ fn slugs_follow_githubs_rules() {
 fn every_relative_link_and_anchor_resolves() {
     let mut broken = Vec::new();
     let mut checked = 0;
-    for page in pages() {
+    // image/README.md and vendor/README.md link into docs/ too.
+    let extra = ["image/README.md", "vendor/README.md"].map(|f| Path::new(ROOT).join(f));
+    for page in pages().into_iter().chain(extra) {
         let text = std::fs::read_to_string(&page).expect("page");
         let dir = page.parent().expect("parent");
         for (n, line) in prose_lines(&text) {
@@ -223,6 +225,8 @@ fn user_facing() -> Vec<PathBuf> {
     for f in [
         "CHANGELOG.md",
         "image/README.md",
+        "vendor/README.md",
+        "Cargo.toml",
         "image/build",
         "tests/run",
         "tests/deps",
