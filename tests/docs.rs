@@ -1,8 +1,9 @@
 //! The user's documentation holds together: every relative link in README.md
 //! and docs/*.md reaches a file that exists, and its #anchor a heading of
 //! that file (GitHub's slug rules); the README's "Two commands" block is the
-//! two commands and they exist; the README stays short and links every page
-//! of docs/; and no user-facing text names a tracker issue or a working
+//! two commands and they exist; the README stays short, links every page
+//! of docs/ and has the migration section, each of its differences linked
+//! to its reason; and no user-facing text names a tracker issue or a working
 //! session by number, which means nothing to a reader.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -288,4 +289,23 @@ fn no_user_facing_text_names_an_issue_number() {
         }
     }
     assert!(found.is_empty(), "tracker numbers in user-facing text (say what changed instead):\n{}", found.join("\n"));
+}
+
+/// A keepalived user switches by the README alone: it has the migration
+/// section, and each line of "What differs" links to its reason in
+/// docs/differences.md (the anchors themselves are checked above).
+#[test]
+fn readme_tells_a_keepalived_user_how_to_switch() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).expect("README.md");
+    let migrating = readme.split_once("\n## Migrating from keepalived\n").map(|(_, s)| s).expect("README.md: no '## Migrating from keepalived'");
+    let migrating = migrating.split("\n## ").next().unwrap_or_default();
+    for needed in ["### What keeps working", "### What differs", "vigil -t", "systemctl", "/run/keepalived.pid", "/tmp/keepalived.data", "keepalived-exporter", "--signum"] {
+        assert!(migrating.contains(needed), "the migration section does not mention {needed}");
+    }
+    let differs = migrating.split_once("### What differs\n").map(|(_, s)| s).unwrap_or_default();
+    let lines: Vec<&str> = differs.lines().filter(|l| l.starts_with("- ")).collect();
+    assert!(lines.len() >= 5, "What differs has {} lines", lines.len());
+    for l in lines {
+        assert!(links(l).iter().any(|t| t.starts_with("docs/differences.md#")), "a What differs line without a link into docs/differences.md: {l}");
+    }
 }
