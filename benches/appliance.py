@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Appliance figures for the README (printed, never asserted against a clock).
+"""Appliance figures for docs/figures.md, "The appliance" (printed, never asserted
+against a clock).
 
 Boots the image under QEMU (TCG) with a 1 s watchdog and, from the serial
 console, measures: time from /init start to both children answering (from

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Wake-ups per second of each process of vigil and of Debian's keepalived,
-side by side, when there is (almost) nothing to do (issue 11: "idle means
-asleep").
+side by side, when there is (almost) nothing to do ("idle means asleep":
+each process wakes only for its own timers and messages).
 
 A wake-up is a context switch of any thread of the process (voluntary and
 not), summed over /proc/PID/task/*/status, counted over a window after the

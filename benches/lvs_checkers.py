@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checker benchmark (issues 6 and 15): N real servers with TCP_CHECK at delay_loop 1 s,
+"""Checker benchmark: N real servers with TCP_CHECK at delay_loop 1 s,
 vigil and keepalived side by side on the host, in the same run.
 
 Prints figures; asserts nothing about time. For each N it writes a

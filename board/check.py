@@ -29,6 +29,9 @@ so this verifies what can be verified from the files alone:
   `# CONFIG_X is not set`, no option twice, and every option known to the
   Debian kernel's config on this machine (/boot/config-*): a value Debian
   sets differently is fine, an option Debian's kernel does not know is not.
+- The vigil package installs every man page of doc/man/*.scd, rendered by
+  host-scdoc into $(TARGET_DIR)/usr/share/man/manN/, from an install step it
+  runs.
 - The post-build script passes `sh -n`; the rootfs overlay's
   keepalived.conf passes `vigil -t` when a vigil binary is at hand.
 
@@ -360,9 +363,43 @@ def check_package(board, mk, r):
             if not os.path.isfile(os.path.join(srcdir, lf)):
                 r.error(where, f"licence file {lf} not found in {prefix}SITE")
     check_hash(board, pkg, licence_files, srcdir, r)
+    if pkg == "vigil":
+        check_man_pages(pkg, text, a, srcdir or os.path.dirname(board), r)
     if not any(e.startswith(where) for e in r.errors):
         r.ok(f"{where}: " + ", ".join(f"{v}={a[prefix + v]}" for v in ("VERSION", "SITE_METHOD", "LICENSE"))
              + f", {CARGO_EVAL} last")
+
+
+def check_man_pages(pkg, text, a, srcdir, r):
+    """The package installs every man page of the source tree (doc/man/
+    NAME.SECTION.scd) as Buildroot packages do: rendered by the host's scdoc
+    (host-scdoc a dependency) into $(TARGET_DIR)/usr/share/man/manSECTION/
+    NAME.SECTION, from a define block the package runs (its
+    INSTALL_TARGET_CMDS or one of its POST_INSTALL_TARGET_HOOKS)."""
+    where = f"package/{pkg}/{pkg}.mk"
+    prefix = pkg.upper().replace("-", "_") + "_"
+    pages = sorted(glob.glob(os.path.join(srcdir, "doc", "man", "*.scd")))
+    if not pages:
+        return r.error(where, f"{prefix}SITE has no doc/man/*.scd (the man pages vigil(8) and vigil.conf(5))")
+    if "host-scdoc" not in a.get(prefix + "DEPENDENCIES", "").split():
+        r.error(where, f"{prefix}DEPENDENCIES lacks host-scdoc, which renders the man pages")
+    blocks = dict(re.findall(r"(?ms)^define ([A-Z0-9_]+)\n(.*?)^endef", re.sub(r"\\\n", " ", text)))
+    run = set(a.get(prefix + "POST_INSTALL_TARGET_HOOKS", "").split()) | {prefix + "INSTALL_TARGET_CMDS"}
+    body = "\n".join(v for k, v in blocks.items() if k in run)
+    missing = []
+    for src in pages:
+        page = os.path.basename(src)[:-4]
+        section = page.rsplit(".", 1)[-1]
+        want = re.compile(rf"\$\(HOST_DIR\)/bin/scdoc\s*<\s*\$\(@D\)/doc/man/{re.escape(page)}\.scd\s*>\s*"
+                          rf"\$\(TARGET_DIR\)/usr/share/man/man{re.escape(section)}/{re.escape(page)}\s*$", re.M)
+        if not want.search(body):
+            missing.append(page)
+    if missing:
+        r.error(where, "man pages not installed by an install step the package runs "
+                f"($(HOST_DIR)/bin/scdoc < $(@D)/doc/man/PAGE.scd > $(TARGET_DIR)/usr/share/man/manN/PAGE): "
+                + ", ".join(missing))
+    else:
+        r.ok(f"{where}: installs the man pages " + ", ".join(os.path.basename(p)[:-4] for p in pages))
 
 
 def check_hash(board, pkg, licence_files, srcdir, r):
@@ -630,6 +667,16 @@ BREAKAGES = [
      "CONFIG_VIGIL_NO_SUCH_OPTION", "debian"),
     ("kernel fragment has a malformed line",
      lambda b: _append(f"{b}/vigil/linux.fragment", "CONFIG_IP_VS y\n"), "not `CONFIG_X=value`", None),
+    (".mk does not install vigil.conf(5)",
+     lambda b: _edit(f"{b}/package/vigil/vigil.mk",
+                     "\t$(HOST_DIR)/bin/scdoc < $(@D)/doc/man/vigil.conf.5.scd > $(TARGET_DIR)/usr/share/man/man5/vigil.conf.5\n", ""),
+     "vigil.conf.5", None),
+    (".mk never runs its man page step",
+     lambda b: _edit(f"{b}/package/vigil/vigil.mk", "VIGIL_POST_INSTALL_TARGET_HOOKS += VIGIL_INSTALL_MAN_PAGES\n", ""),
+     "man pages not installed", None),
+    (".mk renders the man pages without host-scdoc",
+     lambda b: _edit(f"{b}/package/vigil/vigil.mk", "VIGIL_DEPENDENCIES += host-scdoc\n", ""),
+     "host-scdoc", None),
     ("post-build script does not parse",
      lambda b: _append(f"{b}/vigil/post-build.sh", "\nif then fi\n"), "sh -n", None),
 ]
@@ -645,6 +692,7 @@ def self_test(board, root, debian):
                             ignore=shutil.ignore_patterns("__pycache__"))
             for f in ("COPYING", "Cargo.toml"):
                 shutil.copy2(os.path.join(root, f), os.path.join(top, f))
+            shutil.copytree(os.path.join(root, "doc", "man"), os.path.join(top, "doc", "man"))
             return top, os.path.join(top, "board")
 
         top, copy = fresh()

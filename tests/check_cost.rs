@@ -1,4 +1,4 @@
-//! The checker benchmark's smallest form (issue 15), as a functional check:
+//! The checker benchmark's smallest form, as a functional check:
 //!
 //!   python3 benches/lvs_checkers.py --smoke --bin target/debug/vigil
 //!
@@ -10,7 +10,7 @@
 //! connect, epoll_ctl, getsockopt, close and a share of epoll_pwait (about
 //! 7 at this size, where few checks share a wait); the polling crate's
 //! re-arming (four calls a wait, vendor/README.md) would put it near 15.
-//! The full benchmark and its table: README.md, "Checker benchmark".
+//! The full benchmark and its table: docs/figures.md, "Checker benchmark".
 
 #[path = "support/skip.rs"]
 mod skip;

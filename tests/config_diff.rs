@@ -60,7 +60,7 @@ struct Known {
 /// src/config/DIFFERENCES.md).
 const KNOWN: &[Known] = &[];
 
-/// The two combinations that once slipped (issue 10), always judged: a script under the
+/// The two combinations that once slipped, always judged: a script under the
 /// symlinked /bin with enable_script_security (vigil refused it), and a fwmark service with
 /// NAT whose real servers have ports (vigil cleared them).
 const SLIPPED: [(&str, &str); 2] = [

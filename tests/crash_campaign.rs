@@ -1,4 +1,4 @@
-//! Crash campaigns (issue 14, part 4), two directors in namespaces:
+//! Crash campaigns, two directors in namespaces:
 //!
 //! 1. The master's VRRP child killed again and again, each time once the restarted child has
 //!    answered a hello: the VIP never moves and a client probing it sees no outage.

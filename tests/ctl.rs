@@ -1,4 +1,4 @@
-//! Runtime control without a reload (issue 12, part 5): `vigil ctl demote`
+//! Runtime control without a reload: `vigil ctl demote`
 //! hands mastership over at once (priority 0) and holds the instance back,
 //! across a reload and until `undemote`; `vigil ctl drain` holds a real
 //! server at weight 0 while its checks go on, survives a reload and a

@@ -1,5 +1,5 @@
 //! keepalived's dump files and signals, vigil beside Debian's keepalived
-//! 2.2.7 (issue 12): the same two-instance config (IPv4 in a sync group with
+//! 2.2.7: the same two-instance config (IPv4 in a sync group with
 //! a vrrp_script, IPv6 VRRPv3) on a master and a backup node, each daemon's
 //! parent sent DATA, STATS and JSON as the Prometheus exporters send them,
 //! and the files read with the exporters' own parsing rules

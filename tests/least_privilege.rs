@@ -1,4 +1,4 @@
-//! Least privilege (issue 14, part 7): each child runs under its role's
+//! Least privilege: each child runs under its role's
 //! seccomp filter (mode 2 in /proc/PID/status) with its role's capabilities
 //! only; a forbidden system call kills just that child, which the parent
 //! restarts, and a master keeps its VIP through it; scripts run from the

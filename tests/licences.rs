@@ -50,3 +50,60 @@ fn dependency_licences_are_allowed_and_others_refused() {
     assert!(!bad.status.success(), "an SSPL-1.0 dependency passed:\n{err}");
     assert!(err.contains("dep") && err.contains("rejected"), "{err}");
 }
+
+/// docs/licences.md lists every crate of the graph cargo-deny checks (the
+/// targets deny.toml names; build and test dependencies included), with the
+/// licence its Cargo.toml declares: what a packager needs for a copyright
+/// file. A crate added, removed, updated or relicensed without the list
+/// following fails here; `VIGIL_UPDATE_LICENCES=1 cargo test --test licences`
+/// rewrites the list.
+#[test]
+fn docs_list_every_dependency_with_its_licence() {
+    if !have_cargo_deny() {
+        skip::skip_or_fail("cargo-deny not installed: the dependency list in docs/licences.md not checked (cargo install --locked cargo-deny)");
+        return;
+    }
+    let out = Command::new(env!("CARGO")).args(["deny", "--offline", "list", "-l", "crate", "-f", "json"]).current_dir(ROOT).output().unwrap();
+    assert!(out.status.success(), "cargo deny list: {}", String::from_utf8_lossy(&out.stderr));
+    let graph: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo deny list's JSON");
+    let meta = Command::new(env!("CARGO")).args(["metadata", "--offline", "--format-version", "1"]).current_dir(ROOT).output().unwrap();
+    assert!(meta.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&meta.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&meta.stdout).expect("cargo metadata's JSON");
+    let packages = meta["packages"].as_array().expect("packages");
+    let mut rows = Vec::new();
+    for key in graph.as_object().expect("an object of crates").keys() {
+        // "NAME VERSION SOURCE"
+        let mut words = key.split(' ');
+        let (name, version, source) = (words.next().unwrap_or(""), words.next().unwrap_or(""), words.next().unwrap_or(""));
+        let licence = packages
+            .iter()
+            .find(|p| p["name"] == name && p["version"] == version)
+            .and_then(|p| p["license"].as_str())
+            .unwrap_or_else(|| panic!("{name} {version}: no licence in cargo metadata"));
+        let from = if source.starts_with("registry+") {
+            "crates.io".to_string()
+        } else if let Some(path) = source.strip_prefix("path+file://") {
+            match Path::new(path).strip_prefix(ROOT) {
+                // vigil itself: its licence is the page's first line.
+                Ok(p) if p.as_os_str().is_empty() => continue,
+                Ok(p) => format!("`{}` (patched copy)", p.display()),
+                Err(_) => panic!("{name}: a path dependency outside the repository: {path}"),
+            }
+        } else {
+            panic!("{name}: a source docs/licences.md does not know: {source}")
+        };
+        rows.push(format!("| {name} | {version} | {licence} | {from} |"));
+    }
+    rows.sort();
+    let table = format!("| crate | version | licence (its Cargo.toml) | from |\n|---|---|---|---|\n{}\n", rows.join("\n"));
+    let path = Path::new(ROOT).join("docs/licences.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/licences.md");
+    let marker = "<!-- the table below is checked by tests/licences.rs -->\n";
+    let (head, _) = doc.split_once(marker).expect("docs/licences.md: no table marker");
+    let want = format!("{head}{marker}\n{table}");
+    if doc != want && std::env::var("VIGIL_UPDATE_LICENCES").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &want).expect("write docs/licences.md");
+        return;
+    }
+    assert!(doc == want, "docs/licences.md does not list the dependency graph as it is (VIGIL_UPDATE_LICENCES=1 cargo test --test licences rewrites it):\n{table}");
+}

@@ -1,4 +1,4 @@
-//! Metrics (issue 12, part 4): `vigil metrics` prints the Prometheus text
+//! Metrics: `vigil metrics` prints the Prometheus text
 //! exposition format, judged by Debian's `promtool check metrics`, and
 //! `--metrics-listen` serves it over HTTP to a real Prometheus server that
 //! the test starts and lets scrape: the scraped series are queried back

@@ -390,7 +390,7 @@ fn futures_lite_or<T>(
     smol::block_on(smol::future::or(a, b))
 }
 
-/// `never_wait` (the schedulers' sockets, issue 14 part 2): requests and multi-part dumps
+/// `never_wait` (the schedulers' sockets): requests and multi-part dumps
 /// on a non-blocking socket find their replies at once, because the kernel handles them
 /// inside sendmsg (a dump's next part inside recvmsg). 2,000 addresses make the dump span
 /// many datagrams; every request succeeds, none times out, and errors still come back.

@@ -1,4 +1,4 @@
-//! A configuration from outside the image (issue 13, part 4), as a board keeps it: a disk with
+//! A configuration from outside the image, as a board keeps it: a disk with
 //! keepalived/keepalived.conf, named by `vigil_persist=/dev/vda` on the kernel command line.
 //! First boot: PID 1 runs it and keeps a last good copy. Then the file is broken in the guest and
 //! the guest powered off; second boot: the appliance runs the last good copy (and says so), a

@@ -1,4 +1,4 @@
-//! Reload without a flap, measured on the wire (issue 12, part 6): a
+//! Reload without a flap, measured on the wire: a
 //! master and a backup in a namespace lab, the master reloaded (SIGHUP)
 //! with (a) its instance unchanged, (b) a new priority, (c) a VIP list that
 //! gains one address and loses another, (d) a new advert_int, (f) a
@@ -9,7 +9,7 @@
 //!
 //! The same scenarios, configs and captures run with vigil on both nodes,
 //! then with Debian's keepalived 2.2.7 on both; both sets of figures are
-//! printed (the README's table):
+//! printed (the table in docs/figures.md, "Reload on the wire"):
 //!
 //! ```sh
 //! cargo test --test reload_wire -- --nocapture

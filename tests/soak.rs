@@ -1,4 +1,4 @@
-//! The soak (issue 14, part 6): two vigil nodes in namespaces run one generated config at
+//! The soak: two vigil nodes in namespaces run one generated config at
 //! the sizes keepalived users run: 255 VRRP instances (VRIDs 1..255 on eth0, advert_int 1,
 //! half master on each node), one of them with the most VIPs an advert carries (255, the
 //! count field's limit: `vrrp::wire::MAX_VIPS`), and 100 virtual servers of 100 real

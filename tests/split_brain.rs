@@ -1,4 +1,4 @@
-//! Split brain (issue 14, part 5): two vigil directors (n1 priority 150, n2 priority 100,
+//! Split brain: two vigil directors (n1 priority 150, n2 priority 100,
 //! VRRPv3, 200 ms adverts, one VIP) and a client on a bridge. Each round cuts one director off
 //! the bridge (its bridge port leaves the bridge: its link stays up, so nothing goes FAULT),
 //! alternately the master and the backup, then heals. Asserted per round:

@@ -1,5 +1,5 @@
 //! The release binary is statically linked: no program interpreter and no
-//! shared libraries needed. Prints its size (a figure for the README).
+//! shared libraries needed. Prints its size (a figure for docs/figures.md).
 
 #[path = "support/skip.rs"]
 mod skip;

@@ -1,4 +1,4 @@
-//! Status that is current when read (issue 12): `vigil status` asks the
+//! Status that is current when read: `vigil status` asks the
 //! children at the moment it is run, so counters move between two reads of
 //! a master in steady state, a backup names its master, and every real
 //! server shows its checks and the last result. Also: an IPv6 instance

@@ -1,4 +1,4 @@
-//! Bounded work per turn (issue 14, part 2): a flood of protocol-112 datagrams at a master, as
+//! Bounded work per turn: a flood of protocol-112 datagrams at a master, as
 //! fast as one thread can send them, must not keep its single-threaded VRRP child from its
 //! timers and from the watchdog's hello. The master stays master, keeps sending its adverts
 //! (the largest gap is printed, and bounded generously), the watchdog kills nothing, and the

@@ -1,4 +1,4 @@
-//! The hostile network campaign (issue 14, part 3). A vigil master (n1) and a vigil backup (n2)
+//! The hostile network campaign. A vigil master (n1) and a vigil backup (n2)
 //! run four VRRP instances side by side: VRRPv3 over IPv4 (VRID 51, 200 ms adverts), VRRPv2 with
 //! `auth_type PASS` (VRID 52), VRRPv2 with `auth_type AH` (VRID 53) and VRRPv3 over IPv6 (VRID
 //! 54, 200 ms). From an attacker namespace (n3) on the same bridge, one kind of forged or

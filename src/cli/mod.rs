@@ -438,7 +438,7 @@ mod tests {
         assert!(p("--watchdog-interval 0").is_err());
         assert!(p("--role other").is_err());
         assert!(p("--dont-fork=yes").is_err());
-        // Any argv gives an error, never a panic (issue 11).
+        // Any argv gives an error, never a panic.
         for bad in ["-é", "-éé", "-fé", "-\u{1F600}x", "--é", "-", "é"] {
             let _ = parse(vec![std::ffi::OsString::from(bad)]);
         }

@@ -1,5 +1,5 @@
 //! The model keepalived 2.2.7 builds where vigil's verdict used to differ
-//! from it (issue 10): each test checks what the configuration resolves to,
+//! from it: each test checks what the configuration resolves to,
 //! not only whether it is valid.
 
 use super::*;

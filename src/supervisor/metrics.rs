@@ -5,7 +5,7 @@
 //! keepalived exporter (mehdy/keepalived-exporter: `keepalived_*` with
 //! `iname`, `intf`, `vrid`, `state`), so its dashboards and alerts work on
 //! vigil unchanged; what that exporter has no name for is `vigil_*`. Every
-//! name, its type and labels are listed in the README ("Metrics").
+//! name, its type and labels are listed in docs/features.md ("Status and metrics").
 
 use super::status::Status;
 use std::fmt::Write as _;

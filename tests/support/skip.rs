@@ -1,4 +1,4 @@
-//! The one test-skip rule (issue 11): a test that cannot run says SKIPPED on
+//! The one test-skip rule: a test that cannot run says SKIPPED on
 //! the real stderr (libtest captures `eprintln!` of a passing test, so a skip
 //! printed that way is never seen), and fails instead when
 //! VIGIL_REQUIRE_ALL=1 (set by `.ci/run`). Included by path into each test
