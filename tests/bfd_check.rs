@@ -6,7 +6,10 @@
 //!
 //! - The session comes Up: the alpha real server, which started down, comes
 //!   up; the plain one, which started up, does not change.
-//! - Node 2 stops: both real servers go down after the Detection Time.
+//! - Node 2 stops cleanly: its AdminDown takes our session Down, but, as
+//!   RFC 5880 6.8.16 and keepalived have it, that is no failure: both real
+//!   servers stay up. It starts again and the session is Up again.
+//! - Node 2 is killed: both real servers go down after the Detection Time.
 //! - The checker child is killed while the session is Down: the parent
 //!   restarts it and tells it where the session stands, so the plain real
 //!   server (which a new checker starts up) is down again at once.
@@ -102,11 +105,24 @@ fn bfd_check_follows_the_session_and_survives_a_checker_restart() {
     assert_eq!(rs_up(&control, 8080), Some(true));
     assert!(!d.log().contains(&format!("RS({peer_ip}:8080) is UP")), "the plain checker was up already: no change is due\n{}", d.log());
 
-    // The peer goes away: both down.
+    // A clean stop: AdminDown, which is no failure.
     peer.stop(Duration::from_secs(10));
+    assert!(
+        d.wait_log("(B1) Entering Down state (Local diagnostic - Neighbor Signaled Session Down", Duration::from_secs(5)),
+        "the peer's AdminDown was not seen\n{}",
+        d.log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!((rs_up(&control, 8080), rs_up(&control, 8081)), (Some(true), Some(true)), "a neighbour's AdminDown took a real server down\n{}", d.log());
+    assert!(!d.log().contains("is DOWN"), "{}", d.log());
+    let (peer, _) = start(&lab, PEER, "peer1", &peer_conf);
+    assert!(d.wait_log_count("(B1) Entering Up state", 2, Duration::from_secs(15)), "not Up again\n{}\n{}", d.log(), peer.log());
+
+    // The peer dies: both down after the Detection Time.
+    assert!(peer.kill_group(libc::SIGKILL));
     let t0 = Instant::now();
     assert!(d.wait_log(&format!("BFD check of [B1] RS({peer_ip}:8080) is DOWN"), Duration::from_secs(10)), "{}", d.log());
-    eprintln!("real server down {} ms after the peer's stop", t0.elapsed().as_millis());
+    eprintln!("real server down {} ms after the peer was killed (Detection Time 300 ms)", t0.elapsed().as_millis());
     assert!(d.wait_log(&format!("BFD check of [B1] RS({peer_ip}:8081) is DOWN"), Duration::from_secs(5)), "{}", d.log());
     assert!(
         wait_until(Duration::from_secs(5), || rs_up(&control, 8080) == Some(false) && rs_up(&control, 8081) == Some(false)),
@@ -131,6 +147,7 @@ fn bfd_check_follows_the_session_and_survives_a_checker_restart() {
     assert!(wait_until(Duration::from_secs(5), || rs_up(&control, 8080) == Some(false)), "8080 up after the restart\n{}", d.log());
 
     // The peer again: both up.
+    peer.wait(Duration::from_secs(5));
     let (peer, _) = start(&lab, PEER, "peer2", &peer_conf);
     assert!(
         wait_until(Duration::from_secs(15), || rs_up(&control, 8080) == Some(true) && rs_up(&control, 8081) == Some(true)),

@@ -131,7 +131,15 @@ impl Sessions {
                 Action::StateChange { from, to, diag } => {
                     changed = true;
                     s.changed_at = std::time::Instant::now();
-                    if (from == State::Up) != (to == State::Up) && s.cfg.vrrp {
+                    // Told to whichever process tracks it (the parent passes it to
+                    // both). Not when the neighbour took the session down on
+                    // purpose (its AdminDown): RFC 5880 6.8.16 says that is no
+                    // connectivity failure, and keepalived's bfd_state_fall sends
+                    // no event then: a track_bfd or BFD_CHECK stays as it is.
+                    // Nor when we take it down ourselves (our AdminDown, at a
+                    // stop), as keepalived's bfd_state_admindown.
+                    let admin_down = to == State::AdminDown || (to != State::Up && s.fsm.remote_state() == State::AdminDown);
+                    if (from == State::Up) != (to == State::Up) && (s.cfg.vrrp || s.cfg.checker) && !admin_down {
                         (self.on_event)(&s.cfg.name, to == State::Up);
                     }
                     match to {
