@@ -71,7 +71,8 @@ pub struct Config {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct BfdInstance {
     pub name: String,
-    /// `neighbor_ip` (or `neighbour_ip`): the peer; UDP port 3784.
+    /// `neighbor_ip` (or `neighbour_ip`): the peer; UDP port 3784, or 4784
+    /// under `multihop`.
     pub neighbor_ip: IpAddr,
     /// `source_ip`: our address, of the neighbour's family.
     pub source_ip: Option<IpAddr>,
@@ -92,6 +93,12 @@ pub struct BfdInstance {
     /// file (default 0); -1 is 255, which turns the check off. At most `ttl`
     /// (keepalived lowers it, with a complaint, even -1 under a `ttl` below 255).
     pub max_hops: u8,
+    /// `multihop` (optionally `true`/`false`): an RFC 5883 session, to and
+    /// from UDP port 4784. keepalived took the keyword in 2.2.8 (issue #2267:
+    /// 2.2.7's only multihop was `max_hops` on the single-hop port, which no
+    /// RFC 5883 peer accepts); 2.2.7 calls it unknown and runs single hop.
+    /// The TTL sent and checked are `ttl` and `max_hops`, as single hop.
+    pub multihop: bool,
     /// `weight` (and `reverse`): the default weight of a `track_bfd` naming
     /// this instance, -253..253 (default 0: FAULT when down).
     pub weight: i32,

@@ -229,6 +229,23 @@ fn bfd_is_read_into_the_model_where_it_is_asked_for() {
     assert_eq!(runtime_gaps(&l.config).len(), 1, "the daemon says BFD_CHECK does not follow the sessions yet");
 }
 
+/// `multihop` as keepalived 2.2.8 reads it (2.2.7 calls it unknown): bare or
+/// true/false; a single-hop and a multihop session to the same neighbour are
+/// not duplicates, two multihop ones are.
+#[test]
+fn bfd_multihop_keyword() {
+    let l = load_t("bfd_instance B1 {\n neighbor_ip 10.0.0.2\n multihop\n}\nbfd_instance B2 {\n neighbor_ip 10.0.0.2\n}\nbfd_instance B3 {\n neighbor_ip 10.0.0.3\n multihop no\n}\nbfd_instance B4 {\n neighbor_ip 10.0.0.4\n multihop maybe\n}\nbfd_instance B5 {\n neighbor_ip 10.0.0.2\n multihop true\n}\n");
+    assert_eq!(
+        messages(&l),
+        [
+            "Configuration error: BFD instance B4 multihop setting not valid - maybe",
+            "Configuration error: BFD instance B5 has duplicate neighbor address 10.0.0.2, ignoring instance"
+        ]
+    );
+    let m: Vec<_> = l.config.bfd_instances.iter().map(|b| (b.name.as_str(), b.multihop)).collect();
+    assert_eq!(m, [("B1", true), ("B2", false), ("B3", false), ("B4", false)]);
+}
+
 #[test]
 fn bfd_names_resolve_in_file_order_and_per_process() {
     // track_bfd before the bfd_instance it names: keepalived reads in order.
