@@ -441,12 +441,35 @@ fn no_bfd_option_and_a_reload_that_brings_bfd() {
     assert!(!dir.join("bfd.pid").exists(), "BFD pid file left behind");
 }
 
-/// keepalived 2.2.7's own BFD (Debian's build has it) as the peer, IPv4
-/// single hop, 100 ms x 3: Up on both sides; vigil's clean stop sends
-/// AdminDown, which keepalived reads as the neighbour signalling Down; then
-/// keepalived killed outright is detected by vigil's timer.
+/// keepalived 2.2.7's own BFD (Debian's build has it) as the peer, 100 ms x 3:
+/// Up on both sides; vigil's clean stop sends AdminDown, which keepalived
+/// reads as the neighbour signalling Down; then keepalived killed outright is
+/// detected by vigil's timer.
 #[test]
 fn vigil_and_keepalived_bfd_ipv4_single_hop() {
+    keepalived_peer(false, false);
+}
+
+/// IPv6: both sides at keepalived's default hop limit, 64, checked as sent.
+#[test]
+fn vigil_and_keepalived_bfd_ipv6_single_hop() {
+    keepalived_peer(true, false);
+}
+
+/// keepalived 2.2.7's multihop: the single-hop port across a router, the
+/// TTL (64 on IPv6 by default) one lower on arrival, `max_hops 1` on both
+/// sides (2.2.7 has no `multihop`, hence no RFC 5883 port).
+#[test]
+fn vigil_and_keepalived_bfd_ipv4_routed() {
+    keepalived_peer(false, true);
+}
+
+#[test]
+fn vigil_and_keepalived_bfd_ipv6_routed() {
+    keepalived_peer(true, true);
+}
+
+fn keepalived_peer(v6: bool, routed_: bool) {
     if let Err(why) = lab::can_run() {
         lab::skip("bfd_interop", &why);
         return;
@@ -455,10 +478,19 @@ fn vigil_and_keepalived_bfd_ipv4_single_hop() {
         lab::skip("bfd_interop", "keepalived is not installed");
         return;
     };
-    let lab = Lab::new("bfdka", 2);
-    let (a, b) = (lab::node_ip4(1).to_string(), lab::node_ip4(2).to_string());
+    let tag = format!("bfdka{}{}", if v6 { 6 } else { 4 }, if routed_ { "r" } else { "" });
+    let lab = Lab::new(&tag, if routed_ { 3 } else { 2 });
+    let ka_node = if routed_ { 3 } else { 2 };
+    let (a, b) = if routed_ {
+        routed(&lab, v6)
+    } else if v6 {
+        (lab::node_ip6(1).to_string(), lab::node_ip6(2).to_string())
+    } else {
+        (lab::node_ip4(1).to_string(), lab::node_ip4(2).to_string())
+    };
+    let hops = if routed_ { "  max_hops 1\n" } else { "" };
     let conf = |peer: &str, src: &str| {
-        format!("bfd_instance B1 {{\n  neighbor_ip {peer}\n  source_ip {src}\n  min_rx {INTERVAL_MS}\n  min_tx {INTERVAL_MS}\n  multiplier {MULT}\n}}\n")
+        format!("bfd_instance B1 {{\n  neighbor_ip {peer}\n  source_ip {src}\n  min_rx {INTERVAL_MS}\n  min_tx {INTERVAL_MS}\n  multiplier {MULT}\n{hops}}}\n")
     };
     let start = |node: usize, prog: String, text: String, extra: &[&str]| -> DaemonHandle {
         let dir = lab.node_dir(node).join("d");
@@ -473,7 +505,7 @@ fn vigil_and_keepalived_bfd_ipv4_single_hop() {
         argv.extend(extra.iter().map(|s| s.to_string()));
         lab.spawn(node, argv)
     };
-    let ka = start(2, keepalived.to_string_lossy().into_owned(), conf(&a, &b), &[]);
+    let ka = start(ka_node, keepalived.to_string_lossy().into_owned(), conf(&a, &b), &[]);
     let control = lab.node_dir(1).join("d").join("control.sock");
     let vigil = start(1, daemon_bin(), conf(&b, &a), &["--control", &control.to_string_lossy()]);
     let up = "(B1) Entering Up state";
@@ -504,7 +536,7 @@ fn vigil_and_keepalived_bfd_ipv4_single_hop() {
     let took = killed.elapsed();
     assert!(detected, "vigil never declared the session down\n{}", vigil.log());
     let expired = vigil.log().lines().find(|l| l.contains("(B1) Expired after")).unwrap_or("").to_string();
-    eprintln!("BFD figures (keepalived peer, IPv4): kill -> vigil's Down seen {} ms; vigil says: {}", took.as_millis(), expired.trim());
+    eprintln!("BFD figures (keepalived peer, {tag}): kill -> vigil's Down seen {} ms; vigil says: {}", took.as_millis(), expired.trim());
     assert!(took < Duration::from_millis(INTERVAL_MS * MULT * 3), "Down after {} ms", took.as_millis());
     vigil.stop(Duration::from_secs(10));
 }
