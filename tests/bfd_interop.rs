@@ -368,7 +368,8 @@ fn no_bfd_option_and_a_reload_that_brings_bfd() {
     }
     let lab = Lab::new("bfdrl", 1);
     let ours = lab::node_ip4(1).to_string();
-    let bfd = format!("bfd_instance B1 {{\n  neighbor_ip 192.0.2.9\n  source_ip {ours}\n}}\n");
+    // bfd_priority: applied to the BFD child (nice -5 takes SYS_NICE).
+    let bfd = format!("global_defs {{\n  bfd_priority -5\n}}\nbfd_instance B1 {{\n  neighbor_ip 192.0.2.9\n  source_ip {ours}\n}}\n");
     let start = |name: &str, text: &str, extra: &[&str]| -> (DaemonHandle, PathBuf) {
         let dir = lab.node_dir(1).join(name);
         std::fs::create_dir_all(&dir).unwrap();
@@ -426,15 +427,21 @@ fn no_bfd_option_and_a_reload_that_brings_bfd() {
     assert!(s["local"].as_str().unwrap_or("").starts_with(&format!("{ours}:")), "{s}");
     let port: u16 = s["local"].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap();
     assert!(port >= 49152, "source port {port} (RFC 5881: 49152-65535)");
-    // Least privilege: the BFD child runs under its seccomp filter with no
-    // capability at all (src/os/caps.rs: BFD), and without a script helper.
+    // Least privilege: the BFD child runs under its seccomp filter with only
+    // the capabilities of bfd_priority / bfd_rt_priority / bfd_no_swap
+    // (src/os/caps.rs: BFD), and without a script helper.
     let pid = std::fs::read_to_string(dir.join("bfd.pid")).unwrap().trim().to_string();
     let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let field = |name: &str| st.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).unwrap_or("?").trim().to_string();
     assert_eq!((field("Seccomp"), field("NoNewPrivs")), ("2".into(), "1".into()), "{st}");
-    for c in ["CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"] {
-        assert_eq!(u64::from_str_radix(&field(c), 16).ok(), Some(0), "{c}:\n{st}");
+    const NICE_AND_LOCK: u64 = 1 << 23 | 1 << 14;
+    for (c, want) in [("CapEff", NICE_AND_LOCK), ("CapPrm", NICE_AND_LOCK), ("CapBnd", NICE_AND_LOCK), ("CapInh", 0), ("CapAmb", 0)] {
+        assert_eq!(u64::from_str_radix(&field(c), 16).ok(), Some(want), "{c}:\n{st}");
     }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Field 19 (nice), counted after the parenthesised command name.
+    let nice = stat.rsplit(')').next().unwrap_or("").split_whitespace().nth(16).unwrap_or("?");
+    assert_eq!(nice, "-5", "bfd_priority not applied: {stat}");
     let kids = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
     assert!(kids.trim().is_empty(), "the BFD child has children: {kids}");
     d.stop(Duration::from_secs(10));

@@ -203,6 +203,11 @@ pub struct GlobalDefs {
     pub checker_no_swap: bool,
     pub vrrp_rt_priority: Option<u32>,
     pub checker_rt_priority: Option<u32>,
+    /// `bfd_priority`, `bfd_no_swap`, `bfd_rt_priority`: the BFD child's, as
+    /// the VRRP and checker children's above.
+    pub bfd_priority: Option<i32>,
+    pub bfd_no_swap: bool,
+    pub bfd_rt_priority: Option<u32>,
     pub vrrp_notify_fifo: Option<Script>,
     pub notify_fifo: Option<Script>,
     pub lvs_sync_daemon: Option<LvsSyncDaemon>,
@@ -253,6 +258,9 @@ impl Default for GlobalDefs {
             checker_no_swap: false,
             vrrp_rt_priority: None,
             checker_rt_priority: None,
+            bfd_priority: None,
+            bfd_no_swap: false,
+            bfd_rt_priority: None,
             vrrp_notify_fifo: None,
             notify_fifo: None,
             lvs_sync_daemon: None,

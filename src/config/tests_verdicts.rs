@@ -229,6 +229,24 @@ fn bfd_is_read_into_the_model_where_it_is_asked_for() {
     assert_eq!(runtime_gaps(&l.config).len(), 1, "the daemon says BFD_CHECK does not follow the sessions yet");
 }
 
+/// The BFD child's process options, read as the VRRP and checker children's
+/// (keepalived's get_priority / get_realtime_priority words).
+#[test]
+fn bfd_process_options() {
+    let l = load_t("global_defs {\n bfd_priority -5\n bfd_no_swap\n bfd_rt_priority 100\n bfd_priority 30\n vrrp_rt_priority 0\n}\n");
+    assert_eq!(
+        messages(&l),
+        [
+            "bfd process real-time priority 100 greater than maximum 99 - setting to maximum",
+            "number '30' outside range [-20, 19]",
+            "Invalid bfd process priority specified",
+            "vrrp process real-time priority 0 less than minimum 1 - setting to minimum"
+        ]
+    );
+    let g = &l.config.global;
+    assert_eq!((g.bfd_priority, g.bfd_no_swap, g.bfd_rt_priority, g.vrrp_rt_priority), (Some(-5), true, Some(99), Some(1)));
+}
+
 /// `multihop` as keepalived 2.2.8 reads it (2.2.7 calls it unknown): bare or
 /// true/false; a single-hop and a multihop session to the same neighbour are
 /// not duplicates, two multihop ones are.
