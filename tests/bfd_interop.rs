@@ -252,6 +252,22 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
     let out = lab::run_bounded(Command::new(env!("CARGO_BIN_EXE_vigil")).args(["status", "--control"]).arg(&control), lab::EXEC_TIMEOUT).unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("BFD sessions") && text.lines().any(|l| l.contains("B1") && l.contains(" Up ") && l.contains("300.0")), "{text}");
+    if full {
+        // SIGUSR1: the BFD child writes keepalived's /tmp/keepalived_bfd.data (under its seccomp filter).
+        let data = Path::new("/tmp/keepalived_bfd.data");
+        let _ = std::fs::remove_file(data);
+        vigil.kill(libc::SIGUSR1);
+        let mut text = String::new();
+        let written = wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+            text = std::fs::read_to_string(data).unwrap_or_default();
+            text.contains("last_seen")
+        });
+        assert!(written, "no /tmp/keepalived_bfd.data\n{}", vigil.log());
+        for want in [" BFD Instance = B1\n", "   local state = Up\n", "   remote state = Up\n", "   local detection time = 300000 us\n"] {
+            assert!(text.contains(want), "{want:?} not in\n{text}");
+        }
+        let _ = std::fs::remove_file(data);
+    }
     const FAULT: &str = "(VI_1) Entering FAULT STATE";
     const MASTER: &str = "(VI_1) Entering MASTER STATE";
     if full {

@@ -22,6 +22,7 @@ use crate::vrrp::fsm::Instant;
 use async_io::{Async, Timer};
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
 use std::rc::Rc;
 
 /// Largest datagram read: a control packet is 24 bytes, 26..=52 with authentication.
@@ -441,6 +442,39 @@ impl Engine {
 
     pub fn status(&self) -> Vec<SessionStatus> {
         self.sessions.borrow().status()
+    }
+
+    /// keepalived's /tmp/keepalived_bfd.data text ([`dump`](super::dump)).
+    pub fn data_dump(&self, config: &crate::config::Config) -> String {
+        use std::os::fd::AsRawFd;
+        let fd_in = self.receivers.borrow().socks.iter().flatten().next().map_or(-1, |s| s.get_ref().as_fd().as_raw_fd());
+        let ss = self.sessions.borrow();
+        let now = ss.now();
+        let wall = crate::vrrp::dump::micros_since_epoch(std::time::SystemTime::now());
+        let data: Vec<super::dump::SessionData> = ss
+            .list
+            .iter()
+            .map(|s| {
+                let view = s.fsm.dump_view();
+                let slow = std::cmp::max(s.cfg.idle_tx.0, 1_000_000);
+                super::dump::SessionData {
+                    cfg: &s.cfg,
+                    fd_out: s.tx.as_fd().as_raw_fd(),
+                    send_error: s.tx_errors > 0,
+                    state: s.fsm.state(),
+                    remote_state: s.fsm.remote_state(),
+                    local_discr: s.fsm.local_discriminator(),
+                    remote_discr: s.fsm.remote_discriminator(),
+                    local_diag: s.fsm.local_diag(),
+                    remote_diag: s.remote_diag,
+                    local_tx_us: s.fsm.tx_interval().map_or(slow, |d| d.as_micros()),
+                    local_detect_us: s.fsm.detection_time().map_or(0, |d| d.as_micros()),
+                    view,
+                    last_seen_us: view.last_rx.map(|t| wall.saturating_sub(now.as_micros().saturating_sub(t.as_micros()))),
+                }
+            })
+            .collect();
+        super::dump::render(config, fd_in, &data)
     }
 
     /// A clean stop: every session goes AdminDown and says so once (RFC
