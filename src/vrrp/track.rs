@@ -89,6 +89,30 @@ struct TrackedItem {
     weight: i32,
 }
 
+/// A `track_bfd` line: the configured weight and `reverse`, kept apart
+/// because keepalived's reverse flips the sign but not when the weight
+/// applies (vrrp_handle_bfd_event: `weight_multiplier`).
+struct TrackedBfd {
+    def: usize,
+    weight: i32,
+    reverse: bool,
+}
+
+impl TrackedBfd {
+    /// keepalived 2.2.7: a positive weight applies while up, a negative one
+    /// while down, negated under `reverse`; weight 0 is FAULT while down, or
+    /// while up under `reverse`. `Err(())` is FAULT.
+    fn effect(&self, up: bool) -> Result<i32, ()> {
+        let sign = if self.reverse { -1 } else { 1 };
+        match self.weight {
+            0 if up == self.reverse => Err(()),
+            0 => Ok(0),
+            w if (w > 0) == up => Ok(w.abs() * sign * if up { 1 } else { -1 }),
+            _ => Ok(0),
+        }
+    }
+}
+
 fn item_weight(def_weight: i32, def_reverse: bool, tref: &crate::config::model::TrackRef) -> i32 {
     let w = tref.weight.unwrap_or(def_weight);
     if def_reverse ^ tref.reverse { -w } else { w }
@@ -103,7 +127,7 @@ pub struct Tracked {
     files: Vec<TrackedItem>,
     procs: Vec<TrackedItem>,
     /// `track_bfd`: indexes into `Config::bfd_instances`.
-    bfds: Vec<TrackedItem>,
+    bfds: Vec<TrackedBfd>,
     pub vips: Vec<IpAddr>,
     notify_priority_changes: bool,
     state: Option<super::fsm::State>,
@@ -344,7 +368,7 @@ impl Coordinator {
                     // The config resolved the line against the instance's
                     // defaults: weight and reverse are the effective ones.
                     let w = t.weight.unwrap_or(config.bfd_instances[i].weight);
-                    bfds.push(TrackedItem { def: i, weight: if t.reverse { -w } else { w } });
+                    bfds.push(TrackedBfd { def: i, weight: w, reverse: t.reverse });
                 }
                 None => log::warn!("({}) track_bfd {} names no bfd_instance; ignored", inst.name, t.name),
             }
@@ -462,10 +486,18 @@ impl Coordinator {
                     }
                 }
             }
-            // track_process and track_bfd alike: weight 0 is FAULT while
-            // down; a positive weight is added while up, a negative one while down.
-            let up_down = t.procs.iter().map(|p| (p.weight, self.procs[p.def])).chain(t.bfds.iter().map(|b| (b.weight, self.bfds[b.def])));
-            for (weight, up) in up_down {
+            for b in &t.bfds {
+                match b.effect(self.bfds[b.def]) {
+                    Err(()) => fault = true,
+                    Ok(0) => {}
+                    Ok(d) => {
+                        let _ = deltas.push(d);
+                    }
+                }
+            }
+            // track_process: weight 0 is FAULT while down; a positive weight
+            // is added while up, a negative one while down.
+            for (weight, up) in t.procs.iter().map(|p| (p.weight, self.procs[p.def])) {
                 match weight {
                     0 => fault |= !up,
                     w if (w > 0 && up) || (w < 0 && !up) => {
@@ -558,9 +590,26 @@ mod tests {
         assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(80)]);
         c.bfd_changed("B1", true);
         assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(100)]);
-        // reverse: 10 becomes -10, subtracted while down.
+        // reverse negates the weight but keeps when it applies (as keepalived
+        // 2.2.7 does, checked against it: weight 50 reverse leaves 100 while
+        // down, -50 reverse makes 150): 10 reverse is -10 while up.
         let (mut c, inboxes) = coordinator(&instance("  B2 weight 10 reverse"));
         c.refresh();
+        assert_eq!(drain(&inboxes[0]), []);
+        c.bfd_changed("B2", true);
         assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(90)]);
+        let (mut c, inboxes) = coordinator(&instance("  B1 weight -20 reverse"));
+        c.refresh();
+        assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(120)]);
+        c.bfd_changed("B1", true);
+        assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(100)]);
+        // weight 0 reverse: FAULT while up instead of while down.
+        let (mut c, inboxes) = coordinator(&instance("  B1 weight 0 reverse"));
+        c.refresh();
+        assert_eq!(drain(&inboxes[0]), []);
+        c.bfd_changed("B1", true);
+        assert_eq!(drain(&inboxes[0]), [Input::Fault]);
+        c.bfd_changed("B1", false);
+        assert_eq!(drain(&inboxes[0]), [Input::FaultCleared]);
     }
 }
