@@ -55,10 +55,19 @@ struct Bfdd {
     dir: PathBuf,
     zebra: DaemonHandle,
     bfdd: DaemonHandle,
+    /// `peer A [multihop] local-address B`, as configured.
+    peer_line: String,
 }
 
 impl Bfdd {
     fn start(lab: &Lab, node: usize, local: &str, peer: &str) -> Result<Bfdd, String> {
+        Bfdd::start_kind(lab, node, local, peer, false)
+    }
+
+    /// `multihop`: an RFC 5883 peer (UDP 4784; FRR sends TTL 255 and wants
+    /// at least 254 by default, one router on the way).
+    fn start_kind(lab: &Lab, node: usize, local: &str, peer: &str, multihop: bool) -> Result<Bfdd, String> {
+        let peer_line = format!("peer {peer}{} local-address {local}", if multihop { " multihop" } else { "" });
         let dir = lab.node_dir(node).join("frr");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let d = dir.display();
@@ -66,7 +75,7 @@ impl Bfdd {
         std::fs::write(
             dir.join("bfdd.conf"),
             format!(
-                "log file {d}/bfdd.log\nlog timestamp precision 3\ndebug bfd peer\ndebug bfd network\n!\nbfd\n peer {peer} local-address {local}\n  receive-interval {INTERVAL_MS}\n  transmit-interval {INTERVAL_MS}\n  detect-multiplier {MULT}\n !\n!\n"
+                "log file {d}/bfdd.log\nlog timestamp precision 3\ndebug bfd peer\ndebug bfd network\n!\nbfd\n {peer_line}\n  receive-interval {INTERVAL_MS}\n  transmit-interval {INTERVAL_MS}\n  detect-multiplier {MULT}\n !\n!\n"
             ),
         )
         .unwrap();
@@ -74,30 +83,15 @@ impl Bfdd {
         if !chown.status.success() {
             return Err("chown frr".into());
         }
-        let s = |p: &str| format!("{d}/{p}");
-        let common = |prog: &str, conf: &str, pid: &str| -> Vec<String> {
-            vec![
-                format!("/usr/lib/frr/{prog}"),
-                "--vty_socket".into(),
-                d.to_string(),
-                "-z".into(),
-                s("zserv.api"),
-                "-P".into(),
-                "0".into(),
-                "-f".into(),
-                s(conf),
-                "-i".into(),
-                s(pid),
-            ]
-        };
+        let common = |prog: &str, conf: &str, pid: &str| frr::daemon_argv(&dir, prog, conf, pid);
         let zebra = lab.spawn(node, common("zebra", "zebra.conf", "zebra.pid"));
         if !wait_until(Duration::from_secs(10), Duration::from_millis(20), || dir.join("zserv.api").exists() || !zebra.running()) || !zebra.running() {
             return Err(format!("zebra never opened zserv.api\n{}", zebra.log()));
         }
         let mut argv = common("bfdd", "bfdd.conf", "bfdd.pid");
-        argv.extend(["--bfdctl".to_string(), s("bfdd.sock")]);
+        argv.extend(["--bfdctl".to_string(), format!("{d}/bfdd.sock")]);
         let bfdd = lab.spawn(node, argv);
-        let b = Bfdd { dir, zebra, bfdd };
+        let b = Bfdd { dir, zebra, bfdd, peer_line };
         if !wait_until(Duration::from_secs(10), Duration::from_millis(50), || b.peer().is_ok() || !b.bfdd.running()) || b.peer().is_err() {
             return Err(format!("bfdd never answered vtysh\n{}\n{}", b.bfdd.log(), b.log()));
         }
@@ -133,9 +127,8 @@ impl Bfdd {
         String::from_utf8_lossy(&std::fs::read(self.dir.join("bfdd.log")).unwrap_or_default()).into_owned()
     }
 
-    fn peer_shutdown(&self, local: &str, peer: &str, on: bool) -> Result<String, String> {
-        let p = format!("peer {peer} local-address {local}");
-        self.vtysh(&["configure terminal", "bfd", &p, if on { "shutdown" } else { "no shutdown" }])
+    fn peer_shutdown(&self, on: bool) -> Result<String, String> {
+        self.vtysh(&["configure terminal", "bfd", &self.peer_line, if on { "shutdown" } else { "no shutdown" }])
     }
 
     fn stop(&self) {
@@ -259,6 +252,22 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
     let out = lab::run_bounded(Command::new(env!("CARGO_BIN_EXE_vigil")).args(["status", "--control"]).arg(&control), lab::EXEC_TIMEOUT).unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("BFD sessions") && text.lines().any(|l| l.contains("B1") && l.contains(" Up ") && l.contains("300.0")), "{text}");
+    if full {
+        // SIGUSR1: the BFD child writes keepalived's /tmp/keepalived_bfd.data (under its seccomp filter).
+        let data = Path::new("/tmp/keepalived_bfd.data");
+        let _ = std::fs::remove_file(data);
+        vigil.kill(libc::SIGUSR1);
+        let mut text = String::new();
+        let written = wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+            text = std::fs::read_to_string(data).unwrap_or_default();
+            text.contains("last_seen")
+        });
+        assert!(written, "no /tmp/keepalived_bfd.data\n{}", vigil.log());
+        for want in [" BFD Instance = B1\n", "   local state = Up\n", "   remote state = Up\n", "   local detection time = 300000 us\n"] {
+            assert!(text.contains(want), "{want:?} not in\n{text}");
+        }
+        let _ = std::fs::remove_file(data);
+    }
     const FAULT: &str = "(VI_1) Entering FAULT STATE";
     const MASTER: &str = "(VI_1) Entering MASTER STATE";
     if full {
@@ -312,12 +321,12 @@ fn scenario(lab: &Lab, ours: &str, theirs: &str, extra: &str, full: bool) {
 
         // FRR shuts its peer down: it sends AdminDown (with diag 0, as FRR 8.4
         // does: tests/data/bfd/frr-bfdd.hex), and vigil goes Down with diag 3.
-        frr.peer_shutdown(&theirs, &ours, true).unwrap();
+        frr.peer_shutdown(true).unwrap();
         let down = vigil.wait_log("(B1) Entering Down state (Local diagnostic - Neighbor Signaled Session Down", Duration::from_secs(5));
         assert!(down, "vigil did not see FRR's AdminDown\n{}", vigil.log());
         let s = vigil_session(&control, "B1");
         assert_eq!((&s["state"], &s["remote_state"]), (&"Down".into(), &"AdminDown".into()), "{s}");
-        frr.peer_shutdown(&theirs, &ours, false).unwrap();
+        frr.peer_shutdown(false).unwrap();
         assert!(
             wait_until(Duration::from_secs(10), Duration::from_millis(20), || count(&vigil.log(), "(B1) Entering Up state") >= 2),
             "not Up again after FRR's no shutdown\n{}",
@@ -377,7 +386,8 @@ fn no_bfd_option_and_a_reload_that_brings_bfd() {
     }
     let lab = Lab::new("bfdrl", 1);
     let ours = lab::node_ip4(1).to_string();
-    let bfd = format!("bfd_instance B1 {{\n  neighbor_ip 192.0.2.9\n  source_ip {ours}\n}}\n");
+    // bfd_priority: applied to the BFD child (nice -5 takes SYS_NICE).
+    let bfd = format!("global_defs {{\n  bfd_priority -5\n}}\nbfd_instance B1 {{\n  neighbor_ip 192.0.2.9\n  source_ip {ours}\n}}\n");
     let start = |name: &str, text: &str, extra: &[&str]| -> (DaemonHandle, PathBuf) {
         let dir = lab.node_dir(1).join(name);
         std::fs::create_dir_all(&dir).unwrap();
@@ -435,27 +445,56 @@ fn no_bfd_option_and_a_reload_that_brings_bfd() {
     assert!(s["local"].as_str().unwrap_or("").starts_with(&format!("{ours}:")), "{s}");
     let port: u16 = s["local"].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap();
     assert!(port >= 49152, "source port {port} (RFC 5881: 49152-65535)");
-    // Least privilege: the BFD child runs under its seccomp filter with no
-    // capability at all (src/os/caps.rs: BFD), and without a script helper.
+    // Least privilege: the BFD child runs under its seccomp filter with only
+    // the capabilities of bfd_priority / bfd_rt_priority / bfd_no_swap
+    // (src/os/caps.rs: BFD), and without a script helper.
     let pid = std::fs::read_to_string(dir.join("bfd.pid")).unwrap().trim().to_string();
     let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let field = |name: &str| st.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).unwrap_or("?").trim().to_string();
     assert_eq!((field("Seccomp"), field("NoNewPrivs")), ("2".into(), "1".into()), "{st}");
-    for c in ["CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"] {
-        assert_eq!(u64::from_str_radix(&field(c), 16).ok(), Some(0), "{c}:\n{st}");
+    const NICE_AND_LOCK: u64 = 1 << 23 | 1 << 14;
+    for (c, want) in [("CapEff", NICE_AND_LOCK), ("CapPrm", NICE_AND_LOCK), ("CapBnd", NICE_AND_LOCK), ("CapInh", 0), ("CapAmb", 0)] {
+        assert_eq!(u64::from_str_radix(&field(c), 16).ok(), Some(want), "{c}:\n{st}");
     }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Field 19 (nice), counted after the parenthesised command name.
+    let nice = stat.rsplit(')').next().unwrap_or("").split_whitespace().nth(16).unwrap_or("?");
+    assert_eq!(nice, "-5", "bfd_priority not applied: {stat}");
     let kids = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
     assert!(kids.trim().is_empty(), "the BFD child has children: {kids}");
     d.stop(Duration::from_secs(10));
     assert!(!dir.join("bfd.pid").exists(), "BFD pid file left behind");
 }
 
-/// keepalived 2.2.7's own BFD (Debian's build has it) as the peer, IPv4
-/// single hop, 100 ms x 3: Up on both sides; vigil's clean stop sends
-/// AdminDown, which keepalived reads as the neighbour signalling Down; then
-/// keepalived killed outright is detected by vigil's timer.
+/// keepalived 2.2.7's own BFD (Debian's build has it) as the peer, 100 ms x 3:
+/// Up on both sides; vigil's clean stop sends AdminDown, which keepalived
+/// reads as the neighbour signalling Down; then keepalived killed outright is
+/// detected by vigil's timer.
 #[test]
 fn vigil_and_keepalived_bfd_ipv4_single_hop() {
+    keepalived_peer(false, false);
+}
+
+/// IPv6: both sides at keepalived's default hop limit, 64, checked as sent.
+#[test]
+fn vigil_and_keepalived_bfd_ipv6_single_hop() {
+    keepalived_peer(true, false);
+}
+
+/// keepalived 2.2.7's multihop: the single-hop port across a router, the
+/// TTL (64 on IPv6 by default) one lower on arrival, `max_hops 1` on both
+/// sides (2.2.7 has no `multihop`, hence no RFC 5883 port).
+#[test]
+fn vigil_and_keepalived_bfd_ipv4_routed() {
+    keepalived_peer(false, true);
+}
+
+#[test]
+fn vigil_and_keepalived_bfd_ipv6_routed() {
+    keepalived_peer(true, true);
+}
+
+fn keepalived_peer(v6: bool, routed_: bool) {
     if let Err(why) = lab::can_run() {
         lab::skip("bfd_interop", &why);
         return;
@@ -464,10 +503,19 @@ fn vigil_and_keepalived_bfd_ipv4_single_hop() {
         lab::skip("bfd_interop", "keepalived is not installed");
         return;
     };
-    let lab = Lab::new("bfdka", 2);
-    let (a, b) = (lab::node_ip4(1).to_string(), lab::node_ip4(2).to_string());
+    let tag = format!("bfdka{}{}", if v6 { 6 } else { 4 }, if routed_ { "r" } else { "" });
+    let lab = Lab::new(&tag, if routed_ { 3 } else { 2 });
+    let ka_node = if routed_ { 3 } else { 2 };
+    let (a, b) = if routed_ {
+        routed(&lab, v6)
+    } else if v6 {
+        (lab::node_ip6(1).to_string(), lab::node_ip6(2).to_string())
+    } else {
+        (lab::node_ip4(1).to_string(), lab::node_ip4(2).to_string())
+    };
+    let hops = if routed_ { "  max_hops 1\n" } else { "" };
     let conf = |peer: &str, src: &str| {
-        format!("bfd_instance B1 {{\n  neighbor_ip {peer}\n  source_ip {src}\n  min_rx {INTERVAL_MS}\n  min_tx {INTERVAL_MS}\n  multiplier {MULT}\n}}\n")
+        format!("bfd_instance B1 {{\n  neighbor_ip {peer}\n  source_ip {src}\n  min_rx {INTERVAL_MS}\n  min_tx {INTERVAL_MS}\n  multiplier {MULT}\n{hops}}}\n")
     };
     let start = |node: usize, prog: String, text: String, extra: &[&str]| -> DaemonHandle {
         let dir = lab.node_dir(node).join("d");
@@ -482,7 +530,7 @@ fn vigil_and_keepalived_bfd_ipv4_single_hop() {
         argv.extend(extra.iter().map(|s| s.to_string()));
         lab.spawn(node, argv)
     };
-    let ka = start(2, keepalived.to_string_lossy().into_owned(), conf(&a, &b), &[]);
+    let ka = start(ka_node, keepalived.to_string_lossy().into_owned(), conf(&a, &b), &[]);
     let control = lab.node_dir(1).join("d").join("control.sock");
     let vigil = start(1, daemon_bin(), conf(&b, &a), &["--control", &control.to_string_lossy()]);
     let up = "(B1) Entering Up state";
@@ -513,7 +561,117 @@ fn vigil_and_keepalived_bfd_ipv4_single_hop() {
     let took = killed.elapsed();
     assert!(detected, "vigil never declared the session down\n{}", vigil.log());
     let expired = vigil.log().lines().find(|l| l.contains("(B1) Expired after")).unwrap_or("").to_string();
-    eprintln!("BFD figures (keepalived peer, IPv4): kill -> vigil's Down seen {} ms; vigil says: {}", took.as_millis(), expired.trim());
+    eprintln!("BFD figures (keepalived peer, {tag}): kill -> vigil's Down seen {} ms; vigil says: {}", took.as_millis(), expired.trim());
     assert!(took < Duration::from_millis(INTERVAL_MS * MULT * 3), "Down after {} ms", took.as_millis());
     vigil.stop(Duration::from_secs(10));
+}
+
+/// Three nodes, node 2 a router between node 1 (on br0) and node 3 (on br1):
+/// node 1's address `a` and node 3's `c` sit on their loopbacks, and each
+/// reaches the other only through node 2, which lowers the TTL by one and
+/// is the first hop both ways on different links (so it sends no redirects).
+fn routed(lab: &Lab, v6: bool) -> (String, String) {
+    lab.add_link(1).unwrap_or_else(|e| panic!("{e}"));
+    let run = |node: usize, argv: &[&str]| {
+        let out = lab.exec(node, argv);
+        assert!(out.status.success(), "{argv:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(2, &["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]);
+    let (a, c, r1, r3, n1, n3, plen) = if v6 {
+        for n in [2, 3] {
+            run(n, &["ip", "addr", "add", &format!("fd01::{n}/64"), "dev", "eth1", "nodad"]);
+        }
+        ("2001:db8:91::1", "2001:db8:93::3", "2001:db8::2", "fd01::2", "2001:db8::1", "fd01::3", "128")
+    } else {
+        ("10.91.0.1", "10.93.0.3", "192.0.2.2", "10.1.0.2", "192.0.2.1", "10.1.0.3", "32")
+    };
+    run(1, &["ip", "addr", "add", &format!("{a}/{plen}"), "dev", "lo"]);
+    run(3, &["ip", "addr", "add", &format!("{c}/{plen}"), "dev", "lo"]);
+    run(1, &["ip", "route", "add", c, "via", r1, "dev", "eth0"]);
+    run(3, &["ip", "route", "add", a, "via", r3, "dev", "eth1"]);
+    run(2, &["ip", "route", "add", a, "via", n1, "dev", "eth0"]);
+    run(2, &["ip", "route", "add", c, "via", n3, "dev", "eth1"]);
+    (a.to_string(), c.to_string())
+}
+
+#[test]
+fn vigil_and_frr_bfdd_ipv4_multihop() {
+    if ready() {
+        multihop(false);
+    }
+}
+
+#[test]
+fn vigil_and_frr_bfdd_ipv6_multihop() {
+    if ready() {
+        multihop(true);
+    }
+}
+
+/// RFC 5883 across a router (`multihop`, keepalived 2.2.8's keyword): vigil on
+/// node 1, FRR's `peer A multihop local-address B` on node 3. Up on both
+/// sides over UDP 4784; FRR's shutdown takes ours Down and back; `max_hops 0`
+/// (reloaded) makes vigil discard FRR's packets, which arrive with 254, until
+/// the session expires (the receive check at work), and `max_hops 1` brings
+/// it back; vigil's clean stop takes FRR's session down.
+fn multihop(v6: bool) {
+    let lab = Lab::new(if v6 { "bfdmh6" } else { "bfdmh4" }, 3);
+    let (ours, theirs) = routed(&lab, v6);
+    let frr = Bfdd::start_kind(&lab, 3, &theirs, &ours, true).unwrap_or_else(|e| panic!("FRR: {e}"));
+    let dir = lab.node_dir(VIGIL_NODE).join("vigil");
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = |max_hops: u8| {
+        format!(
+            "bfd_instance B1 {{\n  neighbor_ip {theirs}\n  source_ip {ours}\n  multihop\n  max_hops {max_hops}\n  hoplimit 255\n  min_rx {INTERVAL_MS}\n  min_tx {INTERVAL_MS}\n  multiplier {MULT}\n}}\n"
+        )
+    };
+    std::fs::write(dir.join("keepalived.conf"), conf(1)).unwrap();
+    let control = dir.join("control.sock");
+    let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let mut argv = vec![daemon_bin(), "-n".into(), "-l".into(), "-D".into(), "-f".into(), p("keepalived.conf")];
+    for (flag, file) in [("-p", "main.pid"), ("-r", "vrrp.pid"), ("-c", "check.pid"), ("-b", "bfd.pid"), ("--control", "control.sock")] {
+        argv.push(flag.into());
+        argv.push(p(file));
+    }
+    let vigil = lab.spawn(VIGIL_NODE, argv);
+    let ups = |n: usize| wait_until(Duration::from_secs(15), Duration::from_millis(20), || count(&vigil.log(), "(B1) Entering Up state") >= n);
+    let frr_is = |want: &str| wait_until(Duration::from_secs(10), Duration::from_millis(50), || frr.status() == want);
+
+    assert!(ups(1), "vigil's multihop session never came Up\n{}\n----- FRR -----\n{}", vigil.log(), frr.log());
+    assert!(frr_is("up"), "FRR's peer is {}", frr.status());
+    let peer = frr.peer().unwrap();
+    assert_eq!((&peer["multihop"], &peer["minimum-ttl"]), (&true.into(), &254.into()), "{peer}");
+    let mut s = serde_json::Value::Null;
+    let settled = wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        s = vigil_session(&control, "B1");
+        s["state"] == "Up" && s["detection_time_us"] == INTERVAL_MS * MULT * 1000
+    });
+    assert!(settled, "vigil status: {s}");
+    assert!(s["neighbor"].as_str().is_some_and(|n| n.ends_with(":4784")), "not to port 4784: {s}");
+    assert_eq!(s["rx_bad_ttl"], 0, "{s}");
+    eprintln!("multihop up on both sides: vigil {s}\nFRR {peer}");
+
+    // FRR shuts its peer: ours goes Down (neighbour signalled), then Up again.
+    frr.peer_shutdown(true).unwrap();
+    let down = vigil.wait_log("(B1) Entering Down state (Local diagnostic - Neighbor Signaled Session Down", Duration::from_secs(5));
+    assert!(down, "vigil did not see FRR's AdminDown\n{}", vigil.log());
+    frr.peer_shutdown(false).unwrap();
+    assert!(ups(2), "not Up again after FRR's no shutdown\n{}", vigil.log());
+    assert!(frr_is("up"), "FRR's peer is {}", frr.status());
+
+    // max_hops 0: FRR's packets (TTL 254 here) are now one hop too far.
+    std::fs::write(dir.join("keepalived.conf"), conf(0)).unwrap();
+    vigil.kill(libc::SIGHUP);
+    assert!(vigil.wait_log("(B1) Expired after", Duration::from_secs(10)), "vigil kept taking packets from a router away\n{}", vigil.log());
+    let s = vigil_session(&control, "B1");
+    assert!(s["rx_bad_ttl"].as_u64().unwrap_or(0) > 0, "{s}");
+    assert_ne!(s["state"], "Up", "{s}");
+    std::fs::write(dir.join("keepalived.conf"), conf(1)).unwrap();
+    vigil.kill(libc::SIGHUP);
+    assert!(ups(3), "not Up again with max_hops 1\n{}", vigil.log());
+    assert!(frr_is("up"), "FRR's peer is {}", frr.status());
+
+    // vigil stops cleanly: AdminDown takes FRR's session down.
+    vigil.stop(Duration::from_secs(10));
+    assert!(frr_is("down"), "FRR's peer is {} after vigil's stop\n{}", frr.status(), frr.log());
 }

@@ -14,7 +14,10 @@ fn version_names_the_build() {
         // A revision, never empty: git's hash here, "unknown" without git.
         let rev = first.rsplit("(git ").next().unwrap().trim_end_matches(')');
         assert!(!rev.is_empty() && rev.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{rev:?}");
-        assert!(text.lines().any(|l| l.starts_with("Config options:") && l.contains("VRRP") && l.contains("LVS")), "{text}");
+        let options = text.lines().find(|l| l.starts_with("Config options:")).unwrap_or("");
+        assert!(options.contains("VRRP") && options.contains("LVS"), "{text}");
+        // The BFD child runs sessions: BFD as keepalived says it, no qualifier.
+        assert!(options.split_whitespace().any(|w| w == "BFD"), "{text}");
         assert!(text.ends_with('\n'), "{text:?}");
     }
 }

@@ -8,7 +8,10 @@
 //! per packet. Packets are matched to a session as keepalived's
 //! `bfd_handle_packet` does: by Your Discriminator, or when that is zero by
 //! the source address; the TTL is checked against the session's `ttl` and
-//! `max_hops` (RFC 5881 §5: 255 on a single hop).
+//! `max_hops` (RFC 5881 §5: 255 on a single hop). A `multihop` session (RFC
+//! 5883, keepalived 2.2.8's keyword) talks to and listens on UDP 4784 and
+//! only hears packets that came to that port; its TTL rule is the same
+//! `ttl` / `max_hops` one, so across routers `max_hops` says how many.
 
 use super::fsm::{Action, Input, Jitter, Session, SessionConfig, XorShift32};
 use super::net::{Received, Socket};
@@ -19,6 +22,7 @@ use crate::vrrp::fsm::Instant;
 use async_io::{Async, Timer};
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
 use std::rc::Rc;
 
 /// Largest datagram read: a control packet is 24 bytes, 26..=52 with authentication.
@@ -183,14 +187,16 @@ impl Sessions {
         }
     }
 
-    fn find(&self, p: &ControlRepr, src: IpAddr) -> Option<usize> {
+    /// The session a packet is for; `multihop`: it came to port 4784, and
+    /// only multihop sessions hear that port (and only they).
+    fn find(&self, p: &ControlRepr, src: IpAddr, multihop: bool) -> Option<usize> {
         if p.your_discriminator != 0 {
-            return self.list.iter().position(|s| s.fsm.local_discriminator() == p.your_discriminator);
+            return self.list.iter().position(|s| s.fsm.local_discriminator() == p.your_discriminator && s.cfg.multihop == multihop);
         }
-        self.list.iter().position(|s| s.cfg.neighbor_ip == src)
+        self.list.iter().position(|s| s.cfg.neighbor_ip == src && s.cfg.multihop == multihop)
     }
 
-    fn receive(&mut self, buf: &[u8], r: Received) {
+    fn receive(&mut self, buf: &[u8], r: Received, multihop: bool) {
         let p = match ControlRepr::parse_bytes(buf) {
             Ok(p) => p,
             Err(e) => {
@@ -199,7 +205,7 @@ impl Sessions {
                 return;
             }
         };
-        let Some(i) = self.find(&p, r.src.ip()) else {
+        let Some(i) = self.find(&p, r.src.ip(), multihop) else {
             self.rx_discarded += 1;
             log::debug!("Discarding packet from {} (session is not found - your discriminator field is {})", r.src, p.your_discriminator);
             return;
@@ -245,21 +251,31 @@ impl Sessions {
     }
 }
 
-/// The receive sockets, opened for the families the sessions use.
+/// The receive sockets, opened for the families and ports the sessions
+/// use, indexed by [`Receivers::slot`].
 struct Receivers {
-    v4: Option<Async<Socket>>,
-    v6: Option<Async<Socket>>,
+    socks: [Option<Async<Socket>>; 4],
 }
 
 impl Receivers {
-    fn open(v6: bool, have: Option<Async<Socket>>) -> Option<Async<Socket>> {
+    /// (IPv6, multihop) as an index.
+    fn slot(v6: bool, multihop: bool) -> usize {
+        usize::from(v6) | usize::from(multihop) << 1
+    }
+
+    fn port(multihop: bool) -> u16 {
+        if multihop { wire::PORT_MULTI_HOP } else { wire::PORT_SINGLE_HOP }
+    }
+
+    fn open(v6: bool, multihop: bool, have: Option<Async<Socket>>) -> Option<Async<Socket>> {
         if have.is_some() {
             return have;
         }
-        match Socket::receiver(v6, wire::PORT_SINGLE_HOP).and_then(Async::new) {
+        let port = Receivers::port(multihop);
+        match Socket::receiver(v6, port).and_then(Async::new) {
             Ok(s) => Some(s),
             Err(e) => {
-                log::error!("BFD: cannot listen on UDP {} ({}): {e}", wire::PORT_SINGLE_HOP, if v6 { "IPv6" } else { "IPv4" });
+                log::error!("BFD: cannot listen on UDP {port} ({}): {e}", if v6 { "IPv6" } else { "IPv4" });
                 None
             }
         }
@@ -267,7 +283,8 @@ impl Receivers {
 }
 
 enum Ev {
-    Readable(bool),
+    /// The receive socket of this [`Receivers::slot`] has data.
+    Readable(usize),
     Timer,
     Kick,
 }
@@ -315,7 +332,7 @@ impl Engine {
     pub fn start(ex: &smol::LocalExecutor<'static>, on_event: OnEvent, on_carry: OnCarry) -> Engine {
         let sessions =
             Rc::new(RefCell::new(Sessions { on_event, on_carry, list: Vec::new(), base: std::time::Instant::now(), tx_buf: [0; TX_BUF], rx_discarded: 0 }));
-        let receivers = Rc::new(RefCell::new(Receivers { v4: None, v6: None }));
+        let receivers = Rc::new(RefCell::new(Receivers { socks: [None, None, None, None] }));
         let kick = Rc::new(Kick::default());
         let task = ex.spawn(run(sessions.clone(), receivers.clone(), kick.clone()));
         Engine { sessions, receivers, kick, _task: task }
@@ -332,8 +349,13 @@ impl Engine {
         let mut old = std::mem::take(&mut ss.list);
         let mut used: Vec<u32> = Vec::new();
         for b in instances {
-            let same =
-                old.iter().position(|s| s.cfg.name == b.name && s.cfg.neighbor_ip == b.neighbor_ip && s.cfg.source_ip == b.source_ip && s.cfg.ttl == b.ttl);
+            let same = old.iter().position(|s| {
+                s.cfg.name == b.name
+                    && s.cfg.neighbor_ip == b.neighbor_ip
+                    && s.cfg.source_ip == b.source_ip
+                    && s.cfg.ttl == b.ttl
+                    && s.cfg.multihop == b.multihop
+            });
             if let Some(k) = same {
                 let mut s = old.swap_remove(k);
                 if s.cfg != *b {
@@ -401,7 +423,7 @@ impl Engine {
                 tx,
                 local,
                 port,
-                dst: SocketAddr::new(b.neighbor_ip, wire::PORT_SINGLE_HOP),
+                dst: SocketAddr::new(b.neighbor_ip, Receivers::port(b.multihop)),
                 remote_diag: Diag::NoDiagnostic,
                 changed_at: std::time::Instant::now(),
                 rx_bad_ttl: 0,
@@ -414,18 +436,53 @@ impl Engine {
         for s in old {
             log::info!("({}) removed", s.cfg.name);
         }
-        let (v4, v6) = (ss.list.iter().any(|s| s.dst.is_ipv4()), ss.list.iter().any(|s| s.dst.is_ipv6()));
-        drop(ss);
         let mut r = self.receivers.borrow_mut();
-        r.v4 = if v4 { Receivers::open(false, r.v4.take()) } else { None };
-        r.v6 = if v6 { Receivers::open(true, r.v6.take()) } else { None };
+        for (v6, multihop) in [(false, false), (true, false), (false, true), (true, true)] {
+            let used = ss.list.iter().any(|s| s.dst.is_ipv6() == v6 && s.cfg.multihop == multihop);
+            let k = Receivers::slot(v6, multihop);
+            r.socks[k] = if used { Receivers::open(v6, multihop, r.socks[k].take()) } else { None };
+        }
         drop(r);
+        drop(ss);
         // The loop waits on new timers and sockets.
         self.kick.kick();
     }
 
     pub fn status(&self) -> Vec<SessionStatus> {
         self.sessions.borrow().status()
+    }
+
+    /// keepalived's /tmp/keepalived_bfd.data text ([`dump`](super::dump)).
+    pub fn data_dump(&self, config: &crate::config::Config) -> String {
+        use std::os::fd::AsRawFd;
+        let fd_in = self.receivers.borrow().socks.iter().flatten().next().map_or(-1, |s| s.get_ref().as_fd().as_raw_fd());
+        let ss = self.sessions.borrow();
+        let now = ss.now();
+        let wall = crate::vrrp::dump::micros_since_epoch(std::time::SystemTime::now());
+        let data: Vec<super::dump::SessionData> = ss
+            .list
+            .iter()
+            .map(|s| {
+                let view = s.fsm.dump_view();
+                let slow = std::cmp::max(s.cfg.idle_tx.0, 1_000_000);
+                super::dump::SessionData {
+                    cfg: &s.cfg,
+                    fd_out: s.tx.as_fd().as_raw_fd(),
+                    send_error: s.tx_errors > 0,
+                    state: s.fsm.state(),
+                    remote_state: s.fsm.remote_state(),
+                    local_discr: s.fsm.local_discriminator(),
+                    remote_discr: s.fsm.remote_discriminator(),
+                    local_diag: s.fsm.local_diag(),
+                    remote_diag: s.remote_diag,
+                    local_tx_us: s.fsm.tx_interval().map_or(slow, |d| d.as_micros()),
+                    local_detect_us: s.fsm.detection_time().map_or(0, |d| d.as_micros()),
+                    view,
+                    last_seen_us: view.last_rx.map(|t| wall.saturating_sub(now.as_micros().saturating_sub(t.as_micros()))),
+                }
+            })
+            .collect();
+        super::dump::render(config, fd_in, &data)
     }
 
     /// A clean stop: every session goes AdminDown and says so once (RFC
@@ -466,36 +523,34 @@ async fn run(sessions: Rc<RefCell<Sessions>>, receivers: Rc<RefCell<Receivers>>,
                 (&mut timer).await;
                 Ev::Timer
             };
-            smol::future::or(
-                async {
-                    readable(r.v4.as_ref()).await;
-                    Ev::Readable(false)
-                },
-                smol::future::or(
-                    async {
-                        readable(r.v6.as_ref()).await;
-                        Ev::Readable(true)
-                    },
-                    smol::future::or(timer, async {
-                        kick.wait().await;
-                        Ev::Kick
-                    }),
-                ),
+            let rx = |k: usize| {
+                let s = r.socks[k].as_ref();
+                async move {
+                    readable(s).await;
+                    Ev::Readable(k)
+                }
+            };
+            use smol::future::or;
+            or(
+                or(or(rx(0), rx(1)), or(rx(2), rx(3))),
+                or(timer, async {
+                    kick.wait().await;
+                    Ev::Kick
+                }),
             )
             .await
         };
         match ev {
-            Ev::Readable(v6) => loop {
+            Ev::Readable(k) => loop {
                 let got = {
                     let r = receivers.borrow();
-                    let sock = if v6 { r.v6.as_ref() } else { r.v4.as_ref() };
-                    match sock {
+                    match r.socks[k].as_ref() {
                         Some(s) => s.get_ref().recv(&mut buf),
                         None => break,
                     }
                 };
                 match got {
-                    Ok(r) => sessions.borrow_mut().receive(&buf[..r.len.min(RX_BUF)], r),
+                    Ok(r) => sessions.borrow_mut().receive(&buf[..r.len.min(RX_BUF)], r, k >= 2),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => {
                         log::warn!("BFD: recvmsg: {e}");

@@ -167,6 +167,26 @@ impl fmt::Display for Discard {
     }
 }
 
+/// A session's timers and the peer's parameters, for the data dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DumpView {
+    pub remote_min_rx: Micros,
+    pub remote_desired_min_tx: Micros,
+    pub remote_detect_mult: u8,
+    pub remote_demand: bool,
+    /// A Poll Sequence of ours runs.
+    pub poll: bool,
+    /// The interval the peer sends at (its Desired Min TX, or our Required Min RX if larger).
+    pub remote_tx: Duration,
+    /// The Detection Time the peer applies to us.
+    pub remote_detection_time: Duration,
+    pub last_rx: Option<Instant>,
+    /// Our periodic transmission is scheduled.
+    pub sending: bool,
+    /// The Detection Time runs (Init or Up).
+    pub expiring: bool,
+}
+
 /// One BFD session. `J` supplies the transmit jitter.
 #[derive(Debug, Clone)]
 pub struct Session<J: Jitter> {
@@ -321,6 +341,22 @@ impl<J: Jitter> Session<J> {
 
     fn silence_deadline(&self) -> Option<Instant> {
         Some(self.last_rx?.add(self.detection_time()?))
+    }
+
+    /// What keepalived's data dump shows of a session beyond its state (bfd_data.c dump_bfd).
+    pub fn dump_view(&self) -> DumpView {
+        DumpView {
+            remote_min_rx: self.remote_min_rx,
+            remote_desired_min_tx: self.remote_desired_min_tx,
+            remote_detect_mult: self.remote_detect_mult,
+            remote_demand: self.remote_demand,
+            poll: self.poll_active,
+            remote_tx: max_micros(self.rx_required_in_force, self.remote_desired_min_tx).to_duration(),
+            remote_detection_time: self.remote_detection_time(),
+            last_rx: self.last_rx,
+            sending: self.tx_at.is_some(),
+            expiring: self.silence_deadline().is_some() && matches!(self.state, State::Up | State::Init),
+        }
     }
 
     /// When `poll` must next be called; `None` when no timer runs.

@@ -12,3 +12,4 @@ pub mod wire;
 pub mod engine;
 pub mod net;
 pub mod status;
+pub mod dump;

@@ -13,7 +13,7 @@ pub const FEATURES: &[&str] = &[
     "JSON",
     "SSL_GET(rustls)",
     "SMTP_ALERT",
-    "BFD(config-only)",
+    "BFD",
     "SECCOMP",
     "INIT=vigil",
     "SD_NOTIFY",

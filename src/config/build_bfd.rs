@@ -14,12 +14,12 @@ use std::net::IpAddr;
 use super::addr::parse_ip;
 use super::model::{BfdInstance, Config, Microseconds, bfd_limits as lim};
 use super::tree::Node;
-use super::values::{Ctx, parse_i64, read_decimal_scaled, unsigned_complaint};
+use super::values::{Ctx, parse_bool, parse_i64, read_decimal_scaled, unsigned_complaint};
 
 /// The keywords of a `bfd_instance` block (any of the three readings).
 const BFD_KEYWORDS: &[&str] = &[
     "source_ip", "neighbor_ip", "neighbour_ip", "min_rx", "min_tx", "idle_tx", "multiplier", "passive", "ttl",
-    "hoplimit", "max_hops", "weight", "vrrp", "checker",
+    "hoplimit", "max_hops", "multihop", "weight", "vrrp", "checker",
 ];
 
 /// What the VRRP and checker processes know of the `bfd_instance` blocks read so far.
@@ -208,6 +208,7 @@ fn bfd_reading(
         passive: false,
         ttl: 0,
         max_hops: 0,
+        multihop: false,
         weight: 0,
         weight_reverse: false,
         vrrp,
@@ -310,6 +311,13 @@ fn bfd_reading(
                     ),
                 }
             }
+            "multihop" => match k.arg(0) {
+                None => b.multihop = true,
+                Some(v) => match parse_bool(v) {
+                    Some(t) => b.multihop = t,
+                    None => ctx.warn(k.pos, format!("Configuration error: BFD instance {name} multihop setting not valid - {v}")),
+                },
+            },
             // The VRRP process's keyword, the event targets (read above), and what none of the
             // three readings knows (reported once, by `bfd_instance`, for all of them).
             _ => {}
@@ -333,8 +341,12 @@ fn bfd_reading(
         );
         return None;
     }
-    // find_bfd_by_addr: the same neighbour, and the same source unless either has none.
-    if done.iter().any(|d| d.neighbor_ip == nbr && (source.is_none() || d.source_ip.is_none() || d.source_ip == source)) {
+    // find_bfd_by_addr: the same neighbour, and the same source unless either has none (and,
+    // since `multihop` came, the same kind of session).
+    if done
+        .iter()
+        .any(|d| d.neighbor_ip == nbr && d.multihop == b.multihop && (source.is_none() || d.source_ip.is_none() || d.source_ip == source))
+    {
         let msg = match source {
             Some(src) => format!(
                 "Configuration error: BFD instance {name} has duplicate source/{word} address {src}/{nbr}, ignoring instance"

@@ -12,8 +12,7 @@ const RAW_GLOBAL: &[(&str, ArgSpec)] = {
     use ArgSpec::*;
     const U: i64 = u32::MAX as i64;
     &[
-        ("bfd_cpu_affinity", NumList), ("bfd_no_swap", Any), ("bfd_priority", Num(-20, 19)),
-        ("bfd_process_name", Word), ("bfd_rlimit_rttime", Num(1, U)), ("bfd_rt_priority", Num(1, 99)),
+        ("bfd_cpu_affinity", NumList), ("bfd_process_name", Word), ("bfd_rlimit_rttime", Num(1, U)),
         ("checker_cpu_affinity", NumList), ("checker_log_all_failures", OptBool), ("checker_process_name", Word),
         ("checker_rlimit_rttime", Num(1, U)), ("data_use_instance", OptBool),
         ("dbus_service_name", Word), ("disable_local_igmp", Any), ("enable_dbus", Any),
@@ -43,6 +42,57 @@ const RAW_GLOBAL: &[(&str, ArgSpec)] = {
        
     ]
 };
+
+/// keepalived's number reading (read_int): its complaint names the value.
+fn number(ctx: &mut Ctx<'_>, n: &Node, v: &str, lo: i64, hi: i64) -> Option<i64> {
+    match parse_i64(v) {
+        Some(x) if (lo..=hi).contains(&x) => Some(x),
+        Some(_) => {
+            ctx.warn(n.pos, format!("number '{v}' outside range [{lo}, {hi}]"));
+            None
+        }
+        None => {
+            ctx.warn(n.pos, format!("invalid number '{v}'"));
+            None
+        }
+    }
+}
+
+/// `vrrp_priority` / `checker_priority` / `bfd_priority`: a nice value, -20..19,
+/// with keepalived's words (get_priority); a bad one leaves the setting as it was.
+fn process_priority(ctx: &mut Ctx<'_>, n: &Node, process: &str) -> Option<i32> {
+    let Some(v) = n.arg(0) else {
+        ctx.warn(n.pos, format!("No {process} process priority specified"));
+        return None;
+    };
+    let p = number(ctx, n, v, -20, 19);
+    if p.is_none() {
+        ctx.warn(n.pos, format!("Invalid {process} process priority specified"));
+    }
+    p.map(|p| p as i32)
+}
+
+/// `*_rt_priority`: SCHED_RR 1..99; keepalived takes a number out of range
+/// as its nearest bound, with a complaint (get_realtime_priority).
+fn rt_priority(ctx: &mut Ctx<'_>, n: &Node, process: &str) -> Option<u32> {
+    let Some(v) = n.arg(0) else {
+        ctx.warn(n.pos, format!("No {process} process real-time priority specified"));
+        return None;
+    };
+    let Some(p) = number(ctx, n, v, i64::from(i32::MIN), i64::from(i32::MAX)) else {
+        ctx.warn(n.pos, format!("{process} process real-time priority '{v}' invalid"));
+        return None;
+    };
+    if p < 1 {
+        ctx.warn(n.pos, format!("{process} process real-time priority {p} less than minimum 1 - setting to minimum"));
+        return Some(1);
+    }
+    if p > 99 {
+        ctx.warn(n.pos, format!("{process} process real-time priority {p} greater than maximum 99 - setting to maximum"));
+        return Some(99);
+    }
+    Some(p as u32)
+}
 
 pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
     // The fifo keywords already read: each may be given once.
@@ -159,12 +209,24 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
                     Some(s) => ctx.int_value(n, s, -1, 99).map(|v| v as i32),
                 }
             }
-            "vrrp_priority" => g.vrrp_priority = ctx.int(n, -20, 19).map(|v| v as i32),
-            "checker_priority" => g.checker_priority = ctx.int(n, -20, 19).map(|v| v as i32),
+            "vrrp_priority" => g.vrrp_priority = process_priority(ctx, n, "vrrp").or(g.vrrp_priority),
+            "checker_priority" => g.checker_priority = process_priority(ctx, n, "checker").or(g.checker_priority),
+            "bfd_priority" => g.bfd_priority = process_priority(ctx, n, "bfd").or(g.bfd_priority),
             "vrrp_no_swap" => g.vrrp_no_swap = true,
             "checker_no_swap" => g.checker_no_swap = true,
-            "vrrp_rt_priority" => g.vrrp_rt_priority = ctx.u32(n, 1, 99),
-            "checker_rt_priority" => g.checker_rt_priority = ctx.u32(n, 1, 99),
+            "bfd_no_swap" => g.bfd_no_swap = true,
+            "vrrp_rt_priority" => g.vrrp_rt_priority = rt_priority(ctx, n, "vrrp").or(g.vrrp_rt_priority),
+            "checker_rt_priority" => g.checker_rt_priority = rt_priority(ctx, n, "checker").or(g.checker_rt_priority),
+            "bfd_rt_priority" => g.bfd_rt_priority = rt_priority(ctx, n, "bfd").or(g.bfd_rt_priority),
+            // Kept raw (nothing applies an RLIMIT_RTTIME yet), with keepalived's second complaint.
+            "vrrp_rlimit_rttime" | "checker_rlimit_rttime" | "bfd_rlimit_rttime"
+                if n.arg(0).is_some_and(|v| !parse_i64(v).is_some_and(|x| (1..=i64::from(u32::MAX)).contains(&x))) =>
+            {
+                let v = n.arg(0).unwrap_or("");
+                number(ctx, n, v, 1, i64::from(u32::MAX));
+                let process = kw.split('_').next().unwrap_or("");
+                ctx.warn(n.pos, format!("Invalid {process} real-time limit - {v}"));
+            }
             // A second one is ignored, with keepalived's complaint.
             _ if fifo_again => ctx.warn(n.pos, format!("{kw} already specified - ignoring {}", n.arg(0).unwrap_or(""))),
             "vrrp_notify_fifo" => g.vrrp_notify_fifo = ctx.script(n),

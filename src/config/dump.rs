@@ -127,9 +127,9 @@ pub fn global_definitions(c: &Config, who: Writer) -> String {
     w(format!(" Checker don't swap = {}", on_off(g.checker_no_swap)));
     w(format!(" Checker realtime priority = {}", g.checker_rt_priority.unwrap_or(0)));
     w(" Checker realtime limit = 10000".into());
-    w(" BFD process priority = 0".into());
-    w(" BFD don't swap = false".into());
-    w(" BFD realtime priority = 0".into());
+    w(format!(" BFD process priority = {}", g.bfd_priority.unwrap_or(0)));
+    w(format!(" BFD don't swap = {}", on_off(g.bfd_no_swap)));
+    w(format!(" BFD realtime priority = {}", g.bfd_rt_priority.unwrap_or(0)));
     w(" BFD realtime limit = 10000".into());
     for l in ["SNMP vrrp disabled", "SNMP checker disabled", "SNMP RFCv2 disabled", "SNMP RFCv3 disabled", "SNMP traps disabled"] {
         w(format!(" {l}"));

@@ -71,7 +71,8 @@ pub struct Config {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct BfdInstance {
     pub name: String,
-    /// `neighbor_ip` (or `neighbour_ip`): the peer; UDP port 3784.
+    /// `neighbor_ip` (or `neighbour_ip`): the peer; UDP port 3784, or 4784
+    /// under `multihop`.
     pub neighbor_ip: IpAddr,
     /// `source_ip`: our address, of the neighbour's family.
     pub source_ip: Option<IpAddr>,
@@ -92,6 +93,12 @@ pub struct BfdInstance {
     /// file (default 0); -1 is 255, which turns the check off. At most `ttl`
     /// (keepalived lowers it, with a complaint, even -1 under a `ttl` below 255).
     pub max_hops: u8,
+    /// `multihop` (optionally `true`/`false`): an RFC 5883 session, to and
+    /// from UDP port 4784. keepalived took the keyword in 2.2.8 (issue #2267:
+    /// 2.2.7's only multihop was `max_hops` on the single-hop port, which no
+    /// RFC 5883 peer accepts); 2.2.7 calls it unknown and runs single hop.
+    /// The TTL sent and checked are `ttl` and `max_hops`, as single hop.
+    pub multihop: bool,
     /// `weight` (and `reverse`): the default weight of a `track_bfd` naming
     /// this instance, -253..253 (default 0: FAULT when down).
     pub weight: i32,
@@ -196,6 +203,11 @@ pub struct GlobalDefs {
     pub checker_no_swap: bool,
     pub vrrp_rt_priority: Option<u32>,
     pub checker_rt_priority: Option<u32>,
+    /// `bfd_priority`, `bfd_no_swap`, `bfd_rt_priority`: the BFD child's, as
+    /// the VRRP and checker children's above.
+    pub bfd_priority: Option<i32>,
+    pub bfd_no_swap: bool,
+    pub bfd_rt_priority: Option<u32>,
     pub vrrp_notify_fifo: Option<Script>,
     pub notify_fifo: Option<Script>,
     pub lvs_sync_daemon: Option<LvsSyncDaemon>,
@@ -246,6 +258,9 @@ impl Default for GlobalDefs {
             checker_no_swap: false,
             vrrp_rt_priority: None,
             checker_rt_priority: None,
+            bfd_priority: None,
+            bfd_no_swap: false,
+            bfd_rt_priority: None,
             vrrp_notify_fifo: None,
             notify_fifo: None,
             lvs_sync_daemon: None,

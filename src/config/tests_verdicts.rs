@@ -228,6 +228,41 @@ fn bfd_is_read_into_the_model_where_it_is_asked_for() {
     assert_eq!(l.config.virtual_servers[0].real_servers[0].bfd_checks, [crate::config::model::BfdCheck { name: "B1".into(), alpha: None }]);
 }
 
+/// The BFD child's process options, read as the VRRP and checker children's
+/// (keepalived's get_priority / get_realtime_priority words).
+#[test]
+fn bfd_process_options() {
+    let l = load_t("global_defs {\n bfd_priority -5\n bfd_no_swap\n bfd_rt_priority 100\n bfd_priority 30\n vrrp_rt_priority 0\n}\n");
+    assert_eq!(
+        messages(&l),
+        [
+            "bfd process real-time priority 100 greater than maximum 99 - setting to maximum",
+            "number '30' outside range [-20, 19]",
+            "Invalid bfd process priority specified",
+            "vrrp process real-time priority 0 less than minimum 1 - setting to minimum"
+        ]
+    );
+    let g = &l.config.global;
+    assert_eq!((g.bfd_priority, g.bfd_no_swap, g.bfd_rt_priority, g.vrrp_rt_priority), (Some(-5), true, Some(99), Some(1)));
+}
+
+/// `multihop` as keepalived 2.2.8 reads it (2.2.7 calls it unknown): bare or
+/// true/false; a single-hop and a multihop session to the same neighbour are
+/// not duplicates, two multihop ones are.
+#[test]
+fn bfd_multihop_keyword() {
+    let l = load_t("bfd_instance B1 {\n neighbor_ip 10.0.0.2\n multihop\n}\nbfd_instance B2 {\n neighbor_ip 10.0.0.2\n}\nbfd_instance B3 {\n neighbor_ip 10.0.0.3\n multihop no\n}\nbfd_instance B4 {\n neighbor_ip 10.0.0.4\n multihop maybe\n}\nbfd_instance B5 {\n neighbor_ip 10.0.0.2\n multihop true\n}\n");
+    assert_eq!(
+        messages(&l),
+        [
+            "Configuration error: BFD instance B4 multihop setting not valid - maybe",
+            "Configuration error: BFD instance B5 has duplicate neighbor address 10.0.0.2, ignoring instance"
+        ]
+    );
+    let m: Vec<_> = l.config.bfd_instances.iter().map(|b| (b.name.as_str(), b.multihop)).collect();
+    assert_eq!(m, [("B1", true), ("B2", false), ("B3", false), ("B4", false)]);
+}
+
 #[test]
 fn bfd_names_resolve_in_file_order_and_per_process() {
     // track_bfd before the bfd_instance it names: keepalived reads in order.

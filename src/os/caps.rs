@@ -32,9 +32,11 @@ pub const CHECK: &[(&str, u32)] = &[
     ("ipc_lock", CAP_IPC_LOCK),
 ];
 
-/// What the BFD child keeps: nothing. Its UDP ports (3784, 4784, and
-/// sources from 49152) are unprivileged, and TTL 255 needs no capability.
-pub const BFD: &[(&str, u32)] = &[];
+/// What the BFD child keeps: only `bfd_priority` / `bfd_rt_priority`
+/// (SYS_NICE) and `bfd_no_swap` (IPC_LOCK), applied at each config as the
+/// other children's. Its UDP ports (3784, 4784, and sources from 49152) are
+/// unprivileged, and TTL 255 needs no capability.
+pub const BFD: &[(&str, u32)] = &[("sys_nice", CAP_SYS_NICE), ("ipc_lock", CAP_IPC_LOCK)];
 
 pub fn for_role(role: Role) -> &'static [(&'static str, u32)] {
     match role {

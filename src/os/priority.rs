@@ -1,6 +1,7 @@
 //! keepalived's process options for its children: `vrrp_priority` /
-//! `checker_priority` (nice), `vrrp_no_swap` / `checker_no_swap`
-//! (mlockall), `vrrp_rt_priority` / `checker_rt_priority` (SCHED_RR). A
+//! `checker_priority` / `bfd_priority` (nice), `vrrp_no_swap` /
+//! `checker_no_swap` / `bfd_no_swap` (mlockall), `vrrp_rt_priority` /
+//! `checker_rt_priority` / `bfd_rt_priority` (SCHED_RR). A
 //! child applies its own at start and on each new config; a failure is
 //! logged and the child runs on.
 
@@ -11,8 +12,8 @@ pub fn apply(role: Role, g: &GlobalDefs) {
     let (nice, no_swap, rt) = match role {
         Role::Vrrp => (g.vrrp_priority, g.vrrp_no_swap, g.vrrp_rt_priority),
         Role::Check => (g.checker_priority, g.checker_no_swap, g.checker_rt_priority),
-        // bfd_priority, bfd_no_swap, bfd_rt_priority are read but not modelled yet.
-        Role::Parent | Role::Bfd => return,
+        Role::Bfd => (g.bfd_priority, g.bfd_no_swap, g.bfd_rt_priority),
+        Role::Parent => return,
     };
     if let Some(n) = nice {
         // nix 0.29 wraps neither setpriority nor sched_setscheduler.

@@ -11,6 +11,8 @@ use std::rc::Rc;
 
 pub struct Bfd {
     engine: Option<Engine>,
+    /// The config in force, for the data dump's global definitions.
+    config: Option<Rc<Config>>,
     /// The predecessor's Up sessions (from the parent), taken over at the
     /// first config.
     carried: Vec<Carried>,
@@ -20,10 +22,11 @@ impl Duties for Bfd {
     const ROLE: Role = Role::Bfd;
 
     fn new(_rt: &Runtime) -> Self {
-        Bfd { engine: None, carried: Vec::new() }
+        Bfd { engine: None, config: None, carried: Vec::new() }
     }
 
     async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Rc<Config>) {
+        self.config = Some(new.clone());
         if !old.first() && old.config.bfd_instances == new.bfd_instances {
             return;
         }
@@ -63,6 +66,13 @@ impl Duties for Bfd {
                 log::info!("{line}");
             }
         }
+        // keepalived's BFD process writes its file for SIGUSR1.
+        let config = self.config.clone().unwrap_or_default();
+        let text = match &self.engine {
+            Some(e) => e.data_dump(&config),
+            None => crate::bfd::dump::render(&config, -1, &[]),
+        };
+        crate::bfd::dump::write(&text);
     }
 
     fn report(&self) -> crate::ipc::Report {

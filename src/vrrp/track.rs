@@ -89,6 +89,30 @@ struct TrackedItem {
     weight: i32,
 }
 
+/// A `track_bfd` or `track_process` line: the configured weight and
+/// `reverse`, kept apart because keepalived's reverse flips the sign but not
+/// when the weight applies (its `weight_multiplier`).
+struct TrackedWeight {
+    def: usize,
+    weight: i32,
+    reverse: bool,
+}
+
+impl TrackedWeight {
+    /// keepalived 2.2.7: a positive weight applies while up, a negative one
+    /// while down, negated under `reverse`; weight 0 is FAULT while down, or
+    /// while up under `reverse`. `Err(())` is FAULT.
+    fn effect(&self, up: bool) -> Result<i32, ()> {
+        let sign = if self.reverse { -1 } else { 1 };
+        match self.weight {
+            0 if up == self.reverse => Err(()),
+            0 => Ok(0),
+            w if (w > 0) == up => Ok(w.abs() * sign * if up { 1 } else { -1 }),
+            _ => Ok(0),
+        }
+    }
+}
+
 fn item_weight(def_weight: i32, def_reverse: bool, tref: &crate::config::model::TrackRef) -> i32 {
     let w = tref.weight.unwrap_or(def_weight);
     if def_reverse ^ tref.reverse { -w } else { w }
@@ -101,9 +125,9 @@ pub struct Tracked {
     ifaces: Vec<TrackedIf>,
     scripts: Vec<TrackedScript>,
     files: Vec<TrackedItem>,
-    procs: Vec<TrackedItem>,
+    procs: Vec<TrackedWeight>,
     /// `track_bfd`: indexes into `Config::bfd_instances`.
-    bfds: Vec<TrackedItem>,
+    bfds: Vec<TrackedWeight>,
     pub vips: Vec<IpAddr>,
     notify_priority_changes: bool,
     state: Option<super::fsm::State>,
@@ -330,9 +354,10 @@ impl Coordinator {
         let mut procs = Vec::new();
         for t in inst.track_processes.iter().chain(group_cfg.into_iter().flat_map(|g| g.track_processes.iter())) {
             match config.track_processes.iter().position(|f| f.name == t.name) {
-                Some(i) => procs.push(TrackedItem {
+                Some(i) => procs.push(TrackedWeight {
                     def: i,
-                    weight: item_weight(config.track_processes[i].weight, config.track_processes[i].weight_reverse, t),
+                    weight: t.weight.unwrap_or(config.track_processes[i].weight),
+                    reverse: config.track_processes[i].weight_reverse ^ t.reverse,
                 }),
                 None => log::warn!("({}) track_process {} names no vrrp_track_process; ignored", inst.name, t.name),
             }
@@ -344,7 +369,7 @@ impl Coordinator {
                     // The config resolved the line against the instance's
                     // defaults: weight and reverse are the effective ones.
                     let w = t.weight.unwrap_or(config.bfd_instances[i].weight);
-                    bfds.push(TrackedItem { def: i, weight: if t.reverse { -w } else { w } });
+                    bfds.push(TrackedWeight { def: i, weight: w, reverse: t.reverse });
                 }
                 None => log::warn!("({}) track_bfd {} names no bfd_instance; ignored", inst.name, t.name),
             }
@@ -462,16 +487,14 @@ impl Coordinator {
                     }
                 }
             }
-            // track_process and track_bfd alike: weight 0 is FAULT while
-            // down; a positive weight is added while up, a negative one while down.
-            let up_down = t.procs.iter().map(|p| (p.weight, self.procs[p.def])).chain(t.bfds.iter().map(|b| (b.weight, self.bfds[b.def])));
-            for (weight, up) in up_down {
-                match weight {
-                    0 => fault |= !up,
-                    w if (w > 0 && up) || (w < 0 && !up) => {
-                        let _ = deltas.push(w);
+            let weighted = t.bfds.iter().map(|b| b.effect(self.bfds[b.def])).chain(t.procs.iter().map(|p| p.effect(self.procs[p.def])));
+            for e in weighted {
+                match e {
+                    Err(()) => fault = true,
+                    Ok(0) => {}
+                    Ok(d) => {
+                        let _ = deltas.push(d);
                     }
-                    _ => {}
                 }
             }
             for s in &t.scripts {
@@ -558,9 +581,44 @@ mod tests {
         assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(80)]);
         c.bfd_changed("B1", true);
         assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(100)]);
-        // reverse: 10 becomes -10, subtracted while down.
+        // reverse negates the weight but keeps when it applies (as keepalived
+        // 2.2.7 does, checked against it: weight 50 reverse leaves 100 while
+        // down, -50 reverse makes 150): 10 reverse is -10 while up.
         let (mut c, inboxes) = coordinator(&instance("  B2 weight 10 reverse"));
         c.refresh();
+        assert_eq!(drain(&inboxes[0]), []);
+        c.bfd_changed("B2", true);
         assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(90)]);
+        let (mut c, inboxes) = coordinator(&instance("  B1 weight -20 reverse"));
+        c.refresh();
+        assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(120)]);
+        c.bfd_changed("B1", true);
+        assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(100)]);
+        // weight 0 reverse: FAULT while up instead of while down.
+        let (mut c, inboxes) = coordinator(&instance("  B1 weight 0 reverse"));
+        c.refresh();
+        assert_eq!(drain(&inboxes[0]), []);
+        c.bfd_changed("B1", true);
+        assert_eq!(drain(&inboxes[0]), [Input::Fault]);
+        c.bfd_changed("B1", false);
+        assert_eq!(drain(&inboxes[0]), [Input::FaultCleared]);
+    }
+
+    /// track_process follows the same rule (checked against keepalived 2.2.7
+    /// with a process that never runs: 50 reverse leaves 100, -50 reverse makes 150).
+    #[test]
+    fn track_process_reverse_as_keepalived() {
+        let text = |w: &str| {
+            format!("vrrp_track_process P {{\n process nonexistent\n weight {w}\n}}\nvrrp_instance VI_1 {{\n interface lo\n virtual_router_id 1\n priority 100\n virtual_ipaddress {{\n  192.0.2.100/32\n }}\n track_process {{\n  P\n }}\n}}\n")
+        };
+        for (w, down, up) in [("50 reverse", 100, 50), ("-50 reverse", 150, 100), ("-50", 50, 100), ("50", 100, 150)] {
+            let (mut c, inboxes) = coordinator(&text(w));
+            c.refresh();
+            drain(&inboxes[0]);
+            c.process_changed(0, false);
+            c.process_changed(0, true);
+            // Up (as at start) -> down -> up: each move changes the priority.
+            assert_eq!(drain(&inboxes[0]), [Input::EffectivePriorityChanged(down), Input::EffectivePriorityChanged(up)], "weight {w}");
+        }
     }
 }

@@ -54,6 +54,27 @@ fn in_lab_netns(pid: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// An FRR daemon's argv in the foreground with every path in `dir`: its vty
+/// socket, zebra's zserv.api, config `conf` and pid file `pid` (no vty port).
+/// bfdd also wants `--bfdctl DIR/bfdd.sock`, added by its caller.
+pub fn daemon_argv(dir: &Path, prog: &str, conf: &str, pid: &str) -> Vec<String> {
+    let d = dir.display();
+    let s = |p: &str| format!("{d}/{p}");
+    vec![
+        format!("/usr/lib/frr/{prog}"),
+        "--vty_socket".into(),
+        d.to_string(),
+        "-z".into(),
+        s("zserv.api"),
+        "-P".into(),
+        "0".into(),
+        "-f".into(),
+        s(conf),
+        "-i".into(),
+        s(pid),
+    ]
+}
+
 pub fn which(prog: &str) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> =
         std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
@@ -115,22 +136,7 @@ impl<'a> Frr<'a> {
             .map_err(|e| format!("chown: {e}"))?;
         ok(chown, "chown frr")?;
 
-        let s = |p: &str| format!("{d}/{p}");
-        let argv = |prog: &str, conf: &str, pid: &str| -> Vec<String> {
-            vec![
-                format!("/usr/lib/frr/{prog}"),
-                "--vty_socket".into(),
-                d.to_string(),
-                "-z".into(),
-                s("zserv.api"),
-                "-P".into(),
-                "0".into(),
-                "-f".into(),
-                s(conf),
-                "-i".into(),
-                s(pid),
-            ]
-        };
+        let argv = |prog: &str, conf: &str, pid: &str| daemon_argv(&dir, prog, conf, pid);
         let zebra = lab.spawn(node, argv("zebra", "zebra.conf", "zebra.pid"));
         let end = Instant::now() + Duration::from_secs(10);
         while !dir.join("zserv.api").exists() {
