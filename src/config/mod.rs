@@ -149,11 +149,27 @@ pub fn load_str(text: &str, name: &Path, opts: &LoadOptions) -> Loaded {
     finish(lines, opts, diags)
 }
 
-fn finish(lines: expand::Expanded, _opts: &LoadOptions, mut diags: diag::Diags) -> Loaded {
+fn finish(lines: expand::Expanded, _opts: &LoadOptions, diags: diag::Diags) -> Loaded {
+    finish_in(lines, diags, &validate::HostEnv::probe())
+}
+
+fn finish_in(lines: expand::Expanded, mut diags: diag::Diags, env: &validate::HostEnv) -> Loaded {
     let tree = tree::build_tree(&lines.lines, &mut diags);
     let mut config = build::build_config(&tree, &mut diags);
-    validate::validate(&mut config, &tree, &validate::HostEnv::probe(), &mut diags);
+    validate::validate(&mut config, &tree, env, &mut diags);
     Loaded { config, diagnostics: diags.into_diagnostics(&lines.files) }
+}
+
+/// As `load_str`, judged against a fixed list of interfaces, none of them a
+/// loopback: the model's unit tests name `lo`, which every test host has,
+/// as an ordinary interface.
+#[cfg(test)]
+pub(crate) fn load_str_with_interfaces(text: &str, name: &Path, opts: &LoadOptions, interfaces: &[&str]) -> Loaded {
+    let mut diags = diag::Diags::default();
+    let lines = expand::expand_text(text.as_bytes(), name, opts, &mut diags);
+    let mut env = validate::HostEnv::probe();
+    env.interfaces = Some(interfaces.iter().map(|s| s.to_string()).collect());
+    finish_in(lines, diags, &env)
 }
 
 /// Pretty JSON of the resolved model, for `vigil --dump-config`.

@@ -4,7 +4,7 @@ use super::*;
 use model::*;
 
 fn load_t(text: &str) -> Loaded {
-    load_str(text, Path::new("/nonexistent/test.conf"), &LoadOptions { config_id: Some("main".into()) })
+    super::load_str_with_interfaces(text, Path::new("/nonexistent/test.conf"), &LoadOptions { config_id: Some("main".into()) }, &["lo"])
 }
 
 fn messages(l: &Loaded) -> Vec<String> {

@@ -7,7 +7,7 @@ use model::*;
 use std::net::IpAddr;
 
 fn load_t(text: &str) -> Loaded {
-    load_str(text, Path::new("/nonexistent/test.conf"), &LoadOptions { config_id: Some("main".into()) })
+    super::load_str_with_interfaces(text, Path::new("/nonexistent/test.conf"), &LoadOptions { config_id: Some("main".into()) }, &["lo"])
 }
 
 fn messages(l: &Loaded) -> Vec<String> {
@@ -348,4 +348,20 @@ fn udp_check_hex_as_keepalived_reads_it() {
     // `0x` is no prefix to keepalived: x is not a hex digit in a payload.
     let l = load_t(&vs("   payload 0x41"));
     assert_eq!(messages(&l), ["Invalid hex string for UDP_CHECK payload"]);
+}
+
+#[test]
+fn a_loopback_interface_is_refused_as_keepalived_refuses_it() {
+    // The host's own `lo`, asked of the kernel (IFF_LOOPBACK), as keepalived's
+    // vrrp_int_handler asks for ARPHRD_LOOPBACK.
+    let text = "vrrp_instance A {\n interface lo\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1/24\n }\n}\n";
+    let l = load_str(text, Path::new("/nonexistent/test.conf"), &LoadOptions::default());
+    let mut m = messages(&l);
+    m.sort();
+    assert_eq!(m, ["(A) Unknown interface!", "(A) cannot use a loopback interface (lo) for vrrp - ignoring"]);
+    assert_eq!(l.config.vrrp_instances[0].interface, None);
+    let env = super::validate::HostEnv::probe();
+    assert!(env.is_loopback("lo"));
+    let l = super::load_str_with_interfaces(text, Path::new("/nonexistent/test.conf"), &LoadOptions::default(), &["lo"]);
+    assert_eq!(messages(&l), Vec::<String>::new(), "a fixed list names no loopback");
 }

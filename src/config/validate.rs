@@ -44,6 +44,19 @@ impl HostEnv {
             .is_ok_and(|l| l.kind.as_deref() == Some("macvlan"))
     }
 
+    /// Whether `name` is a loopback device (keepalived: hw_type
+    /// ARPHRD_LOOPBACK, which `lo` alone has; the kernel marks it
+    /// IFF_LOOPBACK). A fixed list holds none.
+    pub fn is_loopback(&self, name: &str) -> bool {
+        if self.any_interface || self.interfaces.is_some() {
+            return false;
+        }
+        let Ok(n) = crate::netlink::types::IfName::try_from(name) else { return false };
+        crate::netlink::rtnl::Rtnl::new()
+            .and_then(|mut r| r.link(&crate::netlink::link::LinkRef::Name(n)))
+            .is_ok_and(|l| l.flags & crate::netlink::consts::IFF_LOOPBACK != 0)
+    }
+
     pub fn interface_exists(&self, name: &str) -> bool {
         if self.any_interface {
             return true;

@@ -133,23 +133,34 @@ fn drop_duplicate_instances(cfg: &mut Config, tree: &[Node], diags: &mut Diags) 
     });
 }
 
-fn check_interface(lines: &InstanceLines, inst: &VrrpInstance, env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
+fn check_interface(lines: &InstanceLines, inst: &mut VrrpInstance, env: &HostEnv, diags: &mut Diags, missing_if: &mut bool) {
     let name = &lines.name;
-    if inst.interface.is_none() {
-        diags.warn(lines.pos, format!("({name}) Unknown interface!"));
-    }
-    // keepalived checks every `interface` line as it reads it.
+    // keepalived checks every `interface` line as it reads it (vrrp_int_handler):
+    // a loopback is refused and leaves the instance without an interface,
+    // until a later line gives it one.
     let if_lines = lines
         .tree
         .iter()
         .filter(|n| n.keyword == "vrrp_instance" && n.arg(0) == Some(name.as_str()))
         .flat_map(|n| n.children())
         .filter(|c| c.keyword == "interface");
+    let mut last_loopback = false;
     for c in if_lines {
-        if let Some(i) = c.arg(0).filter(|i| !env.interface_exists(i)) {
+        let Some(i) = c.arg(0) else { continue };
+        last_loopback = false;
+        if !env.interface_exists(i) {
             diags.warn(c.pos, format!("WARNING - interface {i} for vrrp_instance {name} doesn't exist"));
             *missing_if = true;
+        } else if env.is_loopback(i) {
+            diags.warn(c.pos, format!("({name}) cannot use a loopback interface ({i}) for vrrp - ignoring"));
+            last_loopback = true;
         }
+    }
+    if last_loopback {
+        inst.interface = None;
+    }
+    if inst.interface.is_none() {
+        diags.warn(lines.pos, format!("({name}) Unknown interface!"));
     }
 }
 

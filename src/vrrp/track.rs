@@ -537,7 +537,7 @@ mod tests {
     use super::*;
 
     fn coordinator(text: &str) -> (Coordinator, Vec<Rc<Inbox>>) {
-        let l = crate::config::load_str(text, std::path::Path::new("t.conf"), &Default::default());
+        let l = crate::config::load_str_with_interfaces(text, std::path::Path::new("t.conf"), &Default::default(), &["lo"]);
         assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
         let inboxes: Vec<Rc<Inbox>> = l.config.vrrp_instances.iter().map(|_| Inbox::new().unwrap()).collect();
         (Coordinator::new(&l.config, &inboxes), inboxes)
