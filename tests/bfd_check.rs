@@ -31,19 +31,6 @@ fn bin() -> String {
     env!("CARGO_BIN_EXE_vigil").to_string()
 }
 
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// vigil in `node` with every file in its own directory; `-b` names the
 /// BFD child's pid file.
 fn start(lab: &Lab, node: usize, name: &str, conf: &str) -> (DaemonHandle, std::path::PathBuf) {
@@ -91,7 +78,7 @@ fn bfd_check_follows_the_session_and_survives_a_checker_restart() {
     let control = ddir.join("control.sock");
     // Before the peer: the plain real server starts up, the alpha one down.
     assert!(
-        wait_until(Duration::from_secs(10), || rs_up(&control, 8080) == Some(true) && rs_up(&control, 8081) == Some(false)),
+        lab::wait_until(Duration::from_secs(10), Duration::from_millis(100), || rs_up(&control, 8080) == Some(true) && rs_up(&control, 8081) == Some(false)),
         "at start: 8080 {:?}, 8081 {:?}\n{}",
         rs_up(&control, 8080),
         rs_up(&control, 8081),
@@ -101,7 +88,7 @@ fn bfd_check_follows_the_session_and_survives_a_checker_restart() {
     let (peer, _) = start(&lab, PEER, "peer", &peer_conf);
     assert!(d.wait_log("(B1) Entering Up state", Duration::from_secs(15)), "no session\n{}\n{}", d.log(), peer.log());
     assert!(d.wait_log(&format!("BFD check of [B1] RS({peer_ip}:8081) is UP"), Duration::from_secs(5)), "{}", d.log());
-    assert!(wait_until(Duration::from_secs(5), || rs_up(&control, 8081) == Some(true)), "8081 not up\n{}", d.log());
+    assert!(lab::wait_until(Duration::from_secs(5), Duration::from_millis(100), || rs_up(&control, 8081) == Some(true)), "8081 not up\n{}", d.log());
     assert_eq!(rs_up(&control, 8080), Some(true));
     assert!(!d.log().contains(&format!("RS({peer_ip}:8080) is UP")), "the plain checker was up already: no change is due\n{}", d.log());
 
@@ -125,7 +112,7 @@ fn bfd_check_follows_the_session_and_survives_a_checker_restart() {
     eprintln!("real server down {} ms after the peer was killed (Detection Time 300 ms)", t0.elapsed().as_millis());
     assert!(d.wait_log(&format!("BFD check of [B1] RS({peer_ip}:8081) is DOWN"), Duration::from_secs(5)), "{}", d.log());
     assert!(
-        wait_until(Duration::from_secs(5), || rs_up(&control, 8080) == Some(false) && rs_up(&control, 8081) == Some(false)),
+        lab::wait_until(Duration::from_secs(5), Duration::from_millis(100), || rs_up(&control, 8080) == Some(false) && rs_up(&control, 8081) == Some(false)),
         "not both down\n{}",
         d.log()
     );
@@ -135,7 +122,7 @@ fn bfd_check_follows_the_session_and_survives_a_checker_restart() {
     let pid: i32 = std::fs::read_to_string(ddir.join("check.pid")).unwrap().trim().parse().unwrap();
     // SAFETY: kill(2) on a pid we read from our own daemon's pid file.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
-    let restarted = wait_until(Duration::from_secs(15), || {
+    let restarted = lab::wait_until(Duration::from_secs(15), Duration::from_millis(100), || {
         std::fs::read_to_string(ddir.join("check.pid")).ok().and_then(|s| s.trim().parse::<i32>().ok()).is_some_and(|p| p != pid)
     });
     assert!(restarted, "the checker child was not restarted\n{}", d.log());
@@ -144,13 +131,13 @@ fn bfd_check_follows_the_session_and_survives_a_checker_restart() {
         "the restarted checker did not hear that B1 is Down\n{}",
         d.log()
     );
-    assert!(wait_until(Duration::from_secs(5), || rs_up(&control, 8080) == Some(false)), "8080 up after the restart\n{}", d.log());
+    assert!(lab::wait_until(Duration::from_secs(5), Duration::from_millis(100), || rs_up(&control, 8080) == Some(false)), "8080 up after the restart\n{}", d.log());
 
     // The peer again: both up.
     peer.wait(Duration::from_secs(5));
     let (peer, _) = start(&lab, PEER, "peer2", &peer_conf);
     assert!(
-        wait_until(Duration::from_secs(15), || rs_up(&control, 8080) == Some(true) && rs_up(&control, 8081) == Some(true)),
+        lab::wait_until(Duration::from_secs(15), Duration::from_millis(100), || rs_up(&control, 8080) == Some(true) && rs_up(&control, 8081) == Some(true)),
         "not both up again: 8080 {:?}, 8081 {:?}\n{}\n{}",
         rs_up(&control, 8080),
         rs_up(&control, 8081),

@@ -16,7 +16,7 @@
 mod frr;
 mod lab;
 
-use lab::{DaemonHandle, Lab};
+use lab::{DaemonHandle, Lab, wait_until};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -35,19 +35,6 @@ fn ready() -> bool {
         return false;
     }
     true
-}
-
-fn wait_until(timeout: Duration, step: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(step);
-    }
 }
 
 /// zebra + bfdd in a node, one peer, in the foreground with every path in `dir`.

@@ -49,19 +49,6 @@ fn vigil_state(v: &DaemonHandle) -> String {
         .unwrap_or_else(|| format!("? {}", String::from_utf8_lossy(&out.stdout).trim()))
 }
 
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn adverts(recs: &[frr::Record]) -> Vec<Advert> {
     recs.iter().filter_map(|r| frr::decode(&r.data)).collect()
 }
@@ -142,7 +129,7 @@ fn frr_master_vigil_backup() {
         "the client never saw n2's MAC ({}) answer for the VIP",
         fmt_mac(&lab.mac(2))
     );
-    assert!(wait_until(Duration::from_secs(2), || !f.holds(VIP)), "FRR still answers: {:?}", f.macvlan());
+    assert!(lab::wait_until(Duration::from_secs(2), Duration::from_millis(20), || !f.holds(VIP)), "FRR still answers: {:?}", f.macvlan());
     let st = f.state();
     assert_ne!(st, "Master", "FRR still reports Master after shutdown");
     assert!(f.wait_log("Master -> Initialize", Duration::from_secs(2)), "FRR's log:\n{}", f.log());
@@ -214,7 +201,7 @@ fn vigil_master_frr_backup() {
         f.complaints()
     );
     assert!(
-        wait_until(Duration::from_secs(2), || f.holds(VIP)),
+        lab::wait_until(Duration::from_secs(2), Duration::from_millis(20), || f.holds(VIP)),
         "FRR master but its macvlan is {:?} (up, protodown)",
         f.macvlan()
     );

@@ -383,14 +383,21 @@ fn has_connection(k: &CheckKind) -> bool {
     !matches!(k, CheckKind::Misc(_) | CheckKind::File(_))
 }
 
-fn checker(s: &mut String, vs: &VirtualServer, rs: &RealServer, ch: &Checker, spec: &CheckSpec, r: Option<&CheckerReport>) {
-    let p = &spec.policy;
+/// The lines keepalived's dump_checker starts every checker with; returns
+/// (up, has run).
+fn checker_head(s: &mut String, vs: &VirtualServer, rs: &RealServer, spec: &CheckSpec, r: Option<&CheckerReport>) -> (bool, bool) {
     let _ = writeln!(s, " {} -> {}", vs.fmt_vs(), fmt_rs(vs, rs.addr, rs_port(vs, rs)));
-    let (up, has_run) = r.map_or((!p.alpha, false), |r| (r.up, r.has_run));
+    let (up, has_run) = r.map_or((!spec.policy.alpha, false), |r| (r.up, r.has_run));
     let _ = writeln!(s, "   Enabled = {}", yes(r.is_none_or(|r| r.enabled)));
     let _ = writeln!(s, "   Up = {}", yes(up));
     let _ = writeln!(s, "   Has run = {}", yes(has_run));
     let _ = writeln!(s, "   Current weight = {}", r.and_then(|r| r.weight).unwrap_or(0));
+    (up, has_run)
+}
+
+fn checker(s: &mut String, vs: &VirtualServer, rs: &RealServer, ch: &Checker, spec: &CheckSpec, r: Option<&CheckerReport>) {
+    let p = &spec.policy;
+    let (up, has_run) = checker_head(s, vs, rs, spec, r);
     if !matches!(ch.kind, CheckKind::File(_)) {
         let _ = writeln!(s, "   Alpha = {}", yes(p.alpha));
         let _ = writeln!(s, "   Delay loop = {} us", us(p.delay_loop));
@@ -424,16 +431,10 @@ fn checker(s: &mut String, vs: &VirtualServer, rs: &RealServer, ch: &Checker, sp
 /// A BFD_CHECK as keepalived's dump_checker and dump_bfd_check write it:
 /// the common state, and no timing (it is told, never run).
 fn bfd_checker(s: &mut String, vs: &VirtualServer, rs: &RealServer, name: &str, spec: &CheckSpec, r: Option<&CheckerReport>) {
-    let p = &spec.policy;
-    let _ = writeln!(s, " {} -> {}", vs.fmt_vs(), fmt_rs(vs, rs.addr, rs_port(vs, rs)));
-    let (up, has_run) = r.map_or((!p.alpha, false), |r| (r.up, r.has_run));
-    let _ = writeln!(s, "   Enabled = {}", yes(r.is_none_or(|r| r.enabled)));
-    let _ = writeln!(s, "   Up = {}", yes(up));
-    let _ = writeln!(s, "   Has run = {}", yes(has_run));
-    let _ = writeln!(s, "   Current weight = {}", r.and_then(|r| r.weight).unwrap_or(0));
+    checker_head(s, vs, rs, spec, r);
     let _ = writeln!(s, "   Keepalive method = BFD_CHECK");
     let _ = writeln!(s, "   Name = {name}");
-    let _ = writeln!(s, "   Alpha is {}", if p.alpha { "ON" } else { "OFF" });
+    let _ = writeln!(s, "   Alpha is {}", if spec.policy.alpha { "ON" } else { "OFF" });
 }
 
 /// HTTP status codes as keepalived lists them: runs of accepted codes in

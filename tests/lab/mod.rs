@@ -591,6 +591,20 @@ impl Drop for Lab {
     }
 }
 
+/// Polls `f` every `step` until it holds (true) or `timeout` passes (false).
+pub fn wait_until(timeout: Duration, step: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if std::time::Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(step);
+    }
+}
+
 /// vigil as built for this test run.
 pub fn vigil() -> Daemon {
     Daemon::Vigil(PathBuf::from(env!("CARGO_BIN_EXE_vigil")))
