@@ -309,6 +309,11 @@ impl RsState {
         self.id
     }
 
+    /// A reload gave the real server another place in the config.
+    pub fn set_id(&mut self, id: RsId) {
+        self.id = id;
+    }
+
     /// Alive before any check has run: false when a checker is in alpha mode.
     pub fn alive(&self) -> bool {
         self.alive
