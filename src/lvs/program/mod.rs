@@ -34,10 +34,8 @@ use super::{QuorumChange, QuorumMemory, RsView, VsWant, default_view, desired, d
 use crate::check::{CheckEvent, CheckEventKind, RsId};
 use crate::config::model::{CheckKind, Config, LbKind, VirtualServer};
 use crate::ipvs::{Destination, FwdMethod, Ipvs, IpvsError, Op, Service, ServiceKey};
-#[cfg(test)]
-use crate::ipvs::plan;
+use crate::ipvs::plan::plan_service;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::IpAddr;
 
 use std::rc::Rc;
 
@@ -774,50 +772,6 @@ fn record(cache: &mut Cache, op: &Op) {
             }
         }
     }
-}
-
-/// `ipvs::plan` for one wanted service against what we know of it (None:
-/// absent), the same ops in the same order, with the current destinations
-/// indexed so that 1,000 destinations are not 1,000,000 comparisons.
-fn plan_service(current: Option<&(Service, Vec<Destination>)>, wanted: &(Service, Vec<Destination>)) -> Vec<Op> {
-    let (w, wdests) = wanted;
-    let mut ops = Vec::new();
-    let cdests: &[Destination] = match current {
-        None => {
-            ops.push(Op::AddService(w.clone()));
-            &[]
-        }
-        Some((c, d)) => {
-            if !c.same_settings(w) {
-                ops.push(Op::EditService(w.clone()));
-            }
-            d
-        }
-    };
-    let mut by_key: HashMap<(IpAddr, u16), &Destination> = HashMap::with_capacity(cdests.len());
-    for c in cdests {
-        by_key.entry(c.key()).or_insert(c);
-    }
-    let mut edits = Vec::new();
-    let mut wanted_dests = HashSet::with_capacity(wdests.len());
-    for d in wdests {
-        if !wanted_dests.insert(d.key()) {
-            continue;
-        }
-        match by_key.get(&d.key()) {
-            None => ops.push(Op::AddDest(w.clone(), *d)),
-            Some(c) if *c != d => edits.push(Op::EditDest(w.clone(), *d)),
-            Some(_) => {}
-        }
-    }
-    ops.extend(edits);
-    let mut deleted = HashSet::new();
-    for c in cdests {
-        if !wanted_dests.contains(&c.key()) && deleted.insert(c.key()) {
-            ops.push(Op::DelDest(w.clone(), *c));
-        }
-    }
-    ops
 }
 
 #[cfg(test)]

@@ -178,7 +178,7 @@ fn a_group_is_one_service_per_member_with_the_same_destinations() {
 }
 
 #[test]
-fn plan_service_plans_as_ipvs_plan_and_the_cache_follows() {
+fn the_cache_follows_the_planned_ops() {
     let c = config();
     let vs = &c.virtual_servers[0];
     let svc = service_for(&c, vs, Member::Addr { addr: "192.0.2.10".parse().unwrap(), port: 80 }).unwrap();
@@ -192,8 +192,6 @@ fn plan_service_plans_as_ipvs_plan_and_the_cache_follows() {
         (svc.clone(), vec![]),
     ];
     for w in &wants {
-        assert_eq!(plan_service(Some(&cur), w), plan(std::slice::from_ref(&cur), std::slice::from_ref(w)));
-        assert_eq!(plan_service(None, w), plan(&[], std::slice::from_ref(w)));
         // Recording the ops on the cache gives what was wanted.
         let mut cache = Cache::from([(svc.key(), cur.clone())]);
         for op in plan_service(Some(&cur), w) {
