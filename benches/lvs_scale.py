@@ -16,10 +16,11 @@ Prints figures; asserts nothing about time. For each daemon in turn, in the gues
               the signal to the new weight in the kernel (`ipvsadm -Ln -t
               VIP:80`, polled as fast as the guest runs it); then, once the
               daemon has had RELOAD_QUIET seconds, `ipvsadm -Sn` before and
-              after are compared line for line (in order: a destination
-              deleted and added again moves to its service's end): the lines
-              that differ other than the one changed are "other entries
-              touched". vigil logs every IPVS operation (`IPVS: ...`, -l) and,
+              after are compared: entries added, removed or changed other
+              than the one weight are "other entries changed"; of the rest,
+              those out of their place (a destination deleted and added again
+              moves to its service's end) are "moved": both are other entries
+              touched. vigil logs every IPVS operation (`IPVS: ...`, -l) and,
               per reload, how many checker tasks kept running and how many it
               starts: both are read from its log after the SIGHUP.
 
@@ -127,11 +128,17 @@ else
     sleep RELOAD_QUIET
     ipvsadm -Sn >/tmp/after
     echo "@@LINES $(wc -l </tmp/before) $(wc -l </tmp/after)"
-    # Line by line, in order (the guest's busybox has no diff).
-    awk 'NR == FNR { a[FNR] = $0; n = FNR; next } { m = FNR } a[FNR] != $0 { print "< " a[FNR]; print "> " $0 }
-         END { for (i = m + 1; i <= n; i++) print "< " a[i] }' /tmp/before /tmp/after >/tmp/diff
+    # Entries added or removed (or changed: one of each), as sets (the guest's busybox has
+    # no diff); and, apart, the lines whose place changed (a destination deleted and added
+    # again moves to its service's end): compared in order once the changed ones are out.
+    awk 'NR == FNR { a[$0]++; next } { if (a[$0] > 0) a[$0]--; else print "> " $0 }
+         END { for (k in a) if (a[k] > 0) print "< " k }' /tmp/before /tmp/after >/tmp/diff
     head -n 20 /tmp/diff | sed 's/^/@@DIFF /'
     echo "@@DIFFN $(wc -l </tmp/diff)"
+    sed -n 's/^[<>] //p' /tmp/diff >/tmp/changed
+    awk 'NR == FNR { c[$0] = 1; next } !($0 in c)' /tmp/changed /tmp/before >/tmp/b.kept
+    awk 'NR == FNR { c[$0] = 1; next } !($0 in c)' /tmp/changed /tmp/after >/tmp/a.kept
+    echo "@@MOVED $(awk 'NR == FNR { a[FNR] = $0; next } a[FNR] != $0 { n++ } END { print n + 0 }' /tmp/b.kept /tmp/a.kept)"
     tail -c +$((mark + 1)) /tmp/d.log >/tmp/reload.log
     echo "@@OPS $(grep -c 'IPVS: ' /tmp/reload.log)"
     grep 'IPVS: \|kept running\|eload\|weight' /tmp/reload.log | head -n 20 | sed 's/^/@@LOG /'
@@ -166,6 +173,9 @@ def figures(impl, n, vs, out):
     if m:
         row["diff_lines"] = int(m.group(1))
     row["diff"] = re.findall(r"@@DIFF (.*)", out)
+    m = re.search(r"@@MOVED (\d+)", out)
+    if m:
+        row["moved"] = int(m.group(1))
     m = re.search(r"@@OPS (\d+)", out)
     if m and impl == "vigil":
         row["ops"] = int(m.group(1))
@@ -250,18 +260,18 @@ def fmt(v, f="{:,.1f}"):
 def print_table(rows):
     print()
     print("| daemon | VS | real servers | start-up to full table s | checks/s | checker CPU % | RSS KiB | "
-          "reload: SIGHUP to change in kernel s | other IPVS lines changed | IPVS ops in reload | "
+          "reload: SIGHUP to change in kernel s | other IPVS entries changed, moved | IPVS ops in reload | "
           "checker tasks kept, started |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         table = fmt(r.get("table_s")) + ("" if r.get("table_complete", True) else f" (only {r.get('table_seen')})")
         rate = fmt(r.get("rate"), "{:,.0f}") + (" (accepted)" if r["impl"] == "keepalived" and r.get("rate") else "")
         # The changed weight is one line out and one in.
-        other = None if r.get("diff_lines") is None else max(0, r["diff_lines"] - 2)
+        other = "-" if r.get("diff_lines") is None else f"{max(0, r['diff_lines'] - 2)}, {fmt(r.get('moved'), '{}')}"
         tasks = "-" if not r.get("tasks") else f"{r['tasks'][0]:,}, {r['tasks'][1]:,}"
         rss = fmt(r.get("rss"), "{:,}") + ("" if r.get("rss_after") is None else f" ({r['rss_after']:,} after)")
         print(f"| {r['impl']} | {r['vs']:,} | {r['n']:,} | {table} | {rate} | {fmt(r.get('cpu'))} | {rss} | "
-              f"{fmt(r.get('reload_s'), '{:.2f}')} | {fmt(other, '{}')} | {fmt(r.get('ops'), '{}')} | {tasks} |")
+              f"{fmt(r.get('reload_s'), '{:.2f}')} | {other} | {fmt(r.get('ops'), '{}')} | {tasks} |")
     print(f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, QEMU TCG guest, 1 vCPU")
 
 
