@@ -102,6 +102,8 @@ switches() {
 # Checks/s for both: connections the listener accepted (vigil's status
 # JSON at this size would take minutes over the serial console).
 sample() {
+    # The checker child as it is now (a restarted one shows as another pid).
+    echo "@@P $1 $pid $(cat /tmp/c.pid)"
     echo "@@T $1 $(cat /proc/uptime) | $(cat /proc/$pid/stat) | $(grep VmRSS /proc/$pid/status) $(grep VmHWM /proc/$pid/status) | $(cat /tmp/acc)"
     echo "@@W $1 $(switches $(cat /tmp/p.pid 2>/dev/null)) $(switches $pid)"
 }
@@ -183,6 +185,8 @@ def figures(impl, n, vs, out):
     k = re.search(r"(\d+) checker task\(s\) kept running", out)
     if m and k:
         row["tasks"] = (int(k.group(1)), int(m.group(1)))
+    pids = re.findall(r"@@P \d (\d+) (\d+)", out)
+    row["child_restarted"] = any(a != b for a, b in pids)
     m = re.search(r"@@PID (\d+) (\d+)", out)
     if m:
         row["same_child"] = m.group(1) == m.group(2)
@@ -237,7 +241,15 @@ def measure(binary, n, vs, window, settle, mem, only):
                 con.send(f"sh /bench/scale.sh {impl} {n} {vs} {int(settle)} {int(window)}")
                 con.read_until(f"@@DONE {impl} {n}", per_run)
                 out = con.buf[start:]
-                row = figures(impl, n, vs, out)
+                keep = os.environ.get("LVS_SCALE_CONSOLE")
+                if keep:
+                    with open(f"{keep}.{impl}", "w") as f:
+                        f.write(out)
+                try:
+                    row = figures(impl, n, vs, out)
+                except (ValueError, IndexError, KeyError) as e:
+                    print(f"guest: {impl}: unreadable samples ({e}); console:\n{out[-4000:]}", flush=True)
+                    continue
                 print({k: v for k, v in row.items() if k not in ("diff", "log")}, flush=True)
                 for line in row["log"][:12] + [f"diff {d}" for d in row["diff"][:10]]:
                     print(f"  {impl}: {line}", flush=True)
