@@ -20,9 +20,11 @@ pub enum Cap {
     AdvertVips,
     /// `vrrp::track::INBOX_CAP`: tracking inputs queued per instance.
     TrackInbox,
-    /// `netlink::mirror::MAX_LINKS`: links the netlink mirror holds.
+    /// `netlink::mirror::MAX_LINKS`: links the netlink mirror holds (at least; the VRRP
+    /// child sizes it from its config, `vrrp::engine::reflector_config`).
     MirrorLinks,
-    /// `netlink::mirror::MAX_ADDRS`: addresses the netlink mirror holds.
+    /// `netlink::mirror::MAX_ADDRS`: addresses the netlink mirror holds (at least; sized
+    /// from the config like the links).
     MirrorAddrs,
     /// `netlink::reflector::PENDING`: reflected changes waiting for the VRRP engine.
     ReflectorPending,
