@@ -120,13 +120,19 @@ else
     cp /bench/scale-reload.conf /tmp/cur.conf
     t0=$(cut -d' ' -f1 /proc/uptime)
     kill -HUP $(cat /tmp/p.pid)
-    i=0
+    i=0 seen=
     while [ $i -lt 20000 ]; do
-        ipvsadm -Ln -t VIP0:80 | grep -q "RS0:PORT *Masq *2 " && break
+        ipvsadm -Ln -t VIP0:80 | grep -q "RS0:PORT *Masq *2 " && { seen=1; break; }
         i=$((i + 1))
+        # Bounded: 900 s.
+        [ $((i % 20)) = 0 ] && [ "$(cut -d. -f1 /proc/uptime)" -gt "$(( ${t0%.*} + 900 ))" ] && break
     done
     t1=$(cut -d' ' -f1 /proc/uptime)
-    echo "@@RELOAD $t0 $t1 $i"
+    if [ -n "$seen" ]; then
+        echo "@@RELOAD $t0 $t1 $i"
+    else
+        echo "@@NORELOAD $t0 $t1 $i"; tail -n 30 /tmp/d.log | sed 's/^/@@LOG /'
+    fi
     sleep RELOAD_QUIET
     ipvsadm -Sn >/tmp/after
     echo "@@LINES $(wc -l </tmp/before) $(wc -l </tmp/after)"
@@ -239,7 +245,21 @@ def measure(binary, n, vs, window, settle, mem, only):
                 print(f"guest: {impl}, {n} real servers under {vs} virtual servers ...", flush=True)
                 start = len(con.buf)
                 con.send(f"sh /bench/scale.sh {impl} {n} {vs} {int(settle)} {int(window)}")
-                con.read_until(f"@@DONE {impl} {n}", per_run)
+                # The marked lines as they come (a run at this size takes minutes).
+                shown, end = start, time.monotonic() + per_run
+                while True:
+                    try:
+                        con.read_until(f"@@DONE {impl} {n}", 20)
+                        break
+                    except TimeoutError:
+                        if time.monotonic() > end:
+                            raise
+                    finally:
+                        cut = con.buf.rfind("\n", shown) + 1
+                        for line in con.buf[shown:cut].splitlines():
+                            if "@@" in line and not line.startswith(("@@T", "@@DIFF ")):
+                                print(f"  {impl}: {line.strip()[:200]}", flush=True)
+                        shown = max(shown, cut)
                 out = con.buf[start:]
                 keep = os.environ.get("LVS_SCALE_CONSOLE")
                 if keep:
