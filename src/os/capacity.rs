@@ -39,10 +39,13 @@ pub enum Cap {
     IpcQueue,
     /// `supervisor::http::CONNECTIONS_MAX`: metrics connections served at once.
     MetricsConnections,
+    /// `check::runner::MAX_CHECKS_IN_FLIGHT`: TCP_CHECK connections open at once (a check
+    /// due past it waits its turn).
+    ChecksInFlight,
 }
 
 /// (name in status and metrics, the constant, its value) per `Cap`, in order.
-pub const TABLE: [(&str, &str, usize); 12] = [
+pub const TABLE: [(&str, &str, usize); 13] = [
     ("vrrp_rx_budget", "vrrp::engine::RX_BUDGET", crate::vrrp::engine::RX_BUDGET),
     ("fsm_actions", "vrrp::fsm::MAX_ACTIONS", crate::vrrp::fsm::MAX_ACTIONS),
     ("advert_vips", "vrrp::wire::MAX_VIPS", crate::vrrp::wire::MAX_VIPS),
@@ -55,6 +58,7 @@ pub const TABLE: [(&str, &str, usize); 12] = [
     ("ipc_message", "ipc::MSG_MAX", crate::ipc::MSG_MAX),
     ("ipc_queue", "ipc::FRAG_MAX", crate::ipc::FRAG_MAX),
     ("metrics_connections", "supervisor::http::CONNECTIONS_MAX", crate::supervisor::METRICS_CONNECTIONS_MAX),
+    ("checks_in_flight", "check::runner::MAX_CHECKS_IN_FLIGHT", crate::check::runner::MAX_CHECKS_IN_FLIGHT),
 ];
 
 const N: usize = TABLE.len();
