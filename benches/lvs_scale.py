@@ -79,7 +79,7 @@ echo "@@START $(cut -d' ' -f1 /proc/uptime)"
 if [ "$impl" = keepalived ]; then
     keepalived -n -l -C -f /tmp/cur.conf -p /tmp/p.pid -c /tmp/c.pid >/tmp/d.log 2>&1 &
 else
-    /bench/vigil -n -l -G -C -m --watchdog-interval=5000 -f /tmp/cur.conf -p /tmp/p.pid \
+    /bench/vigil -n -l -G -C -m --watchdog-interval=WATCHDOG_MS -f /tmp/cur.conf -p /tmp/p.pid \
         -r /tmp/r.pid -c /tmp/c.pid --control /tmp/v.sock >/tmp/d.log 2>&1 &
 fi
 daemon=$!
@@ -124,8 +124,8 @@ else
     while [ $i -lt 20000 ]; do
         ipvsadm -Ln -t VIP0:80 | grep -q "RS0:PORT *Masq *2 " && { seen=1; break; }
         i=$((i + 1))
-        # Bounded: 900 s.
-        [ $((i % 20)) = 0 ] && [ "$(cut -d. -f1 /proc/uptime)" -gt "$(( ${t0%.*} + 900 ))" ] && break
+        # Bounded: RELOAD_BOUND s.
+        [ $((i % 20)) = 0 ] && [ "$(cut -d. -f1 /proc/uptime)" -gt "$(( ${t0%.*} + RELOAD_BOUND ))" ] && break
     done
     t1=$(cut -d' ' -f1 /proc/uptime)
     if [ -n "$seen" ]; then
@@ -165,7 +165,9 @@ echo "@@DONE $impl $n"
 
 
 def figures(impl, n, vs, out):
-    row = lvs_guest.figures(impl, n, out) or {"impl": impl, "n": n}
+    # A sample of a checker child that is gone (restarted) has no /proc figures.
+    live = "\n".join(l for l in out.splitlines() if not re.match(r"\s*@@T \d [\d.]+ [\d.]+ \|\s+\|", l))
+    row = lvs_guest.figures(impl, n, live) or {"impl": impl, "n": n}
     row["vs"] = vs
     start = re.search(r"@@START ([\d.]+)", out)
     table = re.search(r"@@TABLE ([\d.]+) (\d+) (\d+)", out)
@@ -177,6 +179,12 @@ def figures(impl, n, vs, out):
     if m:
         row["reload_s"] = float(m.group(2)) - float(m.group(1))
         row["reload_polls"] = int(m.group(3))
+    m = re.search(r"@@NORELOAD ([\d.]+) ([\d.]+)", out)
+    if m:
+        row["no_reload_after"] = float(m.group(2)) - float(m.group(1))
+    m = re.search(r"@@LINES (\d+) (\d+)", out)
+    if m:
+        row["lines"] = (int(m.group(1)), int(m.group(2)))
     m = re.search(r"@@DIFFN (\d+)", out)
     if m:
         row["diff_lines"] = int(m.group(1))
@@ -196,14 +204,14 @@ def figures(impl, n, vs, out):
     m = re.search(r"@@PID (\d+) (\d+)", out)
     if m:
         row["same_child"] = m.group(1) == m.group(2)
-    m = re.search(r"@@T 2 (.*)$", out, re.M)
+    m = re.search(r"@@T 2 (.*)$", live, re.M)
     if m:
         row["rss_after"] = lvs_guest.parse_t(m.group(1).strip())["rss"]
     row["log"] = re.findall(r"@@LOG (.*)", out)
     return row
 
 
-def measure(binary, n, vs, window, settle, mem, only):
+def measure(binary, n, vs, window, settle, mem, only, watchdog_ms=5000, reload_bound=900):
     tmp = tempfile.mkdtemp(prefix="vigil-lvs-scale-")
     try:
         ov = os.path.join(tmp, "overlay")
@@ -215,7 +223,8 @@ def measure(binary, n, vs, window, settle, mem, only):
             f.write(make_config(n, vs, PORT))
         with open(os.path.join(ov, "bench/scale-reload.conf"), "w") as f:
             f.write(make_config(n, vs, PORT, weight0=2))
-        sh = (SCALE_SH.replace("RELOAD_QUIET", str(RELOAD_QUIET)).replace("VIP0", VIP0)
+        sh = (SCALE_SH.replace("RELOAD_QUIET", str(RELOAD_QUIET)).replace("WATCHDOG_MS", str(watchdog_ms))
+              .replace("RELOAD_BOUND", str(reload_bound)).replace("VIP0", VIP0)
               .replace("RS0", rs_addr(0)).replace("PORT", str(PORT)))
         with open(os.path.join(ov, "bench/scale.sh"), "w") as f:
             f.write(sh)
@@ -317,12 +326,14 @@ def main():
     ap.add_argument("--only", choices=("vigil", "keepalived"))
     ap.add_argument("--bin", default=BIN)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--watchdog-ms", type=int, default=5000, help="vigil's --watchdog-interval")
+    ap.add_argument("--reload-bound", type=int, default=900, help="the longest wait for the reload's change, s")
     a = ap.parse_args()
     if a.smoke:
         a.n, a.vs, a.window, a.settle = 200, 10, 5, 5
     if not os.access(a.bin, os.X_OK):
         sys.exit(f"{a.bin}: build it first (cargo build --release --target x86_64-unknown-linux-musl)")
-    rows = measure(a.bin, a.n, a.vs, a.window, a.settle, a.mem, a.only)
+    rows = measure(a.bin, a.n, a.vs, a.window, a.settle, a.mem, a.only, a.watchdog_ms, a.reload_bound)
     print_table(rows)
     bad = [r for r in rows if not r.get("table_complete") or r.get("reload_s") is None]
     if bad:
