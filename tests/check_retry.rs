@@ -101,10 +101,10 @@ fn config(port: u16, retry: u32, alpha: bool) -> Config {
             }],
             ..HttpCheck::default()
         })),
-        target: CheckTarget {
+        target: Some(Box::new(CheckTarget {
             connect_timeout: ms(2000),
             ..CheckTarget::default()
-        },
+        })),
         retry: Some(retry),
         delay_before_retry: ms(10),
         delay_loop: ms(20),

@@ -15,6 +15,11 @@
 //!    originated connections too) leave nonzero counters on every destination, and the
 //!    untouched ones keep their counters and their order across the reload (a destination
 //!    deleted and added again starts from zero).
+//! 3c. (after the checker kills, 3b) The smallest form of benches/lvs_scale.py: PID 1 reloads
+//!    200 real servers under 10 virtual servers (TCP_CHECK, the host's listeners); once the
+//!    table is complete, a reload that changes one real server's weight must be exactly one
+//!    IPVS operation (PID 1's log), change no other line of `ipvsadm -Sn`, and keep all 200
+//!    checker tasks running (none restarted: the check child's reload line).
 //! 4. Equivalence with keepalived: PID 1 reloads a config without virtual servers (its
 //!    services must go), then Debian's keepalived 2.2.7 runs a config with several virtual
 //!    servers (schedulers, NAT/DR/TUN, persistence, fwmark, IPv6, inhibit_on_failure, a quorum
@@ -172,6 +177,25 @@ fn scenario_config(a3: u16) -> String {
     c += "}\n";
     c
 }
+
+/// The scale step's config (3c): SCALE_VS virtual servers of SCALE_RS real servers each, all
+/// under TCP_CHECK; the real servers are the host's listeners on SCALE_PORT.., one per real
+/// server of a virtual server (the same ports in each). `weight0`: the first one's weight.
+fn scale_config(weight0: u32) -> String {
+    let mut c = String::from(HEAD);
+    for v in 0..SCALE_VS {
+        c += &format!("virtual_server 192.0.2.{} 80 {{\n    delay_loop 1\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n", 100 + v);
+        for r in 0..SCALE_RS {
+            c += &checked(SCALE_PORT + r, if v == 0 && r == 0 { weight0 } else { 1 });
+        }
+        c += "}\n";
+    }
+    c
+}
+
+const SCALE_VS: u16 = 10;
+const SCALE_RS: u16 = 20;
+const SCALE_PORT: u16 = 9001;
 
 const VS_A: &str = "TCP 192.0.2.10:80";
 const VS_B: &str = "TCP 192.0.2.11:80";
@@ -533,6 +557,8 @@ fn lvs_guest_ipvs_checks_reload_and_keepalived_equivalence() {
     write(&etc.join("keepalived.conf"), &scenario_config(8003));
     write(&etc.join("reload.conf"), &scenario_config(8004));
     write(&etc.join("none.conf"), &none_config());
+    write(&etc.join("scale.conf"), &scale_config(1));
+    write(&etc.join("scale-reload.conf"), &scale_config(2));
     write(&etc.join("equiv.conf"), &equivalence_config());
     for (name, text) in equivalence_pieces() {
         write(&etc.join(format!("equiv.d/{name}.conf")), &text);
@@ -736,12 +762,60 @@ fn lvs_guest_ipvs_checks_reload_and_keepalived_equivalence() {
         }
     }
 
-    // 4. Equivalence with keepalived. PID 1 lets go of its virtual servers first.
-    node.sh_ok("cp /etc/keepalived/none.conf /etc/keepalived/keepalived.conf && kill -HUP 1", SH);
-    wait_table(&mut node, "PID 1 removing its virtual servers after a reload without them", |t| t.is_empty());
+    // 3c. The scale benchmark's smallest form (benches/lvs_scale.py runs 40,000 real servers):
+    // PID 1 reloads 200 real servers under 10 virtual servers; once the table is complete, a
+    // reload that changes one real server's weight is exactly one IPVS operation, leaves every
+    // other line of `ipvsadm -Sn` as it was, and keeps every checker task running (none
+    // restarts, so none is late or early).
     for p in [8001, 8002, 8003, 8004, 8011, 8012, 8021, 8022, 8029] {
         ls.stop(p);
     }
+    for p in SCALE_PORT..SCALE_PORT + SCALE_RS {
+        ls.start(&mut node, p);
+    }
+    node.sh_ok("cp /etc/keepalived/scale.conf /etc/keepalived/keepalived.conf && kill -HUP 1", SH);
+    let n_rs = usize::from(SCALE_VS) * usize::from(SCALE_RS);
+    let (_, took) = wait_table(&mut node, "the 200 real servers of the scale config", |t| {
+        t.len() == usize::from(SCALE_VS) && t.values().map(|(_, d)| d.len()).sum::<usize>() == n_rs
+    });
+    say(&format!("{TEST}: {n_rs} real servers under {SCALE_VS} virtual servers in the kernel {:.1} s after the reload", took.as_secs_f64()));
+    // Checks run before the change (the listeners count them).
+    let accepted = |ls: &Listeners| ls.by_port.values().map(HostListener::accepted).sum::<u64>();
+    let checks0 = accepted(&ls);
+    std::thread::sleep(Duration::from_secs(3));
+    if accepted(&ls) <= checks0 {
+        node.fail("the scale config's real servers are not being checked");
+    }
+    let table_before = node.sh_ok("ipvsadm -Sn", SH);
+    let mark = node.transcript.len();
+    node.sh_ok("cp /etc/keepalived/scale-reload.conf /etc/keepalived/keepalived.conf && kill -HUP 1", SH);
+    let rs0 = format!("-a -t 192.0.2.100:80 -r {HOST}:{SCALE_PORT} -m -w 2");
+    let (_, took) = wait_table(&mut node, "one real server's new weight", |t| weight(t, "TCP 192.0.2.100:80", &rs(SCALE_PORT)) == Some(2));
+    // Time for any further op to show (there must be none).
+    std::thread::sleep(Duration::from_secs(3));
+    let table_after = node.sh_ok("ipvsadm -Sn", SH);
+    let changed: Vec<(&str, &str)> = table_before.lines().zip(table_after.lines()).filter(|(b, a)| b != a).collect();
+    if table_before.lines().count() != table_after.lines().count() || changed.len() != 1 || changed[0].1 != rs0 {
+        node.fail(&format!("the reload changed more than {rs0:?}: {changed:?}\n---- before ----\n{table_before}---- after ----\n{table_after}"));
+    }
+    node.pump(Duration::from_millis(500));
+    let log = node.transcript[mark..].to_owned();
+    let ops: Vec<&str> = log.lines().filter(|l| l.contains("]: IPVS: ")).collect();
+    let tasks = log.lines().find(|l| l.contains("checker task(s) kept running")).unwrap_or("").to_owned();
+    say(&format!("{TEST}: one real server's weight reloaded: in the kernel after {:.1} s; IPVS ops {ops:?}; {tasks}", took.as_secs_f64()));
+    if ops.len() != 1 || !ops[0].contains(&format!("setting real server {HOST}:{SCALE_PORT} (Masq, weight 2)")) {
+        node.fail(&format!("the reload was not exactly one IPVS op: {ops:?}"));
+    }
+    if !tasks.contains(&format!("{n_rs} checker task(s) kept running, 0 to start")) {
+        node.fail(&format!("the reload restarted checks: {tasks:?}"));
+    }
+    for p in SCALE_PORT..SCALE_PORT + SCALE_RS {
+        ls.stop(p);
+    }
+
+    // 4. Equivalence with keepalived. PID 1 lets go of its virtual servers first.
+    node.sh_ok("cp /etc/keepalived/none.conf /etc/keepalived/keepalived.conf && kill -HUP 1", SH);
+    wait_table(&mut node, "PID 1 removing its virtual servers after a reload without them", |t| t.is_empty());
     for p in EQUIV_UP {
         ls.start(&mut node, p);
     }

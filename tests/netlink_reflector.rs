@@ -389,6 +389,66 @@ fn overrun_is_resynchronised_from_a_dump() {
     });
 }
 
+/// The reflector sized for 1,000 VRRP instances, each on its own link with a VMAC (the host
+/// here has no 8021q: veth ends stand in for the VLANs, macvlans are keepalived's VMACs),
+/// built while it reads nothing behind the smallest queue: the kernel drops broadcasts
+/// (ENOBUFS), the reflector counts the overrun, resynchronises from a dump and then mirrors
+/// all 2,000 links and 3,000 addresses: none is dropped for want of room (the fixed 256
+/// links and 1,024 addresses did).
+#[test]
+fn a_thousand_instances_links_overrun_and_resynchronise_whole() {
+    in_netns(|| {
+        let mut conf = String::new();
+        for i in 0..1000 {
+            conf += &format!(
+                "vrrp_instance VI_{i} {{\n interface v{i}\n use_vmac vm{i}\n virtual_router_id {}\n priority 100\n                  virtual_ipaddress {{\n  10.9.{}.{}/32\n }}\n}}\n",
+                i % 255 + 1,
+                i / 250,
+                i % 250 + 1
+            );
+        }
+        let loaded = vigil::config::load_str(&conf, std::path::Path::new("/nonexistent/t.conf"), &Default::default());
+        assert_eq!(loaded.config.vrrp_instances.len(), 1000);
+        let sized = vigil::vrrp::engine::reflector_config(&loaded.config);
+        let mut r = Reflector::start(ReflectorConfig { rcvbuf: 1, ..sized }).unwrap();
+        let _ = drain(&mut r, Duration::from_millis(100));
+        let mut nl = Rtnl::new().unwrap();
+        let mut batch = String::new();
+        for i in (0..1000).step_by(2) {
+            batch += &format!("link add v{i} type veth peer name v{}\n", i + 1);
+        }
+        for i in 0..1000 {
+            batch += &format!("link add link v{i} name vm{i} type macvlan mode private\n");
+            batch += &format!("addr add 10.1.{}.{}/24 dev v{i}\n", i / 250, i % 250 + 1);
+            batch += &format!("addr add 10.2.{}.{}/24 dev v{i}\n", i / 250, i % 250 + 1);
+            batch += &format!("addr add 10.9.{}.{}/32 dev vm{i}\n", i / 250, i % 250 + 1);
+        }
+        let path = std::env::temp_dir().join(format!("vigil-reflector-scale-{}.batch", std::process::id()));
+        std::fs::write(&path, batch).unwrap();
+        ip_cmd(&["-batch", path.to_str().unwrap()]);
+        let _ = std::fs::remove_file(&path);
+        let t = Instant::now();
+        let changes = drain(&mut r, Duration::from_millis(500));
+        let c = r.counters();
+        let m = r.mirror();
+        eprintln!(
+            "1,000 instances' links: {} changes read in {:?}; mirror {} links, {} addresses (room for {:?}); counters {c:?}, mirror {:?}",
+            changes.len(),
+            t.elapsed(),
+            m.link_count(),
+            m.addr_count(),
+            m.capacity(),
+            m.counters()
+        );
+        assert!(c.overruns >= 1 && c.resyncs >= 1, "{c:?}");
+        assert!(changes.contains(&Change::Resynced));
+        assert_eq!(m.counters().capacity_hits, 0);
+        assert_eq!(m.link_count(), 2001, "lo, 1,000 veth ends and 1,000 macvlans");
+        assert_eq!(m.addr_count(), 3000 + m.addrs_of(1).count());
+        assert_mirror_is_kernel(&mut r, &mut nl);
+    });
+}
+
 #[test]
 fn explicit_resync_reports_only_differences() {
     in_netns(|| {

@@ -211,7 +211,10 @@ fn checker_spec(
         .map(|m| m.as_duration())
         .or_else(|| raw_secs(o, "warmup"))
         .unwrap_or(delay_loop);
-    let target = target_of(&c.target, rs, raw_secs(o, "connect_timeout"));
+    // The checker's own connect_timeout, then one among the real server's
+    // unknown options, then the default.
+    let rs_timeout = c.explicit_connect_timeout().map(|m| m.as_duration()).or_else(|| raw_secs(o, "connect_timeout"));
+    let target = target_of(c.target(), rs, rs_timeout);
     let probe = match &c.kind {
         CheckKind::Tcp => Probe::Tcp,
         CheckKind::Http(h) => Probe::Http {
@@ -507,10 +510,10 @@ mod tests {
                 keyword: "delay_loop".into(),
                 args: vec!["2.5".into()],
             });
-            c.target = CheckTarget {
+            c.target = Some(Box::new(CheckTarget {
                 connect_port: Some(81),
                 ..CheckTarget::default()
-            };
+            }));
             c.delay_before_retry = Some(Microseconds::from_secs(3));
         }));
         let c = &p[0].checkers[0];

@@ -174,9 +174,15 @@ pub struct Checkers {
     servers: Vec<Rc<RealServerChecks>>,
     ctx: Rc<TaskContext>,
     /// Checkers whose tasks are not spawned yet (`spawn_more`), in order:
-    /// the real server's index in `servers`, the checker's in its list.
-    unspawned: VecDeque<(u32, u16)>,
-    _tasks: Vec<Task<()>>,
+    /// the real server's index in `servers`, the checker's in its list,
+    /// and its slot in `tasks`.
+    unspawned: VecDeque<(u32, u16, u32)>,
+    /// Every checker's task, real server by real server in `servers`'
+    /// order, each real server's in its list's (None: not spawned yet).
+    tasks: Vec<Option<Task<()>>>,
+    /// Tasks spawned for this config, and tasks a reload kept running.
+    started: usize,
+    kept: usize,
 }
 
 /// One real server under check: its checkers (each task reads its own
@@ -253,6 +259,60 @@ struct TaskContext {
     tls: Rc<dyn TlsConnector>,
     sink: EventSink,
     suspended: Suspended,
+    slots: Slots,
+}
+
+/// TCP_CHECK connections open at once. Past it a check that is due waits
+/// for one to close (FIFO) rather than connect: 40,000 checks due each
+/// second on a machine that completes 2,000 had every one of them
+/// connecting at once, the listeners' queues overflowed, the checks timed
+/// out and took their real servers out of IPVS by the thousand, and the
+/// child fell behind its watchdog. keepalived's single loop paces itself
+/// the same way. Hitting it is counted (`os::capacity`).
+pub const MAX_CHECKS_IN_FLIGHT: usize = 2048;
+
+/// The connection slots of TCP_CHECK tasks and the tasks waiting for one
+/// (their key, for a task dropped while waiting, and waker), the queue
+/// allocated once for every task that may wait.
+#[derive(Default)]
+struct Slots {
+    in_flight: std::cell::Cell<usize>,
+    waiting: RefCell<VecDeque<(u64, std::task::Waker)>>,
+}
+
+impl Slots {
+    /// A slot for task `key`, or its waker queued (once) and false.
+    fn acquire(&self, key: u64, queued: &mut bool, cx: &std::task::Context<'_>) -> bool {
+        if self.in_flight.get() < MAX_CHECKS_IN_FLIGHT {
+            self.in_flight.set(self.in_flight.get() + 1);
+            return true;
+        }
+        if !*queued {
+            crate::os::capacity::hit(crate::os::capacity::Cap::ChecksInFlight, format_args!("a TCP_CHECK waits for a connection slot"));
+            self.waiting.borrow_mut().push_back((key, cx.waker().clone()));
+            *queued = true;
+        }
+        false
+    }
+
+    /// Frees a slot; the first waiting task is woken to take it.
+    fn release(&self) {
+        self.in_flight.set(self.in_flight.get().saturating_sub(1));
+        if let Some((_, w)) = self.waiting.borrow_mut().pop_front() {
+            w.wake();
+        }
+    }
+
+    /// A task dropped while queued leaves the queue.
+    fn forget(&self, key: u64) {
+        self.waiting.borrow_mut().retain(|(k, _)| *k != key);
+    }
+
+    fn reserve(&self, tasks: usize) {
+        let mut w = self.waiting.borrow_mut();
+        let len = w.len();
+        w.reserve(tasks.saturating_sub(len));
+    }
 }
 
 /// One real server's state as a reload hands it on: its id under the old
@@ -292,7 +352,7 @@ impl Checkers {
     /// answering the watchdog.
     pub fn spawn_more<'a>(&mut self, ex: &LocalExecutor<'a>, n: usize) -> bool {
         for _ in 0..n {
-            let Some((server, idx)) = self.unspawned.pop_front() else { break };
+            let Some((server, idx, slot)) = self.unspawned.pop_front() else { break };
             let Some(rs) = self.servers.get(server as usize).cloned() else { continue };
             let idx = usize::from(idx);
             let ctx = self.ctx.clone();
@@ -305,13 +365,112 @@ impl Checkers {
                 Some(Probe::Tcp) => ex.spawn(TcpCheckTask::new(rs, idx as u16, ctx)),
                 _ => ex.spawn(checker_loop(rs, idx, ctx)),
             };
-            self._tasks.push(task);
+            if let Some(t) = self.tasks.get_mut(slot as usize) {
+                *t = Some(task);
+                self.started += 1;
+            }
         }
         if self.unspawned.is_empty() {
             // Its capacity (8 bytes a checker) is not needed again.
             self.unspawned = VecDeque::new();
         }
         self.unspawned.is_empty()
+    }
+
+    /// (tasks spawned for this config, tasks a reload kept running).
+    pub fn task_counts(&self) -> (usize, usize) {
+        (self.started, self.kept)
+    }
+
+    /// The checkers of `plans` after a reload from `self` (the previous
+    /// config's): a real server whose identity both configs have and whose
+    /// checkers are the same, timing included, keeps its tasks running (no
+    /// check restarts, none runs early or late), under its new id; the
+    /// others continue their state as `prepare_checkers_carried` does, in
+    /// new tasks (`spawn_more`). `old_id`: the real server's id under the
+    /// previous config, if it had it.
+    pub fn continue_into(
+        self,
+        plans: &[RealServerPlan],
+        old_id: impl Fn(&RealServerPlan) -> Option<RsId>,
+    ) -> Checkers {
+        let Checkers { servers: old_servers, ctx, tasks: mut old_tasks, .. } = self;
+        // Each old real server's index and the slot of its first task.
+        let mut by_id = std::collections::HashMap::with_capacity(old_servers.len());
+        let mut slot = 0usize;
+        for (i, r) in old_servers.iter().enumerate() {
+            if let Ok(st) = r.state.try_borrow() {
+                by_id.insert(st.id(), (i, slot));
+            }
+            slot += r.specs.len();
+        }
+        // The previous config's suspensions are by its indices: the new
+        // config's are set again (`HaSuspend::attach`).
+        ctx.suspended.0.borrow_mut().clear();
+        let mut c = Checkers {
+            servers: Vec::with_capacity(plans.len()),
+            ctx,
+            unspawned: VecDeque::new(),
+            tasks: Vec::with_capacity(checker_count(plans)),
+            started: 0,
+            kept: 0,
+        };
+        c.ctx.slots.reserve(checker_count(plans));
+        let mut sharer = SpecSharer::default();
+        let mut policies = Vec::new();
+        for p in plans {
+            let old = old_id(p).and_then(|id| by_id.get(&id).copied());
+            let same = old.and_then(|(i, s)| old_servers.get(i).map(|r| (r, s))).filter(|(r, _)| {
+                r.specs.len() == p.checkers.len() && r.specs.iter().zip(&p.checkers).all(|(a, b)| a.to_spec() == *b)
+            });
+            if let Some((r, first)) = same {
+                r.state.borrow_mut().set_id(p.id);
+                let server = c.servers.len() as u32;
+                for idx in 0..r.specs.len() {
+                    let task = old_tasks.get_mut(first + idx).and_then(Option::take);
+                    if task.is_some() {
+                        c.kept += 1;
+                    } else {
+                        c.unspawned.push_back((server, idx as u16, c.tasks.len() as u32));
+                    }
+                    c.tasks.push(task);
+                }
+                c.servers.push(r.clone());
+                continue;
+            }
+            policies.clear();
+            policies.extend(p.checkers.iter().map(|c| c.policy));
+            let st = match old.and_then(|(i, _)| old_servers.get(i)) {
+                Some(r) => {
+                    let old_st = r.state.borrow();
+                    let old_specs: Vec<CheckSpec> = r.specs.iter().map(SharedSpec::to_spec).collect();
+                    RsState::carry_over(p.id, &policies, &old_st, &match_checkers(&p.checkers, &old_specs))
+                }
+                None => RsState::new(p.id, &policies),
+            };
+            c.push_server(&mut sharer, p, st);
+        }
+        // The tasks not kept (their real servers gone or changed) stop here.
+        drop(old_tasks);
+        c
+    }
+
+    /// Appends a real server whose tasks are still to spawn.
+    fn push_server(&mut self, sharer: &mut SpecSharer, p: &RealServerPlan, st: RsState) {
+        // Indices fit: at most 65,535 × 65,535 real servers (`plan`), and a
+        // real server's checkers are a config block's few.
+        let server = self.servers.len() as u32;
+        for idx in 0..p.checkers.len().min(usize::from(u16::MAX)) {
+            self.unspawned.push_back((server, idx as u16, self.tasks.len() as u32));
+            self.tasks.push(None);
+        }
+        let specs = p.checkers.iter().map(|c| sharer.share(p.id.vs, c)).collect();
+        self.servers.push(Rc::new(RealServerChecks { specs, state: RefCell::new(st) }));
+    }
+
+    /// Checkers whose tasks are still to spawn.
+    pub fn pending_tasks(&self) -> usize {
+        self.unspawned.len()
     }
 
     /// Whether checkers are left for `spawn_more`.
@@ -450,12 +609,33 @@ struct TcpCheckTask {
     timer: Timer,
     /// The connection in flight; none while sleeping.
     conn: Option<Async<std::net::TcpStream>>,
+    /// Waiting for a connection slot (`MAX_CHECKS_IN_FLIGHT`), or holding one.
+    queued: bool,
+    holding: bool,
 }
 
 impl TcpCheckTask {
     fn new(rs: Rc<RealServerChecks>, idx: u16, ctx: Rc<TaskContext>) -> TcpCheckTask {
         let warmup = rs.specs.get(usize::from(idx)).map_or(Duration::ZERO, |s| s.spec.warmup);
-        TcpCheckTask { rs, ctx, idx, timer: Timer::after(random_upto(warmup)), conn: None }
+        TcpCheckTask { rs, ctx, idx, timer: Timer::after(random_upto(warmup)), conn: None, queued: false, holding: false }
+    }
+
+    /// This task among those waiting for a slot: its real server's
+    /// allocation and its checker's index.
+    fn key(rs: &Rc<RealServerChecks>, idx: u16) -> u64 {
+        (Rc::as_ptr(rs) as usize as u64) ^ (u64::from(idx) << 48)
+    }
+}
+
+impl Drop for TcpCheckTask {
+    fn drop(&mut self) {
+        // Cancelled (a reload or a stop): its slot, or its place in the queue, goes.
+        if self.holding {
+            self.ctx.slots.release();
+        }
+        if self.queued {
+            self.ctx.slots.forget(TcpCheckTask::key(&self.rs, self.idx));
+        }
     }
 }
 
@@ -465,20 +645,30 @@ impl std::future::Future for TcpCheckTask {
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
         use std::pin::Pin;
         use std::task::Poll;
-        let TcpCheckTask { rs, ctx, idx, timer, conn } = &mut *self;
+        let TcpCheckTask { rs, ctx, idx, timer, conn, queued, holding } = &mut *self;
+        let key = TcpCheckTask::key(rs, *idx);
         let idx = usize::from(*idx);
         let Some(SharedSpec { spec, dst }) = rs.specs.get(idx) else { return Poll::Ready(()) };
         loop {
             let result = match conn {
                 None => {
-                    // Sleeping (warmup, delay_loop, delay_before_retry).
-                    if Pin::new(&mut *timer).poll(cx).is_pending() {
+                    // Sleeping (warmup, delay_loop, delay_before_retry); once
+                    // queued for a slot its timer has fired already.
+                    if !*queued && Pin::new(&mut *timer).poll(cx).is_pending() {
                         return Poll::Pending;
                     }
                     if ctx.suspended.is(rs.state.borrow().id().vs) {
+                        if std::mem::take(queued) {
+                            ctx.slots.forget(key);
+                        }
                         timer.set_after(spec.policy.delay_loop.max(MIN_DELAY));
                         continue;
                     }
+                    if !ctx.slots.acquire(key, queued, cx) {
+                        return Poll::Pending;
+                    }
+                    *queued = false;
+                    *holding = true;
                     match tcp::start(&spec.target, *dst) {
                         Ok(c) => {
                             *conn = Some(c);
@@ -501,9 +691,17 @@ impl std::future::Future for TcpCheckTask {
             // The run is over (the connection closes here): record it,
             // sleep until the next.
             *conn = None;
+            if std::mem::take(holding) {
+                ctx.slots.release();
+            }
             timer.set_after(record(rs, idx, ctx, result.map(|_| Outcome::UP)));
         }
     }
+}
+
+/// How many checkers `plans` has: the task table's size, allocated once.
+fn checker_count(plans: &[RealServerPlan]) -> usize {
+    plans.iter().map(|p| p.checkers.len()).sum()
 }
 
 /// Spawns one task per checker of every real server onto `ex`.
@@ -539,8 +737,15 @@ pub fn prepare_checkers_carried<'c>(
     sink: EventSink,
     carried: impl Fn(&RealServerPlan) -> Option<&'c CarriedState>,
 ) -> Checkers {
-    let mut servers = Vec::with_capacity(plans.len());
-    let mut unspawned = VecDeque::new();
+    let mut c = Checkers {
+        servers: Vec::with_capacity(plans.len()),
+        ctx: Rc::new(TaskContext { tls, sink, suspended: Suspended::default(), slots: Slots::default() }),
+        unspawned: VecDeque::with_capacity(checker_count(plans)),
+        tasks: Vec::with_capacity(checker_count(plans)),
+        started: 0,
+        kept: 0,
+    };
+    c.ctx.slots.reserve(checker_count(plans));
     let mut sharer = SpecSharer::default();
     // One buffer for all: a short-lived block per real server, between the
     // long-lived ones of the same size, would keep their pages resident.
@@ -552,22 +757,9 @@ pub fn prepare_checkers_carried<'c>(
             Some(old) => RsState::carry_over(p.id, &policies, &old.state, &match_checkers(&p.checkers, &old.checkers)),
             None => RsState::new(p.id, &policies),
         };
-        // Indices fit: at most 65,535 × 65,535 real servers (`plan`), and a
-        // real server's checkers are a config block's few.
-        let server = servers.len() as u32;
-        for idx in 0..p.checkers.len().min(usize::from(u16::MAX)) {
-            unspawned.push_back((server, idx as u16));
-        }
-        let specs = p.checkers.iter().map(|c| sharer.share(p.id.vs, c)).collect();
-        servers.push(Rc::new(RealServerChecks { specs, state: RefCell::new(st) }));
+        c.push_server(&mut sharer, p, st);
     }
-    let tasks = Vec::with_capacity(unspawned.len());
-    Checkers {
-        servers,
-        ctx: Rc::new(TaskContext { tls, sink, suspended: Suspended::default() }),
-        unspawned,
-        _tasks: tasks,
-    }
+    c
 }
 
 #[cfg(test)]
@@ -604,7 +796,12 @@ mod tests {
             std::mem::size_of_val(&checker_loop(
                 Rc::new(RealServerChecks { specs: Box::new([]), state: RefCell::new(RsState::new(RsId::default(), &[])) }),
                 0,
-                Rc::new(TaskContext { tls: Rc::new(crate::check::NoTls), sink: Rc::new(|_| {}), suspended: Suspended::default() }),
+                Rc::new(TaskContext {
+                    tls: Rc::new(crate::check::NoTls),
+                    sink: Rc::new(|_| {}),
+                    suspended: Suspended::default(),
+                    slots: Slots::default(),
+                }),
             )),
         );
         eprintln!(
@@ -648,6 +845,65 @@ mod tests {
             assert!(std::iter::from_fn(|| l.accept().ok()).count() > 0, "real server {i} was not checked");
         }
         assert!(c.states().iter().all(|(_, up, _)| *up));
+    }
+
+    #[test]
+    fn a_reload_keeps_the_tasks_of_unchanged_real_servers_under_their_new_ids() {
+        let ls: Vec<_> = (0..3).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+        let plan = |i: usize, rs: u16, delay_ms: u64| {
+            let l = &ls[i];
+            l.set_nonblocking(true).unwrap();
+            let mut sp = spec(l.local_addr().unwrap().port(), Probe::Tcp, 0);
+            sp.policy.delay_loop = Duration::from_millis(delay_ms);
+            RealServerPlan { id: RsId { vs: 0, rs }, addr: l.local_addr().unwrap(), weight: 1, checkers: vec![sp] }
+        };
+        let ex = LocalExecutor::new();
+        let c = spawn_checkers(&ex, &[plan(0, 0, 20), plan(1, 1, 20)], Rc::new(crate::check::NoTls), Rc::new(|_| {}));
+        assert_eq!(c.task_counts(), (2, 0));
+        smol::future::block_on(ex.run(Timer::after(Duration::from_millis(200))));
+        let before: Vec<u64> = c.servers.iter().map(|r| r.state.borrow().checks_run()).collect();
+        assert!(before.iter().all(|&n| n > 0), "{before:?}");
+        // Server 1 moves to the front unchanged; server 0 is retimed; a third is new.
+        let new = [plan(1, 0, 20), plan(0, 1, 30), plan(2, 2, 20)];
+        let old_id = |p: &RealServerPlan| match p.addr {
+            a if a == ls[0].local_addr().unwrap() => Some(RsId { vs: 0, rs: 0 }),
+            a if a == ls[1].local_addr().unwrap() => Some(RsId { vs: 0, rs: 1 }),
+            _ => None,
+        };
+        let kept = c.servers[1].clone();
+        let mut c = c.continue_into(&new, old_id);
+        assert_eq!(c.task_counts(), (0, 1));
+        assert_eq!(c.pending_tasks(), 2);
+        assert!(Rc::ptr_eq(&c.servers[0], &kept), "the unchanged real server's checks were rebuilt");
+        assert_eq!(c.servers[0].state.borrow().id(), RsId { vs: 0, rs: 0 });
+        // The retimed one continues its state in a new task.
+        assert_eq!(c.servers[1].state.borrow().checks_run(), before[0]);
+        c.spawn_more(&ex, usize::MAX);
+        assert_eq!(c.task_counts(), (2, 1));
+        smol::future::block_on(ex.run(Timer::after(Duration::from_millis(200))));
+        // The kept task ran on all along.
+        assert!(c.servers[0].state.borrow().checks_run() > before[1]);
+        assert!(c.servers[2].state.borrow().checks_run() > 0);
+    }
+
+    #[test]
+    fn checks_past_the_in_flight_cap_wait_their_turn_in_order() {
+        let slots = Slots::default();
+        slots.reserve(4);
+        let cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut q = [false; 3];
+        for _ in 0..MAX_CHECKS_IN_FLIGHT {
+            assert!(slots.acquire(9, &mut q[0], &cx));
+        }
+        assert!(!slots.acquire(1, &mut q[1], &cx));
+        assert!(!slots.acquire(1, &mut q[1], &cx), "queued once");
+        assert!(!slots.acquire(2, &mut q[2], &cx));
+        assert_eq!(slots.waiting.borrow().iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![1, 2]);
+        slots.forget(2);
+        slots.release();
+        assert!(slots.waiting.borrow().is_empty());
+        assert!(slots.acquire(1, &mut q[1], &cx));
+        assert_eq!(slots.in_flight.get(), MAX_CHECKS_IN_FLIGHT);
     }
 
     #[test]

@@ -81,10 +81,36 @@ pub struct RetryPolicy {
 /// One checker's retry state (keepalived's is_up / has_run / retry_it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckerRetry {
-    policy: RetryPolicy,
+    policy: PackedPolicy,
     is_up: bool,
     has_run: bool,
     retry_it: u32,
+}
+
+/// A `RetryPolicy` as each real server's checker keeps it: its delays in
+/// nanoseconds (584 years fit), 24 bytes rather than 40.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PackedPolicy {
+    delay_loop_ns: u64,
+    delay_before_retry_ns: u64,
+    retry: u32,
+    alpha: bool,
+}
+
+impl PackedPolicy {
+    fn pack(p: RetryPolicy) -> PackedPolicy {
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        PackedPolicy { delay_loop_ns: ns(p.delay_loop), delay_before_retry_ns: ns(p.delay_before_retry), retry: p.retry, alpha: p.alpha }
+    }
+
+    fn unpack(self) -> RetryPolicy {
+        RetryPolicy {
+            retry: self.retry,
+            delay_loop: Duration::from_nanos(self.delay_loop_ns),
+            delay_before_retry: Duration::from_nanos(self.delay_before_retry_ns),
+            alpha: self.alpha,
+        }
+    }
 }
 
 /// What a checker result changed, and when to run next.
@@ -101,7 +127,7 @@ pub struct RetryStep {
 impl CheckerRetry {
     pub fn new(policy: RetryPolicy) -> CheckerRetry {
         CheckerRetry {
-            policy,
+            policy: PackedPolicy::pack(policy),
             is_up: !policy.alpha,
             has_run: false,
             retry_it: policy.retry,
@@ -134,7 +160,7 @@ impl CheckerRetry {
     }
 
     pub fn policy(&self) -> RetryPolicy {
-        self.policy
+        self.policy.unpack()
     }
 
     /// Consecutive failures counted since the last state change or success.
@@ -143,7 +169,7 @@ impl CheckerRetry {
     }
 
     pub fn on_result(&mut self, success: bool) -> RetryStep {
-        let p = self.policy;
+        let p = self.policy.unpack();
         let first = !self.has_run;
         self.has_run = true;
         if success || ((self.is_up || first) && self.retry_it >= p.retry) {
@@ -309,6 +335,11 @@ impl RsState {
         self.id
     }
 
+    /// A reload gave the real server another place in the config.
+    pub fn set_id(&mut self, id: RsId) {
+        self.id = id;
+    }
+
     /// Alive before any check has run: false when a checker is in alpha mode.
     pub fn alive(&self) -> bool {
         self.alive
@@ -398,6 +429,13 @@ mod tests {
                 (s.event.map(|e| e.up), s.next.as_secs())
             })
             .collect()
+    }
+
+    #[test]
+    fn a_checkers_policy_is_kept_packed_and_whole() {
+        let p = RetryPolicy { retry: 7, delay_loop: Duration::from_micros(2_500_001), delay_before_retry: Duration::from_secs(86_400 * 365), alpha: true };
+        assert_eq!(CheckerRetry::new(p).policy(), p);
+        assert!(std::mem::size_of::<CheckerRetry>() <= 32, "{}", std::mem::size_of::<CheckerRetry>());
     }
 
     #[test]

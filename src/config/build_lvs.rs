@@ -614,6 +614,7 @@ fn target_keyword(ctx: &mut Ctx<'_>, c: &Node, t: &mut CheckTarget) -> bool {
 
 fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> {
     let mut ch = Checker::default();
+    let mut target = CheckTarget::default();
     for c in ctx.need_block(n) {
         let kw = c.keyword.as_str();
         // Blocks inside checkers.
@@ -640,14 +641,14 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
             _ => {}
         }
         ctx.no_block(c);
-        if target_keyword(ctx, c, &mut ch.target) {
+        if target_keyword(ctx, c, &mut target) {
             continue;
         }
         match kw {
             "connect_timeout" => {
                 if let Some(t) = ctx.timer(c, 0.000_001, MAX_CONNECT_TIMEOUT_SECS) {
                     ch.connect_timeout = t;
-                    ch.target.connect_timeout = Some(t);
+                    ch.connect_timeout_set = true;
                 }
             }
             "retry" => ch.retry = retry_value(ctx, c, "Invalid retry connection value"),
@@ -693,15 +694,16 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
             ctx.warn(n.pos, "FILE_CHECK has no track_file specified - ignoring");
             return None;
         }
-    if let Some(IpAddr::V6(a)) = ch.target.connect_ip
-        && a.segments()[0] & 0xffc0 == 0xfe80 && ch.target.bind_if.is_none() {
+    if let Some(IpAddr::V6(a)) = target.connect_ip
+        && a.segments()[0] & 0xffc0 == 0xfe80 && target.bind_if.is_none() {
             ctx.warn(n.pos, format!("Checker link local address {a} requires a bind_if"));
         }
-    if let (Some(b), Some(c)) = (ch.target.bindto, ch.target.connect_ip)
+    if let (Some(b), Some(c)) = (target.bindto, target.connect_ip)
         && b.is_ipv4() != c.is_ipv4() {
             ctx.warn(n.pos, format!("bindto address {b} does not match address family of connect_ip - skipping"));
-            ch.target.bindto = None;
+            target.bindto = None;
         }
+    ch.target = (target != CheckTarget::default()).then(|| Box::new(target));
     ch.kind = kind;
     Some(ch)
 }

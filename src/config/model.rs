@@ -858,9 +858,16 @@ pub enum CheckKind {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Checker {
     pub kind: CheckKind,
-    pub target: CheckTarget,
+    /// Where and how to connect (connect_ip, connect_port, bindto, ...),
+    /// None when none is set: a TCP_CHECK as a rule. Boxed: 96 bytes of
+    /// Nones in each of tens of thousands of real servers otherwise. The
+    /// checker's own connect_timeout is `connect_timeout`, never in here.
+    pub target: Option<Box<CheckTarget>>,
     /// keepalived's default connect_timeout is 5 s.
     pub connect_timeout: Microseconds,
+    /// connect_timeout was set in the checker's block (it then wins over
+    /// one among the real server's unknown options).
+    pub connect_timeout_set: bool,
     pub retry: Option<u32>,
     pub delay_before_retry: Option<Microseconds>,
     pub warmup: Option<Microseconds>,
@@ -870,12 +877,36 @@ pub struct Checker {
     pub other: Vec<RawOption>,
 }
 
+/// A checker's target with nothing set.
+static NO_TARGET: CheckTarget = CheckTarget {
+    connect_ip: None,
+    connect_port: None,
+    bindto: None,
+    bind_port: None,
+    bind_if: None,
+    fwmark: None,
+    connect_timeout: None,
+};
+
+impl Checker {
+    /// Its connection settings (all None when it sets none).
+    pub fn target(&self) -> &CheckTarget {
+        self.target.as_deref().unwrap_or(&NO_TARGET)
+    }
+
+    /// Its connect_timeout when its block set one.
+    pub fn explicit_connect_timeout(&self) -> Option<Microseconds> {
+        self.connect_timeout_set.then_some(self.connect_timeout)
+    }
+}
+
 impl Default for Checker {
     fn default() -> Self {
         Checker {
             kind: CheckKind::Tcp,
-            target: CheckTarget::default(),
+            target: None,
             connect_timeout: Microseconds::from_secs(5),
+            connect_timeout_set: false,
             retry: None,
             delay_before_retry: None,
             warmup: None,

@@ -108,6 +108,15 @@ impl Reassembler {
         &self.buf
     }
 
+    /// Frees the last assembled message's bytes: a config of 40,000 real
+    /// servers is megabytes that the child would otherwise keep resident
+    /// until the next large message (small ones never use this buffer).
+    pub fn release(&mut self) {
+        if !self.active {
+            self.buf = Vec::new();
+        }
+    }
+
     fn reset(&mut self) {
         self.buf = Vec::new();
         self.active = false;
@@ -117,6 +126,23 @@ impl Reassembler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_released_buffer_is_freed_and_the_next_message_assembles() {
+        let mut r = Reassembler::new();
+        let bytes: Vec<u8> = (0..(FRAG_MAX * 3)).map(|i| i as u8).collect();
+        let frags: Vec<_> = fragments(&bytes).collect();
+        for f in &frags {
+            let _ = r.push(f).unwrap();
+        }
+        assert_eq!(r.take(), &bytes[..]);
+        r.release();
+        assert_eq!(r.buf.capacity(), 0);
+        for f in &frags {
+            let _ = r.push(f).unwrap();
+        }
+        assert_eq!(r.take(), &bytes[..]);
+    }
 
     #[test]
     fn single_fragment_needs_no_copy() {

@@ -270,7 +270,11 @@ impl Receiver {
             }
             match pushed.map_err(IpcError::Frame)? {
                 frame::Pushed::Whole(range) => return decode(&self.buf[range]),
-                frame::Pushed::Assembled => return decode(self.rx.take()),
+                frame::Pushed::Assembled => {
+                    let msg = decode(self.rx.take());
+                    self.rx.release();
+                    return msg;
+                }
                 frame::Pushed::More => continue,
             }
         }

@@ -11,22 +11,24 @@
 
 use std::net::IpAddr;
 
-use heapless::FnvIndexMap;
 use log::warn;
 
 use super::addr::Addr;
 use super::consts::{IFF_LOWER_UP, IFF_RUNNING, IFF_UP};
 use super::event::Event;
+use super::fixed_map::FixedMap;
 use super::link::{Link, OperState};
 use super::route::Route;
 use super::types::{AddrFamily, HwAddr, IfName};
 
-/// Links the mirror holds. A power of two (the index map's requirement).
-/// Past it a link is not mirrored (logged and counted: `os::capacity`).
+/// Links the mirror holds at least. The reflector sizes its mirror from
+/// the config at setup (`ReflectorConfig::for_config`: its interfaces,
+/// VLANs and VMACs, with room to spare), preallocated once; past that a
+/// link is not mirrored (logged and counted: `os::capacity`).
 pub const MAX_LINKS: usize = 256;
-/// Addresses the mirror holds, over all links (the soak's 255 instances
-/// set up to 509 VIPs on one node). A power of two. Past it an address is
-/// not mirrored (logged and counted: `os::capacity`).
+/// Addresses the mirror holds at least (the soak's 255 instances set up to
+/// 509 VIPs on one node), over all links; sized from the config like the
+/// links. Past it an address is not mirrored (logged and counted).
 pub const MAX_ADDRS: usize = 1024;
 /// The most changes one event (or one diffed link) can produce: see [`Mirror::apply`].
 pub const MAX_CHANGES_PER_EVENT: usize = 12;
@@ -227,8 +229,8 @@ pub struct MirrorCounters {
 
 /// The mirrored links and addresses.
 pub struct Mirror {
-    links: FnvIndexMap<u32, LinkState, MAX_LINKS>,
-    addrs: FnvIndexMap<AddrKey, AddrState, MAX_ADDRS>,
+    links: FixedMap<u32, LinkState>,
+    addrs: FixedMap<AddrKey, AddrState>,
     counters: MirrorCounters,
 }
 
@@ -239,16 +241,35 @@ impl Default for Mirror {
 }
 
 impl Mirror {
-    pub const fn new() -> Self {
+    /// A mirror of the least capacities (`MAX_LINKS`, `MAX_ADDRS`).
+    pub fn new() -> Self {
+        Self::with_capacity(MAX_LINKS, MAX_ADDRS)
+    }
+
+    /// A mirror for `links` links and `addrs` addresses (at least the
+    /// least), allocated here once.
+    pub fn with_capacity(links: usize, addrs: usize) -> Self {
         Self {
-            links: FnvIndexMap::new(),
-            addrs: FnvIndexMap::new(),
+            links: FixedMap::with_capacity(links.max(MAX_LINKS)),
+            addrs: FixedMap::with_capacity(addrs.max(MAX_ADDRS)),
             counters: MirrorCounters {
                 capacity_hits: 0,
                 unknown_deletes: 0,
                 rejected: 0,
             },
         }
+    }
+
+    /// Room for `links` links and `addrs` addresses (a reload's config that
+    /// needs more; allocates).
+    pub fn reserve(&mut self, links: usize, addrs: usize) {
+        self.links.reserve(links);
+        self.addrs.reserve(addrs);
+    }
+
+    /// (links, addresses) it can hold.
+    pub fn capacity(&self) -> (usize, usize) {
+        (self.links.capacity(), self.addrs.capacity())
     }
 
     /// Forgets every link and address (counters are kept).
@@ -359,9 +380,12 @@ impl Mirror {
             *old = new;
             return;
         }
-        if self.links.len() >= MAX_LINKS {
+        if self.links.len() >= self.links.capacity() {
             self.counters.capacity_hits += 1;
-            crate::os::capacity::hit(crate::os::capacity::Cap::MirrorLinks, format_args!("netlink mirror: link {} not mirrored", new.name));
+            crate::os::capacity::hit(
+                crate::os::capacity::Cap::MirrorLinks,
+                format_args!("netlink mirror: link {} not mirrored (room for {})", new.name, self.links.capacity()),
+            );
             return;
         }
         link_changes(None, Some(&new), out);
@@ -394,9 +418,12 @@ impl Mirror {
             }
             return;
         }
-        if self.addrs.len() >= MAX_ADDRS {
+        if self.addrs.len() >= self.addrs.capacity() {
             self.counters.capacity_hits += 1;
-            crate::os::capacity::hit(crate::os::capacity::Cap::MirrorAddrs, format_args!("netlink mirror: address {} not mirrored", a.addr));
+            crate::os::capacity::hit(
+                crate::os::capacity::Cap::MirrorAddrs,
+                format_args!("netlink mirror: address {} not mirrored (room for {})", a.addr, self.addrs.capacity()),
+            );
             return;
         }
         push(out, addr_added(&new));
@@ -568,14 +595,14 @@ impl Diff {
     /// the walk is complete. `old` and `new` must not change between calls.
     pub fn step(&mut self, old: &Mirror, new: &Mirror, out: &mut Changes) -> bool {
         match self.phase {
-            Phase::OldLinks(i) => match old.links.values().nth(i) {
+            Phase::OldLinks(i) => match old.links.value_at(i) {
                 Some(o) => {
                     link_changes(Some(o), new.links.get(&o.index), out);
                     self.phase = Phase::OldLinks(i + 1);
                 }
                 None => self.phase = Phase::NewLinks(0),
             },
-            Phase::NewLinks(i) => match new.links.values().nth(i) {
+            Phase::NewLinks(i) => match new.links.value_at(i) {
                 Some(n) => {
                     if !old.links.contains_key(&n.index) {
                         link_changes(None, Some(n), out);
@@ -584,7 +611,7 @@ impl Diff {
                 }
                 None => self.phase = Phase::OldAddrs(0),
             },
-            Phase::OldAddrs(i) => match old.addrs.values().nth(i) {
+            Phase::OldAddrs(i) => match old.addrs.value_at(i) {
                 Some(o) => {
                     match new.addrs.get(&o.key()) {
                         Some(n) if n != o => push(out, addr_updated(o, n)),
@@ -597,7 +624,7 @@ impl Diff {
                 }
                 None => self.phase = Phase::NewAddrs(0),
             },
-            Phase::NewAddrs(i) => match new.addrs.values().nth(i) {
+            Phase::NewAddrs(i) => match new.addrs.value_at(i) {
                 Some(n) => {
                     if !old.addrs.contains_key(&n.key()) {
                         push(out, addr_added(n));

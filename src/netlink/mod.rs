@@ -45,6 +45,7 @@ pub mod addr;
 pub mod consts;
 mod error;
 pub mod event;
+pub mod fixed_map;
 pub mod link;
 pub mod mirror;
 pub mod netconf;

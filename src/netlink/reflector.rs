@@ -122,6 +122,10 @@ pub struct ReflectorConfig {
     pub routes: bool,
     /// SO_RCVBUF(FORCE) for the broadcast socket, in bytes (the kernel doubles it).
     pub rcvbuf: usize,
+    /// Links and addresses the mirror holds (at least `mirror::MAX_LINKS` and
+    /// `MAX_ADDRS`), allocated at start: the caller sizes them from its config.
+    pub links: usize,
+    pub addrs: usize,
 }
 
 impl Default for ReflectorConfig {
@@ -129,6 +133,8 @@ impl Default for ReflectorConfig {
         Self {
             routes: false,
             rcvbuf: DEFAULT_RCVBUF,
+            links: super::mirror::MAX_LINKS,
+            addrs: super::mirror::MAX_ADDRS,
         }
     }
 }
@@ -196,8 +202,8 @@ impl Reflector {
             sock,
             dump,
             dump_seq: 0,
-            mirror: Box::new(Mirror::new()),
-            shadow: Box::new(Mirror::new()),
+            mirror: Box::new(Mirror::with_capacity(config.links, config.addrs)),
+            shadow: Box::new(Mirror::with_capacity(config.links, config.addrs)),
             buf: vec![0u8; RECV_BUF_LEN].into_boxed_slice(),
             rpos: 0,
             rlen: 0,

@@ -20,9 +20,11 @@ pub enum Cap {
     AdvertVips,
     /// `vrrp::track::INBOX_CAP`: tracking inputs queued per instance.
     TrackInbox,
-    /// `netlink::mirror::MAX_LINKS`: links the netlink mirror holds.
+    /// `netlink::mirror::MAX_LINKS`: links the netlink mirror holds (at least; the VRRP
+    /// child sizes it from its config, `vrrp::engine::reflector_config`).
     MirrorLinks,
-    /// `netlink::mirror::MAX_ADDRS`: addresses the netlink mirror holds.
+    /// `netlink::mirror::MAX_ADDRS`: addresses the netlink mirror holds (at least; sized
+    /// from the config like the links).
     MirrorAddrs,
     /// `netlink::reflector::PENDING`: reflected changes waiting for the VRRP engine.
     ReflectorPending,
@@ -37,10 +39,13 @@ pub enum Cap {
     IpcQueue,
     /// `supervisor::http::CONNECTIONS_MAX`: metrics connections served at once.
     MetricsConnections,
+    /// `check::runner::MAX_CHECKS_IN_FLIGHT`: TCP_CHECK connections open at once (a check
+    /// due past it waits its turn).
+    ChecksInFlight,
 }
 
 /// (name in status and metrics, the constant, its value) per `Cap`, in order.
-pub const TABLE: [(&str, &str, usize); 12] = [
+pub const TABLE: [(&str, &str, usize); 13] = [
     ("vrrp_rx_budget", "vrrp::engine::RX_BUDGET", crate::vrrp::engine::RX_BUDGET),
     ("fsm_actions", "vrrp::fsm::MAX_ACTIONS", crate::vrrp::fsm::MAX_ACTIONS),
     ("advert_vips", "vrrp::wire::MAX_VIPS", crate::vrrp::wire::MAX_VIPS),
@@ -53,6 +58,7 @@ pub const TABLE: [(&str, &str, usize); 12] = [
     ("ipc_message", "ipc::MSG_MAX", crate::ipc::MSG_MAX),
     ("ipc_queue", "ipc::FRAG_MAX", crate::ipc::FRAG_MAX),
     ("metrics_connections", "supervisor::http::CONNECTIONS_MAX", crate::supervisor::METRICS_CONNECTIONS_MAX),
+    ("checks_in_flight", "check::runner::MAX_CHECKS_IN_FLIGHT", crate::check::runner::MAX_CHECKS_IN_FLIGHT),
 ];
 
 const N: usize = TABLE.len();

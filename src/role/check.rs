@@ -5,8 +5,7 @@
 
 use super::{Applied, Duties, Runtime, Stop};
 use crate::alert::Alerter;
-use crate::check::runner::CarriedState;
-use crate::check::{CheckEvent, Checkers, EventSink, RsId, TlsConnector};
+use crate::check::{CheckEvent, Checkers, EventSink, TlsConnector};
 use crate::cli::Role;
 use crate::os::signals::Dump;
 use crate::config::Config;
@@ -15,7 +14,6 @@ use crate::lvs::hooks::{STOP_SCRIPT_TIMEOUT, SpawnHooks};
 use crate::lvs::program::{Lvs, RECONCILE_BATCH};
 use crate::lvs::suspend::HaSuspend;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Checker tasks spawned per turn of the message loop.
@@ -88,11 +86,13 @@ impl Duties for Check {
     }
 
     fn work(&mut self, rt: &Runtime) {
-        if let Some(c) = self.checkers.as_mut() {
+        // The table first, then the checks, as keepalived sets IPVS up
+        // before its checkers run: 40,000 checks spawned beside the full
+        // reconcile's 42,000 ops took the table a minute to complete under
+        // TCG, and their events planned services the reconcile was still on.
+        let reconciled = self.lvs.borrow_mut().as_mut().is_none_or(|l| l.reconcile_step(RECONCILE_BATCH));
+        if reconciled && let Some(c) = self.checkers.as_mut() {
             c.spawn_more(&rt.ex, SPAWN_BATCH);
-        }
-        if let Some(l) = self.lvs.borrow_mut().as_mut() {
-            l.reconcile_step(RECONCILE_BATCH);
         }
     }
 
@@ -168,9 +168,8 @@ impl Check {
     /// New checkers for `new`, carrying the state of the real servers
     /// `old` has too, then the IPVS side brought to `new`.
     fn rebuild(&mut self, rt: &Runtime, old: &Config, new: &Rc<Config>) {
-        let snapshot = self.checkers.take().map(|c| c.snapshot()).unwrap_or_default();
+        let previous = self.checkers.take();
         let carried = crate::lvs::identity::carried(old, new);
-        let by_old: HashMap<RsId, &CarriedState> = snapshot.iter().map(|c| (c.id, c)).collect();
         let plans = crate::check::plan(new);
         // The config the runtime keeps (`Applied`), not a copy of it.
         let shared: Rc<Config> = new.clone();
@@ -182,10 +181,12 @@ impl Check {
         }
         let mut carried_views = Vec::new();
         if !plans.is_empty() {
-            // Their tasks are spawned a batch per turn (`work`).
-            let c = crate::check::runner::prepare_checkers_carried(&plans, tls(), self.sink(), |p| {
-                carried.get(&p.id).and_then(|old| by_old.get(old).copied())
-            });
+            // Their tasks are spawned a batch per turn (`work`); a reload
+            // keeps the tasks of the real servers it leaves as they were.
+            let c = match previous {
+                Some(prev) => prev.continue_into(&plans, |p| carried.get(&p.id).copied()),
+                None => crate::check::runner::prepare_checkers_carried(&plans, tls(), self.sink(), |_| None),
+            };
             if self.ha_suspend.is_none() && new.virtual_servers.iter().any(|v| v.ha_suspend) {
                 self.ha_suspend = HaSuspend::start(&rt.ex);
             }
@@ -198,7 +199,13 @@ impl Check {
                     carried_views.push((id, RsView { up, weight }));
                 }
             }
-            log::info!("check child: {} real server(s) under check, {} carried over", plans.len(), carried_views.len());
+            let kept = c.task_counts().1;
+            log::info!(
+                "check child: {} real server(s) under check, {} carried over; {kept} checker task(s) kept running, {} to start",
+                plans.len(),
+                carried_views.len(),
+                c.pending_tasks()
+            );
             self.checkers = Some(c);
         }
         if let Some(h) = &self.hooks {

@@ -446,12 +446,43 @@ fn open_fifos(notifier: &Notifier, config: &Config) {
     }
 }
 
+/// The reflector's tables sized for `config`, allocated once at its start
+/// (a reload starts a new one): every link the config names (instances'
+/// interfaces, tracked interfaces, the devices of VIPs and static
+/// addresses) and a VMAC per `use_vmac` instance, each with a few addresses
+/// (an IPv6 link-local, the host's own), and every VIP; twice that, and some,
+/// for the links and addresses the host has besides. 1,000 instances on as
+/// many VLANs with VMACs need about 2,000 links and 7,000 addresses: the
+/// fixed 256 and 1,024 would drop most of them.
+pub fn reflector_config(config: &Config) -> ReflectorConfig {
+    let mut names: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let (mut vmacs, mut vips) = (0usize, 0usize);
+    for v in &config.vrrp_instances {
+        names.extend(v.interface.as_deref());
+        names.extend(v.track_interfaces.iter().map(|t| t.name.as_str()));
+        vmacs += usize::from(v.use_vmac.is_some());
+        for a in v.virtual_ipaddress.iter().chain(&v.virtual_ipaddress_excluded) {
+            vips += 1;
+            names.extend(a.dev.as_deref());
+        }
+    }
+    for a in &config.static_ipaddress {
+        names.extend(a.dev.as_deref());
+    }
+    let links = names.len() + vmacs;
+    ReflectorConfig {
+        links: 2 * links + 64,
+        addrs: 2 * (3 * links + vips + config.static_ipaddress.len()) + 256,
+        ..ReflectorConfig::default()
+    }
+}
+
 /// The reflector and the trackers the instances and groups of `config`
 /// use, each reporting to `coord`. Script trackers go on from the result
 /// the coordinator holds for them (carried over a reload).
 fn start_watchers(ex: &Rc<LocalExecutor<'static>>, config: &Config, coord: &Rc<RefCell<Coordinator>>) -> Vec<Task<()>> {
     let mut watchers = Vec::new();
-    match Reflector::start(ReflectorConfig::default()) {
+    match Reflector::start(reflector_config(config)) {
         Ok(refl) => {
             // The mirror as it is now: interfaces already down count from the start.
             coord.borrow_mut().links_changed(refl.mirror());
@@ -666,5 +697,58 @@ async fn run(slot: Rc<RefCell<Option<Instance>>>, ctx: Ctx) {
             // between turns) go first; the socket is still readable after.
             smol::future::yield_now().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod reflector_size_tests {
+    use super::*;
+    use crate::netlink::event::Event;
+    use crate::netlink::mirror::Mirror;
+
+    // 1,000 instances, each on its own VLAN with a VMAC and two VIPs: the
+    // reflector's tables are sized for their links and addresses, and a
+    // mirror of that size holds them all (the fixed 256 links did not).
+    #[test]
+    fn a_thousand_instances_over_vlans_and_vmacs_fit_the_mirror() {
+        let mut text = String::new();
+        for i in 0..1000u32 {
+            text += &format!(
+                "vrrp_instance VI_{i} {{\n    interface vlan{i}\n    use_vmac vrrp.{i}\n    virtual_router_id {}\n    priority 100\n    \
+                 virtual_ipaddress {{\n        10.{}.{}.1/32\n        10.{}.{}.2/32\n    }}\n}}\n",
+                i % 255 + 1,
+                i / 250,
+                i % 250,
+                i / 250,
+                i % 250
+            );
+        }
+        let loaded = crate::config::load_str(&text, std::path::Path::new("/nonexistent/t.conf"), &crate::config::LoadOptions::default());
+        assert_eq!(loaded.config.vrrp_instances.len(), 1000, "{:?}", loaded.diagnostics.first());
+        let rc = reflector_config(&loaded.config);
+        assert!(rc.links >= 4000 && rc.addrs >= 8000, "{} links, {} addresses", rc.links, rc.addrs);
+        // The host: a physical link, 1,000 VLANs and 1,000 VMACs, each with a
+        // link-local and the VLANs with an address of the host's; the VIPs on the VMACs.
+        let mut m = Mirror::with_capacity(rc.links, rc.addrs);
+        for idx in 1..=2001u32 {
+            let link = crate::netlink::link::Link {
+                index: idx,
+                name: crate::netlink::types::if_name(&format!("if{idx}")).unwrap(),
+                flags: 0,
+                mtu: Some(1500),
+                mac: None,
+                operstate: crate::netlink::link::OperState::Up,
+                carrier: Some(true),
+                kind: None,
+            };
+            m.apply(&Event::NewLink(link));
+            let ll = std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, idx as u16);
+            m.apply(&Event::NewAddr(crate::netlink::addr::Addr::new(idx, ll.into(), 64)));
+            for k in 0..2u32 {
+                let a = std::net::Ipv4Addr::from(0x0a00_0000 + idx * 4 + k);
+                m.apply(&Event::NewAddr(crate::netlink::addr::Addr::new(idx, a.into(), 32)));
+            }
+        }
+        assert_eq!((m.link_count(), m.addr_count(), m.counters().capacity_hits), (2001, 6003, 0));
     }
 }

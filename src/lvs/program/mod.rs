@@ -34,10 +34,8 @@ use super::{QuorumChange, QuorumMemory, RsView, VsWant, default_view, desired, d
 use crate::check::{CheckEvent, CheckEventKind, RsId};
 use crate::config::model::{CheckKind, Config, LbKind, RealServer, VirtualServer};
 use crate::ipvs::{Destination, FwdMethod, Ipvs, IpvsError, Op, Service, ServiceKey};
-#[cfg(test)]
-use crate::ipvs::plan;
+use crate::ipvs::plan::plan_service;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::IpAddr;
 
 use std::rc::Rc;
 
@@ -432,13 +430,18 @@ impl Lvs {
         self.dirty.clear();
         self.stale.clear();
         self.reconciling = false;
-        let table = self.read_table();
+        // The kernel's table is read at the first full reconcile (a start, or a restarted
+        // child taking over what its predecessor left). At a reload it is what our own ops
+        // left, the cache (kept by each op that succeeded; a failed one has its service read
+        // again): dumping 2,000 services one by one again took seconds under TCG.
+        let table = if self.adopted && self.ipvs.is_some() { Some(self.cache.values().cloned().collect()) } else { self.read_table() };
         let config = self.config.clone();
         // A checked real server without a verdict whose virtual server the kernel already has
         // (a restarted checker child, or a table left by -I) carries on from what the kernel
         // has, weight included: nothing is pulled, re-added or re-weighted before its first
         // check, and that check's verdict is a transition only if it differs.
         if let Some(t) = table.as_ref().filter(|_| !std::mem::replace(&mut self.adopted, true)) {
+            let by_key = index_table(t);
             for vs in &config.virtual_servers {
                 let vid = vs_ident(vs);
                 for rs in vs.real_servers.iter().filter(|rs| !rs.checkers.is_empty()) {
@@ -446,14 +449,17 @@ impl Lvs {
                     if self.views.contains_key(&key) {
                         continue;
                     }
-                    if let Some(v) = table_view(t.iter(), &config, vs, rs) {
+                    if let Some(v) = table_view(|k| by_key.get(k).copied(), &config, vs, rs) {
                         self.views.insert(key, v);
                     }
                 }
             }
         }
         let views = &self.views;
-        let view = |id: RsId| checkers_view(&config, views, id, |vs, rs| table.as_ref().is_some_and(|t| in_table(t.iter(), &config, vs, rs)));
+        let index = table.as_ref().map(index_table);
+        let view = |id: RsId| {
+            checkers_view(&config, views, id, |vs, rs| index.as_ref().is_some_and(|i| in_table(|k| i.get(k).copied(), &config, vs, rs)))
+        };
         let (mut wants, changes) = desired(&config, view, &mut self.memory);
         for w in &mut wants {
             overlay_drains(&self.drained, w);
@@ -533,7 +539,7 @@ impl Lvs {
         let config = self.config.clone();
         let views = &self.views;
         let cache = &self.cache;
-        let view = |id: RsId| checkers_view(&config, views, id, |vs, rs| in_table(cache.values(), &config, vs, rs));
+        let view = |id: RsId| checkers_view(&config, views, id, |vs, rs| in_table(|k| cache.get(k).map(|(_, d)| d.as_slice()), &config, vs, rs));
         let Some((mut want, change)) = desired_vs(&config, vi, view, &mut self.memory) else { return };
         overlay_drains(&self.drained, &mut want);
         if let Some(c) = &change {
@@ -705,8 +711,10 @@ fn checkers_view(
 }
 
 /// Whether the kernel's table has `rs` with a weight under one of `vs`'s services.
+/// `dests_of`: a service's destinations in the table, by key (an index: 40,000 real servers
+/// looked up in a 2,000-service table are not 80,000,000 comparisons).
 fn in_table<'t>(
-    t: impl Iterator<Item = &'t (Service, Vec<Destination>)> + Clone,
+    dests_of: impl Fn(&ServiceKey) -> Option<&'t [Destination]>,
     config: &Config,
     vs: &VirtualServer,
     rs: &crate::config::model::RealServer,
@@ -714,8 +722,7 @@ fn in_table<'t>(
     group::members(config, vs).into_iter().any(|m| {
         service_for(config, vs, m).is_some_and(|svc| {
             let port = group::rs_port(vs, rs, m);
-            let key = svc.key();
-            t.clone().any(|(s, ds)| s.key() == key && ds.iter().any(|d| d.addr == rs.addr && d.port == port && d.weight > 0))
+            dests_of(&svc.key()).is_some_and(|ds| ds.iter().any(|d| d.addr == rs.addr && d.port == port && d.weight > 0))
         })
     })
 }
@@ -724,7 +731,7 @@ fn in_table<'t>(
 /// weight it has there (present with a weight), else down. None when none of `vs`'s services
 /// is in the table (a first start).
 fn table_view<'t>(
-    t: impl Iterator<Item = &'t (Service, Vec<Destination>)> + Clone,
+    dests_of: impl Fn(&ServiceKey) -> Option<&'t [Destination]>,
     config: &Config,
     vs: &VirtualServer,
     rs: &crate::config::model::RealServer,
@@ -733,8 +740,7 @@ fn table_view<'t>(
     for m in group::members(config, vs) {
         let Some(svc) = service_for(config, vs, m) else { continue };
         let port = group::rs_port(vs, rs, m);
-        let key = svc.key();
-        for (_, ds) in t.clone().filter(|(s, _)| s.key() == key) {
+        if let Some(ds) = dests_of(&svc.key()) {
             service_seen = true;
             if let Some(d) = ds.iter().find(|d| d.addr == rs.addr && d.port == port && d.weight > 0) {
                 let weight = i32::try_from(d.weight).ok().filter(|&w| w != rs.weight);
@@ -743,6 +749,15 @@ fn table_view<'t>(
         }
     }
     service_seen.then_some(RsView { up: false, weight: None })
+}
+
+/// A table's services by key (the first of each), for `in_table` and `table_view`.
+fn index_table(t: &Table) -> HashMap<ServiceKey, &[Destination]> {
+    let mut by_key = HashMap::with_capacity(t.len());
+    for (s, ds) in t {
+        by_key.entry(s.key()).or_insert(ds.as_slice());
+    }
+    by_key
 }
 
 fn op_service(op: &Op) -> &Service {
@@ -781,50 +796,6 @@ fn record(cache: &mut Cache, op: &Op) {
             }
         }
     }
-}
-
-/// `ipvs::plan` for one wanted service against what we know of it (None:
-/// absent), the same ops in the same order, with the current destinations
-/// indexed so that 1,000 destinations are not 1,000,000 comparisons.
-fn plan_service(current: Option<&(Service, Vec<Destination>)>, wanted: &(Service, Vec<Destination>)) -> Vec<Op> {
-    let (w, wdests) = wanted;
-    let mut ops = Vec::new();
-    let cdests: &[Destination] = match current {
-        None => {
-            ops.push(Op::AddService(w.clone()));
-            &[]
-        }
-        Some((c, d)) => {
-            if !c.same_settings(w) {
-                ops.push(Op::EditService(w.clone()));
-            }
-            d
-        }
-    };
-    let mut by_key: HashMap<(IpAddr, u16), &Destination> = HashMap::with_capacity(cdests.len());
-    for c in cdests {
-        by_key.entry(c.key()).or_insert(c);
-    }
-    let mut edits = Vec::new();
-    let mut wanted_dests = HashSet::with_capacity(wdests.len());
-    for d in wdests {
-        if !wanted_dests.insert(d.key()) {
-            continue;
-        }
-        match by_key.get(&d.key()) {
-            None => ops.push(Op::AddDest(w.clone(), *d)),
-            Some(c) if *c != d => edits.push(Op::EditDest(w.clone(), *d)),
-            Some(_) => {}
-        }
-    }
-    ops.extend(edits);
-    let mut deleted = HashSet::new();
-    for c in cdests {
-        if !wanted_dests.contains(&c.key()) && deleted.insert(c.key()) {
-            ops.push(Op::DelDest(w.clone(), *c));
-        }
-    }
-    ops
 }
 
 #[cfg(test)]
