@@ -17,6 +17,12 @@ pub mod lvs;
 pub mod netlink;
 pub mod notify;
 pub mod os;
+
+/// The unit tests count allocations as the daemon does (`-m`): a test can
+/// show that a steady state allocates nothing.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOC: os::mem::Counting = os::mem::Counting;
 pub mod role;
 pub mod script;
 pub mod supervisor;
