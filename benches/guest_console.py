@@ -47,3 +47,20 @@ class Console:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
+
+
+def enter_shell(con):
+    """From the appliance console's prompt to a quiet busybox shell: `sh`, then
+    echo markers until one comes back (the first lines may be eaten while the
+    shell starts), then the kernel's console messages off."""
+    con.read_until(r"vigil> ", 240)
+    con.send("sh")
+    con.read_until(r"starting a shell", 30)
+    for k in range(20):
+        con.send(f"printf '@@R%s@@\\n' {k}")
+        try:
+            con.read_until(f"@@R{k}@@", 3)
+            break
+        except TimeoutError:
+            pass
+    con.send("dmesg -n 1")

@@ -13,7 +13,7 @@ checks per second are the connections the listener accepted per second.
 import os, re, shutil, subprocess, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-from guest_console import Console
+from guest_console import Console, enter_shell
 PORT = 18080
 
 BENCH_SH = r'''#!/bin/sh
@@ -109,17 +109,7 @@ def measure(binary, ns, window, settle, sink_bin, tmp_root, make_config, mem_mb=
     rows = []
     powered_off = False
     try:
-        con.read_until(r"vigil> ", 240)
-        con.send("sh")
-        con.read_until(r"starting a shell", 30)
-        for k in range(20):
-            con.send(f"printf '@@R%s@@\\n' {k}")
-            try:
-                con.read_until(f"@@R{k}@@", 3)
-                break
-            except TimeoutError:
-                pass
-        con.send("dmesg -n 1")
+        enter_shell(con)
         for n in ns:
             for impl in ("keepalived", "vigil"):
                 print(f"guest: {impl}, {n} real servers ...", flush=True)

@@ -32,7 +32,7 @@ test suite's functional form is in tests/lvs_guest.rs, in its own boot).
 import argparse, os, re, shutil, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guest_console import Console
+from guest_console import Console, enter_shell
 from lvs_checkers import BIN, ROOT, build_sink, rs_addr
 import lvs_guest
 
@@ -239,17 +239,7 @@ def measure(binary, n, vs, window, settle, mem, only, watchdog_ms=5000, reload_b
                        "--overlay", kad, "--overlay", ov] + (["--image", image] if image else []))
         rows, powered_off = [], False
         try:
-            con.read_until(r"vigil> ", 240)
-            con.send("sh")
-            con.read_until(r"starting a shell", 30)
-            for k in range(20):
-                con.send(f"printf '@@R%s@@\\n' {k}")
-                try:
-                    con.read_until(f"@@R{k}@@", 3)
-                    break
-                except TimeoutError:
-                    pass
-            con.send("dmesg -n 1")
+            enter_shell(con)
             for impl in impls:
                 print(f"guest: {impl}, {n} real servers under {vs} virtual servers ...", flush=True)
                 start = len(con.buf)

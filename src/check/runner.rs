@@ -341,6 +341,20 @@ pub fn match_checkers(new: &[CheckSpec], old: &[CheckSpec]) -> Vec<Option<usize>
 }
 
 impl Checkers {
+    /// No real server yet, with room for `plans`' (and `unspawned` checkers
+    /// waiting for their task): what is pushed next does not reallocate.
+    fn with_room(ctx: Rc<TaskContext>, plans: &[RealServerPlan], unspawned: usize) -> Checkers {
+        ctx.slots.reserve(checker_count(plans));
+        Checkers {
+            servers: Vec::with_capacity(plans.len()),
+            ctx,
+            unspawned: VecDeque::with_capacity(unspawned),
+            tasks: Vec::with_capacity(checker_count(plans)),
+            started: 0,
+            kept: 0,
+        }
+    }
+
     /// The switch for suspending virtual servers' checkers (all run at
     /// spawn; set before the executor runs them to start suspended).
     pub fn suspended(&self) -> &Suspended {
@@ -407,15 +421,7 @@ impl Checkers {
         // The previous config's suspensions are by its indices: the new
         // config's are set again (`HaSuspend::attach`).
         ctx.suspended.0.borrow_mut().clear();
-        let mut c = Checkers {
-            servers: Vec::with_capacity(plans.len()),
-            ctx,
-            unspawned: VecDeque::new(),
-            tasks: Vec::with_capacity(checker_count(plans)),
-            started: 0,
-            kept: 0,
-        };
-        c.ctx.slots.reserve(checker_count(plans));
+        let mut c = Checkers::with_room(ctx, plans, 0);
         let mut sharer = SpecSharer::default();
         let mut policies = Vec::new();
         for p in plans {
@@ -737,15 +743,8 @@ pub fn prepare_checkers_carried<'c>(
     sink: EventSink,
     carried: impl Fn(&RealServerPlan) -> Option<&'c CarriedState>,
 ) -> Checkers {
-    let mut c = Checkers {
-        servers: Vec::with_capacity(plans.len()),
-        ctx: Rc::new(TaskContext { tls, sink, suspended: Suspended::default(), slots: Slots::default() }),
-        unspawned: VecDeque::with_capacity(checker_count(plans)),
-        tasks: Vec::with_capacity(checker_count(plans)),
-        started: 0,
-        kept: 0,
-    };
-    c.ctx.slots.reserve(checker_count(plans));
+    let ctx = Rc::new(TaskContext { tls, sink, suspended: Suspended::default(), slots: Slots::default() });
+    let mut c = Checkers::with_room(ctx, plans, checker_count(plans));
     let mut sharer = SpecSharer::default();
     // One buffer for all: a short-lived block per real server, between the
     // long-lived ones of the same size, would keep their pages resident.
