@@ -1,4 +1,4 @@
-//! BFD interop (issue 16): vigil's BFD child against FRR 8.4's bfdd
+//! BFD interop: vigil's BFD child against FRR 8.4's bfdd
 //! (Debian's `frr`) in a two-node lab, IPv4 and IPv6 single hop, 100 ms intervals,
 //! Detect Mult 3 on both sides (a 300 ms Detection Time).
 //!

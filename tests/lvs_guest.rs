@@ -48,7 +48,7 @@
 //!    services, each with a real server up and one down - under keepalived and then vigil:
 //!    `ipvsadm -Sn` compared line for line (fwmark+NAT, fwmark+DR and group+NAT
 //!    real servers with and without ports printed side by side). No line may differ (the
-//!    fwmark+NAT port of issue 10, NAT real servers without a port under a group and a
+//!    fwmark+NAT port, NAT real servers without a port under a group and a
 //!    real server's own lvs_method were found here and fixed), and vigil must leave
 //!    nothing behind at a clean stop.
 //!
@@ -718,7 +718,7 @@ fn lvs_guest_ipvs_checks_reload_and_keepalived_equivalence() {
     let a_after: Vec<String> = addrs(&order_after, VS_A).into_iter().filter(|a| *a != rs(8004)).collect();
     assert_eq!(a_before, a_after, "VS_A's untouched destinations changed order");
 
-    // 3b. Kills of the checker child (issue 14, part 4), each once the restarted child has
+    // 3b. Kills of the checker child, each once the restarted child has
     // answered a hello: the restarted child carries on from the kernel's table, so IPVS is
     // untouched throughout (a sampler in the guest hashes `ipvsadm -Sn` every 0.2 s), a down
     // real server (VS_C's 8029) is not added back, and no destination is deleted and added
@@ -1090,7 +1090,7 @@ fn covering_sample_spans_every_lvs_axis_and_tables_compare_line_for_line() {
     assert!(!cover_complete(one, "-A -t 10.1.0.1:80 -s wrr\n-a -t 10.1.0.1:80 -r 10.2.0.1:0 -m -w 1\n-a -t 10.1.0.1:80 -r 10.2.0.2:0 -m -w 2\n"));
     assert!(cover_complete(one, "-A -t 10.1.0.1:80 -s wrr\n-a -t 10.1.0.1:80 -r 10.2.0.1:0 -m -w 1\n"));
 
-    // Line for line: the table of issue 10's defects (fwmark+NAT port 0, a NAT group real
+    // Line for line: the table of the defects found here (fwmark+NAT port 0, a NAT group real
     // server without a port given the service's, lvs_method ignored) differs in three lines.
     let ka = "-A -f 111 -s wrr\n-a -f 111 -r 10.2.11.1:8080 -m -w 1\n-a -t 10.1.18.1:80 -r 10.2.18.1:0 -m -w 1\n\
               -a -f 140 -r 10.2.40.1:80 -m -w 1\n";

@@ -1,4 +1,4 @@
-//! Many VRRP instances between two nodes (issue 15, part 1), vigil and, beside it in the same
+//! Many VRRP instances between two nodes, vigil and, beside it in the same
 //! run, keepalived 2.2.7: `links` links (bridges; this kernel has no VLANs) x `per_link` VRIDs,
 //! advert_int 1, half master on each node. Figures, printed as a table:
 //! - start to settled: from the daemons' start until every VIP is on its expected node only;

@@ -1,5 +1,5 @@
-//! The children's capabilities, cut to what each role uses (issue 14,
-//! part 7). The parent and the script helpers keep the full set, so scripts
+//! The children's capabilities, cut to what each role uses. The
+//! parent and the script helpers keep the full set, so scripts
 //! get what keepalived gives them.
 //!
 //! The bounding set is cut first (that needs CAP_SETPCAP, which goes next),

@@ -1,5 +1,5 @@
 //! The children's seccomp filters: each role may make only the system calls
-//! it was seen to make (issue 14, part 7).
+//! it was seen to make.
 //!
 //! The filter is a classic BPF program written here, not a crate's: it is
 //! one linear list, short enough to read in full.
