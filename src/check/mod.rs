@@ -17,6 +17,7 @@ pub mod net;
 pub mod ping;
 pub mod plan;
 pub mod runner;
+mod slots;
 pub mod smtp;
 pub mod state;
 pub mod tcp;
