@@ -10,6 +10,7 @@
 //!   genhash prints.
 
 pub mod dns;
+pub mod few;
 pub mod file;
 pub mod http;
 pub mod misc;

@@ -127,7 +127,7 @@ pub struct RealServerPlan {
 
 /// Every real server of every virtual server that has checkers.
 pub fn plan(config: &Config) -> Vec<RealServerPlan> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(config.virtual_servers.iter().map(|v| v.real_servers.len()).sum());
     for (vi, vs) in config.virtual_servers.iter().enumerate() {
         for (ri, rs) in vs.real_servers.iter().enumerate() {
             let (Ok(v), Ok(r)) = (u16::try_from(vi), u16::try_from(ri)) else {
@@ -137,12 +137,11 @@ pub fn plan(config: &Config) -> Vec<RealServerPlan> {
             let id = RsId { vs: v, rs: r };
             let port = rs.port.unwrap_or(0);
             // BFD_CHECKs come after the other checkers, as keepalived lists them.
-            let checkers = rs
-                .checkers
-                .iter()
-                .filter_map(|c| checker_spec(config, vs, rs, c))
-                .chain(rs.bfd_checks.iter().map(|b| bfd_spec(vs, rs, b)))
-                .collect();
+            // Sized exactly: collected, one checker took room for four
+            // (a kilobyte per real server at 40,000 while a reload ran).
+            let mut checkers = Vec::with_capacity(rs.checkers.len() + rs.bfd_checks.len());
+            checkers.extend(rs.checkers.iter().filter_map(|c| checker_spec(config, vs, rs, c)));
+            checkers.extend(rs.bfd_checks.iter().map(|b| bfd_spec(vs, rs, b)));
             out.push(RealServerPlan {
                 id,
                 addr: SocketAddr::new(rs.addr, port),

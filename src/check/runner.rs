@@ -189,7 +189,7 @@ pub struct Checkers {
 /// spec from here rather than holding a copy) and its state. One
 /// allocation, shared by the real server's checker tasks.
 struct RealServerChecks {
-    specs: Box<[SharedSpec]>,
+    specs: Few<SharedSpec>,
     state: RefCell<RsState>,
 }
 
@@ -263,6 +263,7 @@ struct TaskContext {
 }
 
 pub use super::slots::MAX_CHECKS_IN_FLIGHT;
+use super::few::Few;
 use super::slots::Slots;
 
 /// One real server's state as a reload hands it on: its id under the old
@@ -743,7 +744,7 @@ mod tests {
             size_of::<Target>(),
             size_of::<RsState>(),
             std::mem::size_of_val(&checker_loop(
-                Rc::new(RealServerChecks { specs: Box::new([]), state: RefCell::new(RsState::new(RsId::default(), &[])) }),
+                Rc::new(RealServerChecks { specs: Few::new(Vec::new()), state: RefCell::new(RsState::new(RsId::default(), &[])) }),
                 0,
                 Rc::new(TaskContext {
                     tls: Rc::new(crate::check::NoTls),

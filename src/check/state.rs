@@ -211,7 +211,7 @@ pub struct RsState {
     id: RsId,
     /// Each checker's retry state, the weight it set and its latest run:
     /// one allocation per real server (they were three vectors).
-    checkers: Box<[CheckerSlot]>,
+    checkers: super::few::Few<CheckerSlot>,
     alive: bool,
     weight: Option<i32>,
     /// Checks run on this real server (all its checkers), for status.
@@ -255,7 +255,7 @@ pub struct Step {
 
 impl RsState {
     pub fn new(id: RsId, policies: &[RetryPolicy]) -> RsState {
-        let checkers: Box<[CheckerSlot]> =
+        let checkers: super::few::Few<CheckerSlot> =
             policies.iter().map(|p| CheckerSlot { retry: CheckerRetry::new(*p), weight: None, run: None }).collect();
         let alive = checkers.iter().all(|c| c.retry.is_up);
         RsState {
