@@ -34,7 +34,12 @@ fn vip(link: usize, vrid: usize) -> String {
 }
 
 fn config(node: usize, links: usize, per_link: usize) -> String {
-    let mut s = format!("global_defs {{\n    router_id scale_n{node}\n    vrrp_version 2\n}}\n");
+    config_with(node, links, per_link, "")
+}
+
+/// `config` with more global_defs lines.
+fn config_with(node: usize, links: usize, per_link: usize, global: &str) -> String {
+    let mut s = format!("global_defs {{\n    router_id scale_n{node}\n    vrrp_version 2\n{global}}}\n");
     for k in 1..=links {
         for v in 1..=per_link {
             let prio = if master_of(v) == node { 150 } else { 100 };
@@ -266,4 +271,72 @@ fn many_instances_settle_keep_their_rhythm_and_fail_over_together() {
         assert!(f.takeover_over_mdi_ms.2 < 3000, "{}: a takeover {} ms past Master_Down_Interval", f.daemon, f.takeover_over_mdi_ms.2);
         assert!(f.worst_gap < 3.0, "{}: an advert gap of {:.2} s in steady state", f.daemon, f.worst_gap);
     }
+}
+
+/// vigil's status (JSON) through its control socket.
+fn status(d: &lab::DaemonHandle) -> Option<serde_json::Value> {
+    let bin = lab::vigil_bin().unwrap_or_else(|| env!("CARGO_BIN_EXE_vigil").into());
+    let out = std::process::Command::new(bin).args(["status", "--json", "--control"]).arg(d.control_socket()).output().ok()?;
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+/// The VRRP child's netlink reflector counters, and how many instances are in `state`.
+fn netlink_and_states(st: &serde_json::Value, state: &str) -> (serde_json::Value, usize) {
+    let vrrp_child = st["children"].as_array().and_then(|c| c.iter().find(|c| c["role"] == "vrrp").cloned()).unwrap_or_default();
+    let n = st["vrrp"].as_array().map_or(0, |v| v.iter().filter(|i| i["state"] == state).count());
+    (vrrp_child["netlink"].clone(), n)
+}
+
+/// The smallest form of the ENOBUFS case end to end: node 1's netlink monitor gets the kernel's
+/// smallest receive buffer (keepalived's `vrrp_netlink_monitor_rcv_bufs` with `_force`), then
+/// all its links go down at once. Its instances' VIPs go with their masterships, a burst of
+/// broadcasts the buffer cannot hold: the reflector must count the overruns, resync, and
+/// miss nothing: every instance of node 1 goes FAULT, node 2 takes every mastership over, and
+/// with the links back node 1 takes its own back.
+#[test]
+fn enobufs_in_a_mass_failover_is_counted_and_resynced() {
+    if !ready("enobufs_in_a_mass_failover_is_counted_and_resynced") {
+        return;
+    }
+    let (links, per_link) = (2, 50);
+    let lab = Lab::new("scale-nobufs", 2);
+    for k in 1..=links {
+        lab.add_link(k).unwrap_or_else(|e| panic!("link {k}: {e}"));
+    }
+    let tiny = "    vrrp_netlink_monitor_rcv_bufs 1024\n    vrrp_netlink_monitor_rcv_bufs_force\n";
+    let d = lab::vigil_bin().map(Daemon::Vigil).unwrap_or_else(vigil);
+    let d1 = lab.start(1, d.clone(), &config_with(1, links, per_link, tiny));
+    let _d2 = lab.start(2, d, &config(2, links, per_link));
+    assert!(lab::wait_until(Duration::from_secs(60), Duration::from_millis(100), || settled(&lab, links, per_link)), "not settled in 60 s\n{}", d1.log());
+    let all = links * per_link;
+    let before = status(&d1).map(|s| netlink_and_states(&s, "FAULT").0).unwrap_or_default();
+    assert!(before["messages"].as_u64().is_some(), "no netlink counters in node 1's status: {before}");
+    for k in 1..=links {
+        lab.exec(1, &["ip", "link", "set", &format!("eth{k}"), "down"]);
+    }
+    let mut last = (serde_json::Value::Null, 0);
+    let faulted = lab::wait_until(Duration::from_secs(30), Duration::from_millis(200), || {
+        if let Some(st) = status(&d1) {
+            last = netlink_and_states(&st, "FAULT");
+        }
+        last.1 == all
+    });
+    assert!(faulted, "node 1: {} of {all} instances in FAULT after its links went down; netlink {}\n{}", last.1, last.0, d1.log());
+    let n = &last.0;
+    let (overruns, resyncs) = (n["overruns"].as_u64().unwrap_or(0), n["resyncs"].as_u64().unwrap_or(0));
+    eprintln!("node 1's reflector before the failover: {before}\nafter: {n}");
+    assert!(overruns > 0, "the burst never overran the smallest buffer: the case is not tested ({n})");
+    assert!(resyncs > 0 && resyncs <= overruns, "overruns {overruns}, resyncs {resyncs}: each overrun is answered by a resync");
+    // Node 2 holds every VIP, node 1's too.
+    let want: usize = all;
+    assert!(lab::wait_until(Duration::from_secs(30), Duration::from_millis(200), || vips_on(&lab, 2).len() == want), "node 2 holds {} of {want} VIPs", vips_on(&lab, 2).len());
+    for k in 1..=links {
+        lab.exec(1, &["ip", "link", "set", &format!("eth{k}"), "up"]);
+    }
+    assert!(
+        lab::wait_until(Duration::from_secs(60), Duration::from_millis(200), || settled(&lab, links, per_link)),
+        "node 1 did not take its masterships back with its links up\n{}",
+        d1.log()
+    );
+    assert!(!d1.log().contains("restart 1"), "node 1: a child restarted\n{}", d1.log());
 }

@@ -126,6 +126,10 @@ pub struct Report {
     /// Times each fixed capacity was reached in the child (`os::capacity`).
     #[serde(default)]
     pub capacity_hits: Vec<(String, u64)>,
+    /// The VRRP child's netlink reflector: events read, ENOBUFS overruns
+    /// and the resyncs that answered them.
+    #[serde(default)]
+    pub netlink: Option<crate::netlink::reflector::ReflectorCounters>,
 }
 
 /// What a child says it applied, so that a reload can be checked from outside.

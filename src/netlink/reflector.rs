@@ -122,6 +122,10 @@ pub struct ReflectorConfig {
     pub routes: bool,
     /// SO_RCVBUF(FORCE) for the broadcast socket, in bytes (the kernel doubles it).
     pub rcvbuf: usize,
+    /// SO_RCVBUFFORCE first (past net.core.rmem_max; needs CAP_NET_ADMIN),
+    /// else SO_RCVBUF only, as keepalived's `vrrp_netlink_monitor_rcv_bufs`
+    /// without its `_force`.
+    pub rcvbuf_force: bool,
     /// Links and addresses the mirror holds (at least `mirror::MAX_LINKS` and
     /// `MAX_ADDRS`), allocated at start: the caller sizes them from its config.
     pub links: usize,
@@ -133,6 +137,7 @@ impl Default for ReflectorConfig {
         Self {
             routes: false,
             rcvbuf: DEFAULT_RCVBUF,
+            rcvbuf_force: true,
             links: super::mirror::MAX_LINKS,
             addrs: super::mirror::MAX_ADDRS,
         }
@@ -140,7 +145,7 @@ impl Default for ReflectorConfig {
 }
 
 /// What the reflector has seen; all totals since start.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReflectorCounters {
     /// Netlink messages read from the broadcast socket.
     pub messages: u64,
@@ -164,6 +169,26 @@ pub struct ReflectorCounters {
     pub drained: u64,
     /// recv failures other than EAGAIN/ENOBUFS.
     pub recv_errors: u64,
+}
+
+impl ReflectorCounters {
+    /// Field by field: the totals of reflectors that followed one another
+    /// (a reload starts a new one).
+    pub fn plus(&self, o: &ReflectorCounters) -> ReflectorCounters {
+        ReflectorCounters {
+            messages: self.messages + o.messages,
+            changes: self.changes + o.changes,
+            resyncs: self.resyncs + o.resyncs,
+            overruns: self.overruns + o.overruns,
+            capacity_hits: self.capacity_hits + o.capacity_hits,
+            parse_errors: self.parse_errors + o.parse_errors,
+            unknown_deletes: self.unknown_deletes + o.unknown_deletes,
+            rejected: self.rejected + o.rejected,
+            ignored: self.ignored + o.ignored,
+            drained: self.drained + o.drained,
+            recv_errors: self.recv_errors + o.recv_errors,
+        }
+    }
 }
 
 pub struct Reflector {
@@ -194,7 +219,7 @@ impl Reflector {
             groups |= RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
         }
         let sock = NlSocket::route(groups)?;
-        set_rcvbuf(&sock, config.rcvbuf);
+        set_rcvbuf(&sock, config.rcvbuf, config.rcvbuf_force);
         let dump = NlSocket::route(0)?;
         dump.set_recv_timeout(REPLY_TIMEOUT)?;
         let sock = Async::new(sock).map_err(io_to_netlink)?;
@@ -516,10 +541,10 @@ fn dump_one(
 
 /// A large receive queue: SO_RCVBUFFORCE (CAP_NET_ADMIN) goes past net.core.rmem_max;
 /// without the capability, SO_RCVBUF up to rmem_max.
-fn set_rcvbuf(sock: &NlSocket, bytes: usize) {
+fn set_rcvbuf(sock: &NlSocket, bytes: usize, force: bool) {
     // nix passes the value as a C int: clamp rather than wrap.
     let val = bytes.min(libc::c_int::MAX as usize);
-    if nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::RcvBufForce, &val).is_err()
+    if (!force || nix::sys::socket::setsockopt(sock, nix::sys::socket::sockopt::RcvBufForce, &val).is_err())
         && let Err(e) = sock.set_recv_buffer(bytes)
     {
         warn!("netlink reflector: cannot set the receive buffer to {bytes}: {e}");

@@ -125,7 +125,13 @@ impl Duties for Vrrp {
         let Some(e) = &self.engine else {
             return crate::ipc::Report { alerts: self.alerts.alerter().counters(), ..Default::default() };
         };
-        crate::ipc::Report { vrrp: e.status(), sync_groups: e.sync_groups(), alerts: self.alerts.alerter().counters(), ..Default::default() }
+        crate::ipc::Report {
+            vrrp: e.status(),
+            sync_groups: e.sync_groups(),
+            alerts: self.alerts.alerter().counters(),
+            netlink: Some(e.netlink_counters()),
+            ..Default::default()
+        }
     }
 
     async fn stop(&mut self, _rt: &Runtime, _how: Stop) {

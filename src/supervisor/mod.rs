@@ -126,6 +126,8 @@ struct Slot {
     alerts: crate::alert::AlertCounters,
     /// The child's capacity hits, from its last report.
     capacity_hits: Vec<(String, u64)>,
+    /// The VRRP child's netlink reflector counters, from its last report.
+    netlink: Option<crate::netlink::reflector::ReflectorCounters>,
 }
 
 impl Slot {
@@ -166,6 +168,7 @@ impl Slot {
             bfd: Vec::new(),
             alerts: Default::default(),
             capacity_hits: Vec::new(),
+            netlink: None,
         }
     }
 }
@@ -716,6 +719,7 @@ impl Parent {
             Msg::Report { id, report } => {
                 s.alerts = report.alerts;
                 s.capacity_hits = report.capacity_hits;
+                s.netlink = report.netlink;
                 match s.role {
                     Role::Vrrp => {
                         s.vrrp = report.vrrp;

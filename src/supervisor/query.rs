@@ -85,6 +85,7 @@ impl Parent {
                     rss_kb: s.pid.and_then(status::rss_kb),
                     alerts: s.alerts,
                     capacity_hits: s.capacity_hits.iter().cloned().collect(),
+                    netlink: s.netlink,
                 })
                 .collect(),
             capacity_hits: self.capacity_hits(),

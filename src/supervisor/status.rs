@@ -77,6 +77,10 @@ pub struct ChildStatus {
     /// Times each fixed capacity was reached in this child (its last report).
     #[serde(default)]
     pub capacity_hits: std::collections::BTreeMap<String, u64>,
+    /// The VRRP child's netlink reflector (its last report): events read,
+    /// ENOBUFS overruns, the resyncs that answered them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netlink: Option<crate::netlink::reflector::ReflectorCounters>,
 }
 
 /// VmRSS of a process in KiB.
@@ -200,6 +204,14 @@ impl Status {
                 rows.push(vec![c.role.clone(), a.sent.to_string(), a.failed.to_string(), a.dropped.to_string(), a.queued.to_string()]);
             }
             s.push_str(&table(&rows));
+        }
+        for (role, n) in self.children.iter().filter_map(|c| Some((&c.role, c.netlink?))) {
+            // Overruns are the kernel's dropped broadcasts; each is answered
+            // by a resync (a full re-read), so nothing is lost but time.
+            s.push_str(&format!(
+                "Netlink ({role} child): {} messages, {} overruns (ENOBUFS), {} resyncs, {} parse errors, {} capacity hits\n",
+                n.messages, n.overruns, n.resyncs, n.parse_errors, n.capacity_hits
+            ));
         }
         s
     }

@@ -11,7 +11,7 @@ use crate::os::signals::Dump;
 use super::syncd::{SyncdLink, SyncdSpec};
 use super::track::{Coordinator, Inbox};
 use crate::netlink::mirror::Change;
-use crate::netlink::reflector::{Reflector, ReflectorConfig};
+use crate::netlink::reflector::{Reflector, ReflectorConfig, ReflectorCounters};
 use crate::alert::VrrpAlerts;
 use crate::notify::{Notifier, NotifyScripts};
 use crate::script::prepare_script;
@@ -60,6 +60,9 @@ pub struct Engine {
     coord: Rc<RefCell<Coordinator>>,
     /// The reflector and the script trackers: dropped first at a stop.
     watchers: Vec<Task<()>>,
+    /// The reflectors' counters since this child started, reloads
+    /// included: overruns (ENOBUFS) and the resyncs that answered them.
+    netlink: Rc<Cell<ReflectorCounters>>,
     notifier: Rc<Notifier>,
     status: Rc<RefCell<Vec<InstanceStatus>>>,
     clock: Clock,
@@ -132,6 +135,7 @@ impl Engine {
             members: Vec::new(),
             coord,
             watchers: Vec::new(),
+            netlink: Rc::new(Cell::new(ReflectorCounters::default())),
             notifier,
             status,
             clock,
@@ -150,7 +154,7 @@ impl Engine {
             let m = engine.spawn_member(config, i, inbox, start);
             engine.members.push(m);
         }
-        engine.watchers = start_watchers(ex, config, &engine.coord);
+        engine.watchers = start_watchers(ex, config, &engine.coord, &engine.netlink);
         engine
     }
 
@@ -201,6 +205,11 @@ impl Engine {
 
     pub fn sync_groups(&self) -> Vec<super::instance::SyncGroupStatus> {
         self.coord.borrow().group_status()
+    }
+
+    /// The netlink reflectors' counters since this child started.
+    pub fn netlink_counters(&self) -> ReflectorCounters {
+        self.netlink.get()
     }
 
     pub fn status(&self) -> Vec<InstanceStatus> {
@@ -415,7 +424,7 @@ impl Engine {
         self.members = slots.into_iter().flatten().collect();
         // Trackers from their carried results; the reflector re-reads the
         // links, and every instance is sent what its tracking says now.
-        self.watchers = start_watchers(&self.ex, new, &self.coord);
+        self.watchers = start_watchers(&self.ex, new, &self.coord, &self.netlink);
         self.coord.borrow_mut().refresh();
         (self.on_change)(&self.status);
         self.settle(syncd_stopped).await;
@@ -470,23 +479,48 @@ pub fn reflector_config(config: &Config) -> ReflectorConfig {
         names.extend(a.dev.as_deref());
     }
     let links = names.len() + vmacs;
-    ReflectorConfig {
+    let mut rc = ReflectorConfig {
         links: 2 * links + 64,
         addrs: 2 * (3 * links + vips + config.static_ipaddress.len()) + 256,
         ..ReflectorConfig::default()
+    };
+    // keepalived's receive buffer for its netlink monitor: SO_RCVBUF, or
+    // SO_RCVBUFFORCE with `_force` (vigil's own default forces its size).
+    if let Some(n) = global_number(config, "vrrp_netlink_monitor_rcv_bufs").filter(|&n| n > 0) {
+        rc.rcvbuf = n;
+        rc.rcvbuf_force = global_flag(config, "vrrp_netlink_monitor_rcv_bufs_force");
     }
+    rc
+}
+
+/// A global_defs number the model keeps unmodelled (`-t` judged it).
+fn global_number(config: &Config, kw: &str) -> Option<usize> {
+    config.global.other.iter().rev().find(|o| o.keyword == kw)?.args.first()?.parse().ok()
+}
+
+/// A global_defs flag the model keeps unmodelled: present and not
+/// false/off/no/0, as keepalived reads an optional boolean.
+fn global_flag(config: &Config, kw: &str) -> bool {
+    config.global.other.iter().rev().find(|o| o.keyword == kw).is_some_and(|o| {
+        !matches!(o.args.first().map(String::as_str), Some("false" | "off" | "no" | "0"))
+    })
 }
 
 /// The reflector and the trackers the instances and groups of `config`
 /// use, each reporting to `coord`. Script trackers go on from the result
 /// the coordinator holds for them (carried over a reload).
-fn start_watchers(ex: &Rc<LocalExecutor<'static>>, config: &Config, coord: &Rc<RefCell<Coordinator>>) -> Vec<Task<()>> {
+fn start_watchers(
+    ex: &Rc<LocalExecutor<'static>>,
+    config: &Config,
+    coord: &Rc<RefCell<Coordinator>>,
+    netlink: &Rc<Cell<ReflectorCounters>>,
+) -> Vec<Task<()>> {
     let mut watchers = Vec::new();
     match Reflector::start(reflector_config(config)) {
         Ok(refl) => {
             // The mirror as it is now: interfaces already down count from the start.
             coord.borrow_mut().links_changed(refl.mirror());
-            watchers.push(ex.spawn(reflect(refl, coord.clone())));
+            watchers.push(ex.spawn(reflect(refl, coord.clone(), netlink.clone())));
         }
         Err(e) => log::error!("netlink reflector: {e}; interfaces and VIPs are not tracked"),
     }
@@ -541,9 +575,13 @@ fn start_watchers(ex: &Rc<LocalExecutor<'static>>, config: &Config, coord: &Rc<R
 }
 
 /// Follows the kernel through the reflector and tells the coordinator.
-async fn reflect(mut refl: Reflector, coord: Rc<RefCell<Coordinator>>) {
+async fn reflect(mut refl: Reflector, coord: Rc<RefCell<Coordinator>>, netlink: Rc<Cell<ReflectorCounters>>) {
+    // What the reflectors before this one counted.
+    let before = netlink.get();
     loop {
-        match refl.next().await {
+        let next = refl.next().await;
+        netlink.set(before.plus(&refl.counters()));
+        match next {
             Ok(Change::AddrRemoved { addr, .. }) => coord.borrow_mut().addr_removed(addr),
             Ok(Change::AddrAdded { .. }) | Ok(Change::AddrUpdated { .. }) | Ok(Change::RouteAdded(_)) | Ok(Change::RouteRemoved(_)) => {}
             Ok(_) => coord.borrow_mut().links_changed(refl.mirror()),
@@ -705,6 +743,26 @@ mod reflector_size_tests {
     use super::*;
     use crate::netlink::event::Event;
     use crate::netlink::mirror::Mirror;
+
+    // keepalived's netlink monitor buffer keywords size the reflector's
+    // socket: SO_RCVBUFFORCE only with `_force`; without them, vigil's own.
+    #[test]
+    fn the_monitor_receive_buffer_follows_keepalived_keywords() {
+        let rc = |g: &str| {
+            let text = format!("global_defs {{\n{g}}}\nvrrp_instance V {{\n    interface eth0\n    virtual_router_id 1\n}}\n");
+            let loaded = crate::config::load_str(&text, std::path::Path::new("/nonexistent/t.conf"), &crate::config::LoadOptions::default());
+            reflector_config(&loaded.config)
+        };
+        let d = ReflectorConfig::default();
+        let none = rc("");
+        assert_eq!((none.rcvbuf, none.rcvbuf_force), (d.rcvbuf, true));
+        let plain = rc("    vrrp_netlink_monitor_rcv_bufs 65536\n");
+        assert_eq!((plain.rcvbuf, plain.rcvbuf_force), (65536, false));
+        let forced = rc("    vrrp_netlink_monitor_rcv_bufs 4096\n    vrrp_netlink_monitor_rcv_bufs_force\n");
+        assert_eq!((forced.rcvbuf, forced.rcvbuf_force), (4096, true));
+        let off = rc("    vrrp_netlink_monitor_rcv_bufs 4096\n    vrrp_netlink_monitor_rcv_bufs_force false\n");
+        assert_eq!((off.rcvbuf, off.rcvbuf_force), (4096, false));
+    }
 
     // 1,000 instances, each on its own VLAN with a VMAC and two VIPs: the
     // reflector's tables are sized for their links and addresses, and a
