@@ -340,3 +340,62 @@ fn enobufs_in_a_mass_failover_is_counted_and_resynced() {
     );
     assert!(!d1.log().contains("restart 1"), "node 1: a child restarted\n{}", d1.log());
 }
+
+/// A clean stop of a node with hundreds of masters: every master sends priority 0 and removes
+/// its VIPs within the parent's stop bound, as keepalived does. Stopped one by one, each
+/// instance's close cost the kernel a grace period (its own AF_PACKET socket), 500 instances
+/// took past the parent's 5 s bound, and the VRRP child was killed with VIPs left behind.
+#[test]
+fn a_clean_stop_of_hundreds_of_masters_leaves_no_vip_and_hands_over_at_once() {
+    if !ready("a_clean_stop_of_hundreds_of_masters_leaves_no_vip_and_hands_over_at_once") {
+        return;
+    }
+    let (links, per_link) = (2, 250);
+    let lab = Lab::new("scale-stop", 2);
+    for k in 1..=links {
+        lab.add_link(k).unwrap_or_else(|e| panic!("link {k}: {e}"));
+    }
+    let d = lab::vigil_bin().map(Daemon::Vigil).unwrap_or_else(vigil);
+    let d1 = lab.start(1, d.clone(), &config(1, links, per_link));
+    let _d2 = lab.start(2, d, &config(2, links, per_link));
+    assert!(lab::wait_until(Duration::from_secs(90), Duration::from_millis(200), || settled(&lab, links, per_link)), "not settled in 90 s\n{}", d1.log());
+    // One AF_PACKET socket for the child's gratuitous ARPs, not one per instance: each close
+    // of one costs the kernel a grace period (synchronize_net), slow on a loaded host.
+    let vrrp_pid = pid_file(&d1, "vrrp.pid");
+    assert!(vrrp_pid.is_some(), "no VRRP child pid file for node 1");
+    if let Some(vrrp_pid) = vrrp_pid {
+        let n = packet_sockets(vrrp_pid);
+        eprintln!("node 1's VRRP child (pid {vrrp_pid}): {n:?} AF_PACKET sockets");
+        assert!(n.is_some_and(|n| n <= 2), "node 1's VRRP child holds {n:?} AF_PACKET sockets for {} instances", links * per_link);
+    }
+    let t = Instant::now();
+    let st = d1.stop(Duration::from_secs(20));
+    let took = t.elapsed();
+    let log = d1.log();
+    assert!(st.is_some_and(|s| s.success()), "node 1 did not exit cleanly within 20 s ({st:?})\n{log}");
+    assert!(!log.contains("did not stop in time"), "node 1's VRRP child outlived the parent's stop bound\n{log}");
+    let stopped = log.matches("Entering STOP STATE").count();
+    assert_eq!(stopped, links * per_link, "{stopped} instances stopped of {}", links * per_link);
+    let left = vips_on(&lab, 1);
+    assert!(left.is_empty(), "{} VIPs left on node 1 after its stop: {:?}", left.len(), &left[..left.len().min(5)]);
+    // Priority 0 from each master: node 2 takes over after Skew_Time, well before
+    // Master_Down_Interval (3.6 s).
+    let all = links * per_link;
+    let seen = lab::wait_until(Duration::from_secs(3), Duration::from_millis(50), || vips_on(&lab, 2).len() == all);
+    eprintln!("stop of {all} instances: {} ms; node 2 held every VIP: {seen}", took.as_millis());
+    assert!(seen, "node 2 holds {} of {all} VIPs 3 s after node 1's stop: no priority 0 from some masters", vips_on(&lab, 2).len());
+}
+
+/// How many AF_PACKET sockets process `pid` holds: its socket inodes that its network
+/// namespace's /proc/net/packet lists.
+fn packet_sockets(pid: i32) -> Option<usize> {
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/packet")).ok()?;
+    let inodes: std::collections::HashSet<String> = table.lines().skip(1).filter_map(|l| l.split_whitespace().nth(8).map(String::from)).collect();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(
+        fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter_map(|l| l.to_str()?.strip_prefix("socket:[")?.strip_suffix(']').map(String::from))
+            .filter(|i| inodes.contains(i))
+            .count(),
+    )
+}
