@@ -15,18 +15,39 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// A logical line after expansion.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A logical line after expansion: its text is a range of
+/// [`Expanded::text`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Line {
     pub pos: Pos,
-    pub text: String,
+    start: u32,
+    len: u32,
 }
 
+/// The logical lines, their texts one after another in one string (one
+/// allocation for them all, not one per line).
 #[derive(Debug, Default)]
 pub struct Expanded {
     /// File table: `Pos::file` indexes it.
     pub files: Vec<PathBuf>,
     pub lines: Vec<Line>,
+    text: String,
+}
+
+impl Expanded {
+    /// The text of one of these lines.
+    pub fn text(&self, line: &Line) -> &str {
+        let start = line.start as usize;
+        self.text.get(start..start + line.len as usize).unwrap_or_default()
+    }
+
+    /// Appends a line. Callers bound the total below 4 GiB
+    /// (MAX_TOTAL_BYTES).
+    pub fn push(&mut self, pos: Pos, text: &str) {
+        let start = self.text.len() as u32;
+        self.text.push_str(text);
+        self.lines.push(Line { pos, start, len: text.len() as u32 });
+    }
 }
 
 pub fn expand_file(path: &Path, opts: &LoadOptions, diags: &mut Diags) -> Expanded {
@@ -103,8 +124,7 @@ struct Definition {
 }
 
 pub(super) struct Expander<'d> {
-    files: Vec<PathBuf>,
-    lines: Vec<Line>,
+    out: Expanded,
     defs: HashMap<String, Definition>,
     config_id: String,
     pub(super) diags: &'d mut Diags,
@@ -141,17 +161,17 @@ enum Piece {
 /// where keepalived gives up looking).
 fn split_at_brace(t: &str) -> Option<(&str, &str)> {
     let mut in_quote = false;
-    let at = t.char_indices().find_map(|(i, c)| match c {
-        '"' => {
+    // Bytes: every character looked for is ASCII.
+    let at = t.bytes().position(|c| match c {
+        b'"' => {
             in_quote = !in_quote;
-            None
+            false
         }
-        '{' | '}' if !in_quote => Some(i),
         // A comment (one a substitution made, too) hides what follows.
-        '#' | '!' if !in_quote => Some(usize::MAX),
-        _ => None,
+        b'{' | b'}' | b'#' | b'!' => !in_quote,
+        _ => false,
     })?;
-    if at == usize::MAX {
+    if matches!(t.as_bytes()[at], b'#' | b'!') {
         return None;
     }
     let (head, rest) = if at == 0 {
@@ -170,8 +190,7 @@ impl<'d> Expander<'d> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0x9e37_79b9_7f4a_7c15);
         Expander {
-            files: Vec::new(),
-            lines: Vec::new(),
+            out: Expanded::default(),
             defs: HashMap::new(),
             config_id: opts.config_id.clone().unwrap_or_else(default_config_id),
             diags,
@@ -185,12 +204,12 @@ impl<'d> Expander<'d> {
     }
 
     fn add_file(&mut self, path: &Path) -> u32 {
-        self.files.push(path.to_path_buf());
-        (self.files.len() - 1) as u32
+        self.out.files.push(path.to_path_buf());
+        (self.out.files.len() - 1) as u32
     }
 
     fn finish(self) -> Expanded {
-        Expanded { files: self.files, lines: self.lines }
+        self.out
     }
 
     pub(super) fn abort(&mut self, pos: Pos, msg: String) {
@@ -372,33 +391,33 @@ impl<'d> Expander<'d> {
                 && !first.quoted
                 && is_include(&first.text)
             {
-                self.include(&first.text, &words[1..].iter().map(|w| w.text.clone()).collect::<Vec<_>>(), pos, include_depth);
+                self.include(&first.text, &words[1..].iter().map(|w| w.text.to_string()).collect::<Vec<_>>(), pos, include_depth);
                 return Next::Done;
             }
         }
         match split_at_brace(t) {
             Some((head, rest)) => {
-                self.emit(pos, head.to_string());
+                self.emit(pos, head);
                 // `t`, and so `rest`, is a slice of `text` here (substitution
                 // returned above): its offset is where the next piece starts.
                 *rest_at = (rest.as_ptr() as usize).checked_sub(text.as_ptr() as usize);
             }
-            None => self.emit(pos, t.to_string()),
+            None => self.emit(pos, t),
         }
         Next::Done
     }
 
-    fn emit(&mut self, pos: Pos, text: String) {
+    fn emit(&mut self, pos: Pos, text: &str) {
         self.total_bytes = self.total_bytes.saturating_add(text.len() + 1);
         if self.total_bytes > MAX_TOTAL_BYTES {
             self.abort(pos, format!("configuration expands to more than {MAX_TOTAL_BYTES} bytes"));
             return;
         }
-        if self.lines.len() >= MAX_LINES {
+        if self.out.lines.len() >= MAX_LINES {
             self.abort(pos, format!("configuration expands to more than {MAX_LINES} lines"));
             return;
         }
-        self.lines.push(Line { pos, text });
+        self.out.push(pos, text);
     }
 
     /// One pass of replacing `${NAME}` and `$NAME` (followed by a blank,
@@ -544,7 +563,7 @@ impl<'d> Expander<'d> {
                 self.abort(pos, format!("include loop: {} includes itself", path.display()));
                 return;
             }
-            if self.files.len() >= MAX_FILES {
+            if self.out.files.len() >= MAX_FILES {
                 self.abort(pos, format!("more than {MAX_FILES} files included"));
                 return;
             }
@@ -608,7 +627,7 @@ mod tests {
         let mut d = Diags::default();
         let opts = LoadOptions { config_id: Some(id.into()) };
         let e = expand_text(text.as_bytes(), Path::new("/nonexistent/t.conf"), &opts, &mut d);
-        (e.lines.into_iter().map(|l| l.text).collect(), d)
+        (e.lines.iter().map(|l| e.text(l).to_string()).collect(), d)
     }
 
     #[test]

@@ -154,7 +154,7 @@ fn finish(lines: expand::Expanded, _opts: &LoadOptions, diags: diag::Diags) -> L
 }
 
 fn finish_in(lines: expand::Expanded, mut diags: diag::Diags, env: &validate::HostEnv) -> Loaded {
-    let tree = tree::build_tree(&lines.lines, &mut diags);
+    let tree = tree::build_tree(&lines, &mut diags);
     let mut config = build::build_config(&tree, &mut diags);
     validate::validate(&mut config, &tree, env, &mut diags);
     Loaded { config, diagnostics: diags.into_diagnostics(&lines.files) }

@@ -7,8 +7,8 @@
 //! a line opens the block of the statement on the line before.
 
 use super::diag::{Diags, Pos};
-use super::expand::Line;
-use super::lexer::split_words;
+use super::expand::Expanded;
+use super::lexer::{Word, split_words_into};
 use super::limits::MAX_NESTING;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,107 +30,126 @@ impl Node {
 }
 
 /// Builds the tree; unbalanced braces and excess nesting are diagnosed.
-pub fn build_tree(lines: &[Line], diags: &mut Diags) -> Vec<Node> {
-    // Open blocks: the statement that owns each one, innermost last.
-    let mut stack: Vec<(Node, Vec<Node>)> = Vec::new();
-    let mut top: Vec<Node> = Vec::new();
-    // Brace depth beyond MAX_NESTING that we are skipping.
-    let mut skipping = 0usize;
-    // The last statement ended on an earlier line without a block (it may
-    // take a `{` from the next line).
-    let mut can_take_block = false;
+pub fn build_tree(lines: &Expanded, diags: &mut Diags) -> Vec<Node> {
+    let mut b = Builder::default();
+    // One word buffer for all lines: the words borrow from `lines`.
+    let mut words: Vec<Word<'_>> = Vec::new();
+    for line in &lines.lines {
+        words.clear();
+        split_words_into(lines.text(line), &mut words);
+        b.line(line.pos, &mut words, diags);
+    }
+    b.finish(diags)
+}
 
-    for line in lines {
+/// The tree under construction. Every node of every open level sits in
+/// `pending`, the outer levels first; a level's nodes move into a vector
+/// of exactly their number when its `}` comes.
+#[derive(Default)]
+struct Builder {
+    pending: Vec<Node>,
+    /// Open blocks: the statement that owns each one and where its nodes
+    /// start in `pending`, innermost last.
+    open: Vec<(Node, usize)>,
+    /// Brace depth beyond MAX_NESTING that we are skipping.
+    skipping: usize,
+    /// The last statement ended on an earlier line without a block (it
+    /// may take a `{` from the next line).
+    can_take_block: bool,
+}
+
+impl Builder {
+    fn level_start(&self) -> usize {
+        self.open.last().map_or(0, |(_, start)| *start)
+    }
+
+    fn line(&mut self, pos: Pos, words: &mut [Word<'_>], diags: &mut Diags) {
         let mut cur: Option<Node> = None;
-        let words = split_words(&line.text);
-        for w in words {
-            if skipping > 0 {
+        for i in 0..words.len() {
+            let w = &mut words[i];
+            if self.skipping > 0 {
                 if w.is_open() {
-                    skipping += 1;
+                    self.skipping += 1;
                 } else if w.is_close() {
-                    skipping -= 1;
+                    self.skipping -= 1;
                 }
                 continue;
             }
             if w.is_open() {
-                let owner = match cur.take() {
-                    Some(n) => Some(n),
-                    None if can_take_block => {
-                        let level = match stack.last_mut() {
-                            Some((_, children)) => children,
-                            None => &mut top,
-                        };
-                        level.pop()
-                    }
-                    None => None,
-                };
-                can_take_block = false;
-                let owner = match owner {
-                    Some(n) => n,
-                    None => {
-                        diags.warn(line.pos, "Unexpected '{' - ignoring");
-                        Node { pos: line.pos, keyword: String::new(), args: Vec::new(), block: None }
-                    }
-                };
-                if stack.len() >= MAX_NESTING {
-                    diags.error(line.pos, format!("blocks nest more than {MAX_NESTING} deep"));
-                    skipping = 1;
-                    continue;
-                }
-                stack.push((owner, Vec::new()));
+                self.open_block(pos, cur.take(), diags);
                 continue;
             }
             if w.is_close() {
-                can_take_block = false;
+                self.can_take_block = false;
                 if let Some(n) = cur.take() {
-                    push_level(&mut stack, &mut top, n);
+                    self.pending.push(n);
                 }
-                match stack.pop() {
-                    Some((mut owner, children)) => {
-                        if owner.keyword.is_empty() {
-                            // A stray '{' block: its statements belong to the
-                            // enclosing level, as keepalived reads them.
-                            for c in children {
-                                push_level(&mut stack, &mut top, c);
-                            }
-                        } else {
-                            owner.block = Some(children);
-                            push_level(&mut stack, &mut top, owner);
-                        }
-                    }
-                    None => diags.warn(line.pos, "Unknown keyword '}'"),
-                }
+                self.close_block(pos, diags);
                 continue;
             }
+            let text = std::mem::take(&mut w.text).into_owned();
             match cur.as_mut() {
-                Some(n) => n.args.push(w.text),
-                None => cur = Some(Node { pos: line.pos, keyword: w.text, args: Vec::new(), block: None }),
+                Some(n) => n.args.push(text),
+                None => {
+                    // Its arguments are the words up to the next brace.
+                    let nargs = words[i + 1..].iter().take_while(|w| !w.is_open() && !w.is_close()).count();
+                    cur = Some(Node { pos, keyword: text, args: Vec::with_capacity(nargs), block: None });
+                }
             }
         }
         if let Some(n) = cur.take() {
-            push_level(&mut stack, &mut top, n);
-            can_take_block = true;
+            self.pending.push(n);
+            self.can_take_block = true;
         }
     }
-    if !stack.is_empty() {
-        let pos = stack.last().map(|(n, _)| n.pos).unwrap_or_default();
-        diags.error(pos, format!("There are {} missing '}}'s or extra '{{'s", stack.len()));
-        // Close what is open so that the rest can still be checked.
-        while let Some((mut owner, children)) = stack.pop() {
-            owner.block = Some(children);
-            push_level(&mut stack, &mut top, owner);
-        }
-    }
-    if skipping > 0 {
-        // Already reported as excess nesting.
-    }
-    top
-}
 
-fn push_level(stack: &mut [(Node, Vec<Node>)], top: &mut Vec<Node>, n: Node) {
-    match stack.last_mut() {
-        Some((_, children)) => children.push(n),
-        None => top.push(n),
+    fn open_block(&mut self, pos: Pos, cur: Option<Node>, diags: &mut Diags) {
+        let owner = match cur {
+            Some(n) => Some(n),
+            None if self.can_take_block && self.pending.len() > self.level_start() => self.pending.pop(),
+            None => None,
+        };
+        self.can_take_block = false;
+        let owner = match owner {
+            Some(n) => n,
+            None => {
+                diags.warn(pos, "Unexpected '{' - ignoring");
+                Node { pos, keyword: String::new(), args: Vec::new(), block: None }
+            }
+        };
+        if self.open.len() >= MAX_NESTING {
+            diags.error(pos, format!("blocks nest more than {MAX_NESTING} deep"));
+            self.skipping = 1;
+            return;
+        }
+        self.open.push((owner, self.pending.len()));
+    }
+
+    fn close_block(&mut self, pos: Pos, diags: &mut Diags) {
+        match self.open.pop() {
+            // A stray '{' block: its statements belong to the enclosing
+            // level, as keepalived reads them; they are there already.
+            Some((owner, _)) if owner.keyword.is_empty() => {}
+            Some((mut owner, start)) => {
+                owner.block = Some(self.pending.drain(start..).collect());
+                self.pending.push(owner);
+            }
+            None => diags.warn(pos, "Unknown keyword '}'"),
+        }
+    }
+
+    fn finish(mut self, diags: &mut Diags) -> Vec<Node> {
+        if !self.open.is_empty() {
+            let pos = self.open.last().map(|(n, _)| n.pos).unwrap_or_default();
+            diags.error(pos, format!("There are {} missing '}}'s or extra '{{'s", self.open.len()));
+            // Close what is open so that the rest can still be checked.
+            while let Some((mut owner, start)) = self.open.pop() {
+                owner.block = Some(self.pending.drain(start..).collect());
+                self.pending.push(owner);
+            }
+        }
+        // Beyond MAX_NESTING: already reported as excess nesting.
+        self.pending
     }
 }
 
@@ -138,11 +157,12 @@ fn push_level(stack: &mut [(Node, Vec<Node>)], top: &mut Vec<Node>, n: Node) {
 mod tests {
     use super::*;
 
-    fn lines(t: &str) -> Vec<Line> {
-        t.lines()
-            .enumerate()
-            .map(|(i, l)| Line { pos: Pos { file: 0, line: i as u32 + 1 }, text: l.to_string() })
-            .collect()
+    fn lines(t: &str) -> Expanded {
+        let mut e = Expanded::default();
+        for (i, l) in t.lines().enumerate() {
+            e.push(Pos { file: 0, line: i as u32 + 1 }, l);
+        }
+        e
     }
 
     #[test]
