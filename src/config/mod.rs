@@ -37,6 +37,7 @@ mod seq;
 mod limits;
 mod route;
 mod script_security;
+mod tighten;
 mod rule;
 mod tree;
 mod validate;
@@ -157,6 +158,8 @@ fn finish_in(lines: expand::Expanded, mut diags: diag::Diags, env: &validate::Ho
     let tree = tree::build_tree(&lines, &mut diags);
     let mut config = build::build_config(&tree, &mut diags);
     validate::validate(&mut config, &tree, env, &mut diags);
+    drop(tree);
+    tighten::tighten(&mut config);
     Loaded { config, diagnostics: diags.into_diagnostics(&lines.files) }
 }
 
