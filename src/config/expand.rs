@@ -41,6 +41,15 @@ impl Expanded {
         self.text.get(start..start + line.len as usize).unwrap_or_default()
     }
 
+    /// Room for what a main file of these bytes most likely expands to
+    /// (each line once, a `{` after a statement making a line of its own):
+    /// growing by doubling cost a copy and fresh pages each time.
+    fn reserve_for(&mut self, bytes: &[u8]) {
+        let lines = bytes.iter().filter(|&&b| b == b'\n' || b == b'{').count();
+        self.lines.reserve(lines + 1);
+        self.text.reserve(bytes.len());
+    }
+
     /// Appends a line. Callers bound the total below 4 GiB
     /// (MAX_TOTAL_BYTES).
     pub fn push(&mut self, pos: Pos, text: &str) {
@@ -56,6 +65,7 @@ pub fn expand_file(path: &Path, opts: &LoadOptions, diags: &mut Diags) -> Expand
     match read_bounded(path) {
         Ok(bytes) => {
             ex.total_bytes = bytes.len();
+            ex.out.reserve_for(&bytes);
             let dir = parent_dir(path);
             ex.include_stack.push(canonical(path));
             ex.process_source(&bytes, idx, &dir, 0);
@@ -76,6 +86,7 @@ pub fn expand_text(text: &[u8], name: &Path, opts: &LoadOptions, diags: &mut Dia
         return ex.finish();
     }
     ex.total_bytes = text.len();
+    ex.out.reserve_for(text);
     ex.include_stack.push(canonical(name));
     ex.process_source(text, idx, &parent_dir(name), 0);
     ex.finish()
