@@ -58,7 +58,7 @@ fn check_value_blocks(nodes: &[Node], parent: &str, diags: &mut Diags) {
     // Looked up once per block, not once per statement in it.
     let kws = value_blocks_in(parent);
     for (i, n) in nodes.iter().enumerate() {
-        let value_block = !kws.is_empty() && kws.contains(&n.keyword.as_str());
+        let value_block = !kws.is_empty() && kws.contains(&&*n.keyword);
         if value_block && !n.args.is_empty() && n.keyword != "group" {
             diags.warn(n.pos, format!("Block {} has extra parameters {} ...", n.keyword, n.args.join(" ")));
         }
@@ -79,7 +79,7 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
     let mut next_pref = FIRST_DEFAULT_RULE_PREF;
     let mut garp_groups = 0;
     for n in tree {
-        match n.keyword.as_str() {
+        match &*n.keyword {
             "global_defs" => {
                 ctx.no_args_ok(n);
                 let children = ctx.need_block(n);
@@ -156,7 +156,7 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
                         }
                     }
                     let args = super::addr::words(c).into_iter().map(String::from).collect();
-                    cfg.other.push(super::model::RawOption { keyword: n.keyword.clone(), args });
+                    cfg.other.push(super::model::RawOption { keyword: n.keyword.to_string(), args });
                 }
             }
             "garp_group" => {

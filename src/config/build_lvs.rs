@@ -5,7 +5,7 @@ use super::addr::{parse_ip, words};
 use super::model::{
     BfdCheck, CheckKind, CheckTarget, Checker, DnsCheck, HttpUrl, LbKind, Protocol, RealServer, SorryServer, VirtualServer, VirtualServerGroup, VirtualServerKey, VsgEntry,
 };
-use super::tree::Node;
+use super::tree::{Node, Text};
 use super::values::{Ctx, parse_i64};
 use std::net::IpAddr;
 
@@ -122,7 +122,7 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
     vs.key = key;
     let mut protocol_set = false;
     for c in ctx.need_block(n) {
-        let kw = c.keyword.as_str();
+        let kw = &*c.keyword;
         if kw == "real_server" {
             if let Some(rs) = real_server(ctx, c, &vs) {
                 vs.real_servers.push(rs);
@@ -288,14 +288,14 @@ fn sorry_server_inhibit(ctx: &mut Ctx<'_>, n: &Node, vs: &mut VirtualServer, pro
 /// `sorry_server_lvs_method` spell it.
 /// The words after a forwarding method (`TUN type gue port 6080 csum`), as
 /// keepalived's svr_forwarding_handler checks them (for any method).
-fn tunnel_options(words: &[String], s_type: &str) -> Result<(), String> {
+fn tunnel_options(words: &[Text<'_>], s_type: &str) -> Result<(), String> {
     let (mut tun_type, mut port, mut csum) = ("ipip", None::<u16>, "nocsum");
     let mut i = 0;
     while i < words.len() {
-        match words[i].as_str() {
+        match &*words[i] {
             "type" => {
                 let t = words.get(i + 1).ok_or_else(|| format!("Missing tunnel type for {s_type} server."))?;
-                match t.as_str() {
+                match &**t {
                     "ipip" | "gue" | "gre" => tun_type = if t == "ipip" { "ipip" } else if t == "gue" { "gue" } else { "gre" },
                     _ => return Err(format!("Unknown tunnel type {t} for {s_type} server.")),
                 }
@@ -428,7 +428,7 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node, vs: &VirtualServer) -> Option<RealSe
     };
     let mut rs = RealServer { addr, port: p, ..Default::default() };
     for c in ctx.need_block(n) {
-        let kw = c.keyword.as_str();
+        let kw = &*c.keyword;
         if let Some(kind) = checker_kind(kw) {
             if let Some(ch) = checker(ctx, c, kind) {
                 rs.checkers.push(ch);
@@ -527,7 +527,7 @@ fn bfd_check(ctx: &mut Ctx<'_>, n: &Node, rs_label: &str, checked: &[BfdCheck]) 
     let mut alpha = None;
     for k in ctx.need_block(n) {
         ctx.no_block(k);
-        match k.keyword.as_str() {
+        match &*k.keyword {
             "name" => {
                 let problem = match k.args.as_slice() {
                     [name] if !ctx.bfd.checker_knows(name) => Some(format!("BFD {name} not configured")),
@@ -536,7 +536,7 @@ fn bfd_check(ctx: &mut Ctx<'_>, n: &Node, rs_label: &str, checked: &[BfdCheck]) 
                         None if name.len() > super::model::bfd_limits::NAME_MAX => Some(format!("BFD name {name} too long")),
                         None if checked.iter().any(|b| b.name == *name) => Some(format!("RS already monitoring {name}")),
                         None => {
-                            found = Some(name.clone());
+                            found = Some(name.to_string());
                             None
                         }
                     },
@@ -583,7 +583,7 @@ fn checker_kind(kw: &str) -> Option<CheckKind> {
 /// Keywords of the connection target, shared by every checker (and by the
 /// legacy SMTP `host { }` block). Returns false when `c` is not one.
 fn target_keyword(ctx: &mut Ctx<'_>, c: &Node, t: &mut CheckTarget) -> bool {
-    match c.keyword.as_str() {
+    match &*c.keyword {
         "connect_ip" => match c.arg(0).and_then(parse_ip) {
             Some(a) => t.connect_ip = Some(a),
             None => ctx.warn(c.pos, format!("Invalid connect_ip '{}'", c.arg(0).unwrap_or(""))),
@@ -616,7 +616,7 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
     let mut ch = Checker::default();
     let mut target = CheckTarget::default();
     for c in ctx.need_block(n) {
-        let kw = c.keyword.as_str();
+        let kw = &*c.keyword;
         // Blocks inside checkers.
         match (&mut kind, kw) {
             (CheckKind::Http(h) | CheckKind::Ssl(h), "url") => {
@@ -630,7 +630,7 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
                 for h in ctx.need_block(c) {
                     ctx.no_block(h);
                     // The legacy host block also takes the checker timings.
-                    let timing = matches!(h.keyword.as_str(), "retry" | "delay_before_retry" | "warmup" | "connect_timeout");
+                    let timing = matches!(&*h.keyword, "retry" | "delay_before_retry" | "warmup" | "connect_timeout");
                     if !target_keyword(ctx, h, &mut t) && !timing {
                         ctx.unknown(h);
                     }
@@ -710,7 +710,7 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
 
 /// Keywords particular to one checker type.
 fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
-    match (kind, c.keyword.as_str()) {
+    match (kind, &*c.keyword) {
         (CheckKind::Http(h) | CheckKind::Ssl(h), k) => match k {
             "virtualhost" => h.virtualhost = ctx.string(c),
             "http_protocol" => match c.arg(0) {
@@ -850,7 +850,7 @@ fn url(ctx: &mut Ctx<'_>, n: &Node) -> Option<HttpUrl> {
     let mut u = HttpUrl::default();
     for c in ctx.need_block(n) {
         ctx.no_block(c);
-        match c.keyword.as_str() {
+        match &*c.keyword {
             "path" => u.path = ctx.string(c).unwrap_or_default(),
             "digest" => match c.arg(0) {
                 Some(d) if u.digest.is_some() => ctx.warn(c.pos, format!("Digest '{d}' is a duplicate")),

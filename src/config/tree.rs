@@ -10,30 +10,35 @@ use super::diag::{Diags, Pos};
 use super::expand::Expanded;
 use super::lexer::{Word, split_words_into};
 use super::limits::MAX_NESTING;
+use std::borrow::Cow;
+
+/// A word of the tree: borrowed from the expanded lines, owned only when
+/// an escape made it differ from them.
+pub type Text<'a> = Cow<'a, str>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Node {
+pub struct Node<'a> {
     pub pos: Pos,
-    pub keyword: String,
-    pub args: Vec<String>,
+    pub keyword: Text<'a>,
+    pub args: Vec<Text<'a>>,
     /// `Some` when the statement was followed by `{ ... }`.
-    pub block: Option<Vec<Node>>,
+    pub block: Option<Vec<Node<'a>>>,
 }
 
-impl Node {
+impl<'a> Node<'a> {
     pub fn arg(&self, i: usize) -> Option<&str> {
-        self.args.get(i).map(String::as_str)
+        self.args.get(i).map(|a| &**a)
     }
-    pub fn children(&self) -> &[Node] {
+    pub fn children(&self) -> &[Node<'a>] {
         self.block.as_deref().unwrap_or(&[])
     }
 }
 
 /// Builds the tree; unbalanced braces and excess nesting are diagnosed.
-pub fn build_tree(lines: &Expanded, diags: &mut Diags) -> Vec<Node> {
+pub fn build_tree<'a>(lines: &'a Expanded, diags: &mut Diags) -> Vec<Node<'a>> {
     let mut b = Builder::default();
     // One word buffer for all lines: the words borrow from `lines`.
-    let mut words: Vec<Word<'_>> = Vec::new();
+    let mut words: Vec<Word<'a>> = Vec::new();
     for line in &lines.lines {
         words.clear();
         split_words_into(lines.text(line), &mut words);
@@ -46,11 +51,11 @@ pub fn build_tree(lines: &Expanded, diags: &mut Diags) -> Vec<Node> {
 /// `pending`, the outer levels first; a level's nodes move into a vector
 /// of exactly their number when its `}` comes.
 #[derive(Default)]
-struct Builder {
-    pending: Vec<Node>,
+struct Builder<'a> {
+    pending: Vec<Node<'a>>,
     /// Open blocks: the statement that owns each one and where its nodes
     /// start in `pending`, innermost last.
-    open: Vec<(Node, usize)>,
+    open: Vec<(Node<'a>, usize)>,
     /// Brace depth beyond MAX_NESTING that we are skipping.
     skipping: usize,
     /// The last statement ended on an earlier line without a block (it
@@ -58,13 +63,13 @@ struct Builder {
     can_take_block: bool,
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
     fn level_start(&self) -> usize {
         self.open.last().map_or(0, |(_, start)| *start)
     }
 
-    fn line(&mut self, pos: Pos, words: &mut [Word<'_>], diags: &mut Diags) {
-        let mut cur: Option<Node> = None;
+    fn line(&mut self, pos: Pos, words: &mut [Word<'a>], diags: &mut Diags) {
+        let mut cur: Option<Node<'a>> = None;
         for i in 0..words.len() {
             let w = &mut words[i];
             if self.skipping > 0 {
@@ -87,7 +92,7 @@ impl Builder {
                 self.close_block(pos, diags);
                 continue;
             }
-            let text = std::mem::take(&mut w.text).into_owned();
+            let text = std::mem::take(&mut w.text);
             match cur.as_mut() {
                 Some(n) => n.args.push(text),
                 None => {
@@ -103,7 +108,7 @@ impl Builder {
         }
     }
 
-    fn open_block(&mut self, pos: Pos, cur: Option<Node>, diags: &mut Diags) {
+    fn open_block(&mut self, pos: Pos, cur: Option<Node<'a>>, diags: &mut Diags) {
         let owner = match cur {
             Some(n) => Some(n),
             None if self.can_take_block && self.pending.len() > self.level_start() => self.pending.pop(),
@@ -114,7 +119,7 @@ impl Builder {
             Some(n) => n,
             None => {
                 diags.warn(pos, "Unexpected '{' - ignoring");
-                Node { pos, keyword: String::new(), args: Vec::new(), block: None }
+                Node { pos, keyword: Cow::Borrowed(""), args: Vec::new(), block: None }
             }
         };
         if self.open.len() >= MAX_NESTING {
@@ -138,7 +143,7 @@ impl Builder {
         }
     }
 
-    fn finish(mut self, diags: &mut Diags) -> Vec<Node> {
+    fn finish(mut self, diags: &mut Diags) -> Vec<Node<'a>> {
         if !self.open.is_empty() {
             let pos = self.open.last().map(|(n, _)| n.pos).unwrap_or_default();
             diags.error(pos, format!("There are {} missing '}}'s or extra '{{'s", self.open.len()));
@@ -168,7 +173,8 @@ mod tests {
     #[test]
     fn nested_blocks() {
         let mut d = Diags::default();
-        let t = build_tree(&lines("a 1 {\n b 2\n c {\n  d\n }\n}\ne"), &mut d);
+        let e = lines("a 1 {\n b 2\n c {\n  d\n }\n}\ne");
+        let t = build_tree(&e, &mut d);
         assert_eq!(t.len(), 2);
         assert_eq!(t[0].keyword, "a");
         assert_eq!(t[0].args, ["1"]);
@@ -181,7 +187,8 @@ mod tests {
     #[test]
     fn brace_on_next_line_and_inline() {
         let mut d = Diags::default();
-        let t = build_tree(&lines("global_defs\n{\n router_id x }\nv { a { 1 2 } }"), &mut d);
+        let e = lines("global_defs\n{\n router_id x }\nv { a { 1 2 } }");
+        let t = build_tree(&e, &mut d);
         assert_eq!(t[0].children()[0].args, ["x"]);
         assert_eq!(t[1].children()[0].children()[0].keyword, "1");
         assert_eq!(t[1].children()[0].children()[0].args, ["2"]);
@@ -202,7 +209,8 @@ mod tests {
     fn deep_nesting_is_bounded() {
         let mut d = Diags::default();
         let text = "a {\n".repeat(100) + &"}\n".repeat(100);
-        let t = build_tree(&lines(&text), &mut d);
+        let e = lines(&text);
+        let t = build_tree(&e, &mut d);
         assert!(d.has_errors());
         assert_eq!(t.len(), 1);
     }
