@@ -121,6 +121,8 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
     };
     vs.key = key;
     let mut protocol_set = false;
+    // Room for exactly the real servers named (the model is kept tight).
+    vs.real_servers.reserve_exact(n.children().iter().filter(|c| c.keyword == "real_server").count());
     for c in ctx.need_block(n) {
         let kw = &*c.keyword;
         if kw == "real_server" {
@@ -427,6 +429,7 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node, vs: &VirtualServer) -> Option<RealSe
         None => None,
     };
     let mut rs = RealServer { addr, port: p, ..Default::default() };
+    rs.checkers.reserve_exact(n.children().iter().filter(|c| checker_kind(&c.keyword).is_some()).count());
     for c in ctx.need_block(n) {
         let kw = &*c.keyword;
         if let Some(kind) = checker_kind(kw) {
@@ -529,7 +532,7 @@ fn bfd_check(ctx: &mut Ctx<'_>, n: &Node, rs_label: &str, checked: &[BfdCheck]) 
         ctx.no_block(k);
         match &*k.keyword {
             "name" => {
-                let problem = match k.args.as_slice() {
+                let problem = match k.args {
                     [name] if !ctx.bfd.checker_knows(name) => Some(format!("BFD {name} not configured")),
                     [name] => match &found {
                         Some(first) => Some(format!("BFD {name} already specified as {first}")),
@@ -858,7 +861,7 @@ fn url(ctx: &mut Ctx<'_>, n: &Node) -> Option<HttpUrl> {
                 other => ctx.warn(c.pos, format!("digest '{}' is not a valid MD5 digest", other.unwrap_or(""))),
             },
             "status_code" => {
-                for a in &c.args {
+                for a in c.args {
                     let (lo, hi) = a.split_once('-').unwrap_or((a, a));
                     match (parse_i64(lo), parse_i64(hi)) {
                         (Some(l), Some(h)) if (100..=599).contains(&l) && (l..=599).contains(&h) => {

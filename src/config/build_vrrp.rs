@@ -219,7 +219,7 @@ fn track_interface_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str) -> Vec<TrackRe
             continue;
         }
         let mut r = TrackRef { name: name.to_string(), weight: None, reverse: false };
-        match c.args.as_slice() {
+        match c.args {
             [] => {}
             [o, ..] if o != "weight" => {
                 ctx.warn(c.pos, format!("({owner}) unknown track_interface {name} option {o} - ignoring"));
@@ -264,7 +264,7 @@ fn track_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str) -> Vec<TrackRef> {
     for c in ctx.value_block(n) {
         let name = &c.keyword;
         let mut r = TrackRef { name: name.to_string(), weight: None, reverse: false };
-        match c.args.as_slice() {
+        match c.args {
             [] => {}
             [o, ..] if o != "weight" => {
                 ctx.warn(c.pos, format!("({owner}) unknown track {what} option {o} - ignoring"));
@@ -324,7 +324,7 @@ fn bfd_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str, out: &mut Vec<TrackRef>) {
             continue;
         }
         let mut r = TrackRef { name: name.to_string(), weight: Some(default_weight), reverse: default_reverse };
-        match c.args.as_slice() {
+        match c.args {
             [] => {}
             [o, ..] if o != "weight" => {
                 ctx.warn(c.pos, format!("({owner}) unknown track bfd {name} option {o} - ignoring"));

@@ -155,10 +155,12 @@ fn finish(lines: expand::Expanded, _opts: &LoadOptions, diags: diag::Diags) -> L
 }
 
 fn finish_in(lines: expand::Expanded, mut diags: diag::Diags, env: &validate::HostEnv) -> Loaded {
-    let tree = tree::build_tree(&lines, &mut diags);
+    let words = tree::Words::of(&lines);
+    let tree = tree::build_tree(&lines, &words, &mut diags);
     let mut config = build::build_config(&tree, &mut diags);
     validate::validate(&mut config, &tree, env, &mut diags);
     drop(tree);
+    drop(words);
     tighten::tighten(&mut config);
     Loaded { config, diagnostics: diags.into_diagnostics(&lines.files) }
 }

@@ -20,7 +20,8 @@ pub type Text<'a> = Cow<'a, str>;
 pub struct Node<'a> {
     pub pos: Pos,
     pub keyword: Text<'a>,
-    pub args: Vec<Text<'a>>,
+    /// A run of [`Words`]: a statement's arguments follow one another.
+    pub args: &'a [Text<'a>],
     /// `Some` when the statement was followed by `{ ... }`.
     pub block: Option<Vec<Node<'a>>>,
 }
@@ -34,15 +35,55 @@ impl<'a> Node<'a> {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Word,
+    Open,
+    Close,
+}
+
+/// The words of all the expanded lines, one after another, read before
+/// the tree is built: the nodes then borrow their arguments from here
+/// rather than each holding a vector of them.
+#[derive(Default)]
+pub struct Words<'a> {
+    texts: Vec<Text<'a>>,
+    /// Per word: an unquoted brace or a word.
+    kinds: Vec<Kind>,
+    /// Per line: where its words end.
+    ends: Vec<usize>,
+}
+
+impl<'a> Words<'a> {
+    pub fn of(lines: &'a Expanded) -> Self {
+        let mut w = Words { ends: Vec::with_capacity(lines.lines.len()), ..Default::default() };
+        let mut one: Vec<Word<'a>> = Vec::new();
+        for line in &lines.lines {
+            one.clear();
+            split_words_into(lines.text(line), &mut one);
+            for word in one.drain(..) {
+                w.kinds.push(if word.is_open() {
+                    Kind::Open
+                } else if word.is_close() {
+                    Kind::Close
+                } else {
+                    Kind::Word
+                });
+                w.texts.push(word.text);
+            }
+            w.ends.push(w.texts.len());
+        }
+        w
+    }
+}
+
 /// Builds the tree; unbalanced braces and excess nesting are diagnosed.
-pub fn build_tree<'a>(lines: &'a Expanded, diags: &mut Diags) -> Vec<Node<'a>> {
+pub fn build_tree<'a>(lines: &Expanded, words: &'a Words<'a>, diags: &mut Diags) -> Vec<Node<'a>> {
     let mut b = Builder::default();
-    // One word buffer for all lines: the words borrow from `lines`.
-    let mut words: Vec<Word<'a>> = Vec::new();
-    for line in &lines.lines {
-        words.clear();
-        split_words_into(lines.text(line), &mut words);
-        b.line(line.pos, &mut words, diags);
+    let mut from = 0;
+    for (line, &to) in lines.lines.iter().zip(&words.ends) {
+        b.line(line.pos, words, from..to, diags);
+        from = to;
     }
     b.finish(diags)
 }
@@ -68,37 +109,37 @@ impl<'a> Builder<'a> {
         self.open.last().map_or(0, |(_, start)| *start)
     }
 
-    fn line(&mut self, pos: Pos, words: &mut [Word<'a>], diags: &mut Diags) {
+    /// One line: `range` indexes its words.
+    fn line(&mut self, pos: Pos, words: &'a Words<'a>, range: std::ops::Range<usize>, diags: &mut Diags) {
         let mut cur: Option<Node<'a>> = None;
-        for i in 0..words.len() {
-            let w = &mut words[i];
+        let mut i = range.start;
+        while i < range.end {
+            let kind = words.kinds[i];
+            i += 1;
             if self.skipping > 0 {
-                if w.is_open() {
-                    self.skipping += 1;
-                } else if w.is_close() {
-                    self.skipping -= 1;
+                match kind {
+                    Kind::Open => self.skipping += 1,
+                    Kind::Close => self.skipping -= 1,
+                    Kind::Word => {}
                 }
                 continue;
             }
-            if w.is_open() {
-                self.open_block(pos, cur.take(), diags);
-                continue;
-            }
-            if w.is_close() {
-                self.can_take_block = false;
-                if let Some(n) = cur.take() {
-                    self.pending.push(n);
+            match kind {
+                Kind::Open => self.open_block(pos, cur.take(), diags),
+                Kind::Close => {
+                    self.can_take_block = false;
+                    if let Some(n) = cur.take() {
+                        self.pending.push(n);
+                    }
+                    self.close_block(pos, diags);
                 }
-                self.close_block(pos, diags);
-                continue;
-            }
-            let text = std::mem::take(&mut w.text);
-            match cur.as_mut() {
-                Some(n) => n.args.push(text),
-                None => {
-                    // Its arguments are the words up to the next brace.
-                    let nargs = words[i + 1..].iter().take_while(|w| !w.is_open() && !w.is_close()).count();
-                    cur = Some(Node { pos, keyword: text, args: Vec::with_capacity(nargs), block: None });
+                Kind::Word => {
+                    // A statement: its keyword, and as arguments the words
+                    // up to the next brace.
+                    let end = (i..range.end).find(|&j| words.kinds[j] != Kind::Word).unwrap_or(range.end);
+                    let keyword = words.texts[i - 1].clone();
+                    cur = Some(Node { pos, keyword, args: &words.texts[i..end], block: None });
+                    i = end;
                 }
             }
         }
@@ -119,7 +160,7 @@ impl<'a> Builder<'a> {
             Some(n) => n,
             None => {
                 diags.warn(pos, "Unexpected '{' - ignoring");
-                Node { pos, keyword: Cow::Borrowed(""), args: Vec::new(), block: None }
+                Node { pos, keyword: Cow::Borrowed(""), args: &[], block: None }
             }
         };
         if self.open.len() >= MAX_NESTING {
@@ -174,7 +215,8 @@ mod tests {
     fn nested_blocks() {
         let mut d = Diags::default();
         let e = lines("a 1 {\n b 2\n c {\n  d\n }\n}\ne");
-        let t = build_tree(&e, &mut d);
+        let w = Words::of(&e);
+        let t = build_tree(&e, &w, &mut d);
         assert_eq!(t.len(), 2);
         assert_eq!(t[0].keyword, "a");
         assert_eq!(t[0].args, ["1"]);
@@ -188,7 +230,8 @@ mod tests {
     fn brace_on_next_line_and_inline() {
         let mut d = Diags::default();
         let e = lines("global_defs\n{\n router_id x }\nv { a { 1 2 } }");
-        let t = build_tree(&e, &mut d);
+        let w = Words::of(&e);
+        let t = build_tree(&e, &w, &mut d);
         assert_eq!(t[0].children()[0].args, ["x"]);
         assert_eq!(t[1].children()[0].children()[0].keyword, "1");
         assert_eq!(t[1].children()[0].children()[0].args, ["2"]);
@@ -197,10 +240,12 @@ mod tests {
     #[test]
     fn unbalanced() {
         let mut d = Diags::default();
-        build_tree(&lines("a {\n b {\n"), &mut d);
+        let e = lines("a {\n b {\n");
+        build_tree(&e, &Words::of(&e), &mut d);
         assert!(d.has_errors());
         let mut d = Diags::default();
-        build_tree(&lines("}"), &mut d);
+        let e = lines("}");
+        build_tree(&e, &Words::of(&e), &mut d);
         assert!(!d.has_errors());
         assert_eq!(d.into_diagnostics(&[]).len(), 1);
     }
@@ -210,7 +255,8 @@ mod tests {
         let mut d = Diags::default();
         let text = "a {\n".repeat(100) + &"}\n".repeat(100);
         let e = lines(&text);
-        let t = build_tree(&e, &mut d);
+        let w = Words::of(&e);
+        let t = build_tree(&e, &w, &mut d);
         assert!(d.has_errors());
         assert_eq!(t.len(), 1);
     }
