@@ -243,6 +243,15 @@ impl<'d> Expander<'d> {
                 self.diags.error(pos, format!("line is {} bytes long, more than the {} allowed", raw.len(), MAX_LINE_BYTES));
                 continue;
             }
+            if multiline.is_none()
+                && is_plain(raw)
+                && let Ok(t) = std::str::from_utf8(raw)
+            {
+                if let Next::StartMultiline(name, first) = self.plain_line(t, pos, include_depth) {
+                    multiline = Some((name, first, pos));
+                }
+                continue;
+            }
             let text = match std::str::from_utf8(raw) {
                 Ok(t) => std::borrow::Cow::Borrowed(t),
                 Err(_) => {
@@ -603,6 +612,52 @@ impl<'d> Expander<'d> {
     }
 }
 
+/// Whether a line can take the short way ([`Expander::plain_line`]): it
+/// has no quote, comment, definition or substitution, conditional or
+/// repetition, no vertical tab (whitespace to `trim`, not to
+/// `trim_ascii`), and is ASCII. Most lines of a large file are.
+fn is_plain(raw: &[u8]) -> bool {
+    raw.iter().all(|&b| b < 0x80 && !matches!(b, b'"' | b'#' | b'!' | b'$' | b'@' | b'~' | b'\x0b'))
+}
+
+impl Expander<'_> {
+    /// A plain line (see `is_plain`): what `process_line` makes of it,
+    /// without the checks that cannot apply. Cut at each brace as there;
+    /// a piece that starts with `include` goes the long way.
+    fn plain_line(&mut self, line: &str, pos: Pos, include_depth: usize) -> Next {
+        let mut t = line;
+        loop {
+            if self.aborted {
+                return Next::Done;
+            }
+            let s = t.trim_ascii();
+            if s.starts_with("include") {
+                return self.process_line(s, pos, include_depth, 0);
+            }
+            self.work += 1;
+            if self.work > MAX_WORK {
+                self.abort(pos, format!("configuration needs more than {MAX_WORK} expansion steps"));
+                return Next::Done;
+            }
+            if s.is_empty() {
+                return Next::Done;
+            }
+            let Some(at) = s.bytes().position(|b| matches!(b, b'{' | b'}')) else {
+                self.emit(pos, s);
+                return Next::Done;
+            };
+            // As split_at_brace.
+            let (head, rest) = if at == 0 { (&s[..1], s[1..].trim_start_matches([' ', '\t'])) } else { (&s[..at], &s[at..]) };
+            if rest.trim_end_matches([' ', '\t']).is_empty() {
+                self.emit(pos, s);
+                return Next::Done;
+            }
+            self.emit(pos, head);
+            t = rest;
+        }
+    }
+}
+
 fn is_include(word: &str) -> bool {
     matches!(word, "include" | "includer" | "includem" | "includew" | "includeb" | "includea")
 }
@@ -689,6 +744,25 @@ mod tests {
         assert_eq!(run("s \"a { b", "x").0, ["s \"a { b"]);
         // Thousands of braces on one line: a loop, not a deep recursion.
         assert_eq!(run(&"{ ".repeat(20_000), "x").0.len(), 20_000);
+    }
+
+    #[test]
+    fn plain_lines_read_as_the_long_way_reads_them() {
+        // A comment sends a line the long way; the same line without one
+        // takes the short way, and both must give the same lines.
+        let lines = [
+            "  real_server 10.0.0.1 80 {", "{", "}", " } ", "a{b}c", "{ { x", "}include", "v { include /nonexistent/x",
+            "\tweight\t1\t", "x \\ y", "{\t", "a\x0cb {", "  ", "",
+        ];
+        for l in lines {
+            let with_comment = format!("{l} # c\nend");
+            let plain = format!("{l}\nend");
+            assert!(is_plain(plain.as_bytes()) && !is_plain(with_comment.as_bytes()));
+            let (a, da) = run(&plain, "x");
+            let (b, db) = run(&with_comment, "x");
+            assert_eq!(a, b, "{l:?}");
+            assert_eq!(da.into_diagnostics(&[]), db.into_diagnostics(&[]), "{l:?}");
+        }
     }
 
     #[test]
