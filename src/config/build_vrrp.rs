@@ -66,7 +66,7 @@ pub fn vrrp_script(ctx: &mut Ctx<'_>, n: &Node) -> Option<VrrpScript> {
                     }
                 };
                 if let Some(v) = v {
-                    if what == "interval" {
+                    if *what == "interval" {
                         s.interval = v;
                     } else {
                         s.timeout = Some(v);

@@ -41,6 +41,11 @@ impl Expanded {
         self.text.get(start..start + line.len as usize).unwrap_or_default()
     }
 
+    /// The bytes of all lines' texts.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// Room for what a main file of these bytes most likely expands to
     /// (each line once, a `{` after a statement making a line of its own):
     /// growing by doubling cost a copy and fresh pages each time.
@@ -112,7 +117,8 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     if meta.len() > MAX_FILE_BYTES {
         return Err(format!("{} is {} bytes, more than the {} allowed", path.display(), meta.len(), MAX_FILE_BYTES));
     }
-    let mut buf = Vec::new();
+    // Its size up front (read_to_end through `take` would double its way there).
+    let mut buf = Vec::with_capacity(meta.len() as usize + 1);
     f.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut buf)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
