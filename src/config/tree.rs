@@ -11,6 +11,8 @@ use super::expand::Expanded;
 use super::lexer::{Word, split_words_into};
 use super::limits::MAX_NESTING;
 use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::num::NonZeroU32;
 
 /// A word of the tree: borrowed from the expanded lines, owned only when
 /// an escape made it differ from them.
@@ -23,16 +25,17 @@ pub struct Node<'a> {
     pub keyword: &'a str,
     /// A run of [`Words`]: a statement's arguments follow one another.
     pub args: &'a [Text<'a>],
-    /// `Some` when the statement was followed by `{ ... }`.
-    pub block: Option<Box<[Node<'a>]>>,
+    /// `Some` when the statement was followed by `{ ... }`: a run of one
+    /// level of the [`Forest`].
+    pub block: Option<&'a [Node<'a>]>,
 }
 
 impl<'a> Node<'a> {
     pub fn arg(&self, i: usize) -> Option<&str> {
         self.args.get(i).map(|a| &**a)
     }
-    pub fn children(&self) -> &[Node<'a>] {
-        self.block.as_deref().unwrap_or(&[])
+    pub fn children(&self) -> &'a [Node<'a>] {
+        self.block.unwrap_or(&[])
     }
 }
 
@@ -87,26 +90,78 @@ impl<'a> Words<'a> {
     }
 }
 
+/// Where the nodes live: one vector per level (a block's statements are
+/// a run of the level below its own), so that the tree costs a handful of
+/// allocations rather than one per block, and dropping it is freeing
+/// those. Levels are filled deepest first, each once.
+pub struct Forest<'a> {
+    levels: Vec<OnceCell<Vec<Node<'a>>>>,
+}
+
+impl Forest<'_> {
+    pub fn new() -> Self {
+        // A block's statements sit at most one level below MAX_NESTING.
+        Forest { levels: (0..MAX_NESTING + 2).map(|_| OnceCell::new()).collect() }
+    }
+}
+
+/// A node before its level is placed; its block indexes
+/// `Builder::blocks` (from 1). 48 bytes: the levels of these are the
+/// largest part of the memory a load peaks at.
+struct Flat<'a> {
+    pos: Pos,
+    keyword: &'a str,
+    args: &'a [Text<'a>],
+    block: Option<NonZeroU32>,
+}
+
+/// Where a block's statements were placed: level, first, count.
+type Placed = (u32, u32, u32);
+
 /// Builds the tree; unbalanced braces and excess nesting are diagnosed.
-pub fn build_tree<'a>(lines: &Expanded, words: &'a Words<'a>, diags: &mut Diags) -> Vec<Node<'a>> {
+pub fn build_tree<'a>(lines: &Expanded, words: &'a Words<'a>, forest: &'a Forest<'a>, diags: &mut Diags) -> &'a [Node<'a>] {
     let mut b = Builder::default();
     let mut from = 0;
     for (line, &to) in lines.lines.iter().zip(&words.ends) {
         b.line(line.pos, words, from..to as usize, diags);
         from = to as usize;
     }
-    b.finish(diags)
+    let (levels, blocks) = b.finish(diags);
+    // Deepest first: a block is always on a deeper level than its owner.
+    for (d, flat) in levels.into_iter().enumerate().rev() {
+        let nodes: Vec<Node<'a>> = flat
+            .into_iter()
+            .map(|f| Node {
+                pos: f.pos,
+                keyword: f.keyword,
+                args: f.args,
+                block: f.block.map(|b| {
+                    let &(l, start, len) = blocks.get(b.get() as usize - 1).unwrap_or(&(0, 0, 0));
+                    let (start, len) = (start as usize, len as usize);
+                    let level = forest.levels.get(l as usize).and_then(OnceCell::get);
+                    level.and_then(|v| v.get(start..start + len)).unwrap_or(&[])
+                }),
+            })
+            .collect();
+        if let Some(cell) = forest.levels.get(d) {
+            let _ = cell.set(nodes);
+        }
+    }
+    forest.levels.first().and_then(OnceCell::get).map_or(&[], Vec::as_slice)
 }
 
 /// The tree under construction. Every node of every open level sits in
-/// `pending`, the outer levels first; a level's nodes move into a vector
-/// of exactly their number when its `}` comes.
+/// `pending`, the outer levels first; a level's nodes move to the end of
+/// `levels[depth]` when its `}` comes.
 #[derive(Default)]
 struct Builder<'a> {
-    pending: Vec<Node<'a>>,
+    pending: Vec<Flat<'a>>,
     /// Open blocks: the statement that owns each one and where its nodes
     /// start in `pending`, innermost last.
-    open: Vec<(Node<'a>, usize)>,
+    open: Vec<(Flat<'a>, usize)>,
+    /// The placed nodes, by the depth they had when their block closed.
+    levels: Vec<Vec<Flat<'a>>>,
+    blocks: Vec<Placed>,
     /// The next word's index in `Words::texts`.
     text: usize,
     /// Brace depth beyond MAX_NESTING that we are skipping.
@@ -123,7 +178,7 @@ impl<'a> Builder<'a> {
 
     /// One line: `range` indexes its words and braces.
     fn line(&mut self, pos: Pos, words: &'a Words<'a>, range: std::ops::Range<usize>, diags: &mut Diags) {
-        let mut cur: Option<Node<'a>> = None;
+        let mut cur: Option<Flat<'a>> = None;
         let mut i = range.start;
         while i < range.end {
             let kind = words.kinds[i];
@@ -154,7 +209,7 @@ impl<'a> Builder<'a> {
                         // Cannot be: `kinds` counts exactly the words in `texts`.
                         return;
                     };
-                    cur = Some(Node { pos, keyword, args, block: None });
+                    cur = Some(Flat { pos, keyword, args, block: None });
                     self.text = last;
                     i = end;
                 }
@@ -166,7 +221,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn open_block(&mut self, pos: Pos, cur: Option<Node<'a>>, diags: &mut Diags) {
+    fn open_block(&mut self, pos: Pos, cur: Option<Flat<'a>>, diags: &mut Diags) {
         let owner = match cur {
             Some(n) => Some(n),
             None if self.can_take_block && self.pending.len() > self.level_start() => self.pending.pop(),
@@ -177,7 +232,7 @@ impl<'a> Builder<'a> {
             Some(n) => n,
             None => {
                 diags.warn(pos, "Unexpected '{' - ignoring");
-                Node { pos, keyword: "", args: &[], block: None }
+                Flat { pos, keyword: "", args: &[], block: None }
             }
         };
         if self.open.len() >= MAX_NESTING {
@@ -193,26 +248,44 @@ impl<'a> Builder<'a> {
             // A stray '{' block: its statements belong to the enclosing
             // level, as keepalived reads them; they are there already.
             Some((owner, _)) if owner.keyword.is_empty() => {}
-            Some((mut owner, start)) => {
-                owner.block = Some(self.pending.drain(start..).collect());
-                self.pending.push(owner);
-            }
+            Some((owner, start)) => self.place(owner, start),
             None => diags.warn(pos, "Unknown keyword '}'"),
         }
     }
 
-    fn finish(mut self, diags: &mut Diags) -> Vec<Node<'a>> {
+    /// A block closed: its statements (`pending[start..]`) go one level
+    /// below its owner, whose depth is the number of blocks still open.
+    /// A node moved up by a stray block keeps its block deeper still.
+    fn place(&mut self, mut owner: Flat<'a>, start: usize) {
+        let level = self.open.len() + 1;
+        if self.levels.len() <= level {
+            self.levels.resize_with(level + 1, Vec::new);
+        }
+        let dest = &mut self.levels[level];
+        let first = dest.len();
+        dest.extend(self.pending.drain(start..));
+        // Counts below 4 G: the expanded text is bounded far lower.
+        self.blocks.push((level as u32, first as u32, (dest.len() - first) as u32));
+        owner.block = NonZeroU32::new(self.blocks.len() as u32);
+        self.pending.push(owner);
+    }
+
+    /// The levels, the top one first, and where the blocks are in them.
+    fn finish(mut self, diags: &mut Diags) -> (Vec<Vec<Flat<'a>>>, Vec<Placed>) {
         if !self.open.is_empty() {
             let pos = self.open.last().map(|(n, _)| n.pos).unwrap_or_default();
             diags.error(pos, format!("There are {} missing '}}'s or extra '{{'s", self.open.len()));
             // Close what is open so that the rest can still be checked.
-            while let Some((mut owner, start)) = self.open.pop() {
-                owner.block = Some(self.pending.drain(start..).collect());
-                self.pending.push(owner);
+            while let Some((owner, start)) = self.open.pop() {
+                self.place(owner, start);
             }
         }
         // Beyond MAX_NESTING: already reported as excess nesting.
-        self.pending
+        if self.levels.is_empty() {
+            self.levels.push(Vec::new());
+        }
+        self.levels[0] = self.pending;
+        (self.levels, self.blocks)
     }
 }
 
@@ -233,7 +306,8 @@ mod tests {
         let mut d = Diags::default();
         let e = lines("a 1 {\n b 2\n c {\n  d\n }\n}\ne");
         let w = Words::of(&e);
-        let t = build_tree(&e, &w, &mut d);
+        let f = Forest::new();
+        let t = build_tree(&e, &w, &f, &mut d);
         assert_eq!(t.len(), 2);
         assert_eq!(t[0].keyword, "a");
         assert_eq!(t[0].args, ["1"]);
@@ -248,21 +322,37 @@ mod tests {
         let mut d = Diags::default();
         let e = lines("global_defs\n{\n router_id x }\nv { a { 1 2 } }");
         let w = Words::of(&e);
-        let t = build_tree(&e, &w, &mut d);
+        let f = Forest::new();
+        let t = build_tree(&e, &w, &f, &mut d);
         assert_eq!(t[0].children()[0].args, ["x"]);
         assert_eq!(t[1].children()[0].children()[0].keyword, "1");
         assert_eq!(t[1].children()[0].children()[0].args, ["2"]);
     }
 
     #[test]
+    fn a_stray_block_gives_its_statements_to_the_level_around_it() {
+        let mut d = Diags::default();
+        let e = lines("{\n a {\n  b { x }\n }\n}\nc {\n{ y }\n}");
+        let w = Words::of(&e);
+        let f = Forest::new();
+        let t = build_tree(&e, &w, &f, &mut d);
+        let kws: Vec<&str> = t.iter().map(|n| n.keyword).collect();
+        assert_eq!(kws, ["a", "c"]);
+        assert_eq!(t[0].children()[0].keyword, "b");
+        assert_eq!(t[0].children()[0].children()[0].keyword, "x");
+        assert_eq!(t[1].children()[0].keyword, "y");
+        assert_eq!(d.into_diagnostics(&[]).len(), 2);
+    }
+
+    #[test]
     fn unbalanced() {
         let mut d = Diags::default();
         let e = lines("a {\n b {\n");
-        build_tree(&e, &Words::of(&e), &mut d);
+        build_tree(&e, &Words::of(&e), &Forest::new(), &mut d);
         assert!(d.has_errors());
         let mut d = Diags::default();
         let e = lines("}");
-        build_tree(&e, &Words::of(&e), &mut d);
+        build_tree(&e, &Words::of(&e), &Forest::new(), &mut d);
         assert!(!d.has_errors());
         assert_eq!(d.into_diagnostics(&[]).len(), 1);
     }
@@ -273,7 +363,8 @@ mod tests {
         let text = "a {\n".repeat(100) + &"}\n".repeat(100);
         let e = lines(&text);
         let w = Words::of(&e);
-        let t = build_tree(&e, &w, &mut d);
+        let f = Forest::new();
+        let t = build_tree(&e, &w, &f, &mut d);
         assert!(d.has_errors());
         assert_eq!(t.len(), 1);
     }
