@@ -14,8 +14,8 @@ const ALLOW_ADDRESS_RANGES: bool = false;
 const MAX_RANGE: u32 = 65536;
 
 /// The words of a value-block line: its keyword and arguments.
-pub fn words(n: &Node) -> Vec<&str> {
-    std::iter::once(n.keyword.as_str()).chain(n.args.iter().map(String::as_str)).collect()
+pub fn words<'n>(n: &'n Node) -> Vec<&'n str> {
+    std::iter::once(&*n.keyword).chain(n.args.iter().map(|a| &**a)).collect()
 }
 
 pub fn parse_ip(s: &str) -> Option<IpAddr> {

@@ -46,16 +46,19 @@ const VALUE_BLOCKS: &[(&str, &[&str])] = &[
     ("track_group", &["group"]),
 ];
 
-fn is_value_block(parent: &str, keyword: &str) -> bool {
-    VALUE_BLOCKS.iter().any(|(p, kws)| *p == parent && kws.contains(&keyword))
+/// The value-block keywords of a block (none for most).
+fn value_blocks_in(parent: &str) -> &'static [&'static str] {
+    VALUE_BLOCKS.iter().find(|(p, _)| *p == parent).map_or(&[], |(_, kws)| kws)
 }
 
 /// keepalived reads the lines after a value-block keyword that has no `{`
 /// as its values, up to the next `}`: the statements that follow it are
 /// swallowed (and are almost never valid values).
 fn check_value_blocks(nodes: &[Node], parent: &str, diags: &mut Diags) {
+    // Looked up once per block, not once per statement in it.
+    let kws = value_blocks_in(parent);
     for (i, n) in nodes.iter().enumerate() {
-        let value_block = is_value_block(parent, &n.keyword);
+        let value_block = !kws.is_empty() && kws.contains(&&*n.keyword);
         if value_block && !n.args.is_empty() && n.keyword != "group" {
             diags.warn(n.pos, format!("Block {} has extra parameters {} ...", n.keyword, n.args.join(" ")));
         }
@@ -63,7 +66,7 @@ fn check_value_blocks(nodes: &[Node], parent: &str, diags: &mut Diags) {
             diags.warn(n.pos, format!("Missing '{{' at beginning of {} block - the following lines are read as its values", n.keyword));
         }
         // A value block's lines are values, not statements.
-        if !value_block {
+        if !value_block && n.block.as_ref().is_some_and(|b| !b.is_empty()) {
             check_value_blocks(n.children(), &n.keyword, diags);
         }
     }
@@ -76,7 +79,7 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
     let mut next_pref = FIRST_DEFAULT_RULE_PREF;
     let mut garp_groups = 0;
     for n in tree {
-        match n.keyword.as_str() {
+        match &*n.keyword {
             "global_defs" => {
                 ctx.no_args_ok(n);
                 let children = ctx.need_block(n);
@@ -153,7 +156,7 @@ pub fn build_config(tree: &[Node], diags: &mut Diags) -> Config {
                         }
                     }
                     let args = super::addr::words(c).into_iter().map(String::from).collect();
-                    cfg.other.push(super::model::RawOption { keyword: n.keyword.clone(), args });
+                    cfg.other.push(super::model::RawOption { keyword: n.keyword.to_string(), args });
                 }
             }
             "garp_group" => {

@@ -53,7 +53,7 @@ pub fn bfd_instance(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
     let kids = ctx.need_block(n);
     let flags = event_processes(kids);
     // The VRRP and checker readings see every line, whatever the BFD reading refuses.
-    for k in kids.iter().filter(|k| !BFD_KEYWORDS.contains(&k.keyword.as_str())) {
+    for k in kids.iter().filter(|k| !BFD_KEYWORDS.contains(&&*k.keyword)) {
         ctx.unknown(k);
     }
     vrrp_reading(ctx, n, &name, kids, flags);
@@ -216,7 +216,7 @@ fn bfd_reading(
     };
     for k in kids {
         ctx.no_block(k);
-        match k.keyword.as_str() {
+        match &*k.keyword {
             "neighbor_ip" | "neighbour_ip" => {
                 let Some(v) = ctx.arg(k, 0) else { continue };
                 // keepalived compares the value, not the keyword, with "neighbour_ip" (so its
@@ -250,13 +250,13 @@ fn bfd_reading(
                 if ctx.arg(k, 0).is_none() {
                     continue;
                 }
-                let (lo, hi, _) = match k.keyword.as_str() {
+                let (lo, hi, _) = match &*k.keyword {
                     "min_rx" => lim::MIN_RX_MS,
                     "min_tx" => lim::MIN_TX_MS,
                     _ => lim::IDLE_TX_MS,
                 };
                 if let Some(v) = interval(ctx, k, name, (lo, hi)) {
-                    match k.keyword.as_str() {
+                    match &*k.keyword {
                         "min_rx" => b.min_rx = v,
                         "min_tx" => b.min_tx = v,
                         _ => b.idle_tx = v,

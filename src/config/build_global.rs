@@ -2,7 +2,7 @@
 
 use super::addr::parse_ip;
 use super::model::{GlobalDefs, IptablesChains, LvsSyncDaemon, LvsTimeouts, SmtpServer};
-use super::tree::Node;
+use super::tree::{Node, Text};
 use super::values::{ArgSpec, Ctx, parse_bool, parse_i64};
 use std::net::IpAddr;
 
@@ -102,7 +102,7 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
     ];
     let mut seen_fifo: Vec<&str> = Vec::new();
     for n in children {
-        let kw = n.keyword.as_str();
+        let kw = &*n.keyword;
         let fifo_again = FIFO_KWS.contains(&kw) && seen_fifo.contains(&kw);
         if FIFO_KWS.contains(&kw) {
             seen_fifo.push(kw);
@@ -117,8 +117,8 @@ pub fn global_defs(ctx: &mut Ctx<'_>, children: &[Node], g: &mut GlobalDefs) {
                     ctx.warn(n.pos, "Warning - empty notification_email block");
                 }
                 for c in ctx.value_block(n) {
-                    g.notification_email.push(c.keyword.clone());
-                    g.notification_email.extend(c.args.iter().cloned());
+                    g.notification_email.push(c.keyword.to_string());
+                    g.notification_email.extend(c.args.iter().map(|a| a.to_string()));
                 }
             }
             "notification_email_from" => g.notification_email_from = ctx.string(n),
@@ -383,7 +383,7 @@ fn repeat_count(ctx: &mut Ctx<'_>, n: &Node) -> Option<u32> {
 
 /// keepalived's umask: a number (C base rules) within 0777, or
 /// `IRUSR|IWGRP|...` across the words.
-fn umask_bits(args: &[String]) -> Result<u32, String> {
+fn umask_bits(args: &[Text<'_>]) -> Result<u32, String> {
     const BITS: &[(&str, u32)] = &[
         ("IRUSR", 0o400), ("IWUSR", 0o200), ("IXUSR", 0o100), ("IRGRP", 0o040), ("IWGRP", 0o020),
         ("IXGRP", 0o010), ("IROTH", 0o004), ("IWOTH", 0o002), ("IXOTH", 0o001),
@@ -405,7 +405,7 @@ fn umask_bits(args: &[String]) -> Result<u32, String> {
     let mut bits = 0;
     let mut need_or = false;
     for a in args {
-        let mut p = a.as_str();
+        let mut p: &str = a;
         while !p.is_empty() {
             if need_or {
                 match p.strip_prefix('|') {
@@ -436,7 +436,7 @@ fn umask_bits(args: &[String]) -> Result<u32, String> {
 /// keepalived's vrrp_rx_bufs_policy: MTU, ADVERT (any case) or a size;
 /// its complaints. (It reads the size from the first word whatever word it
 /// is looking at.)
-fn rx_bufs_policy(args: &[String]) -> Vec<String> {
+fn rx_bufs_policy(args: &[Text<'_>]) -> Vec<String> {
     let mut out = Vec::new();
     let Some(first) = args.first() else { return vec!["vrrp_rx_bufs_policy missing".into()] };
     let (mut mtu, mut advert, mut size) = (false, false, false);
@@ -483,7 +483,7 @@ fn lvs_sync_daemon(ctx: &mut Ctx<'_>, n: &Node) -> Option<LvsSyncDaemon> {
     while i < n.args.len() {
         let val = n.arg(i + 1);
         let num = val.and_then(parse_i64);
-        match n.args[i].as_str() {
+        match &*n.args[i] {
             "id" => d.id = num.and_then(|v| u8::try_from(v).ok()),
             "maxlen" => d.maxlen = num.and_then(|v| u16::try_from(v).ok()),
             "port" => d.port = num.and_then(|v| u16::try_from(v).ok()),
@@ -506,7 +506,7 @@ fn lvs_timeouts(ctx: &mut Ctx<'_>, n: &Node) -> Option<LvsTimeouts> {
     let mut i = 0;
     while i < n.args.len() {
         let v = n.arg(i + 1).and_then(parse_i64).and_then(|v| u32::try_from(v).ok());
-        match (n.args[i].as_str(), v) {
+        match (&*n.args[i], v) {
             ("tcp", Some(v)) => t.tcp = Some(v),
             ("tcpfin", Some(v)) => t.tcpfin = Some(v),
             ("udp", Some(v)) => t.udp = Some(v),

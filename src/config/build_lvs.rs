@@ -5,7 +5,7 @@ use super::addr::{parse_ip, words};
 use super::model::{
     BfdCheck, CheckKind, CheckTarget, Checker, DnsCheck, HttpUrl, LbKind, Protocol, RealServer, SorryServer, VirtualServer, VirtualServerGroup, VirtualServerKey, VsgEntry,
 };
-use super::tree::Node;
+use super::tree::{Node, Text};
 use super::values::{Ctx, parse_i64};
 use std::net::IpAddr;
 
@@ -121,8 +121,10 @@ pub fn virtual_server(ctx: &mut Ctx<'_>, n: &Node) -> Option<VirtualServer> {
     };
     vs.key = key;
     let mut protocol_set = false;
+    // Room for exactly the real servers named (the model is kept tight).
+    vs.real_servers.reserve_exact(n.children().iter().filter(|c| c.keyword == "real_server").count());
     for c in ctx.need_block(n) {
-        let kw = c.keyword.as_str();
+        let kw = &*c.keyword;
         if kw == "real_server" {
             if let Some(rs) = real_server(ctx, c, &vs) {
                 vs.real_servers.push(rs);
@@ -288,14 +290,14 @@ fn sorry_server_inhibit(ctx: &mut Ctx<'_>, n: &Node, vs: &mut VirtualServer, pro
 /// `sorry_server_lvs_method` spell it.
 /// The words after a forwarding method (`TUN type gue port 6080 csum`), as
 /// keepalived's svr_forwarding_handler checks them (for any method).
-fn tunnel_options(words: &[String], s_type: &str) -> Result<(), String> {
+fn tunnel_options(words: &[Text<'_>], s_type: &str) -> Result<(), String> {
     let (mut tun_type, mut port, mut csum) = ("ipip", None::<u16>, "nocsum");
     let mut i = 0;
     while i < words.len() {
-        match words[i].as_str() {
+        match &*words[i] {
             "type" => {
                 let t = words.get(i + 1).ok_or_else(|| format!("Missing tunnel type for {s_type} server."))?;
-                match t.as_str() {
+                match &**t {
                     "ipip" | "gue" | "gre" => tun_type = if t == "ipip" { "ipip" } else if t == "gue" { "gue" } else { "gre" },
                     _ => return Err(format!("Unknown tunnel type {t} for {s_type} server.")),
                 }
@@ -427,8 +429,9 @@ fn real_server(ctx: &mut Ctx<'_>, n: &Node, vs: &VirtualServer) -> Option<RealSe
         None => None,
     };
     let mut rs = RealServer { addr, port: p, ..Default::default() };
+    rs.checkers.reserve_exact(n.children().iter().filter(|c| checker_kind(&c.keyword).is_some()).count());
     for c in ctx.need_block(n) {
-        let kw = c.keyword.as_str();
+        let kw = &*c.keyword;
         if let Some(kind) = checker_kind(kw) {
             if let Some(ch) = checker(ctx, c, kind) {
                 rs.checkers.push(ch);
@@ -527,16 +530,16 @@ fn bfd_check(ctx: &mut Ctx<'_>, n: &Node, rs_label: &str, checked: &[BfdCheck]) 
     let mut alpha = None;
     for k in ctx.need_block(n) {
         ctx.no_block(k);
-        match k.keyword.as_str() {
+        match &*k.keyword {
             "name" => {
-                let problem = match k.args.as_slice() {
+                let problem = match k.args {
                     [name] if !ctx.bfd.checker_knows(name) => Some(format!("BFD {name} not configured")),
                     [name] => match &found {
                         Some(first) => Some(format!("BFD {name} already specified as {first}")),
                         None if name.len() > super::model::bfd_limits::NAME_MAX => Some(format!("BFD name {name} too long")),
                         None if checked.iter().any(|b| b.name == *name) => Some(format!("RS already monitoring {name}")),
                         None => {
-                            found = Some(name.clone());
+                            found = Some(name.to_string());
                             None
                         }
                     },
@@ -583,7 +586,7 @@ fn checker_kind(kw: &str) -> Option<CheckKind> {
 /// Keywords of the connection target, shared by every checker (and by the
 /// legacy SMTP `host { }` block). Returns false when `c` is not one.
 fn target_keyword(ctx: &mut Ctx<'_>, c: &Node, t: &mut CheckTarget) -> bool {
-    match c.keyword.as_str() {
+    match &*c.keyword {
         "connect_ip" => match c.arg(0).and_then(parse_ip) {
             Some(a) => t.connect_ip = Some(a),
             None => ctx.warn(c.pos, format!("Invalid connect_ip '{}'", c.arg(0).unwrap_or(""))),
@@ -616,7 +619,7 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
     let mut ch = Checker::default();
     let mut target = CheckTarget::default();
     for c in ctx.need_block(n) {
-        let kw = c.keyword.as_str();
+        let kw = &*c.keyword;
         // Blocks inside checkers.
         match (&mut kind, kw) {
             (CheckKind::Http(h) | CheckKind::Ssl(h), "url") => {
@@ -630,7 +633,7 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
                 for h in ctx.need_block(c) {
                     ctx.no_block(h);
                     // The legacy host block also takes the checker timings.
-                    let timing = matches!(h.keyword.as_str(), "retry" | "delay_before_retry" | "warmup" | "connect_timeout");
+                    let timing = matches!(&*h.keyword, "retry" | "delay_before_retry" | "warmup" | "connect_timeout");
                     if !target_keyword(ctx, h, &mut t) && !timing {
                         ctx.unknown(h);
                     }
@@ -710,7 +713,7 @@ fn checker(ctx: &mut Ctx<'_>, n: &Node, mut kind: CheckKind) -> Option<Checker> 
 
 /// Keywords particular to one checker type.
 fn kind_keyword(ctx: &mut Ctx<'_>, c: &Node, kind: &mut CheckKind) -> bool {
-    match (kind, c.keyword.as_str()) {
+    match (kind, &*c.keyword) {
         (CheckKind::Http(h) | CheckKind::Ssl(h), k) => match k {
             "virtualhost" => h.virtualhost = ctx.string(c),
             "http_protocol" => match c.arg(0) {
@@ -850,7 +853,7 @@ fn url(ctx: &mut Ctx<'_>, n: &Node) -> Option<HttpUrl> {
     let mut u = HttpUrl::default();
     for c in ctx.need_block(n) {
         ctx.no_block(c);
-        match c.keyword.as_str() {
+        match &*c.keyword {
             "path" => u.path = ctx.string(c).unwrap_or_default(),
             "digest" => match c.arg(0) {
                 Some(d) if u.digest.is_some() => ctx.warn(c.pos, format!("Digest '{d}' is a duplicate")),
@@ -858,7 +861,7 @@ fn url(ctx: &mut Ctx<'_>, n: &Node) -> Option<HttpUrl> {
                 other => ctx.warn(c.pos, format!("digest '{}' is not a valid MD5 digest", other.unwrap_or(""))),
             },
             "status_code" => {
-                for a in &c.args {
+                for a in c.args {
                     let (lo, hi) = a.split_once('-').unwrap_or((a, a));
                     match (parse_i64(lo), parse_i64(hi)) {
                         (Some(l), Some(h)) if (100..=599).contains(&l) && (l..=599).contains(&h) => {

@@ -19,7 +19,7 @@ pub fn garp_group(ctx: &mut Ctx<'_>, n: &Node, index: usize, cfg: &mut Config) {
         if c.keyword != "interfaces" {
             ctx.no_block(c);
         }
-        match c.keyword.as_str() {
+        match &*c.keyword {
             "garp_interval" | "gna_interval" => {
                 let Some(a) = ctx.arg(c, 0) else { continue };
                 let r = read_decimal_micros(a, 0, i32::MAX as u64);
@@ -69,7 +69,7 @@ pub fn track_group(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
         return;
     };
     for c in ctx.need_block(n) {
-        match c.keyword.as_str() {
+        match &*c.keyword {
             "group" => {
                 if ctx.value_block(c).is_empty() {
                     ctx.warn(c.pos, format!("Warning - track group {name} has empty group block"));
@@ -85,7 +85,7 @@ pub fn track_group(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
 pub fn ssl(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
     for c in ctx.need_block(n) {
         ctx.no_block(c);
-        let what = match c.keyword.as_str() {
+        let what = match &*c.keyword {
             "password" => "password",
             "ca" => "cafile",
             "certificate" => "certfile",
@@ -105,7 +105,7 @@ pub fn ssl(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
 /// `child_wait_time SECS` and `instance NAME`.
 pub fn scalar(ctx: &mut Ctx<'_>, n: &Node, cfg: &mut Config) {
     ctx.no_block(n);
-    match n.keyword.as_str() {
+    match &*n.keyword {
         "child_wait_time" => {
             let Some(a) = ctx.arg(n, 0) else { return };
             if super::values::parse_i64(a).is_none_or(|v| !(0..=i64::from(u32::MAX)).contains(&v)) {
@@ -129,15 +129,15 @@ pub fn check_interfaces(tree: &[Node], exists: impl Fn(&str) -> bool, diags: &mu
     // An interface belongs to one garp_group.
     let mut grouped: Vec<&str> = Vec::new();
     for n in tree {
-        match n.keyword.as_str() {
+        match &*n.keyword {
             "garp_group" => {
                 for c in n.children() {
-                    let names: Vec<(&str, super::diag::Pos)> = match c.keyword.as_str() {
+                    let names: Vec<(&str, super::diag::Pos)> = match &*c.keyword {
                         "interface" => c.arg(0).map(|i| (i, c.pos)).into_iter().collect(),
                         "interfaces" => c
                             .children()
                             .iter()
-                            .flat_map(|l| std::iter::once(l.keyword.as_str()).chain(l.args.iter().map(String::as_str)).map(|i| (i, l.pos)))
+                            .flat_map(|l| std::iter::once(&*l.keyword).chain(l.args.iter().map(|a| &**a)).map(|i| (i, l.pos)))
                             .collect(),
                         _ => Vec::new(),
                     };
@@ -167,11 +167,11 @@ pub fn check_interfaces(tree: &[Node], exists: impl Fn(&str) -> bool, diags: &mu
 pub fn check_track_groups(tree: &[Node], diags: &mut Diags) {
     let mut defined: Vec<&str> = Vec::new();
     for n in tree {
-        match n.keyword.as_str() {
+        match &*n.keyword {
             "track_group" => defined.extend(n.arg(0)),
             "static_ipaddress" | "static_routes" | "static_rules" => {
                 for l in n.children() {
-                    let words: Vec<&str> = std::iter::once(l.keyword.as_str()).chain(l.args.iter().map(String::as_str)).collect();
+                    let words: Vec<&str> = std::iter::once(&*l.keyword).chain(l.args.iter().map(|a| &**a)).collect();
                     for w in words.windows(2).filter(|w| w[0] == "track_group") {
                         if !defined.contains(&w[1]) {
                             diags.warn(l.pos, format!("track_group {} not found", w[1]));

@@ -36,7 +36,7 @@ pub fn vrrp_script(ctx: &mut Ctx<'_>, n: &Node) -> Option<VrrpScript> {
     let mut user: Option<(String, Option<String>)> = None;
     for c in ctx.need_block(n) {
         ctx.no_block(c);
-        match c.keyword.as_str() {
+        match &*c.keyword {
             // The command is the first word (quoted for arguments); further
             // words are ignored: the user comes from `user`
             // (vrrp_vscript_script_handler).
@@ -58,7 +58,7 @@ pub fn vrrp_script(ctx: &mut Ctx<'_>, n: &Node) -> Option<VrrpScript> {
                     Some(v) => Some(v as u32),
                     None => {
                         ctx.warn(c.pos, super::values::unsigned_complaint(a, 0, MAX_SCRIPT_SECS));
-                        ctx.warn(c.pos, match what.as_str() {
+                        ctx.warn(c.pos, match &**what {
                             "interval" => format!("({}): vrrp script interval '{a}' must be between 1 and {MAX_SCRIPT_SECS} - ignoring", s.name),
                             _ => format!("({}): vrrp script timeout '{a}' invalid - ignoring", s.name),
                         });
@@ -66,7 +66,7 @@ pub fn vrrp_script(ctx: &mut Ctx<'_>, n: &Node) -> Option<VrrpScript> {
                     }
                 };
                 if let Some(v) = v {
-                    if what == "interval" {
+                    if *what == "interval" {
                         s.interval = v;
                     } else {
                         s.timeout = Some(v);
@@ -127,7 +127,7 @@ pub fn track_file_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackFileDef> {
     let mut weight_set = false;
     for c in ctx.need_block(n) {
         ctx.no_block(c);
-        match c.keyword.as_str() {
+        match &*c.keyword {
             "weight" if weight_set => {
                 ctx.warn(c.pos, format!("Weight already set for track file {} - ignoring {}", t.name, c.args.join(" ")))
             }
@@ -161,8 +161,8 @@ pub fn track_process_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackProcessDef>
     let mut t = TrackProcessDef { name, quorum: 1, ..Default::default() };
     for c in ctx.need_block(n) {
         ctx.no_block(c);
-        match c.keyword.as_str() {
-            "process" => t.process = c.args.clone(),
+        match &*c.keyword {
+            "process" => t.process = c.args.iter().map(|a| a.to_string()).collect(),
             // keepalived takes exact (no value), initial or partial, the
             // parameters coming from the `process` line (vrrp/watch.rs).
             "param_match" => match c.arg(0) {
@@ -190,7 +190,7 @@ pub fn track_process_def(ctx: &mut Ctx<'_>, n: &Node) -> Option<TrackProcessDef>
                         c.pos,
                         format!("{prefix}delay ({a}) for vrrp_track_process {} must be between [0.000001..3600] inclusive. Ignoring...", t.name),
                     ),
-                    Some(d) => match c.keyword.as_str() {
+                    Some(d) => match &*c.keyword {
                         "delay" => t.delay = Some(d),
                         "terminate_delay" => t.terminate_delay = Some(d),
                         _ => t.fork_delay = Some(d),
@@ -218,8 +218,8 @@ fn track_interface_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str) -> Vec<TrackRe
             ctx.warn(c.pos, format!("({owner}) duplicate track_interface {name} - ignoring"));
             continue;
         }
-        let mut r = TrackRef { name: name.clone(), weight: None, reverse: false };
-        match c.args.as_slice() {
+        let mut r = TrackRef { name: name.to_string(), weight: None, reverse: false };
+        match c.args {
             [] => {}
             [o, ..] if o != "weight" => {
                 ctx.warn(c.pos, format!("({owner}) unknown track_interface {name} option {o} - ignoring"));
@@ -241,7 +241,7 @@ fn track_interface_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str) -> Vec<TrackRe
                         0
                     }
                 });
-                match rest.first().map(String::as_str) {
+                match rest.first().map(|a| &**a) {
                     None => {}
                     Some("reverse") => r.reverse = true,
                     // keepalived's own spelling.
@@ -263,8 +263,8 @@ fn track_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str) -> Vec<TrackRef> {
     let mut out: Vec<TrackRef> = Vec::new();
     for c in ctx.value_block(n) {
         let name = &c.keyword;
-        let mut r = TrackRef { name: name.clone(), weight: None, reverse: false };
-        match c.args.as_slice() {
+        let mut r = TrackRef { name: name.to_string(), weight: None, reverse: false };
+        match c.args {
             [] => {}
             [o, ..] if o != "weight" => {
                 ctx.warn(c.pos, format!("({owner}) unknown track {what} option {o} - ignoring"));
@@ -286,7 +286,7 @@ fn track_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str) -> Vec<TrackRef> {
                         _ => format!("({owner}) weight for track {what} {name} must be in [-254..254] inclusive. Ignoring..."),
                     }),
                 }
-                match rest.first().map(String::as_str) {
+                match rest.first().map(|a| &**a) {
                     None | Some("noreverse") => {}
                     Some("reverse") => r.reverse = true,
                     Some(o) if what == "file" => {
@@ -323,8 +323,8 @@ fn bfd_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str, out: &mut Vec<TrackRef>) {
             ctx.warn(c.pos, format!("({owner}) duplicate track_bfd {name} - ignoring"));
             continue;
         }
-        let mut r = TrackRef { name: name.clone(), weight: Some(default_weight), reverse: default_reverse };
-        match c.args.as_slice() {
+        let mut r = TrackRef { name: name.to_string(), weight: Some(default_weight), reverse: default_reverse };
+        match c.args {
             [] => {}
             [o, ..] if o != "weight" => {
                 ctx.warn(c.pos, format!("({owner}) unknown track bfd {name} option {o} - ignoring"));
@@ -347,7 +347,7 @@ fn bfd_refs(ctx: &mut Ctx<'_>, n: &Node, owner: &str, out: &mut Vec<TrackRef>) {
                         )
                     }
                 }
-                match rest.first().map(String::as_str) {
+                match rest.first().map(|a| &**a) {
                     None => {}
                     Some("reverse") => r.reverse = true,
                     Some("noreverse") => r.reverse = false,
@@ -366,11 +366,11 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
     let name = name_of(ctx, n)?;
     let mut g = SyncGroup { name, ..Default::default() };
     for c in ctx.need_block(n) {
-        match c.keyword.as_str() {
+        match &*c.keyword {
             "group" => {
                 for m in ctx.value_block(c) {
-                    g.group.push(m.keyword.clone());
-                    g.group.extend(m.args.iter().cloned());
+                    g.group.push(m.keyword.to_string());
+                    g.group.extend(m.args.iter().map(|a| a.to_string()));
                 }
             }
             "track_interface" => {
@@ -380,7 +380,7 @@ pub fn sync_group(ctx: &mut Ctx<'_>, n: &Node) -> Option<SyncGroup> {
             "track_script" | "track_file" | "track_process" => {
                 let owner = g.name.clone();
                 let refs = track_refs(ctx, c, &owner);
-                match c.keyword.as_str() {
+                match &*c.keyword {
                     "track_script" => g.track_scripts = refs,
                     "track_file" => g.track_files = refs,
                     _ => g.track_processes = refs,
@@ -456,7 +456,7 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
         if c.keyword == "priority" {
             priority_set = true;
         }
-        let kw = c.keyword.as_str();
+        let kw = &*c.keyword;
         match kw {
             "authentication" => {
                 if let Some(auth) = authentication(ctx, c, &v.name) {
@@ -497,7 +497,7 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
                             // OPTION VALUE pairs (alloc_vrrp_unicast_peer).
                             let mut i = 0;
                             while i < a.args.len() {
-                                let opt = a.args[i].as_str();
+                                let opt = &*a.args[i];
                                 let Some(val) = a.arg(i + 1) else {
                                     ctx.warn(a.pos, format!("({}) {opt} is missing a value", v.name));
                                     break;
@@ -540,7 +540,7 @@ pub fn vrrp_instance(ctx: &mut Ctx<'_>, n: &Node, next_pref: &mut u32) -> Option
             "track_script" | "track_file" | "track_process" => {
                 let owner = v.name.clone();
                 let refs = track_refs(ctx, c, &owner);
-                match c.keyword.as_str() {
+                match &*c.keyword {
                     "track_script" => v.track_scripts.extend(refs),
                     "track_file" => v.track_files.extend(refs),
                     _ => v.track_processes.extend(refs),
@@ -584,7 +584,7 @@ fn authentication(ctx: &mut Ctx<'_>, c: &Node, name: &str) -> Option<Authenticat
     let mut have_type = false;
     for a in ctx.need_block(c) {
         ctx.no_block(a);
-        match a.keyword.as_str() {
+        match &*a.keyword {
             "auth_type" => match a.arg(0) {
                 Some("PASS") => {
                     auth.auth_type = AuthType::Pass;
@@ -642,7 +642,7 @@ fn child_line(n: &Node, kw: &str) -> super::diag::Pos {
 }
 
 fn instance_scalar(ctx: &mut Ctx<'_>, c: &Node, v: &mut VrrpInstance) {
-    match c.keyword.as_str() {
+    match &*c.keyword {
         "state" => match c.arg(0) {
             Some("MASTER") => v.state = InitialState::Master,
             Some("BACKUP") => v.state = InitialState::Backup,

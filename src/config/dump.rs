@@ -77,10 +77,10 @@ pub fn global_definitions(c: &Config, who: Writer) -> String {
     w(format!(" LVS flush = {}", on_off(g.lvs_flush)));
     w(" LVS flush on stop = disabled".into());
     if let Some(f) = &g.notify_fifo {
-        w(format!(" Global notify fifo = {}", f.argv.first().map(String::as_str).unwrap_or("")));
+        w(format!(" Global notify fifo = {}", f.argv.first().map(|a| &**a).unwrap_or("")));
     }
     if let Some(f) = &g.vrrp_notify_fifo {
-        w(format!(" VRRP notify fifo = {}", f.argv.first().map(String::as_str).unwrap_or("")));
+        w(format!(" VRRP notify fifo = {}", f.argv.first().map(|a| &**a).unwrap_or("")));
     }
     w(" FIFO write vrrp states on reload = false".into());
     w(" VRRP notify priority changes = false".into());

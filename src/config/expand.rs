@@ -15,18 +15,53 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// A logical line after expansion.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A logical line after expansion: its text is a range of
+/// [`Expanded::text`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Line {
     pub pos: Pos,
-    pub text: String,
+    start: u32,
+    len: u32,
 }
 
+/// The logical lines, their texts one after another in one string (one
+/// allocation for them all, not one per line).
 #[derive(Debug, Default)]
 pub struct Expanded {
     /// File table: `Pos::file` indexes it.
     pub files: Vec<PathBuf>,
     pub lines: Vec<Line>,
+    text: String,
+}
+
+impl Expanded {
+    /// The text of one of these lines.
+    pub fn text(&self, line: &Line) -> &str {
+        let start = line.start as usize;
+        self.text.get(start..start + line.len as usize).unwrap_or_default()
+    }
+
+    /// The bytes of all lines' texts.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Room for what a main file of these bytes most likely expands to
+    /// (each line once, a `{` after a statement making a line of its own):
+    /// growing by doubling cost a copy and fresh pages each time.
+    fn reserve_for(&mut self, bytes: &[u8]) {
+        let lines = bytes.iter().filter(|&&b| b == b'\n' || b == b'{').count();
+        self.lines.reserve(lines + 1);
+        self.text.reserve(bytes.len());
+    }
+
+    /// Appends a line. Callers bound the total below 4 GiB
+    /// (MAX_TOTAL_BYTES).
+    pub fn push(&mut self, pos: Pos, text: &str) {
+        let start = self.text.len() as u32;
+        self.text.push_str(text);
+        self.lines.push(Line { pos, start, len: text.len() as u32 });
+    }
 }
 
 pub fn expand_file(path: &Path, opts: &LoadOptions, diags: &mut Diags) -> Expanded {
@@ -35,6 +70,7 @@ pub fn expand_file(path: &Path, opts: &LoadOptions, diags: &mut Diags) -> Expand
     match read_bounded(path) {
         Ok(bytes) => {
             ex.total_bytes = bytes.len();
+            ex.out.reserve_for(&bytes);
             let dir = parent_dir(path);
             ex.include_stack.push(canonical(path));
             ex.process_source(&bytes, idx, &dir, 0);
@@ -55,6 +91,7 @@ pub fn expand_text(text: &[u8], name: &Path, opts: &LoadOptions, diags: &mut Dia
         return ex.finish();
     }
     ex.total_bytes = text.len();
+    ex.out.reserve_for(text);
     ex.include_stack.push(canonical(name));
     ex.process_source(text, idx, &parent_dir(name), 0);
     ex.finish()
@@ -80,7 +117,8 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     if meta.len() > MAX_FILE_BYTES {
         return Err(format!("{} is {} bytes, more than the {} allowed", path.display(), meta.len(), MAX_FILE_BYTES));
     }
-    let mut buf = Vec::new();
+    // Its size up front (read_to_end through `take` would double its way there).
+    let mut buf = Vec::with_capacity(meta.len() as usize + 1);
     f.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut buf)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -103,8 +141,7 @@ struct Definition {
 }
 
 pub(super) struct Expander<'d> {
-    files: Vec<PathBuf>,
-    lines: Vec<Line>,
+    out: Expanded,
     defs: HashMap<String, Definition>,
     config_id: String,
     pub(super) diags: &'d mut Diags,
@@ -141,17 +178,17 @@ enum Piece {
 /// where keepalived gives up looking).
 fn split_at_brace(t: &str) -> Option<(&str, &str)> {
     let mut in_quote = false;
-    let at = t.char_indices().find_map(|(i, c)| match c {
-        '"' => {
+    // Bytes: every character looked for is ASCII.
+    let at = t.bytes().position(|c| match c {
+        b'"' => {
             in_quote = !in_quote;
-            None
+            false
         }
-        '{' | '}' if !in_quote => Some(i),
         // A comment (one a substitution made, too) hides what follows.
-        '#' | '!' if !in_quote => Some(usize::MAX),
-        _ => None,
+        b'{' | b'}' | b'#' | b'!' => !in_quote,
+        _ => false,
     })?;
-    if at == usize::MAX {
+    if matches!(t.as_bytes()[at], b'#' | b'!') {
         return None;
     }
     let (head, rest) = if at == 0 {
@@ -170,8 +207,7 @@ impl<'d> Expander<'d> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0x9e37_79b9_7f4a_7c15);
         Expander {
-            files: Vec::new(),
-            lines: Vec::new(),
+            out: Expanded::default(),
             defs: HashMap::new(),
             config_id: opts.config_id.clone().unwrap_or_else(default_config_id),
             diags,
@@ -185,12 +221,12 @@ impl<'d> Expander<'d> {
     }
 
     fn add_file(&mut self, path: &Path) -> u32 {
-        self.files.push(path.to_path_buf());
-        (self.files.len() - 1) as u32
+        self.out.files.push(path.to_path_buf());
+        (self.out.files.len() - 1) as u32
     }
 
     fn finish(self) -> Expanded {
-        Expanded { files: self.files, lines: self.lines }
+        self.out
     }
 
     pub(super) fn abort(&mut self, pos: Pos, msg: String) {
@@ -211,6 +247,15 @@ impl<'d> Expander<'d> {
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             if raw.len() > MAX_LINE_BYTES {
                 self.diags.error(pos, format!("line is {} bytes long, more than the {} allowed", raw.len(), MAX_LINE_BYTES));
+                continue;
+            }
+            if multiline.is_none()
+                && is_plain(raw)
+                && let Ok(t) = std::str::from_utf8(raw)
+            {
+                if let Next::StartMultiline(name, first) = self.plain_line(t, pos, include_depth) {
+                    multiline = Some((name, first, pos));
+                }
                 continue;
             }
             let text = match std::str::from_utf8(raw) {
@@ -372,33 +417,33 @@ impl<'d> Expander<'d> {
                 && !first.quoted
                 && is_include(&first.text)
             {
-                self.include(&first.text, &words[1..].iter().map(|w| w.text.clone()).collect::<Vec<_>>(), pos, include_depth);
+                self.include(&first.text, &words[1..].iter().map(|w| w.text.to_string()).collect::<Vec<_>>(), pos, include_depth);
                 return Next::Done;
             }
         }
         match split_at_brace(t) {
             Some((head, rest)) => {
-                self.emit(pos, head.to_string());
+                self.emit(pos, head);
                 // `t`, and so `rest`, is a slice of `text` here (substitution
                 // returned above): its offset is where the next piece starts.
                 *rest_at = (rest.as_ptr() as usize).checked_sub(text.as_ptr() as usize);
             }
-            None => self.emit(pos, t.to_string()),
+            None => self.emit(pos, t),
         }
         Next::Done
     }
 
-    fn emit(&mut self, pos: Pos, text: String) {
+    fn emit(&mut self, pos: Pos, text: &str) {
         self.total_bytes = self.total_bytes.saturating_add(text.len() + 1);
         if self.total_bytes > MAX_TOTAL_BYTES {
             self.abort(pos, format!("configuration expands to more than {MAX_TOTAL_BYTES} bytes"));
             return;
         }
-        if self.lines.len() >= MAX_LINES {
+        if self.out.lines.len() >= MAX_LINES {
             self.abort(pos, format!("configuration expands to more than {MAX_LINES} lines"));
             return;
         }
-        self.lines.push(Line { pos, text });
+        self.out.push(pos, text);
     }
 
     /// One pass of replacing `${NAME}` and `$NAME` (followed by a blank,
@@ -544,7 +589,7 @@ impl<'d> Expander<'d> {
                 self.abort(pos, format!("include loop: {} includes itself", path.display()));
                 return;
             }
-            if self.files.len() >= MAX_FILES {
+            if self.out.files.len() >= MAX_FILES {
                 self.abort(pos, format!("more than {MAX_FILES} files included"));
                 return;
             }
@@ -569,6 +614,52 @@ impl<'d> Expander<'d> {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Whether a line can take the short way ([`Expander::plain_line`]): it
+/// has no quote, comment, definition or substitution, conditional or
+/// repetition, no vertical tab (whitespace to `trim`, not to
+/// `trim_ascii`), and is ASCII. Most lines of a large file are.
+fn is_plain(raw: &[u8]) -> bool {
+    raw.iter().all(|&b| b < 0x80 && !matches!(b, b'"' | b'#' | b'!' | b'$' | b'@' | b'~' | b'\x0b'))
+}
+
+impl Expander<'_> {
+    /// A plain line (see `is_plain`): what `process_line` makes of it,
+    /// without the checks that cannot apply. Cut at each brace as there;
+    /// a piece that starts with `include` goes the long way.
+    fn plain_line(&mut self, line: &str, pos: Pos, include_depth: usize) -> Next {
+        let mut t = line;
+        loop {
+            if self.aborted {
+                return Next::Done;
+            }
+            let s = t.trim_ascii();
+            if s.starts_with("include") {
+                return self.process_line(s, pos, include_depth, 0);
+            }
+            self.work += 1;
+            if self.work > MAX_WORK {
+                self.abort(pos, format!("configuration needs more than {MAX_WORK} expansion steps"));
+                return Next::Done;
+            }
+            if s.is_empty() {
+                return Next::Done;
+            }
+            let Some(at) = s.bytes().position(|b| matches!(b, b'{' | b'}')) else {
+                self.emit(pos, s);
+                return Next::Done;
+            };
+            // As split_at_brace.
+            let (head, rest) = if at == 0 { (&s[..1], s[1..].trim_start_matches([' ', '\t'])) } else { (&s[..at], &s[at..]) };
+            if rest.trim_end_matches([' ', '\t']).is_empty() {
+                self.emit(pos, s);
+                return Next::Done;
+            }
+            self.emit(pos, head);
+            t = rest;
         }
     }
 }
@@ -608,7 +699,7 @@ mod tests {
         let mut d = Diags::default();
         let opts = LoadOptions { config_id: Some(id.into()) };
         let e = expand_text(text.as_bytes(), Path::new("/nonexistent/t.conf"), &opts, &mut d);
-        (e.lines.into_iter().map(|l| l.text).collect(), d)
+        (e.lines.iter().map(|l| e.text(l).to_string()).collect(), d)
     }
 
     #[test]
@@ -659,6 +750,25 @@ mod tests {
         assert_eq!(run("s \"a { b", "x").0, ["s \"a { b"]);
         // Thousands of braces on one line: a loop, not a deep recursion.
         assert_eq!(run(&"{ ".repeat(20_000), "x").0.len(), 20_000);
+    }
+
+    #[test]
+    fn plain_lines_read_as_the_long_way_reads_them() {
+        // A comment sends a line the long way; the same line without one
+        // takes the short way, and both must give the same lines.
+        let lines = [
+            "  real_server 10.0.0.1 80 {", "{", "}", " } ", "a{b}c", "{ { x", "}include", "v { include /nonexistent/x",
+            "\tweight\t1\t", "x \\ y", "{\t", "a\x0cb {", "  ", "",
+        ];
+        for l in lines {
+            let with_comment = format!("{l} # c\nend");
+            let plain = format!("{l}\nend");
+            assert!(is_plain(plain.as_bytes()) && !is_plain(with_comment.as_bytes()));
+            let (a, da) = run(&plain, "x");
+            let (b, db) = run(&with_comment, "x");
+            assert_eq!(a, b, "{l:?}");
+            assert_eq!(da.into_diagnostics(&[]), db.into_diagnostics(&[]), "{l:?}");
+        }
     }
 
     #[test]

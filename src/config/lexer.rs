@@ -4,15 +4,22 @@
 //! (`ab"c d"` is `ab` and `c d`); `'` is an ordinary character; escapes work
 //! inside quotes; `{` and `}` outside quotes are words of their own; `#` and
 //! `!` outside quotes start a comment, even inside a word.
+//!
+//! Scanning is by byte: every character with a meaning here is ASCII, and
+//! a UTF-8 continuation byte never equals an ASCII one. A word is a slice
+//! of the line unless an escape made it differ (a configuration at scale
+//! then costs no allocation per word here).
+
+use std::borrow::Cow;
 
 /// One word of a line. `quoted` tells a literal `"{"` from a brace.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Word {
-    pub text: String,
+pub struct Word<'a> {
+    pub text: Cow<'a, str>,
     pub quoted: bool,
 }
 
-impl Word {
+impl Word<'_> {
     pub fn is_open(&self) -> bool {
         !self.quoted && self.text == "{"
     }
@@ -23,115 +30,143 @@ impl Word {
 
 /// The line up to its first comment character outside quotes.
 pub fn strip_comment(line: &str) -> &str {
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
+    let b = line.as_bytes();
+    let mut open = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            // An escape (only inside quotes) hides the next character.
+            b'\\' if open => i += 1,
+            b'"' => open = !open,
+            b'#' | b'!' if !open => return &line[..i],
+            _ => {}
         }
-        match quote {
-            Some(q) => {
-                if c == '\\' {
-                    escaped = true;
-                } else if c == q {
-                    quote = None;
-                }
-            }
-            None => match c {
-                '"' => quote = Some(c),
-                '#' | '!' => return &line[..i],
-                _ => {}
-            },
-        }
+        i += 1;
     }
     line
 }
 
 /// Whether a `"` opened on this line is never closed (keepalived reports it).
 pub fn has_unterminated_quote(line: &str) -> bool {
+    let b = line.as_bytes();
     let mut open = false;
-    let mut escaped = false;
-    for c in line.chars() {
-        if escaped {
-            escaped = false;
-        } else if open && c == '\\' {
-            escaped = true;
-        } else if c == '"' {
-            open = !open;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if open => i += 1,
+            b'"' => open = !open,
+            _ => {}
         }
+        i += 1;
     }
     open
 }
 
+/// Whether the character starting at byte `i` of `line` is whitespace
+/// (Unicode's, as `char::is_whitespace`), and its length in bytes.
+fn space_at(line: &str, i: usize) -> (bool, usize) {
+    match line.as_bytes()[i] {
+        b'\t'..=b'\r' | b' ' => (true, 1),
+        b if b < 0x80 => (false, 1),
+        _ => match line[i..].chars().next() {
+            Some(c) => (c.is_whitespace(), c.len_utf8()),
+            None => (false, 1),
+        },
+    }
+}
+
 /// Splits a (comment-free) logical line into words. An unterminated quote
 /// runs to the end of the line, as in keepalived.
-pub fn split_words(line: &str) -> Vec<Word> {
+pub fn split_words(line: &str) -> Vec<Word<'_>> {
     let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quoted = false;
-    let mut quote: Option<char> = None;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if let Some(q) = quote {
-            if c == q {
-                quote = None;
-                words.push(Word { text: std::mem::take(&mut cur), quoted: true });
-                in_word = false;
-                quoted = false;
-            } else if c == '\\' {
-                unescape(&mut chars, &mut cur);
-            } else {
-                cur.push(c);
-            }
-            continue;
-        }
-        match c {
-            '"' => {
-                if in_word {
-                    words.push(Word { text: std::mem::take(&mut cur), quoted });
-                }
-                quote = Some(c);
-                in_word = true;
-                quoted = true;
-            }
-            // A `#` or `!` that substitution produced (`${_HASH}`) still
-            // starts a comment here, as in keepalived 2.2.7.
-            '#' | '!' => break,
-            '{' | '}' => {
-                if in_word {
-                    words.push(Word { text: std::mem::take(&mut cur), quoted });
-                    in_word = false;
-                    quoted = false;
-                }
-                words.push(Word { text: c.to_string(), quoted: false });
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(Word { text: std::mem::take(&mut cur), quoted });
-                    in_word = false;
-                    quoted = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(Word { text: cur, quoted });
-    }
+    split_words_into(line, &mut words);
     words
 }
 
-/// One escape sequence inside quotes (after the backslash).
-fn unescape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, out: &mut String) {
+/// As `split_words`, appending to `words` (a buffer the caller reuses).
+pub fn split_words_into<'a>(line: &'a str, words: &mut Vec<Word<'a>>) {
+    let b = line.as_bytes();
+    // The unquoted word being read starts here.
+    let mut start: Option<usize> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if matches!(c, b'"' | b'#' | b'!' | b'{' | b'}') {
+            if let Some(s) = start.take() {
+                words.push(Word { text: Cow::Borrowed(&line[s..i]), quoted: false });
+            }
+            match c {
+                b'"' => {
+                    i = quoted_word(line, i + 1, words);
+                    continue;
+                }
+                // A `#` or `!` that substitution produced (`${_HASH}`) still
+                // starts a comment here, as in keepalived 2.2.7.
+                b'#' | b'!' => return,
+                _ => words.push(Word { text: Cow::Borrowed(&line[i..i + 1]), quoted: false }),
+            }
+            i += 1;
+            continue;
+        }
+        let (space, len) = space_at(line, i);
+        if space {
+            if let Some(s) = start.take() {
+                words.push(Word { text: Cow::Borrowed(&line[s..i]), quoted: false });
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+        i += len;
+    }
+    if let Some(s) = start {
+        words.push(Word { text: Cow::Borrowed(&line[s..]), quoted: false });
+    }
+}
+
+/// The quoted word whose text starts at byte `from` (after its `"`):
+/// pushed to `words`; returns where reading goes on.
+fn quoted_word<'a>(line: &'a str, from: usize, words: &mut Vec<Word<'a>>) -> usize {
+    let b = line.as_bytes();
+    // Set at the first escape: the word then differs from the line.
+    let mut owned: Option<String> = None;
+    let mut seg = from;
+    let mut i = from;
+    while i < b.len() {
+        match b[i] {
+            b'"' => break,
+            b'\\' => {
+                let out = owned.get_or_insert_with(String::new);
+                out.push_str(&line[seg..i]);
+                i += 1 + unescape(&line[i + 1..], out);
+                seg = i;
+            }
+            _ => i += 1,
+        }
+    }
+    let end = i.min(b.len());
+    let text = match owned {
+        Some(mut s) => {
+            s.push_str(&line[seg..end]);
+            Cow::Owned(s)
+        }
+        None => Cow::Borrowed(&line[from..end]),
+    };
+    words.push(Word { text, quoted: true });
+    // Past the closing quote, or the end of an unterminated one.
+    (end + 1).min(b.len())
+}
+
+/// One escape sequence inside quotes: `s` is what follows the backslash.
+/// Appends its value; returns the bytes of `s` it used.
+fn unescape(s: &str, out: &mut String) -> usize {
+    let b = s.as_bytes();
+    let mut chars = s.chars();
     let Some(c) = chars.next() else {
         out.push('\\');
-        return;
+        return 0;
     };
+    let mut used = c.len_utf8();
+    let digit = |i: usize, radix: u32| b.get(i).and_then(|&d| char::from(d).to_digit(radix));
     match c {
         'a' => out.push('\x07'),
         'b' => out.push('\x08'),
@@ -144,9 +179,9 @@ fn unescape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, out: &mut Stri
         'x' => {
             let mut v: u32 = 0;
             let mut n = 0;
-            while let Some(d) = chars.peek().and_then(|d| d.to_digit(16)) {
+            while let Some(d) = digit(used, 16) {
                 v = (v.wrapping_mul(16).wrapping_add(d)) & 0xff;
-                chars.next();
+                used += 1;
                 n += 1;
             }
             if n == 0 {
@@ -158,10 +193,10 @@ fn unescape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, out: &mut Stri
         '0'..='7' => {
             let mut v = c.to_digit(8).unwrap_or(0);
             for _ in 0..2 {
-                match chars.peek().and_then(|d| d.to_digit(8)) {
+                match digit(used, 8) {
                     Some(d) => {
                         v = v * 8 + d;
-                        chars.next();
+                        used += 1;
                     }
                     None => break,
                 }
@@ -169,11 +204,15 @@ fn unescape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, out: &mut Stri
             out.push(char::from((v & 0xff) as u8));
         }
         'c' => match chars.next() {
-            Some(k) => out.push(char::from((k.to_ascii_uppercase() as u32 & 0x1f) as u8)),
+            Some(k) => {
+                out.push(char::from((k.to_ascii_uppercase() as u32 & 0x1f) as u8));
+                used += k.len_utf8();
+            }
             None => out.push('c'),
         },
         other => out.push(other),
     }
+    used
 }
 
 #[cfg(test)]
@@ -181,7 +220,7 @@ mod tests {
     use super::*;
 
     fn texts(line: &str) -> Vec<String> {
-        split_words(line).into_iter().map(|w| w.text).collect()
+        split_words(line).into_iter().map(|w| w.text.into_owned()).collect()
     }
 
     #[test]
@@ -207,6 +246,20 @@ mod tests {
     fn escapes() {
         assert_eq!(texts(r#""a\tb\x41\101\"c""#), ["a\tbAA\"c"]);
         assert_eq!(texts(r#""\"#), ["\\"]);
+    }
+
+    #[test]
+    fn unicode_blanks_and_escapes_before_multibyte_characters() {
+        // Unicode whitespace separates words; a vertical tab does too.
+        assert_eq!(texts("\u{e9}\u{2003}\u{fc}{ a\u{a0}b\x0bc"), ["\u{e9}", "\u{fc}", "{", "a", "b", "c"]);
+        // `\c` takes the character after it whatever its length; `\x`
+        // with no hex digit is an `x`.
+        assert_eq!(texts("\"a\\c\u{e9} z\""), ["a\t z"]);
+        assert_eq!(texts("\"\\x\u{e9}\\101\""), ["x\u{e9}A"]);
+        // A word with no escape is the line's own text.
+        let w = split_words("k \"v w\"");
+        assert!(matches!(w[1].text, Cow::Borrowed("v w")));
+        assert_eq!(strip_comment("\"\\\u{e9}#\" # c"), "\"\\\u{e9}#\" ");
     }
 
     #[test]

@@ -37,6 +37,7 @@ mod seq;
 mod limits;
 mod route;
 mod script_security;
+mod tighten;
 mod rule;
 mod tree;
 mod validate;
@@ -154,9 +155,17 @@ fn finish(lines: expand::Expanded, _opts: &LoadOptions, diags: diag::Diags) -> L
 }
 
 fn finish_in(lines: expand::Expanded, mut diags: diag::Diags, env: &validate::HostEnv) -> Loaded {
-    let tree = tree::build_tree(&lines.lines, &mut diags);
-    let mut config = build::build_config(&tree, &mut diags);
-    validate::validate(&mut config, &tree, env, &mut diags);
+    // The words and the tree are freed at the end of this block, before
+    // the model is made tight.
+    let mut config = {
+        let words = tree::Words::of(&lines);
+        let forest = tree::Forest::new();
+        let tree = tree::build_tree(&lines, &words, &forest, &mut diags);
+        let mut config = build::build_config(tree, &mut diags);
+        validate::validate(&mut config, tree, env, &mut diags);
+        config
+    };
+    tighten::tighten(&mut config);
     Loaded { config, diagnostics: diags.into_diagnostics(&lines.files) }
 }
 

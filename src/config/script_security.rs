@@ -187,7 +187,7 @@ fn fifos_wanting_default_user(tree: &[Node]) -> Vec<Pos> {
     for g in tree.iter().filter(|n| n.keyword == "global_defs") {
         let mut secure = false;
         for c in g.children() {
-            match c.keyword.as_str() {
+            match &*c.keyword {
                 "enable_script_security" => secure = true,
                 "notify_fifo" | "vrrp_notify_fifo" | "lvs_notify_fifo" if secure && c.args.len() <= 1 => out.push(c.pos),
                 _ => {}

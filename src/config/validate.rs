@@ -382,7 +382,7 @@ fn check_virtual_server(
 
 /// FILE_CHECK names a track file defined earlier (check_file.c).
 fn drop_unknown_file_checks(vs: &mut VirtualServer, node: Option<&Node>, pos: Pos, track_files: &[String], diags: &mut Diags) {
-    let tf_names: Vec<&str> = track_files.iter().map(String::as_str).collect();
+    let tf_names: Vec<&str> = track_files.iter().map(|a| &**a).collect();
     for rs in vs.real_servers.iter_mut() {
         rs.checkers.retain(|c| match &c.kind {
             super::model::CheckKind::File(f) if !tf_names.contains(&f.track_file.as_str()) => {
@@ -423,7 +423,7 @@ fn report_default_method(vs: &VirtualServer, kids: &[Node], pos: Pos, label: &st
     // Set only by a value keepalived took (lb_kind and lb_algo are
     // case-sensitive).
     let has_valid = |k: &[&str], ok: &dyn Fn(&str) -> bool| {
-        kids.iter().any(|c| k.contains(&c.keyword.as_str()) && c.arg(0).is_some_and(ok))
+        kids.iter().any(|c| k.contains(&&*c.keyword) && c.arg(0).is_some_and(ok))
     };
     // Reported when a real (or the sorry) server has no method of its own.
     let someone_unset = vs.real_servers.iter().any(|r| r.lb_kind.is_none())

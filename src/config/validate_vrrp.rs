@@ -78,12 +78,12 @@ impl TrackedNames {
 /// Where an instance was written: what its complaints point at, and the
 /// keywords it was given.
 struct InstanceLines<'a> {
-    tree: &'a [Node],
+    tree: &'a [Node<'a>],
     name: String,
     /// The `vrrp_instance` line.
     pos: Pos,
     /// The lines of its (first) block.
-    kids: Vec<&'a Node>,
+    kids: Vec<&'a Node<'a>>,
 }
 
 impl<'a> InstanceLines<'a> {

@@ -186,7 +186,7 @@ impl Ctx<'_> {
     }
 
     /// A keyword that needs a block was given none.
-    pub fn need_block<'n>(&mut self, n: &'n Node) -> &'n [Node] {
+    pub fn need_block<'n, 't>(&mut self, n: &'n Node<'t>) -> &'n [Node<'t>] {
         if n.block.is_none() && self.last != Some(n.pos) {
             self.diags.warn(n.pos, format!("Missing '{{' at beginning of {} configuration block", n.keyword));
         }
@@ -196,7 +196,7 @@ impl Ctx<'_> {
     /// The lines of a value block (`virtual_ipaddress { ... }` and the
     /// like): a `{` inside one is an error there, as in keepalived.
     /// A missing block is simply empty there.
-    pub fn value_block<'n>(&mut self, n: &'n Node) -> &'n [Node] {
+    pub fn value_block<'n, 't>(&mut self, n: &'n Node<'t>) -> &'n [Node<'t>] {
         let lines = n.children();
         for l in lines {
             if l.block.is_some() {
@@ -297,7 +297,7 @@ impl Ctx<'_> {
     }
 
     pub fn raw(&mut self, n: &Node) -> RawOption {
-        RawOption { keyword: n.keyword.clone(), args: n.args.clone() }
+        RawOption { keyword: n.keyword.to_string(), args: n.args.iter().map(|a| a.to_string()).collect() }
     }
 }
 
@@ -410,7 +410,7 @@ impl Ctx<'_> {
             ArgSpec::NumList => {
                 let bad = n.args.iter().find(|a| parse_i64(a).is_none_or(|v| v < 0));
                 if n.args.is_empty() || bad.is_some() {
-                    self.diags.warn(n.pos, format!("invalid number '{}'", bad.map(String::as_str).unwrap_or("")));
+                    self.diags.warn(n.pos, format!("invalid number '{}'", bad.map(|a| &**a).unwrap_or("")));
                     return None;
                 }
             }
