@@ -169,7 +169,7 @@ impl Check {
     /// `old` has too, then the IPVS side brought to `new`.
     fn rebuild(&mut self, rt: &Runtime, old: &Config, new: &Rc<Config>) {
         let previous = self.checkers.take();
-        let carried = crate::lvs::identity::carried(old, new);
+        let carried = crate::lvs::identity::Carried::between(old, new);
         let plans = crate::check::plan(new);
         // The config the runtime keeps (`Applied`), not a copy of it.
         let shared: Rc<Config> = new.clone();
@@ -184,7 +184,7 @@ impl Check {
             // Their tasks are spawned a batch per turn (`work`); a reload
             // keeps the tasks of the real servers it leaves as they were.
             let c = match previous {
-                Some(prev) => prev.continue_into(&plans, |p| carried.get(&p.id).copied()),
+                Some(prev) => prev.continue_into(&plans, |p| carried.get(p.id)),
                 None => crate::check::runner::prepare_checkers_carried(&plans, tls(), self.sink(), |_| None),
             };
             if self.ha_suspend.is_none() && new.virtual_servers.iter().any(|v| v.ha_suspend) {
@@ -195,7 +195,7 @@ impl Check {
                 h.attach(shared.clone(), c.suspended().clone());
             }
             for (id, up, weight) in c.states() {
-                if carried.contains_key(&id) {
+                if carried.get(id).is_some() {
                     carried_views.push((id, RsView { up, weight }));
                 }
             }

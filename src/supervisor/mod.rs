@@ -105,6 +105,8 @@ struct Slot {
     handovers: u64,
     policy: RestartPolicy,
     pending_hello: Option<u32>,
+    /// When the pending hello was sent.
+    hello_at: Instant,
     /// The last hello found the child's queue full and was not sent (the
     /// child is still reading a large message): the next one must go.
     hello_deferred: bool,
@@ -153,6 +155,7 @@ impl Slot {
             handovers: 0,
             policy: RestartPolicy::default(),
             pending_hello: None,
+            hello_at: Instant::now(),
             hello_deferred: false,
             last_answer: None,
             failed_at: None,
@@ -184,6 +187,10 @@ pub struct Parent {
     started: Instant,
     started_ms: u64,
     both_answering_logged: bool,
+    /// When the parent's own loop last came back from a long stretch of
+    /// work (a reload's parse, a large status): time it could not read the
+    /// children's answers, which is not counted against them.
+    busy_until: Option<Instant>,
     /// systemd's $NOTIFY_SOCKET (Type=notify), when it set one.
     notify: Option<crate::os::sdnotify::Notifier>,
     stopping: Option<Shutdown>,
@@ -232,6 +239,7 @@ pub fn run(opts: Options, init: bool, config: Config, hw: Option<(crate::init::h
         started: Instant::now(),
         started_ms: crate::log::monotonic_ms(),
         both_answering_logged: false,
+        busy_until: None,
         notify: if init { None } else { crate::os::sdnotify::Notifier::from_env() },
         stopping: None,
         console_enabled,
@@ -308,9 +316,18 @@ impl Parent {
                 Ok(ev) => ev,
                 Err(_) => return Shutdown::Exit,
             };
+            let began = Instant::now();
             if let Some(done) = self.handle(ev) {
                 self.finish();
                 return done;
+            }
+            // Work of the parent's own that kept it from reading the
+            // children's answers for a while (a reload's parse takes seconds
+            // under TCG): their pending hellos get a full interval from now.
+            let now = Instant::now();
+            if now.duration_since(began) >= interval / 4 {
+                log::debug!("parent busy {} ms; hellos pending get a full interval from now", now.duration_since(began).as_millis());
+                self.busy_until = Some(now);
             }
         }
     }
@@ -755,6 +772,12 @@ impl Parent {
         for s in self.slots.iter_mut() {
             let Some(pid) = s.pid else { continue };
             if let Some(seq) = s.pending_hello {
+                if !hello_missed(s.hello_at, self.busy_until, Instant::now(), self.opts.watchdog) {
+                    // The parent itself was busy since it sent it, or this
+                    // tick comes right after another (the interval timer
+                    // catching up after a stall): not a missed answer yet.
+                    continue;
+                }
                 log::error!("{} child {pid} did not answer hello {seq} within {} ms: SIGKILL", s.role.name(), self.opts.watchdog.as_millis());
                 s.watchdog_kills += 1;
                 s.failed_at = Some(Instant::now());
@@ -764,6 +787,7 @@ impl Parent {
             }
             self.seq = self.seq.wrapping_add(1);
             s.pending_hello = Some(self.seq);
+            s.hello_at = Instant::now();
             if let Some(tx) = &s.sender {
                 match tx.try_send(&Msg::Hello { seq: self.seq }) {
                     Ok(()) => s.hello_deferred = false,
@@ -920,6 +944,17 @@ impl Parent {
     }
 }
 
+/// Whether a hello sent at `sent` and still unanswered at `now` is a
+/// missed answer: the child had a full interval (three quarters of one, for
+/// a tick's jitter) in which the parent was free to read its answer, that is
+/// since the later of `sent` and the end of the parent's last long stretch
+/// of work (`busy_until`). A hello the parent could not send or read in
+/// time is not one the child missed.
+fn hello_missed(sent: Instant, busy_until: Option<Instant>, now: Instant, interval: Duration) -> bool {
+    let from = busy_until.map_or(sent, |b| b.max(sent));
+    now.saturating_duration_since(from) >= interval * 3 / 4
+}
+
 pub(super) fn print_prompt() {
     let mut o = std::io::stdout().lock();
     let _ = o.write_all(PROMPT.as_bytes());
@@ -931,5 +966,36 @@ pub fn remove_pid_file(path: &std::path::Path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => log::warn!("removing {}: {e}", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hello_missed;
+    use std::time::{Duration, Instant};
+
+    const I: Duration = Duration::from_millis(1000);
+
+    #[test]
+    fn an_unanswered_hello_is_missed_after_an_interval() {
+        let t0 = Instant::now();
+        assert!(!hello_missed(t0, None, t0 + I / 2, I));
+        assert!(hello_missed(t0, None, t0 + I, I));
+    }
+
+    #[test]
+    fn the_parents_own_busy_time_does_not_count_against_the_child() {
+        let t0 = Instant::now();
+        // Sent at t0; the parent parsed a config from t0 + 0.1 s to t0 + 3 s:
+        // the tick that follows the parse is not a missed answer...
+        let busy = Some(t0 + Duration::from_millis(3000));
+        assert!(!hello_missed(t0, busy, t0 + Duration::from_millis(3010), I));
+        // ...nor the ticks the interval timer fires at once to catch up...
+        assert!(!hello_missed(t0, busy, t0 + Duration::from_millis(3020), I));
+        // ...but one interval of a free parent later, it is.
+        assert!(hello_missed(t0, busy, t0 + Duration::from_millis(4000), I));
+        // A busy stretch before the hello was sent changes nothing.
+        let early = Some(t0 - Duration::from_millis(10));
+        assert!(hello_missed(t0, early, t0 + I, I));
     }
 }
