@@ -92,39 +92,11 @@ enum VsMap {
 
 impl Carried {
     pub fn between(old: &Config, new: &Config) -> Carried {
-        let mut old_vs: HashMap<VsIdent, usize> = HashMap::with_capacity(old.virtual_servers.len());
-        for (i, vs) in old.virtual_servers.iter().enumerate() {
-            old_vs.entry(vs_ident(vs)).or_insert(i);
+        let mut b = CarriedBuilder::new(old);
+        for vs in &new.virtual_servers {
+            b.push(old, vs);
         }
-        let mut seen: std::collections::HashSet<VsIdent> = std::collections::HashSet::with_capacity(new.virtual_servers.len());
-        let by_vs = new
-            .virtual_servers
-            .iter()
-            .map(|vs| {
-                let id = vs_ident(vs);
-                let Some(&oi) = old_vs.get(&id).filter(|_| seen.insert(id)) else { return VsMap::New };
-                let (Ok(o16), Some(ovs)) = (u16::try_from(oi), old.virtual_servers.get(oi)) else { return VsMap::New };
-                let same = ovs.real_servers.len() == vs.real_servers.len()
-                    && ovs.real_servers.iter().zip(&vs.real_servers).all(|(a, b)| a.addr == b.addr && a.port == b.port);
-                if same {
-                    return VsMap::Same(o16);
-                }
-                let mut before: HashMap<(IpAddr, Option<u16>), u16> = HashMap::with_capacity(ovs.real_servers.len());
-                for (ri, rs) in ovs.real_servers.iter().enumerate() {
-                    if let Ok(ri) = u16::try_from(ri) {
-                        before.entry((rs.addr, rs.port)).or_insert(ri);
-                    }
-                }
-                let mut taken = std::collections::HashSet::with_capacity(vs.real_servers.len());
-                let map = vs
-                    .real_servers
-                    .iter()
-                    .map(|rs| before.get(&(rs.addr, rs.port)).copied().filter(|_| taken.insert((rs.addr, rs.port))))
-                    .collect();
-                VsMap::Remap(o16, map)
-            })
-            .collect();
-        Carried { by_vs }
+        b.finish()
     }
 
     /// Real server `id` of the new config's id under the old, if the old had it.
@@ -134,6 +106,57 @@ impl Carried {
             VsMap::Same(v) => Some(RsId { vs: *v, rs: id.rs }),
             VsMap::Remap(v, map) => map.get(id.rs as usize).copied().flatten().map(|rs| RsId { vs: *v, rs }),
         }
+    }
+}
+
+/// `Carried::between` a virtual server at a time (a reload's preparation
+/// runs in batches, `role::check`).
+pub struct CarriedBuilder {
+    old_vs: HashMap<VsIdent, usize>,
+    seen: std::collections::HashSet<VsIdent>,
+    by_vs: Vec<VsMap>,
+}
+
+impl CarriedBuilder {
+    pub fn new(old: &Config) -> CarriedBuilder {
+        let mut old_vs: HashMap<VsIdent, usize> = HashMap::with_capacity(old.virtual_servers.len());
+        for (i, vs) in old.virtual_servers.iter().enumerate() {
+            old_vs.entry(vs_ident(vs)).or_insert(i);
+        }
+        CarriedBuilder { old_vs, seen: std::collections::HashSet::new(), by_vs: Vec::new() }
+    }
+
+    /// The new config's next virtual server.
+    pub fn push(&mut self, old: &Config, vs: &VirtualServer) {
+        let m = self.map(old, vs);
+        self.by_vs.push(m);
+    }
+
+    fn map(&mut self, old: &Config, vs: &VirtualServer) -> VsMap {
+        let id = vs_ident(vs);
+        let Some(&oi) = self.old_vs.get(&id) else { return VsMap::New };
+        if !self.seen.insert(id) {
+            return VsMap::New;
+        }
+        let (Ok(o16), Some(ovs)) = (u16::try_from(oi), old.virtual_servers.get(oi)) else { return VsMap::New };
+        let same = ovs.real_servers.len() == vs.real_servers.len()
+            && ovs.real_servers.iter().zip(&vs.real_servers).all(|(a, b)| a.addr == b.addr && a.port == b.port);
+        if same {
+            return VsMap::Same(o16);
+        }
+        let mut before: HashMap<(IpAddr, Option<u16>), u16> = HashMap::with_capacity(ovs.real_servers.len());
+        for (ri, rs) in ovs.real_servers.iter().enumerate() {
+            if let Ok(ri) = u16::try_from(ri) {
+                before.entry((rs.addr, rs.port)).or_insert(ri);
+            }
+        }
+        let mut taken = std::collections::HashSet::with_capacity(vs.real_servers.len());
+        let map = vs.real_servers.iter().map(|rs| before.get(&(rs.addr, rs.port)).copied().filter(|_| taken.insert((rs.addr, rs.port)))).collect();
+        VsMap::Remap(o16, map)
+    }
+
+    pub fn finish(self) -> Carried {
+        Carried { by_vs: self.by_vs }
     }
 }
 

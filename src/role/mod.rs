@@ -69,10 +69,23 @@ pub enum Stop {
 #[allow(async_fn_in_trait)]
 pub trait Duties: Sized {
     const ROLE: Role;
+    /// What `prepare` works out for `apply`.
+    type Prepared: Default + 'static;
     fn new(rt: &Runtime) -> Self;
-    /// Puts `new` in force; `old` is the configuration in force until now
-    /// (empty, generation 0, at start).
-    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Rc<Config>);
+    /// The part of a reload that reads only the two configurations (what
+    /// carries over, what to plan), run by the message loop between its
+    /// messages, a batch per turn (the future yields between batches), so
+    /// that a large reload does not keep the watchdog's hello waiting.
+    /// Touches nothing in force: a newer configuration arriving meanwhile
+    /// drops it unfinished.
+    fn prepare(&self, _old: &Applied, _new: &Rc<Config>) -> Preparing<Self::Prepared> {
+        Box::pin(async { Self::Prepared::default() })
+    }
+    /// Puts `new` in force with what `prepare` worked out; `old` is the
+    /// configuration in force until now (empty, generation 0, at start).
+    /// Work it leaves (checker tasks to spawn, IPVS ops) goes through
+    /// `busy`/`work`.
+    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Rc<Config>, prepared: Self::Prepared);
     /// The instances a restarted VRRP child's predecessor held as master.
     fn resume(&mut self, _masters: Vec<String>) {}
     /// True while start-up work is left: the loop then calls `work` a batch
@@ -95,6 +108,47 @@ pub trait Duties: Sized {
         Err(format!("the {} child does not {action}", Self::ROLE.name()))
     }
     async fn stop(&mut self, rt: &Runtime, how: Stop);
+}
+
+/// A reload's preparation in progress (`Duties::prepare`).
+pub type Preparing<P> = std::pin::Pin<Box<dyn std::future::Future<Output = P>>>;
+
+/// Real servers (or instances) a reload's preparation handles between two
+/// yields to the message loop.
+pub const PREPARE_BATCH: usize = 2048;
+
+/// Counts a preparation's work and yields to the message loop once a
+/// batch of it is done.
+#[derive(Default)]
+pub struct Budget {
+    used: usize,
+}
+
+impl Budget {
+    pub async fn spend(&mut self, n: usize) {
+        self.used += n;
+        if self.used >= PREPARE_BATCH {
+            self.used = 0;
+            smol::future::yield_now().await;
+        }
+    }
+}
+
+/// The configuration being prepared, and its generation.
+struct Pending<P> {
+    generation: u32,
+    config: Rc<Config>,
+    prepared: Preparing<P>,
+}
+
+/// What the loop knows of the reloads in progress.
+struct Reloads<P> {
+    /// The newest configuration received, being prepared.
+    pending: Option<Pending<P>>,
+    /// A generation put in force whose work (`busy`) is not done yet:
+    /// reported to the parent (`ConfigApplied`) when it is, or when a
+    /// newer one is put in force (generations are reported in order).
+    unreported: Option<(u32, ConfigSummary)>,
 }
 
 pub fn summarize(c: &Config) -> ConfigSummary {
@@ -140,12 +194,14 @@ pub fn run(opts: &Options) -> i32 {
     code
 }
 
-enum Ev {
+enum Ev<P> {
     Msg(Result<Msg, ipc::IpcError>),
     Sig(std::io::Result<i32>),
     /// A turn for the role's start-up work (checker tasks to spawn, the LVS
     /// reconcile's netlink ops).
     Work,
+    /// A reload's preparation is done.
+    Prepared(P),
 }
 
 /// What the loop does after an event.
@@ -183,29 +239,60 @@ async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, opts: &Op
     // (each check), which keeps the watchdog's hello prompt; the gate lets
     // it look at its sockets only when one of them woke it.
     let (gate, gate_waker) = Gate::new();
+    let mut reloads: Reloads<D::Prepared> = Reloads { pending: None, unreported: None };
     loop {
         // The start-up work is done here, a batch per turn, after any
         // message (the watchdog's hello) and between the executor's turns
         // (the checkers); in a task of its own it would run up to 200
         // batches per executor turn before this loop ran again.
         let busy = duties.busy();
-        let ev = std::pin::pin!(smol::future::or(
-            async { Ev::Msg(rx.recv().await) },
-            smol::future::or(async { Ev::Sig(signals.read_with(|fd| crate::os::signals::read(fd)).await) }, async {
-                if !busy {
-                    std::future::pending::<()>().await;
-                }
-                smol::future::yield_now().await;
-                Ev::Work
-            }),
-        ));
-        let ev = Gated::new(&gate, &gate_waker, ev).await;
+        let ev = {
+            let preparing = &mut reloads.pending;
+            let ev = std::pin::pin!(smol::future::or(
+                async { Ev::Msg(rx.recv().await) },
+                smol::future::or(
+                    async { Ev::Sig(signals.read_with(|fd| crate::os::signals::read(fd)).await) },
+                    smol::future::or(
+                        async {
+                            if !busy {
+                                std::future::pending::<()>().await;
+                            }
+                            smol::future::yield_now().await;
+                            Ev::Work
+                        },
+                        async {
+                            match preparing {
+                                Some(p) => Ev::Prepared(p.prepared.as_mut().await),
+                                None => std::future::pending().await,
+                            }
+                        },
+                    ),
+                ),
+            ));
+            Gated::new(&gate, &gate_waker, ev).await
+        };
         let next = match ev {
             Ev::Work => {
                 duties.work(&rt);
+                report_if_done(&rt, &duties, &mut reloads).await;
                 Next::Go
             }
-            Ev::Msg(m) => on_message(&rt, &mut duties, &mut applied, m).await,
+            Ev::Prepared(prepared) => {
+                if let Some(p) = reloads.pending.take() {
+                    put_in_force(&rt, &mut duties, &mut applied, &mut reloads, p, prepared).await;
+                }
+                Next::Go
+            }
+            Ev::Msg(Ok(Msg::Config { generation, config })) => {
+                let config: Rc<Config> = Rc::from(config);
+                if let Some(p) = reloads.pending.take() {
+                    log::info!("{name} child: config generation {} superseded by {generation} before it was in force", p.generation);
+                }
+                let prepared = duties.prepare(&applied, &config);
+                reloads.pending = Some(Pending { generation, config, prepared });
+                Next::Go
+            }
+            Ev::Msg(m) => on_message(&rt, &mut duties, m).await,
             Ev::Sig(Ok(sig)) if sig == libc::SIGTERM || sig == libc::SIGINT => {
                 duties.stop(&rt, Stop::Clean).await;
                 Next::Exit(0)
@@ -228,6 +315,54 @@ async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, opts: &Op
         if let Next::Exit(code) = next {
             return code;
         }
+    }
+}
+
+/// Puts a prepared configuration in force; reported to the parent once
+/// the work it leaves is done (`report_if_done`).
+async fn put_in_force<D: Duties>(
+    rt: &Runtime,
+    duties: &mut D,
+    applied: &mut Applied,
+    reloads: &mut Reloads<D::Prepared>,
+    p: Pending<D::Prepared>,
+    prepared: D::Prepared,
+) {
+    let name = D::ROLE.name();
+    // An earlier generation's work still going on is this one's now: that
+    // generation was in force, and is reported before this one.
+    if let Some((generation, summary)) = reloads.unreported.take() {
+        report_applied(rt, generation, summary).await;
+    }
+    let Pending { generation, config, .. } = p;
+    log::debug!("{name} child: config generation {generation} prepared; putting it in force");
+    let summary = summarize(&config);
+    crate::os::priority::apply(D::ROLE, &config.global);
+    duties.apply(rt, applied, &config, prepared).await;
+    applied.generation = generation;
+    applied.config = config;
+    log::info!(
+        "{name} child: config generation {generation} in force ({} vrrp instances, {} virtual servers)",
+        summary.vrrp_instances,
+        summary.virtual_servers
+    );
+    reloads.unreported = Some((generation, summary));
+    report_if_done(rt, duties, reloads).await;
+}
+
+/// Reports the generation in force once its work is done.
+async fn report_if_done<D: Duties>(rt: &Runtime, duties: &D, reloads: &mut Reloads<D::Prepared>) {
+    if duties.busy() {
+        return;
+    }
+    if let Some((generation, summary)) = reloads.unreported.take() {
+        report_applied(rt, generation, summary).await;
+    }
+}
+
+async fn report_applied(rt: &Runtime, generation: u32, summary: ConfigSummary) {
+    if let Err(e) = rt.tx.send(&Msg::ConfigApplied { generation, summary }).await {
+        log::warn!("reporting config: {e}");
     }
 }
 
@@ -256,7 +391,7 @@ fn drop_privileges(role: crate::cli::Role, opts: &Options) {
     }
 }
 
-async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, applied: &mut Applied, m: Result<Msg, ipc::IpcError>) -> Next {
+async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, m: Result<Msg, ipc::IpcError>) -> Next {
     let name = D::ROLE.name();
     match m {
         Ok(Msg::Hello { seq }) => {
@@ -271,22 +406,6 @@ async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, applied: &mut Appli
                 }
                 Err(e) => log::warn!("answering hello: {e}"),
                 Ok(()) => {}
-            }
-        }
-        Ok(Msg::Config { generation, config }) => {
-            let summary = summarize(&config);
-            crate::os::priority::apply(D::ROLE, &config.global);
-            let config: Rc<Config> = Rc::from(config);
-            duties.apply(rt, applied, &config).await;
-            applied.generation = generation;
-            applied.config = config;
-            log::info!(
-                "{name} child: config generation {generation} in force ({} vrrp instances, {} virtual servers)",
-                summary.vrrp_instances,
-                summary.virtual_servers
-            );
-            if let Err(e) = rt.tx.send(&Msg::ConfigApplied { generation, summary }).await {
-                log::warn!("reporting config: {e}");
             }
         }
         Ok(Msg::Query { id }) => {

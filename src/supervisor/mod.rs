@@ -110,6 +110,9 @@ struct Slot {
     /// The last hello found the child's queue full and was not sent (the
     /// child is still reading a large message): the next one must go.
     hello_deferred: bool,
+    /// The channel's `written` count when the last hello was sent or
+    /// deferred.
+    written_at_defer: u64,
     last_answer: Option<Instant>,
     /// When the last failure was seen (for the restart-latency log).
     failed_at: Option<Instant>,
@@ -157,6 +160,7 @@ impl Slot {
             pending_hello: None,
             hello_at: Instant::now(),
             hello_deferred: false,
+            written_at_defer: 0,
             last_answer: None,
             failed_at: None,
             config_generation: 0,
@@ -772,6 +776,13 @@ impl Parent {
         for s in self.slots.iter_mut() {
             let Some(pid) = s.pid else { continue };
             if let Some(seq) = s.pending_hello {
+                // Behind a large message the child is still taking (its
+                // fragments kept going out since): it reads, in order.
+                let written = s.sender.as_ref().map_or(0, |t| t.written());
+                if written != s.written_at_defer {
+                    s.written_at_defer = written;
+                    continue;
+                }
                 if !hello_missed(s.hello_at, self.busy_until, Instant::now(), self.opts.watchdog) {
                     // The parent itself was busy since it sent it, or this
                     // tick comes right after another (the interval timer
@@ -788,14 +799,21 @@ impl Parent {
             self.seq = self.seq.wrapping_add(1);
             s.pending_hello = Some(self.seq);
             s.hello_at = Instant::now();
+            s.written_at_defer = s.sender.as_ref().map_or(0, |t| t.written());
             if let Some(tx) = &s.sender {
                 match tx.try_send(&Msg::Hello { seq: self.seq }) {
                     Ok(()) => s.hello_deferred = false,
                     // The child's queue is full: it is reading a large message (a
-                    // config of 10,000 real servers is many fragments). One interval
-                    // more; a second full queue in a row counts as no answer.
-                    Err(ipc::IpcError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && !s.hello_deferred => {
+                    // config of 40,000 real servers is megabytes of fragments). One
+                    // interval more, and more again while the child keeps taking the
+                    // message's fragments; a full queue that did not move since the
+                    // last tick counts as no answer.
+                    Err(ipc::IpcError::Io(e))
+                        if e.kind() == std::io::ErrorKind::WouldBlock
+                            && (!s.hello_deferred || tx.written() != s.written_at_defer) =>
+                    {
                         s.hello_deferred = true;
+                        s.written_at_defer = tx.written();
                         s.pending_hello = None;
                         crate::os::capacity::hit(
                             crate::os::capacity::Cap::IpcQueue,

@@ -300,6 +300,13 @@ impl Lvs {
     /// real server keeps its state: no hook, no IPVS change, unless the new
     /// config itself changes its verdict (a failed checker removed).
     pub fn apply(&mut self, config: Rc<Config>, carried: &[(RsId, RsView)]) {
+        let map = super::identity::Carried::between(&self.config, &config);
+        self.apply_carried(config, carried, &map);
+    }
+
+    /// `apply`, with `map` the real servers `config` has of the config in
+    /// force until now (worked out beforehand, `role::check`).
+    pub fn apply_carried(&mut self, config: Rc<Config>, carried: &[(RsId, RsView)], map: &super::identity::Carried) {
         let old = std::mem::replace(&mut self.config, config.clone());
         let old_prepared = std::mem::replace(&mut self.prepared, super::hooks::prepare(&config));
         for (vs, h) in config.virtual_servers.iter().zip(&self.prepared) {
@@ -308,7 +315,6 @@ impl Lvs {
             }
         }
         let new_vs: HashSet<VsIdent> = config.virtual_servers.iter().map(vs_ident).collect();
-        let map = super::identity::Carried::between(&old, &config);
         // The views move to the real servers' new places; what is left in
         // `old_views` is of the real servers gone.
         let mut old_views = std::mem::replace(&mut self.views, Views::sized(&config));
