@@ -110,8 +110,12 @@ struct Slot {
     /// The last hello found the child's queue full and was not sent (the
     /// child is still reading a large message): the next one must go.
     hello_deferred: bool,
-    /// The channel's `written` count when the last hello was sent or
-    /// deferred.
+    /// The channel's `written` count when the last hello was sent.
+    written_at_hello: u64,
+    /// When a full queue first deferred the hello (the child not taking
+    /// anything since).
+    deferred_at: Instant,
+    /// The channel's `written` count when the last hello was deferred.
     written_at_defer: u64,
     last_answer: Option<Instant>,
     /// When the last failure was seen (for the restart-latency log).
@@ -161,6 +165,8 @@ impl Slot {
             hello_at: Instant::now(),
             hello_deferred: false,
             written_at_defer: 0,
+            written_at_hello: 0,
+            deferred_at: Instant::now(),
             last_answer: None,
             failed_at: None,
             config_generation: 0,
@@ -779,8 +785,8 @@ impl Parent {
                 // Behind a large message the child is still taking (its
                 // fragments kept going out since): it reads, in order.
                 let written = s.sender.as_ref().map_or(0, |t| t.written());
-                if written != s.written_at_defer {
-                    s.written_at_defer = written;
+                if written != s.written_at_hello {
+                    s.written_at_hello = written;
                     continue;
                 }
                 if !hello_missed(s.hello_at, self.busy_until, Instant::now(), self.opts.watchdog) {
@@ -799,7 +805,7 @@ impl Parent {
             self.seq = self.seq.wrapping_add(1);
             s.pending_hello = Some(self.seq);
             s.hello_at = Instant::now();
-            s.written_at_defer = s.sender.as_ref().map_or(0, |t| t.written());
+            s.written_at_hello = s.sender.as_ref().map_or(0, |t| t.written());
             if let Some(tx) = &s.sender {
                 match tx.try_send(&Msg::Hello { seq: self.seq }) {
                     Ok(()) => s.hello_deferred = false,
@@ -808,10 +814,18 @@ impl Parent {
                     // interval more, and more again while the child keeps taking the
                     // message's fragments; a full queue that did not move since the
                     // last tick counts as no answer.
+                    // Nor does a full queue found again before the child had a full
+                    // interval of a free parent (ticks that come at once after the
+                    // parent's own long work).
                     Err(ipc::IpcError::Io(e))
                         if e.kind() == std::io::ErrorKind::WouldBlock
-                            && (!s.hello_deferred || tx.written() != s.written_at_defer) =>
+                            && !(s.hello_deferred
+                                && tx.written() == s.written_at_defer
+                                && hello_missed(s.deferred_at, self.busy_until, Instant::now(), self.opts.watchdog)) =>
                     {
+                        if !s.hello_deferred || tx.written() != s.written_at_defer {
+                            s.deferred_at = Instant::now();
+                        }
                         s.hello_deferred = true;
                         s.written_at_defer = tx.written();
                         s.pending_hello = None;
