@@ -60,7 +60,7 @@ fn checker_pid(d: &Daemon) -> String {
 
 #[test]
 fn a_large_reload_keeps_the_checker_child_and_its_tasks() {
-    let mut d = Daemon::start_with("reload-large", 1000, "-C", &conf(1));
+    let mut d = Daemon::start_with("reload-large", 200, "-C", &conf(1));
     wait_log(&d, Duration::from_secs(120), "check child applied config generation 1");
     // The start-up's checks have begun (and the child answers meanwhile).
     std::thread::sleep(Duration::from_secs(3));

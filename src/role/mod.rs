@@ -115,7 +115,11 @@ pub type Preparing<P> = std::pin::Pin<Box<dyn std::future::Future<Output = P>>>;
 
 /// Real servers (or instances) a reload's preparation handles between two
 /// yields to the message loop.
-pub const PREPARE_BATCH: usize = 2048;
+/// 8,192: a few milliseconds on the host, about a tenth of a second under
+/// TCG; each yield lets the executor run every check that came due (at
+/// 40,000 checks a second, about 15 ms of them on the host), so smaller
+/// batches made the reload no cheaper, only longer.
+pub const PREPARE_BATCH: usize = 8192;
 
 /// Counts a preparation's work and yields to the message loop once a
 /// batch of it is done.
@@ -285,6 +289,7 @@ async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, opts: &Op
             }
             Ev::Msg(Ok(Msg::Config { generation, config })) => {
                 let config: Rc<Config> = Rc::from(config);
+                log::debug!("{name} child: config generation {generation} received; preparing it");
                 if let Some(p) = reloads.pending.take() {
                     log::info!("{name} child: config generation {} superseded by {generation} before it was in force", p.generation);
                 }
