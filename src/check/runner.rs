@@ -861,6 +861,30 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_spec_is_compared_as_its_own_copy_would_be() {
+        let a = spec(80, Probe::Tcp, 1);
+        let shared = SharedSpec { spec: Rc::new(spec(81, Probe::Tcp, 1)), dst: a.target.dst };
+        let mut variants = vec![a.clone()];
+        let mut b = a.clone();
+        b.target.dst.set_port(82);
+        variants.push(b);
+        let mut b = a.clone();
+        b.policy.retry = 7;
+        variants.push(b);
+        let mut b = a.clone();
+        b.target.bind_if = Some("eth0".into());
+        variants.push(b);
+        let mut b = a.clone();
+        b.warmup = Duration::from_secs(9);
+        variants.push(b);
+        variants.push(spec(80, Probe::Ping, 1));
+        for v in &variants {
+            assert_eq!(shared.is(v), shared.to_spec() == *v, "{v:?}");
+        }
+        assert!(shared.is(&a));
+    }
+
+    #[test]
     fn checkers_match_by_probe_and_target_not_timing() {
         let old = vec![spec(80, Probe::Tcp, 1), spec(81, Probe::Tcp, 1), spec(80, Probe::Ping, 1)];
         // Reordered, one retimed, one new: each old checker used once.

@@ -220,6 +220,35 @@ mod tests {
     }
 
     #[test]
+    fn servers_where_they_were_map_by_place_and_others_by_address() {
+        let old = Config {
+            virtual_servers: vec![
+                vs(addr("192.0.2.1", 80), vec![rs("10.0.0.1", 80), rs("10.0.0.2", 80)]),
+                vs(addr("192.0.2.2", 80), vec![rs("10.0.2.1", 80), rs("10.0.2.2", 80), rs("10.0.2.1", 80)]),
+            ],
+            ..Config::default()
+        };
+        let mut new = old.clone();
+        // A weight changed: same places.
+        new.virtual_servers[0].real_servers[1].weight = 5;
+        // The second virtual server's real servers reordered, one gone; its
+        // duplicate maps once (the first of each wins, as before).
+        new.virtual_servers[1].real_servers = vec![rs("10.0.2.2", 80), rs("10.0.2.1", 80), rs("10.0.2.1", 80), rs("10.0.2.9", 80)];
+        let c = Carried::between(&old, &new);
+        let id = |vs, rs| RsId { vs, rs };
+        assert_eq!(c.get(id(0, 0)), Some(id(0, 0)));
+        assert_eq!(c.get(id(0, 1)), Some(id(0, 1)));
+        assert_eq!(c.get(id(1, 0)), Some(id(1, 1)));
+        assert_eq!(c.get(id(1, 1)), Some(id(1, 0)));
+        assert_eq!(c.get(id(1, 2)), None);
+        assert_eq!(c.get(id(1, 3)), None);
+        assert_eq!(c.get(id(2, 0)), None);
+        // Nothing changed at all: each maps to its place.
+        let same = Carried::between(&old, &old);
+        assert_eq!(same.get(id(1, 2)), Some(id(1, 2)));
+    }
+
+    #[test]
     fn protocol_and_port_are_part_of_the_identity() {
         let mut a = vs(addr("192.0.2.1", 80), vec![rs("10.0.0.1", 80)]);
         let b = a.clone();

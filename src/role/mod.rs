@@ -155,6 +155,39 @@ struct Reloads<P> {
     unreported: Option<(u32, ConfigSummary)>,
 }
 
+impl<P> Reloads<P> {
+    fn new() -> Self {
+        Reloads { pending: None, unreported: None }
+    }
+
+    /// A configuration to prepare. One still being prepared is dropped
+    /// (nothing of it was in force): its generation is returned. The newest
+    /// is always the one prepared, so none is lost that matters.
+    fn receive(&mut self, generation: u32, config: Rc<Config>, prepared: Preparing<P>) -> Option<u32> {
+        let superseded = self.pending.take().map(|p| p.generation);
+        self.pending = Some(Pending { generation, config, prepared });
+        superseded
+    }
+
+    /// The prepared configuration to put in force now, and the earlier
+    /// generation to report first (its work is this one's now).
+    fn take_prepared(&mut self) -> Option<(Pending<P>, Option<(u32, ConfigSummary)>)> {
+        let p = self.pending.take()?;
+        Some((p, self.unreported.take()))
+    }
+
+    /// `generation` is in force: to report now, unless its work goes on.
+    fn in_force(&mut self, generation: u32, summary: ConfigSummary, busy: bool) -> Option<(u32, ConfigSummary)> {
+        self.unreported = Some((generation, summary));
+        self.work_done(busy)
+    }
+
+    /// After a turn of work: the generation to report, once none is left.
+    fn work_done(&mut self, busy: bool) -> Option<(u32, ConfigSummary)> {
+        if busy { None } else { self.unreported.take() }
+    }
+}
+
 pub fn summarize(c: &Config) -> ConfigSummary {
     ConfigSummary {
         vrrp_instances: c.vrrp_instances.len() as u32,
@@ -243,7 +276,7 @@ async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, opts: &Op
     // (each check), which keeps the watchdog's hello prompt; the gate lets
     // it look at its sockets only when one of them woke it.
     let (gate, gate_waker) = Gate::new();
-    let mut reloads: Reloads<D::Prepared> = Reloads { pending: None, unreported: None };
+    let mut reloads: Reloads<D::Prepared> = Reloads::new();
     loop {
         // The start-up work is done here, a batch per turn, after any
         // message (the watchdog's hello) and between the executor's turns
@@ -278,23 +311,33 @@ async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, opts: &Op
         let next = match ev {
             Ev::Work => {
                 duties.work(&rt);
-                report_if_done(&rt, &duties, &mut reloads).await;
+                if let Some((generation, summary)) = reloads.work_done(duties.busy()) {
+                    report_applied(&rt, generation, summary).await;
+                }
                 Next::Go
             }
             Ev::Prepared(prepared) => {
-                if let Some(p) = reloads.pending.take() {
-                    put_in_force(&rt, &mut duties, &mut applied, &mut reloads, p, prepared).await;
+                if let Some((p, earlier)) = reloads.take_prepared() {
+                    // An earlier generation's work still going on is this
+                    // one's now: that generation was in force, and is
+                    // reported before this one.
+                    if let Some((generation, summary)) = earlier {
+                        report_applied(&rt, generation, summary).await;
+                    }
+                    let (generation, summary) = put_in_force(&rt, &mut duties, &mut applied, p, prepared).await;
+                    if let Some((generation, summary)) = reloads.in_force(generation, summary, duties.busy()) {
+                        report_applied(&rt, generation, summary).await;
+                    }
                 }
                 Next::Go
             }
             Ev::Msg(Ok(Msg::Config { generation, config })) => {
                 let config: Rc<Config> = Rc::from(config);
                 log::debug!("{name} child: config generation {generation} received; preparing it");
-                if let Some(p) = reloads.pending.take() {
-                    log::info!("{name} child: config generation {} superseded by {generation} before it was in force", p.generation);
-                }
                 let prepared = duties.prepare(&applied, &config);
-                reloads.pending = Some(Pending { generation, config, prepared });
+                if let Some(old) = reloads.receive(generation, config, prepared) {
+                    log::info!("{name} child: config generation {old} superseded by {generation} before it was in force");
+                }
                 Next::Go
             }
             Ev::Msg(m) => on_message(&rt, &mut duties, m).await,
@@ -323,22 +366,15 @@ async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, opts: &Op
     }
 }
 
-/// Puts a prepared configuration in force; reported to the parent once
-/// the work it leaves is done (`report_if_done`).
+/// Puts a prepared configuration in force; its generation and summary.
 async fn put_in_force<D: Duties>(
     rt: &Runtime,
     duties: &mut D,
     applied: &mut Applied,
-    reloads: &mut Reloads<D::Prepared>,
     p: Pending<D::Prepared>,
     prepared: D::Prepared,
-) {
+) -> (u32, ConfigSummary) {
     let name = D::ROLE.name();
-    // An earlier generation's work still going on is this one's now: that
-    // generation was in force, and is reported before this one.
-    if let Some((generation, summary)) = reloads.unreported.take() {
-        report_applied(rt, generation, summary).await;
-    }
     let Pending { generation, config, .. } = p;
     log::debug!("{name} child: config generation {generation} prepared; putting it in force");
     let summary = summarize(&config);
@@ -351,18 +387,7 @@ async fn put_in_force<D: Duties>(
         summary.vrrp_instances,
         summary.virtual_servers
     );
-    reloads.unreported = Some((generation, summary));
-    report_if_done(rt, duties, reloads).await;
-}
-
-/// Reports the generation in force once its work is done.
-async fn report_if_done<D: Duties>(rt: &Runtime, duties: &D, reloads: &mut Reloads<D::Prepared>) {
-    if duties.busy() {
-        return;
-    }
-    if let Some((generation, summary)) = reloads.unreported.take() {
-        report_applied(rt, generation, summary).await;
-    }
+    (generation, summary)
 }
 
 async fn report_applied(rt: &Runtime, generation: u32, summary: ConfigSummary) {
@@ -468,4 +493,78 @@ async fn on_message<D: Duties>(rt: &Runtime, duties: &mut D, m: Result<Msg, ipc:
         Err(e) => log::warn!("{name} child: {e}"),
     }
     Next::Go
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ready() -> Preparing<()> {
+        Box::pin(async {})
+    }
+
+    fn gens(v: &[Option<(u32, ConfigSummary)>]) -> Vec<u32> {
+        v.iter().flatten().map(|(g, _)| *g).collect()
+    }
+
+    #[test]
+    fn a_newer_config_supersedes_one_still_being_prepared() {
+        let mut r: Reloads<()> = Reloads::new();
+        assert_eq!(r.receive(2, Rc::default(), ready()), None);
+        assert_eq!(r.receive(3, Rc::default(), ready()), Some(2));
+        let (p, earlier) = r.take_prepared().unwrap();
+        assert_eq!(p.generation, 3);
+        assert!(earlier.is_none());
+        assert!(r.take_prepared().is_none());
+        assert_eq!(gens(&[r.in_force(3, ConfigSummary::default(), false)]), vec![3]);
+    }
+
+    #[test]
+    fn a_generation_is_reported_once_its_work_is_done() {
+        let mut r: Reloads<()> = Reloads::new();
+        r.receive(2, Rc::default(), ready());
+        r.take_prepared().unwrap();
+        assert!(r.in_force(2, ConfigSummary::default(), true).is_none());
+        assert!(r.work_done(true).is_none());
+        assert_eq!(gens(&[r.work_done(false)]), vec![2]);
+        assert!(r.work_done(false).is_none(), "reported once");
+    }
+
+    #[test]
+    fn generations_are_reported_in_order_when_work_overlaps() {
+        let mut r: Reloads<()> = Reloads::new();
+        let mut reports = Vec::new();
+        r.receive(2, Rc::default(), ready());
+        let (_, earlier) = r.take_prepared().unwrap();
+        reports.push(earlier);
+        reports.push(r.in_force(2, ConfigSummary::default(), true));
+        // Generation 3 arrives and is ready while 2's work goes on: 2 is
+        // reported first, then 3 once the work is done.
+        r.receive(3, Rc::default(), ready());
+        let (p, earlier) = r.take_prepared().unwrap();
+        assert_eq!(p.generation, 3);
+        reports.push(earlier);
+        reports.push(r.in_force(3, ConfigSummary::default(), true));
+        reports.push(r.work_done(false));
+        assert_eq!(gens(&reports), vec![2, 3]);
+    }
+
+    #[test]
+    fn a_preparation_yields_once_per_batch() {
+        let mut b = Budget::default();
+        let polls = std::cell::Cell::new(0);
+        let fut = async {
+            for _ in 0..(PREPARE_BATCH * 3 / 100) {
+                b.spend(100).await;
+            }
+        };
+        let mut fut = std::pin::pin!(fut);
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        while fut.as_mut().poll(&mut cx).is_pending() {
+            polls.set(polls.get() + 1);
+        }
+        // 3 batches' worth: two or three yields, never one per call.
+        assert!((2..=3).contains(&polls.get()), "{} yields", polls.get());
+    }
 }
