@@ -8,6 +8,17 @@
 //! start-up work it asks for a batch at a time, the dump signals and the
 //! stop.
 //!
+//! A new configuration goes in three steps, so that a large one (40,000
+//! real servers) never keeps a hello waiting: `prepare` (what carries over,
+//! what to plan: reads the two configs only) runs between messages and
+//! yields a batch at a time; `apply` puts it in force in one short step;
+//! the work that leaves (`busy`/`work`) runs a batch per turn, and
+//! `ConfigApplied` goes to the parent once it is done. A newer
+//! configuration arriving during `prepare` supersedes the one prepared
+//! (nothing of it was in force); one arriving during the work is prepared
+//! meanwhile, and the earlier generation is reported before it. The parent
+//! sees the generations put in force, in order, the newest last.
+//!
 //! - `vrrp`: the VRRP engine, rebuilt when its part of the config changes.
 //! - `check`: the health checkers and the IPVS side they drive.
 //! - `bfd`: the BFD sessions.
