@@ -128,29 +128,35 @@ pub struct RealServerPlan {
 /// Every real server of every virtual server that has checkers.
 pub fn plan(config: &Config) -> Vec<RealServerPlan> {
     let mut out = Vec::with_capacity(config.virtual_servers.iter().map(|v| v.real_servers.len()).sum());
-    for (vi, vs) in config.virtual_servers.iter().enumerate() {
-        for (ri, rs) in vs.real_servers.iter().enumerate() {
-            let (Ok(v), Ok(r)) = (u16::try_from(vi), u16::try_from(ri)) else {
-                log::warn!("more than 65535 virtual or real servers: the rest are not checked");
-                return out;
-            };
-            let id = RsId { vs: v, rs: r };
-            let port = rs.port.unwrap_or(0);
-            // BFD_CHECKs come after the other checkers, as keepalived lists them.
-            // Sized exactly: collected, one checker took room for four
-            // (a kilobyte per real server at 40,000 while a reload ran).
-            let mut checkers = Vec::with_capacity(rs.checkers.len() + rs.bfd_checks.len());
-            checkers.extend(rs.checkers.iter().filter_map(|c| checker_spec(config, vs, rs, c)));
-            checkers.extend(rs.bfd_checks.iter().map(|b| bfd_spec(vs, rs, b)));
-            out.push(RealServerPlan {
-                id,
-                addr: SocketAddr::new(rs.addr, port),
-                weight: rs.weight,
-                checkers,
-            });
+    for vi in 0..config.virtual_servers.len() {
+        if !plan_vs(config, vi, &mut out) {
+            break;
         }
     }
     out
+}
+
+/// `plan` for the virtual server at `vi` alone, appended to `out` (a
+/// reload plans a batch of virtual servers at a time); false past the
+/// indices a `RsId` holds (the rest are not checked).
+pub fn plan_vs(config: &Config, vi: usize, out: &mut Vec<RealServerPlan>) -> bool {
+    let Some(vs) = config.virtual_servers.get(vi) else { return true };
+    for (ri, rs) in vs.real_servers.iter().enumerate() {
+        let (Ok(v), Ok(r)) = (u16::try_from(vi), u16::try_from(ri)) else {
+            log::warn!("more than 65535 virtual or real servers: the rest are not checked");
+            return false;
+        };
+        let id = RsId { vs: v, rs: r };
+        let port = rs.port.unwrap_or(0);
+        // BFD_CHECKs come after the other checkers, as keepalived lists them.
+        // Sized exactly: collected, one checker took room for four
+        // (a kilobyte per real server at 40,000 while a reload ran).
+        let mut checkers = Vec::with_capacity(rs.checkers.len() + rs.bfd_checks.len());
+        checkers.extend(rs.checkers.iter().filter_map(|c| checker_spec(config, vs, rs, c)));
+        checkers.extend(rs.bfd_checks.iter().map(|b| bfd_spec(vs, rs, b)));
+        out.push(RealServerPlan { id, addr: SocketAddr::new(rs.addr, port), weight: rs.weight, checkers });
+    }
+    true
 }
 
 fn raw<'a>(other: &'a [RawOption], kw: &str) -> Option<&'a RawOption> {

@@ -205,7 +205,7 @@ pub fn socketpair() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::Owned
 pub fn channel(fd: std::os::fd::OwnedFd) -> std::io::Result<(Sender, Receiver)> {
     let io = std::rc::Rc::new(async_io::Async::new(fd)?);
     let gate = std::rc::Rc::new(smol::lock::Mutex::new(()));
-    Ok((Sender { io: io.clone(), gate }, Receiver { io, rx: Reassembler::new(), buf: vec![0u8; FRAG_MAX].into_boxed_slice() }))
+    Ok((Sender { io: io.clone(), gate, written: Default::default() }, Receiver { io, rx: Reassembler::new(), buf: vec![0u8; FRAG_MAX].into_boxed_slice() }))
 }
 
 #[derive(Clone)]
@@ -214,6 +214,10 @@ pub struct Sender {
     /// Held while a fragmented message is being written: two of them
     /// interleaved would corrupt both (single datagrams may pass).
     gate: std::rc::Rc<smol::lock::Mutex<()>>,
+    /// Datagrams written by `send`: while a large message goes out, the
+    /// count moving says the peer is reading it (its queue is full, not
+    /// stuck).
+    written: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
 pub struct Receiver {
@@ -252,8 +256,14 @@ impl Sender {
         let _turn = if frags.len() > 1 { Some(self.gate.lock().await) } else { None };
         for f in &frags {
             self.io.write_with(|fd| send_one(fd, f)).await?;
+            self.written.set(self.written.get().wrapping_add(1));
         }
         Ok(())
+    }
+
+    /// Datagrams `send` has written so far.
+    pub fn written(&self) -> u64 {
+        self.written.get()
     }
 }
 

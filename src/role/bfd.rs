@@ -25,7 +25,9 @@ impl Duties for Bfd {
         Bfd { engine: None, config: None, carried: Vec::new() }
     }
 
-    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Rc<Config>) {
+    type Prepared = ();
+
+    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Rc<Config>, _prepared: ()) {
         self.config = Some(new.clone());
         if !old.first() && old.config.bfd_instances == new.bfd_instances {
             return;

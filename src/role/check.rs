@@ -3,7 +3,7 @@
 //! (same identity, whatever its place in the file) continues its state, so
 //! a reload touches only what it changes.
 
-use super::{Applied, Duties, Runtime, Stop};
+use super::{Applied, Budget, Duties, Preparing, Runtime, Stop};
 use crate::alert::Alerter;
 use crate::check::{CheckEvent, Checkers, EventSink, TlsConnector};
 use crate::cli::Role;
@@ -15,6 +15,16 @@ use crate::lvs::program::{Lvs, RECONCILE_BATCH};
 use crate::lvs::suspend::HaSuspend;
 use std::cell::RefCell;
 use std::rc::Rc;
+
+/// What a reload's preparation works out (`Check::prepare`).
+#[derive(Default)]
+pub struct Prepared {
+    /// The virtual servers (or their groups) changed, or this is the first
+    /// config: the checkers and the IPVS side are rebuilt.
+    lvs_changed: bool,
+    plans: Vec<crate::check::RealServerPlan>,
+    carried: crate::lvs::identity::Carried,
+}
 
 /// Checker tasks spawned per turn of the message loop.
 const SPAWN_BATCH: usize = 256;
@@ -40,6 +50,7 @@ pub struct Check {
 
 impl Duties for Check {
     const ROLE: Role = Role::Check;
+    type Prepared = Prepared;
 
     fn new(rt: &Runtime) -> Self {
         // A socket per check in flight: keepalived-scale configs (10,000
@@ -53,13 +64,44 @@ impl Duties for Check {
         Check { checkers: None, lvs: Rc::new(RefCell::new(None)), hooks: None, ha_suspend: None, alerter, bfd_up: Vec::new() }
     }
 
-    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Rc<Config>) {
+    /// Compares, matches and plans the real servers a batch of virtual
+    /// servers at a time: at 40,000 real servers this was most of a reload,
+    /// and under TCG longer than the watchdog's interval.
+    fn prepare(&self, old: &Applied, new: &Rc<Config>) -> Preparing<Prepared> {
+        let first = old.first();
+        let (old, new) = (old.config.clone(), new.clone());
+        Box::pin(async move {
+            let mut budget = Budget::default();
+            let mut lvs_changed = first
+                || old.virtual_servers.len() != new.virtual_servers.len()
+                || old.virtual_server_groups != new.virtual_server_groups;
+            for (a, b) in old.virtual_servers.iter().zip(&new.virtual_servers) {
+                if lvs_changed {
+                    break;
+                }
+                lvs_changed = a != b;
+                budget.spend(a.real_servers.len()).await;
+            }
+            if !lvs_changed {
+                return Prepared::default();
+            }
+            let mut carried = crate::lvs::identity::CarriedBuilder::new(&old);
+            let mut plans = Vec::with_capacity(new.virtual_servers.iter().map(|v| v.real_servers.len()).sum());
+            for (vi, vs) in new.virtual_servers.iter().enumerate() {
+                carried.push(&old, vs);
+                if !crate::check::plan::plan_vs(&new, vi, &mut plans) {
+                    break;
+                }
+                budget.spend(vs.real_servers.len()).await;
+            }
+            Prepared { lvs_changed, plans, carried: carried.finish() }
+        })
+    }
+
+    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Rc<Config>, prepared: Prepared) {
         self.alerter.configure(&new.global);
-        let lvs_changed = old.first()
-            || old.config.virtual_servers != new.virtual_servers
-            || old.config.virtual_server_groups != new.virtual_server_groups;
-        if lvs_changed {
-            self.rebuild(rt, &old.config, new);
+        if prepared.lvs_changed {
+            self.rebuild(rt, new, prepared);
         } else if old.config.global != new.global {
             // Only global_defs changed: the same servers, new FIFOs,
             // lvs_timeouts, script settings, lvs_flush_on_stop.
@@ -167,10 +209,9 @@ impl Duties for Check {
 impl Check {
     /// New checkers for `new`, carrying the state of the real servers
     /// `old` has too, then the IPVS side brought to `new`.
-    fn rebuild(&mut self, rt: &Runtime, old: &Config, new: &Rc<Config>) {
+    fn rebuild(&mut self, rt: &Runtime, new: &Rc<Config>, prepared: Prepared) {
         let previous = self.checkers.take();
-        let carried = crate::lvs::identity::carried(old, new);
-        let plans = crate::check::plan(new);
+        let Prepared { plans, carried, .. } = prepared;
         // The config the runtime keeps (`Applied`), not a copy of it.
         let shared: Rc<Config> = new.clone();
         if !new.virtual_servers.is_empty() && self.lvs.borrow().is_none() {
@@ -184,7 +225,7 @@ impl Check {
             // Their tasks are spawned a batch per turn (`work`); a reload
             // keeps the tasks of the real servers it leaves as they were.
             let c = match previous {
-                Some(prev) => prev.continue_into(&plans, |p| carried.get(&p.id).copied()),
+                Some(prev) => prev.continue_into(&plans, |p| carried.get(p.id)),
                 None => crate::check::runner::prepare_checkers_carried(&plans, tls(), self.sink(), |_| None),
             };
             if self.ha_suspend.is_none() && new.virtual_servers.iter().any(|v| v.ha_suspend) {
@@ -195,7 +236,7 @@ impl Check {
                 h.attach(shared.clone(), c.suspended().clone());
             }
             for (id, up, weight) in c.states() {
-                if carried.contains_key(&id) {
+                if carried.get(id).is_some() {
                     carried_views.push((id, RsView { up, weight }));
                 }
             }
@@ -212,7 +253,7 @@ impl Check {
             h.set_fifos(&new.global);
         }
         if let Some(l) = self.lvs.borrow_mut().as_mut() {
-            l.apply(shared, &carried_views);
+            l.apply_carried(shared, &carried_views, &carried);
         }
         // New BFD_CHECKs learn where their sessions stand (carried ones
         // already agree, and do not change).

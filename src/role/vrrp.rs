@@ -35,7 +35,9 @@ impl Duties for Vrrp {
         Vrrp { engine: None, resume: Vec::new(), alerts: Rc::new(VrrpAlerts::new(alerter)), demoted: Vec::new() }
     }
 
-    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Rc<Config>) {
+    type Prepared = ();
+
+    async fn apply(&mut self, rt: &Runtime, old: &Applied, new: &Rc<Config>, _prepared: ()) {
         let changed = old.first() || old.config.vrrp_instances != new.vrrp_instances || old.config.global != new.global;
         if !changed {
             return;

@@ -15,6 +15,7 @@ pub(crate) use http::CONNECTIONS_MAX as METRICS_CONNECTIONS_MAX;
 pub mod hwwdt;
 pub mod metrics;
 pub mod policy;
+mod watchdog;
 mod query;
 pub mod spawn;
 pub mod status;
@@ -105,9 +106,18 @@ struct Slot {
     handovers: u64,
     policy: RestartPolicy,
     pending_hello: Option<u32>,
+    /// When the pending hello was sent.
+    hello_at: Instant,
     /// The last hello found the child's queue full and was not sent (the
     /// child is still reading a large message): the next one must go.
     hello_deferred: bool,
+    /// The channel's `written` count when the last hello was sent.
+    written_at_hello: u64,
+    /// When a full queue first deferred the hello (the child not taking
+    /// anything since).
+    deferred_at: Instant,
+    /// The channel's `written` count when the last hello was deferred.
+    written_at_defer: u64,
     last_answer: Option<Instant>,
     /// When the last failure was seen (for the restart-latency log).
     failed_at: Option<Instant>,
@@ -155,7 +165,11 @@ impl Slot {
             handovers: 0,
             policy: RestartPolicy::default(),
             pending_hello: None,
+            hello_at: Instant::now(),
             hello_deferred: false,
+            written_at_defer: 0,
+            written_at_hello: 0,
+            deferred_at: Instant::now(),
             last_answer: None,
             failed_at: None,
             config_generation: 0,
@@ -187,6 +201,10 @@ pub struct Parent {
     started: Instant,
     started_ms: u64,
     both_answering_logged: bool,
+    /// When the parent's own loop last came back from a long stretch of
+    /// work (a reload's parse, a large status): time it could not read the
+    /// children's answers, which is not counted against them.
+    busy_until: Option<Instant>,
     /// systemd's $NOTIFY_SOCKET (Type=notify), when it set one.
     notify: Option<crate::os::sdnotify::Notifier>,
     stopping: Option<Shutdown>,
@@ -235,6 +253,7 @@ pub fn run(opts: Options, init: bool, config: Config, hw: Option<(crate::init::h
         started: Instant::now(),
         started_ms: crate::log::monotonic_ms(),
         both_answering_logged: false,
+        busy_until: None,
         notify: if init { None } else { crate::os::sdnotify::Notifier::from_env() },
         stopping: None,
         console_enabled,
@@ -311,9 +330,18 @@ impl Parent {
                 Ok(ev) => ev,
                 Err(_) => return Shutdown::Exit,
             };
+            let began = Instant::now();
             if let Some(done) = self.handle(ev) {
                 self.finish();
                 return done;
+            }
+            // Work of the parent's own that kept it from reading the
+            // children's answers for a while (a reload's parse takes seconds
+            // under TCG): their pending hellos get a full interval from now.
+            let now = Instant::now();
+            if now.duration_since(began) >= interval / 4 {
+                log::debug!("parent busy {} ms; hellos pending get a full interval from now", now.duration_since(began).as_millis());
+                self.busy_until = Some(now);
             }
         }
     }
@@ -749,45 +777,6 @@ impl Parent {
         }
     }
 
-    /// The watchdog: a child that has not answered the previous hello within
-    /// one interval is wedged and is killed; the others get a new hello.
-    fn on_tick(&mut self) {
-        self.pet_hw_watchdog();
-        if self.stopping.is_some() {
-            return;
-        }
-        for s in self.slots.iter_mut() {
-            let Some(pid) = s.pid else { continue };
-            if let Some(seq) = s.pending_hello {
-                log::error!("{} child {pid} did not answer hello {seq} within {} ms: SIGKILL", s.role.name(), self.opts.watchdog.as_millis());
-                s.watchdog_kills += 1;
-                s.failed_at = Some(Instant::now());
-                s.pending_hello = None;
-                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-                continue;
-            }
-            self.seq = self.seq.wrapping_add(1);
-            s.pending_hello = Some(self.seq);
-            if let Some(tx) = &s.sender {
-                match tx.try_send(&Msg::Hello { seq: self.seq }) {
-                    Ok(()) => s.hello_deferred = false,
-                    // The child's queue is full: it is reading a large message (a
-                    // config of 10,000 real servers is many fragments). One interval
-                    // more; a second full queue in a row counts as no answer.
-                    Err(ipc::IpcError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && !s.hello_deferred => {
-                        s.hello_deferred = true;
-                        s.pending_hello = None;
-                        crate::os::capacity::hit(
-                            crate::os::capacity::Cap::IpcQueue,
-                            format_args!("hello to the {} child deferred one interval", s.role.name()),
-                        );
-                    }
-                    Err(e) => log::warn!("hello to {} child: {e}", s.role.name()),
-                }
-            }
-        }
-    }
-
     /// On the tick only (no wake-up of its own): pets the hardware watchdog
     /// if the parent is supervising its children.
     fn pet_hw_watchdog(&mut self) {
@@ -937,3 +926,4 @@ pub fn remove_pid_file(path: &std::path::Path) {
         Err(e) => log::warn!("removing {}: {e}", path.display()),
     }
 }
+

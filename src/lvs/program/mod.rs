@@ -91,6 +91,64 @@ fn checker_message(rs: &RealServer, idx: usize, up: bool) -> Option<String> {
     Some(format!("=> BFD CHECK {} {} on service <=", b.name, if up { "succeeded" } else { "failed" }))
 }
 
+/// The checkers' view of each real server by its place in the config:
+/// per virtual server, per real server (None: no verdict yet). At 40,000
+/// real servers a table indexed by place, not a map by identity: a reload
+/// moves 40,000 small values rather than hashing 40,000 identities thrice.
+#[derive(Clone, Debug, Default)]
+struct Views {
+    by_vs: Vec<Vec<ViewSlot>>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct ViewSlot {
+    view: Option<RsView>,
+    /// At a reload, on the old table: the real server is in the new config.
+    kept: bool,
+}
+
+impl Views {
+    fn sized(config: &Config) -> Views {
+        Views { by_vs: config.virtual_servers.iter().map(|vs| vec![ViewSlot::default(); vs.real_servers.len()]).collect() }
+    }
+
+    fn slot(&mut self, id: RsId) -> Option<&mut ViewSlot> {
+        self.by_vs.get_mut(id.vs as usize)?.get_mut(id.rs as usize)
+    }
+
+    fn get(&self, id: RsId) -> Option<RsView> {
+        self.by_vs.get(id.vs as usize)?.get(id.rs as usize)?.view
+    }
+
+    /// Sets a view; a place the config does not have grows the table
+    /// (a config applied before `sized`: tests).
+    fn set(&mut self, id: RsId, v: Option<RsView>) {
+        let (vi, ri) = (id.vs as usize, id.rs as usize);
+        if self.by_vs.len() <= vi {
+            self.by_vs.resize_with(vi + 1, Vec::new);
+        }
+        let row = &mut self.by_vs[vi];
+        if row.len() <= ri {
+            row.resize(ri + 1, ViewSlot::default());
+        }
+        row[ri].view = v;
+    }
+
+    fn take(&mut self, id: RsId) -> Option<RsView> {
+        self.slot(id).and_then(|s| s.view.take())
+    }
+
+    fn mark_kept(&mut self, id: RsId) {
+        if let Some(s) = self.slot(id) {
+            s.kept = true;
+        }
+    }
+
+    fn kept(&self, id: RsId) -> bool {
+        self.by_vs.get(id.vs as usize).and_then(|r| r.get(id.rs as usize)).is_some_and(|s| s.kept)
+    }
+}
+
 /// The kernel's table as last read.
 type Table = Vec<(Service, Vec<Destination>)>;
 
@@ -103,7 +161,9 @@ pub struct Lvs {
     config: Rc<Config>,
     prepared: Vec<VsHooks>,
     memory: QuorumMemory,
-    views: HashMap<RsIdent, RsView>,
+    /// The checkers' view of each real server, by its place in `config`
+    /// (carried to the new places at a reload, `identity::Carried`).
+    views: Views,
     managed: Vec<ServiceKey>,
     cache: Cache,
     /// The full reconcile's ops not run yet, and what `managed` becomes
@@ -172,7 +232,7 @@ impl Lvs {
             config: Rc::new(Config::default()),
             prepared: Vec::new(),
             memory: QuorumMemory::default(),
-            views: HashMap::new(),
+            views: Views::default(),
             managed: Vec::new(),
             cache: Cache::new(),
             pending: VecDeque::new(),
@@ -227,7 +287,7 @@ impl Lvs {
 
     /// The checkers' view of a real server, by its id in the current config.
     pub fn view(&self, id: RsId) -> Option<RsView> {
-        self.views.get(&rs_ident(&self.config, id)?).copied()
+        self.views.get(id)
     }
 
     /// Takes `config` in force (start or reload) and plans a full reconcile
@@ -240,6 +300,13 @@ impl Lvs {
     /// real server keeps its state: no hook, no IPVS change, unless the new
     /// config itself changes its verdict (a failed checker removed).
     pub fn apply(&mut self, config: Rc<Config>, carried: &[(RsId, RsView)]) {
+        let map = super::identity::Carried::between(&self.config, &config);
+        self.apply_carried(config, carried, &map);
+    }
+
+    /// `apply`, with `map` the real servers `config` has of the config in
+    /// force until now (worked out beforehand, `role::check`).
+    pub fn apply_carried(&mut self, config: Rc<Config>, carried: &[(RsId, RsView)], map: &super::identity::Carried) {
         let old = std::mem::replace(&mut self.config, config.clone());
         let old_prepared = std::mem::replace(&mut self.prepared, super::hooks::prepare(&config));
         for (vs, h) in config.virtual_servers.iter().zip(&self.prepared) {
@@ -248,15 +315,27 @@ impl Lvs {
             }
         }
         let new_vs: HashSet<VsIdent> = config.virtual_servers.iter().map(vs_ident).collect();
-        let new_rs = super::identity::rs_index(&config);
+        // The views move to the real servers' new places; what is left in
+        // `old_views` is of the real servers gone.
+        let mut old_views = std::mem::replace(&mut self.views, Views::sized(&config));
+        for (vi, vs) in config.virtual_servers.iter().enumerate() {
+            for ri in 0..vs.real_servers.len() {
+                let id = RsId { vs: vi as u16, rs: ri as u16 };
+                if let Some(o) = map.get(id) {
+                    let v = old_views.take(o);
+                    self.views.set(id, v);
+                    old_views.mark_kept(o);
+                }
+            }
+        }
         for (vi, vs) in old.virtual_servers.iter().enumerate() {
             let vid = vs_ident(vs);
             for (ri, rs) in vs.real_servers.iter().enumerate() {
-                let key = super::identity::RsIdent { vs: vid.clone(), addr: rs.addr, port: rs.port };
-                if new_rs.contains_key(&key) {
+                let id = RsId { vs: vi as u16, rs: ri as u16 };
+                if old_views.kept(id) {
                     continue;
                 }
-                let up = self.views.get(&key).copied().unwrap_or_else(|| default_view(vs, rs)).up;
+                let up = old_views.get(id).unwrap_or_else(|| default_view(vs, rs)).up;
                 if up && let Some(h) = old_prepared.get(vi).and_then(|v| v.real_servers.get(ri)) {
                     let name = super::hooks::rs_name(vs, rs);
                     log::info!("real server {name} of {} no longer exists", old_prepared[vi].name);
@@ -270,18 +349,16 @@ impl Lvs {
             }
         }
         self.kernel_settings();
-        self.views.retain(|k, _| new_rs.contains_key(k));
         self.memory.retain(|k| new_vs.contains(k));
         for &(id, now) in carried {
-            let (Some(key), Some(vs), Some(rs)) = (
-                rs_ident(&config, id),
+            let (Some(vs), Some(rs)) = (
                 config.virtual_servers.get(id.vs as usize),
                 config.virtual_servers.get(id.vs as usize).and_then(|v| v.real_servers.get(id.rs as usize)),
             ) else {
                 continue;
             };
-            let before = self.views.get(&key).copied().unwrap_or_else(|| default_view(vs, rs));
-            self.views.insert(key, now);
+            let before = self.views.get(id).unwrap_or_else(|| default_view(vs, rs));
+            self.views.set(id, Some(now));
             if before.up != now.up {
                 self.rs_transition(id, now.up, None);
             }
@@ -302,15 +379,14 @@ impl Lvs {
 
     pub fn on_event(&mut self, ev: CheckEvent) {
         let id = ev.real_server;
-        let (Some(key), Some(vs), Some(rs)) = (
-            rs_ident(&self.config, id),
+        let (Some(vs), Some(rs)) = (
             self.config.virtual_servers.get(id.vs as usize),
             self.config.virtual_servers.get(id.vs as usize).and_then(|v| v.real_servers.get(id.rs as usize)),
         ) else {
             return;
         };
-        let before = self.views.get(&key).copied();
-        self.views.insert(key, RsView { up: ev.up, weight: ev.weight });
+        let before = self.views.get(id);
+        self.views.set(id, Some(RsView { up: ev.up, weight: ev.weight }));
         let was_up = before.unwrap_or_else(|| default_view(vs, rs)).up;
         // A health event is a transition, or an alpha checker's first
         // failure (nothing changed, keepalived notifies it all the same).
@@ -442,15 +518,14 @@ impl Lvs {
         // check, and that check's verdict is a transition only if it differs.
         if let Some(t) = table.as_ref().filter(|_| !std::mem::replace(&mut self.adopted, true)) {
             let by_key = index_table(t);
-            for vs in &config.virtual_servers {
-                let vid = vs_ident(vs);
-                for rs in vs.real_servers.iter().filter(|rs| !rs.checkers.is_empty()) {
-                    let key = super::identity::RsIdent { vs: vid.clone(), addr: rs.addr, port: rs.port };
-                    if self.views.contains_key(&key) {
+            for (vi, vs) in config.virtual_servers.iter().enumerate() {
+                for (ri, rs) in vs.real_servers.iter().enumerate().filter(|(_, rs)| !rs.checkers.is_empty()) {
+                    let id = RsId { vs: vi as u16, rs: ri as u16 };
+                    if self.views.get(id).is_some() {
                         continue;
                     }
                     if let Some(v) = table_view(|k| by_key.get(k).copied(), &config, vs, rs) {
-                        self.views.insert(key, v);
+                        self.views.set(id, Some(v));
                     }
                 }
             }
@@ -628,8 +703,8 @@ impl Lvs {
             }
             let Some(vh) = self.prepared.get(vi) else { continue };
             for (ri, rs) in vs.real_servers.iter().enumerate() {
-                let key = RsIdent { vs: vs_ident(vs), addr: rs.addr, port: rs.port };
-                let up = self.views.get(&key).copied().unwrap_or_else(|| default_view(vs, rs)).up;
+                let id = RsId { vs: vi as u16, rs: ri as u16 };
+                let up = self.views.get(id).unwrap_or_else(|| default_view(vs, rs)).up;
                 if up && let Some(h) = vh.real_servers.get(ri) {
                     self.rs_hooks(vh, h, &super::hooks::rs_name(vs, rs), true, "=> Shutting down <=");
                 }
@@ -698,11 +773,11 @@ fn set_timeouts(ipvs: &mut Ipvs, mem: &mut TimeoutsMemory, want: Option<&crate::
 /// (the real server's default).
 fn checkers_view(
     config: &Config,
-    views: &HashMap<RsIdent, RsView>,
+    views: &Views,
     id: RsId,
     in_kernel: impl Fn(&VirtualServer, &crate::config::model::RealServer) -> bool,
 ) -> Option<RsView> {
-    if let Some(v) = rs_ident(config, id).and_then(|k| views.get(&k).copied()) {
+    if let Some(v) = views.get(id) {
         return Some(v);
     }
     let vs = config.virtual_servers.get(id.vs as usize)?;
