@@ -149,6 +149,9 @@ impl Views {
     }
 }
 
+/// The most ops whose room the reconcile queue keeps once it is done.
+const PENDING_KEPT: usize = 1024;
+
 /// The kernel's table as last read.
 type Table = Vec<(Service, Vec<Destination>)>;
 
@@ -590,6 +593,12 @@ impl Lvs {
         }
         if !self.pending.is_empty() {
             return false;
+        }
+        // The queue's room goes back: a first reconcile of 40,000 real servers queued
+        // 42,000 ops of 152 bytes, and the room they left stayed resident (6 MiB of the
+        // checker child's RSS in the guest) for ops that, after it, come a few at a time.
+        if self.pending.capacity() > PENDING_KEPT {
+            self.pending = VecDeque::new();
         }
         self.reconciling = false;
         // A failed op: its service is read again and planned once more.

@@ -232,3 +232,19 @@ fn alpha_without_a_verdict_keeps_what_the_kernel_has() {
     assert!(!in_table(|k| index.get(k).copied(), &c, vs, &vs.real_servers[1]));
     assert!(!in_table(|_| None, &c, vs, &vs.real_servers[0]));
 }
+
+#[test]
+fn a_done_reconcile_gives_its_queue_room_back() {
+    let rec = Rc::new(Recorder::default());
+    let mut l = Lvs::without_ipvs(rec);
+    let svc = Service::new(Protocol::Tcp, "192.0.2.10".parse().unwrap(), 80, "rr").unwrap();
+    // A first reconcile of a large config queues an op per real server.
+    l.pending.extend((0..PENDING_KEPT * 8).map(|_| Op::DelService(svc.clone())));
+    l.reconciling = true;
+    let mut steps = 0;
+    while !l.reconcile_step(64) {
+        steps += 1;
+        assert!(steps < 1_000, "the reconcile never finished");
+    }
+    assert!(l.pending.capacity() <= PENDING_KEPT, "the done queue keeps room for {} ops", l.pending.capacity());
+}
