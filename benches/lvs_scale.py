@@ -149,7 +149,10 @@ else
     echo "@@MOVED $(awk 'NR == FNR { a[FNR] = $0; next } a[FNR] != $0 { n++ } END { print n + 0 }' /tmp/b.kept /tmp/a.kept)"
     tail -c +$((mark + 1)) /tmp/d.log >/tmp/reload.log
     echo "@@OPS $(grep -c 'IPVS: ' /tmp/reload.log)"
-    grep 'IPVS: \|kept running\|eload\|weight' /tmp/reload.log | head -n 20 | sed 's/^/@@LOG /'
+    # A check's verdict in the window moves an entry too: counted apart from the reload's.
+    echo "@@TRANS $(grep -cE 'real server .* (up|down)$' /tmp/reload.log)"
+    grep 'kept running' /tmp/reload.log | sed 's/^/@@LOG /'
+    grep 'IPVS: \|eload\|weight' /tmp/reload.log | head -n 20 | sed 's/^/@@LOG /'
     echo "@@PID $pid $(cat /tmp/c.pid)"
     sample 2
 fi
@@ -195,6 +198,9 @@ def figures(impl, n, vs, out):
     m = re.search(r"@@OPS (\d+)", out)
     if m and impl == "vigil":
         row["ops"] = int(m.group(1))
+    m = re.search(r"@@TRANS (\d+)", out)
+    if m and impl == "vigil":
+        row["transitions"] = int(m.group(1))
     m = re.search(r"kept running, (\d+) to start", out)
     k = re.search(r"(\d+) checker task\(s\) kept running", out)
     if m and k:
@@ -291,7 +297,7 @@ def fmt(v, f="{:,.1f}"):
 def print_table(rows):
     print()
     print("| daemon | VS | real servers | start-up to full table s | checks/s | checker CPU % | RSS KiB | "
-          "reload: SIGHUP to change in kernel s | other IPVS entries changed, moved | IPVS ops in reload | "
+          "reload: SIGHUP to change in kernel s | other IPVS entries changed, moved | IPVS ops in the reload's window | "
           "checker tasks kept, started |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
@@ -301,8 +307,12 @@ def print_table(rows):
         other = "-" if r.get("diff_lines") is None else f"{max(0, r['diff_lines'] - 2)}, {fmt(r.get('moved'), '{}')}"
         tasks = "-" if not r.get("tasks") else f"{r['tasks'][0]:,}, {r['tasks'][1]:,}"
         rss = fmt(r.get("rss"), "{:,}") + ("" if r.get("rss_after") is None else f" ({r['rss_after']:,} after)")
+        reload = fmt(r.get("reload_s"), "{:.2f}")
+        ops = fmt(r.get("ops"), "{}") + ("" if r.get("transitions") is None else f" ({r['transitions']} check transitions)")
+        if r.get("reload_s") is None and r.get("no_reload_after") is not None:
+            reload = f"not within {r['no_reload_after']:.0f} (--reload-bound)"
         print(f"| {r['impl']} | {r['vs']:,} | {r['n']:,} | {table} | {rate} | {fmt(r.get('cpu'))} | {rss} | "
-              f"{fmt(r.get('reload_s'), '{:.2f}')} | {other} | {fmt(r.get('ops'), '{}')} | {tasks} |")
+              f"{reload} | {other} | {ops} | {tasks} |")
     print(f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, QEMU TCG guest, 1 vCPU")
 
 
