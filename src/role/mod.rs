@@ -288,6 +288,11 @@ async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, opts: &Op
     // it look at its sockets only when one of them woke it.
     let (gate, gate_waker) = Gate::new();
     let mut reloads: Reloads<D::Prepared> = Reloads::new();
+    // Messages that act on the config in force (an operator's action, a
+    // BFD session's state: the parent replays both to a restarted child
+    // right after its config), held while a config is being prepared and
+    // handled once it is in force, in the order they came.
+    let mut held: Vec<Msg> = Vec::new();
     loop {
         // The start-up work is done here, a batch per turn, after any
         // message (the watchdog's hello) and between the executor's turns
@@ -340,7 +345,16 @@ async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, opts: &Op
                         report_applied(&rt, generation, summary).await;
                     }
                 }
-                Next::Go
+                let mut next = Next::Go;
+                if reloads.pending.is_none() {
+                    for m in std::mem::take(&mut held) {
+                        if let Next::Exit(code) = on_message(&rt, &mut duties, Ok(m)).await {
+                            next = Next::Exit(code);
+                            break;
+                        }
+                    }
+                }
+                next
             }
             Ev::Msg(Ok(Msg::Config { generation, config })) => {
                 let config: Rc<Config> = Rc::from(config);
@@ -349,6 +363,10 @@ async fn serve<D: Duties>(fd: OwnedFd, ex: Rc<LocalExecutor<'static>>, opts: &Op
                 if let Some(old) = reloads.receive(generation, config, prepared) {
                     log::info!("{name} child: config generation {old} superseded by {generation} before it was in force");
                 }
+                Next::Go
+            }
+            Ev::Msg(Ok(m @ (Msg::Ctl { .. } | Msg::BfdState { .. }))) if reloads.pending.is_some() => {
+                held.push(m);
                 Next::Go
             }
             Ev::Msg(m) => on_message(&rt, &mut duties, m).await,
