@@ -30,6 +30,17 @@ impl Word<'_> {
 
 /// The line up to its first comment character outside quotes.
 pub fn strip_comment(line: &str) -> &str {
+    &line[..scan_quotes(line, true).0]
+}
+
+/// Whether a `"` opened on this line is never closed (keepalived reports it).
+pub fn has_unterminated_quote(line: &str) -> bool {
+    scan_quotes(line, false).1
+}
+
+/// Walks `line`'s quotes: where it stops (a comment character outside
+/// quotes when `at_comment`, else the end) and whether a quote is open there.
+fn scan_quotes(line: &str, at_comment: bool) -> (usize, bool) {
     let b = line.as_bytes();
     let mut open = false;
     let mut i = 0;
@@ -38,28 +49,12 @@ pub fn strip_comment(line: &str) -> &str {
             // An escape (only inside quotes) hides the next character.
             b'\\' if open => i += 1,
             b'"' => open = !open,
-            b'#' | b'!' if !open => return &line[..i],
+            b'#' | b'!' if at_comment && !open => return (i, open),
             _ => {}
         }
         i += 1;
     }
-    line
-}
-
-/// Whether a `"` opened on this line is never closed (keepalived reports it).
-pub fn has_unterminated_quote(line: &str) -> bool {
-    let b = line.as_bytes();
-    let mut open = false;
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\\' if open => i += 1,
-            b'"' => open = !open,
-            _ => {}
-        }
-        i += 1;
-    }
-    open
+    (b.len(), open)
 }
 
 /// Whether the character starting at byte `i` of `line` is whitespace
