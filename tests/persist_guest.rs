@@ -33,10 +33,20 @@ fn boot(disk: &Path, n: usize) -> Node {
 }
 
 /// The router_id the children run (status json), once both have applied a config.
-fn router_id(node: &mut Node) -> String {
-    let out = node.command("status json");
-    let at = out.find("\"router_id\": \"").map(|i| i + "\"router_id\": \"".len());
-    at.and_then(|i| out[i..].split('"').next()).unwrap_or("").to_string()
+/// The router_id the children run, once it is `want` (asked again while the
+/// children are still starting or applying a config, within a bound): the
+/// last one seen.
+fn router_id(node: &mut Node, want: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = node.command("status json");
+        let at = out.find("\"router_id\": \"").map(|i| i + "\"router_id\": \"".len());
+        let id = at.and_then(|i| out[i..].split('"').next()).unwrap_or("").to_string();
+        if id == want || std::time::Instant::now() >= deadline {
+            return id;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 #[test]
@@ -67,7 +77,7 @@ fn a_bad_persistent_config_leaves_the_last_good_one_running() {
     let mut node = boot(&disk, 1);
     node.line_with("persist: /dev/vda (ext4) mounted at /persist", Duration::from_secs(10))
         .unwrap_or_else(|| node.fail("the persistent disk was not mounted"));
-    let id = router_id(&mut node);
+    let id = router_id(&mut node, "persist_good");
     if id != "persist_good" {
         node.fail(&format!("router_id {id:?}, not the persistent config's"));
     }
@@ -82,7 +92,7 @@ fn a_bad_persistent_config_leaves_the_last_good_one_running() {
     let mut node = boot(&disk, 2);
     node.line_with("running the last good configuration", Duration::from_secs(10))
         .unwrap_or_else(|| node.fail("no 'running the last good configuration' line"));
-    let id = router_id(&mut node);
+    let id = router_id(&mut node, "persist_good");
     if id != "persist_good" {
         node.fail(&format!("router_id {id:?} after a bad edit, not the last good one"));
     }
@@ -97,8 +107,7 @@ fn a_bad_persistent_config_leaves_the_last_good_one_running() {
     node.send("reload");
     node.line_with("configuration generation 2 accepted", Duration::from_secs(20)).unwrap_or_else(|| node.fail("the fixed file was not taken"));
     node.expect(PROMPT, guest::COMMAND_TIMEOUT);
-    std::thread::sleep(Duration::from_secs(2));
-    let id = router_id(&mut node);
+    let id = router_id(&mut node, "persist_fixed");
     if id != "persist_fixed" {
         node.fail(&format!("router_id {id:?} after the fixed reload"));
     }
