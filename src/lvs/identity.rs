@@ -53,19 +53,6 @@ pub fn rs_ident(config: &Config, id: RsId) -> Option<RsIdent> {
     Some(RsIdent { vs: vs_ident(vs), addr: rs.addr, port: rs.port })
 }
 
-/// Every real server of `config` by identity (the first of duplicates wins).
-pub fn rs_index(config: &Config) -> HashMap<RsIdent, RsId> {
-    let mut out = HashMap::new();
-    for (vi, vs) in config.virtual_servers.iter().enumerate() {
-        let v = vs_ident(vs);
-        for (ri, rs) in vs.real_servers.iter().enumerate() {
-            let (Ok(vi), Ok(ri)) = (u16::try_from(vi), u16::try_from(ri)) else { continue };
-            out.entry(RsIdent { vs: v.clone(), addr: rs.addr, port: rs.port }).or_insert(RsId { vs: vi, rs: ri });
-        }
-    }
-    out
-}
-
 /// For a reload from `old` to `new`: each real server of `new` that `old`
 /// has too, and its id under `old`.
 ///

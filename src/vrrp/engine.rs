@@ -290,10 +290,11 @@ impl Engine {
     /// Stops instances as at a clean stop: each master sends priority 0;
     /// VIPs removed, VMACs deleted, notify stop. Their tasks are cancelled
     /// all together first (cancelling drops a task's borrow of its
-    /// instance): one at a time, each cancel waited for an executor turn,
-    /// and 1,000 instances took 7 s, past the parent's stop bound, which
-    /// left 600 masters' VIPs behind and their backups waiting out
-    /// Master_Down_Interval.
+    /// instance; one at a time, each cancel waited for an executor turn).
+    /// With a packet socket per instance (`garp::ArpSocket` shares one now),
+    /// each close also waited a network grace period: 1,000 instances took
+    /// 7 s, past the parent's stop bound, which left 623 masters' VIPs
+    /// behind and their backups waiting out Master_Down_Interval.
     async fn stop_members(&self, mut members: Vec<Member>) {
         let mut cancels: Vec<_> = members.iter_mut().filter_map(|m| m.task.take()).map(|t| Box::pin(t.cancel())).collect();
         // A first poll starts each cancellation; one executor turn then
